@@ -1,0 +1,41 @@
+# make demo   set up, then run the main job (the mini_espeak recipe on CPU)
+# make test   set up, then run the test suite (slow tests excluded; make test-slow runs them)
+
+PYTHON ?= python3
+VENV   := .venv
+VPY    := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+PYTEST_ARGS ?=
+
+.PHONY: setup apt-deps demo test test-slow clean
+
+setup: apt-deps $(STAMP)
+
+# System tools: espeak-ng (synthetic speech) and sox. Installed only when missing.
+apt-deps:
+	@if ! command -v espeak-ng >/dev/null || ! command -v sox >/dev/null; then \
+		echo "installing espeak-ng and sox with apt-get"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq espeak-ng sox >/dev/null; \
+	fi
+
+# The virtual environment is rebuilt only when setup.py changes.
+$(STAMP): setup.py
+	@test -x $(VPY) || $(PYTHON) -m venv $(VENV)
+	$(VPY) -m pip install -q pip==25.3
+	$(VPY) -m pip install -q -e '.[test]'
+	$(VPY) tools/offline_nltk.py
+	@touch $(STAMP)
+
+demo: setup
+	cd egs2/mini_espeak/codec1 && PATH=$(CURDIR)/$(VENV)/bin:$$PATH ./run.sh
+
+test: setup
+	$(VPY) -m pytest -q -m "not slow" $(PYTEST_ARGS) tests
+
+test-slow: setup
+	$(VPY) -m pytest -q -m slow $(PYTEST_ARGS) tests
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache

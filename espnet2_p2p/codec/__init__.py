@@ -1,0 +1,1 @@
+"""Codec models (one sub-package per model)."""

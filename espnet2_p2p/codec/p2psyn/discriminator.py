@@ -1,0 +1,129 @@
+"""Discriminators of P2PSynCodec: multi-period (ESPnet's HiFi-GAN) + multi-resolution MDCT.
+
+Every discriminator returns a list of feature maps whose last element is its logit map,
+the layout ESPnet's adversarial and feature-matching losses expect.
+"""
+
+from typing import Any, Dict, List, Optional, Sequence
+
+import torch
+from espnet2.gan_tts.hifigan.hifigan import HiFiGANMultiPeriodDiscriminator
+from torch.nn.utils.parametrizations import weight_norm
+
+from espnet2_p2p.layers.mdct import MDCT
+
+
+class MDCTDiscriminator(torch.nn.Module):
+    """2-D convolutional discriminator on the MDCT of one resolution.
+
+    The signed coefficients are compressed with ``sign(c) * log1p(|c| * scale)`` so
+    that quiet bands are visible to the convolutions.
+
+    Args:
+        frame_length (int): MDCT window length (hop is half of it).
+        channels (int): Channels of the hidden conv layers.
+        num_layers (int): Strided (frequency) conv layers.
+        kernel_size (Sequence[int]): (frequency, time) kernel of the hidden layers.
+    """
+
+    def __init__(
+        self,
+        frame_length: int = 512,
+        channels: int = 32,
+        num_layers: int = 4,
+        kernel_size: Sequence[int] = (3, 9),
+        compress_scale: float = 100.0,
+    ):
+        super().__init__()
+        self.mdct = MDCT(frame_length, frame_length // 2)
+        self.compress_scale = compress_scale
+        kf, kt = kernel_size
+        pad = (kf // 2, kt // 2)
+        layers = [weight_norm(torch.nn.Conv2d(1, channels, (kf, kt), padding=pad))]
+        for _ in range(num_layers):
+            layers.append(
+                weight_norm(
+                    torch.nn.Conv2d(channels, channels, (kf, kt), stride=(2, 1), padding=pad)
+                )
+            )
+        layers.append(weight_norm(torch.nn.Conv2d(channels, channels, 3, padding=1)))
+        self.layers = torch.nn.ModuleList(layers)
+        self.post = weight_norm(torch.nn.Conv2d(channels, 1, 3, padding=1))
+        self.act = torch.nn.LeakyReLU(0.1)
+
+    def forward(self, x: torch.Tensor) -> List[torch.Tensor]:
+        """Args: x (Tensor): Audio (B, 1, T). Returns: feature maps, logits last."""
+        c = self.mdct.mdct(x[:, 0])  # (B, H, frames)
+        c = torch.sign(c) * torch.log1p(c.abs() * self.compress_scale)
+        h = c.unsqueeze(1)
+        feats = []
+        for layer in self.layers:
+            h = self.act(layer(h))
+            feats.append(h)
+        feats.append(self.post(h))
+        return feats
+
+
+class MultiResolutionMDCTDiscriminator(torch.nn.Module):
+    """One :class:`MDCTDiscriminator` per MDCT frame length."""
+
+    def __init__(
+        self,
+        frame_lengths: Sequence[int] = (128, 256, 512, 1024),
+        channels: int = 32,
+        num_layers: int = 4,
+    ):
+        super().__init__()
+        self.discriminators = torch.nn.ModuleList(
+            [MDCTDiscriminator(n, channels=channels, num_layers=num_layers) for n in frame_lengths]
+        )
+
+    def forward(self, x: torch.Tensor) -> List[List[torch.Tensor]]:
+        return [d(x) for d in self.discriminators]
+
+
+class P2PSynDiscriminator(torch.nn.Module):
+    """Multi-period + multi-resolution MDCT discriminator.
+
+    Args:
+        periods (Sequence[int]): Periods of the HiFi-GAN period discriminators.
+        period_discriminator_params (Optional[Dict]): Extra arguments of ESPnet's
+            ``HiFiGANPeriodDiscriminator`` (channels, downsample scales, ...).
+        mdct_frame_lengths (Sequence[int]): Frame lengths of the MDCT discriminators.
+        mdct_channels (int): Hidden channels of the MDCT discriminators.
+        mdct_num_layers (int): Strided layers per MDCT discriminator.
+    """
+
+    def __init__(
+        self,
+        periods: Sequence[int] = (2, 3, 5, 7, 11),
+        period_discriminator_params: Optional[Dict[str, Any]] = None,
+        mdct_frame_lengths: Sequence[int] = (128, 256, 512, 1024),
+        mdct_channels: int = 32,
+        mdct_num_layers: int = 4,
+    ):
+        super().__init__()
+        params = dict(
+            in_channels=1,
+            out_channels=1,
+            kernel_sizes=[5, 3],
+            channels=32,
+            downsample_scales=[3, 3, 3, 3, 1],
+            max_downsample_channels=1024,
+            bias=True,
+            nonlinear_activation="LeakyReLU",
+            nonlinear_activation_params={"negative_slope": 0.1},
+            use_weight_norm=True,
+            use_spectral_norm=False,
+        )
+        params.update(period_discriminator_params or {})
+        self.mpd = HiFiGANMultiPeriodDiscriminator(
+            periods=list(periods), discriminator_params=params
+        )
+        self.mrd = MultiResolutionMDCTDiscriminator(
+            mdct_frame_lengths, channels=mdct_channels, num_layers=mdct_num_layers
+        )
+
+    def forward(self, x: torch.Tensor) -> List[List[torch.Tensor]]:
+        """Args: x (Tensor): Audio (B, 1, T). Returns: one feature list per discriminator."""
+        return self.mpd(x) + self.mrd(x)

@@ -1,0 +1,65 @@
+"""ConvNeXt v2 blocks for 1-D sequences (B, C, T)."""
+
+import torch
+
+
+class GRN(torch.nn.Module):
+    """Global response normalisation (ConvNeXt v2) over the time axis.
+
+    Args:
+        channels (int): Feature size of the channels-last input (B, T, C).
+    """
+
+    def __init__(self, channels: int, eps: float = 1e-6):
+        super().__init__()
+        self.eps = eps
+        self.gamma = torch.nn.Parameter(torch.zeros(1, 1, channels))
+        self.beta = torch.nn.Parameter(torch.zeros(1, 1, channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        gx = torch.linalg.vector_norm(x, ord=2, dim=1, keepdim=True)  # (B, 1, C)
+        nx = gx / (gx.mean(dim=-1, keepdim=True) + self.eps)
+        return self.gamma * (x * nx) + self.beta + x
+
+
+class ConvNeXtV2Block(torch.nn.Module):
+    """Depthwise conv -> LayerNorm -> pointwise up -> GELU -> GRN -> pointwise down, residual.
+
+    Args:
+        channels (int): Input and output channels.
+        ffn_channels (int): Hidden channels of the pointwise MLP.
+        kernel_size (int): Depthwise kernel size (odd; "same" padding).
+    """
+
+    def __init__(self, channels: int, ffn_channels: int, kernel_size: int = 7):
+        super().__init__()
+        if kernel_size % 2 != 1:
+            raise ValueError(f"kernel_size must be odd, got {kernel_size}")
+        self.dwconv = torch.nn.Conv1d(
+            channels, channels, kernel_size, padding=kernel_size // 2, groups=channels
+        )
+        self.norm = torch.nn.LayerNorm(channels, eps=1e-6)
+        self.pwconv1 = torch.nn.Linear(channels, ffn_channels)
+        self.act = torch.nn.GELU()
+        self.grn = GRN(ffn_channels)
+        self.pwconv2 = torch.nn.Linear(ffn_channels, channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Apply the block.
+
+        Args:
+            x (Tensor): Features (B, C, T).
+
+        Returns:
+            Tensor: Features (B, C, T).
+        """
+        y = self.dwconv(x).transpose(1, 2)
+        y = self.pwconv2(self.grn(self.act(self.pwconv1(self.norm(y)))))
+        return x + y.transpose(1, 2)
+
+
+class ChannelLayerNorm(torch.nn.LayerNorm):
+    """LayerNorm over the channel axis of a (B, C, T) tensor."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x.transpose(1, 2)).transpose(1, 2)

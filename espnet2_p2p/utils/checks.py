@@ -1,0 +1,28 @@
+"""Input checks shared by the codecs, so bad input fails early with a clear message."""
+
+import torch
+
+
+def check_audio_batch(x: torch.Tensor, name: str = "audio") -> None:
+    """Raise ``ValueError`` unless ``x`` is a finite, non-empty (B, 1, T) waveform batch."""
+    if not isinstance(x, torch.Tensor):
+        raise ValueError(f"{name} must be a torch.Tensor (B, 1, T), got {type(x).__name__}")
+    if x.dim() != 3 or x.shape[1] != 1:
+        raise ValueError(
+            f"{name} must be a mono batch (B, 1, T), got shape {tuple(x.shape)};"
+            " add the batch and channel axes with x.view(1, 1, -1)"
+        )
+    if not x.dtype.is_floating_point:
+        raise ValueError(f"{name} must be floating point, got {x.dtype}")
+    if x.shape[0] == 0:
+        raise ValueError(f"{name} is an empty batch: shape {tuple(x.shape)}")
+    if x.shape[-1] == 0:
+        raise ValueError(f"{name} is empty: 0 samples (shape {tuple(x.shape)})")
+    bad = ~torch.isfinite(x)
+    if bool(bad.any()):
+        n_nan = int(torch.isnan(x).sum())
+        n_inf = int(bad.sum()) - n_nan
+        raise ValueError(
+            f"{name} contains non-finite samples: {n_nan} NaN and {n_inf} Inf"
+            f" of {x.numel()}"
+        )

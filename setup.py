@@ -1,0 +1,36 @@
+"""espnet2_p2p: ultra-low-bitrate neural speech codecs as an ESPnet plugin."""
+
+from setuptools import find_packages, setup
+
+# Versions seen working together on Python 3.11 (install with pip 25.3: pip 26
+# refuses one of espnet's dependencies). numpy 2.4 breaks ESPnet's chunk iterator.
+# k2 (in the original design) is left out: it has no wheel for Python 3.11 / torch 2.x.
+install_requires = [
+    "torch==2.11.0",
+    "torchaudio==2.11.0",
+    "espnet==202511",
+    "lhotse==1.33.0",
+    "sentencepiece==0.2.0",
+    "soundfile",
+    "numpy<2.4",
+    "tqdm",
+    "matplotlib",
+    "tensorboard",
+]
+
+extras_require = {
+    "test": ["pytest", "pesq==0.0.4", "pystoi==0.4.1", "hypothesis"],
+}
+
+setup(
+    name="espnet2_p2p",
+    version="0.1.0",
+    description="P2PSynCodec (0.5 kbps MDCT speech codec with plain-to-pseudo VQ) for ESPnet",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.10,<3.12",
+    packages=find_packages(include=["espnet2_p2p", "espnet2_p2p.*"]),
+    install_requires=install_requires,
+    extras_require=extras_require,
+)
