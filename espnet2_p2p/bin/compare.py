@@ -1,10 +1,14 @@
 #!/usr/bin/env python3
 """Decode a data dir with trained codecs and compare them by mel distance.
 
-Each ``--system LABEL:CONFIG:MODEL_FILE[:N_STREAMS]`` is loaded through ESPnet
-(``GANCodecTask.build_model_from_file``); N_STREAMS keeps only the first streams of
-the codes (``1`` = plain-only decoding of a teacher). Prints a Markdown table
-(mean and 95% confidence interval over utterances) and writes it with ``--output``.
+Each ``--system LABEL:CONFIG:MODEL_FILE[:OPTIONS]`` is loaded through ESPnet
+(``GANCodecTask.build_model_from_file``). OPTIONS, comma-separated:
+``streams=K`` keeps the first K streams of a teacher's codes (1 = plain-only decoding);
+``pseudo_codeword=argmax|expected`` overrides a student's codeword rule.
+For students the table also gives the pseudo-token top-1 accuracy against the
+teacher's tokens and the majority-token baseline (the most frequent teacher token of
+the evaluated set, per level). Prints a Markdown table (mean and 95% confidence
+interval over utterances) and writes it with ``--output``.
 """
 
 import argparse
@@ -39,20 +43,41 @@ def parse_system(spec: str):
     parts = spec.split(":")
     if len(parts) not in (3, 4):
         raise argparse.ArgumentTypeError(
-            f"--system wants LABEL:CONFIG:MODEL_FILE[:N_STREAMS], got {spec!r}"
+            f"--system wants LABEL:CONFIG:MODEL_FILE[:OPTIONS], got {spec!r}"
         )
-    n_streams = int(parts[3]) if len(parts) == 4 else None
-    return parts[0], Path(parts[1]), Path(parts[2]), n_streams
+    options = {}
+    for item in filter(None, (parts[3] if len(parts) == 4 else "").split(",")):
+        key, _, value = item.partition("=")
+        if key not in ("streams", "pseudo_codeword") or not value:
+            raise argparse.ArgumentTypeError(f"unknown --system option {item!r} in {spec!r}")
+        options[key] = int(value) if key == "streams" else value
+    return parts[0], Path(parts[1]), Path(parts[2]), options
 
 
 @torch.no_grad()
-def decode_system(model, wav: np.ndarray, n_streams: Optional[int]) -> np.ndarray:
-    codec = model.codec
+def decode_system(codec, wav: np.ndarray, n_streams: Optional[int]):
+    """Decode one utterance; also return (predicted pseudo tokens, teacher tokens) for a student."""
     x = torch.from_numpy(wav).view(1, 1, -1)
     codes = codec.encode(x)
     if n_streams is not None:
         codes = codes[:n_streams]
-    return codec.decode(codes, length=len(wav)).view(-1).numpy()
+    wav_hat = codec.decode(codes, length=len(wav)).view(-1).numpy()
+    tokens = None
+    if codec.is_student:
+        _, z = codec.generator.analyse(x)
+        tokens = (codec.tokens(x)[1:, 0], codec.generator.quantizer.encode_residual(z)[1:, 0])
+    return wav_hat, tokens
+
+
+def token_accuracy(pairs) -> List[str]:
+    """Per level: 'accuracy (majority baseline)' over all frames of all utterances."""
+    predicted = torch.cat([p for p, _ in pairs], dim=1)
+    target = torch.cat([t for _, t in pairs], dim=1)
+    cells = []
+    for level, (p, t) in enumerate(zip(predicted, target), start=1):
+        majority = torch.bincount(t).max().item() / t.numel()
+        cells.append(f"{level}: {(p == t).float().mean().item():.3f} ({majority:.3f})")
+    return cells
 
 
 def main(argv=None) -> None:
@@ -64,23 +89,33 @@ def main(argv=None) -> None:
 
     utts = list(read_scp(args.data_dir / "wav.scp"))
     rows = []
-    for label, config, model_file, n_streams in args.system:
+    for label, config, model_file, options in args.system:
         model, _ = GANCodecTask.build_model_from_file(config, model_file, "cpu")
-        model.eval()
-        info = model.codec.meta_info()
-        streams = n_streams or info["num_streams"]
-        bits = sum(math.log2(k) for k in info["code_size_per_stream"][:streams])
+        codec = model.eval().codec
+        if "pseudo_codeword" in options:
+            codec.generator.quantizer.pseudo_codeword = options["pseudo_codeword"]
+        n_streams = options.get("streams")
+        info = codec.meta_info()
+        bits = sum(math.log2(k) for k in info["code_size_per_stream"][: n_streams or None])
         kbps = bits * info["fs"] / info["frame_shift"] / 1000
-        dists = []
+        dists, pairs = [], []
         for utt, path in tqdm(utts, desc=label):
             wav, fs = sf.read(path, dtype="float32")
             if fs != info["fs"]:
                 raise SystemExit(f"{utt}: {path} is {fs} Hz, the codec needs {info['fs']} Hz")
-            dists.append(mel_distance(wav, decode_system(model, wav, n_streams), fs))
+            wav_hat, tokens = decode_system(codec, wav, n_streams)
+            dists.append(mel_distance(wav, wav_hat, fs))
+            if tokens is not None:
+                pairs.append(tokens)
         mean, half = mean_ci95(dists)
-        rows.append(f"| {label} | {kbps:.2f} | {mean:.3f} ± {half:.3f} | {len(dists)} |")
+        acc = "<br>".join(token_accuracy(pairs)) if pairs else "-"
+        rows.append(f"| {label} | {kbps:.2f} | {mean:.3f} ± {half:.3f} | {acc} | {len(dists)} |")
     table = "\n".join(
-        ["| system | kbps | mel distance (mean ± 95% CI) | utterances |", "|---|---|---|---|"] + rows
+        [
+            "| system | kbps | mel distance (mean ± 95% CI) | pseudo-token top-1 (majority) | utterances |",
+            "|---|---|---|---|---|",
+        ]
+        + rows
     )
     print(table)
     if args.output:

@@ -20,26 +20,31 @@ def test_registration():
     assert codec_choices.get_class("p2psyn") is P2PSynCodec
 
 
-def test_train_two_epochs_reload_and_encode(espeak_corpus, tmp_path):
-    exp = tmp_path / "exp"
-    train = espeak_corpus / "train" / "wav.scp"
-    valid = espeak_corpus / "test" / "wav.scp"
+def train(config, corpus, exp, *extra, epochs=2):
+    """Run ESPnet's trainer (through our entry point) for a few tiny epochs."""
     cmd = [
         sys.executable, "-m", "espnet2_p2p.bin.gan_codec_train",
-        "--config", str(CONF / "teacher_tiny.yaml"),
-        "--train_data_path_and_name_and_type", f"{train},audio,sound",
-        "--valid_data_path_and_name_and_type", f"{valid},audio,sound",
+        "--config", str(CONF / config),
+        "--train_data_path_and_name_and_type", f"{corpus / 'train' / 'wav.scp'},audio,sound",
+        "--valid_data_path_and_name_and_type", f"{corpus / 'test' / 'wav.scp'},audio,sound",
         "--output_dir", str(exp),
         "--ngpu", "0",
-        "--max_epoch", "2",
+        "--max_epoch", str(epochs),
         "--num_iters_per_epoch", "3",
         "--batch_size", "2",
         "--chunk_length", "3200",
         "--use_tensorboard", "false",
         "--use_matplotlib", "false",
+        *extra,
     ]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
+
+
+def test_teacher_then_student_through_espnet(espeak_corpus, tmp_path):
+    exp = tmp_path / "teacher"
+    proc = train("teacher_tiny.yaml", espeak_corpus, exp)
     assert (exp / "2epoch.pth").exists() and (exp / "checkpoint.pth").exists()
     assert "2epoch results" in proc.stderr
 
@@ -61,3 +66,20 @@ def test_train_two_epochs_reload_and_encode(espeak_corpus, tmp_path):
     out = coder(torch.from_numpy(audio)[None])
     assert torch.equal(out["codes"], codes)
     assert out["resyn_audio"].shape[-1] == codes.shape[-1] * 320
+
+    # Stage 2 from the teacher with ESPnet's --init_param: shared weights arrive intact
+    # and stay frozen; the student transmits the plain stream only.
+    student_exp = tmp_path / "student"
+    proc = train("student_tiny.yaml", espeak_corpus, student_exp,
+                 "--init_param", str(exp / "2epoch.pth"), epochs=1)  # fmt: skip
+    assert "acc_level3" in proc.stderr
+    student, _ = GANCodecTask.build_model_from_file(
+        student_exp / "config.yaml", student_exp / "1epoch.pth", "cpu"
+    )
+    student_state = student.state_dict()
+    for key, value in state.items():
+        assert torch.equal(student_state[key], value), key
+    x = torch.from_numpy(audio)[None, None]
+    plain = student.codec.eval().encode(x)
+    assert torch.equal(plain, codes[:1])
+    assert student.codec.tokens(x).shape == codes.shape

@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
-# mini_espeak: the tiny teacher of P2PSynCodec on a synthetic espeak-ng corpus, on CPU.
+# mini_espeak: P2PSynCodec (tiny) on a synthetic espeak-ng corpus, on CPU.
 #   stage 1: synthesise train/dev/test (test voices are not in train)
 #   stage 2: train the tiny teacher with ESPnet's trainer (resumes when re-run)
-#   stage 3: decode the test set (teacher, all 4 streams, and plain-only) and compare
-# Usage: ./run.sh [--stage N] [--stop_stage N] [--ngpu N] [--max_epoch N]
+#   stage 3: train the tiny student from the teacher (--init_param; resumes when re-run)
+#   stage 4: decode the test set (plain-only, student, teacher) and compare
+# Usage: ./run.sh [--stage N] [--stop_stage N] [--ngpu N] [--max_epoch N] [--student_max_epoch N]
 set -euo pipefail
 
 stage=1
-stop_stage=3
+stop_stage=4
 ngpu=0
 max_epoch=10
+student_max_epoch=20
 train_config=../../../conf/teacher_tiny.yaml
+student_config=../../../conf/student_tiny.yaml
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -18,14 +21,17 @@ while [ $# -gt 0 ]; do
         --stop_stage) stop_stage=$2; shift 2 ;;
         --ngpu) ngpu=$2; shift 2 ;;
         --max_epoch) max_epoch=$2; shift 2 ;;
+        --student_max_epoch) student_max_epoch=$2; shift 2 ;;
         --train_config) train_config=$2; shift 2 ;;
-        -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
+        --student_config) student_config=$2; shift 2 ;;
+        -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
         *) echo "unknown option: $1" >&2; exit 1 ;;
     esac
 done
 
 cd "$(dirname "$0")"
 exp=exp/teacher_tiny
+student_exp=exp/student_tiny
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 
 if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
@@ -55,11 +61,30 @@ if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ]; then
 fi
 
 if [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then
-    echo "stage 3: decoding data/test and comparing"
-    model=${exp}/valid.mel_l1_loss.best.pth
+    echo "stage 3: training the tiny student from ${exp} -> ${student_exp}"
+    mkdir -p "${student_exp}"
+    python -m espnet2_p2p.bin.gan_codec_train \
+        --config "${student_config}" \
+        --init_param "${exp}/valid.mel_l1_loss.best.pth" \
+        --train_data_path_and_name_and_type data/train/wav.scp,audio,sound \
+        --valid_data_path_and_name_and_type data/dev/wav.scp,audio,sound \
+        --output_dir "${student_exp}" \
+        --ngpu "${ngpu}" \
+        --max_epoch "${student_max_epoch}" \
+        --resume true > "${student_exp}/train.log" 2>&1 \
+        || { tail -20 "${student_exp}/train.log"; exit 1; }
+    grep "epoch results" "${student_exp}/train.log" | tail -1 | cut -c1-400
+fi
+
+if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
+    echo "stage 4: decoding data/test and comparing"
+    teacher=${exp}/valid.mel_l1_loss.best.pth
+    student=${student_exp}/valid.ce_loss.best.pth
     python -m espnet2_p2p.bin.compare --data_dir data/test \
-        --system "teacher (all 4 streams):${exp}/config.yaml:${model}" \
-        --system "plain VQ only:${exp}/config.yaml:${model}:1" \
-        --output "${exp}/RESULTS.md"
-    echo "results: $(pwd)/${exp}/RESULTS.md"
+        --system "plain VQ only (teacher's first codebook):${exp}/config.yaml:${teacher}:streams=1" \
+        --system "student, expected codewords:${student_exp}/config.yaml:${student}:pseudo_codeword=expected" \
+        --system "student, argmax codewords:${student_exp}/config.yaml:${student}:pseudo_codeword=argmax" \
+        --system "teacher (all streams):${exp}/config.yaml:${teacher}" \
+        --output exp/RESULTS.md
+    echo "results: $(pwd)/exp/RESULTS.md"
 fi

@@ -11,8 +11,15 @@ Framing: a waveform of T samples is zero-padded to ``m * hop`` samples with
 maps them to exactly m latent frames. So a waveform of T samples has
 ``ceil(T / hop)`` code frames, and the bitrate of whole frames is exact.
 
-In this module the quantizer is the teacher: a residual VQ of ``1 + num_pseudo``
-codebooks (level 0 is the plain VQ).
+The quantizer is :class:`espnet2_p2p.quantizer.P2PSVQ`:
+
+- ``quantizer_mode: teacher`` (stage 1): a residual VQ of ``1 + num_pseudo`` codebooks,
+  all transmitted (level 0 is the plain VQ); trained end to end as a GAN codec.
+- ``quantizer_mode: student`` (stage 2): only the plain tokens are transmitted; the
+  pseudo VQs' tokens are predicted at the decoder. Stage 2 starts from the teacher
+  (``--init_param``), keeps encoder, codebooks and decoder fixed and trains the
+  predictors by cross-entropy against the teacher's tokens (teacher forcing). With
+  ``finetune_decoder: true`` the decoder also learns from the predicted codewords.
 """
 
 import math
@@ -32,7 +39,7 @@ from espnet2_p2p.codec.p2psyn.discriminator import P2PSynDiscriminator
 from espnet2_p2p.codec.p2psyn.loss import MultiResolutionLogMelLoss, compressed_mdct_mse
 from espnet2_p2p.layers.convnext import ChannelLayerNorm, ConvNeXtV2Block
 from espnet2_p2p.layers.mdct import MDCT
-from espnet2_p2p.quantizer.residual_vq import ResidualVQ
+from espnet2_p2p.quantizer.p2psvq import P2PSVQ
 from espnet2_p2p.utils.checks import check_audio_batch
 
 
@@ -150,18 +157,20 @@ class P2PSynGenerator(torch.nn.Module):
             length = quantized.shape[-1] * self.hop_length
         return self.mdct.imdct(coeffs, length).unsqueeze(1), coeffs
 
-    def forward(self, audio: torch.Tensor) -> Dict[str, torch.Tensor]:
-        """Training pass: audio (B, 1, T) -> reconstruction, targets and VQ outputs."""
-        coeffs, z = self.analyse(audio)
-        vq = self.quantizer(z)
-        audio_hat, coeffs_hat = self.synthesise(vq.quantized, audio.shape[-1])
-        return dict(
-            audio_hat=audio_hat,
-            coeffs_hat=coeffs_hat,
-            coeffs=coeffs,
-            commit_loss=vq.commit_loss,
-            codes=vq.codes,
-        )
+    def forward(self, audio: torch.Tensor, synthesise: bool = True) -> Dict[str, Any]:
+        """Training pass: audio (B, 1, T) -> reconstruction, targets and VQ outputs.
+
+        Teacher: end to end. Student: the encoder is fixed (no graph is kept for it);
+        the decoder runs on plain + predicted pseudo codewords when ``synthesise``.
+        """
+        student = self.quantizer.mode == "student"
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not student):
+            coeffs, z = self.analyse(audio)
+        vq = self.quantizer(z, predict=synthesise) if student else self.quantizer(z)
+        out = dict(coeffs=coeffs, vq=vq)
+        if synthesise:
+            out["audio_hat"], out["coeffs_hat"] = self.synthesise(vq.quantized, audio.shape[-1])
+        return out
 
 
 class P2PSynCodec(AbsGANCodec):
@@ -183,9 +192,16 @@ class P2PSynCodec(AbsGANCodec):
         pseudo_codebook_size (Optional[int]): Entries of each residual codebook
             (default: codebook_size).
         codebook_dim (Optional[int]): Codebook dimension if it differs from latent_dim.
-        quantizer_conf (Optional[Dict]): Extra arguments of
-            :class:`espnet2_p2p.quantizer.ResidualVQ` (decay, kmeans_init,
-            kmeans_iters, threshold_ema_dead_code, quantizer_dropout).
+        quantizer_mode (str): "teacher" (stage 1) or "student" (stage 2).
+        pseudo_codeword (str): Student: "expected" or "argmax" codewords from the
+            predictors' logits (see :class:`P2PSVQ`).
+        predictor_conf (Optional[Dict]): Student: arguments of the pseudo-VQ predictors
+            (channels, conformer_blocks, attention_heads, linear_units,
+            cnn_module_kernel, lstm_layers, dropout).
+        quantizer_conf (Optional[Dict]): Extra arguments of the residual VQ
+            (decay, kmeans_init, kmeans_iters, threshold_ema_dead_code, quantizer_dropout).
+        finetune_decoder (bool): Student: also train the decoder on predicted codewords
+            with the reconstruction (and, if lambda_adv > 0, adversarial) losses.
         discriminator_params (Optional[Dict]): Arguments of
             :class:`P2PSynDiscriminator`.
         mel_loss_params (Optional[Dict]): Arguments of :class:`MultiResolutionLogMelLoss`
@@ -193,7 +209,8 @@ class P2PSynCodec(AbsGANCodec):
         mdct_loss_power (float): Compression power of the MDCT MSE (1 = plain MSE).
         adv_loss_type (str): "mse" (LSGAN) or "hinge".
         lambda_mel_l1, lambda_mel_l2, lambda_mdct, lambda_commit, lambda_adv,
-        lambda_feat_match (float): Loss weights.
+        lambda_feat_match, lambda_ce (float): Loss weights (lambda_ce: the pseudo VQs'
+            cross-entropy, student only).
         cache_generator_outputs (bool): Reuse the generator output of the generator
             turn in the discriminator turn (one quantizer update per batch).
     """
@@ -215,7 +232,11 @@ class P2PSynCodec(AbsGANCodec):
         num_pseudo: int = 3,
         pseudo_codebook_size: Optional[int] = None,
         codebook_dim: Optional[int] = None,
+        quantizer_mode: str = "teacher",
+        pseudo_codeword: str = "expected",
+        predictor_conf: Optional[Dict[str, Any]] = None,
         quantizer_conf: Optional[Dict[str, Any]] = None,
+        finetune_decoder: bool = False,
         discriminator_params: Optional[Dict[str, Any]] = None,
         mel_loss_params: Optional[Dict[str, Any]] = None,
         mdct_loss_power: float = 0.5,
@@ -226,6 +247,7 @@ class P2PSynCodec(AbsGANCodec):
         lambda_commit: float = 1.0,
         lambda_adv: float = 1.0,
         lambda_feat_match: float = 2.0,
+        lambda_ce: float = 1.0,
         cache_generator_outputs: bool = True,
     ):
         super().__init__()
@@ -233,14 +255,16 @@ class P2PSynCodec(AbsGANCodec):
             raise ValueError(f"num_pseudo must be >= 0, got {num_pseudo}")
         self.fs = sampling_rate
         self.num_pseudo = num_pseudo
-        self.codebook_size = codebook_size
-        self.pseudo_codebook_size = pseudo_codebook_size or codebook_size
-        quantizer = ResidualVQ(
+        quantizer = P2PSVQ(
             dim=latent_dim,
-            num_quantizers=1 + num_pseudo,
-            codebook_size=[codebook_size] + [self.pseudo_codebook_size] * num_pseudo,
+            codebook_size=codebook_size,
+            num_pseudo=num_pseudo,
+            pseudo_codebook_size=pseudo_codebook_size,
             codebook_dim=codebook_dim,
-            **(quantizer_conf or {}),
+            mode=quantizer_mode,
+            pseudo_codeword=pseudo_codeword,
+            predictor=predictor_conf,
+            rvq_conf=quantizer_conf,
         )
         self.generator = P2PSynGenerator(
             mdct_frame_length=mdct_frame_length,
@@ -266,8 +290,32 @@ class P2PSynCodec(AbsGANCodec):
         self.lambda_commit = lambda_commit
         self.lambda_adv = lambda_adv
         self.lambda_feat_match = lambda_feat_match
+        self.lambda_ce = lambda_ce
+        self.finetune_decoder = finetune_decoder
         self.cache_generator_outputs = cache_generator_outputs
         self._cache = None
+        if self.is_student:
+            self._freeze_for_stage2()
+
+    @property
+    def is_student(self) -> bool:
+        return self.generator.quantizer.mode == "student"
+
+    @property
+    def uses_discriminator(self) -> bool:
+        """Whether the discriminator takes part in training this stage."""
+        adversarial = self.lambda_adv > 0 or self.lambda_feat_match > 0
+        return adversarial and (not self.is_student or self.finetune_decoder)
+
+    def _freeze_for_stage2(self) -> None:
+        # As in the paper, stage 2 trains only the pseudo VQs' predictors; the
+        # decoder joins when finetune_decoder is set. (ESPnet's --freeze_param can
+        # freeze more.) Codebooks are EMA buffers, never updated in student mode.
+        gen = self.generator
+        gen.encoder.requires_grad_(False)
+        gen.quantizer.rvq.requires_grad_(False)
+        gen.decoder.requires_grad_(self.finetune_decoder)
+        self.discriminator.requires_grad_(self.uses_discriminator)
 
     # ------------------------------------------------------------------ info
     @property
@@ -280,8 +328,14 @@ class P2PSynCodec(AbsGANCodec):
         return self.fs / self.hop_length
 
     def meta_info(self) -> Dict[str, Any]:
-        """ESPnet's codec meta information (teacher: every level is a transmitted stream)."""
+        """ESPnet's codec meta information about the *transmitted* streams.
+
+        Teacher: all 1 + N levels. Student: the plain stream only (the pseudo streams
+        cost no bits; :meth:`tokens` gives all 1 + N for language models).
+        """
         sizes = self.generator.quantizer.codebook_sizes
+        if self.is_student:
+            sizes = sizes[:1]
         return {
             "fs": self.fs,
             "num_streams": len(sizes),
@@ -313,89 +367,138 @@ class P2PSynCodec(AbsGANCodec):
             return self._forward_generator(audio)
         return self._forward_discriminator(audio)
 
-    def _generator_outputs(self, audio: torch.Tensor) -> Dict[str, torch.Tensor]:
+    def _generator_outputs(self, audio: torch.Tensor) -> Dict[str, Any]:
         # The GAN trainer runs a generator and a discriminator turn on the same batch
         # (in either order); running the generator once keeps one codebook update per
         # batch. The cache is used only for the very batch it was computed on.
         cache, self._cache = self._cache, None
         if cache is not None and cache[0].shape == audio.shape and torch.equal(cache[0], audio):
             return cache[1]
-        outputs = self.generator(audio)
+        # A stage-2 student needs the decoder only to fine-tune it, or to report the
+        # reconstruction losses on validation data.
+        synthesise = not self.is_student or self.finetune_decoder or not self.training
+        outputs = self.generator(audio, synthesise=synthesise)
         if self.training and self.cache_generator_outputs:
             self._cache = (audio, outputs)
         return outputs
 
     def _forward_generator(self, audio: torch.Tensor) -> Dict[str, Any]:
         out = self._generator_outputs(audio)
-        audio_hat = out["audio_hat"]
-        mel_l1, mel_l2 = self.mel_loss(audio_hat, audio)
-        mdct_loss = compressed_mdct_mse(out["coeffs_hat"], out["coeffs"], self.mdct_loss_power)
-        loss = (
-            self.lambda_mel_l1 * mel_l1
-            + self.lambda_mel_l2 * mel_l2
-            + self.lambda_mdct * mdct_loss
-            + self.lambda_commit * out["commit_loss"]
-        )
-        stats = dict(
-            mel_l1_loss=mel_l1.item(),
-            mel_l2_loss=mel_l2.item(),
-            mdct_loss=mdct_loss.item(),
-            commit_loss=out["commit_loss"].item(),
-        )
-        if self.lambda_adv > 0 or self.lambda_feat_match > 0:
-            p_hat = self.discriminator(audio_hat)
-            with torch.no_grad():
-                p = self.discriminator(audio)
-            adv_loss = self.generator_adv_loss(p_hat)
-            feat_match_loss = self.feat_match_loss(p_hat, p)
-            loss = loss + self.lambda_adv * adv_loss + self.lambda_feat_match * feat_match_loss
-            stats.update(adv_loss=adv_loss.item(), feat_match_loss=feat_match_loss.item())
+        vq = out["vq"]
+        stats = {k: v.item() for k, v in vq.stats.items()}
+        if self.is_student:
+            loss = self.lambda_ce * vq.ce_loss
+            stats.update(ce_loss=vq.ce_loss.item())
+        else:
+            loss = self.lambda_commit * vq.commit_loss
+            stats.update(commit_loss=vq.commit_loss.item())
+        if "audio_hat" in out:
+            audio_hat = out["audio_hat"]
+            mel_l1, mel_l2 = self.mel_loss(audio_hat, audio)
+            mdct_loss = compressed_mdct_mse(out["coeffs_hat"], out["coeffs"], self.mdct_loss_power)
+            stats.update(mel_l1_loss=mel_l1.item(), mel_l2_loss=mel_l2.item(), mdct_loss=mdct_loss.item())
+            if not self.is_student or self.finetune_decoder:
+                loss = (
+                    loss
+                    + self.lambda_mel_l1 * mel_l1
+                    + self.lambda_mel_l2 * mel_l2
+                    + self.lambda_mdct * mdct_loss
+                )
+            if self.uses_discriminator:
+                p_hat = self.discriminator(audio_hat)
+                with torch.no_grad():
+                    p = self.discriminator(audio)
+                adv_loss = self.generator_adv_loss(p_hat)
+                feat_match_loss = self.feat_match_loss(p_hat, p)
+                loss = loss + self.lambda_adv * adv_loss + self.lambda_feat_match * feat_match_loss
+                stats.update(adv_loss=adv_loss.item(), feat_match_loss=feat_match_loss.item())
         stats.update(loss=loss.item())
         loss, stats, weight = force_gatherable((loss, stats, audio.shape[0]), loss.device)
         return dict(loss=loss, stats=stats, weight=weight, optim_idx=0)
 
     def _forward_discriminator(self, audio: torch.Tensor) -> Dict[str, Any]:
-        out = self._generator_outputs(audio)
-        p_hat = self.discriminator(out["audio_hat"].detach())
-        p = self.discriminator(audio)
-        real_loss, fake_loss = self.discriminator_adv_loss(p_hat, p)
-        loss = real_loss + fake_loss
-        stats = dict(
-            discriminator_loss=loss.item(),
-            real_loss=real_loss.item(),
-            fake_loss=fake_loss.item(),
-        )
+        if not self.uses_discriminator:
+            # ESPnet's GAN trainer always runs this turn; a stage that trains no
+            # discriminator answers with a zero loss that touches no parameter.
+            self._cache = None
+            loss = torch.zeros((), device=audio.device, requires_grad=self.training)
+            stats = dict(discriminator_loss=0.0)
+        else:
+            out = self._generator_outputs(audio)
+            p_hat = self.discriminator(out["audio_hat"].detach())
+            p = self.discriminator(audio)
+            real_loss, fake_loss = self.discriminator_adv_loss(p_hat, p)
+            loss = real_loss + fake_loss
+            stats = dict(
+                discriminator_loss=loss.item(),
+                real_loss=real_loss.item(),
+                fake_loss=fake_loss.item(),
+            )
         loss, stats, weight = force_gatherable((loss, stats, audio.shape[0]), loss.device)
         return dict(loss=loss, stats=stats, weight=weight, optim_idx=1)
 
     # ----------------------------------------------------------- inference
     @torch.no_grad()
     def encode(self, x: torch.Tensor, **kwargs) -> torch.Tensor:
-        """Waveform -> codes.
+        """Waveform -> the transmitted codes.
 
         Args:
             x (Tensor): Audio (B, 1, T).
 
         Returns:
-            Tensor: Codes (1 + N, B, ceil(T / hop)), long; stream 0 is the plain VQ.
+            Tensor: Codes (n_streams, B, ceil(T / hop)), long. Teacher: 1 + N streams
+            (stream 0 is the plain VQ). Student: the plain stream only (1, B, frames).
         """
         check_audio_batch(x)
         _, z = self.generator.analyse(x)
-        return self.generator.quantizer.encode(z)
+        quantizer = self.generator.quantizer
+        if self.is_student:
+            return quantizer.encode(z).unsqueeze(0)
+        return quantizer.encode_residual(z)
+
+    @torch.no_grad()
+    def tokens(self, x: torch.Tensor) -> torch.Tensor:
+        """Waveform -> all 1 + N token streams, for language models.
+
+        Student: the plain tokens and the pseudo tokens its predictors give (argmax),
+        exactly what the decoder reconstructs from. Teacher: its residual tokens.
+
+        Args:
+            x (Tensor): Audio (B, 1, T).
+
+        Returns:
+            Tensor: Tokens (1 + N, B, ceil(T / hop)), long.
+        """
+        codes = self.encode(x)
+        if not self.is_student:
+            return codes
+        _, pseudo = self.generator.quantizer.decode(codes[0])
+        return torch.cat([codes, pseudo], dim=0)
 
     @torch.no_grad()
     def decode(self, codes: torch.Tensor, length: Optional[int] = None, **kwargs) -> torch.Tensor:
         """Codes -> waveform.
 
         Args:
-            codes (Tensor): Codes (n_streams, B, frames); the first n_streams levels
-                are used (1 = plain-only decoding).
+            codes (Tensor): (n_streams, B, frames). Student: 1 stream (plain tokens; the
+                pseudo tokens are predicted) or 1 + N streams (all given, e.g. generated
+                by a language model; nothing is predicted). Teacher: the first
+                n_streams levels are summed (1 = plain-only decoding).
             length (Optional[int]): Output samples; ``frames * hop`` when omitted.
 
         Returns:
             Tensor: Audio (B, 1, length).
         """
-        quantized = self.generator.quantizer.decode(codes)
+        quantizer = self.generator.quantizer
+        if self.is_student and codes.dim() == 3 and codes.shape[0] == 1:
+            quantized, _ = quantizer.decode(codes[0])
+        else:
+            if self.is_student and codes.dim() == 3 and codes.shape[0] != 1 + self.num_pseudo:
+                raise ValueError(
+                    f"a student decodes 1 stream (plain) or {1 + self.num_pseudo}"
+                    f" (plain + pseudo), got {codes.shape[0]} streams"
+                )
+            quantized = quantizer.dequantize(codes)
         audio, _ = self.generator.synthesise(quantized, length)
         return audio
 
@@ -408,7 +511,7 @@ class P2PSynCodec(AbsGANCodec):
 
         Returns:
             Dict[str, Tensor]: ``wav`` with the input's shape and length, ``codec``
-            (n_streams, B, frames).
+            (n_streams, B, frames) as transmitted.
         """
         shape = x.shape
         x3 = x.view(1, 1, -1) if x.dim() == 1 else (x.unsqueeze(1) if x.dim() == 2 else x)

@@ -1,0 +1,42 @@
+#!/usr/bin/env python3
+"""Print the parameter counts of codec configs: ``python -m espnet2_p2p.bin.count_params conf/*.yaml``."""
+
+import argparse
+import sys
+
+import yaml
+
+import espnet2_p2p  # noqa: F401  (registers the codecs)
+from espnet2.tasks.gan_codec import GANCodecTask
+
+
+def count(config_path: str):
+    with open(config_path) as f:
+        config = yaml.safe_load(f)
+    args = argparse.Namespace(
+        codec=config["codec"], codec_conf=config.get("codec_conf", {}), model_conf={}
+    )
+    codec = GANCodecTask.build_model(args).codec
+    gen = sum(p.numel() for p in codec.generator.parameters())
+    predictors = 0
+    quantizer = getattr(codec.generator, "quantizer", None)
+    if getattr(quantizer, "predictors", None) is not None:
+        predictors = sum(p.numel() for p in quantizer.predictors.parameters())
+    disc = sum(p.numel() for p in codec.discriminator.parameters())
+    return gen, predictors, disc
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("configs", nargs="+")
+    args = parser.parse_args(argv)
+    print("| config | generator | of which pseudo-VQ predictors | discriminator |")
+    print("|---|---|---|---|")
+    for path in args.configs:
+        gen, pred, disc = count(path)
+        print(f"| {path} | {gen / 1e6:.2f} M | {pred / 1e6:.2f} M | {disc / 1e6:.2f} M |")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
