@@ -5,7 +5,8 @@ Each ``--system LABEL:CONFIG:MODEL_FILE[:OPTIONS]`` is loaded through ESPnet
 (``GANCodecTask.build_model_from_file``). OPTIONS, comma-separated:
 ``streams=K`` keeps the first K streams of a teacher's codes (1 = plain-only decoding);
 ``pseudo_codeword=argmax|expected`` overrides a student's codeword rule.
-For students the table also gives the pseudo-token top-1 accuracy against the
+Each row after the first also gets its paired difference to the first row (mean and
+95% CI of the per-utterance differences). For students the table also gives the pseudo-token top-1 accuracy against the
 teacher's tokens and the majority-token baseline (the most frequent teacher token of
 the evaluated set, per level). Prints a Markdown table (mean and 95% confidence
 interval over utterances) and writes it with ``--output``.
@@ -88,7 +89,7 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
 
     utts = list(read_scp(args.data_dir / "wav.scp"))
-    rows = []
+    rows, reference = [], None
     for label, config, model_file, options in args.system:
         model, _ = GANCodecTask.build_model_from_file(config, model_file, "cpu")
         codec = model.eval().codec
@@ -108,12 +109,20 @@ def main(argv=None) -> None:
             if tokens is not None:
                 pairs.append(tokens)
         mean, half = mean_ci95(dists)
+        if reference is None:
+            reference, paired = dists, "-"
+        else:  # paired over the same utterances: much tighter than the two CIs
+            d_mean, d_half = mean_ci95([a - b for a, b in zip(dists, reference)])
+            paired = f"{d_mean:+.3f} ± {d_half:.3f}"
         acc = "<br>".join(token_accuracy(pairs)) if pairs else "-"
-        rows.append(f"| {label} | {kbps:.2f} | {mean:.3f} ± {half:.3f} | {acc} | {len(dists)} |")
+        rows.append(
+            f"| {label} | {kbps:.2f} | {mean:.3f} ± {half:.3f} | {paired} | {acc} | {len(dists)} |"
+        )
     table = "\n".join(
         [
-            "| system | kbps | mel distance (mean ± 95% CI) | pseudo-token top-1 (majority) | utterances |",
-            "|---|---|---|---|---|",
+            "| system | kbps | mel distance (mean ± 95% CI) | paired difference to the first row |"
+            " pseudo-token top-1 (majority) | utterances |",
+            "|---|---|---|---|---|---|",
         ]
         + rows
     )

@@ -60,7 +60,9 @@ def test_plain_only_decoding_differs_from_full(tiny_config):
 
 def test_generator_and_discriminator_steps_with_espnet_optimizers(tiny_config):
     torch.manual_seed(0)
-    args = task_args(tiny_config)
+    config = copy.deepcopy(tiny_config)
+    config["codec_conf"].update(lambda_adv=1.0, lambda_feat_match=2.0)  # as a GAN
+    args = task_args(config)
     model = GANCodecTask.build_model(args)
     optim_g, optim_d = GANCodecTask.build_optimizers(args, model)
     model.train()
@@ -93,6 +95,25 @@ def test_generator_and_discriminator_steps_with_espnet_optimizers(tiny_config):
     assert any("decoder" in k for k in gen_changed)
     assert any("quantizer" in k for k in gen_changed)  # EMA codebooks
     assert len(changed(disc_before, model.codec.discriminator)) > 0
+
+
+def test_without_adversarial_losses_the_discriminator_turn_is_a_no_op(tiny_config):
+    args = task_args(tiny_config)
+    assert args.codec_conf["lambda_adv"] == 0.0  # the tiny config trains without a GAN
+    model = GANCodecTask.build_model(args)
+    _, optim_d = GANCodecTask.build_optimizers(args, model)
+    before = copy.deepcopy(model.codec.discriminator.state_dict())
+    model.train()
+    audio = 0.1 * torch.randn(2, 3200)
+    out = model(audio, forward_generator=True)
+    assert "adv_loss" not in out["stats"]
+    out = model(audio, forward_generator=False)
+    assert float(out["loss"]) == 0.0
+    optim_d.zero_grad()
+    out["loss"].backward()
+    optim_d.step()
+    after = model.codec.discriminator.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ set -euo pipefail
 stage=1
 stop_stage=4
 ngpu=0
-max_epoch=10
+max_epoch=40
 student_max_epoch=20
 train_config=../../../conf/teacher_tiny.yaml
 student_config=../../../conf/student_tiny.yaml
