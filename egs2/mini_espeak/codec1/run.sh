@@ -45,35 +45,33 @@ if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
     fi
 fi
 
-if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ]; then
-    echo "stage 2: training the tiny teacher -> ${exp} (log: ${exp}/train.log)"
-    mkdir -p "${exp}"
+# train CONFIG OUTPUT_DIR MAX_EPOCH [ESPnet options...]: ESPnet's trainer, resuming
+# from OUTPUT_DIR/checkpoint.pth when an earlier run was interrupted.
+train() {
+    local config=$1 out=$2 epochs=$3
+    shift 3
+    mkdir -p "${out}"
     python -m espnet2_p2p.bin.gan_codec_train \
-        --config "${train_config}" \
+        --config "${config}" \
         --train_data_path_and_name_and_type data/train/wav.scp,audio,sound \
         --valid_data_path_and_name_and_type data/dev/wav.scp,audio,sound \
-        --output_dir "${exp}" \
+        --output_dir "${out}" \
         --ngpu "${ngpu}" \
-        --max_epoch "${max_epoch}" \
-        --resume true > "${exp}/train.log" 2>&1 \
-        || { tail -20 "${exp}/train.log"; exit 1; }
-    grep "epoch results" "${exp}/train.log" | tail -1 | cut -c1-300
+        --max_epoch "${epochs}" \
+        --resume true "$@" >> "${out}/train.log" 2>&1 \
+        || { tail -20 "${out}/train.log"; exit 1; }
+    grep "epoch results" "${out}/train.log" | tail -1 | cut -c1-400
+}
+
+if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ]; then
+    echo "stage 2: training the tiny teacher -> ${exp} (log: ${exp}/train.log)"
+    train "${train_config}" "${exp}" "${max_epoch}"
 fi
 
 if [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then
-    echo "stage 3: training the tiny student from ${exp} -> ${student_exp}"
-    mkdir -p "${student_exp}"
-    python -m espnet2_p2p.bin.gan_codec_train \
-        --config "${student_config}" \
-        --init_param "${exp}/valid.mel_l1_loss.best.pth" \
-        --train_data_path_and_name_and_type data/train/wav.scp,audio,sound \
-        --valid_data_path_and_name_and_type data/dev/wav.scp,audio,sound \
-        --output_dir "${student_exp}" \
-        --ngpu "${ngpu}" \
-        --max_epoch "${student_max_epoch}" \
-        --resume true > "${student_exp}/train.log" 2>&1 \
-        || { tail -20 "${student_exp}/train.log"; exit 1; }
-    grep "epoch results" "${student_exp}/train.log" | tail -1 | cut -c1-400
+    echo "stage 3: training the tiny student from ${exp} -> ${student_exp} (log: ${student_exp}/train.log)"
+    train "${student_config}" "${student_exp}" "${student_max_epoch}" \
+        --init_param "${exp}/valid.mel_l1_loss.best.pth"
 fi
 
 if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
