@@ -16,6 +16,11 @@ install_requires = [
     "tqdm",
     "matplotlib",
     "tensorboard",
+    # scoring: PESQ and STOI, and DNSMOS from speechmos' bundled ONNX models (offline)
+    "pesq==0.0.4",
+    "pystoi==0.4.1",
+    "speechmos==0.0.1.1",
+    "onnxruntime==1.32.0",
 ]
 
 extras_require = {

@@ -39,3 +39,110 @@ def mel_distance(ref, hyp, fs: int = 16000, silence_db: float = 40.0) -> float:
     frame_db = 10 * torch.log10(mel(ref[:n]).sum(0) + 1e-10)
     keep = frame_db > frame_db.max() - silence_db
     return float((m_ref - m_hyp).abs()[:, keep].mean())
+
+
+def log_spectral_distance(ref, hyp, n_fft: int = 512, hop: int = 128, eps: float = 1e-10) -> float:
+    """Log-spectral distance: per-frame RMS over bins of the log10-power difference,
+    averaged over frames (log10 units, as codec papers report it; x10 for dB)."""
+    ref, hyp = _as_tensor(ref), _as_tensor(hyp)
+    n = min(len(ref), len(hyp))
+    window = torch.hann_window(n_fft)
+
+    def power(x):
+        spec = torch.stft(x[:n], n_fft, hop, window=window, return_complex=True)
+        return spec.abs().pow(2)
+
+    diff = torch.log10(power(ref) + eps) - torch.log10(power(hyp) + eps)
+    return float(diff.pow(2).mean(0).sqrt().mean())
+
+
+def pesq_wb(ref, hyp, fs: int) -> float:
+    """Wide-band PESQ (ITU-T P.862.2) at 16 kHz; other rates are resampled first."""
+    from pesq import pesq
+
+    ref, hyp = (resample(x, fs, 16000) for x in (ref, hyp))
+    n = min(len(ref), len(hyp))
+    return float(pesq(16000, ref[:n], hyp[:n], "wb"))
+
+
+def stoi(ref, hyp, fs: int, extended: bool = False) -> float:
+    """STOI (or eSTOI with ``extended=True``)."""
+    from pystoi import stoi as _stoi
+
+    n = min(len(ref), len(hyp))
+    return float(_stoi(np.asarray(ref[:n]), np.asarray(hyp[:n]), fs, extended=extended))
+
+
+def dnsmos(wav, fs: int) -> float:
+    """DNSMOS P.835 overall score (speechmos ships the ONNX models; nothing is downloaded)."""
+    from speechmos import dnsmos as _dnsmos
+
+    wav = resample(wav, fs, 16000)
+    peak = np.abs(wav).max()
+    if peak > 1.0:
+        wav = wav / peak
+    return float(_dnsmos.run(wav.astype(np.float32), 16000)["ovrl_mos"])
+
+
+def resample(wav, fs_in: int, fs_out: int) -> np.ndarray:
+    """Resample a mono float waveform (torchaudio's band-limited sinc)."""
+    wav = np.asarray(wav, dtype=np.float32)
+    if fs_in == fs_out:
+        return wav
+    return torchaudio.functional.resample(torch.from_numpy(wav), fs_in, fs_out).numpy()
+
+
+def _correlation(a: np.ndarray, b: np.ndarray, lags: np.ndarray) -> np.ndarray:
+    """Normalised sum_t a[t + lag] * b[t] for each lag in ``lags``."""
+    from scipy.signal import correlate
+
+    corr = correlate(a, b, mode="full", method="fft")  # index len(b) - 1 is lag 0
+    norm = np.linalg.norm(a) * np.linalg.norm(b) + 1e-12
+    return corr[lags + len(b) - 1] / norm
+
+
+def align(ref: np.ndarray, hyp: np.ndarray, max_shift: int, hop: int = 16, min_gain: float = 0.05):
+    """Delay-compensate ``hyp`` against ``ref``; returns (ref, hyp, lag) cut to a common length.
+
+    The lag (|lag| <= max_shift, positive when hyp is late) is found on the energy
+    envelopes (``hop``-sample frames), which a codec's phase errors do not disturb, and
+    kept only if it raises the normalised envelope correlation over lag 0 by ``min_gain``;
+    it is then refined on the waveforms within one hop. (Waveform cross-correlation
+    alone locks onto pitch-period multiples when the decoded phase is poor, and a
+    broad envelope peak would shift zero-delay codecs by a few frames.)
+    """
+    n = min(len(ref), len(hyp))
+    if n == 0:
+        raise ValueError("cannot align empty signals")
+    frames = n // hop
+    lag = 0
+    if frames > 2 and max_shift >= hop:
+        env_r = np.sqrt((ref[: frames * hop].reshape(frames, hop) ** 2).mean(1))
+        env_h = np.sqrt((hyp[: frames * hop].reshape(frames, hop) ** 2).mean(1))
+        span = min(max_shift // hop, frames - 1)
+        lags = np.arange(-span, span + 1)
+        corr = _correlation(env_h - env_h.mean(), env_r - env_r.mean(), lags)
+        best = int(np.argmax(corr))
+        if corr[best] - corr[span] >= min_gain:  # corr[span] is lag 0
+            fine = np.arange(hop * lags[best] - hop, hop * lags[best] + hop + 1)
+            fine = fine[(np.abs(fine) <= max_shift) & (np.abs(fine) < n)]
+            lag = int(fine[np.argmax(_correlation(hyp[:n], ref[:n], fine))])
+    if lag > 0:
+        hyp = hyp[lag:]
+    elif lag < 0:
+        ref = ref[-lag:]
+    m = min(len(ref), len(hyp))
+    return ref[:m], hyp[:m], lag
+
+
+METRICS = {
+    "pesq_wb": lambda r, h, fs: pesq_wb(r, h, fs),
+    "stoi": lambda r, h, fs: stoi(r, h, fs),
+    "estoi": lambda r, h, fs: stoi(r, h, fs, extended=True),
+    "lsd": lambda r, h, fs: log_spectral_distance(r, h),
+    "mel_distance": lambda r, h, fs: mel_distance(r, h, fs),
+    "dnsmos": lambda r, h, fs: dnsmos(h, fs),
+}
+"""Metric name -> f(ref, hyp, fs). Higher is better except for lsd and mel_distance."""
+
+LOWER_IS_BETTER = {"lsd", "mel_distance"}

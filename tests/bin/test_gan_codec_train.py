@@ -3,12 +3,14 @@
 import subprocess
 import sys
 
+import numpy as np
 import soundfile as sf
 import torch
 from espnet2.bin.gan_codec_inference import AudioCoding
 from espnet2.tasks.gan_codec import GANCodecTask, codec_choices
 
 from conftest import CONF
+from espnet2_p2p.bin import decode
 from espnet2_p2p.codec.p2psyn import P2PSynCodec
 
 
@@ -83,3 +85,19 @@ def test_teacher_then_student_through_espnet(espeak_corpus, tmp_path):
     plain = student.codec.eval().encode(x)
     assert torch.equal(plain, codes[:1])
     assert student.codec.tokens(x).shape == codes.shape
+
+    # The recipe's decoding stage writes wavs, the measured bitrate and token accuracy.
+    decode.main([
+        "--data_dir", str(espeak_corpus / "test"), "--output_dir", str(tmp_path / "decode"),
+        "--system", f"plain:{exp / 'config.yaml'}:{exp / '2epoch.pth'}:streams=1",
+        "--system", f"student:{student_exp / 'config.yaml'}:{student_exp / '1epoch.pth'}",
+    ])  # fmt: skip
+    utts = [line.split()[0] for line in (espeak_corpus / "test" / "wav.scp").read_text().splitlines()]
+    for system in ("plain", "student"):
+        for utt in utts:
+            wav, fs = sf.read(str(tmp_path / "decode" / system / f"{utt}.wav"))
+            assert fs == 16000 and np.isfinite(wav).all()
+    rates = (tmp_path / "decode" / "bitrate.md").read_text()
+    for line in rates.splitlines()[2:]:
+        assert 500.0 <= float(line.split("|")[2]) < 510.0  # whole frames of 10 bits at 50 Hz
+    assert "| student | 1: " in (tmp_path / "decode" / "token_accuracy.md").read_text()

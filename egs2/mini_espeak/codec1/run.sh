@@ -3,12 +3,13 @@
 #   stage 1: synthesise train/dev/test (test voices are not in train)
 #   stage 2: train the tiny teacher with ESPnet's trainer (resumes when re-run)
 #   stage 3: train the tiny student from the teacher (--init_param; resumes when re-run)
-#   stage 4: decode the test set (plain-only, student, teacher) and compare
+#   stage 4: decode the test set (plain-only, student, teacher) into exp/decode
+#   stage 5: score it (PESQ-wb, STOI, eSTOI, LSD, mel distance, DNSMOS) -> exp/RESULTS.md
 # Usage: ./run.sh [--stage N] [--stop_stage N] [--ngpu N] [--max_epoch N] [--student_max_epoch N]
 set -euo pipefail
 
 stage=1
-stop_stage=4
+stop_stage=5
 ngpu=0
 max_epoch=40
 student_max_epoch=20
@@ -24,7 +25,7 @@ while [ $# -gt 0 ]; do
         --student_max_epoch) student_max_epoch=$2; shift 2 ;;
         --train_config) train_config=$2; shift 2 ;;
         --student_config) student_config=$2; shift 2 ;;
-        -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
         *) echo "unknown option: $1" >&2; exit 1 ;;
     esac
 done
@@ -75,14 +76,35 @@ if [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then
 fi
 
 if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
-    echo "stage 4: decoding data/test and comparing"
+    echo "stage 4: decoding data/test (plain-only, student, teacher) -> exp/decode"
     teacher=${exp}/valid.mel_l1_loss.best.pth
     student=${student_exp}/valid.ce_loss.best.pth
-    python -m espnet2_p2p.bin.compare --data_dir data/test \
-        --system "plain VQ only (teacher's first codebook):${exp}/config.yaml:${teacher}:streams=1" \
-        --system "student, expected codewords:${student_exp}/config.yaml:${student}:pseudo_codeword=expected" \
-        --system "student, argmax codewords:${student_exp}/config.yaml:${student}:pseudo_codeword=argmax" \
-        --system "teacher (all streams):${exp}/config.yaml:${teacher}" \
-        --output exp/RESULTS.md
-    echo "results: $(pwd)/exp/RESULTS.md"
+    python -m espnet2_p2p.bin.decode --data_dir data/test --output_dir exp/decode \
+        --system "plain_only:${exp}/config.yaml:${teacher}:streams=1" \
+        --system "student_expected:${student_exp}/config.yaml:${student}:pseudo_codeword=expected" \
+        --system "student_argmax:${student_exp}/config.yaml:${student}:pseudo_codeword=argmax" \
+        --system "teacher:${exp}/config.yaml:${teacher}"
+fi
+
+if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
+    echo "stage 5: scoring exp/decode against data/test -> exp/scores"
+    python -m espnet2_p2p.bin.score --ref data/test/wav.scp --output_dir exp/scores \
+        --hyp plain_only=exp/decode/plain_only \
+        --hyp student_expected=exp/decode/student_expected \
+        --hyp student_argmax=exp/decode/student_argmax \
+        --hyp teacher=exp/decode/teacher
+    {
+        echo "# mini_espeak: P2PSynCodec (tiny) on unseen test voices"
+        echo
+        echo "Bitrate of the token payload, measured from the codes written:"
+        echo
+        cat exp/decode/bitrate.md
+        echo
+        echo "Pseudo-token accuracy of the student against the teacher's tokens:"
+        echo
+        cat exp/decode/token_accuracy.md
+        echo
+        cat exp/scores/RESULTS.md
+    } > exp/RESULTS.md
+    echo "results: $(pwd)/exp/RESULTS.md (spectrograms: $(pwd)/exp/scores/spectrograms.png)"
 fi

@@ -1,15 +1,19 @@
 #!/usr/bin/env python3
-"""Decode a data dir with trained codecs and compare them by mel distance.
+"""Decode a data dir with trained codecs into folders of wavs, for the scorer.
+
+    python -m espnet2_p2p.bin.decode --data_dir data/test --output_dir exp/decode \
+        --system "student:exp/student/config.yaml:exp/student/valid.ce_loss.best.pth" \
+        --system "plain:exp/teacher/config.yaml:exp/teacher/valid.mel_l1_loss.best.pth:streams=1"
 
 Each ``--system LABEL:CONFIG:MODEL_FILE[:OPTIONS]`` is loaded through ESPnet
-(``GANCodecTask.build_model_from_file``). OPTIONS, comma-separated:
-``streams=K`` keeps the first K streams of a teacher's codes (1 = plain-only decoding);
-``pseudo_codeword=argmax|expected`` overrides a student's codeword rule.
-Each row after the first also gets its paired difference to the first row (mean and
-95% CI of the per-utterance differences). For students the table also gives the pseudo-token top-1 accuracy against the
-teacher's tokens and the majority-token baseline (the most frequent teacher token of
-the evaluated set, per level). Prints a Markdown table (mean and 95% confidence
-interval over utterances) and writes it with ``--output``.
+(``GANCodecTask.build_model_from_file``) and writes ``OUTPUT_DIR/LABEL/<utt>.wav``.
+OPTIONS, comma-separated: ``streams=K`` keeps the first K streams of a teacher's codes
+(1 = plain-only decoding); ``pseudo_codeword=argmax|expected`` overrides a student's
+codeword rule. For students, ``OUTPUT_DIR/token_accuracy.md`` gives the pseudo-token
+top-1 accuracy against the teacher's tokens and the majority-token baseline (the most
+frequent teacher token of the decoded set, per level), and every system's bitrate from
+the number of code frames actually produced (``bitrate.md``).
+Score the folders with ``python -m espnet2_p2p.bin.score``.
 """
 
 import argparse
@@ -24,7 +28,6 @@ from tqdm import tqdm
 
 import espnet2_p2p  # noqa: F401  (registers the codecs)
 from espnet2.tasks.gan_codec import GANCodecTask
-from espnet2_p2p.metrics import mel_distance
 
 
 def read_scp(path: Path):
@@ -32,12 +35,6 @@ def read_scp(path: Path):
         if line.strip():
             utt, wav = line.split(maxsplit=1)
             yield utt, wav
-
-
-def mean_ci95(values: List[float]):
-    v = np.asarray(values, dtype=np.float64)
-    half = 1.96 * v.std(ddof=1) / math.sqrt(len(v)) if len(v) > 1 else float("nan")
-    return float(v.mean()), half
 
 
 def parse_system(spec: str):
@@ -57,7 +54,12 @@ def parse_system(spec: str):
 
 @torch.no_grad()
 def decode_system(codec, wav: np.ndarray, n_streams: Optional[int]):
-    """Decode one utterance; also return (predicted pseudo tokens, teacher tokens) for a student."""
+    """Decode one utterance.
+
+    Returns:
+        (decoded wav, (predicted pseudo tokens, teacher tokens) for a student else None,
+        number of code frames transmitted).
+    """
     x = torch.from_numpy(wav).view(1, 1, -1)
     codes = codec.encode(x)
     if n_streams is not None:
@@ -67,11 +69,11 @@ def decode_system(codec, wav: np.ndarray, n_streams: Optional[int]):
     if codec.is_student:
         _, z = codec.generator.analyse(x)
         tokens = (codec.tokens(x)[1:, 0], codec.generator.quantizer.encode_residual(z)[1:, 0])
-    return wav_hat, tokens
+    return wav_hat, tokens, codes.shape[-1]
 
 
 def token_accuracy(pairs) -> List[str]:
-    """Per level: 'accuracy (majority baseline)' over all frames of all utterances."""
+    """Per level: 'level: accuracy (majority baseline)' over all frames of all utterances."""
     predicted = torch.cat([p for p, _ in pairs], dim=1)
     target = torch.cat([t for _, t in pairs], dim=1)
     cells = []
@@ -82,14 +84,16 @@ def token_accuracy(pairs) -> List[str]:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data_dir", type=Path, required=True, help="Kaldi dir with wav.scp")
     parser.add_argument("--system", type=parse_system, action="append", required=True)
-    parser.add_argument("--output", type=Path, help="write the Markdown table here")
+    parser.add_argument("--output_dir", type=Path, required=True)
     args = parser.parse_args(argv)
 
     utts = list(read_scp(args.data_dir / "wav.scp"))
-    rows, reference = [], None
+    accuracy, rates = [], []
     for label, config, model_file, options in args.system:
         model, _ = GANCodecTask.build_model_from_file(config, model_file, "cpu")
         codec = model.eval().codec
@@ -97,40 +101,34 @@ def main(argv=None) -> None:
             codec.generator.quantizer.pseudo_codeword = options["pseudo_codeword"]
         n_streams = options.get("streams")
         info = codec.meta_info()
-        bits = sum(math.log2(k) for k in info["code_size_per_stream"][: n_streams or None])
-        kbps = bits * info["fs"] / info["frame_shift"] / 1000
-        dists, pairs = [], []
-        for utt, path in tqdm(utts, desc=label):
+        bits_per_frame = sum(math.log2(k) for k in info["code_size_per_stream"][: n_streams or None])
+        out_dir = args.output_dir / label
+        out_dir.mkdir(parents=True, exist_ok=True)
+        pairs, frames, seconds = [], 0, 0.0
+        for utt, path in tqdm(utts, desc=f"decoding {label}"):
             wav, fs = sf.read(path, dtype="float32")
             if fs != info["fs"]:
-                raise SystemExit(f"{utt}: {path} is {fs} Hz, the codec needs {info['fs']} Hz")
-            wav_hat, tokens = decode_system(codec, wav, n_streams)
-            dists.append(mel_distance(wav, wav_hat, fs))
+                raise SystemExit(f"decode: {utt}: {path} is {fs} Hz, the codec needs {info['fs']} Hz")
+            wav_hat, tokens, n_frames = decode_system(codec, wav, n_streams)
+            sf.write(str(out_dir / f"{utt}.wav"), wav_hat, fs, subtype="FLOAT")
+            frames += n_frames
+            seconds += len(wav) / fs
             if tokens is not None:
                 pairs.append(tokens)
-        mean, half = mean_ci95(dists)
-        if reference is None:
-            reference, paired = dists, "-"
-        else:  # paired over the same utterances: much tighter than the two CIs
-            d_mean, d_half = mean_ci95([a - b for a, b in zip(dists, reference)])
-            paired = f"{d_mean:+.3f} ± {d_half:.3f}"
-        acc = "<br>".join(token_accuracy(pairs)) if pairs else "-"
-        rows.append(
-            f"| {label} | {kbps:.2f} | {mean:.3f} ± {half:.3f} | {paired} | {acc} | {len(dists)} |"
-        )
-    table = "\n".join(
-        [
-            "| system | kbps | mel distance (mean ± 95% CI) | paired difference to the first row |"
-            " pseudo-token top-1 (majority) | utterances |",
-            "|---|---|---|---|---|---|",
-        ]
-        + rows
+        rates.append(f"| {label} | {frames * bits_per_frame / seconds:.1f} |")
+        if pairs:
+            accuracy.append(f"| {label} | " + "<br>".join(token_accuracy(pairs)) + " |")
+    args.output_dir.mkdir(parents=True, exist_ok=True)
+    (args.output_dir / "bitrate.md").write_text(
+        "| system | bit/s of the transmitted token payload (measured) |\n|---|---|\n"
+        + "\n".join(rates) + "\n"
     )
-    print(table)
-    if args.output:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(table + "\n")
-        print(f"wrote {args.output}")
+    if accuracy:
+        (args.output_dir / "token_accuracy.md").write_text(
+            "| system | pseudo-token top-1 per level (majority baseline) |\n|---|---|\n"
+            + "\n".join(accuracy) + "\n"
+        )
+    print(f"wrote {len(args.system)} systems x {len(utts)} utterances to {args.output_dir}")
 
 
 if __name__ == "__main__":

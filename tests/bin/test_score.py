@@ -1,0 +1,113 @@
+"""The scorer: metrics, alignment, the two-folder CLI and its errors."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+import torchaudio
+
+from espnet2_p2p.bin import score
+from espnet2_p2p.metrics import METRICS, align
+
+REAL_SPEECH = Path(__file__).resolve().parents[3] / "shared" / "data" / "real_speech"
+FAST_METRICS = ["pesq_wb", "stoi", "estoi", "lsd", "mel_distance"]
+
+
+def read(path):
+    wav, fs = sf.read(str(path), dtype="float32")
+    return wav, fs
+
+
+def degrade(wav, fs, shift=0, noise=0.0, fs_out=None, seed=0):
+    rng = np.random.default_rng(seed)
+    out = np.concatenate([np.zeros(shift, np.float32), wav]) + noise * rng.standard_normal(len(wav) + shift)
+    out = out.astype(np.float32)
+    if fs_out and fs_out != fs:
+        out = torchaudio.functional.resample(torch.from_numpy(out), fs, fs_out).numpy()
+    return out
+
+
+def test_metrics_rank_identity_above_degradation(espeak_corpus):
+    wav, fs = read(next((espeak_corpus / "test" / "wav").glob("*.wav")))
+    noisy = degrade(wav, fs, noise=0.02)
+    very_noisy = degrade(wav, fs, noise=0.1, seed=1)
+    same = {m: METRICS[m](wav, wav, fs) for m in FAST_METRICS}
+    assert same["pesq_wb"] > 4.5 and same["stoi"] > 0.999 and same["estoi"] > 0.999
+    assert same["lsd"] == pytest.approx(0.0, abs=1e-6)
+    assert same["mel_distance"] == pytest.approx(0.0, abs=1e-6)
+    for m in FAST_METRICS:
+        a, b = METRICS[m](wav, noisy, fs), METRICS[m](wav, very_noisy, fs)
+        if m in score.LOWER_IS_BETTER:
+            assert same[m] < a < b, m
+        else:
+            assert same[m] > a > b, m
+
+
+@pytest.mark.parametrize("shift", [-37, 0, 80])
+def test_align_recovers_the_lag(shift):
+    rng = np.random.default_rng(0)
+    ref = rng.standard_normal(4000).astype(np.float32)
+    hyp = np.roll(ref, shift) if shift < 0 else np.concatenate([np.zeros(shift, np.float32), ref])
+    r, h, lag = align(ref, hyp, 200)
+    assert lag == shift and len(r) == len(h)
+    if shift >= 0:
+        assert np.allclose(r, h)
+
+
+def test_two_folders_resampled_aligned_and_reported(espeak_corpus, tmp_path):
+    ref_dir = espeak_corpus / "test" / "wav"
+    hyp_dir = tmp_path / "hyp"
+    hyp_dir.mkdir()
+    for path in ref_dir.glob("*.wav"):
+        wav, fs = read(path)
+        hyp = degrade(wav, fs, shift=80, noise=0.002, fs_out=8000)  # 8 kHz, 5 ms late, stereo
+        sf.write(str(hyp_dir / path.name), np.stack([hyp, hyp], axis=1), 8000)
+    out = tmp_path / "scores"
+    results = score.run(ref_dir, [("codec8k", hyp_dir), ("identity", ref_dir)], out, FAST_METRICS)
+    n = len(list(ref_dir.glob("*.wav")))
+    assert len(results["codec8k"]) == n
+    assert all(s["stoi"] > 0.85 for s in results["codec8k"].values())  # aligned, else it collapses
+    assert all(s["pesq_wb"] > 4.5 for s in results["identity"].values())
+    table = (out / "RESULTS.md").read_text()
+    assert "| codec8k |" in table and "| identity |" in table and "± " in table
+    assert len((out / "scores.tsv").read_text().splitlines()) == 1 + 2 * n
+    png = (out / "spectrograms.png").read_bytes()
+    assert png.startswith(b"\x89PNG") and len(png) > 10_000
+
+    # The same from a wav.scp, through the command line.
+    score.main(["--ref", str(espeak_corpus / "test" / "wav.scp"), "--hyp", f"x={hyp_dir}",
+                "--output_dir", str(tmp_path / "cli"), "--metrics", "stoi,lsd"])  # fmt: skip
+    assert "| x |" in (tmp_path / "cli" / "RESULTS.md").read_text()
+
+
+def test_bad_inputs_are_named(espeak_corpus, tmp_path):
+    ref_dir = espeak_corpus / "test" / "wav"
+    names = sorted(p.name for p in ref_dir.glob("*.wav"))
+    partial = tmp_path / "partial"
+    partial.mkdir()
+    with pytest.raises(score.ScoreError, match=f"lacks {len(names)} of the {len(names)}.*{names[0]}"):
+        score.run(ref_dir, [("p", partial)], tmp_path / "o", ["stoi"])
+    for name in names:
+        (partial / name).write_bytes(b"RIFF not really a wav")
+    with pytest.raises(score.ScoreError, match=f"cannot read audio file .*{names[0]}"):
+        score.run(ref_dir, [("p", partial)], tmp_path / "o", ["stoi"])
+    with pytest.raises(score.ScoreError, match="unknown metrics"):
+        score.run(ref_dir, [("p", ref_dir)], tmp_path / "o", ["utmos"])
+    with pytest.raises(SystemExit, match="score: "):
+        score.main(["--ref", str(tmp_path / "nowhere"), "--hyp", str(ref_dir), "--output_dir", str(tmp_path / "o")])
+
+
+@pytest.mark.skipif(not REAL_SPEECH.is_dir(), reason="../shared/data/real_speech is not present")
+def test_real_speech_scores(tmp_path):
+    ref = REAL_SPEECH / "libritts_16k"
+    results = score.run(ref, [("identity", ref)], tmp_path, ["stoi", "mel_distance"])
+    assert len(results["identity"]) == 10
+    assert all(s["stoi"] > 0.999 for s in results["identity"].values())
+
+
+@pytest.mark.slow
+def test_dnsmos_prefers_clean_speech(espeak_corpus):
+    wav, fs = read(next((espeak_corpus / "test" / "wav").glob("*.wav")))
+    assert METRICS["dnsmos"](wav, wav, fs) > METRICS["dnsmos"](wav, degrade(wav, fs, noise=0.1), fs)
