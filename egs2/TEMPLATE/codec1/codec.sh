@@ -1,0 +1,225 @@
+#!/usr/bin/env bash
+# Stage driver shared by the P2PSynCodec recipes. A recipe's run.sh sets its defaults and
+# calls this script from egs2/<corpus>/codec1; every option below is --name value.
+#
+# Stages:
+#   1  data prep: local/data.sh if the recipe has one, then Lhotse manifests
+#      (recordings, supervisions, cuts) per split in data/manifests
+#   2  format: Kaldi-style dirs dump/<set> at --fs, mono, duration filter
+#   3  teacher training (RVQ of 1 + N codebooks)
+#   4  student training, initialised from the teacher (--init_param)
+#   5  decoding of the test sets: plain-only, student and teacher wavs, measured bitrate,
+#      pseudo-token accuracy
+#   6  scoring: PESQ-wb, STOI, eSTOI, LSD, mel distance, DNSMOS -> <expdir>/RESULTS.md
+#   7  token dump for speech LMs (not there yet: pass --skip_token_dump true)
+#   8  packing: a zip with configs and checkpoints that GANCodecTask.build_model_from_file loads
+#
+# Training runs on CPU (--ngpu 0), one GPU (--ngpu 1), N GPUs (--ngpu N, torchrun),
+# N CPU processes (--cpu_procs N, gloo), or several nodes (--num_nodes M --launcher slurm:
+# srun starts one torchrun per node). Training stages resume from checkpoint.pth when
+# re-run; finished stages 1, 2, 5, 6 and 8 are skipped unless --force true.
+set -euo pipefail
+
+# ------------------------------------------------------------------ options
+stage=1                 # first stage to run
+stop_stage=8            # last stage to run
+ngpu=0                  # GPUs per node (0: CPU)
+num_nodes=1             # nodes (> 1 needs --launcher slurm)
+cpu_procs=1             # CPU processes for distributed training without GPUs (gloo)
+launcher=local          # local or slurm
+nj=0                    # worker processes of ESPnet's data loader (0: load in the trainer)
+corpus=                 # espeak, folder, libritts or vctk
+corpus_dir=             # where the corpus lies on local disk
+expect_fs=              # refuse corpus files at another sampling rate
+fs=16000                # sampling rate of the codec
+min_duration=0.5        # seconds; shorter utterances are dropped in stage 2
+max_duration=30         # seconds; longer utterances are dropped in stage 2
+train_set=train
+valid_set=dev
+test_sets="test"
+train_config=           # teacher config (stage 3)
+student_config=         # student config (stage 4)
+inference_config=       # optional yaml for stage 5: pseudo_codeword: expected|argmax
+teacher_max_epoch=      # override the configs' max_epoch (empty: keep)
+student_max_epoch=
+train_args=             # extra arguments for ESPnet's trainer
+tag=                    # suffix of the experiment dirs
+dumpdir=dump
+expdir=exp
+skip_token_dump=false
+force=false
+
+usage() { sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; echo; echo "Options (default):"; \
+    sed -n '/^# -* options/,/^# -* end of options/p' "$0" | grep -E '^[a-z_]+=' \
+    | sed -E 's/^([a-z_]+)=([^ ]*) *#? *(.*)/  --\1 (\2)  \3/'; }
+# ----------------------------------------------------------- end of options
+
+while [ $# -gt 0 ]; do
+    case "$1" in
+        -h|--help) usage; exit 0 ;;
+        --*=*) name=${1%%=*}; name=${name#--}; value=${1#*=}; shift ;;
+        --*) name=${1#--}; [ $# -ge 2 ] || { echo "codec.sh: $1 needs a value" >&2; exit 1; }
+             value=$2; shift 2 ;;
+        *) echo "codec.sh: unexpected argument '$1' (see --help)" >&2; exit 1 ;;
+    esac
+    if ! grep -qE "^${name}=" "$0"; then
+        echo "codec.sh: unknown option --${name} (see --help)" >&2; exit 1
+    fi
+    printf -v "$name" '%s' "$value"
+done
+
+log() { echo "[$(date '+%H:%M:%S')] $*"; }
+die() { echo "codec.sh: $*" >&2; exit 1; }
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
+
+teacher_exp=${expdir}/teacher${tag}
+student_exp=${expdir}/student${tag}
+teacher_model=${teacher_exp}/valid.mel_l1_loss.best.pth
+student_model=${student_exp}/valid.ce_loss.best.pth
+
+# run_train CONFIG OUTPUT_DIR MAX_EPOCH [trainer options...]
+run_train() {
+    local config=$1 out=$2 epochs=$3
+    shift 3
+    [ -f "${config}" ] || die "config ${config} does not exist"
+    [ -s "${dumpdir}/${train_set}/wav.scp" ] || die "${dumpdir}/${train_set}/wav.scp is missing: run stages 1-2"
+    mkdir -p "${out}"
+    local args=(
+        --config "${config}"
+        --train_data_path_and_name_and_type "${dumpdir}/${train_set}/wav.scp,audio,sound"
+        --valid_data_path_and_name_and_type "${dumpdir}/${valid_set}/wav.scp,audio,sound"
+        --output_dir "${out}"
+        --num_workers "${nj}"
+        --resume true
+    )
+    [ -n "${epochs}" ] && args+=(--max_epoch "${epochs}")
+    # shellcheck disable=SC2206
+    args+=("$@" ${train_args})
+    local procs=1 backend=gloo per_proc_gpu=0
+    if [ "${ngpu}" -gt 0 ]; then procs=${ngpu}; backend=nccl; per_proc_gpu=1; else procs=${cpu_procs}; fi
+    local module=espnet2_p2p.bin.gan_codec_train
+    log "training ${out} (${num_nodes} node(s) x ${procs} process(es), ngpu=${ngpu}); log: ${out}/train.log"
+    if [ "${num_nodes}" -gt 1 ]; then
+        [ "${launcher}" = slurm ] || die "--num_nodes ${num_nodes} needs --launcher slurm"
+        local master
+        master=$(scontrol show hostnames "${SLURM_JOB_NODELIST:?run inside a Slurm allocation}" | head -n 1)
+        srun --nodes "${num_nodes}" --ntasks-per-node 1 \
+            torchrun --nnodes "${num_nodes}" --nproc_per_node "${procs}" \
+                --rdzv_backend c10d --rdzv_endpoint "${master}:29500" --rdzv_id "${SLURM_JOB_ID}" \
+                -m "${module}" "${args[@]}" --ngpu "${per_proc_gpu}" --dist_backend "${backend}" \
+                --multiprocessing_distributed false --unused_parameters true \
+            >> "${out}/train.log" 2>&1 || { tail -n 20 "${out}/train.log"; die "training failed: ${out}"; }
+    elif [ "${procs}" -gt 1 ]; then
+        torchrun --standalone --nproc_per_node "${procs}" -m "${module}" "${args[@]}" \
+            --ngpu "${per_proc_gpu}" --dist_backend "${backend}" \
+            --multiprocessing_distributed false --unused_parameters true \
+            >> "${out}/train.log" 2>&1 || { tail -n 20 "${out}/train.log"; die "training failed: ${out}"; }
+    else
+        python -m "${module}" "${args[@]}" --ngpu "${ngpu}" \
+            >> "${out}/train.log" 2>&1 || { tail -n 20 "${out}/train.log"; die "training failed: ${out}"; }
+    fi
+    grep "epoch results" "${out}/train.log" | tail -n 1 | cut -c1-300 || true
+}
+
+done_or_force() { [ "${force}" != true ] && [ -e "$1" ]; }
+
+if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
+    if done_or_force data/manifests/.done; then
+        log "stage 1: data/manifests is complete, skipping (--force true to redo)"
+    else
+        log "stage 1: data preparation"
+        if [ -x local/data.sh ]; then local/data.sh; fi
+        [ -n "${corpus}" ] || die "--corpus is not set"
+        [ -n "${corpus_dir}" ] || die "--corpus_dir is not set"
+        rm -rf data/manifests
+        python -m espnet2_p2p.data.prepare manifests --corpus "${corpus}" \
+            --corpus_dir "${corpus_dir}" --output_dir data/manifests \
+            ${expect_fs:+--expect_fs "${expect_fs}"}
+        touch data/manifests/.done
+    fi
+fi
+
+if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
+    log "stage 2: formatting ${train_set} ${valid_set} ${test_sets} at ${fs} Hz -> ${dumpdir}/"
+    python -m espnet2_p2p.data.prepare format --manifest_dir data/manifests \
+        --sets ${train_set} ${valid_set} ${test_sets} --dumpdir "${dumpdir}" --fs "${fs}" \
+        --min_duration "${min_duration}" --max_duration "${max_duration}" \
+        $( [ "${force}" = true ] && echo --force )
+fi
+
+if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
+    log "stage 3: teacher training -> ${teacher_exp}"
+    run_train "${train_config}" "${teacher_exp}" "${teacher_max_epoch}"
+fi
+
+if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
+    log "stage 4: student training from ${teacher_model} -> ${student_exp}"
+    [ -f "${teacher_model}" ] || die "${teacher_model} is missing: run stage 3"
+    run_train "${student_config}" "${student_exp}" "${student_max_epoch}" --init_param "${teacher_model}"
+fi
+
+codeword=expected
+if [ -n "${inference_config}" ]; then
+    codeword=$(sed -n 's/^pseudo_codeword: *\([a-z]*\).*/\1/p' "${inference_config}")
+    [ -n "${codeword}" ] || die "${inference_config} sets no pseudo_codeword"
+fi
+systems=(plain_only "student_${codeword}" teacher)
+
+if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
+    for set in ${test_sets}; do
+        out=${expdir}/decode${tag}_${set}
+        if done_or_force "${out}/.done"; then log "stage 5: ${out} is complete, skipping"; continue; fi
+        log "stage 5: decoding ${set} -> ${out}"
+        python -m espnet2_p2p.bin.decode --data_dir "${dumpdir}/${set}" --output_dir "${out}" \
+            --system "plain_only:${teacher_exp}/config.yaml:${teacher_model}:streams=1" \
+            --system "student_${codeword}:${student_exp}/config.yaml:${student_model}:pseudo_codeword=${codeword}" \
+            --system "teacher:${teacher_exp}/config.yaml:${teacher_model}"
+        touch "${out}/.done"
+    done
+fi
+
+if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
+    for set in ${test_sets}; do
+        dec=${expdir}/decode${tag}_${set}
+        out=${expdir}/scores${tag}_${set}
+        [ -f "${dec}/.done" ] || die "${dec} is incomplete: run stage 5"
+        if done_or_force "${out}/RESULTS.md"; then log "stage 6: ${out} is complete, skipping"; continue; fi
+        log "stage 6: scoring ${set} -> ${out}"
+        hyps=()
+        for s in "${systems[@]}"; do hyps+=(--hyp "${s}=${dec}/${s}"); done
+        python -m espnet2_p2p.bin.score --ref "${dumpdir}/${set}/wav.scp" --output_dir "${out}" "${hyps[@]}"
+    done
+    {
+        echo "# Results${tag:+ (${tag})}"
+        for set in ${test_sets}; do
+            echo; echo "## ${set}"; echo
+            echo "Token payload measured from the codes written (container overhead: none, raw tokens):"
+            echo; cat "${expdir}/decode${tag}_${set}/bitrate.md"; echo
+            echo "Pseudo-token top-1 of the student against the teacher's tokens:"
+            echo; cat "${expdir}/decode${tag}_${set}/token_accuracy.md"; echo
+            sed 's/^## /### /' "${expdir}/scores${tag}_${set}/RESULTS.md"
+            echo; echo "Spectrograms: scores${tag}_${set}/spectrograms.png"
+        done
+    } > "${expdir}/RESULTS.md"
+    log "results: $(cd "${expdir}" && pwd)/RESULTS.md"
+fi
+
+if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; then
+    if [ "${skip_token_dump}" = true ]; then
+        log "stage 7: token dump skipped (--skip_token_dump true)"
+    else
+        die "stage 7: the token dump for speech LMs is not there yet; pass --skip_token_dump true"
+    fi
+fi
+
+if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ]; then
+    pack=${expdir}/p2psyn${tag}_packed.zip
+    if done_or_force "${pack}"; then
+        log "stage 8: ${pack} exists, skipping"
+    else
+        log "stage 8: packing -> ${pack}"
+        python -m espnet2_p2p.bin.pack --output "${pack}" \
+            --model "student:${student_exp}/config.yaml:${student_model}" \
+            --model "teacher:${teacher_exp}/config.yaml:${teacher_model}"
+    fi
+fi

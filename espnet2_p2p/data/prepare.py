@@ -1,0 +1,289 @@
+"""Data preparation through Lhotse: corpus -> manifests -> Kaldi-style data dirs.
+
+Two steps, the recipe's stages 1 and 2::
+
+    # stage 1: Lhotse manifests (recordings, supervisions, cuts) per split
+    python -m espnet2_p2p.data.prepare manifests --corpus libritts \\
+        --corpus_dir /data/LibriTTS --output_dir data/manifests
+    # stage 2: Kaldi-style data dirs at the codec's rate (mono, duration filter)
+    python -m espnet2_p2p.data.prepare format --manifest_dir data/manifests \\
+        --sets train dev test --dumpdir dump --fs 16000
+
+Corpora: ``espeak`` (the synthetic corpus of :mod:`espnet2_p2p.data.espeak`: one
+Kaldi dir per split), ``folder`` (any folder of wavs, one split), ``libritts`` and
+``vctk`` (Lhotse's own preparers on a local copy; nothing is downloaded).
+
+A data dir is written to ``<dir>.tmp`` and renamed when complete, so a failure never
+leaves a partial data dir that a later stage would trust. Problems (missing corpus,
+unreadable audio, an unexpected sampling rate) stop with one line naming the file.
+"""
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+from typing import Dict, Optional, Sequence
+
+import numpy as np
+import soundfile as sf
+from lhotse import CutSet, Recording, RecordingSet, SupervisionSegment, SupervisionSet, combine
+from tqdm import tqdm
+
+LIBRITTS_SPLITS = {
+    "train": ["train-clean-100", "train-clean-360"],
+    "dev": ["dev-clean"],
+    "test": ["test-clean"],
+}
+
+
+class DataPrepError(Exception):
+    """A data problem, reported as one line."""
+
+
+def _recording(path: Path, rec_id: str, expect_fs: Optional[int]) -> Recording:
+    try:
+        rec = Recording.from_file(path, recording_id=rec_id)
+    except Exception as e:  # lhotse/soundfile raise several types
+        raise DataPrepError(f"cannot read audio file {path}: {e}") from None
+    if expect_fs is not None and rec.sampling_rate != expect_fs:
+        raise DataPrepError(
+            f"{path} is sampled at {rec.sampling_rate} Hz, this corpus should be {expect_fs} Hz"
+        )
+    return rec
+
+
+def _read_table(path: Path) -> Dict[str, str]:
+    if not path.is_file():
+        return {}
+    pairs = (line.split(maxsplit=1) for line in path.read_text().splitlines() if line.strip())
+    return {p[0]: (p[1] if len(p) > 1 else "") for p in pairs}
+
+
+def from_kaldi_dir(data_dir: Path, expect_fs: Optional[int] = None) -> CutSet:
+    """A Kaldi-style dir (wav.scp with file paths, optional text and utt2spk) -> cuts."""
+    scp = data_dir / "wav.scp"
+    if not scp.is_file():
+        raise DataPrepError(f"{scp} does not exist")
+    texts, speakers = _read_table(data_dir / "text"), _read_table(data_dir / "utt2spk")
+    recordings, supervisions = [], []
+    for utt, path in tqdm(_read_table(scp).items(), desc=f"reading {data_dir}"):
+        rec = _recording(Path(path), utt, expect_fs)
+        recordings.append(rec)
+        supervisions.append(
+            SupervisionSegment(
+                id=utt, recording_id=utt, start=0.0, duration=rec.duration,
+                text=texts.get(utt), speaker=speakers.get(utt),
+            )  # fmt: skip
+        )
+    return CutSet.from_manifests(
+        recordings=RecordingSet.from_recordings(recordings),
+        supervisions=SupervisionSet.from_segments(supervisions),
+    )
+
+
+def from_folder(folder: Path, expect_fs: Optional[int] = None) -> CutSet:
+    """Every ``*.wav``/``*.flac`` under ``folder`` as one utterance (id: file stem)."""
+    paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".wav", ".flac"))
+    if not paths:
+        raise DataPrepError(f"no .wav or .flac files under {folder}")
+    recordings = [_recording(p, p.stem, expect_fs) for p in tqdm(paths, desc=f"reading {folder}")]
+    return CutSet.from_manifests(recordings=RecordingSet.from_recordings(recordings))
+
+
+def _check_rates(cuts: CutSet, expect_fs: Optional[int]) -> CutSet:
+    if expect_fs is not None:
+        for cut in cuts:
+            if cut.sampling_rate != expect_fs:
+                source = cut.recording.sources[0].source
+                raise DataPrepError(
+                    f"{source} is sampled at {cut.sampling_rate} Hz, this corpus should be"
+                    f" {expect_fs} Hz"
+                )
+    return cuts
+
+
+def corpus_cuts(
+    corpus: str, corpus_dir: Path, expect_fs: Optional[int] = None, num_test_speakers: int = 2
+) -> Dict[str, CutSet]:
+    """Split name -> cuts for one corpus on local disk."""
+    if not corpus_dir.is_dir():
+        raise DataPrepError(f"corpus directory {corpus_dir} does not exist")
+    if corpus == "espeak":
+        splits = [d for d in ("train", "dev", "test") if (corpus_dir / d / "wav.scp").is_file()]
+        if not splits:
+            raise DataPrepError(f"{corpus_dir} has no train/dev/test dirs with a wav.scp")
+        return {s: from_kaldi_dir(corpus_dir / s, expect_fs) for s in splits}
+    if corpus == "folder":
+        return {"all": from_folder(corpus_dir, expect_fs)}
+    if corpus == "libritts":
+        from lhotse.recipes import prepare_libritts
+
+        parts = [p for ps in LIBRITTS_SPLITS.values() for p in ps if (corpus_dir / p).is_dir()]
+        if not parts:
+            raise DataPrepError(
+                f"{corpus_dir} holds none of the LibriTTS parts"
+                f" {sorted(p for ps in LIBRITTS_SPLITS.values() for p in ps)}"
+            )
+        manifests = prepare_libritts(corpus_dir, dataset_parts=parts)
+        out = {}
+        for split, split_parts in LIBRITTS_SPLITS.items():
+            sets = [manifests[p] for p in split_parts if p in manifests]
+            if sets:
+                cuts = [
+                    CutSet.from_manifests(recordings=m["recordings"], supervisions=m["supervisions"])
+                    for m in sets
+                ]
+                out[split] = _check_rates(combine(cuts).to_eager(), expect_fs)
+        return out
+    if corpus == "vctk":
+        from lhotse.recipes import prepare_vctk
+
+        if not (corpus_dir / "wav48").is_dir() or not (corpus_dir / "speaker-info.txt").is_file():
+            raise DataPrepError(f"{corpus_dir} lacks VCTK's wav48/ folder or speaker-info.txt")
+        m = prepare_vctk(corpus_dir)
+        cuts = _check_rates(
+            CutSet.from_manifests(recordings=m["recordings"], supervisions=m["supervisions"]),
+            expect_fs,
+        )
+        # Held-out speakers: the last ones in sorted order go to test, the ones before to dev.
+        speakers = sorted({c.supervisions[0].speaker for c in cuts})
+        if len(speakers) < 2 * num_test_speakers + 1:
+            raise DataPrepError(f"VCTK at {corpus_dir} has only {len(speakers)} speakers")
+        test = set(speakers[-num_test_speakers:])
+        dev = set(speakers[-2 * num_test_speakers : -num_test_speakers])
+
+        def speaker_in(group):
+            return lambda c: c.supervisions[0].speaker in group
+
+        return {
+            "train": cuts.filter(lambda c: c.supervisions[0].speaker not in test | dev).to_eager(),
+            "dev": cuts.filter(speaker_in(dev)).to_eager(),
+            "test": cuts.filter(speaker_in(test)).to_eager(),
+        }
+    raise DataPrepError(f"unknown corpus {corpus!r}; choose espeak, folder, libritts or vctk")
+
+
+def write_manifests(cuts_by_split: Dict[str, CutSet], output_dir: Path) -> None:
+    """``<split>_recordings/_supervisions/_cuts.jsonl.gz`` for every split."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    for split, cuts in cuts_by_split.items():
+        cuts = cuts.to_eager()
+        cuts.decompose()[0].to_file(output_dir / f"{split}_recordings.jsonl.gz")
+        supervisions = cuts.decompose()[1]
+        if supervisions is not None:
+            supervisions.to_file(output_dir / f"{split}_supervisions.jsonl.gz")
+        cuts.to_file(output_dir / f"{split}_cuts.jsonl.gz")
+        hours = sum(c.duration for c in cuts) / 3600
+        print(f"{split}: {len(cuts)} cuts, {hours:.2f} h -> {output_dir}/{split}_cuts.jsonl.gz")
+
+
+def format_data_dir(
+    cuts: CutSet,
+    output_dir: Path,
+    fs: int = 16000,
+    min_duration: float = 0.0,
+    max_duration: float = float("inf"),
+) -> int:
+    """Cuts -> Kaldi-style dir at ``fs`` (mono 16-bit wavs under ``output_dir/wav``).
+
+    Writes wav.scp, utt2spk, spk2utt, text and utt2num_samples; cuts outside
+    [min_duration, max_duration] are dropped. Returns the number of utterances kept.
+    """
+    output_dir = Path(output_dir)
+    tmp = output_dir.with_name(output_dir.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    (tmp / "wav").mkdir(parents=True)
+    rows = []
+    try:
+        for cut in tqdm(cuts, desc=f"formatting {output_dir.name}"):
+            if not min_duration <= cut.duration <= max_duration:
+                continue
+            source = cut.recording.sources[0].source if cut.has_recording else cut.id
+            try:
+                audio = cut.resample(fs).load_audio()  # (channels, samples)
+            except Exception as e:
+                raise DataPrepError(f"cannot read audio of {cut.id} ({source}): {e}") from None
+            audio = np.asarray(audio, dtype=np.float32).mean(axis=0)
+            if audio.size == 0 or not np.isfinite(audio).all():
+                raise DataPrepError(f"{source}: empty audio or NaN/Inf samples")
+            peak = float(np.abs(audio).max())
+            if peak > 1.0:  # resampling can overshoot full scale slightly
+                audio = audio / peak
+            sup = cut.supervisions[0] if cut.supervisions else None
+            utt = sup.id if sup is not None else cut.recording_id  # one utterance per recording
+            wav_path = (output_dir / "wav" / f"{utt}.wav").resolve()
+            sf.write(str(tmp / "wav" / f"{utt}.wav"), audio, fs, subtype="PCM_16")
+            speaker = sup.speaker if sup is not None and sup.speaker else utt
+            text = (sup.text if sup is not None and sup.text else "").replace("\n", " ")
+            rows.append((utt, str(wav_path), speaker, text, audio.size))
+        if not rows:
+            raise DataPrepError(f"no utterance of {output_dir.name} lies within the duration limits")
+        rows.sort()
+        _write_kaldi(tmp, rows)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    shutil.rmtree(output_dir, ignore_errors=True)
+    tmp.rename(output_dir)
+    return len(rows)
+
+
+def _write_kaldi(data_dir: Path, rows) -> None:
+    spk2utt: Dict[str, list] = {}
+    for utt, _, spk, _, _ in rows:
+        spk2utt.setdefault(spk, []).append(utt)
+    files = {
+        "wav.scp": [f"{u} {p}" for u, p, _, _, _ in rows],
+        "utt2spk": [f"{u} {s}" for u, _, s, _, _ in rows],
+        "text": [f"{u} {t}".rstrip() for u, _, _, t, _ in rows],
+        "utt2num_samples": [f"{u} {n}" for u, _, _, _, n in rows],
+        "spk2utt": [f"{s} {' '.join(us)}" for s, us in sorted(spk2utt.items())],
+    }
+    for name, lines in files.items():
+        (data_dir / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    m = sub.add_parser("manifests", help="corpus -> Lhotse manifests per split")
+    m.add_argument("--corpus", required=True, choices=["espeak", "folder", "libritts", "vctk"])
+    m.add_argument("--corpus_dir", type=Path, required=True)
+    m.add_argument("--output_dir", type=Path, required=True)
+    m.add_argument("--expect_fs", type=int, default=None, help="refuse files at other rates")
+    m.add_argument("--num_test_speakers", type=int, default=2, help="vctk: held-out speakers")
+    f = sub.add_parser("format", help="cuts -> Kaldi-style data dirs at --fs")
+    f.add_argument("--manifest_dir", type=Path, required=True)
+    f.add_argument("--sets", nargs="+", required=True, help="splits: <set>_cuts.jsonl.gz")
+    f.add_argument("--dumpdir", type=Path, required=True, help="writes <dumpdir>/<set>")
+    f.add_argument("--force", action="store_true", help="redo sets that already exist")
+    f.add_argument("--fs", type=int, default=16000)
+    f.add_argument("--min_duration", type=float, default=0.0)
+    f.add_argument("--max_duration", type=float, default=float("inf"))
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "manifests":
+            cuts = corpus_cuts(args.corpus, args.corpus_dir, args.expect_fs, args.num_test_speakers)
+            write_manifests(cuts, args.output_dir)
+        else:
+            for name in args.sets:
+                cuts_file = args.manifest_dir / f"{name}_cuts.jsonl.gz"
+                out = args.dumpdir / name
+                if (out / "wav.scp").is_file() and not args.force:
+                    print(f"{out} exists, skipping (--force to redo)")
+                    continue
+                if not cuts_file.is_file():
+                    raise DataPrepError(f"{cuts_file} does not exist (run the manifest stage first)")
+                n = format_data_dir(
+                    CutSet.from_file(cuts_file), out, args.fs,
+                    args.min_duration, args.max_duration,
+                )  # fmt: skip
+                print(f"{out}: {n} utterances at {args.fs} Hz")
+    except DataPrepError as e:
+        sys.exit(f"data prep: {e}")
+
+
+if __name__ == "__main__":
+    main()

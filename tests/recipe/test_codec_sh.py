@@ -1,0 +1,124 @@
+"""The recipe driver egs2/TEMPLATE/codec1/codec.sh: options, data prep for every corpus
+layout, CPU distributed training through the launcher path, and resuming after a kill."""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CODEC_SH = ROOT / "egs2" / "TEMPLATE" / "codec1" / "codec.sh"
+sys.path.insert(0, str(ROOT / "tests" / "data"))
+from fake_corpora import make_libritts, make_vctk  # noqa: E402
+
+TINY_TRAIN = ("--num_iters_per_epoch 2 --batch_size 2 --chunk_length 3200 "
+              "--use_tensorboard false --use_matplotlib false")  # fmt: skip
+
+
+def env():
+    e = dict(os.environ)
+    e["PATH"] = f"{Path(sys.executable).parent}:{e['PATH']}"
+    return e
+
+
+def sh(args, cwd, check=True, **kw):
+    proc = subprocess.run(["bash", *map(str, args)], cwd=cwd, env=env(), capture_output=True,
+                          text=True, timeout=900, **kw)  # fmt: skip
+    if check:
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    return proc
+
+
+def recipe_copy(tmp_path, name):
+    """egs2/<name>/codec1 copied beside links to the real TEMPLATE and conf."""
+    (tmp_path / "egs2" / name / "codec1").mkdir(parents=True)
+    (tmp_path / "egs2" / "TEMPLATE").symlink_to(ROOT / "egs2" / "TEMPLATE")
+    (tmp_path / "conf").symlink_to(ROOT / "conf")
+    recipe = tmp_path / "egs2" / name / "codec1"
+    if (ROOT / "egs2" / name / "codec1" / "run.sh").exists():
+        (recipe / "run.sh").write_text((ROOT / "egs2" / name / "codec1" / "run.sh").read_text())
+    return recipe
+
+
+def test_help_and_bad_options(tmp_path):
+    out = sh([CODEC_SH, "--help"], tmp_path).stdout
+    assert "8  packing" in out and "--cpu_procs" in out and "--num_nodes" in out
+    proc = sh([CODEC_SH, "--no_such_option", "1"], tmp_path, check=False)
+    assert proc.returncode != 0 and "unknown option --no_such_option" in proc.stderr
+    proc = sh([CODEC_SH, "--stage", "7", "--stop_stage", "7"], tmp_path, check=False)
+    assert proc.returncode != 0 and "--skip_token_dump true" in proc.stderr
+    proc = sh([CODEC_SH, "--stage", "1", "--stop_stage", "1", "--corpus", "folder",
+               "--corpus_dir", tmp_path / "missing"], tmp_path, check=False)  # fmt: skip
+    assert proc.returncode != 0
+    assert "corpus directory" in proc.stderr and "missing does not exist" in proc.stderr
+    assert not (tmp_path / "data" / "manifests" / ".done").exists()
+
+
+@pytest.mark.parametrize("name, fs", [("libritts", 16000), ("vctk", 48000)])
+def test_corpus_recipes_run_through_data_prep(tmp_path, name, fs):
+    import soundfile as sf
+
+    corpus = make_libritts(tmp_path / "src") if name == "libritts" else make_vctk(tmp_path / "src")
+    recipe = recipe_copy(tmp_path, name)
+    sh([recipe / "run.sh", "--corpus_dir", corpus, "--stop_stage", "2",
+        "--min_duration", "0.1"], recipe)  # fmt: skip
+    for split in ("train", "dev", "test"):
+        scp = recipe / "dump" / split / "wav.scp"
+        first = scp.read_text().split("\n")[0].split()[1]
+        assert sf.info(first).samplerate == fs
+    # A finished stage is not redone.
+    proc = sh([recipe / "run.sh", "--corpus_dir", corpus, "--stop_stage", "2"], recipe)
+    assert "skipping" in proc.stdout
+
+
+def prepared_recipe(tmp_path, espeak_corpus):
+    recipe = recipe_copy(tmp_path, "unit")
+    sh([CODEC_SH, "--stop_stage", "2", "--corpus", "espeak", "--corpus_dir", espeak_corpus,
+        "--valid_set", "test", "--min_duration", "0.1"], recipe)  # fmt: skip
+    return recipe
+
+
+def teacher_stage(recipe, *extra):
+    return [CODEC_SH, "--stage", "3", "--stop_stage", "3", "--valid_set", "test",
+            "--train_config", ROOT / "conf" / "teacher_tiny.yaml", "--train_args", TINY_TRAIN,
+            *extra]  # fmt: skip
+
+
+def test_cpu_distributed_training_with_two_processes(tmp_path, espeak_corpus):
+    recipe = prepared_recipe(tmp_path, espeak_corpus)
+    sh(teacher_stage(recipe, "--cpu_procs", "2", "--teacher_max_epoch", "1"), recipe)
+    import yaml
+
+    exp = recipe / "exp" / "teacher"
+    config = yaml.safe_load((exp / "config.yaml").read_text())
+    assert config["dist_backend"] == "gloo" and config["dist_init_method"] == "env://"
+    log = (exp / "train.log").read_text()
+    assert re.search(r"^\[\S+:0/2\] .*1epoch results", log, re.M)  # rank 0 of a world of 2
+    assert (recipe / "exp" / "teacher" / "1epoch.pth").exists()
+
+
+def test_killed_training_resumes_from_the_last_checkpoint(tmp_path, espeak_corpus):
+    recipe = prepared_recipe(tmp_path, espeak_corpus)
+    exp = recipe / "exp" / "teacher"
+    cmd = ["bash", *map(str, teacher_stage(recipe, "--teacher_max_epoch", "4"))]
+    proc = subprocess.Popen(cmd, cwd=recipe, env=env(), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    deadline = time.time() + 300
+    while not (exp / "1epoch.pth").exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.5)
+    assert (exp / "1epoch.pth").exists(), "the first epoch never finished"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (exp / "4epoch.pth").exists()
+
+    sh(teacher_stage(recipe, "--teacher_max_epoch", "4"), recipe)
+    log = (exp / "train.log").read_text()
+    assert "The training was resumed using" in log
+    assert log.count("1/4epoch started") == 1  # epoch 1 was not trained again
+    assert log.count("1epoch results") == 1
+    assert (exp / "4epoch.pth").exists() and "4epoch results" in log
