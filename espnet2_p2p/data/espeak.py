@@ -18,6 +18,8 @@ import soundfile as sf
 import torch
 import torchaudio
 
+from espnet2_p2p.data.prepare import write_kaldi_dir
+
 SENTENCES = [
     "The quick brown fox jumps over the lazy dog.",
     "Please call Stella and ask her to bring these things from the store.",
@@ -115,24 +117,6 @@ def random_text(rng: random.Random, max_sentences: int = 2) -> str:
     return " ".join(rng.sample(SENTENCES, rng.randint(1, max_sentences)))
 
 
-def write_kaldi_dir(data_dir: Path, utts: Dict[str, dict]) -> None:
-    """Write wav.scp, utt2spk, spk2utt, text and utt2num_samples (sorted by utterance id)."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    ids = sorted(utts)
-    spk2utt: Dict[str, List[str]] = {}
-    for u in ids:
-        spk2utt.setdefault(utts[u]["speaker"], []).append(u)
-    files = {
-        "wav.scp": [f"{u} {utts[u]['path']}" for u in ids],
-        "utt2spk": [f"{u} {utts[u]['speaker']}" for u in ids],
-        "text": [f"{u} {utts[u]['text']}" for u in ids],
-        "utt2num_samples": [f"{u} {utts[u]['num_samples']}" for u in ids],
-        "spk2utt": [f"{s} {' '.join(us)}" for s, us in sorted(spk2utt.items())],
-    }
-    for name, lines in files.items():
-        (data_dir / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
-
-
 def make_split(
     out_dir: Path,
     speakers: Sequence[Speaker],
@@ -161,7 +145,10 @@ def make_split(
         path = (wav_dir / f"{utt}.wav").resolve()
         sf.write(str(path), audio, fs, subtype="PCM_16")
         utts[utt] = dict(path=str(path), speaker=spk.name, text=text, num_samples=len(audio))
-    write_kaldi_dir(out_dir, utts)
+    write_kaldi_dir(
+        out_dir,
+        sorted((u, v["path"], v["speaker"], v["text"], v["num_samples"]) for u, v in utts.items()),
+    )
     return utts
 
 

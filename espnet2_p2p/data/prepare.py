@@ -218,8 +218,7 @@ def format_data_dir(
             rows.append((utt, str(wav_path), speaker, text, audio.size))
         if not rows:
             raise DataPrepError(f"no utterance of {output_dir.name} lies within the duration limits")
-        rows.sort()
-        _write_kaldi(tmp, rows)
+        write_kaldi_dir(tmp, sorted(rows))
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -228,7 +227,10 @@ def format_data_dir(
     return len(rows)
 
 
-def _write_kaldi(data_dir: Path, rows) -> None:
+def write_kaldi_dir(data_dir: Path, rows) -> None:
+    """wav.scp, utt2spk, spk2utt, text, utt2num_samples from sorted rows of
+    (utterance, wav path, speaker, text, number of samples)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
     spk2utt: Dict[str, list] = {}
     for utt, _, spk, _, _ in rows:
         spk2utt.setdefault(spk, []).append(utt)
