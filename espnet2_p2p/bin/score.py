@@ -12,6 +12,12 @@ to the reference's rate and aligned to it (the cross-correlation lag within
 mel distance (silence masked) and DNSMOS (speechmos' bundled ONNX models). Nothing is
 downloaded.
 
+Optional scorers run only on model files the user already has (nothing is fetched):
+``--utmos_model FILE`` (a TorchScript MOS predictor: 16 kHz waveform (1, T) -> score,
+e.g. an exported UTMOS) and ``--asr_config/--asr_model`` (an ESPnet ASR model, through
+``espnet2.bin.asr_inference.Speech2Text``; word error rate against the ``text`` file
+beside the reference ``wav.scp``, or ``--ref_text``).
+
 Writes ``scores.tsv`` (one line per system and utterance), ``RESULTS.md`` (summary with
 95% confidence intervals, paired differences to the first system, then per-utterance
 tables) and ``spectrograms.png`` (reference vs each system).
@@ -23,11 +29,68 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Tuple
 
+import re
+
 import numpy as np
 import soundfile as sf
 from tqdm import tqdm
 
 from espnet2_p2p.metrics import LOWER_IS_BETTER, METRICS, align, resample
+
+LOWER_IS_BETTER = LOWER_IS_BETTER | {"wer"}
+
+
+class TorchScriptMOS:
+    """MOS from a local TorchScript model: (1, T) float32 at 16 kHz -> a score."""
+
+    def __init__(self, path: Path):
+        import torch
+
+        if not Path(path).is_file():
+            raise ScoreError(f"MOS model {path} does not exist")
+        try:
+            self.model = torch.jit.load(str(path), map_location="cpu").eval()
+        except Exception as e:
+            raise ScoreError(f"{path} is not a TorchScript model: {e}") from None
+
+    def __call__(self, hyp: np.ndarray, fs: int, utt: str) -> float:
+        import torch
+
+        with torch.no_grad():
+            wav = torch.from_numpy(resample(hyp, fs, 16000)).unsqueeze(0)
+            return float(self.model(wav).reshape(-1)[0])
+
+
+def normalise_words(text: str) -> List[str]:
+    return re.sub(r"[^a-z0-9' ]+", " ", text.lower()).split()
+
+
+class ESPnetWER:
+    """Word error rate of an ESPnet ASR model's transcript of each hypothesis."""
+
+    def __init__(self, asr_config: Path, asr_model: Path, texts: Dict[str, str]):
+        for path in (asr_config, asr_model):
+            if not Path(path).is_file():
+                raise ScoreError(f"ASR model file {path} does not exist")
+        from espnet2.bin.asr_inference import Speech2Text
+
+        self.speech2text = Speech2Text(
+            asr_train_config=str(asr_config), asr_model_file=str(asr_model), beam_size=1
+        )
+        self.fs = getattr(self.speech2text.asr_train_args, "frontend_conf", {}).get("fs", 16000)
+        self.texts = texts
+
+    def __call__(self, hyp: np.ndarray, fs: int, utt: str) -> float:
+        import editdistance
+
+        if utt not in self.texts:
+            raise ScoreError(f"no reference transcript for {utt}")
+        ref = normalise_words(self.texts[utt])
+        if not ref:
+            raise ScoreError(f"the reference transcript of {utt} is empty")
+        result = self.speech2text(resample(hyp, fs, int(self.fs)))
+        words = normalise_words(result[0][0] if result else "")
+        return editdistance.eval(ref, words) / len(ref)
 
 DEFAULT_METRICS = ["pesq_wb", "stoi", "estoi", "lsd", "mel_distance", "dnsmos"]
 
@@ -83,7 +146,8 @@ def mean_ci95(values: List[float]) -> Tuple[float, float]:
     return float(v.mean()), half
 
 
-def score_pair(ref_path: Path, hyp_path: Path, metrics: List[str], max_shift_ms: float):
+def score_pair(ref_path: Path, hyp_path: Path, metrics: List[str], max_shift_ms: float,
+               extra=None, utt: str = ""):  # fmt: skip
     ref, fs = read_audio(ref_path)
     hyp, fs_hyp = read_audio(hyp_path)
     hyp = resample(hyp, fs_hyp, fs)
@@ -91,6 +155,8 @@ def score_pair(ref_path: Path, hyp_path: Path, metrics: List[str], max_shift_ms:
     if len(ref) < fs // 4:
         raise ScoreError(f"{hyp_path}: under 0.25 s overlaps its reference {ref_path}")
     scores = {name: METRICS[name](ref, hyp, fs) for name in metrics}
+    for name, scorer in (extra or {}).items():
+        scores[name] = scorer(hyp, fs, utt)
     return scores, lag, (ref, hyp, fs)
 
 
@@ -143,11 +209,16 @@ def format_results(results, metrics: List[str]) -> str:
 
 
 def run(ref: Path, hyps: List[Tuple[str, Path]], output_dir: Path, metrics: List[str],
-        max_shift_ms: float = 50.0) -> Dict[str, Dict[str, Dict[str, float]]]:  # fmt: skip
-    """Score every system; write scores.tsv, RESULTS.md and spectrograms.png."""
+        max_shift_ms: float = 50.0, extra=None) -> Dict[str, Dict[str, Dict[str, float]]]:  # fmt: skip
+    """Score every system; write scores.tsv, RESULTS.md and spectrograms.png.
+
+    ``extra`` maps further metric names to callables (hyp, fs, utterance) -> float.
+    """
     unknown = [m for m in metrics if m not in METRICS]
     if unknown:
         raise ScoreError(f"unknown metrics {unknown}; choose from {sorted(METRICS)}")
+    extra = extra or {}
+    metrics = list(metrics) + list(extra)
     refs = list_references(ref)
     first = next(iter(refs))  # the utterance shown in spectrograms.png
     results, examples = {}, []
@@ -161,8 +232,9 @@ def run(ref: Path, hyps: List[Tuple[str, Path]], output_dir: Path, metrics: List
         per_utt = {}
         for utt, ref_path in tqdm(refs.items(), desc=f"scoring {label}"):
             per_utt[utt], _, (r, h, fs) = score_pair(
-                ref_path, hyp_dir / f"{utt}.wav", metrics, max_shift_ms
-            )
+                ref_path, hyp_dir / f"{utt}.wav", metrics[: len(metrics) - len(extra)],
+                max_shift_ms, extra, utt,
+            )  # fmt: skip
             if utt == first:
                 if not examples:
                     examples.append((f"reference: {utt}", r, fs))
@@ -190,9 +262,28 @@ def main(argv=None) -> None:
     parser.add_argument("--metrics", default=",".join(DEFAULT_METRICS),
                         help=f"comma-separated subset of {','.join(METRICS)}")  # fmt: skip
     parser.add_argument("--max_shift_ms", type=float, default=50.0)
+    parser.add_argument("--utmos_model", type=Path, help="local TorchScript MOS model")
+    parser.add_argument("--asr_config", type=Path, help="ESPnet ASR config.yaml (for WER)")
+    parser.add_argument("--asr_model", type=Path, help="ESPnet ASR model .pth (for WER)")
+    parser.add_argument("--ref_text", type=Path, help="transcripts '<utt> <text>' (default:"
+                        " the text file beside the reference wav.scp)")  # fmt: skip
     args = parser.parse_args(argv)
     try:
-        run(args.ref, args.hyp, args.output_dir, args.metrics.split(","), args.max_shift_ms)
+        extra = {}
+        if args.utmos_model:
+            extra["utmos"] = TorchScriptMOS(args.utmos_model)
+        if args.asr_config or args.asr_model:
+            if not (args.asr_config and args.asr_model):
+                raise ScoreError("WER needs both --asr_config and --asr_model")
+            text_file = args.ref_text or args.ref.with_name("text")
+            if not text_file.is_file():
+                raise ScoreError(f"WER needs reference transcripts: {text_file} does not exist")
+            texts = dict(
+                (line.split(maxsplit=1) + [""])[:2]
+                for line in text_file.read_text().splitlines() if line.strip()
+            )  # fmt: skip
+            extra["wer"] = ESPnetWER(args.asr_config, args.asr_model, texts)
+        run(args.ref, args.hyp, args.output_dir, args.metrics.split(","), args.max_shift_ms, extra)
     except ScoreError as e:
         sys.exit(f"score: {e}")
     print("\n## ".join((args.output_dir / "RESULTS.md").read_text().split("\n## ")[:2]))

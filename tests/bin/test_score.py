@@ -111,3 +111,55 @@ def test_real_speech_scores(tmp_path):
 def test_dnsmos_prefers_clean_speech(espeak_corpus):
     wav, fs = read(next((espeak_corpus / "test" / "wav").glob("*.wav")))
     assert METRICS["dnsmos"](wav, wav, fs) > METRICS["dnsmos"](wav, degrade(wav, fs, noise=0.1), fs)
+
+
+def tiny_espnet_asr(tmp_path):
+    """A randomly initialised ESPnet ASR model saved as config.yaml + model.pth."""
+    import yaml
+    from espnet2.tasks.asr import ASRTask
+
+    tokens = ["<blank>", "<unk>"] + list("abcdefghijklmnopqrstuvwxyz'") + ["<space>", "<sos/eos>"]
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "tokens.txt").write_text("\n".join(tokens) + "\n")
+    small = ["output_size=16", "attention_heads=2", "linear_units=16", "num_blocks=1"]
+    argv = ["--token_list", str(tmp_path / "tokens.txt"), "--token_type", "char",
+            "--encoder", "transformer", "--decoder", "transformer", "--normalize", "none",
+            "--frontend_conf", "n_fft=512", "--frontend_conf", "hop_length=160"]  # fmt: skip
+    for item in small:
+        argv += ["--encoder_conf", item]
+    for item in small[1:]:
+        argv += ["--decoder_conf", item]
+    args = ASRTask.get_parser().parse_args(argv)
+    model = ASRTask.build_model(args)
+    args.token_list = tokens
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(vars(args)))
+    torch.save(model.state_dict(), tmp_path / "model.pth")
+    return tmp_path / "config.yaml", tmp_path / "model.pth"
+
+
+class ConstantMOS(torch.nn.Module):
+    def forward(self, wav: torch.Tensor) -> torch.Tensor:
+        return torch.full((1,), 3.25) + 0.0 * wav.mean()
+
+
+def test_optional_scorers_use_local_model_files_only(espeak_corpus, tmp_path):
+    asr_config, asr_model = tiny_espnet_asr(tmp_path / "asr")
+    mos = tmp_path / "mos.pt"
+    torch.jit.script(ConstantMOS()).save(str(mos))
+    ref = espeak_corpus / "test" / "wav.scp"  # its text file holds the transcripts
+    out = tmp_path / "scores"
+    score.main(["--ref", str(ref), "--hyp", f"same={espeak_corpus / 'test' / 'wav'}",
+                "--output_dir", str(out), "--metrics", "stoi", "--utmos_model", str(mos),
+                "--asr_config", str(asr_config), "--asr_model", str(asr_model)])  # fmt: skip
+    header, *rows = (out / "scores.tsv").read_text().splitlines()
+    assert header.split("\t")[2:] == ["stoi", "utmos", "wer"]
+    for row in rows:
+        stoi, utmos, wer = map(float, row.split("\t")[2:])
+        assert utmos == 3.25 and wer >= 0.0  # a random ASR model: some error rate, computed
+    assert "wer ↓" in (out / "RESULTS.md").read_text()
+    with pytest.raises(SystemExit, match="MOS model .*nothing.pt does not exist"):
+        score.main(["--ref", str(ref), "--hyp", str(espeak_corpus / "test" / "wav"),
+                    "--output_dir", str(out), "--utmos_model", str(tmp_path / "nothing.pt")])  # fmt: skip
+    with pytest.raises(SystemExit, match="needs both --asr_config and --asr_model"):
+        score.main(["--ref", str(ref), "--hyp", str(espeak_corpus / "test" / "wav"),
+                    "--output_dir", str(out), "--asr_config", str(asr_config)])  # fmt: skip
