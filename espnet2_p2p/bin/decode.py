@@ -28,13 +28,7 @@ from tqdm import tqdm
 
 import espnet2_p2p  # noqa: F401  (registers the codecs)
 from espnet2.tasks.gan_codec import GANCodecTask
-
-
-def read_scp(path: Path):
-    for line in Path(path).read_text().splitlines():
-        if line.strip():
-            utt, wav = line.split(maxsplit=1)
-            yield utt, wav
+from espnet2_p2p.data.prepare import read_table
 
 
 def parse_system(spec: str):
@@ -92,7 +86,7 @@ def main(argv=None) -> None:
     parser.add_argument("--output_dir", type=Path, required=True)
     args = parser.parse_args(argv)
 
-    utts = list(read_scp(args.data_dir / "wav.scp"))
+    utts = list(read_table(args.data_dir / "wav.scp").items())
     accuracy, rates = [], []
     for label, config, model_file, options in args.system:
         model, _ = GANCodecTask.build_model_from_file(config, model_file, "cpu")

@@ -35,6 +35,7 @@ import numpy as np
 import soundfile as sf
 from tqdm import tqdm
 
+from espnet2_p2p.data.prepare import read_table
 from espnet2_p2p.metrics import LOWER_IS_BETTER, METRICS, align, resample
 
 LOWER_IS_BETTER = LOWER_IS_BETTER | {"wer"}
@@ -278,11 +279,7 @@ def main(argv=None) -> None:
             text_file = args.ref_text or args.ref.with_name("text")
             if not text_file.is_file():
                 raise ScoreError(f"WER needs reference transcripts: {text_file} does not exist")
-            texts = dict(
-                (line.split(maxsplit=1) + [""])[:2]
-                for line in text_file.read_text().splitlines() if line.strip()
-            )  # fmt: skip
-            extra["wer"] = ESPnetWER(args.asr_config, args.asr_model, texts)
+            extra["wer"] = ESPnetWER(args.asr_config, args.asr_model, read_table(text_file))
         run(args.ref, args.hyp, args.output_dir, args.metrics.split(","), args.max_shift_ms, extra)
     except ScoreError as e:
         sys.exit(f"score: {e}")

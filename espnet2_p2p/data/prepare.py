@@ -52,9 +52,8 @@ def _recording(path: Path, rec_id: str, expect_fs: Optional[int]) -> Recording:
     return rec
 
 
-def _read_table(path: Path) -> Dict[str, str]:
-    if not path.is_file():
-        return {}
+def read_table(path: Path) -> Dict[str, str]:
+    """A Kaldi table (``<key> <value>`` per line) as a dict; values may be empty."""
     pairs = (line.split(maxsplit=1) for line in path.read_text().splitlines() if line.strip())
     return {p[0]: (p[1] if len(p) > 1 else "") for p in pairs}
 
@@ -64,9 +63,12 @@ def from_kaldi_dir(data_dir: Path, expect_fs: Optional[int] = None) -> CutSet:
     scp = data_dir / "wav.scp"
     if not scp.is_file():
         raise DataPrepError(f"{scp} does not exist")
-    texts, speakers = _read_table(data_dir / "text"), _read_table(data_dir / "utt2spk")
+    texts, speakers = (
+        read_table(data_dir / name) if (data_dir / name).is_file() else {}
+        for name in ("text", "utt2spk")
+    )
     recordings, supervisions = [], []
-    for utt, path in tqdm(_read_table(scp).items(), desc=f"reading {data_dir}"):
+    for utt, path in tqdm(read_table(scp).items(), desc=f"reading {data_dir}"):
         rec = _recording(Path(path), utt, expect_fs)
         recordings.append(rec)
         supervisions.append(
