@@ -26,10 +26,10 @@ def test_build_model_from_tiny_config(tiny_model):
         "fs": 16000,
         "num_streams": 4,
         "frame_shift": 320,
-        "code_size_per_stream": [1024, 64, 64, 64],
+        "code_size_per_stream": [1024, 1024, 1024, 1024],
     }
-    # Teacher: all streams are sent: 10 + 3 x 6 bits at 50 Hz.
-    assert tiny_model.codec.bitrate() == pytest.approx(1400.0)
+    # Teacher: all streams are sent: 4 x 10 bits at 50 Hz.
+    assert tiny_model.codec.bitrate() == pytest.approx(2000.0)
 
 
 @pytest.mark.parametrize("length", [1, 319, 320, 16000, 16001])
