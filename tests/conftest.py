@@ -52,3 +52,41 @@ def espeak_corpus(tmp_path_factory) -> Path:
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
+
+
+def trained_like(model, seed: int = 0):
+    """Make an untrained codec behave like a trained one where tests need it: codebooks
+    initialised by one training step, and GRN scales that are not zero (they start at
+    zero, which would hide GRN's look at the whole sequence)."""
+    torch.manual_seed(seed)
+    model.train()
+    model(0.1 * torch.randn(4, 8000), forward_generator=True)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if ".grn." in name:
+                p.normal_(0.0, 0.5)
+    return model.eval()
+
+
+@pytest.fixture(scope="session")
+def packed_models(tmp_path_factory) -> Path:
+    """A packed zip (espnet2_p2p.bin.pack) with a tiny teacher and its student."""
+    from espnet2.tasks.gan_codec import GANCodecTask
+
+    from espnet2_p2p.bin.pack import pack
+
+    root = tmp_path_factory.mktemp("packed")
+    teacher_config = load_config("teacher_tiny.yaml")
+    teacher = trained_like(GANCodecTask.build_model(task_args(teacher_config)))
+    student_config = load_config("student_tiny.yaml")
+    student = GANCodecTask.build_model(task_args(student_config))
+    student.load_state_dict(teacher.state_dict(), strict=False)
+    models = []
+    for name, config, model in [("teacher", teacher_config, teacher), ("student", student_config, student)]:
+        (root / name).mkdir()
+        config = {"model_conf": {}, **config}  # as ESPnet's trainer writes it
+        (root / name / "config.yaml").write_text(yaml.safe_dump(config))
+        torch.save(model.state_dict(), root / name / "model.pth")
+        models.append((name, root / name / "config.yaml", root / name / "model.pth"))
+    pack(root / "packed.zip", models)
+    return root / "packed.zip"

@@ -1,4 +1,12 @@
-"""ConvNeXt v2 blocks for 1-D sequences (B, C, T)."""
+"""ConvNeXt v2 blocks for 1-D sequences (B, C, T).
+
+Every module takes an optional frame mask so that a batch of sequences of different
+lengths, zero-padded, gives each sequence exactly what it gives alone: padded frames are
+zeroed before each convolution (as the convolution's own zero padding would be) and are
+left out of GRN's norm over time.
+"""
+
+from typing import Optional
 
 import torch
 
@@ -16,8 +24,10 @@ class GRN(torch.nn.Module):
         self.gamma = torch.nn.Parameter(torch.zeros(1, 1, channels))
         self.beta = torch.nn.Parameter(torch.zeros(1, 1, channels))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        gx = torch.linalg.vector_norm(x, ord=2, dim=1, keepdim=True)  # (B, 1, C)
+    def forward(self, x: torch.Tensor, mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """x: (B, T, C); mask: optional (B, T, 1), 1 on valid frames (padding is left out
+        of the norm, so a padded batch item gives what it gives alone)."""
+        gx = torch.linalg.vector_norm(x if mask is None else x * mask, ord=2, dim=1, keepdim=True)
         nx = gx / (gx.mean(dim=-1, keepdim=True) + self.eps)
         return self.gamma * (x * nx) + self.beta + x
 
@@ -44,18 +54,21 @@ class ConvNeXtV2Block(torch.nn.Module):
         self.grn = GRN(ffn_channels)
         self.pwconv2 = torch.nn.Linear(ffn_channels, channels)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, mask: Optional[torch.Tensor] = None) -> torch.Tensor:
         """Apply the block.
 
         Args:
-            x (Tensor): Features (B, C, T).
+            x (Tensor): Features (B, C, T), zero on padded frames when ``mask`` is given.
+            mask (Optional[Tensor]): (B, 1, T), 1 on valid frames.
 
         Returns:
-            Tensor: Features (B, C, T).
+            Tensor: Features (B, C, T) (padded frames zeroed when ``mask`` is given).
         """
         y = self.dwconv(x).transpose(1, 2)
-        y = self.pwconv2(self.grn(self.act(self.pwconv1(self.norm(y)))))
-        return x + y.transpose(1, 2)
+        y = self.act(self.pwconv1(self.norm(y)))
+        y = self.pwconv2(self.grn(y, None if mask is None else mask.transpose(1, 2)))
+        y = x + y.transpose(1, 2)
+        return y if mask is None else y * mask
 
 
 class ChannelLayerNorm(torch.nn.LayerNorm):

@@ -43,6 +43,10 @@ from espnet2_p2p.quantizer.p2psvq import P2PSVQ
 from espnet2_p2p.utils.checks import check_audio_batch
 
 
+def _masked(x: torch.Tensor, mask: Optional[torch.Tensor]) -> torch.Tensor:
+    return x if mask is None else x * mask
+
+
 class MDCTEncoder(torch.nn.Module):
     """MDCT coefficients (B, H, downsample * m + 1) -> latent (B, latent_dim, m)."""
 
@@ -70,10 +74,12 @@ class MDCTEncoder(torch.nn.Module):
             channels, latent_dim, downsample + 1, stride=downsample
         )
 
-    def forward(self, coeffs: torch.Tensor) -> torch.Tensor:
-        h = self.input_norm(self.input_conv(coeffs))
-        h = self.output_norm(self.blocks(h))
-        return self.downsample(h)
+    def forward(self, coeffs: torch.Tensor, mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """coeffs (B, H, 8m + 1); mask: optional (B, 1, 8m + 1), 1 on valid MDCT frames."""
+        h = _masked(self.input_norm(self.input_conv(_masked(coeffs, mask))), mask)
+        for block in self.blocks:
+            h = block(h, mask)
+        return self.downsample(_masked(self.output_norm(h), mask))
 
 
 class MDCTDecoder(torch.nn.Module):
@@ -102,10 +108,14 @@ class MDCTDecoder(torch.nn.Module):
             channels, out_channels, kernel_size, padding=kernel_size // 2
         )
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        h = self.input_norm(self.upsample(z))
-        h = self.output_norm(self.blocks(h))
-        return self.output_conv(h)
+    def forward(self, z: torch.Tensor, masks=None) -> torch.Tensor:
+        """z (B, D, m); masks: optional (code-frame mask (B, 1, m), MDCT-frame mask
+        (B, 1, 8m + 1)), 1 on valid frames."""
+        frame_mask, mask = (None, None) if masks is None else masks
+        h = _masked(self.input_norm(self.upsample(_masked(z, frame_mask))), mask)
+        for block in self.blocks:
+            h = block(h, mask)
+        return _masked(self.output_conv(_masked(self.output_norm(h), mask)), mask)
 
 
 class P2PSynGenerator(torch.nn.Module):
@@ -143,19 +153,57 @@ class P2PSynGenerator(torch.nn.Module):
         """Code frames for a waveform of ``num_samples`` samples: ceil(T / hop)."""
         return max(1, -(-num_samples // self.hop_length))
 
-    def analyse(self, audio: torch.Tensor):
-        """Audio (B, 1, T) -> (MDCT of the padded audio (B, H, 8m+1), latent (B, D, m))."""
+    def frame_masks(self, frames: torch.Tensor, max_frames: int):
+        """Masks for a batch whose item b has ``frames[b]`` code frames: code-frame mask
+        (B, 1, max_frames) and MDCT-frame mask (B, 1, downsample * max_frames + 1)."""
+        down = self.hop_length // self.mdct.hop_length
+        frames = frames.view(-1, 1, 1)
+        code = torch.arange(max_frames, device=frames.device).view(1, 1, -1) < frames
+        mdct = torch.arange(down * max_frames + 1, device=frames.device).view(1, 1, -1)
+        mdct = mdct < down * frames + 1
+        return code.float(), mdct.float()
+
+    def analyse(self, audio: torch.Tensor, lengths: Optional[torch.Tensor] = None):
+        """Audio (B, 1, T) -> (MDCT of the padded audio (B, H, 8m+1), latent (B, D, m)).
+
+        With ``lengths`` (B,), item b is ``audio[b, :, :lengths[b]]`` (the rest is ignored)
+        and its first ``ceil(lengths[b] / hop)`` latent frames equal those it gets alone.
+        """
         frames = self.num_frames(audio.shape[-1])
         padded = torch.nn.functional.pad(audio, (0, frames * self.hop_length - audio.shape[-1]))
+        masks = None
+        if lengths is not None:
+            lengths = lengths.to(audio.device)
+            samples = torch.arange(padded.shape[-1], device=audio.device)
+            padded = padded * (samples < lengths.view(-1, 1, 1))
+            masks = self.frame_masks(self.num_frames_tensor(lengths), frames)
         coeffs = self.mdct.mdct(padded[:, 0])
-        return coeffs, self.encoder(coeffs)
+        return coeffs, self.encoder(coeffs, None if masks is None else masks[1])
 
-    def synthesise(self, quantized: torch.Tensor, length: Optional[int] = None):
-        """Quantized latent (B, D, m) -> (audio (B, 1, length), MDCT coefficients)."""
-        coeffs = self.decoder(quantized)
+    def num_frames_tensor(self, lengths: torch.Tensor) -> torch.Tensor:
+        """:meth:`num_frames` for a tensor of lengths."""
+        return torch.div(lengths + self.hop_length - 1, self.hop_length, rounding_mode="floor").clamp(min=1)
+
+    def synthesise(
+        self,
+        quantized: torch.Tensor,
+        length: Optional[int] = None,
+        frames: Optional[torch.Tensor] = None,
+    ):
+        """Quantized latent (B, D, m) -> (audio (B, 1, length), MDCT coefficients).
+
+        With ``frames`` (B,), item b has ``frames[b]`` valid code frames and its audio
+        equals what those frames give alone (samples past them are zero).
+        """
+        masks = None if frames is None else self.frame_masks(frames.to(quantized.device), quantized.shape[-1])
+        coeffs = self.decoder(quantized, masks)
         if length is None:
             length = quantized.shape[-1] * self.hop_length
-        return self.mdct.imdct(coeffs, length).unsqueeze(1), coeffs
+        audio = self.mdct.imdct(coeffs, length).unsqueeze(1)
+        if frames is not None:
+            samples = torch.arange(length, device=audio.device)
+            audio = audio * (samples < frames.to(audio.device).view(-1, 1, 1) * self.hop_length)
+        return audio, coeffs
 
     def forward(self, audio: torch.Tensor, synthesise: bool = True) -> Dict[str, Any]:
         """Training pass: audio (B, 1, T) -> reconstruction, targets and VQ outputs.
@@ -439,25 +487,41 @@ class P2PSynCodec(AbsGANCodec):
 
     # ----------------------------------------------------------- inference
     @torch.no_grad()
-    def encode(self, x: torch.Tensor, **kwargs) -> torch.Tensor:
+    def encode(self, x: torch.Tensor, lengths: Optional[torch.Tensor] = None, **kwargs) -> torch.Tensor:
         """Waveform -> the transmitted codes.
 
         Args:
             x (Tensor): Audio (B, 1, T).
+            lengths (Optional[Tensor]): Samples per item (B,) for a zero-padded batch of
+                different lengths; item b then gets exactly the codes it gets alone in
+                its first ``ceil(lengths[b] / hop)`` frames (the frames past them are 0).
 
         Returns:
             Tensor: Codes (n_streams, B, ceil(T / hop)), long. Teacher: 1 + N streams
             (stream 0 is the plain VQ). Student: the plain stream only (1, B, frames).
         """
         check_audio_batch(x)
-        _, z = self.generator.analyse(x)
+        lengths = self._check_lengths(lengths, x.shape[0], x.shape[-1])
+        _, z = self.generator.analyse(x, lengths)
         quantizer = self.generator.quantizer
-        if self.is_student:
-            return quantizer.encode(z).unsqueeze(0)
-        return quantizer.encode_residual(z)
+        codes = quantizer.encode(z).unsqueeze(0) if self.is_student else quantizer.encode_residual(z)
+        if lengths is not None:
+            frames = self.generator.num_frames_tensor(lengths).to(codes.device)
+            codes = codes * (torch.arange(codes.shape[-1], device=codes.device) < frames.view(-1, 1))
+        return codes
+
+    def _check_lengths(self, lengths, batch: int, max_length: int):
+        if lengths is None:
+            return None
+        lengths = torch.as_tensor(lengths, dtype=torch.long).view(-1)
+        if lengths.numel() != batch or bool((lengths < 1).any()) or int(lengths.max()) > max_length:
+            raise ValueError(
+                f"lengths must hold {batch} values in [1, {max_length}], got {lengths.tolist()}"
+            )
+        return lengths
 
     @torch.no_grad()
-    def tokens(self, x: torch.Tensor) -> torch.Tensor:
+    def tokens(self, x: torch.Tensor, lengths: Optional[torch.Tensor] = None) -> torch.Tensor:
         """Waveform -> all 1 + N token streams, for language models.
 
         Student: the plain tokens and the pseudo tokens its predictors give (argmax),
@@ -465,18 +529,35 @@ class P2PSynCodec(AbsGANCodec):
 
         Args:
             x (Tensor): Audio (B, 1, T).
+            lengths (Optional[Tensor]): Samples per item, as in :meth:`encode` (the
+                predictors then run on each item's own frames).
 
         Returns:
             Tensor: Tokens (1 + N, B, ceil(T / hop)), long.
         """
-        codes = self.encode(x)
+        codes = self.encode(x, lengths)
         if not self.is_student:
             return codes
-        _, pseudo = self.generator.quantizer.decode(codes[0])
+        pseudo = torch.zeros(
+            (self.num_pseudo,) + codes.shape[1:], dtype=codes.dtype, device=codes.device
+        )
+        for b, n in enumerate(self._item_frames(codes, lengths)):
+            _, pseudo[:, b : b + 1, :n] = self.generator.quantizer.decode(codes[0, b : b + 1, :n])
         return torch.cat([codes, pseudo], dim=0)
 
+    def _item_frames(self, codes: torch.Tensor, lengths: Optional[torch.Tensor]):
+        if lengths is None:
+            return [codes.shape[-1]] * codes.shape[1]
+        return self.generator.num_frames_tensor(torch.as_tensor(lengths)).tolist()
+
     @torch.no_grad()
-    def decode(self, codes: torch.Tensor, length: Optional[int] = None, **kwargs) -> torch.Tensor:
+    def decode(
+        self,
+        codes: torch.Tensor,
+        length: Optional[int] = None,
+        frames: Optional[torch.Tensor] = None,
+        **kwargs,
+    ) -> torch.Tensor:
         """Codes -> waveform.
 
         Args:
@@ -485,13 +566,30 @@ class P2PSynCodec(AbsGANCodec):
                 by a language model; nothing is predicted). Teacher: the first
                 n_streams levels are summed (1 = plain-only decoding).
             length (Optional[int]): Output samples; ``frames * hop`` when omitted.
+            frames (Optional[Tensor]): Valid frames per item (B,) of a padded batch;
+                item b's audio then equals what its first ``frames[b]`` frames give
+                alone (zero past ``frames[b] * hop``).
 
         Returns:
             Tensor: Audio (B, 1, length).
         """
         quantizer = self.generator.quantizer
+        if frames is not None:
+            frames = torch.as_tensor(frames, dtype=torch.long).view(-1)
+            if frames.numel() != codes.shape[1] or bool((frames < 1).any()) or int(frames.max()) > codes.shape[-1]:
+                raise ValueError(
+                    f"frames must hold {codes.shape[1]} values in [1, {codes.shape[-1]}],"
+                    f" got {frames.tolist()}"
+                )
         if self.is_student and codes.dim() == 3 and codes.shape[0] == 1:
-            quantized, _ = quantizer.decode(codes[0])
+            if frames is None:
+                quantized, _ = quantizer.decode(codes[0])
+            else:  # the predictors see each item's own frames only
+                quantized = torch.zeros(
+                    codes.shape[1], quantizer.dim, codes.shape[-1], device=codes.device
+                )
+                for b, n in enumerate(frames.tolist()):
+                    quantized[b : b + 1, :, :n], _ = quantizer.decode(codes[0, b : b + 1, :n])
         else:
             if self.is_student and codes.dim() == 3 and codes.shape[0] != 1 + self.num_pseudo:
                 raise ValueError(
@@ -499,7 +597,7 @@ class P2PSynCodec(AbsGANCodec):
                     f" (plain + pseudo), got {codes.shape[0]} streams"
                 )
             quantized = quantizer.dequantize(codes)
-        audio, _ = self.generator.synthesise(quantized, length)
+        audio, _ = self.generator.synthesise(quantized, length, frames)
         return audio
 
     @torch.no_grad()

@@ -1,0 +1,121 @@
+"""Coding long audio in chunks with bounded memory.
+
+The audio is cut at code-frame boundaries into chunks of ``chunk_seconds``; each chunk
+is coded with ``context_seconds`` of its neighbours on both sides, and only its own
+frames (encoding) or samples (decoding) are kept. Memory is bounded by one chunk plus
+its context, whatever the length of the input; only the tokens of the whole input are
+held (a few bytes per frame).
+
+Exactness: an input of at most ``chunk_seconds`` (plus one context) is coded in one
+piece, exactly as ``codec.encode`` / ``codec.decode`` do on the whole. For longer inputs
+the convolutions see all they need (the context is far wider than their receptive
+field), but two parts of P2PSynCodec look at the whole sequence: GRN (ConvNeXt v2)
+normalises by a norm over time, and a student's pseudo-VQ predictors (Conformer
+self-attention, BiLSTM) attend to all frames they are given. Chunked coding therefore
+differs slightly from whole-input coding of a long file; ``tests/test_chunked.py``
+measures and bounds the difference (token agreement, waveform SNR) and the README
+gives the measured numbers for the demo model.
+"""
+
+from typing import Callable, Iterator, Optional, Tuple
+
+import numpy as np
+import torch
+
+DEFAULT_CHUNK_SECONDS = 30.0
+DEFAULT_CONTEXT_SECONDS = 2.0
+
+
+def plan(
+    num_frames: int, chunk_frames: int, context_frames: int
+) -> Iterator[Tuple[int, int, int, int]]:
+    """Chunks as (start, end, context_start, context_end) code frames.
+
+    One chunk covers everything when ``num_frames <= chunk_frames + context_frames``.
+    """
+    if chunk_frames < 1 or context_frames < 0:
+        raise ValueError(f"chunk_frames must be >= 1 and context_frames >= 0, got {chunk_frames}, {context_frames}")
+    if num_frames <= chunk_frames + context_frames:
+        yield 0, num_frames, 0, num_frames
+        return
+    for start in range(0, num_frames, chunk_frames):
+        end = min(num_frames, start + chunk_frames)
+        yield start, end, max(0, start - context_frames), min(num_frames, end + context_frames)
+
+
+def _frames(codec, seconds: float) -> int:
+    return max(0, int(round(seconds * codec.fs / codec.hop_length)))
+
+
+def _device(codec) -> torch.device:
+    return next(codec.parameters()).device
+
+
+@torch.no_grad()
+def encode(
+    codec,
+    read: Callable[[int, int], np.ndarray],
+    num_samples: int,
+    streams: str = "transmitted",
+    chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
+    context_seconds: float = DEFAULT_CONTEXT_SECONDS,
+    progress: Optional[Callable[[int], None]] = None,
+) -> np.ndarray:
+    """Tokens of a long input, chunk by chunk.
+
+    Args:
+        codec: A P2PSynCodec (``model.codec``).
+        read: ``read(start, end)`` gives samples [start, end) at ``codec.fs`` (mono float).
+        num_samples (int): Length of the input.
+        streams (str): "transmitted" (what ``codec.encode`` gives: the plain stream of a
+            student, all levels of a teacher) or "all" (``codec.tokens``: 1 + N).
+        progress: Called with the frames done after each chunk.
+
+    Returns:
+        np.ndarray: Tokens (streams, ceil(num_samples / hop)), int64.
+    """
+    if streams not in ("transmitted", "all"):
+        raise ValueError(f"streams must be 'transmitted' or 'all', got {streams!r}")
+    hop = codec.hop_length
+    num_frames = max(1, -(-num_samples // hop))
+    chunks = plan(num_frames, max(1, _frames(codec, chunk_seconds)), _frames(codec, context_seconds))
+    out = None
+    device = _device(codec)
+    for start, end, cstart, cend in chunks:
+        piece = read(cstart * hop, min(num_samples, cend * hop))
+        x = torch.from_numpy(np.ascontiguousarray(piece, dtype=np.float32)).to(device).view(1, 1, -1)
+        codes = codec.tokens(x) if streams == "all" else codec.encode(x)
+        codes = codes[:, 0, start - cstart : end - cstart].cpu().numpy()
+        if out is None:
+            out = np.empty((codes.shape[0], num_frames), dtype=np.int64)
+        out[:, start:end] = codes
+        if progress is not None:
+            progress(end)
+    return out
+
+
+@torch.no_grad()
+def decode(
+    codec,
+    codes: np.ndarray,
+    num_samples: int,
+    write: Callable[[np.ndarray], None],
+    chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
+    context_seconds: float = DEFAULT_CONTEXT_SECONDS,
+    progress: Optional[Callable[[int], None]] = None,
+) -> None:
+    """Decode tokens (streams, frames) chunk by chunk; ``write`` gets the samples in order."""
+    hop = codec.hop_length
+    num_frames = codes.shape[-1]
+    if num_frames != max(1, -(-num_samples // hop)):
+        raise ValueError(f"{num_frames} frames do not fit {num_samples} samples (hop {hop})")
+    chunks = plan(num_frames, max(1, _frames(codec, chunk_seconds)), _frames(codec, context_seconds))
+    device = _device(codec)
+    for start, end, cstart, cend in chunks:
+        piece = torch.as_tensor(codes[:, cstart:cend], dtype=torch.long, device=device).unsqueeze(1)
+        length = min(num_samples, cend * hop) - cstart * hop
+        wav = codec.decode(piece, length=length)[0, 0]
+        keep = wav[(start - cstart) * hop : min(num_samples, end * hop) - cstart * hop]
+        write(keep.cpu().numpy())
+        if progress is not None:
+            progress(end)
