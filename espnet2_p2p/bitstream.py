@@ -1,0 +1,314 @@
+"""The ``.p2p`` bitstream container.
+
+A ``.p2p`` file carries the transmitted tokens of one waveform and what a decoder needs
+to check it has the right model. All integers are little-endian.
+
+=======  =====  ==========================================================================
+offset   bytes  field
+=======  =====  ==========================================================================
+0        4      magic ``b"P2PC"``
+4        1      format version (1)
+5        1      reserved, 0
+6        2      header size in bytes (52 for version 1)
+8        4      sample rate (Hz) of the decoded audio
+12       8      number of samples of the decoded audio
+20       4      hop: samples per code frame (frame rate = sample rate / hop)
+24       4      number of code frames, ``ceil(samples / hop)``
+28       4      plain codebook size K
+32       4      pseudo codebook size
+36       1      N, the number of pseudo VQs of the model
+37       1      transmitted streams S: 1 (plain, the 0.5 kbps student) or 1 + N (teacher)
+38       2      reserved, 0
+40       8      fingerprint of the model that wrote the file (:func:`espnet2_p2p.model_io.fingerprint`)
+48       4      payload size in bytes
+52       ...    payload: tokens frame by frame (stream 0 .. S-1 within a frame), each
+                packed MSB first at ``ceil(log2(K))`` bits (exactly ``log2 K`` for the
+                power-of-two codebooks of the shipped configs), zero-padded to a byte
+end - 4  4      CRC-32 of all bytes before it
+=======  =====  ==========================================================================
+
+So a file costs ``52 + 4`` bytes of container overhead plus at most 7 padding bits; the
+payload of the student is exactly ``10 bits x frames`` (500 bit/s at 50 Hz).
+
+:func:`loads` checks every field before it allocates anything that depends on them, and
+raises :class:`~espnet2_p2p.errors.BitstreamError` naming what is wrong.
+"""
+
+import math
+import os
+import struct
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Tuple, Union
+
+import numpy as np
+
+from espnet2_p2p.errors import BitstreamError
+
+MAGIC = b"P2PC"
+VERSION = 1
+_HEADER = struct.Struct("<4sBBHIQIIIIBBH8sI")
+HEADER_SIZE = _HEADER.size  # 52
+CRC_SIZE = 4
+OVERHEAD_BYTES = HEADER_SIZE + CRC_SIZE
+
+# Plausibility limits: anything outside them is a damaged or hostile header.
+MAX_SAMPLE_RATE = 384_000
+MAX_HOP = 1 << 20
+MAX_CODEBOOK_SIZE = 1 << 24
+MAX_PSEUDO = 64
+MAX_FRAMES = (1 << 32) - 1
+
+
+def token_bits(codebook_size: int) -> int:
+    """Bits per token of a codebook: ``ceil(log2(K))``."""
+    return max(1, math.ceil(math.log2(codebook_size)))
+
+
+@dataclass(frozen=True)
+class P2PHeader:
+    """The header fields of a ``.p2p`` file (see the module docstring)."""
+
+    sample_rate: int
+    num_samples: int
+    hop_length: int
+    codebook_size: int
+    pseudo_codebook_size: int
+    num_pseudo: int
+    num_streams: int
+    fingerprint: bytes
+
+    @property
+    def num_frames(self) -> int:
+        return max(1, -(-self.num_samples // self.hop_length))
+
+    @property
+    def frame_rate(self) -> float:
+        return self.sample_rate / self.hop_length
+
+    @property
+    def duration(self) -> float:
+        """Seconds of decoded audio."""
+        return self.num_samples / self.sample_rate
+
+    @property
+    def stream_sizes(self) -> Tuple[int, ...]:
+        return (self.codebook_size,) + (self.pseudo_codebook_size,) * (self.num_streams - 1)
+
+    @property
+    def bits_per_frame(self) -> int:
+        return sum(token_bits(k) for k in self.stream_sizes)
+
+    @property
+    def payload_bits(self) -> int:
+        """Bits of tokens (without the padding to a whole byte)."""
+        return self.bits_per_frame * self.num_frames
+
+    @property
+    def payload_bytes(self) -> int:
+        return -(-self.payload_bits // 8)
+
+    @property
+    def payload_bitrate(self) -> float:
+        """Token bits per second of whole frames (the codec's nominal bitrate)."""
+        return self.bits_per_frame * self.frame_rate
+
+    @property
+    def file_size(self) -> int:
+        return OVERHEAD_BYTES + self.payload_bytes
+
+    def validate(self) -> None:
+        """Raise :class:`BitstreamError` unless every field is plausible."""
+        checks = [
+            (1 <= self.sample_rate <= MAX_SAMPLE_RATE, f"sample rate {self.sample_rate} Hz"),
+            (1 <= self.hop_length <= MAX_HOP, f"hop of {self.hop_length} samples"),
+            (1 <= self.num_samples, f"{self.num_samples} samples"),
+            (2 <= self.codebook_size <= MAX_CODEBOOK_SIZE, f"codebook size {self.codebook_size}"),
+            (
+                2 <= self.pseudo_codebook_size <= MAX_CODEBOOK_SIZE,
+                f"pseudo codebook size {self.pseudo_codebook_size}",
+            ),
+            (0 <= self.num_pseudo <= MAX_PSEUDO, f"{self.num_pseudo} pseudo VQs"),
+            (
+                self.num_streams in (1, 1 + self.num_pseudo),
+                f"{self.num_streams} streams (1 or 1 + N = {1 + self.num_pseudo} are valid)",
+            ),
+            (len(self.fingerprint) == 8, f"a fingerprint of {len(self.fingerprint)} bytes"),
+        ]
+        for ok, what in checks:
+            if not ok:
+                raise BitstreamError(f"implausible header: {what}")
+        if -(-self.num_samples // self.hop_length) > MAX_FRAMES:
+            raise BitstreamError(f"implausible header: {self.num_samples} samples")
+
+
+def pack_tokens(codes: np.ndarray, sizes) -> bytes:
+    """Tokens (S, frames) -> bytes, frame-major, ``token_bits(sizes[s])`` bits each."""
+    codes = np.asarray(codes)
+    if codes.ndim != 2 or codes.shape[0] != len(sizes):
+        raise BitstreamError(f"tokens must be ({len(sizes)}, frames), got shape {codes.shape}")
+    for s, size in enumerate(sizes):
+        if codes[s].size and (codes[s].min() < 0 or codes[s].max() >= size):
+            raise BitstreamError(
+                f"stream {s} has tokens outside [0, {size}): min {codes[s].min()}, max {codes[s].max()}"
+            )
+    columns = []
+    for s, size in enumerate(sizes):
+        n = token_bits(size)
+        shifts = np.arange(n - 1, -1, -1, dtype=np.int64)
+        columns.append(((codes[s].astype(np.int64)[:, None] >> shifts) & 1).astype(np.uint8))
+    bits = np.concatenate(columns, axis=1).reshape(-1)  # frame-major
+    return np.packbits(bits).tobytes()
+
+
+def unpack_tokens(payload: bytes, sizes, num_frames: int) -> np.ndarray:
+    """Inverse of :func:`pack_tokens`: bytes -> tokens (S, frames) int64."""
+    widths = [token_bits(k) for k in sizes]
+    needed = sum(widths) * num_frames
+    if len(payload) * 8 < needed:
+        raise BitstreamError(f"payload holds {len(payload) * 8} bits, {needed} are needed")
+    bits = np.unpackbits(np.frombuffer(payload, dtype=np.uint8))[:needed]
+    bits = bits.reshape(num_frames, sum(widths)).astype(np.int64)
+    codes = np.empty((len(sizes), num_frames), dtype=np.int64)
+    start = 0
+    for s, n in enumerate(widths):
+        weights = 1 << np.arange(n - 1, -1, -1, dtype=np.int64)
+        codes[s] = bits[:, start : start + n] @ weights
+        start += n
+        if num_frames and codes[s].max() >= sizes[s]:
+            raise BitstreamError(
+                f"stream {s} holds token {codes[s].max()}, the codebook has {sizes[s]} entries"
+            )
+    return codes
+
+
+def dumps(header: P2PHeader, codes: np.ndarray) -> bytes:
+    """Header and tokens (S, frames) -> the bytes of a ``.p2p`` file."""
+    header.validate()
+    codes = np.asarray(codes)
+    if codes.shape != (header.num_streams, header.num_frames):
+        raise BitstreamError(
+            f"tokens of shape {codes.shape} do not fit the header"
+            f" ({header.num_streams} streams x {header.num_frames} frames)"
+        )
+    payload = pack_tokens(codes, header.stream_sizes)
+    head = _HEADER.pack(
+        MAGIC,
+        VERSION,
+        0,
+        HEADER_SIZE,
+        header.sample_rate,
+        header.num_samples,
+        header.hop_length,
+        header.num_frames,
+        header.codebook_size,
+        header.pseudo_codebook_size,
+        header.num_pseudo,
+        header.num_streams,
+        0,
+        header.fingerprint,
+        len(payload),
+    )
+    body = head + payload
+    return body + struct.pack("<I", zlib.crc32(body))
+
+
+def parse_header(data: bytes, total_size: int) -> P2PHeader:
+    """Check the first 52 bytes of a file of ``total_size`` bytes; return its header."""
+    if total_size == 0:
+        raise BitstreamError("empty file: a .p2p file has at least 56 bytes")
+    if len(data) < 4 or data[:4] != MAGIC:
+        raise BitstreamError(f"not a .p2p file: magic bytes {bytes(data[:4])!r}, expected {MAGIC!r}")
+    if total_size < OVERHEAD_BYTES or len(data) < HEADER_SIZE:
+        raise BitstreamError(
+            f"truncated: {total_size} bytes, a .p2p file has at least {OVERHEAD_BYTES}"
+        )
+    (
+        _,
+        version,
+        reserved1,
+        header_size,
+        sample_rate,
+        num_samples,
+        hop_length,
+        num_frames,
+        codebook_size,
+        pseudo_codebook_size,
+        num_pseudo,
+        num_streams,
+        reserved2,
+        fingerprint,
+        payload_size,
+    ) = _HEADER.unpack(bytes(data[:HEADER_SIZE]))
+    if version != VERSION:
+        raise BitstreamError(f"format version {version} is not supported (this reader knows {VERSION})")
+    if header_size != HEADER_SIZE:
+        raise BitstreamError(f"header size {header_size}, version {VERSION} has {HEADER_SIZE}")
+    if reserved1 or reserved2:
+        raise BitstreamError("reserved header fields are not zero")
+    header = P2PHeader(
+        sample_rate=sample_rate,
+        num_samples=num_samples,
+        hop_length=hop_length,
+        codebook_size=codebook_size,
+        pseudo_codebook_size=pseudo_codebook_size,
+        num_pseudo=num_pseudo,
+        num_streams=num_streams,
+        fingerprint=fingerprint,
+    )
+    header.validate()
+    if num_frames != header.num_frames:
+        raise BitstreamError(
+            f"header says {num_frames} frames; {num_samples} samples at a hop of"
+            f" {hop_length} make {header.num_frames}"
+        )
+    if payload_size != header.payload_bytes:
+        raise BitstreamError(
+            f"header says {payload_size} payload bytes; {header.num_frames} frames of"
+            f" {header.bits_per_frame} bits need {header.payload_bytes}"
+        )
+    if total_size != header.file_size:
+        state = "truncated" if total_size < header.file_size else "trailing bytes"
+        raise BitstreamError(f"{state}: {total_size} bytes, the header describes {header.file_size}")
+    return header
+
+
+def loads(data: bytes) -> Tuple[P2PHeader, np.ndarray]:
+    """The bytes of a ``.p2p`` file -> (header, tokens (S, frames) int64)."""
+    data = bytes(data)
+    header = parse_header(data, len(data))
+    (crc,) = struct.unpack("<I", data[-CRC_SIZE:])
+    if zlib.crc32(data[:-CRC_SIZE]) != crc:
+        raise BitstreamError("CRC mismatch: the file is damaged")
+    payload = data[HEADER_SIZE:-CRC_SIZE]
+    return header, unpack_tokens(payload, header.stream_sizes, header.num_frames)
+
+
+PathLike = Union[str, os.PathLike]
+
+
+def write(path: PathLike, header: P2PHeader, codes: np.ndarray) -> int:
+    """Write a ``.p2p`` file atomically (a temporary file renamed); returns its size."""
+    data = dumps(header, codes)
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+    return len(data)
+
+
+def read(path: PathLike) -> Tuple[P2PHeader, np.ndarray]:
+    """Read and check a ``.p2p`` file; errors name the file."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as f:
+            head = f.read(HEADER_SIZE)
+            parse_header(head, size)  # checks the size before the payload is read
+            data = head + f.read()
+        return loads(data)
+    except BitstreamError as e:
+        raise BitstreamError(f"{path}: {e}") from None
+    except OSError as e:
+        raise BitstreamError(f"{path}: cannot read: {e.strerror or e}") from None

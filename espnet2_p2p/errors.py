@@ -1,0 +1,23 @@
+"""The package's own error classes.
+
+Every way that user input can be wrong (a damaged bitstream, a file that is not a model,
+audio that cannot be coded) raises a subclass of :class:`P2PError`, with a message that
+names the file and what is wrong. They subclass ``ValueError``, so code that already
+catches ``ValueError`` keeps working.
+"""
+
+
+class P2PError(ValueError):
+    """Base class of the errors this package raises for bad input."""
+
+
+class BitstreamError(P2PError):
+    """A ``.p2p`` file (or bytes) that is not a valid bitstream of this format."""
+
+
+class ModelLoadError(P2PError):
+    """A path that is not a loadable codec (packed zip, experiment dir, checkpoint)."""
+
+
+class AudioInputError(P2PError):
+    """Audio that cannot be read or coded (empty, non-finite, unreadable)."""
