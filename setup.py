@@ -38,4 +38,5 @@ setup(
     packages=find_packages(include=["espnet2_p2p", "espnet2_p2p.*"]),
     install_requires=install_requires,
     extras_require=extras_require,
+    entry_points={"console_scripts": ["p2p-codec = espnet2_p2p.bin.p2p_codec:main"]},
 )

@@ -7,20 +7,22 @@
 
 The zip holds ``<name>/config.yaml`` and ``<name>/model.pth`` per model (what
 ``GANCodecTask.build_model_from_file`` needs; codecs have no feature statistics) and
-``meta.json`` (meta_info, bitrate, parameter count, package versions).
-:func:`load_packed` unpacks one model and builds it through ESPnet.
+``meta.json`` (meta_info, bitrate, parameter count, the model fingerprint that
+``.p2p`` files carry, package versions).
+:func:`load_packed` builds one model of it (through ESPnet's ``GANCodecTask.build_model``,
+weights read with ``torch.load(weights_only=True)``; see :mod:`espnet2_p2p.model_io`).
 """
 
 import argparse
 import json
-import tempfile
 import zipfile
 from pathlib import Path
+from typing import Optional
 
 import torch
 
 import espnet2_p2p
-from espnet2.tasks.gan_codec import GANCodecTask
+from espnet2_p2p.model_io import fingerprint, load_codec, load_files
 
 
 def pack(output: Path, models) -> dict:
@@ -32,13 +34,14 @@ def pack(output: Path, models) -> dict:
             for path in (config, model_file):
                 if not path.is_file():
                     raise SystemExit(f"pack: {path} does not exist")
-            model, _ = GANCodecTask.build_model_from_file(config, model_file, "cpu")
+            model = load_files(config, model_file)
             codec = model.codec
             meta["models"][name] = {
                 "codec": type(codec).__name__,
                 "meta_info": codec.meta_info(),
                 "bitrate": codec.bitrate() if hasattr(codec, "bitrate") else None,
                 "parameters": sum(p.numel() for p in codec.generator.parameters()),
+                "fingerprint": fingerprint(model).hex(),
             }
             zf.write(config, f"{name}/config.yaml")
             zf.write(model_file, f"{name}/model.pth")
@@ -47,18 +50,9 @@ def pack(output: Path, models) -> dict:
     return meta
 
 
-def load_packed(zip_path: Path, name: str, device: str = "cpu", extract_dir=None):
-    """Build model ``name`` of a packed zip through ESPnet; returns (model, train_args)."""
-    with zipfile.ZipFile(zip_path) as zf:
-        names = {n.split("/")[0] for n in zf.namelist() if "/" in n}
-        if name not in names:
-            raise ValueError(f"{zip_path} holds models {sorted(names)}, not {name!r}")
-        target = Path(extract_dir or tempfile.mkdtemp(prefix="p2p_packed_"))
-        zf.extract(f"{name}/config.yaml", target)
-        zf.extract(f"{name}/model.pth", target)
-    return GANCodecTask.build_model_from_file(
-        target / name / "config.yaml", target / name / "model.pth", device
-    )
+def load_packed(zip_path: Path, name: Optional[str] = None, device: str = "cpu"):
+    """Build model ``name`` of a packed zip; returns ``ESPnetGANCodecModel`` (eval mode)."""
+    return load_codec(zip_path, name, device)
 
 
 def main(argv=None) -> None:

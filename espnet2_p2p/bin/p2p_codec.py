@@ -1,0 +1,290 @@
+#!/usr/bin/env python3
+"""p2p-codec: code speech to .p2p files at 0.5 kbps and back.
+
+    p2p-codec encode IN.wav OUT.p2p --model exp/p2psyn_packed.zip
+    p2p-codec decode IN.p2p OUT.wav --model exp/p2psyn_packed.zip
+    p2p-codec tokens IN.wav OUT.npy --model exp/p2psyn_packed.zip --streams all
+    p2p-codec info IN.p2p
+
+IN may also be a directory (every .wav/.flac/.ogg below it; for decode every .p2p) or a
+Kaldi wav.scp (``utt path`` lines); OUT is then a directory, mirrored below it. --model
+takes a packed zip (``espnet2_p2p.bin.pack``), an experiment dir or a .pth file with
+config.yaml beside it; the environment variable P2P_CODEC_MODEL sets a default.
+Audio of any rate and channel count is resampled and downmixed, with a notice. Long
+files are coded in chunks with bounded memory (--chunk_seconds, --context_seconds).
+A bad file is reported with one line and skipped; the others are still coded, and the
+exit status is 1 if any failed. Outputs are written atomically: no partial files.
+
+Token files (.npy) hold int64 tokens of shape (frames, streams): stream 0 is the plain
+(transmitted) stream; with ``--streams all`` streams 1..N are the pseudo streams.
+"""
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import List, Tuple
+
+import numpy as np
+
+from espnet2_p2p.errors import P2PError
+
+AUDIO_EXTS = (".wav", ".flac", ".ogg")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="p2p-codec", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def model_options(p):
+        p.add_argument("--model", default=os.environ.get("P2P_CODEC_MODEL"),
+                       help="packed zip, experiment dir or .pth (default: $P2P_CODEC_MODEL)")
+        p.add_argument("--model_name", default=None,
+                       help="which model of a packed zip (default: student, or its only model)")
+        p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
+        p.add_argument("--chunk_seconds", type=float, default=30.0)
+        p.add_argument("--context_seconds", type=float, default=2.0)
+        p.add_argument("-q", "--quiet", action="store_true", help="no notices, no progress bars")
+
+    p = sub.add_parser("encode", help="audio -> .p2p")
+    p.add_argument("input", type=Path, help="audio file, directory or wav.scp")
+    p.add_argument("output", type=Path, help=".p2p file or directory")
+    model_options(p)
+    p = sub.add_parser("decode", help=".p2p -> audio")
+    p.add_argument("input", type=Path, help=".p2p file or directory")
+    p.add_argument("output", type=Path, help="audio file (.wav/.flac) or directory")
+    p.add_argument("--subtype", default="PCM_16", help="libsndfile subtype: PCM_16, PCM_24, FLOAT")
+    model_options(p)
+    p = sub.add_parser("tokens", help="audio -> tokens (.npy, frames x streams)")
+    p.add_argument("input", type=Path, help="audio file, directory or wav.scp")
+    p.add_argument("output", type=Path, help=".npy file or directory")
+    p.add_argument("--streams", choices=["plain", "all"], default="plain",
+                   help="plain: the transmitted stream; all: plain + the N pseudo streams")
+    model_options(p)
+    p = sub.add_parser("info", help="show a .p2p file's header")
+    p.add_argument("input", type=Path, nargs="+")
+    return parser
+
+
+def list_inputs(path: Path, exts) -> List[Tuple[str, Path]]:
+    """(name, path) pairs: one file, a directory's files below it, or a wav.scp."""
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.suffix.lower() in exts and p.is_file())
+        if not files:
+            raise P2PError(f"{path} holds no {'/'.join(exts)} files")
+        return [(str(p.relative_to(path).with_suffix("")), p) for p in files]
+    if not path.exists():
+        raise P2PError(f"{path} does not exist")
+    if path.suffix == ".scp" or path.name == "wav.scp":
+        from espnet2_p2p.data.prepare import read_table
+
+        try:
+            table = read_table(path)
+        except Exception as e:
+            raise P2PError(f"{path}: {e}") from None
+        return [(utt, Path(value)) for utt, value in table.items()]
+    return [(path.stem, path)]
+
+
+def plan_outputs(inputs, output: Path, ext: str) -> List[Path]:
+    if len(inputs) == 1 and output.suffix and not output.is_dir():
+        return [output]
+    return [output / f"{name}{ext}" for name, _ in inputs]
+
+
+class Runner:
+    """Holds the model and the options; codes one file per call."""
+
+    def __init__(self, args):
+        self.args = args
+        self._model = None
+
+    def say(self, message: str) -> None:
+        if not self.args.quiet:
+            from tqdm import tqdm
+
+            tqdm.write(message, file=sys.stderr)
+
+    @property
+    def codec(self):
+        if self._model is None:
+            if not self.args.model:
+                raise P2PError("no model: pass --model (a packed zip, an experiment dir or a .pth) or set P2P_CODEC_MODEL")
+            import torch
+
+            from espnet2_p2p.model_io import fingerprint, load_codec
+
+            device = self.args.device
+            if device == "auto":
+                device = "cuda" if torch.cuda.is_available() else "cpu"
+            self._model = load_codec(self.args.model, self.args.model_name, device)
+            self.fingerprint = fingerprint(self._model)
+        return self._model.codec
+
+    def _progress(self, total: int, name: str):
+        from tqdm import tqdm
+
+        long = total > 2 * self.args.chunk_seconds * self.codec.frame_rate
+        bar = tqdm(total=total, desc=name, unit="frame", leave=False, disable=self.args.quiet or not long)
+        return bar, (lambda done: bar.update(done - bar.n))
+
+    def _tokens(self, path: Path, streams: str):
+        from espnet2_p2p import chunked
+        from espnet2_p2p.audio import AudioSource
+
+        codec = self.codec
+        with AudioSource(path, codec.fs) as src:
+            bar, update = self._progress(-(-src.num_samples // codec.hop_length), path.name)
+            with bar:
+                codes = chunked.encode(
+                    codec, src.read, src.num_samples, streams,
+                    self.args.chunk_seconds, self.args.context_seconds, update,
+                )  # fmt: skip
+            for notice in src.final_notices():
+                self.say(f"{path}: {notice}")
+            return codes, src.num_samples
+
+    def encode(self, path: Path, out: Path) -> None:
+        from espnet2_p2p import bitstream
+
+        codes, num_samples = self._tokens(path, "transmitted")
+        codec = self.codec
+        sizes = codec.generator.quantizer.codebook_sizes
+        header = bitstream.P2PHeader(
+            sample_rate=codec.fs,
+            num_samples=num_samples,
+            hop_length=codec.hop_length,
+            codebook_size=sizes[0],
+            pseudo_codebook_size=sizes[1] if len(sizes) > 1 else sizes[0],
+            num_pseudo=len(sizes) - 1,
+            num_streams=codes.shape[0],
+            fingerprint=self.fingerprint,
+        )
+        out.parent.mkdir(parents=True, exist_ok=True)
+        bitstream.write(out, header, codes)
+
+    def tokens(self, path: Path, out: Path) -> None:
+        streams = "all" if self.args.streams == "all" else "transmitted"
+        codes, _ = self._tokens(path, streams)
+        codes = codes[:1] if self.args.streams == "plain" else codes
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(f".{out.name}.tmp.npy")
+        np.save(tmp, np.ascontiguousarray(codes.T))
+        tmp.replace(out)
+
+    def decode(self, path: Path, out: Path) -> None:
+        import soundfile as sf
+
+        from espnet2_p2p import bitstream, chunked
+
+        header, codes = bitstream.read(path)
+        codec = self.codec
+        check_model(header, codec, self.fingerprint, path)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(f".{out.name}.tmp")
+        fmt = "FLAC" if out.suffix.lower() == ".flac" else "WAV"
+        peak = [0.0]
+
+        def write(samples: np.ndarray) -> None:
+            peak[0] = max(peak[0], float(np.abs(samples).max()) if samples.size else 0.0)
+            f.write(np.clip(samples, -1.0, 1.0) if self.args.subtype != "FLOAT" else samples)
+
+        try:
+            with sf.SoundFile(tmp, "w", header.sample_rate, 1, self.args.subtype, format=fmt) as f:
+                bar, update = self._progress(header.num_frames, path.name)
+                with bar:
+                    chunked.decode(
+                        codec, codes, header.num_samples, write,
+                        self.args.chunk_seconds, self.args.context_seconds, update,
+                    )  # fmt: skip
+            tmp.replace(out)
+        finally:
+            tmp.unlink(missing_ok=True)
+        if peak[0] > 1.0 and self.args.subtype != "FLOAT":
+            self.say(f"{path}: decoded peak {peak[0]:.2f} clipped to full scale")
+
+
+def check_model(header, codec, fp: bytes, path) -> None:
+    """Refuse to decode a .p2p file with a model other than the one that wrote it."""
+    from espnet2_p2p.errors import BitstreamError
+
+    sizes = codec.generator.quantizer.codebook_sizes
+    expected = {
+        "sample rate": (header.sample_rate, codec.fs),
+        "hop": (header.hop_length, codec.hop_length),
+        "codebook size": (header.codebook_size, sizes[0]),
+        "pseudo VQs": (header.num_pseudo, len(sizes) - 1),
+    }
+    for what, (got, want) in expected.items():
+        if got != want:
+            raise BitstreamError(f"{path}: written with {what} {got}, this model has {want}")
+    if header.fingerprint != fp:
+        raise BitstreamError(
+            f"{path}: written by model {header.fingerprint.hex()}, this model is {fp.hex()};"
+            " decode with the model that encoded it"
+        )
+
+
+def info(path: Path) -> str:
+    from espnet2_p2p import bitstream
+
+    header, _ = bitstream.read(path)
+    size = path.stat().st_size
+    lines = [
+        f"file: {path} ({size} bytes)",
+        f"sample rate: {header.sample_rate} Hz",
+        f"samples: {header.num_samples} ({header.duration:.3f} s)",
+        f"frames: {header.num_frames} ({header.frame_rate:g} Hz, hop {header.hop_length})",
+        f"streams: {header.num_streams} transmitted of {1 + header.num_pseudo}"
+        f" (codebooks {list(header.stream_sizes)}; N = {header.num_pseudo} pseudo VQs)",
+        f"model fingerprint: {header.fingerprint.hex()}",
+        f"payload: {header.payload_bits} bits = {header.payload_bitrate:g} bit/s of whole frames,"
+        f" {header.payload_bits / header.duration:.1f} bit/s of the audio's duration",
+        f"container overhead: {bitstream.OVERHEAD_BYTES} bytes + {8 * header.payload_bytes - header.payload_bits} padding bits",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "info":
+        status = 0
+        for path in args.input:
+            try:
+                print(info(path))
+            except P2PError as e:
+                print(f"p2p-codec: error: {e}", file=sys.stderr)
+                status = 1
+        return status
+    exts = (".p2p",) if args.command == "decode" else AUDIO_EXTS
+    out_ext = {"encode": ".p2p", "decode": ".wav", "tokens": ".npy"}[args.command]
+    try:
+        inputs = list_inputs(args.input, exts)
+        outputs = plan_outputs(inputs, args.output, out_ext)
+        runner = Runner(args)
+        work = getattr(runner, args.command)
+        runner.codec  # load the model before the loop: its errors are not per file
+    except P2PError as e:
+        print(f"p2p-codec: error: {e}", file=sys.stderr)
+        return 1
+    from tqdm import tqdm
+
+    failed = 0
+    for (name, path), out in tqdm(
+        list(zip(inputs, outputs)), desc=args.command, unit="file",
+        disable=args.quiet or len(inputs) == 1,
+    ):  # fmt: skip
+        try:
+            work(path, out)
+        except P2PError as e:
+            failed += 1
+            tqdm.write(f"p2p-codec: error: {e}", file=sys.stderr)
+    if failed:
+        print(f"p2p-codec: {failed} of {len(inputs)} inputs failed", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

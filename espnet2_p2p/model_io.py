@@ -1,0 +1,165 @@
+"""Loading trained codecs safely, from whatever a user points at.
+
+:func:`load_codec` accepts
+
+- a packed zip (``espnet2_p2p.bin.pack``): ``<name>/config.yaml``, ``<name>/model.pth``
+  and ``meta.json``; ``name`` picks the model (default: ``student`` if the zip has one,
+  else its only model);
+- an experiment dir of ESPnet's trainer: ``config.yaml`` and one ``*.best.pth`` (or a
+  ``model.pth``);
+- a model file (``.pth``) with ``config.yaml`` next to it.
+
+The model is built from its config through ESPnet (``GANCodecTask.build_model``) and
+its weights are read with ``torch.load(weights_only=True)``: a checkpoint can hold
+tensors only, no pickled code. Anything that is not such a model raises
+:class:`~espnet2_p2p.errors.ModelLoadError` naming the path and the problem; a
+checkpoint of another quantizer layout names both layouts.
+"""
+
+import argparse
+import hashlib
+import io
+import json
+import zipfile
+from pathlib import Path
+from typing import Optional, Tuple, Union
+
+import torch
+import yaml
+
+import espnet2_p2p  # noqa: F401  (registers the codecs)
+from espnet2.tasks.gan_codec import GANCodecTask
+from espnet2_p2p.errors import ModelLoadError
+
+PathLike = Union[str, Path]
+
+
+def fingerprint(model: torch.nn.Module) -> bytes:
+    """8 bytes identifying a codec's generator weights (SHA-256 of names, shapes, values).
+
+    Written into every ``.p2p`` file; decoding with a model of another fingerprint is
+    refused, since its tokens would mean something else.
+    """
+    codec = getattr(model, "codec", model)
+    digest = hashlib.sha256()
+    for name, tensor in sorted(codec.generator.state_dict().items()):
+        t = tensor.detach().cpu().contiguous()
+        digest.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
+        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return digest.digest()[:8]
+
+
+def _read_config(text: str, where: str) -> dict:
+    try:
+        config = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise ModelLoadError(f"{where} is not valid YAML: {e}") from None
+    if not isinstance(config, dict) or "codec" not in config:
+        raise ModelLoadError(f"{where} is not a codec config (no 'codec' entry)")
+    return config
+
+
+def _read_state_dict(data: bytes, where: str) -> dict:
+    try:
+        state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises many types for non-checkpoints
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ModelLoadError(
+            f"{where} is not a PyTorch state dict that loads with weights_only=True ({first[:200]})"
+        ) from None
+    if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
+        state = state["model"]  # ESPnet's checkpoint.pth (resume file)
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ModelLoadError(f"{where} does not hold a state dict of tensors")
+    return state
+
+
+def build_codec(config: dict, state: dict, where: str, device: str = "cpu"):
+    """Build an ``ESPnetGANCodecModel`` from a config dict and load ``state`` strictly."""
+    if config["codec"] not in GANCodecTask.class_choices_list[0].classes:
+        raise ModelLoadError(f"{where}: unknown codec {config['codec']!r}")
+    config = {"codec_conf": {}, "model_conf": {}, **config}
+    try:
+        model = GANCodecTask.build_model(argparse.Namespace(**config))
+    except Exception as e:
+        raise ModelLoadError(f"{where}: cannot build the model of its config: {e}") from None
+    try:
+        model.load_state_dict(state, strict=True)
+    except (RuntimeError, ValueError) as e:
+        first = str(e).strip().splitlines()
+        detail = " ".join(line.strip() for line in first[:3])
+        raise ModelLoadError(f"{where}: the weights do not fit the config: {detail[:600]}") from None
+    return model.to(device).eval()
+
+
+def resolve(path: PathLike, name: Optional[str] = None) -> Tuple[str, bytes, bytes]:
+    """(description, config text, model bytes) of what ``path`` points at."""
+    path = Path(path)
+    if not path.exists():
+        raise ModelLoadError(f"{path} does not exist")
+    if path.is_dir():
+        config = path / "config.yaml"
+        candidates = sorted(path.glob("*.best.pth")) or sorted(path.glob("model.pth"))
+        if not config.is_file() or len(candidates) != 1:
+            found = [p.name for p in sorted(path.glob("*.pth"))]
+            raise ModelLoadError(
+                f"{path} is not a model dir: it needs config.yaml and one *.best.pth or"
+                f" model.pth (found config.yaml: {config.is_file()}, .pth files: {found});"
+                " pass the .pth file itself to choose"
+            )
+        return str(candidates[0]), config.read_text(), candidates[0].read_bytes()
+    if zipfile.is_zipfile(path):
+        try:
+            with zipfile.ZipFile(path) as zf:
+                names = sorted({n.split("/")[0] for n in zf.namelist() if n.endswith("/model.pth")})
+                if "meta.json" not in zf.namelist() or not names:
+                    raise ModelLoadError(
+                        f"{path} is a zip but not a packed codec (no meta.json and <name>/model.pth)"
+                    )
+                if name is None:
+                    name = "student" if "student" in names else (names[0] if len(names) == 1 else None)
+                if name not in names:
+                    raise ModelLoadError(
+                        f"{path} holds models {names}; choose one"
+                        + (f" (not {name!r})" if name else "")
+                    )
+                return (
+                    f"{path}:{name}",
+                    zf.read(f"{name}/config.yaml").decode(),
+                    zf.read(f"{name}/model.pth"),
+                )
+        except (zipfile.BadZipFile, KeyError, UnicodeDecodeError) as e:
+            raise ModelLoadError(f"{path} is a damaged packed model: {e}") from None
+    config = path.parent / "config.yaml"
+    if path.suffix != ".pth" or not config.is_file():
+        raise ModelLoadError(
+            f"{path} is not a model: expected a packed .zip, an experiment dir, or a .pth"
+            " file with config.yaml next to it"
+        )
+    return str(path), config.read_text(), path.read_bytes()
+
+
+def load_codec(path: PathLike, name: Optional[str] = None, device: str = "cpu"):
+    """Load a trained codec; returns ESPnet's ``ESPnetGANCodecModel`` in eval mode."""
+    where, config_text, model_bytes = resolve(path, name)
+    config = _read_config(config_text, f"{where} (config)")
+    state = _read_state_dict(model_bytes, where)
+    return build_codec(config, state, where, device)
+
+
+def load_files(config: PathLike, model_file: PathLike, device: str = "cpu"):
+    """Load a codec from a config file and a model file given separately."""
+    for path in (config, model_file):
+        if not Path(path).is_file():
+            raise ModelLoadError(f"{path} does not exist")
+    text = _read_config(Path(config).read_text(), str(config))
+    return build_codec(text, _read_state_dict(Path(model_file).read_bytes(), str(model_file)), str(model_file), device)
+
+
+def packed_meta(path: PathLike) -> dict:
+    """``meta.json`` of a packed zip."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return json.loads(zf.read("meta.json"))
+    except (OSError, zipfile.BadZipFile, KeyError, json.JSONDecodeError) as e:
+        raise ModelLoadError(f"{path} is not a packed codec: {e}") from None
