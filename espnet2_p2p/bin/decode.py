@@ -5,19 +5,21 @@
         --system "student:exp/student/config.yaml:exp/student/valid.ce_loss.best.pth" \
         --system "plain:exp/teacher/config.yaml:exp/teacher/valid.mel_l1_loss.best.pth:streams=1"
 
-Each ``--system LABEL:CONFIG:MODEL_FILE[:OPTIONS]`` is loaded through ESPnet
-(``GANCodecTask.build_model_from_file``) and writes ``OUTPUT_DIR/LABEL/<utt>.wav``.
+Each ``--system LABEL:CONFIG:MODEL_FILE[:OPTIONS]`` is built through ESPnet
+(:func:`espnet2_p2p.model_io.load_files`) and writes, per utterance, the bitstream
+``OUTPUT_DIR/LABEL/bitstreams/<utt>.p2p`` (:mod:`espnet2_p2p.bitstream`) and the audio
+decoded from that file, ``OUTPUT_DIR/LABEL/<utt>.wav``.
 OPTIONS, comma-separated: ``streams=K`` keeps the first K streams of a teacher's codes
 (1 = plain-only decoding); ``pseudo_codeword=argmax|expected`` overrides a student's
 codeword rule. For students, ``OUTPUT_DIR/token_accuracy.md`` gives the pseudo-token
 top-1 accuracy against the teacher's tokens and the majority-token baseline (the most
-frequent teacher token of the decoded set, per level), and every system's bitrate from
-the number of code frames actually produced (``bitrate.md``).
+frequent teacher token of the decoded set, per level), and every system's bitrate
+measured from the files written (``bitrate.md``: token payload, and whole files with
+the container's header and CRC).
 Score the folders with ``python -m espnet2_p2p.bin.score``.
 """
 
 import argparse
-import math
 from pathlib import Path
 from typing import List, Optional
 
@@ -27,8 +29,9 @@ import torch
 from tqdm import tqdm
 
 import espnet2_p2p  # noqa: F401  (registers the codecs)
-from espnet2.tasks.gan_codec import GANCodecTask
+from espnet2_p2p import bitstream
 from espnet2_p2p.data.prepare import read_table
+from espnet2_p2p.model_io import fingerprint, load_files
 
 
 def parse_system(spec: str):
@@ -47,23 +50,37 @@ def parse_system(spec: str):
 
 
 @torch.no_grad()
-def decode_system(codec, wav: np.ndarray, n_streams: Optional[int]):
-    """Decode one utterance.
+def decode_system(codec, wav: np.ndarray, n_streams: Optional[int], p2p_path: Path, fp: bytes):
+    """Code one utterance through a .p2p file.
 
     Returns:
         (decoded wav, (predicted pseudo tokens, teacher tokens) for a student else None,
-        number of code frames transmitted).
+        the header of the file written).
     """
     x = torch.from_numpy(wav).view(1, 1, -1)
     codes = codec.encode(x)
     if n_streams is not None:
         codes = codes[:n_streams]
-    wav_hat = codec.decode(codes, length=len(wav)).view(-1).numpy()
+    sizes = codec.generator.quantizer.codebook_sizes
+    header = bitstream.P2PHeader(
+        sample_rate=codec.fs,
+        num_samples=len(wav),
+        hop_length=codec.hop_length,
+        codebook_size=sizes[0],
+        pseudo_codebook_size=sizes[-1],
+        num_pseudo=len(sizes) - 1,
+        num_streams=codes.shape[0],
+        fingerprint=fp,
+    )
+    bitstream.write(p2p_path, header, codes[:, 0].numpy())
+    header, read_back = bitstream.read(p2p_path)
+    codes = torch.from_numpy(read_back).unsqueeze(1)
+    wav_hat = codec.decode(codes, length=header.num_samples).view(-1).numpy()
     tokens = None
     if codec.is_student:
         _, z = codec.generator.analyse(x)
         tokens = (codec.tokens(x)[1:, 0], codec.generator.quantizer.encode_residual(z)[1:, 0])
-    return wav_hat, tokens, codes.shape[-1]
+    return wav_hat, tokens, header
 
 
 def token_accuracy(pairs) -> List[str]:
@@ -89,32 +106,37 @@ def main(argv=None) -> None:
     utts = list(read_table(args.data_dir / "wav.scp").items())
     accuracy, rates = [], []
     for label, config, model_file, options in args.system:
-        model, _ = GANCodecTask.build_model_from_file(config, model_file, "cpu")
-        codec = model.eval().codec
+        model = load_files(config, model_file)
+        codec, fp = model.codec, fingerprint(model)
         if "pseudo_codeword" in options:
             codec.generator.quantizer.pseudo_codeword = options["pseudo_codeword"]
         n_streams = options.get("streams")
         info = codec.meta_info()
-        bits_per_frame = sum(math.log2(k) for k in info["code_size_per_stream"][: n_streams or None])
         out_dir = args.output_dir / label
-        out_dir.mkdir(parents=True, exist_ok=True)
-        pairs, frames, seconds = [], 0, 0.0
+        (out_dir / "bitstreams").mkdir(parents=True, exist_ok=True)
+        pairs, payload_bits, file_bytes, seconds = [], 0, 0, 0.0
         for utt, path in tqdm(utts, desc=f"decoding {label}"):
             wav, fs = sf.read(path, dtype="float32")
             if fs != info["fs"]:
                 raise SystemExit(f"decode: {utt}: {path} is {fs} Hz, the codec needs {info['fs']} Hz")
-            wav_hat, tokens, n_frames = decode_system(codec, wav, n_streams)
+            p2p = out_dir / "bitstreams" / f"{utt}.p2p"
+            wav_hat, tokens, header = decode_system(codec, wav, n_streams, p2p, fp)
             sf.write(str(out_dir / f"{utt}.wav"), wav_hat, fs, subtype="FLOAT")
-            frames += n_frames
+            payload_bits += header.payload_bits
+            file_bytes += p2p.stat().st_size
             seconds += len(wav) / fs
             if tokens is not None:
                 pairs.append(tokens)
-        rates.append(f"| {label} | {frames * bits_per_frame / seconds:.1f} |")
+        rates.append(
+            f"| {label} | {header.payload_bitrate:g} | {payload_bits / seconds:.1f}"
+            f" | {8 * file_bytes / seconds:.1f} | {file_bytes / len(utts):.1f} |"
+        )
         if pairs:
             accuracy.append(f"| {label} | " + "<br>".join(token_accuracy(pairs)) + " |")
     args.output_dir.mkdir(parents=True, exist_ok=True)
     (args.output_dir / "bitrate.md").write_text(
-        "| system | bit/s of the transmitted token payload (measured) |\n|---|---|\n"
+        "| system | nominal bit/s (whole frames) | token payload bit/s (measured) | .p2p files"
+        " bit/s (with the 56-byte container) | mean file size (bytes) |\n|---|---|---|---|---|\n"
         + "\n".join(rates) + "\n"
     )
     if accuracy:

@@ -10,6 +10,7 @@ from espnet2.bin.gan_codec_inference import AudioCoding
 from espnet2.tasks.gan_codec import GANCodecTask, codec_choices
 
 from conftest import CONF
+from espnet2_p2p import bitstream
 from espnet2_p2p.bin import decode
 from espnet2_p2p.codec.p2psyn import P2PSynCodec
 
@@ -86,7 +87,8 @@ def test_teacher_then_student_through_espnet(espeak_corpus, tmp_path):
     assert torch.equal(plain, codes[:1])
     assert student.codec.tokens(x).shape == codes.shape
 
-    # The recipe's decoding stage writes wavs, the measured bitrate and token accuracy.
+    # The recipe's decoding stage writes .p2p files, the wavs decoded from them, the
+    # measured bitrate and token accuracy.
     decode.main([
         "--data_dir", str(espeak_corpus / "test"), "--output_dir", str(tmp_path / "decode"),
         "--system", f"plain:{exp / 'config.yaml'}:{exp / '2epoch.pth'}:streams=1",
@@ -97,7 +99,12 @@ def test_teacher_then_student_through_espnet(espeak_corpus, tmp_path):
         for utt in utts:
             wav, fs = sf.read(str(tmp_path / "decode" / system / f"{utt}.wav"))
             assert fs == 16000 and np.isfinite(wav).all()
+            header, codes = bitstream.read(tmp_path / "decode" / system / "bitstreams" / f"{utt}.p2p")
+            assert header.num_streams == 1 and header.num_samples == len(wav)
     rates = (tmp_path / "decode" / "bitrate.md").read_text()
     for line in rates.splitlines()[2:]:
-        assert 500.0 <= float(line.split("|")[2]) < 510.0  # whole frames of 10 bits at 50 Hz
+        cells = line.split("|")
+        assert float(cells[2]) == 500.0  # nominal: 10 bits x 50 Hz
+        assert 500.0 <= float(cells[3]) < 510.0  # measured: whole frames of 10 bits
+        assert float(cells[4]) > float(cells[3])  # files carry the 56-byte container
     assert "| student | 1: " in (tmp_path / "decode" / "token_accuracy.md").read_text()

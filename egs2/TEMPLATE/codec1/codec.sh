@@ -8,7 +8,8 @@
 #   2  format: Kaldi-style dirs dump/<set> at --fs, mono, duration filter
 #   3  teacher training (RVQ of 1 + N codebooks)
 #   4  student training, initialised from the teacher (--init_param)
-#   5  decoding of the test sets: plain-only, student and teacher wavs, measured bitrate,
+#   5  decoding of the test sets: plain-only, student and teacher .p2p files and the wavs
+#      decoded from them, measured bitrate,
 #      pseudo-token accuracy
 #   6  scoring: PESQ-wb, STOI, eSTOI, LSD, mel distance, DNSMOS -> <expdir>/RESULTS.md
 #   7  token dump for speech LMs (not there yet: pass --skip_token_dump true)
