@@ -108,7 +108,7 @@ def resolve(path: PathLike, name: Optional[str] = None) -> Tuple[str, bytes, byt
                 " pass the .pth file itself to choose"
             )
         return str(candidates[0]), config.read_text(), candidates[0].read_bytes()
-    if zipfile.is_zipfile(path):
+    if path.suffix != ".pth" and zipfile.is_zipfile(path):  # (torch's .pth files are zips too)
         try:
             with zipfile.ZipFile(path) as zf:
                 names = sorted({n.split("/")[0] for n in zf.namelist() if n.endswith("/model.pth")})

@@ -76,15 +76,16 @@ def packed_models(tmp_path_factory) -> Path:
     from espnet2_p2p.bin.pack import pack
 
     root = tmp_path_factory.mktemp("packed")
-    teacher_config = load_config("teacher_tiny.yaml")
+    # The configs as ESPnet's trainer writes them (every option, defaults filled in).
+    parser = GANCodecTask.get_parser()
+    teacher_config = vars(parser.parse_args(["--config", str(CONF / "teacher_tiny.yaml")]))
+    student_config = vars(parser.parse_args(["--config", str(CONF / "student_tiny.yaml")]))
     teacher = trained_like(GANCodecTask.build_model(task_args(teacher_config)))
-    student_config = load_config("student_tiny.yaml")
     student = GANCodecTask.build_model(task_args(student_config))
     student.load_state_dict(teacher.state_dict(), strict=False)
     models = []
     for name, config, model in [("teacher", teacher_config, teacher), ("student", student_config, student)]:
         (root / name).mkdir()
-        config = {"model_conf": {}, **config}  # as ESPnet's trainer writes it
         (root / name / "config.yaml").write_text(yaml.safe_dump(config))
         torch.save(model.state_dict(), root / name / "model.pth")
         models.append((name, root / name / "config.yaml", root / name / "model.pth"))

@@ -191,13 +191,17 @@ def _loads_bounded(data: bytes) -> None:
     assert peak < 64 * len(data) + 200_000, peak
 
 
-@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(seed=st.sampled_from(SEEDS), ops=st.lists(mutation, min_size=1, max_size=3))
-def test_fuzz_mutated_files(seed, ops):
+def _fuzz_case(seed: bytes, ops) -> None:
     data = seed
     for op in ops:
         data = _mutate(data, op)
     _loads_bounded(data)
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.sampled_from(SEEDS), ops=st.lists(mutation, min_size=1, max_size=3))
+def test_fuzz_mutated_files(seed, ops):
+    _fuzz_case(seed, ops)
 
 
 @settings(max_examples=1000, deadline=None)
@@ -210,7 +214,4 @@ def test_fuzz_random_bytes(data):
 @settings(max_examples=30000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.sampled_from(SEEDS), ops=st.lists(mutation, min_size=1, max_size=6))
 def test_fuzz_mutated_files_long(seed, ops):
-    data = seed
-    for op in ops:
-        data = _mutate(data, op)
-    _loads_bounded(data)
+    _fuzz_case(seed, ops)

@@ -51,7 +51,9 @@ def test_help_and_bad_options(tmp_path):
     proc = sh([CODEC_SH, "--no_such_option", "1"], tmp_path, check=False)
     assert proc.returncode != 0 and "unknown option --no_such_option" in proc.stderr
     proc = sh([CODEC_SH, "--stage", "7", "--stop_stage", "7"], tmp_path, check=False)
-    assert proc.returncode != 0 and "--skip_token_dump true" in proc.stderr
+    assert proc.returncode != 0 and "valid.ce_loss.best.pth is missing: run stage 4" in proc.stderr
+    proc = sh([CODEC_SH, "--stage", "7", "--stop_stage", "7", "--skip_token_dump", "true"], tmp_path)
+    assert "token dump skipped" in proc.stdout
     proc = sh([CODEC_SH, "--stage", "1", "--stop_stage", "1", "--corpus", "folder",
                "--corpus_dir", tmp_path / "missing"], tmp_path, check=False)  # fmt: skip
     assert proc.returncode != 0
@@ -102,6 +104,53 @@ def test_cpu_distributed_training_with_two_processes(tmp_path, espeak_corpus):
     assert (recipe / "exp" / "teacher" / "1epoch.pth").exists()
 
 
+# A stand-in for Slurm on one machine: `scontrol show hostnames` lists localhost once per
+# node and `srun --nodes M --ntasks-per-node 1 CMD` starts CMD M times with the task's
+# Slurm variables, waiting for all. codec.sh's own srun + torchrun command lines run
+# unchanged; only the scheduler is local.
+FAKE_SCONTROL = """#!/bin/bash
+for _ in $(seq "${FAKE_NODES}"); do echo localhost; done
+"""
+FAKE_SRUN = """#!/bin/bash
+nodes=1
+while [[ "$1" == --* ]]; do
+    case "$1" in --nodes) nodes=$2; shift 2;; --ntasks-per-node) shift 2;; *) shift;; esac
+done
+pids=()
+for ((i = 0; i < nodes; i++)); do SLURM_NODEID=$i SLURM_PROCID=$i "$@" & pids+=($!); done
+status=0
+for pid in "${pids[@]}"; do wait "$pid" || status=1; done
+exit $status
+"""
+
+
+def test_multi_node_training_through_the_slurm_launcher(tmp_path, espeak_corpus):
+    recipe = prepared_recipe(tmp_path, espeak_corpus)
+    bin_dir = tmp_path / "fake_slurm"
+    bin_dir.mkdir()
+    for name, text in [("scontrol", FAKE_SCONTROL), ("srun", FAKE_SRUN)]:
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
+    e = env()
+    e.update(PATH=f"{bin_dir}:{e['PATH']}", FAKE_NODES="2", SLURM_JOB_NODELIST="fake[1-2]",
+             SLURM_JOB_ID="4242", MASTER_PORT="29517")  # fmt: skip
+    args = teacher_stage(recipe, "--num_nodes", "2", "--cpu_procs", "1", "--launcher", "slurm",
+                         "--teacher_max_epoch", "1")  # fmt: skip
+    proc = subprocess.run(["bash", *map(str, args)], cwd=recipe, env=e, capture_output=True,
+                          text=True, timeout=900)  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    assert "2 node(s) x 1 process(es)" in proc.stdout
+    log = (recipe / "exp" / "teacher" / "train.log").read_text()
+    assert re.search(r"^\[\S+:0/2\] .*1epoch results", log, re.M)  # rank 0 of 2 nodes x 1
+    assert (recipe / "exp" / "teacher" / "1epoch.pth").exists()
+    # Without an allocation the stage says so.
+    e.pop("SLURM_JOB_NODELIST")
+    (recipe / "exp" / "teacher").rename(recipe / "exp" / "teacher_done")
+    proc = subprocess.run(["bash", *map(str, args)], cwd=recipe, env=e, capture_output=True,
+                          text=True, timeout=900)  # fmt: skip
+    assert proc.returncode != 0 and "run inside a Slurm allocation" in proc.stderr
+
+
 def test_killed_training_resumes_from_the_last_checkpoint(tmp_path, espeak_corpus):
     recipe = prepared_recipe(tmp_path, espeak_corpus)
     exp = recipe / "exp" / "teacher"
@@ -122,3 +171,34 @@ def test_killed_training_resumes_from_the_last_checkpoint(tmp_path, espeak_corpu
     assert log.count("1/4epoch started") == 1  # epoch 1 was not trained again
     assert log.count("1epoch results") == 1
     assert (exp / "4epoch.pth").exists() and "4epoch results" in log
+
+
+def test_token_dump_stage_feeds_espnet_lm(tmp_path, espeak_corpus, packed_models):
+    """Stage 7 through codec.sh on a student (from the packed fixture): tokens of every
+    set, the joint vocabulary, and ESPnet's LM task trained on them; its validation
+    perplexity falls."""
+    import zipfile
+
+    recipe = prepared_recipe(tmp_path, espeak_corpus)
+    student = recipe / "exp" / "student"
+    student.mkdir(parents=True)
+    with zipfile.ZipFile(packed_models) as zf:
+        (student / "config.yaml").write_bytes(zf.read("student/config.yaml"))
+        (student / "valid.ce_loss.best.pth").write_bytes(zf.read("student/model.pth"))
+    proc = sh([CODEC_SH, "--stage", "7", "--stop_stage", "7", "--train_set", "train",
+               "--valid_set", "test", "--test_sets", "test", "--nbpe", "30",
+               "--lm_train", "true", "--lm_config", ROOT / "conf" / "lm_tiny.yaml",
+               "--lm_args", "--max_epoch 4 --batch_size 2"], recipe)  # fmt: skip
+    tokens = recipe / "dump" / "tokens"
+    for split in ("train", "test"):
+        assert (tokens / split / ".done").exists() and (tokens / split / "tokens.scp").exists()
+    assert (tokens / "joint_vocab" / "bpe.model").exists()
+    report = (recipe / "exp" / "lm" / "RESULTS.md").read_text()
+    first, last = map(float, re.search(r"epoch 1 ([0-9.]+) -> epoch 4 ([0-9.]+)", report).groups())
+    assert last < first, report
+    assert "Validation perplexity" in proc.stdout
+    # A finished dump is not redone.
+    proc = sh([CODEC_SH, "--stage", "7", "--stop_stage", "7", "--valid_set", "test",
+               "--test_sets", "test"], recipe)  # fmt: skip
+    assert proc.stdout.count("is complete, skipping") == 2, proc.stdout
+

@@ -9,16 +9,16 @@
 #   3  teacher training (RVQ of 1 + N codebooks)
 #   4  student training, initialised from the teacher (--init_param)
 #   5  decoding of the test sets: plain-only, student and teacher .p2p files and the wavs
-#      decoded from them, measured bitrate,
-#      pseudo-token accuracy
+#      decoded from them, measured bitrate, pseudo-token accuracy
 #   6  scoring: PESQ-wb, STOI, eSTOI, LSD, mel distance, DNSMOS -> <expdir>/RESULTS.md
-#   7  token dump for speech LMs (not there yet: pass --skip_token_dump true)
+#   7  token dump for speech LMs: Kaldi ark/scp, Lhotse cuts, joint BPE + codec vocabulary;
+#      --lm_train true also trains ESPnet's LM on the tokens
 #   8  packing: a zip with configs and checkpoints that GANCodecTask.build_model_from_file loads
 #
 # Training runs on CPU (--ngpu 0), one GPU (--ngpu 1), N GPUs (--ngpu N, torchrun),
 # N CPU processes (--cpu_procs N, gloo), or several nodes (--num_nodes M --launcher slurm:
 # srun starts one torchrun per node). Training stages resume from checkpoint.pth when
-# re-run; finished stages 1, 2, 5, 6 and 8 are skipped unless --force true.
+# re-run; finished stages 1, 2, 5, 6, 7 and 8 are skipped unless --force true.
 set -euo pipefail
 
 # ------------------------------------------------------------------ options
@@ -47,7 +47,12 @@ train_args=             # extra arguments for ESPnet's trainer
 tag=                    # suffix of the experiment dirs
 dumpdir=dump
 expdir=exp
-skip_token_dump=false
+skip_token_dump=false  # true: skip stage 7
+token_streams=all       # stage 7: all (plain + N pseudo) or plain
+nbpe=100                # stage 7: BPE pieces of the joint text + codec vocabulary
+lm_train=false          # stage 7: also train ESPnet's LM on the dumped tokens
+lm_config=              # stage 7: LM config (e.g. conf/lm_tiny.yaml)
+lm_args=                # stage 7: extra arguments for espnet2.bin.lm_train
 force=false
 
 usage() { sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; echo; echo "Options (default):"; \
@@ -106,7 +111,7 @@ run_train() {
         master=$(scontrol show hostnames "${SLURM_JOB_NODELIST:?run inside a Slurm allocation}" | head -n 1)
         srun --nodes "${num_nodes}" --ntasks-per-node 1 \
             torchrun --nnodes "${num_nodes}" --nproc_per_node "${procs}" \
-                --rdzv_backend c10d --rdzv_endpoint "${master}:29500" --rdzv_id "${SLURM_JOB_ID}" \
+                --rdzv_backend c10d --rdzv_endpoint "${master}:${MASTER_PORT:-29500}" --rdzv_id "${SLURM_JOB_ID}" \
                 -m "${module}" "${args[@]}" --ngpu "${per_proc_gpu}" --dist_backend "${backend}" \
                 --multiprocessing_distributed false --unused_parameters true \
             >> "${out}/train.log" 2>&1 || { tail -n 20 "${out}/train.log"; die "training failed: ${out}"; }
@@ -194,7 +199,7 @@ if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
         echo "# Results${tag:+ (${tag})}"
         for set in ${test_sets}; do
             echo; echo "## ${set}"; echo
-            echo "Token payload measured from the codes written (container overhead: none, raw tokens):"
+            echo "Bitrate measured from the .p2p files written (token payload; whole files with the container):"
             echo; cat "${expdir}/decode${tag}_${set}/bitrate.md"; echo
             echo "Pseudo-token top-1 of the student against the teacher's tokens:"
             echo; cat "${expdir}/decode${tag}_${set}/token_accuracy.md"; echo
@@ -209,7 +214,34 @@ if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; then
     if [ "${skip_token_dump}" = true ]; then
         log "stage 7: token dump skipped (--skip_token_dump true)"
     else
-        die "stage 7: the token dump for speech LMs is not there yet; pass --skip_token_dump true"
+        [ -f "${student_model}" ] || die "${student_model} is missing: run stage 4"
+        for set in $(printf '%s\n' ${train_set} ${valid_set} ${test_sets} | awk '!seen[$0]++'); do
+            out=${dumpdir}/tokens${tag}/${set}
+            if done_or_force "${out}/.done"; then log "stage 7: ${out} is complete, skipping"; continue; fi
+            log "stage 7: ${token_streams} token streams of ${set} -> ${out}"
+            vocab=()
+            if [ "${set}" = "${train_set}" ] && [ -f "${dumpdir}/${set}/text" ]; then
+                vocab=(--joint_vocab_dir "${dumpdir}/tokens${tag}/joint_vocab" --nbpe "${nbpe}")
+            fi
+            python -m espnet2_p2p.bin.dump_tokens --model "${student_model}" \
+                --data_dir "${dumpdir}/${set}" --output_dir "${out}" --streams "${token_streams}" \
+                "${vocab[@]}"
+        done
+        if [ "${lm_train}" = true ]; then
+            tokens=${dumpdir}/tokens${tag}
+            lm_exp=${expdir}/lm${tag}
+            log "stage 7: ESPnet LM on the ${train_set} tokens -> ${lm_exp}; log: ${lm_exp}/train.log"
+            mkdir -p "${lm_exp}"
+            python -m espnet2.bin.lm_train --config "${lm_config}" --output_dir "${lm_exp}" \
+                --token_type word --token_list "${tokens}/${train_set}/lm_token_list" \
+                --train_data_path_and_name_and_type "${tokens}/${train_set}/lm_text,text,text" \
+                --valid_data_path_and_name_and_type "${tokens}/${valid_set}/lm_text,text,text" \
+                --train_shape_file "${tokens}/${train_set}/utt2num_frames" \
+                --valid_shape_file "${tokens}/${valid_set}/utt2num_frames" \
+                --ngpu "${ngpu}" --resume true ${lm_args} >> "${lm_exp}/train.log" 2>&1 \
+                || { tail -n 20 "${lm_exp}/train.log"; die "LM training failed: ${lm_exp}"; }
+            python -m espnet2_p2p.bin.lm_report "${lm_exp}/train.log" | tee "${lm_exp}/RESULTS.md"
+        fi
     fi
 fi
 

@@ -16,5 +16,4 @@ cd "$(dirname "$0")"
     --test_sets test \
     --train_config ../../../conf/teacher.yaml \
     --student_config ../../../conf/student.yaml \
-    --skip_token_dump true \
     "$@"

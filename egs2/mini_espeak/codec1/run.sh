@@ -16,5 +16,6 @@ cd "$(dirname "$0")"
     --test_sets test \
     --train_config ../../../conf/teacher_tiny.yaml \
     --student_config ../../../conf/student_tiny.yaml \
-    --skip_token_dump true \
+    --lm_train true \
+    --lm_config ../../../conf/lm_tiny.yaml \
     "$@"

@@ -17,5 +17,4 @@ cd "$(dirname "$0")"
     --test_sets test \
     --train_config ../../../conf/teacher_48k.yaml \
     --student_config ../../../conf/student_48k.yaml \
-    --skip_token_dump true \
     "$@"

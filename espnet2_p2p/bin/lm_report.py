@@ -1,0 +1,48 @@
+#!/usr/bin/env python3
+"""Per-epoch validation loss and perplexity of an ESPnet LM run, from its train.log.
+
+    python -m espnet2_p2p.bin.lm_report exp/lm/train.log
+
+ESPnet's LM reports the mean cross-entropy per token (``[valid] loss=``, natural log);
+the perplexity is ``exp(loss)``. Prints a Markdown table and the first/last perplexity.
+"""
+
+import math
+import re
+import sys
+from pathlib import Path
+from typing import List, Tuple
+
+_EPOCH = re.compile(r"(\d+)epoch results: .*\[valid\] loss=([0-9.eE+-]+)")
+
+
+def valid_losses(log: Path) -> List[Tuple[int, float]]:
+    """(epoch, validation loss) per epoch, in order (a resumed run's last report wins)."""
+    found = {}
+    for line in Path(log).read_text(errors="replace").splitlines():
+        m = _EPOCH.search(line)
+        if m:
+            found[int(m.group(1))] = float(m.group(2))
+    return sorted(found.items())
+
+
+def report(log: Path) -> str:
+    rows = valid_losses(log)
+    if not rows:
+        raise SystemExit(f"lm_report: no '[valid] loss=' epoch results in {log}")
+    lines = ["| epoch | valid loss (nats/token) | valid perplexity |", "|---|---|---|"]
+    lines += [f"| {e} | {loss:.4f} | {math.exp(loss):.2f} |" for e, loss in rows]
+    first, last = math.exp(rows[0][1]), math.exp(rows[-1][1])
+    lines += ["", f"Validation perplexity: epoch {rows[0][0]} {first:.2f} -> epoch {rows[-1][0]} {last:.2f}"]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        raise SystemExit("usage: python -m espnet2_p2p.bin.lm_report TRAIN_LOG")
+    print(report(Path(args[0])))
+
+
+if __name__ == "__main__":
+    main()

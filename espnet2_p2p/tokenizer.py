@@ -1,0 +1,212 @@
+"""Codec tokens for speech language models.
+
+P2PSynCodec transmits one token stream (the plain VQ) but reconstructs from 1 + N: the
+plain stream and N pseudo streams predicted from it. A speech LM can model all 1 + N as
+targets. :class:`P2PTokenizer` gives them in the layouts LMs use::
+
+    from espnet2_p2p.tokenizer import P2PTokenizer
+
+    tok = P2PTokenizer.from_pretrained("exp/p2psyn_packed.zip")   # or an exp dir / .pth
+    tokens = tok.encode(wav)              # (frames, 1 + N) int64; stream 0 = plain
+    wav_hat = tok.decode(tokens)          # all streams given: nothing is predicted
+    wav_hat = tok.decode(tokens[:, :1])   # plain only: pseudo streams predicted
+    ids = tok.flatten(tokens)             # 1-D LM ids, frame-major
+    tokens = tok.unflatten(ids)
+
+Frames: a waveform of ``T >= 1`` samples has ``frames = ceil(T / hop)`` frames
+(hop = 320 samples at 16 kHz, 50 frames per second); :meth:`num_frames` computes it.
+
+Flat ids: token ``c`` of stream ``s`` is ``offset[s] + c`` with ``offset[s]`` the sum
+of the codebook sizes before stream ``s`` (``c + s * K`` when all codebooks have K
+entries, as in the shipped configs). ``order="frame"`` (default) lists frame 0's
+streams 0..S-1, then frame 1's ...; ``order="stream"`` lists all of stream 0, then
+stream 1 .... :meth:`token_list` names id ``i`` as ``<codec_layer{s}_code{c}>``.
+
+Input checks raise :class:`~espnet2_p2p.errors.P2PError` subclasses naming the problem:
+tokens out of range, a wrong number of streams, a frame count that does not fit the
+audio length.
+"""
+
+from pathlib import Path
+from typing import List, Optional, Sequence, Union
+
+import numpy as np
+import torch
+
+from espnet2_p2p.errors import AudioInputError, P2PError
+
+ORDERS = ("frame", "stream")
+
+
+class TokenError(P2PError):
+    """Tokens that do not fit the codec (range, streams, frames)."""
+
+
+class P2PTokenizer:
+    """wav <-> codec tokens (frames, streams) and flat LM ids.
+
+    Args:
+        model: An ``ESPnetGANCodecModel`` holding a P2PSynCodec (teacher or student), or
+            the codec itself.
+        streams (str): "all" (plain + N pseudo; default) or "plain".
+    """
+
+    def __init__(self, model, streams: str = "all"):
+        if streams not in ("all", "plain"):
+            raise ValueError(f"streams must be 'all' or 'plain', got {streams!r}")
+        self.model = model
+        self.codec = getattr(model, "codec", model).eval()
+        self.streams = streams
+        self.sizes: List[int] = list(self.codec.generator.quantizer.codebook_sizes)
+        if streams == "plain":
+            self.sizes = self.sizes[:1]
+        self.offsets: List[int] = [int(sum(self.sizes[:s])) for s in range(len(self.sizes))]
+        self.vocab_size = int(sum(self.sizes))
+
+    @classmethod
+    def from_pretrained(cls, path, name: Optional[str] = None, device: str = "cpu", streams: str = "all"):
+        """Load a packed zip, an experiment dir or a .pth (see :mod:`espnet2_p2p.model_io`)."""
+        from espnet2_p2p.model_io import load_codec
+
+        return cls(load_codec(path, name, device), streams)
+
+    # ---------------------------------------------------------------- shapes
+    @property
+    def num_streams(self) -> int:
+        return len(self.sizes)
+
+    @property
+    def hop_length(self) -> int:
+        return self.codec.hop_length
+
+    @property
+    def sample_rate(self) -> int:
+        return self.codec.fs
+
+    @property
+    def frame_rate(self) -> float:
+        return self.codec.frame_rate
+
+    def num_frames(self, num_samples: int) -> int:
+        """Frames of a waveform of ``num_samples >= 1`` samples: ``ceil(num_samples / hop)``."""
+        if num_samples < 1:
+            raise AudioInputError(f"audio of {num_samples} samples has no frames")
+        return -(-int(num_samples) // self.hop_length)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.codec.parameters()).device
+
+    # ----------------------------------------------------------- wav <-> tokens
+    @torch.no_grad()
+    def encode(self, wav, lengths: Optional[Sequence[int]] = None) -> torch.Tensor:
+        """Waveform(s) at ``sample_rate`` -> tokens.
+
+        Args:
+            wav: (T,) -> tokens (frames, S); or a zero-padded batch (B, T) with
+                ``lengths`` (samples per item) -> (B, max_frames, S), where item b's
+                first ``num_frames(lengths[b])`` frames equal what it gets alone and the
+                rest are 0.
+
+        Returns:
+            LongTensor: Tokens, stream 0 = plain, streams 1..N = pseudo (``streams="all"``).
+        """
+        x = torch.as_tensor(wav, dtype=torch.float32)
+        single = x.dim() == 1
+        x = x.view(1, 1, -1) if single else x.unsqueeze(1)
+        if x.dim() != 3:
+            raise AudioInputError(f"wav must be (T,) or (B, T), got shape {tuple(torch.as_tensor(wav).shape)}")
+        x = x.to(self.device)
+        if self.streams == "all":
+            codes = self.codec.tokens(x, lengths)
+        else:
+            codes = self.codec.encode(x, lengths)[:1]
+        tokens = codes.permute(1, 2, 0).cpu()  # (B, frames, S)
+        return tokens[0] if single else tokens
+
+    @torch.no_grad()
+    def decode(self, tokens, length: Optional[int] = None) -> torch.Tensor:
+        """Tokens (frames, S) -> waveform (length or frames * hop,).
+
+        S = 1: the plain stream; a student predicts the pseudo streams (a teacher decodes
+        plain-only). S = 1 + N: all streams given (as an LM generates them); nothing is
+        predicted.
+        """
+        total = len(self.codec.generator.quantizer.codebook_sizes)
+        tokens = self.check(tokens, streams=[1, total])
+        if length is not None and self.num_frames(length) != tokens.shape[0]:
+            raise TokenError(
+                f"{tokens.shape[0]} frames do not fit {length} samples (expected {self.num_frames(length)})"
+            )
+        codes = tokens.t().unsqueeze(1).to(self.device)  # (S, 1, frames)
+        return self.codec.decode(codes, length=length)[0, 0].cpu()
+
+    def check(self, tokens, num_samples: Optional[int] = None, streams=None, name: str = "tokens"):
+        """Return tokens as a LongTensor (frames, S) or raise :class:`TokenError`.
+
+        ``streams``: the stream counts accepted (default: this tokenizer's).
+        """
+        t = torch.as_tensor(np.asarray(tokens) if not isinstance(tokens, torch.Tensor) else tokens)
+        if t.dtype.is_floating_point or t.dtype == torch.bool:
+            raise TokenError(f"{name}: tokens must be integers, got {t.dtype}")
+        t = t.long()
+        valid = sorted(set(streams or [self.num_streams]))
+        if t.dim() != 2 or t.shape[1] not in valid:
+            raise TokenError(
+                f"{name}: expected (frames, streams) with streams in {valid}, got shape {tuple(t.shape)}"
+            )
+        if t.shape[0] == 0:
+            raise TokenError(f"{name}: no frames")
+        sizes = self.codec.generator.quantizer.codebook_sizes
+        for s in range(t.shape[1]):
+            lo, hi = int(t[:, s].min()), int(t[:, s].max())
+            if lo < 0 or hi >= sizes[s]:
+                frame = int(((t[:, s] < 0) | (t[:, s] >= sizes[s])).nonzero()[0])
+                bad = int(t[frame, s])
+                raise TokenError(
+                    f"{name}: stream {s} has token {bad} at frame {frame}, outside [0, {sizes[s]})"
+                )
+        if num_samples is not None and self.num_frames(num_samples) != t.shape[0]:
+            raise TokenError(
+                f"{name}: {t.shape[0]} frames, but {num_samples} samples make {self.num_frames(num_samples)}"
+            )
+        return t
+
+    # ------------------------------------------------------------ flat ids
+    def flatten(self, tokens, order: str = "frame") -> torch.Tensor:
+        """Tokens (frames, S) -> 1-D ids ``offset[s] + code`` in ``order``."""
+        if order not in ORDERS:
+            raise ValueError(f"order must be one of {ORDERS}, got {order!r}")
+        t = self.check(tokens)
+        ids = t + torch.tensor(self.offsets[: t.shape[1]])
+        return (ids if order == "frame" else ids.t()).reshape(-1)
+
+    def unflatten(self, ids, order: str = "frame", name: str = "ids") -> torch.Tensor:
+        """1-D ids -> tokens (frames, S); refuses ids of the wrong stream or length."""
+        if order not in ORDERS:
+            raise ValueError(f"order must be one of {ORDERS}, got {order!r}")
+        ids = torch.as_tensor(np.asarray(ids)).long().reshape(-1)
+        S = self.num_streams
+        if ids.numel() == 0 or ids.numel() % S:
+            raise TokenError(f"{name}: {ids.numel()} ids are not a whole number of frames of {S} streams")
+        grid = ids.view(-1, S) if order == "frame" else ids.view(S, -1).t()
+        offsets = torch.tensor(self.offsets)
+        codes = grid - offsets
+        for s, size in enumerate(self.sizes):
+            bad = ((codes[:, s] < 0) | (codes[:, s] >= size)).nonzero()
+            if len(bad):
+                frame = int(bad[0])
+                raise TokenError(
+                    f"{name}: id {int(grid[frame, s])} at frame {frame} is not a stream-{s} id"
+                    f" (stream {s} uses [{offsets[s]}, {offsets[s] + size}))"
+                )
+        return codes
+
+    def token_list(self) -> List[str]:
+        """Names of the flat ids: ``<codec_layer{s}_code{c}>`` for id ``offset[s] + c``."""
+        return [f"<codec_layer{s}_code{c}>" for s, size in enumerate(self.sizes) for c in range(size)]
+
+    def write_token_list(self, path: Union[str, Path]) -> Path:
+        path = Path(path)
+        path.write_text("\n".join(self.token_list()) + "\n")
+        return path

@@ -1,0 +1,121 @@
+"""The tokenizer API: frame counts, layouts, decoding from LM tokens, refusals."""
+
+import numpy as np
+import pytest
+import torch
+
+from espnet2_p2p.errors import AudioInputError
+from espnet2_p2p.tokenizer import P2PTokenizer, TokenError
+
+
+@pytest.fixture(scope="module")
+def tok(packed_models):
+    return P2PTokenizer.from_pretrained(packed_models)  # the student, 1 + 3 streams
+
+
+@pytest.mark.parametrize("length", [1, 2, 319, 320, 321, 639, 640, 641, 16000, 16001])
+def test_frame_formula_for_every_length_class(tok, length):
+    x = 0.1 * torch.randn(length)
+    tokens = tok.encode(x)
+    assert tokens.shape == (tok.num_frames(length), 4)
+    assert tok.num_frames(length) == -(-length // 320)
+    assert tok.decode(tokens, length=length).shape == (length,)
+
+
+def test_zero_samples_have_no_frames(tok):
+    with pytest.raises(AudioInputError, match="0 samples has no frames"):
+        tok.num_frames(0)
+
+
+def test_batch_equals_single(tok):
+    lengths = [16000, 700, 5000]
+    xs = [0.1 * torch.randn(n) for n in lengths]
+    batch = torch.zeros(3, 16000)
+    for b, x in enumerate(xs):
+        batch[b, : len(x)] = x
+    tokens = tok.encode(batch, lengths)
+    for b, x in enumerate(xs):
+        alone = tok.encode(x)
+        assert torch.equal(tokens[b, : len(alone)], alone)
+
+
+@pytest.mark.parametrize("order", ["frame", "stream"])
+def test_flat_layout_round_trip(tok, order):
+    tokens = tok.encode(0.1 * torch.randn(8000))
+    ids = tok.flatten(tokens, order)
+    assert ids.shape == (tokens.numel(),)
+    assert torch.equal(tok.unflatten(ids, order), tokens)
+    names = tok.token_list()
+    assert len(names) == 4096 and names[0] == "<codec_layer0_code0>" and names[1024 + 5] == "<codec_layer1_code5>"
+    if order == "frame":  # frame 0's streams first
+        assert ids[:4].tolist() == [int(tokens[0, s]) + 1024 * s for s in range(4)]
+    else:  # all of stream 0 first
+        assert torch.equal(ids[: len(tokens)], tokens[:, 0])
+    for i in ids[:8].tolist():
+        s, c = divmod(i, 1024)
+        assert names[i] == f"<codec_layer{s}_code{c}>"
+
+
+def test_decoding_lm_tokens_uses_them_and_plain_tokens_predict(tok):
+    x = 0.1 * torch.randn(12000)
+    tokens = tok.encode(x)
+    quantizer = tok.codec.generator.quantizer
+    quantizer.pseudo_codeword = "argmax"
+    try:
+        # The pseudo streams of encode() are the predictor's: decoding them as given
+        # equals decoding the plain stream with prediction.
+        assert torch.equal(tok.decode(tokens, len(x)), tok.decode(tokens[:, :1], len(x)))
+    finally:
+        quantizer.pseudo_codeword = "expected"
+    other = tokens.clone()
+    other[:, 1:] = torch.randint(0, 1024, other[:, 1:].shape)
+    # Given pseudo tokens are used, not re-predicted; decoding is deterministic.
+    assert not torch.equal(tok.decode(other, len(x)), tok.decode(tokens, len(x)))
+    assert torch.equal(tok.decode(other, len(x)), tok.decode(other, len(x)))
+    # Re-encoding the decoder's output (a lossy codec is not an identity) runs and
+    # gives tokens of the same shape.
+    again = tok.encode(tok.decode(tokens, len(x)))
+    assert again.shape == tokens.shape
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (lambda t: t.clone().fill_(1024), r"stream 0 has token 1024 at frame 0, outside \[0, 1024\)"),
+        (lambda t: torch.cat([t, t[:, :1]], dim=1), r"streams in \[1, 4\], got shape \(\d+, 5\)"),
+        (lambda t: t[:, :2], r"streams in \[1, 4\], got shape \(\d+, 2\)"),
+        (lambda t: t.float(), r"tokens must be integers"),
+        (lambda t: t[:0], r"no frames"),
+    ],
+)
+def test_bad_tokens_are_named(tok, bad, message):
+    tokens = tok.encode(0.1 * torch.randn(3200))
+    with pytest.raises(TokenError, match=message):
+        tok.decode(bad(tokens))
+
+
+def test_frame_count_must_fit_the_length(tok):
+    tokens = tok.encode(0.1 * torch.randn(3200))  # 10 frames
+    with pytest.raises(TokenError, match=r"10 frames do not fit 4000 samples \(expected 13\)"):
+        tok.decode(tokens, length=4000)
+    with pytest.raises(TokenError, match=r"utt7: 10 frames, but 4000 samples make 13"):
+        tok.check(tokens, num_samples=4000, name="utt7")
+
+
+def test_flat_ids_of_the_wrong_stream_or_length(tok):
+    ids = tok.flatten(tok.encode(0.1 * torch.randn(3200)))
+    with pytest.raises(TokenError, match=r"utt1: 39 ids are not a whole number of frames of 4 streams"):
+        tok.unflatten(ids[:-1], name="utt1")
+    swapped = ids.clone()
+    swapped[1] = 5  # a stream-0 id where stream 1 belongs
+    with pytest.raises(TokenError, match=r"id 5 at frame 0 is not a stream-1 id \(stream 1 uses \[1024, 2048\)\)"):
+        tok.unflatten(swapped)
+    with pytest.raises(TokenError, match="is not a stream-3 id"):
+        tok.unflatten(np.append(ids[:-1], 4096))
+
+
+def test_plain_only_tokenizer(packed_models):
+    tok = P2PTokenizer.from_pretrained(packed_models, streams="plain")
+    tokens = tok.encode(0.1 * torch.randn(3200))
+    assert tokens.shape == (10, 1) and tok.vocab_size == 1024 and len(tok.token_list()) == 1024
+    assert tok.decode(tokens).shape == (3200,)
