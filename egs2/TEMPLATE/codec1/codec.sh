@@ -256,3 +256,9 @@ if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ]; then
             --model "teacher:${teacher_exp}/config.yaml:${teacher_model}"
     fi
 fi
+
+if [ -f "${expdir}/RESULTS.md" ]; then
+    log "finished stages ${stage}-${stop_stage}; results: $(cd "${expdir}" && pwd)/RESULTS.md"
+else
+    log "finished stages ${stage}-${stop_stage}"
+fi
