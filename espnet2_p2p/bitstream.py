@@ -118,6 +118,22 @@ class P2PHeader:
     def file_size(self) -> int:
         return OVERHEAD_BYTES + self.payload_bytes
 
+    @classmethod
+    def for_codec(cls, codec, num_samples: int, num_streams: int, fingerprint: bytes) -> "P2PHeader":
+        """The header of a file that ``codec`` (a P2PSynCodec) writes for ``num_samples``
+        samples, transmitting ``num_streams`` streams (1, or 1 + N for a teacher)."""
+        sizes = codec.generator.quantizer.codebook_sizes
+        return cls(
+            sample_rate=codec.fs,
+            num_samples=num_samples,
+            hop_length=codec.hop_length,
+            codebook_size=sizes[0],
+            pseudo_codebook_size=sizes[-1],
+            num_pseudo=len(sizes) - 1,
+            num_streams=num_streams,
+            fingerprint=fingerprint,
+        )
+
     def validate(self) -> None:
         """Raise :class:`BitstreamError` unless every field is plausible."""
         checks = [

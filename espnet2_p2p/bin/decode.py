@@ -58,20 +58,12 @@ def decode_system(codec, wav: np.ndarray, n_streams: Optional[int], p2p_path: Pa
         the header of the file written).
     """
     x = torch.from_numpy(wav).view(1, 1, -1)
-    codes = codec.encode(x)
+    # A student's encode() is the plain stream of tokens(): code once, keep both.
+    all_tokens = codec.tokens(x) if codec.is_student else None
+    codes = all_tokens[:1] if codec.is_student else codec.encode(x)
     if n_streams is not None:
         codes = codes[:n_streams]
-    sizes = codec.generator.quantizer.codebook_sizes
-    header = bitstream.P2PHeader(
-        sample_rate=codec.fs,
-        num_samples=len(wav),
-        hop_length=codec.hop_length,
-        codebook_size=sizes[0],
-        pseudo_codebook_size=sizes[-1],
-        num_pseudo=len(sizes) - 1,
-        num_streams=codes.shape[0],
-        fingerprint=fp,
-    )
+    header = bitstream.P2PHeader.for_codec(codec, len(wav), codes.shape[0], fp)
     bitstream.write(p2p_path, header, codes[:, 0].numpy())
     header, read_back = bitstream.read(p2p_path)
     codes = torch.from_numpy(read_back).unsqueeze(1)
@@ -79,7 +71,7 @@ def decode_system(codec, wav: np.ndarray, n_streams: Optional[int], p2p_path: Pa
     tokens = None
     if codec.is_student:
         _, z = codec.generator.analyse(x)
-        tokens = (codec.tokens(x)[1:, 0], codec.generator.quantizer.encode_residual(z)[1:, 0])
+        tokens = (all_tokens[1:, 0], codec.generator.quantizer.encode_residual(z)[1:, 0])
     return wav_hat, tokens, header
 
 

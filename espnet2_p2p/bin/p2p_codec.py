@@ -150,18 +150,7 @@ class Runner:
         from espnet2_p2p import bitstream
 
         codes, num_samples = self._tokens(path, "transmitted")
-        codec = self.codec
-        sizes = codec.generator.quantizer.codebook_sizes
-        header = bitstream.P2PHeader(
-            sample_rate=codec.fs,
-            num_samples=num_samples,
-            hop_length=codec.hop_length,
-            codebook_size=sizes[0],
-            pseudo_codebook_size=sizes[1] if len(sizes) > 1 else sizes[0],
-            num_pseudo=len(sizes) - 1,
-            num_streams=codes.shape[0],
-            fingerprint=self.fingerprint,
-        )
+        header = bitstream.P2PHeader.for_codec(self.codec, num_samples, codes.shape[0], self.fingerprint)
         out.parent.mkdir(parents=True, exist_ok=True)
         bitstream.write(out, header, codes)
 

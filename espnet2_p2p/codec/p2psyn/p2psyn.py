@@ -501,7 +501,7 @@ class P2PSynCodec(AbsGANCodec):
             (stream 0 is the plain VQ). Student: the plain stream only (1, B, frames).
         """
         check_audio_batch(x)
-        lengths = self._check_lengths(lengths, x.shape[0], x.shape[-1])
+        lengths = self._check_counts(lengths, x.shape[0], x.shape[-1], "lengths")
         _, z = self.generator.analyse(x, lengths)
         quantizer = self.generator.quantizer
         codes = quantizer.encode(z).unsqueeze(0) if self.is_student else quantizer.encode_residual(z)
@@ -510,15 +510,17 @@ class P2PSynCodec(AbsGANCodec):
             codes = codes * (torch.arange(codes.shape[-1], device=codes.device) < frames.view(-1, 1))
         return codes
 
-    def _check_lengths(self, lengths, batch: int, max_length: int):
-        if lengths is None:
+    @staticmethod
+    def _check_counts(values, batch: int, max_value: int, name: str):
+        """Per-item counts (lengths, frames) as a LongTensor (B,), each in [1, max_value]."""
+        if values is None:
             return None
-        lengths = torch.as_tensor(lengths, dtype=torch.long).view(-1)
-        if lengths.numel() != batch or bool((lengths < 1).any()) or int(lengths.max()) > max_length:
+        values = torch.as_tensor(values, dtype=torch.long).view(-1)
+        if values.numel() != batch or bool((values < 1).any()) or int(values.max()) > max_value:
             raise ValueError(
-                f"lengths must hold {batch} values in [1, {max_length}], got {lengths.tolist()}"
+                f"{name} must hold {batch} values in [1, {max_value}], got {values.tolist()}"
             )
-        return lengths
+        return values
 
     @torch.no_grad()
     def tokens(self, x: torch.Tensor, lengths: Optional[torch.Tensor] = None) -> torch.Tensor:
@@ -574,13 +576,7 @@ class P2PSynCodec(AbsGANCodec):
             Tensor: Audio (B, 1, length).
         """
         quantizer = self.generator.quantizer
-        if frames is not None:
-            frames = torch.as_tensor(frames, dtype=torch.long).view(-1)
-            if frames.numel() != codes.shape[1] or bool((frames < 1).any()) or int(frames.max()) > codes.shape[-1]:
-                raise ValueError(
-                    f"frames must hold {codes.shape[1]} values in [1, {codes.shape[-1]}],"
-                    f" got {frames.tolist()}"
-                )
+        frames = self._check_counts(frames, codes.shape[1], codes.shape[-1], "frames")
         if self.is_student and codes.dim() == 3 and codes.shape[0] == 1:
             if frames is None:
                 quantized, _ = quantizer.decode(codes[0])
