@@ -3,12 +3,15 @@
 Importing the package registers its codecs in ESPnet's GAN codec task
 (``espnet2.tasks.gan_codec.codec_choices``), so ESPnet's trainer, its
 ``GANCodecTask.build_model_from_file`` and ``espnet2.bin.gan_codec_inference``
-accept ``codec: p2psyn``.
+accept ``codec: p2psyn`` and ``codec: secousti``.
 """
 
 __version__ = "0.1.0"
 
-CODECS = {"p2psyn": "espnet2_p2p.codec.p2psyn.p2psyn:P2PSynCodec"}
+CODECS = {
+    "p2psyn": "espnet2_p2p.codec.p2psyn.p2psyn:P2PSynCodec",
+    "secousti": "espnet2_p2p.codec.secousti.secousti:SecoustiCodec",
+}
 
 
 def register() -> None:

@@ -7,7 +7,7 @@ to check it has the right model. All integers are little-endian.
 offset   bytes  field
 =======  =====  ==========================================================================
 0        4      magic ``b"P2PC"``
-4        1      format version (1)
+4        1      format version (1; 2 when side information follows the header)
 5        1      reserved, 0
 6        2      header size in bytes (52 for version 1)
 8        4      sample rate (Hz) of the decoded audio
@@ -18,22 +18,26 @@ offset   bytes  field
 32       4      pseudo codebook size
 36       1      N, the number of pseudo VQs of the model
 37       1      transmitted streams S: 1 (plain, the 0.5 kbps student) or 1 + N (teacher)
-38       2      reserved, 0
+38       2      side information size in bytes (version 2; 0 in version 1)
 40       8      fingerprint of the model that wrote the file (:func:`espnet2_p2p.model_io.fingerprint`)
 48       4      payload size in bytes
-52       ...    payload: tokens frame by frame (stream 0 .. S-1 within a frame), each
+52       ...    side information (version 2): bytes the model needs once per file,
+                e.g. SecoustiCodec's paralinguistic vector (one byte per dimension)
+...      ...    payload: tokens frame by frame (stream 0 .. S-1 within a frame), each
                 packed MSB first at ``ceil(log2(K))`` bits (exactly ``log2 K`` for the
                 power-of-two codebooks of the shipped configs), zero-padded to a byte
 end - 4  4      CRC-32 of all bytes before it
 =======  =====  ==========================================================================
 
 So a file costs ``52 + 4`` bytes of container overhead plus at most 7 padding bits; the
-payload of the student is exactly ``10 bits x frames`` (500 bit/s at 50 Hz).
+payload of the student is exactly ``10 bits x frames`` (500 bit/s at 50 Hz). Side
+information is part of what is sent and counted as such (not as container overhead).
 
 :func:`loads` checks every field before it allocates anything that depends on them, and
 raises :class:`~espnet2_p2p.errors.BitstreamError` naming what is wrong.
 """
 
+import dataclasses
 import math
 import os
 import struct
@@ -48,6 +52,8 @@ from espnet2_p2p.errors import BitstreamError
 
 MAGIC = b"P2PC"
 VERSION = 1
+VERSION_SIDE_INFO = 2
+MAX_SIDE_INFO = (1 << 16) - 1
 _HEADER = struct.Struct("<4sBBHIQIIIIBBH8sI")
 HEADER_SIZE = _HEADER.size  # 52
 CRC_SIZE = 4
@@ -78,6 +84,7 @@ class P2PHeader:
     num_pseudo: int
     num_streams: int
     fingerprint: bytes
+    side_info: bytes = b""
 
     @property
     def num_frames(self) -> int:
@@ -116,13 +123,17 @@ class P2PHeader:
 
     @property
     def file_size(self) -> int:
-        return OVERHEAD_BYTES + self.payload_bytes
+        return OVERHEAD_BYTES + len(self.side_info) + self.payload_bytes
 
     @classmethod
-    def for_codec(cls, codec, num_samples: int, num_streams: int, fingerprint: bytes) -> "P2PHeader":
-        """The header of a file that ``codec`` (a P2PSynCodec) writes for ``num_samples``
-        samples, transmitting ``num_streams`` streams (1, or 1 + N for a teacher)."""
-        sizes = codec.generator.quantizer.codebook_sizes
+    def for_codec(
+        cls, codec, num_samples: int, num_streams: int, fingerprint: bytes, side_info: bytes = b""
+    ) -> "P2PHeader":
+        """The header of a file that ``codec`` writes for ``num_samples`` samples,
+        transmitting ``num_streams`` streams (P2PSynCodec: 1, or 1 + N for a teacher;
+        SecoustiCodec: 1, with its paralinguistic vector as ``side_info``)."""
+        quantizer = getattr(codec.generator, "quantizer", None)
+        sizes = quantizer.codebook_sizes if quantizer is not None else [codec.codebook_size]
         return cls(
             sample_rate=codec.fs,
             num_samples=num_samples,
@@ -132,6 +143,7 @@ class P2PHeader:
             num_pseudo=len(sizes) - 1,
             num_streams=num_streams,
             fingerprint=fingerprint,
+            side_info=bytes(side_info),
         )
 
     def validate(self) -> None:
@@ -151,6 +163,7 @@ class P2PHeader:
                 f"{self.num_streams} streams (1 or 1 + N = {1 + self.num_pseudo} are valid)",
             ),
             (len(self.fingerprint) == 8, f"a fingerprint of {len(self.fingerprint)} bytes"),
+            (len(self.side_info) <= MAX_SIDE_INFO, f"{len(self.side_info)} bytes of side information"),
         ]
         for ok, what in checks:
             if not ok:
@@ -211,7 +224,7 @@ def dumps(header: P2PHeader, codes: np.ndarray) -> bytes:
     payload = pack_tokens(codes, header.stream_sizes)
     head = _HEADER.pack(
         MAGIC,
-        VERSION,
+        VERSION_SIDE_INFO if header.side_info else VERSION,
         0,
         HEADER_SIZE,
         header.sample_rate,
@@ -222,11 +235,11 @@ def dumps(header: P2PHeader, codes: np.ndarray) -> bytes:
         header.pseudo_codebook_size,
         header.num_pseudo,
         header.num_streams,
-        0,
+        len(header.side_info),
         header.fingerprint,
         len(payload),
     )
-    body = head + payload
+    body = head + header.side_info + payload
     return body + struct.pack("<I", zlib.crc32(body))
 
 
@@ -253,16 +266,25 @@ def parse_header(data: bytes, total_size: int) -> P2PHeader:
         pseudo_codebook_size,
         num_pseudo,
         num_streams,
-        reserved2,
+        side_size,
         fingerprint,
         payload_size,
     ) = _HEADER.unpack(bytes(data[:HEADER_SIZE]))
-    if version != VERSION:
-        raise BitstreamError(f"format version {version} is not supported (this reader knows {VERSION})")
+    if version not in (VERSION, VERSION_SIDE_INFO):
+        raise BitstreamError(
+            f"format version {version} is not supported (this reader knows {VERSION} and {VERSION_SIDE_INFO})"
+        )
     if header_size != HEADER_SIZE:
-        raise BitstreamError(f"header size {header_size}, version {VERSION} has {HEADER_SIZE}")
-    if reserved1 or reserved2:
+        raise BitstreamError(f"header size {header_size}, version {version} has {HEADER_SIZE}")
+    if reserved1:
         raise BitstreamError("reserved header fields are not zero")
+    if (version == VERSION) != (side_size == 0):
+        raise BitstreamError(
+            f"version {version} with {side_size} bytes of side information"
+            f" (version {VERSION} has none, version {VERSION_SIDE_INFO} some)"
+        )
+    if total_size < OVERHEAD_BYTES + side_size:
+        raise BitstreamError(f"truncated: {total_size} bytes, the side information alone needs {side_size}")
     header = P2PHeader(
         sample_rate=sample_rate,
         num_samples=num_samples,
@@ -272,6 +294,7 @@ def parse_header(data: bytes, total_size: int) -> P2PHeader:
         num_pseudo=num_pseudo,
         num_streams=num_streams,
         fingerprint=fingerprint,
+        side_info=b"\0" * side_size,  # placeholder until the bytes are read
     )
     header.validate()
     if num_frames != header.num_frames:
@@ -297,7 +320,9 @@ def loads(data: bytes) -> Tuple[P2PHeader, np.ndarray]:
     (crc,) = struct.unpack("<I", data[-CRC_SIZE:])
     if zlib.crc32(data[:-CRC_SIZE]) != crc:
         raise BitstreamError("CRC mismatch: the file is damaged")
-    payload = data[HEADER_SIZE:-CRC_SIZE]
+    side = len(header.side_info)
+    header = dataclasses.replace(header, side_info=data[HEADER_SIZE : HEADER_SIZE + side])
+    payload = data[HEADER_SIZE + side : -CRC_SIZE]
     return header, unpack_tokens(payload, header.stream_sizes, header.num_frames)
 
 

@@ -119,3 +119,60 @@ def decode(
         write(keep.cpu().numpy())
         if progress is not None:
             progress(end)
+
+
+# ------------------------------------------------------- streaming codecs (SecoustiCodec)
+def is_streaming(codec) -> bool:
+    """Whether ``codec`` codes with exact state-carrying streams (SecoustiCodec)."""
+    return hasattr(codec, "encode_stream") and hasattr(codec, "decode_stream")
+
+
+@torch.no_grad()
+def stream_encode(codec, read, num_samples: int, chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
+                  progress: Optional[Callable[[int], None]] = None):  # fmt: skip
+    """A streaming codec's tokens (1, frames) and side information (bytes) of a long
+    input read in chunks; equal to whole-input coding (the codec is causal).
+
+    The side information is the codec's paralinguistic vector of the first
+    ``codec.reference_seconds``, one byte per dimension.
+    """
+    device = _device(codec)
+
+    def tensor(a):
+        return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)).to(device).view(1, 1, -1)
+
+    ref = tensor(read(0, min(num_samples, max(1, int(round(codec.reference_seconds * codec.fs))))))
+    g = codec.reference(ref)
+    side = codec.paralinguistic_codes(g)[0].to(torch.uint8).cpu().numpy().tobytes()
+    step = max(1, _frames(codec, chunk_seconds)) * codec.hop_length
+    enc = codec.encode_stream()
+    parts = []
+    for start in range(0, num_samples, step):
+        parts.append(enc(tensor(read(start, min(num_samples, start + step)))[:, 0]).cpu())
+        if progress is not None:
+            progress(sum(p.shape[-1] for p in parts))
+    parts.append(enc.flush().cpu())
+    codes = torch.cat(parts, dim=-1)[:, 0].numpy().astype(np.int64)
+    return codes, side
+
+
+@torch.no_grad()
+def stream_decode(codec, codes: np.ndarray, side_info: bytes, num_samples: int,
+                  write: Callable[[np.ndarray], None], chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
+                  progress: Optional[Callable[[int], None]] = None) -> None:  # fmt: skip
+    """Decode (1, frames) tokens of a streaming codec chunk by chunk; ``write`` gets
+    consecutive pieces of exactly ``num_samples`` samples in all."""
+    device = _device(codec)
+    g = codec.paralinguistic_from_codes(torch.tensor(list(side_info), device=device).view(1, -1))
+    dec = codec.decode_stream(g, batch=1)
+    step = max(1, _frames(codec, chunk_seconds))
+    written = 0
+    for start in range(0, codes.shape[-1], step):
+        piece = torch.from_numpy(codes[:, start : start + step]).to(device).view(1, 1, -1)
+        audio = dec(piece)[0, 0].cpu().numpy()
+        audio = audio[: max(0, num_samples - written)]
+        write(audio)
+        written += audio.shape[0]
+        if progress is not None:
+            progress(min(codes.shape[-1], start + step))
+    write(dec.flush(num_samples)[0, 0].cpu().numpy()[: max(0, num_samples - written)])

@@ -93,7 +93,9 @@ def _patch(data: bytes, offset: int, fmt: str, value) -> bytes:
         (VALID[:30], r"truncated: 30 bytes"),
         (VALID[:-1], r"truncated: \d+ bytes, the header describes"),
         (VALID + b"\0", r"trailing bytes"),
-        (_patch(VALID, 4, "<B", 2), r"format version 2 is not supported"),
+        (_patch(VALID, 4, "<B", 3), r"format version 3 is not supported"),
+        (_patch(VALID, 4, "<B", 2), r"version 2 with 0 bytes of side information"),
+        (_patch(VALID, 38, "<H", 4), r"version 1 with 4 bytes of side information"),
         (_patch(VALID, 6, "<H", 60), r"header size 60"),
         (_patch(VALID, 5, "<B", 1), r"reserved"),
         (_patch(VALID, 8, "<I", 0), r"implausible header: sample rate 0 Hz"),
@@ -215,3 +217,23 @@ def test_fuzz_random_bytes(data):
 @given(seed=st.sampled_from(SEEDS), ops=st.lists(mutation, min_size=1, max_size=6))
 def test_fuzz_mutated_files_long(seed, ops):
     _fuzz_case(seed, ops)
+
+
+def test_side_information_round_trips_and_is_checked():
+    from espnet2_p2p.bitstream import P2PHeader, dumps, loads
+
+    header = P2PHeader(sample_rate=16000, num_samples=1000, hop_length=192, codebook_size=6561,
+                       pseudo_codebook_size=6561, num_pseudo=0, num_streams=1,
+                       fingerprint=b"12345678", side_info=bytes(range(32)))  # fmt: skip
+    codes = np.arange(header.num_frames).reshape(1, -1) * 997 % 6561
+    data = dumps(header, codes)
+    assert data[4] == 2 and len(data) == header.file_size == 56 + 32 + header.payload_bytes
+    back, got = loads(data)
+    assert back == header and np.array_equal(got, codes)
+    assert header.bits_per_frame == 13
+    with pytest.raises(BitstreamError, match="truncated"):
+        loads(data[:70])
+    damaged = bytearray(data)
+    damaged[60] ^= 1  # a side-information byte
+    with pytest.raises(BitstreamError, match="CRC"):
+        loads(bytes(damaged))

@@ -8,7 +8,8 @@
 Each ``--system LABEL:CONFIG:MODEL_FILE[:OPTIONS]`` is built through ESPnet
 (:func:`espnet2_p2p.model_io.load_files`) and writes, per utterance, the bitstream
 ``OUTPUT_DIR/LABEL/bitstreams/<utt>.p2p`` (:mod:`espnet2_p2p.bitstream`) and the audio
-decoded from that file, ``OUTPUT_DIR/LABEL/<utt>.wav``.
+decoded from that file, ``OUTPUT_DIR/LABEL/<utt>.wav``. A SecoustiCodec system codes
+through its streaming path, with its paralinguistic vector as the file's side information.
 OPTIONS, comma-separated: ``streams=K`` keeps the first K streams of a teacher's codes
 (1 = plain-only decoding); ``pseudo_codeword=argmax|expected`` overrides a student's
 codeword rule. For students, ``OUTPUT_DIR/token_accuracy.md`` gives the pseudo-token
@@ -29,7 +30,7 @@ import torch
 from tqdm import tqdm
 
 import espnet2_p2p  # noqa: F401  (registers the codecs)
-from espnet2_p2p import bitstream
+from espnet2_p2p import bitstream, chunked
 from espnet2_p2p.data.prepare import read_table
 from espnet2_p2p.model_io import fingerprint, load_files
 
@@ -57,6 +58,14 @@ def decode_system(codec, wav: np.ndarray, n_streams: Optional[int], p2p_path: Pa
         (decoded wav, (predicted pseudo tokens, teacher tokens) for a student else None,
         the header of the file written).
     """
+    if chunked.is_streaming(codec):  # SecoustiCodec: streams, side information
+        codes, side = chunked.stream_encode(codec, lambda a, b: wav[a:b], len(wav))
+        header = bitstream.P2PHeader.for_codec(codec, len(wav), 1, fp, side)
+        bitstream.write(p2p_path, header, codes)
+        header, read_back = bitstream.read(p2p_path)
+        pieces = []
+        chunked.stream_decode(codec, read_back, header.side_info, header.num_samples, pieces.append)
+        return np.concatenate(pieces), None, header
     x = torch.from_numpy(wav).view(1, 1, -1)
     # A student's encode() is the plain stream of tokens(): code once, keep both.
     all_tokens = codec.tokens(x) if codec.is_student else None
@@ -100,6 +109,8 @@ def main(argv=None) -> None:
     for label, config, model_file, options in args.system:
         model = load_files(config, model_file)
         codec, fp = model.codec, fingerprint(model)
+        if options and chunked.is_streaming(codec):
+            raise SystemExit(f"decode: {label}: options {sorted(options)} apply to P2PSynCodec only")
         if "pseudo_codeword" in options:
             codec.generator.quantizer.pseudo_codeword = options["pseudo_codeword"]
         n_streams = options.get("streams")
@@ -128,7 +139,7 @@ def main(argv=None) -> None:
     args.output_dir.mkdir(parents=True, exist_ok=True)
     (args.output_dir / "bitrate.md").write_text(
         "| system | nominal bit/s (whole frames) | token payload bit/s (measured) | .p2p files"
-        " bit/s (with the 56-byte container) | mean file size (bytes) |\n|---|---|---|---|---|\n"
+        " bit/s (with the 56-byte container and any side information) | mean file size (bytes) |\n|---|---|---|---|---|\n"
         + "\n".join(rates) + "\n"
     )
     if accuracy:

@@ -2,16 +2,18 @@
 """ESPnet's GAN codec training entry point with this package's codecs registered.
 
 Every option of ``espnet2.bin.gan_codec_train`` works unchanged (``--ngpu``,
-``--multiprocessing_distributed``, ``--resume``, ``--config``, ...).
+``--multiprocessing_distributed``, ``--resume``, ``--config``, ...). The task is
+ESPnet's ``GANCodecTask`` with one optional input more, ``frame_labels`` (see
+:mod:`espnet2_p2p.tasks.gan_codec`), which SecoustiCodec's contrastive term reads.
 """
 
 import espnet2_p2p  # noqa: F401  (registers the codecs)
-from espnet2.tasks.gan_codec import GANCodecTask
+from espnet2_p2p.tasks.gan_codec import P2PGANCodecTask
 
 
 def main(cmd=None):
     """Run ESPnet's GAN codec training."""
-    GANCodecTask.main(cmd=cmd)
+    P2PGANCodecTask.main(cmd=cmd)
 
 
 if __name__ == "__main__":

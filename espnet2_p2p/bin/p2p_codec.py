@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""p2p-codec: code speech to .p2p files at 0.5 kbps and back.
+"""p2p-codec: code speech to .p2p files (P2PSynCodec at 0.5 kbps, SecoustiCodec) and back.
 
     p2p-codec encode IN.wav OUT.p2p --model exp/p2psyn_packed.zip
     p2p-codec decode IN.p2p OUT.wav --model exp/p2psyn_packed.zip
@@ -17,6 +17,11 @@ exit status is 1 if any failed. Outputs are written atomically: no partial files
 
 Token files (.npy) hold int64 tokens of shape (frames, streams): stream 0 is the plain
 (transmitted) stream; with ``--streams all`` streams 1..N are the pseudo streams.
+
+A SecoustiCodec model (``codec: secousti``) codes through its exact streaming path
+(chunks of --chunk_seconds equal whole-input coding; --context_seconds is not used) and
+puts its paralinguistic vector of the first seconds into the file as side information
+(format version 2, one byte per dimension); its token files have one stream.
 """
 
 import argparse
@@ -146,17 +151,40 @@ class Runner:
                 self.say(f"{path}: {notice}")
             return codes, src.num_samples
 
-    def encode(self, path: Path, out: Path) -> None:
-        from espnet2_p2p import bitstream
+    def _stream_tokens(self, path: Path):
+        """A streaming codec (SecoustiCodec): tokens and side information, exact."""
+        from espnet2_p2p import chunked
+        from espnet2_p2p.audio import AudioSource
 
-        codes, num_samples = self._tokens(path, "transmitted")
-        header = bitstream.P2PHeader.for_codec(self.codec, num_samples, codes.shape[0], self.fingerprint)
+        codec = self.codec
+        with AudioSource(path, codec.fs) as src:
+            bar, update = self._progress(-(-src.num_samples // codec.hop_length), path.name)
+            with bar:
+                codes, side = chunked.stream_encode(codec, src.read, src.num_samples, self.args.chunk_seconds, update)
+            for notice in src.final_notices():
+                self.say(f"{path}: {notice}")
+            return codes, side, src.num_samples
+
+    def encode(self, path: Path, out: Path) -> None:
+        from espnet2_p2p import bitstream, chunked
+
+        side = b""
+        if chunked.is_streaming(self.codec):
+            codes, side, num_samples = self._stream_tokens(path)
+        else:
+            codes, num_samples = self._tokens(path, "transmitted")
+        header = bitstream.P2PHeader.for_codec(self.codec, num_samples, codes.shape[0], self.fingerprint, side)
         out.parent.mkdir(parents=True, exist_ok=True)
         bitstream.write(out, header, codes)
 
     def tokens(self, path: Path, out: Path) -> None:
+        from espnet2_p2p import chunked
+
         streams = "all" if self.args.streams == "all" else "transmitted"
-        codes, _ = self._tokens(path, streams)
+        if chunked.is_streaming(self.codec):
+            codes, _, _ = self._stream_tokens(path)
+        else:
+            codes, _ = self._tokens(path, streams)
         codes = codes[:1] if self.args.streams == "plain" else codes
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_name(f".{out.name}.tmp.npy")
@@ -184,10 +212,16 @@ class Runner:
             with sf.SoundFile(tmp, "w", header.sample_rate, 1, self.args.subtype, format=fmt) as f:
                 bar, update = self._progress(header.num_frames, path.name)
                 with bar:
-                    chunked.decode(
-                        codec, codes, header.num_samples, write,
-                        self.args.chunk_seconds, self.args.context_seconds, update,
-                    )  # fmt: skip
+                    if chunked.is_streaming(codec):
+                        chunked.stream_decode(
+                            codec, codes, header.side_info, header.num_samples, write,
+                            self.args.chunk_seconds, update,
+                        )  # fmt: skip
+                    else:
+                        chunked.decode(
+                            codec, codes, header.num_samples, write,
+                            self.args.chunk_seconds, self.args.context_seconds, update,
+                        )  # fmt: skip
             tmp.replace(out)
         finally:
             tmp.unlink(missing_ok=True)
@@ -199,13 +233,17 @@ def check_model(header, codec, fp: bytes, path) -> None:
     """Refuse to decode a .p2p file with a model other than the one that wrote it."""
     from espnet2_p2p.errors import BitstreamError
 
-    sizes = codec.generator.quantizer.codebook_sizes
+    quantizer = getattr(codec.generator, "quantizer", None)
+    sizes = quantizer.codebook_sizes if quantizer is not None else [codec.codebook_size]
     expected = {
         "sample rate": (header.sample_rate, codec.fs),
         "hop": (header.hop_length, codec.hop_length),
         "codebook size": (header.codebook_size, sizes[0]),
         "pseudo VQs": (header.num_pseudo, len(sizes) - 1),
     }
+    if hasattr(codec, "paralinguistic_codes"):
+        dim = codec.generator.paralinguistic.proj.out_features
+        expected["bytes of side information"] = (len(header.side_info), dim)
     for what, (got, want) in expected.items():
         if got != want:
             raise BitstreamError(f"{path}: written with {what} {got}, this model has {want}")
@@ -233,6 +271,8 @@ def info(path: Path) -> str:
         f" {header.payload_bits / header.duration:.1f} bit/s of the audio's duration",
         f"container overhead: {bitstream.OVERHEAD_BYTES} bytes + {8 * header.payload_bytes - header.payload_bits} padding bits",
     ]
+    if header.side_info:
+        lines.append(f"side information: {len(header.side_info)} bytes, sent once (e.g. a paralinguistic vector)")
     return "\n".join(lines)
 
 

@@ -202,3 +202,47 @@ def test_token_dump_stage_feeds_espnet_lm(tmp_path, espeak_corpus, packed_models
                "--test_sets", "test"], recipe)  # fmt: skip
     assert proc.stdout.count("is complete, skipping") == 2, proc.stdout
 
+
+
+def test_secousti_through_every_stage(tmp_path, espeak_corpus, packed_models):
+    """--codec secousti: phoneme labels, training with and without the contrastive term,
+    decoding through .p2p files with side information, scoring + probe, packing; the packed
+    model codes with p2p-codec and refuses files of another model."""
+    import soundfile as sf
+
+    from espnet2_p2p import bitstream
+
+    recipe = recipe_copy(tmp_path, "unit")
+    proc = sh([CODEC_SH, "--codec", "secousti", "--secousti_ablation", "true", "--corpus", "espeak",
+               "--corpus_dir", espeak_corpus, "--valid_set", "test", "--test_sets", "test",
+               "--min_duration", "0.1", "--train_config", ROOT / "conf" / "secousti_tiny.yaml",
+               "--teacher_max_epoch", "1", "--train_args", TINY_TRAIN], recipe)  # fmt: skip
+    assert "no student stage" in proc.stdout
+    labels = recipe / "dump" / "train" / "frame_labels"
+    assert (labels / "frame_labels.scp").exists() and "<sil>" in (labels / "units.txt").read_text()
+    for exp in ("secousti", "secousti_nocontrast"):
+        assert (recipe / "exp" / exp / "valid.mel_l1_loss.best.pth").exists()
+    assert "lambda_contrastive: 0" in (recipe / "exp" / "secousti_nocontrast" / "config.yaml").read_text()
+    results = (recipe / "exp" / "RESULTS_secousti.md").read_text()
+    assert "| secousti |" in results and "| secousti_nocontrast |" in results
+    assert "speaker" in results and "usage" in results
+    p2p = sorted((recipe / "exp" / "decode_secousti_test" / "secousti" / "bitstreams").glob("*.p2p"))
+    header, codes = bitstream.read(p2p[0])
+    assert header.codebook_size == 6561 and len(header.side_info) == 32 and header.hop_length == 192
+    packed = recipe / "exp" / "secousti_packed.zip"
+    assert packed.exists()
+    cli = [sys.executable, "-m", "espnet2_p2p.bin.p2p_codec"]
+    wav = espeak_corpus / "test"
+    first = sorted(wav.rglob("*.wav"))[0]
+    out = tmp_path / "x.p2p"
+    run = subprocess.run([*cli, "encode", first, out, "--model", packed, "-q", "--chunk_seconds", "0.5"],
+                         capture_output=True, text=True)  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    run = subprocess.run([*cli, "decode", out, tmp_path / "x.wav", "--model", packed, "-q"],
+                         capture_output=True, text=True)  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert sf.info(str(tmp_path / "x.wav")).frames == sf.info(str(first)).frames
+    run = subprocess.run([*cli, "decode", out, tmp_path / "y.wav", "--model", packed_models, "-q"],
+                         capture_output=True, text=True)  # fmt: skip
+    assert run.returncode == 1 and "this model has" in run.stderr
+    assert not (tmp_path / "y.wav").exists()

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Stage driver shared by the P2PSynCodec recipes. A recipe's run.sh sets its defaults and
+# Stage driver shared by the codec recipes (P2PSynCodec, and SecoustiCodec with --codec secousti). A recipe's run.sh sets its defaults and
 # calls this script from egs2/<corpus>/codec1; every option below is --name value.
 #
 # Stages:
 #   1  data prep: local/data.sh if the recipe has one, then Lhotse manifests
 #      (recordings, supervisions, cuts) per split in data/manifests
 #   2  format: Kaldi-style dirs dump/<set> at --fs, mono, duration filter
-#   3  teacher training (RVQ of 1 + N codebooks)
-#   4  student training, initialised from the teacher (--init_param)
+#      (--codec secousti: also text units aligned to every sample, dump/<set>/frame_labels)
+#   3  teacher training (RVQ of 1 + N codebooks); --codec secousti: SecoustiCodec training
+#      (--secousti_ablation true: also without the contrastive term, and the speaker probe)
+#   4  student training, initialised from the teacher (--init_param); not for secousti
 #   5  decoding of the test sets: plain-only, student and teacher .p2p files and the wavs
 #      decoded from them, measured bitrate, pseudo-token accuracy
 #   6  scoring: PESQ-wb, STOI, eSTOI, LSD, mel distance, DNSMOS -> <expdir>/RESULTS.md
@@ -54,6 +56,9 @@ lm_train=false          # stage 7: also train ESPnet's LM on the dumped tokens
 lm_config=              # stage 7: LM config (e.g. conf/lm_tiny.yaml)
 lm_args=                # stage 7: extra arguments for espnet2.bin.lm_train
 force=false
+codec=p2psyn            # p2psyn (teacher + student) or secousti (one model, stages 2, 3, 5, 6, 8)
+text_unit=phoneme       # secousti: text units of the contrastive term: phoneme (espeak-ng), bpe, char
+secousti_ablation=false # secousti: also train without the contrastive term; speaker probe in stage 6
 
 usage() { sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; echo; echo "Options (default):"; \
     sed -n '/^# -* options/,/^# -* end of options/p' "$0" | grep -E '^[a-z_]+=' \
@@ -78,6 +83,16 @@ log() { echo "[$(date '+%H:%M:%S')] $*"; }
 die() { echo "codec.sh: $*" >&2; exit 1; }
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 
+case "${codec}" in p2psyn|secousti) ;; *) die "--codec must be p2psyn or secousti, got ${codec}" ;; esac
+secousti_exp=${expdir}/secousti${tag}
+secousti_ablation_exp=${expdir}/secousti_nocontrast${tag}
+secousti_model=${secousti_exp}/valid.mel_l1_loss.best.pth
+# where stages 5 and 6 write: SecoustiCodec beside P2PSynCodec in the same expdir
+if [ "${codec}" = secousti ]; then
+    decode_name=decode_secousti${tag}; scores_name=scores_secousti${tag}; results=${expdir}/RESULTS_secousti${tag}.md
+else
+    decode_name=decode${tag}; scores_name=scores${tag}; results=${expdir}/RESULTS.md
+fi
 teacher_exp=${expdir}/teacher${tag}
 student_exp=${expdir}/student${tag}
 teacher_model=${teacher_exp}/valid.mel_l1_loss.best.pth
@@ -151,14 +166,44 @@ if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
         --sets ${train_set} ${valid_set} ${test_sets} --dumpdir "${dumpdir}" --fs "${fs}" \
         --min_duration "${min_duration}" --max_duration "${max_duration}" \
         $( [ "${force}" = true ] && echo --force )
+    if [ "${codec}" = secousti ]; then
+        units=${dumpdir}/${train_set}/frame_labels/units.txt
+        [ "${force}" = true ] && rm -f "${units}"
+        for set in $(printf '%s\n' ${train_set} ${valid_set} ${test_sets} | awk '!seen[$0]++'); do
+            if done_or_force "${dumpdir}/${set}/frame_labels/.done"; then continue; fi
+            log "stage 2: ${text_unit} labels aligned to ${set} -> ${dumpdir}/${set}/frame_labels"
+            python -m espnet2_p2p.bin.frame_labels --data_dir "${dumpdir}/${set}" \
+                --out_dir "${dumpdir}/${set}/frame_labels" --unit "${text_unit}" --unit_list "${units}" \
+                --bpe_model "${dumpdir}/${train_set}/frame_labels/bpe.model" --nbpe "${nbpe}"
+            touch "${dumpdir}/${set}/frame_labels/.done"
+        done
+    fi
 fi
 
-if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
+labels=(
+    --train_data_path_and_name_and_type "${dumpdir}/${train_set}/frame_labels/frame_labels.scp,frame_labels,npy"
+    --valid_data_path_and_name_and_type "${dumpdir}/${valid_set}/frame_labels/frame_labels.scp,frame_labels,npy"
+)
+if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ] && [ "${codec}" = secousti ]; then
+    [ -s "${dumpdir}/${train_set}/frame_labels/frame_labels.scp" ] || die "frame labels are missing: run stage 2 with --codec secousti"
+    units=$(wc -l < "${dumpdir}/${train_set}/frame_labels/units.txt")
+    limit=$(sed -n 's/^ *num_text_units: *\([0-9]*\).*/\1/p' "${train_config}")
+    [ "${units}" -le "${limit:-0}" ] || die "${units} text units, ${train_config} has num_text_units ${limit:-0}"
+    log "stage 3: SecoustiCodec training -> ${secousti_exp}"
+    run_train "${train_config}" "${secousti_exp}" "${teacher_max_epoch}" "${labels[@]}"
+    if [ "${secousti_ablation}" = true ]; then
+        log "stage 3: SecoustiCodec without the contrastive term -> ${secousti_ablation_exp}"
+        run_train "${train_config}" "${secousti_ablation_exp}" "${teacher_max_epoch}" "${labels[@]}" \
+            --codec_conf lambda_contrastive=0
+    fi
+elif [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
     log "stage 3: teacher training -> ${teacher_exp}"
     run_train "${train_config}" "${teacher_exp}" "${teacher_max_epoch}"
 fi
 
-if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
+if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ] && [ "${codec}" = secousti ]; then
+    log "stage 4: SecoustiCodec has no student stage, skipping"
+elif [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
     log "stage 4: student training from ${teacher_model} -> ${student_exp}"
     [ -f "${teacher_model}" ] || die "${teacher_model} is missing: run stage 3"
     run_train "${student_config}" "${student_exp}" "${student_max_epoch}" --init_param "${teacher_model}"
@@ -170,49 +215,81 @@ if [ -n "${inference_config}" ]; then
     [ -n "${codeword}" ] || die "${inference_config} sets no pseudo_codeword"
 fi
 systems=(plain_only "student_${codeword}" teacher)
+[ "${codec}" = secousti ] && systems=(secousti)
+[ "${codec}" = secousti ] && [ "${secousti_ablation}" = true ] && systems+=(secousti_nocontrast)
 
 if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
     for set in ${test_sets}; do
-        out=${expdir}/decode${tag}_${set}
+        out=${expdir}/${decode_name}_${set}
         if done_or_force "${out}/.done"; then log "stage 5: ${out} is complete, skipping"; continue; fi
         log "stage 5: decoding ${set} -> ${out}"
-        python -m espnet2_p2p.bin.decode --data_dir "${dumpdir}/${set}" --output_dir "${out}" \
-            --system "plain_only:${teacher_exp}/config.yaml:${teacher_model}:streams=1" \
-            --system "student_${codeword}:${student_exp}/config.yaml:${student_model}:pseudo_codeword=${codeword}" \
-            --system "teacher:${teacher_exp}/config.yaml:${teacher_model}"
+        if [ "${codec}" = secousti ]; then
+            specs=(--system "secousti:${secousti_exp}/config.yaml:${secousti_model}")
+            [ "${secousti_ablation}" = true ] && specs+=(--system \
+                "secousti_nocontrast:${secousti_ablation_exp}/config.yaml:${secousti_ablation_exp}/valid.mel_l1_loss.best.pth")
+            python -m espnet2_p2p.bin.decode --data_dir "${dumpdir}/${set}" --output_dir "${out}" "${specs[@]}"
+        else
+            python -m espnet2_p2p.bin.decode --data_dir "${dumpdir}/${set}" --output_dir "${out}" \
+                --system "plain_only:${teacher_exp}/config.yaml:${teacher_model}:streams=1" \
+                --system "student_${codeword}:${student_exp}/config.yaml:${student_model}:pseudo_codeword=${codeword}" \
+                --system "teacher:${teacher_exp}/config.yaml:${teacher_model}"
+        fi
         touch "${out}/.done"
     done
 fi
 
 if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
     for set in ${test_sets}; do
-        dec=${expdir}/decode${tag}_${set}
-        out=${expdir}/scores${tag}_${set}
+        dec=${expdir}/${decode_name}_${set}
+        out=${expdir}/${scores_name}_${set}
         [ -f "${dec}/.done" ] || die "${dec} is incomplete: run stage 5"
         if done_or_force "${out}/RESULTS.md"; then log "stage 6: ${out} is complete, skipping"; continue; fi
         log "stage 6: scoring ${set} -> ${out}"
         hyps=()
         for s in "${systems[@]}"; do hyps+=(--hyp "${s}=${dec}/${s}"); done
+        # SecoustiCodec's table also holds P2PSynCodec's rows when they were decoded here
+        p2p_dec=${expdir}/decode${tag}_${set}
+        if [ "${codec}" = secousti ] && [ -f "${p2p_dec}/.done" ]; then
+            for s in "${p2p_dec}"/*/; do s=$(basename "${s}"); hyps+=(--hyp "${s}=${p2p_dec}/${s}"); done
+        fi
         python -m espnet2_p2p.bin.score --ref "${dumpdir}/${set}/wav.scp" --output_dir "${out}" "${hyps[@]}"
     done
+    if [ "${codec}" = secousti ]; then
+        probe=(--model "${secousti_exp}" --name secousti)
+        [ "${secousti_ablation}" = true ] && probe+=(--model "${secousti_ablation_exp}" --name secousti_nocontrast)
+        log "stage 6: codebook usage and speaker probe on ${train_set} -> ${expdir}/token_probe${tag}.md"
+        python -m espnet2_p2p.bin.token_probe "${probe[@]}" --data_dir "${dumpdir}/${train_set}" \
+            --output "${expdir}/token_probe${tag}.md"
+    fi
     {
-        echo "# Results${tag:+ (${tag})}"
+        echo "# Results${tag:+ (${tag})}$( [ "${codec}" = secousti ] && echo ": SecoustiCodec" )"
         for set in ${test_sets}; do
             echo; echo "## ${set}"; echo
             echo "Bitrate measured from the .p2p files written (token payload; whole files with the container):"
-            echo; cat "${expdir}/decode${tag}_${set}/bitrate.md"; echo
-            echo "Pseudo-token top-1 of the student against the teacher's tokens:"
-            echo; cat "${expdir}/decode${tag}_${set}/token_accuracy.md"; echo
-            sed 's/^## /### /' "${expdir}/scores${tag}_${set}/RESULTS.md"
-            echo; echo "Spectrograms: scores${tag}_${set}/spectrograms.png"
+            echo; cat "${expdir}/${decode_name}_${set}/bitrate.md"; echo
+            if [ "${codec}" = secousti ] && [ -f "${expdir}/decode${tag}_${set}/bitrate.md" ]; then
+                echo "P2PSynCodec, decoded in ${expdir}/decode${tag}_${set}:"
+                echo; cat "${expdir}/decode${tag}_${set}/bitrate.md"; echo
+            fi
+            if [ -f "${expdir}/${decode_name}_${set}/token_accuracy.md" ]; then
+                echo "Pseudo-token top-1 of the student against the teacher's tokens:"
+                echo; cat "${expdir}/${decode_name}_${set}/token_accuracy.md"; echo
+            fi
+            sed 's/^## /### /' "${expdir}/${scores_name}_${set}/RESULTS.md"
+            echo; echo "Spectrograms: ${scores_name}_${set}/spectrograms.png"
         done
-    } > "${expdir}/RESULTS.md"
-    log "results: $(cd "${expdir}" && pwd)/RESULTS.md"
+        if [ -f "${expdir}/token_probe${tag}.md" ]; then
+            echo; sed 's/^# /## /' "${expdir}/token_probe${tag}.md"
+        fi
+    } > "${results}"
+    log "results: $(cd "$(dirname "${results}")" && pwd)/$(basename "${results}")"
 fi
 
 if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; then
     if [ "${skip_token_dump}" = true ]; then
         log "stage 7: token dump skipped (--skip_token_dump true)"
+    elif [ "${codec}" = secousti ]; then
+        log "stage 7: the token dump is P2PSynCodec's (plain + pseudo streams); for SecoustiCodec use p2p-codec tokens"
     else
         [ -f "${student_model}" ] || die "${student_model} is missing: run stage 4"
         for set in $(printf '%s\n' ${train_set} ${valid_set} ${test_sets} | awk '!seen[$0]++'); do
@@ -246,9 +323,13 @@ if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; then
 fi
 
 if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ]; then
-    pack=${expdir}/p2psyn${tag}_packed.zip
+    pack=${expdir}/${codec}${tag}_packed.zip
     if done_or_force "${pack}"; then
         log "stage 8: ${pack} exists, skipping"
+    elif [ "${codec}" = secousti ]; then
+        log "stage 8: packing -> ${pack}"
+        python -m espnet2_p2p.bin.pack --output "${pack}" \
+            --model "secousti:${secousti_exp}/config.yaml:${secousti_model}"
     else
         log "stage 8: packing -> ${pack}"
         python -m espnet2_p2p.bin.pack --output "${pack}" \
@@ -257,8 +338,8 @@ if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ]; then
     fi
 fi
 
-if [ -f "${expdir}/RESULTS.md" ]; then
-    log "finished stages ${stage}-${stop_stage}; results: $(cd "${expdir}" && pwd)/RESULTS.md"
+if [ -f "${results}" ]; then
+    log "finished stages ${stage}-${stop_stage}; results: $(cd "$(dirname "${results}")" && pwd)/$(basename "${results}")"
 else
     log "finished stages ${stage}-${stop_stage}"
 fi

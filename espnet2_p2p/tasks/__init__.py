@@ -1,0 +1,1 @@
+"""ESPnet tasks of this package."""

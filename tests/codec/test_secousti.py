@@ -1,0 +1,154 @@
+"""SecoustiCodec: streaming equals offline, bitrate and latency, ESPnet plumbing, bad input."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from espnet2.tasks.gan_codec import codec_choices
+
+from conftest import load_config, task_args
+from espnet2_p2p.codec.secousti import SecoustiCodec
+from espnet2_p2p.tasks.gan_codec import P2PGANCodecModel, P2PGANCodecTask
+
+SMALL = dict(
+    channels=16, ffn_channels=32, conv_blocks=2, model_dim=32, encoder_layers=2, decoder_layers=2,
+    attention_heads=2, transformer_ffn_dim=64, context_frames=7, paralinguistic_dim=8,
+    paralinguistic_channels=16, num_text_units=12, lambda_adv=0.0, lambda_feat_match=0.0,
+    mel_loss_params=dict(n_ffts=[256], n_mels=[40]),
+)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def codec():
+    torch.manual_seed(0)
+    c = SecoustiCodec(**SMALL)
+    # a few steps so that weights are not at their initial symmetric values
+    opt = torch.optim.Adam(c.generator.parameters(), lr=1e-3)
+    x = torch.randn(2, 1, 192 * 20) * 0.3
+    for _ in range(3):
+        out = c(x, frame_labels=torch.randint(0, 12, (2, x.shape[-1])))
+        opt.zero_grad()
+        out["loss"].backward()
+        opt.step()
+    return c.eval()
+
+
+def stream(codec, x, g, k):
+    """Encode x in pieces of k code frames, decode the tokens in pieces of k frames."""
+    hop = codec.hop_length
+    enc = codec.encode_stream()
+    parts = [enc(x[..., i : i + k * hop]) for i in range(0, x.shape[-1], k * hop)] + [enc.flush()]
+    codes = torch.cat(parts, dim=-1)
+    dec = codec.decode_stream(g, batch=x.shape[0])
+    audio = [dec(codes[..., i : i + k]) for i in range(0, codes.shape[-1], k)] + [dec.flush(x.shape[-1])]
+    return codes, torch.cat(audio, dim=-1)[..., : x.shape[-1]]
+
+
+@pytest.mark.parametrize("k", [1, 3, 10])
+def test_streaming_equals_offline(codec, k):
+    x = torch.randn(2, 1, 192 * 23 + 77) * 0.3  # 24 frames, the last one partial
+    codes = codec.encode(x)
+    g = codec.reference(x)
+    offline = codec.decode(codes, g, length=x.shape[-1])
+    s_codes, s_audio = stream(codec, x, g, k)
+    assert torch.equal(s_codes, codes)
+    assert s_audio.shape == offline.shape
+    assert (s_audio - offline).abs().max() < 1e-4
+    assert offline.abs().max() > 1e-3  # not trivially equal
+
+
+def test_encoding_is_causal(codec):
+    """Changing the future does not change the tokens of the past."""
+    x = torch.randn(1, 1, 192 * 12) * 0.3
+    y = x.clone()
+    y[..., 192 * 8 :] = torch.randn(1, 1, 192 * 4)
+    assert torch.equal(codec.encode(x)[..., :8], codec.encode(y)[..., :8])
+    assert not torch.equal(codec.encode(x)[..., 8:], codec.encode(y)[..., 8:])
+
+
+def test_streams_of_odd_pieces(codec):
+    x = torch.randn(1, 1, 3000) * 0.3
+    enc = codec.encode_stream()
+    pieces = [enc(x[..., a:b]) for a, b in [(0, 50), (50, 700), (700, 701), (701, 3000)]] + [enc.flush()]
+    assert torch.equal(torch.cat(pieces, -1), codec.encode(x))
+
+
+def test_rates_latency_and_meta_info():
+    tiny = SecoustiCodec(**load_config("secousti_tiny.yaml")["codec_conf"])
+    info = tiny.bitrate_info()
+    assert tiny.hop_length == 192 and math.isclose(info["frame_rate_hz"], 16000 / 192)
+    assert info["bits_per_frame_packed"] == 13
+    assert math.isclose(info["bitrate_packed"], 13 * 16000 / 192)  # 1083.3 bit/s
+    assert math.isclose(info["algorithmic_latency_ms"], 1000 * (192 + 24) / 16000)  # 13.5 ms
+    assert info["paralinguistic_bits_per_stream"] == 32 * 8
+    assert tiny.meta_info() == {"fs": 16000, "num_streams": 1, "frame_shift": 192, "code_size_per_stream": [6561]}
+    slow = SecoustiCodec(**load_config("secousti_21hz.yaml")["codec_conf"])
+    assert slow.hop_length == 768 and math.isclose(slow.bitrate(), 13 * 16000 / 768)  # 270.8 bit/s
+
+
+def test_registered_and_trains_through_espnets_model_with_labels():
+    assert codec_choices.classes["secousti"] is SecoustiCodec
+    config = load_config("secousti_tiny.yaml")
+    model = P2PGANCodecTask.build_model(task_args(config))
+    assert isinstance(model, P2PGANCodecModel) and isinstance(model.codec, SecoustiCodec)
+    audio = torch.randn(2, 9600) * 0.1
+    labels = torch.randint(0, 40, (2, 9600)).to(torch.int16)
+    out = model(audio=audio, forward_generator=True, frame_labels=labels)
+    assert {"contrastive_loss", "contrastive_acc", "kl_loss", "mel_l1_loss"} <= set(out["stats"])
+    out["loss"].backward()
+    assert model.codec.contrastive_proj.weight.grad.abs().sum() > 0
+    assert model.codec.generator.bottleneck.vae.proj.weight.grad.abs().sum() > 0
+    # without labels (e.g. P2PSynCodec-style data) the term is simply absent
+    out = model(audio=audio, forward_generator=True)
+    assert "contrastive_loss" not in out["stats"]
+    disc = model(audio=audio, forward_generator=False)
+    assert disc["optim_idx"] == 1
+
+
+def test_contrastive_term_can_be_switched_off(codec):
+    labels = torch.randint(0, 12, (1, 192 * 10))
+    x = torch.randn(1, 1, 192 * 10) * 0.3
+    codec.lambda_contrastive = 0.0
+    try:
+        codec.train()
+        out = codec(x, frame_labels=labels)
+        assert out["stats"]["contrastive_loss"] > 0  # still reported
+    finally:
+        codec.lambda_contrastive = 1.0
+        codec.eval()
+
+
+def test_frame_label_targets_take_the_centre_sample(codec):
+    labels = torch.arange(192 * 3).view(1, -1) // 192  # 0, 1, 2 per frame
+    assert codec.frame_label_targets(labels, 4).tolist() == [[0, 1, 2, -1]]
+    big = torch.full((1, 192), 99)
+    assert codec.frame_label_targets(big, 1).tolist() == [[-1]]  # outside the vocabulary
+
+
+def test_bad_input(codec):
+    with pytest.raises(ValueError, match="NaN|finite|nan"):
+        codec.encode(torch.full((1, 1, 400), float("nan")))
+    with pytest.raises(ValueError):
+        codec.encode(torch.zeros(1, 1, 0))
+    with pytest.raises(ValueError, match=r"\(1, B, frames\)"):
+        codec.decode(torch.zeros(2, 1, 5, dtype=torch.long))
+    with pytest.raises(ValueError, match="6561"):
+        codec.decode(torch.full((1, 1, 5), 7000))
+    with pytest.raises(ValueError, match="paralinguistic vector"):
+        codec.decode(torch.zeros(1, 1, 5, dtype=torch.long), torch.zeros(1, 3))
+
+
+def test_decode_without_reference_uses_the_neutral_vector(codec):
+    codes = torch.randint(0, 6561, (1, 1, 9))
+    a = codec.decode(codes)
+    b = codec.decode(codes, torch.zeros(1, 8))
+    assert torch.equal(a, b) and a.shape == (1, 1, 9 * 192)
+
+
+def test_paralinguistic_codes_round_trip(codec):
+    g = codec.reference(torch.randn(2, 1, 16000) * 0.3)
+    codes = codec.paralinguistic_codes(g)
+    assert codes.dtype == torch.long and int(codes.min()) >= 0 and int(codes.max()) <= 255
+    assert torch.allclose(codec.paralinguistic_from_codes(codes), g, atol=1e-6)
+    assert np.all(np.isfinite(g.numpy()))
