@@ -24,11 +24,13 @@ import json
 import logging
 import subprocess
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import List, Optional
 
 import numpy as np
 import soundfile as sf
 from tqdm import tqdm
+
+from espnet2_p2p.data.prepare import read_table
 
 SIL = "<sil>"
 
@@ -72,15 +74,6 @@ def align(units: List[int], num_samples: int, span) -> np.ndarray:
     return labels
 
 
-def read_kv(path: Path) -> Dict[str, str]:
-    out = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            key, _, value = line.partition(" ")
-            out[key] = value.strip()
-    return out
-
-
 def main(argv: Optional[List[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data_dir", type=Path, required=True, help="holds wav.scp and text")
@@ -95,8 +88,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 
-    wavs = read_kv(args.data_dir / "wav.scp")
-    texts = read_kv(args.data_dir / "text")
+    wavs = read_table(args.data_dir / "wav.scp")
+    texts = read_table(args.data_dir / "text")
     missing = sorted(set(wavs) - set(texts))
     if missing:
         raise SystemExit(f"{args.data_dir}/text has no transcript for {len(missing)} utterances, e.g. {missing[:3]}")

@@ -21,22 +21,13 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Dict, List, Optional
 
-import numpy as np
 import soundfile as sf
 import torch
 from tqdm import tqdm
 
+from espnet2_p2p.data.prepare import read_table
 from espnet2_p2p.model_io import load_codec
 from espnet2_p2p.quantizer.fsq import codebook_usage
-
-
-def read_kv(path: Path) -> Dict[str, str]:
-    out = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            key, _, value = line.partition(" ")
-            out[key] = value.strip()
-    return out
 
 
 @torch.no_grad()
@@ -121,8 +112,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     names = args.name or [Path(m).name for m in args.model]
     if len(names) != len(args.model):
         raise SystemExit("give one --name per --model")
-    wavs = read_kv(args.data_dir / "wav.scp")
-    utt2spk = read_kv(args.data_dir / "utt2spk")
+    wavs = read_table(args.data_dir / "wav.scp")
+    utt2spk = read_table(args.data_dir / "utt2spk")
     rows = [
         "| model | codes | used | usage | entropy (bits) | perplexity | speakers | frame probe acc. |"
         " frame majority | utterance probe acc. | utterance majority |",

@@ -152,3 +152,36 @@ def test_paralinguistic_codes_round_trip(codec):
     assert codes.dtype == torch.long and int(codes.min()) >= 0 and int(codes.max()) <= 255
     assert torch.allclose(codec.paralinguistic_from_codes(codes), g, atol=1e-6)
     assert np.all(np.isfinite(g.numpy()))
+
+
+def test_mismatched_checkpoints_are_refused():
+    from espnet2_p2p.errors import ModelLoadError
+    from espnet2_p2p.model_io import build_codec
+
+    secousti = load_config("secousti_tiny.yaml")
+    p2psyn = load_config("teacher_tiny.yaml")
+    p2p_state = P2PGANCodecTask.build_model(task_args(p2psyn)).state_dict()
+    with pytest.raises(ModelLoadError):
+        build_codec(secousti, p2p_state, "p2psyn.pth")
+    own = P2PGANCodecTask.build_model(task_args(secousti)).state_dict()
+    assert isinstance(build_codec(secousti, own, "own.pth").codec, SecoustiCodec)
+    wider = dict(secousti, codec_conf=dict(secousti["codec_conf"], paralinguistic_dim=16))
+    with pytest.raises(ModelLoadError):
+        build_codec(wider, own, "own.pth")
+
+
+def test_gan_turns_share_one_generator_pass():
+    torch.manual_seed(0)
+    conf = dict(SMALL, lambda_adv=1.0, lambda_feat_match=2.0,
+                discriminator_params=dict(periods=[2, 3], mdct_frame_lengths=[128]))  # fmt: skip
+    codec = SecoustiCodec(**conf).train()
+    x = torch.randn(2, 1, 192 * 8) * 0.3
+    gen = codec(x, forward_generator=True)
+    assert {"adv_loss", "feat_match_loss"} <= set(gen["stats"])
+    gen["loss"].backward()
+    disc = codec(x, forward_generator=False)  # reuses the generator turn's output
+    assert disc["optim_idx"] == 1 and disc["stats"]["discriminator_loss"] > 0
+    disc["loss"].backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in codec.discriminator.parameters())
+    again = codec(x, forward_generator=True)  # a new generator turn computes afresh
+    again["loss"].backward()

@@ -35,6 +35,7 @@ from espnet2.gan_tts.hifigan.loss import (
 from espnet2.torch_utils.device_funcs import force_gatherable
 from typeguard import typechecked
 
+from espnet2_p2p.codec.gan_turns import adversarial_terms, discriminator_turn
 from espnet2_p2p.codec.p2psyn.discriminator import P2PSynDiscriminator
 from espnet2_p2p.codec.p2psyn.loss import MultiResolutionLogMelLoss, compressed_mdct_mse
 from espnet2_p2p.layers.convnext import ChannelLayerNorm, ConvNeXtV2Block
@@ -453,37 +454,17 @@ class P2PSynCodec(AbsGANCodec):
                     + self.lambda_mdct * mdct_loss
                 )
             if self.uses_discriminator:
-                p_hat = self.discriminator(audio_hat)
-                with torch.no_grad():
-                    p = self.discriminator(audio)
-                adv_loss = self.generator_adv_loss(p_hat)
-                feat_match_loss = self.feat_match_loss(p_hat, p)
-                loss = loss + self.lambda_adv * adv_loss + self.lambda_feat_match * feat_match_loss
-                stats.update(adv_loss=adv_loss.item(), feat_match_loss=feat_match_loss.item())
+                adv, adv_stats = adversarial_terms(self, audio_hat, audio)
+                loss = loss + adv
+                stats.update(adv_stats)
         stats.update(loss=loss.item())
         loss, stats, weight = force_gatherable((loss, stats, audio.shape[0]), loss.device)
         return dict(loss=loss, stats=stats, weight=weight, optim_idx=0)
 
     def _forward_discriminator(self, audio: torch.Tensor) -> Dict[str, Any]:
         if not self.uses_discriminator:
-            # ESPnet's GAN trainer always runs this turn; a stage that trains no
-            # discriminator answers with a zero loss that touches no parameter.
             self._cache = None
-            loss = torch.zeros((), device=audio.device, requires_grad=self.training)
-            stats = dict(discriminator_loss=0.0)
-        else:
-            out = self._generator_outputs(audio)
-            p_hat = self.discriminator(out["audio_hat"].detach())
-            p = self.discriminator(audio)
-            real_loss, fake_loss = self.discriminator_adv_loss(p_hat, p)
-            loss = real_loss + fake_loss
-            stats = dict(
-                discriminator_loss=loss.item(),
-                real_loss=real_loss.item(),
-                fake_loss=fake_loss.item(),
-            )
-        loss, stats, weight = force_gatherable((loss, stats, audio.shape[0]), loss.device)
-        return dict(loss=loss, stats=stats, weight=weight, optim_idx=1)
+        return discriminator_turn(self, audio, lambda: self._generator_outputs(audio)["audio_hat"])
 
     # ----------------------------------------------------------- inference
     @torch.no_grad()

@@ -50,6 +50,7 @@ from espnet2.gan_tts.hifigan.loss import (
 from espnet2.torch_utils.device_funcs import force_gatherable
 from typeguard import typechecked
 
+from espnet2_p2p.codec.gan_turns import adversarial_terms, discriminator_turn
 from espnet2_p2p.codec.p2psyn.discriminator import P2PSynDiscriminator
 from espnet2_p2p.codec.p2psyn.loss import MultiResolutionLogMelLoss, compressed_mdct_mse
 from espnet2_p2p.layers.causal import (
@@ -290,7 +291,7 @@ class SecoustiCodec(AbsGANCodec):
         lambda_mel_l1: float = 15.0,
         lambda_mel_l2: float = 5.0,
         lambda_mdct: float = 10.0,
-        lambda_kl: float = 0.01,
+        lambda_kl: float = 0.5,
         lambda_contrastive: float = 1.0,
         lambda_adv: float = 1.0,
         lambda_feat_match: float = 2.0,
@@ -456,13 +457,9 @@ class SecoustiCodec(AbsGANCodec):
             if self.lambda_contrastive > 0:
                 loss = loss + self.lambda_contrastive * closs
         if self.uses_discriminator:
-            p_hat = self.discriminator(out["audio_hat"])
-            with torch.no_grad():
-                p = self.discriminator(audio)
-            adv_loss = self.generator_adv_loss(p_hat)
-            fm_loss = self.feat_match_loss(p_hat, p)
-            loss = loss + self.lambda_adv * adv_loss + self.lambda_feat_match * fm_loss
-            stats.update(adv_loss=adv_loss.item(), feat_match_loss=fm_loss.item())
+            adv, adv_stats = adversarial_terms(self, out["audio_hat"], audio)
+            loss = loss + adv
+            stats.update(adv_stats)
         if self.training:
             self.steps += 1
         stats.update(loss=loss.item())
@@ -472,17 +469,7 @@ class SecoustiCodec(AbsGANCodec):
     def _forward_discriminator(self, audio: torch.Tensor) -> Dict[str, Any]:
         if not self.uses_discriminator:
             self._cache = None
-            loss = torch.zeros((), device=audio.device, requires_grad=self.training)
-            stats = dict(discriminator_loss=0.0)
-        else:
-            out = self._run_generator(audio, "discriminator")
-            real_loss, fake_loss = self.discriminator_adv_loss(
-                self.discriminator(out["audio_hat"].detach()), self.discriminator(audio)
-            )
-            loss = real_loss + fake_loss
-            stats = dict(discriminator_loss=loss.item(), real_loss=real_loss.item(), fake_loss=fake_loss.item())
-        loss, stats, weight = force_gatherable((loss, stats, audio.shape[0]), loss.device)
-        return dict(loss=loss, stats=stats, weight=weight, optim_idx=1)
+        return discriminator_turn(self, audio, lambda: self._run_generator(audio, "discriminator")["audio_hat"])
 
     # ----------------------------------------------------------- inference
     @torch.no_grad()
