@@ -133,11 +133,7 @@ class P2PTokenizer:
         predicted.
         """
         total = len(self.codec.generator.quantizer.codebook_sizes)
-        tokens = self.check(tokens, streams=[1, total])
-        if length is not None and self.num_frames(length) != tokens.shape[0]:
-            raise TokenError(
-                f"{tokens.shape[0]} frames do not fit {length} samples (expected {self.num_frames(length)})"
-            )
+        tokens = self.check(tokens, num_samples=length, streams=[1, total])
         codes = tokens.t().unsqueeze(1).to(self.device)  # (S, 1, frames)
         return self.codec.decode(codes, length=length)[0, 0].cpu()
 

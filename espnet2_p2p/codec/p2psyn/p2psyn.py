@@ -27,17 +27,17 @@ from typing import Any, Dict, Optional
 
 import torch
 from espnet2.gan_codec.abs_gan_codec import AbsGANCodec
-from espnet2.gan_tts.hifigan.loss import (
-    DiscriminatorAdversarialLoss,
-    FeatureMatchLoss,
-    GeneratorAdversarialLoss,
-)
 from espnet2.torch_utils.device_funcs import force_gatherable
 from typeguard import typechecked
 
-from espnet2_p2p.codec.gan_turns import adversarial_terms, discriminator_turn
-from espnet2_p2p.codec.p2psyn.discriminator import P2PSynDiscriminator
-from espnet2_p2p.codec.p2psyn.loss import MultiResolutionLogMelLoss, compressed_mdct_mse
+from espnet2_p2p.codec.gan_turns import (
+    TurnCache,
+    adversarial_terms,
+    as_audio_batch,
+    attach_gan_losses,
+    discriminator_turn,
+)
+from espnet2_p2p.codec.p2psyn.loss import compressed_mdct_mse
 from espnet2_p2p.layers.convnext import ChannelLayerNorm, ConvNeXtV2Block
 from espnet2_p2p.layers.mdct import MDCT
 from espnet2_p2p.quantizer.p2psvq import P2PSVQ
@@ -327,11 +327,7 @@ class P2PSynCodec(AbsGANCodec):
             latent_dim=latent_dim,
             quantizer=quantizer,
         )
-        self.discriminator = P2PSynDiscriminator(**(discriminator_params or {}))
-        self.mel_loss = MultiResolutionLogMelLoss(fs=sampling_rate, **(mel_loss_params or {}))
-        self.generator_adv_loss = GeneratorAdversarialLoss(loss_type=adv_loss_type)
-        self.discriminator_adv_loss = DiscriminatorAdversarialLoss(loss_type=adv_loss_type)
-        self.feat_match_loss = FeatureMatchLoss()
+        attach_gan_losses(self, sampling_rate, discriminator_params, mel_loss_params, adv_loss_type)
         self.mdct_loss_power = mdct_loss_power
         self.lambda_mel_l1 = lambda_mel_l1
         self.lambda_mel_l2 = lambda_mel_l2
@@ -342,7 +338,7 @@ class P2PSynCodec(AbsGANCodec):
         self.lambda_ce = lambda_ce
         self.finetune_decoder = finetune_decoder
         self.cache_generator_outputs = cache_generator_outputs
-        self._cache = None
+        self._turns = TurnCache(enabled=cache_generator_outputs)
         if self.is_student:
             self._freeze_for_stage2()
 
@@ -410,29 +406,20 @@ class P2PSynCodec(AbsGANCodec):
         Returns:
             Dict[str, Any]: loss, stats, weight, optim_idx (0 generator, 1 discriminator).
         """
-        audio = audio.unsqueeze(1) if audio.dim() == 2 else audio
+        audio = as_audio_batch(audio)
         check_audio_batch(audio)
         if forward_generator:
             return self._forward_generator(audio)
         return self._forward_discriminator(audio)
 
-    def _generator_outputs(self, audio: torch.Tensor) -> Dict[str, Any]:
-        # The GAN trainer runs a generator and a discriminator turn on the same batch
-        # (in either order); running the generator once keeps one codebook update per
-        # batch. The cache is used only for the very batch it was computed on.
-        cache, self._cache = self._cache, None
-        if cache is not None and cache[0].shape == audio.shape and torch.equal(cache[0], audio):
-            return cache[1]
+    def _generator_outputs(self, audio: torch.Tensor, turn: str) -> Dict[str, Any]:
         # A stage-2 student needs the decoder only to fine-tune it, or to report the
         # reconstruction losses on validation data.
         synthesise = not self.is_student or self.finetune_decoder or not self.training
-        outputs = self.generator(audio, synthesise=synthesise)
-        if self.training and self.cache_generator_outputs:
-            self._cache = (audio, outputs)
-        return outputs
+        return self._turns.get(audio, turn, lambda: self.generator(audio, synthesise=synthesise), self.training)
 
     def _forward_generator(self, audio: torch.Tensor) -> Dict[str, Any]:
-        out = self._generator_outputs(audio)
+        out = self._generator_outputs(audio, "generator")
         vq = out["vq"]
         stats = {k: v.item() for k, v in vq.stats.items()}
         if self.is_student:
@@ -463,8 +450,8 @@ class P2PSynCodec(AbsGANCodec):
 
     def _forward_discriminator(self, audio: torch.Tensor) -> Dict[str, Any]:
         if not self.uses_discriminator:
-            self._cache = None
-        return discriminator_turn(self, audio, lambda: self._generator_outputs(audio)["audio_hat"])
+            self._turns.clear()
+        return discriminator_turn(self, audio, lambda: self._generator_outputs(audio, "discriminator")["audio_hat"])
 
     # ----------------------------------------------------------- inference
     @torch.no_grad()
@@ -588,8 +575,7 @@ class P2PSynCodec(AbsGANCodec):
             Dict[str, Tensor]: ``wav`` with the input's shape and length, ``codec``
             (n_streams, B, frames) as transmitted.
         """
-        shape = x.shape
-        x3 = x.view(1, 1, -1) if x.dim() == 1 else (x.unsqueeze(1) if x.dim() == 2 else x)
+        x3 = as_audio_batch(x)
         codes = self.encode(x3)
         wav = self.decode(codes, length=x3.shape[-1])
-        return {"wav": wav.reshape(shape), "codec": codes}
+        return {"wav": wav.reshape(x.shape), "codec": codes}

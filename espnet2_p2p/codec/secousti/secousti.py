@@ -42,17 +42,17 @@ from typing import Any, Dict, List, Optional
 import torch
 import torch.nn.functional as F
 from espnet2.gan_codec.abs_gan_codec import AbsGANCodec
-from espnet2.gan_tts.hifigan.loss import (
-    DiscriminatorAdversarialLoss,
-    FeatureMatchLoss,
-    GeneratorAdversarialLoss,
-)
 from espnet2.torch_utils.device_funcs import force_gatherable
 from typeguard import typechecked
 
-from espnet2_p2p.codec.gan_turns import adversarial_terms, discriminator_turn
-from espnet2_p2p.codec.p2psyn.discriminator import P2PSynDiscriminator
-from espnet2_p2p.codec.p2psyn.loss import MultiResolutionLogMelLoss, compressed_mdct_mse
+from espnet2_p2p.codec.gan_turns import (
+    TurnCache,
+    adversarial_terms,
+    as_audio_batch,
+    attach_gan_losses,
+    discriminator_turn,
+)
+from espnet2_p2p.codec.p2psyn.loss import compressed_mdct_mse
 from espnet2_p2p.layers.causal import (
     CausalConv1d,
     CausalConvBlock,
@@ -315,16 +315,12 @@ class SecoustiCodec(AbsGANCodec):
         self.contrastive_temperature = contrastive_temperature
         self.kl_warmup_steps = kl_warmup_steps
         self.register_buffer("steps", torch.zeros((), dtype=torch.long))
-        self.discriminator = P2PSynDiscriminator(**(discriminator_params or {}))
-        self.mel_loss = MultiResolutionLogMelLoss(fs=sampling_rate, **(mel_loss_params or {}))
-        self.generator_adv_loss = GeneratorAdversarialLoss(loss_type=adv_loss_type)
-        self.discriminator_adv_loss = DiscriminatorAdversarialLoss(loss_type=adv_loss_type)
-        self.feat_match_loss = FeatureMatchLoss()
+        attach_gan_losses(self, sampling_rate, discriminator_params, mel_loss_params, adv_loss_type)
         self.mdct_loss_power = mdct_loss_power
         self.lambda_mel_l1, self.lambda_mel_l2, self.lambda_mdct = lambda_mel_l1, lambda_mel_l2, lambda_mdct
         self.lambda_kl, self.lambda_contrastive = lambda_kl, lambda_contrastive
         self.lambda_adv, self.lambda_feat_match = lambda_adv, lambda_feat_match
-        self._cache = None
+        self._turns = TurnCache()
 
     # ------------------------------------------------------------------ info
     @property
@@ -378,7 +374,7 @@ class SecoustiCodec(AbsGANCodec):
             frame_labels (Optional[Tensor]): (B, T) text-unit id of every sample
                 (-1: none), for the contrastive term.
         """
-        audio = audio.unsqueeze(1) if audio.dim() == 2 else audio
+        audio = as_audio_batch(audio)
         check_audio_batch(audio)
         if forward_generator:
             return self._forward_generator(audio, frame_labels)
@@ -389,25 +385,15 @@ class SecoustiCodec(AbsGANCodec):
         return self.lambda_adv > 0 or self.lambda_feat_match > 0
 
     def _run_generator(self, audio: torch.Tensor, turn: str) -> Dict[str, Any]:
-        # ESPnet's GAN trainer runs a generator and a discriminator turn on each batch
-        # (either order): the second turn reuses the first one's generator outputs.
-        cache, self._cache = self._cache, None
-        if (
-            cache is not None
-            and cache[2] != turn
-            and cache[0].shape == audio.shape
-            and torch.equal(cache[0], audio)
-        ):
-            return cache[1]
+        return self._turns.get(audio, turn, lambda: self._generator_pass(audio), self.training)
+
+    def _generator_pass(self, audio: torch.Tensor) -> Dict[str, Any]:
         gen = self.generator
         padded = gen.pad(audio[:, 0])
         h, bott, _, coeffs = gen.encode_frames(padded)
         g = gen.reference_embedding(padded)
         audio_hat, coeffs_hat = gen.synthesise(bott.quantized, g, audio.shape[-1])
-        out = dict(bottleneck=bott, coeffs=coeffs, coeffs_hat=coeffs_hat, audio_hat=audio_hat)
-        if self.training:
-            self._cache = (audio, out, turn)
-        return out
+        return dict(bottleneck=bott, coeffs=coeffs, coeffs_hat=coeffs_hat, audio_hat=audio_hat)
 
     def frame_label_targets(self, frame_labels: torch.Tensor, frames: int) -> torch.Tensor:
         """Per-sample labels (B, T) -> the label at the centre of each code frame (B, m)."""
@@ -468,7 +454,7 @@ class SecoustiCodec(AbsGANCodec):
 
     def _forward_discriminator(self, audio: torch.Tensor) -> Dict[str, Any]:
         if not self.uses_discriminator:
-            self._cache = None
+            self._turns.clear()
         return discriminator_turn(self, audio, lambda: self._run_generator(audio, "discriminator")["audio_hat"])
 
     # ----------------------------------------------------------- inference
@@ -518,11 +504,10 @@ class SecoustiCodec(AbsGANCodec):
 
     @torch.no_grad()
     def inference(self, x: torch.Tensor, **kwargs) -> Dict[str, torch.Tensor]:
-        shape = x.shape
-        x3 = x.view(1, 1, -1) if x.dim() == 1 else (x.unsqueeze(1) if x.dim() == 2 else x)
+        x3 = as_audio_batch(x)
         codes = self.encode(x3)
         wav = self.decode(codes, self.reference(x3), length=x3.shape[-1])
-        return {"wav": wav.reshape(shape), "codec": codes}
+        return {"wav": wav.reshape(x.shape), "codec": codes}
 
     # ----------------------------------------------------------- streaming
     def encode_stream(self) -> "StreamEncoder":
