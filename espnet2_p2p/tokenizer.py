@@ -22,6 +22,15 @@ entries, as in the shipped configs). ``order="frame"`` (default) lists frame 0's
 streams 0..S-1, then frame 1's ...; ``order="stream"`` lists all of stream 0, then
 stream 1 .... :meth:`token_list` names id ``i`` as ``<codec_layer{s}_code{c}>``.
 
+SecoustiCodec (``codec: secousti``) has one token stream (``streams`` "all" and "plain"
+are the same) and a global paralinguistic vector; :meth:`paralinguistic` gives its
+integer codes for an utterance (its first ``reference_seconds``) and
+:meth:`decode` takes them back (without them, the all-zero vector)::
+
+    tok = P2PTokenizer.from_pretrained("exp/secousti_packed.zip")
+    tokens, para = tok.encode(wav), tok.paralinguistic(wav)     # (frames, 1), (P,)
+    wav_hat = tok.decode(tokens, paralinguistic=para)
+
 Input checks raise :class:`~espnet2_p2p.errors.P2PError` subclasses naming the problem:
 tokens out of range, a wrong number of streams, a frame count that does not fit the
 audio length.
@@ -46,9 +55,10 @@ class P2PTokenizer:
     """wav <-> codec tokens (frames, streams) and flat LM ids.
 
     Args:
-        model: An ``ESPnetGANCodecModel`` holding a P2PSynCodec (teacher or student), or
-            the codec itself.
-        streams (str): "all" (plain + N pseudo; default) or "plain".
+        model: An ``ESPnetGANCodecModel`` holding a P2PSynCodec (teacher or student) or
+            a SecoustiCodec, or the codec itself.
+        streams (str): "all" (plain + N pseudo; default) or "plain" (SecoustiCodec:
+            either gives its one stream).
     """
 
     def __init__(self, model, streams: str = "all"):
@@ -57,7 +67,12 @@ class P2PTokenizer:
         self.model = model
         self.codec = getattr(model, "codec", model).eval()
         self.streams = streams
-        self.sizes: List[int] = list(self.codec.generator.quantizer.codebook_sizes)
+        quantizer = getattr(self.codec.generator, "quantizer", None)
+        # every stream the codec can decode from (P2PSynCodec: plain + N pseudo)
+        self.codec_sizes: List[int] = (
+            list(quantizer.codebook_sizes) if quantizer is not None else [int(self.codec.codebook_size)]
+        )
+        self.sizes: List[int] = list(self.codec_sizes)
         if streams == "plain":
             self.sizes = self.sizes[:1]
         self.offsets: List[int] = [int(sum(self.sizes[:s])) for s in range(len(self.sizes))]
@@ -117,25 +132,66 @@ class P2PTokenizer:
         if x.dim() != 3:
             raise AudioInputError(f"wav must be (T,) or (B, T), got shape {tuple(torch.as_tensor(wav).shape)}")
         x = x.to(self.device)
-        if self.streams == "all":
+        if self.has_paralinguistic:
+            codes = self.codec.encode(x)
+            if lengths is not None:  # causal: an item's own frames are those it gets alone
+                for b, n in enumerate(lengths):
+                    codes[:, b, self.num_frames(int(n)) :] = 0
+        elif self.streams == "all":
             codes = self.codec.tokens(x, lengths)
         else:
             codes = self.codec.encode(x, lengths)[:1]
         tokens = codes.permute(1, 2, 0).cpu()  # (B, frames, S)
         return tokens[0] if single else tokens
 
+    @property
+    def has_paralinguistic(self) -> bool:
+        """Whether the codec has a global paralinguistic vector (SecoustiCodec)."""
+        return hasattr(self.codec, "paralinguistic_codes")
+
+    @property
+    def paralinguistic_dim(self) -> int:
+        return self.codec.generator.paralinguistic.proj.out_features if self.has_paralinguistic else 0
+
     @torch.no_grad()
-    def decode(self, tokens, length: Optional[int] = None) -> torch.Tensor:
+    def paralinguistic(self, wav) -> torch.Tensor:
+        """SecoustiCodec: waveform (T,) -> the integer codes (P,) of its paralinguistic
+        vector (from the first ``reference_seconds``), as a .p2p file carries them."""
+        if not self.has_paralinguistic:
+            raise TokenError(f"{type(self.codec).__name__} has no paralinguistic vector")
+        x = torch.as_tensor(wav, dtype=torch.float32)
+        if x.dim() != 1 or x.numel() == 0:
+            raise AudioInputError(f"wav must be (T,) with T >= 1, got shape {tuple(x.shape)}")
+        g = self.codec.reference(x.view(1, 1, -1).to(self.device))
+        return self.codec.paralinguistic_codes(g)[0].cpu()
+
+    @torch.no_grad()
+    def decode(self, tokens, length: Optional[int] = None, paralinguistic=None) -> torch.Tensor:
         """Tokens (frames, S) -> waveform (length or frames * hop,).
 
         S = 1: the plain stream; a student predicts the pseudo streams (a teacher decodes
         plain-only). S = 1 + N: all streams given (as an LM generates them); nothing is
-        predicted.
+        predicted. ``paralinguistic``: SecoustiCodec's vector codes (P,) from
+        :meth:`paralinguistic` (default: the all-zero vector).
         """
-        total = len(self.codec.generator.quantizer.codebook_sizes)
-        tokens = self.check(tokens, num_samples=length, streams=[1, total])
+        tokens = self.check(tokens, num_samples=length, streams=[1, len(self.codec_sizes)])
         codes = tokens.t().unsqueeze(1).to(self.device)  # (S, 1, frames)
-        return self.codec.decode(codes, length=length)[0, 0].cpu()
+        if not self.has_paralinguistic:
+            if paralinguistic is not None:
+                raise TokenError(f"{type(self.codec).__name__} takes no paralinguistic vector")
+            return self.codec.decode(codes, length=length)[0, 0].cpu()
+        g = None
+        if paralinguistic is not None:
+            p = torch.as_tensor(np.asarray(paralinguistic))
+            levels = 2**self.codec.generator.paralinguistic.bits
+            fits = not p.dtype.is_floating_point and p.shape == (self.paralinguistic_dim,)
+            if not fits or int(p.min()) < 0 or int(p.max()) >= levels:
+                raise TokenError(
+                    f"paralinguistic: expected {self.paralinguistic_dim} integer codes in [0, {levels}),"
+                    f" got shape {tuple(p.shape)} {p.dtype}"
+                )
+            g = self.codec.paralinguistic_from_codes(p.long().view(1, -1).to(self.device))
+        return self.codec.decode(codes, paralinguistic=g, length=length)[0, 0].cpu()
 
     def check(self, tokens, num_samples: Optional[int] = None, streams=None, name: str = "tokens"):
         """Return tokens as a LongTensor (frames, S) or raise :class:`TokenError`.
@@ -153,7 +209,7 @@ class P2PTokenizer:
             )
         if t.shape[0] == 0:
             raise TokenError(f"{name}: no frames")
-        sizes = self.codec.generator.quantizer.codebook_sizes
+        sizes = self.codec_sizes
         for s in range(t.shape[1]):
             lo, hi = int(t[:, s].min()), int(t[:, s].max())
             if lo < 0 or hi >= sizes[s]:

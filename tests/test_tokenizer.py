@@ -119,3 +119,12 @@ def test_plain_only_tokenizer(packed_models):
     tokens = tok.encode(0.1 * torch.randn(3200))
     assert tokens.shape == (10, 1) and tok.vocab_size == 1024 and len(tok.token_list()) == 1024
     assert tok.decode(tokens).shape == (3200,)
+
+
+def test_p2psyn_has_no_paralinguistic_vector(tok):
+    tokens = tok.encode(0.1 * torch.randn(3200))
+    assert not tok.has_paralinguistic and tok.paralinguistic_dim == 0
+    with pytest.raises(TokenError, match="P2PSynCodec has no paralinguistic vector"):
+        tok.paralinguistic(torch.zeros(3200))
+    with pytest.raises(TokenError, match="P2PSynCodec takes no paralinguistic vector"):
+        tok.decode(tokens, paralinguistic=torch.zeros(8, dtype=torch.long))

@@ -20,6 +20,10 @@ CutSet manifest. OUTPUT_DIR gets:
   ``cut.codec_tokens.load()`` gives all ``ceil(samples / hop)`` frames;
   ``cut.load_codec_tokens()`` gives Lhotse's cut-aligned ``round(duration / frame_shift)``
   frames (the same tokens, one fewer when the last frame is less than half full);
+- SecoustiCodec only: ``paralinguistic.ark`` / ``paralinguistic.scp``, the integer codes
+  (P,) of each utterance's paralinguistic vector (the decoder's speaker/prosody input;
+  ``P2PTokenizer.decode(tokens, paralinguistic=...)``), also the cuts' custom
+  ``paralinguistic`` field;
 - ``.done`` when everything above is complete;
 - ``lm_text``: ``utt <codec_layer0_code5> <codec_layer1_code7> ...`` lines, and
   ``lm_token_list`` (``<blank>``, ``<unk>``, the codec tokens, ``<sos/eos>``) for
@@ -35,6 +39,7 @@ list as user-defined symbols: one vocabulary for text and codec tokens (TTS-styl
 import argparse
 import json
 import logging
+from contextlib import nullcontext
 from pathlib import Path
 from typing import List, Optional, Sequence
 
@@ -90,15 +95,19 @@ def dump(
         "model_fingerprint": fingerprint_hex,
         "frames": "ceil(num_samples / hop_length)",
     }
+    if tokenizer.has_paralinguistic:
+        info["paralinguistic_dim"] = tokenizer.paralinguistic_dim
+        info["paralinguistic_levels"] = 2**tokenizer.codec.generator.paralinguistic.bits
     (output_dir / "token_info.json").write_text(json.dumps(info, indent=2) + "\n")
     fs = tokenizer.sample_rate
     cut_list = [c if c.sampling_rate == fs else c.resample(fs) for c in cuts]
     out_cuts = []
     frames_lines, lm_lines = [], []
     ark, scp = output_dir / "tokens.ark", output_dir / "tokens.scp"
+    para_spec = "ark,scp:{0}/paralinguistic.ark,{0}/paralinguistic.scp".format(output_dir)
     with kaldiio.WriteHelper(f"ark,scp:{ark},{scp}") as writer, NumpyFilesWriter(
         output_dir / "arrays"
-    ) as storage:
+    ) as storage, (kaldiio.WriteHelper(para_spec) if tokenizer.has_paralinguistic else nullcontext()) as para:
         for i in tqdm(range(0, len(cut_list), batch_size), desc=f"tokens {output_dir.name}", unit="batch"):
             batch = cut_list[i : i + batch_size]
             audios = [np.asarray(c.load_audio(), dtype=np.float32).mean(axis=0) for c in batch]
@@ -120,7 +129,12 @@ def dump(
                     cut.id, t.numpy().astype(np.int16 if tokenizer.vocab_size < 2**15 else np.int32),
                     frame_shift=tokenizer.hop_length / fs, temporal_dim=0,
                 )  # fmt: skip
-                out_cuts.append(cut.with_custom("codec_tokens", array))
+                cut = cut.with_custom("codec_tokens", array)
+                if para is not None:
+                    codes = tokenizer.paralinguistic(audios[b]).numpy().astype(np.int32)
+                    para(cut.id, codes)
+                    cut = cut.with_custom("paralinguistic", codes.tolist())
+                out_cuts.append(cut)
     (output_dir / "utt2num_frames").write_text("\n".join(frames_lines) + "\n")
     (output_dir / "lm_text").write_text("\n".join(lm_lines) + "\n")
     CutSet.from_cuts(out_cuts).to_file(output_dir / "cuts.jsonl.gz")
@@ -135,6 +149,16 @@ def read_back(output_dir: Path, tokenizer: P2PTokenizer, order: str = "frame"):
     for utt, ids in kaldiio.load_scp(str(output_dir / "tokens.scp")).items():
         out[utt] = tokenizer.unflatten(np.asarray(ids), order, name=f"{output_dir / 'tokens.scp'}: {utt}")
     return out
+
+
+def read_paralinguistic(output_dir: Path):
+    """{utt: (P,) int codes} of a SecoustiCodec dump."""
+    import kaldiio
+
+    scp = output_dir / "paralinguistic.scp"
+    if not scp.is_file():
+        raise P2PError(f"{scp} is missing: the dump is not a SecoustiCodec one")
+    return {utt: np.asarray(v) for utt, v in kaldiio.load_scp(str(scp)).items()}
 
 
 def build_joint_vocab(texts: List[str], codec_tokens: List[str], output_dir: Path, nbpe: int) -> dict:

@@ -17,6 +17,7 @@ from lhotse.utils import compute_num_frames
 
 from espnet2_p2p.bin import dump_tokens
 from espnet2_p2p.data.prepare import read_table
+from espnet2_p2p.errors import P2PError
 from espnet2_p2p.tokenizer import P2PTokenizer, TokenError
 
 
@@ -102,3 +103,37 @@ def test_espnet_loads_the_packed_student_and_agrees(tmp_path, packed_models, esp
     model, _ = GANCodecTask.build_model_from_file(config, model_file, "cpu")
     model.eval()  # ESPnet returns it in training mode (the predictors' dropout would be on)
     assert torch.equal(model.codec.tokens(x.view(1, 1, -1))[:, 0].t(), ref)
+
+
+def test_secousti_dump_holds_one_stream_and_paralinguistic_codes(tmp_path, espeak_corpus):
+    import yaml
+
+    from conftest import load_config, task_args
+    from espnet2_p2p.tasks.gan_codec import P2PGANCodecTask
+
+    config = load_config("secousti_tiny.yaml")
+    torch.manual_seed(0)
+    model = P2PGANCodecTask.build_model(task_args(config))
+    exp = tmp_path / "secousti"
+    exp.mkdir()
+    (exp / "config.yaml").write_text(yaml.safe_dump(config))
+    torch.save(model.state_dict(), exp / "model.pth")
+    out = tmp_path / "tokens" / "train"
+    dump_tokens.main(["--model", str(exp), "--data_dir", str(espeak_corpus / "train"),
+                      "--output_dir", str(out), "--batch_size", "3"])  # fmt: skip
+    tok = P2PTokenizer.from_pretrained(exp)
+    kaldi = dump_tokens.read_back(out, tok)
+    para = dump_tokens.read_paralinguistic(out)
+    cuts = {c.id: c for c in CutSet.from_file(out / "cuts.jsonl.gz")}
+    wavs = read_table(espeak_corpus / "train" / "wav.scp")
+    assert set(kaldi) == set(para) == set(cuts) == set(wavs)
+    for utt, path in wavs.items():
+        wav = torch.from_numpy(sf.read(path, dtype="float32")[0])
+        assert torch.equal(kaldi[utt], tok.encode(wav)), utt  # batched = alone (causal)
+        np.testing.assert_array_equal(para[utt], tok.paralinguistic(wav).numpy())
+        assert cuts[utt].custom["paralinguistic"] == para[utt].tolist()
+    info = json.loads((out / "token_info.json").read_text())
+    assert info["streams"] == 1 and info["codebook_sizes"] == [6561] and info["paralinguistic_dim"] == 32
+    assert info["paralinguistic_levels"] == 256
+    with pytest.raises(P2PError, match="not a SecoustiCodec one"):
+        dump_tokens.read_paralinguistic(tmp_path)

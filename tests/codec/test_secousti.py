@@ -185,3 +185,33 @@ def test_gan_turns_share_one_generator_pass():
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in codec.discriminator.parameters())
     again = codec(x, forward_generator=True)  # a new generator turn computes afresh
     again["loss"].backward()
+
+
+def test_tokenizer_gives_one_stream_and_the_paralinguistic_codes(codec):
+    from espnet2_p2p.tokenizer import P2PTokenizer, TokenError
+
+    tok = P2PTokenizer(codec, "all")
+    assert tok.num_streams == 1 and tok.sizes == [6561] and tok.has_paralinguistic
+    assert P2PTokenizer(codec, "plain").sizes == [6561]
+    torch.manual_seed(1)
+    a, b = 0.3 * torch.randn(192 * 9 + 5), 0.3 * torch.randn(192 * 4)
+    ta, tb = tok.encode(a), tok.encode(b)
+    assert ta.shape == (10, 1) and tb.shape == (4, 1)
+    assert torch.equal(ta[:, 0], codec.encode(a.view(1, 1, -1))[0, 0])
+    # a zero-padded batch: each item's own frames are what it gets alone, the rest 0
+    batch = torch.zeros(2, a.numel())
+    batch[0], batch[1, : b.numel()] = a, b
+    tt = tok.encode(batch, [a.numel(), b.numel()])
+    assert torch.equal(tt[0], ta) and torch.equal(tt[1, :4], tb) and not tt[1, 4:].any()
+    para = tok.paralinguistic(a)
+    assert para.shape == (8,) and 0 <= int(para.min()) and int(para.max()) < 256
+    g = codec.paralinguistic_from_codes(para.view(1, -1))
+    ref = codec.decode(ta.t().unsqueeze(1), paralinguistic=g, length=a.numel())[0, 0]
+    assert torch.allclose(tok.decode(ta, length=a.numel(), paralinguistic=para), ref)
+    assert not torch.allclose(tok.decode(ta, length=a.numel()), ref)  # neutral vector
+    with pytest.raises(TokenError, match="expected 8 integer codes in \\[0, 256\\)"):
+        tok.decode(ta, paralinguistic=torch.full((8,), 256))
+    with pytest.raises(TokenError, match="expected 8 integer codes"):
+        tok.decode(ta, paralinguistic=np.zeros(7, dtype=np.int64))
+    with pytest.raises(TokenError, match="outside \\[0, 6561\\)"):
+        tok.decode(torch.full((3, 1), 6561))

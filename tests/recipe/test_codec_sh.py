@@ -206,7 +206,8 @@ def test_token_dump_stage_feeds_espnet_lm(tmp_path, espeak_corpus, packed_models
 
 def test_secousti_through_every_stage(tmp_path, espeak_corpus, packed_models):
     """--codec secousti: phoneme labels, training with and without the contrastive term,
-    decoding through .p2p files with side information, scoring + probe, packing; the packed
+    decoding through .p2p files with side information, scoring + probe, token dump with
+    the paralinguistic codes, packing; the packed
     model codes with p2p-codec and refuses files of another model."""
     import soundfile as sf
 
@@ -229,6 +230,10 @@ def test_secousti_through_every_stage(tmp_path, espeak_corpus, packed_models):
     p2p = sorted((recipe / "exp" / "decode_secousti_test" / "secousti" / "bitstreams").glob("*.p2p"))
     header, codes = bitstream.read(p2p[0])
     assert header.codebook_size == 6561 and len(header.side_info) == 32 and header.hop_length == 192
+    tokens = recipe / "dump" / "tokens_secousti"
+    for set_name in ("train", "test"):
+        assert (tokens / set_name / ".done").exists() and (tokens / set_name / "paralinguistic.scp").exists()
+    assert (tokens / "joint_vocab" / "offsets.json").exists()
     packed = recipe / "exp" / "secousti_packed.zip"
     assert packed.exists()
     cli = [sys.executable, "-m", "espnet2_p2p.bin.p2p_codec"]

@@ -14,7 +14,8 @@
 #      decoded from them, measured bitrate, pseudo-token accuracy
 #   6  scoring: PESQ-wb, STOI, eSTOI, LSD, mel distance, DNSMOS -> <expdir>/RESULTS.md
 #   7  token dump for speech LMs: Kaldi ark/scp, Lhotse cuts, joint BPE + codec vocabulary;
-#      --lm_train true also trains ESPnet's LM on the tokens
+#      --lm_train true also trains ESPnet's LM on the tokens (--codec secousti: its one
+#      stream and each utterance's paralinguistic codes, in dump/tokens_secousti)
 #   8  packing: a zip with configs and checkpoints that GANCodecTask.build_model_from_file loads
 #
 # Training runs on CPU (--ngpu 0), one GPU (--ngpu 1), N GPUs (--ngpu N, torchrun),
@@ -56,7 +57,7 @@ lm_train=false          # stage 7: also train ESPnet's LM on the dumped tokens
 lm_config=              # stage 7: LM config (e.g. conf/lm_tiny.yaml)
 lm_args=                # stage 7: extra arguments for espnet2.bin.lm_train
 force=false
-codec=p2psyn            # p2psyn (teacher + student) or secousti (one model, stages 2, 3, 5, 6, 8)
+codec=p2psyn            # p2psyn (teacher + student) or secousti (one model, stages 2, 3, 5-8)
 text_unit=phoneme       # secousti: text units of the contrastive term: phoneme (espeak-ng), bpe, char
 secousti_ablation=false # secousti: also train without the contrastive term; speaker probe in stage 6
 
@@ -288,25 +289,28 @@ fi
 if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; then
     if [ "${skip_token_dump}" = true ]; then
         log "stage 7: token dump skipped (--skip_token_dump true)"
-    elif [ "${codec}" = secousti ]; then
-        log "stage 7: the token dump is P2PSynCodec's (plain + pseudo streams); for SecoustiCodec use p2p-codec tokens"
     else
-        [ -f "${student_model}" ] || die "${student_model} is missing: run stage 4"
+        if [ "${codec}" = secousti ]; then
+            token_model=${secousti_model}; token_dir=${dumpdir}/tokens_secousti${tag}; lm_exp=${expdir}/lm_secousti${tag}
+            [ -f "${token_model}" ] || die "${token_model} is missing: run stage 3"
+        else
+            token_model=${student_model}; token_dir=${dumpdir}/tokens${tag}; lm_exp=${expdir}/lm${tag}
+            [ -f "${token_model}" ] || die "${token_model} is missing: run stage 4"
+        fi
         for set in $(printf '%s\n' ${train_set} ${valid_set} ${test_sets} | awk '!seen[$0]++'); do
-            out=${dumpdir}/tokens${tag}/${set}
+            out=${token_dir}/${set}
             if done_or_force "${out}/.done"; then log "stage 7: ${out} is complete, skipping"; continue; fi
             log "stage 7: ${token_streams} token streams of ${set} -> ${out}"
             vocab=()
             if [ "${set}" = "${train_set}" ] && [ -f "${dumpdir}/${set}/text" ]; then
-                vocab=(--joint_vocab_dir "${dumpdir}/tokens${tag}/joint_vocab" --nbpe "${nbpe}")
+                vocab=(--joint_vocab_dir "${token_dir}/joint_vocab" --nbpe "${nbpe}")
             fi
-            python -m espnet2_p2p.bin.dump_tokens --model "${student_model}" \
+            python -m espnet2_p2p.bin.dump_tokens --model "${token_model}" \
                 --data_dir "${dumpdir}/${set}" --output_dir "${out}" --streams "${token_streams}" \
                 "${vocab[@]}"
         done
         if [ "${lm_train}" = true ]; then
-            tokens=${dumpdir}/tokens${tag}
-            lm_exp=${expdir}/lm${tag}
+            tokens=${token_dir}
             log "stage 7: ESPnet LM on the ${train_set} tokens -> ${lm_exp}; log: ${lm_exp}/train.log"
             mkdir -p "${lm_exp}"
             python -m espnet2.bin.lm_train --config "${lm_config}" --output_dir "${lm_exp}" \
