@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Per-epoch validation loss and perplexity of an ESPnet LM run, from its train.log.
 
-    python -m espnet2_p2p.bin.lm_report exp/lm/train.log
+    python -m espnet2_p2p.bin.lm_report exp/lm/train.log [--output exp/lm/RESULTS.md]
 
 ESPnet's LM reports the mean cross-entropy per token (``[valid] loss=``, natural log);
-the perplexity is ``exp(loss)``. Prints a Markdown table and the first/last perplexity.
+the perplexity is ``exp(loss)``. Prints a Markdown table and the first/last perplexity,
+and writes them to ``--output`` (a file, so that what the libraries imported with the
+package print on stdout never lands in it).
 """
 
 import math
@@ -38,10 +40,20 @@ def report(log: Path) -> str:
 
 
 def main(argv=None) -> None:
-    args = sys.argv[1:] if argv is None else argv
+    args = list(sys.argv[1:] if argv is None else argv)
+    output = None
+    if "--output" in args:
+        i = args.index("--output")
+        if i + 1 >= len(args):
+            raise SystemExit("lm_report: --output needs a file")
+        output = Path(args[i + 1])
+        del args[i : i + 2]
     if len(args) != 1:
-        raise SystemExit("usage: python -m espnet2_p2p.bin.lm_report TRAIN_LOG")
-    print(report(Path(args[0])))
+        raise SystemExit("usage: python -m espnet2_p2p.bin.lm_report TRAIN_LOG [--output FILE]")
+    text = report(Path(args[0]))
+    if output is not None:
+        output.write_text(text + "\n")
+    print(text)
 
 
 if __name__ == "__main__":

@@ -194,6 +194,7 @@ def test_token_dump_stage_feeds_espnet_lm(tmp_path, espeak_corpus, packed_models
         assert (tokens / split / ".done").exists() and (tokens / split / "tokens.scp").exists()
     assert (tokens / "joint_vocab" / "bpe.model").exists()
     report = (recipe / "exp" / "lm" / "RESULTS.md").read_text()
+    assert report.startswith("| epoch |"), report  # nothing but the table (no import chatter)
     first, last = map(float, re.search(r"epoch 1 ([0-9.]+) -> epoch 4 ([0-9.]+)", report).groups())
     assert last < first, report
     assert "Validation perplexity" in proc.stdout

@@ -321,7 +321,7 @@ if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; then
                 --valid_shape_file "${tokens}/${valid_set}/utt2num_frames" \
                 --ngpu "${ngpu}" --resume true ${lm_args} >> "${lm_exp}/train.log" 2>&1 \
                 || { tail -n 20 "${lm_exp}/train.log"; die "LM training failed: ${lm_exp}"; }
-            python -m espnet2_p2p.bin.lm_report "${lm_exp}/train.log" | tee "${lm_exp}/RESULTS.md"
+            python -m espnet2_p2p.bin.lm_report "${lm_exp}/train.log" --output "${lm_exp}/RESULTS.md"
         fi
     fi
 fi
