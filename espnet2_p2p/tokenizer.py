@@ -43,6 +43,7 @@ import numpy as np
 import torch
 
 from espnet2_p2p.errors import AudioInputError, P2PError
+from espnet2_p2p.utils.checks import check_audio_batch
 
 ORDERS = ("frame", "stream")
 
@@ -162,7 +163,9 @@ class P2PTokenizer:
         x = torch.as_tensor(wav, dtype=torch.float32)
         if x.dim() != 1 or x.numel() == 0:
             raise AudioInputError(f"wav must be (T,) with T >= 1, got shape {tuple(x.shape)}")
-        g = self.codec.reference(x.view(1, 1, -1).to(self.device))
+        x = x.view(1, 1, -1)
+        check_audio_batch(x, "wav")
+        g = self.codec.reference(x.to(self.device))
         return self.codec.paralinguistic_codes(g)[0].cpu()
 
     @torch.no_grad()

@@ -215,3 +215,5 @@ def test_tokenizer_gives_one_stream_and_the_paralinguistic_codes(codec):
         tok.decode(ta, paralinguistic=np.zeros(7, dtype=np.int64))
     with pytest.raises(TokenError, match="outside \\[0, 6561\\)"):
         tok.decode(torch.full((3, 1), 6561))
+    with pytest.raises(ValueError, match="wav contains non-finite samples: 1 NaN"):
+        tok.paralinguistic(torch.tensor([0.1, float("nan"), 0.2]))
