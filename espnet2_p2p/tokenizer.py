@@ -152,7 +152,7 @@ class P2PTokenizer:
 
     @property
     def paralinguistic_dim(self) -> int:
-        return self.codec.generator.paralinguistic.proj.out_features if self.has_paralinguistic else 0
+        return self.codec.paralinguistic_dim if self.has_paralinguistic else 0
 
     @torch.no_grad()
     def paralinguistic(self, wav) -> torch.Tensor:
@@ -186,7 +186,7 @@ class P2PTokenizer:
         g = None
         if paralinguistic is not None:
             p = torch.as_tensor(np.asarray(paralinguistic))
-            levels = 2**self.codec.generator.paralinguistic.bits
+            levels = self.codec.paralinguistic_levels
             fits = not p.dtype.is_floating_point and p.shape == (self.paralinguistic_dim,)
             if not fits or int(p.min()) < 0 or int(p.max()) >= levels:
                 raise TokenError(

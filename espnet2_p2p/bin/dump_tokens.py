@@ -97,7 +97,7 @@ def dump(
     }
     if tokenizer.has_paralinguistic:
         info["paralinguistic_dim"] = tokenizer.paralinguistic_dim
-        info["paralinguistic_levels"] = 2**tokenizer.codec.generator.paralinguistic.bits
+        info["paralinguistic_levels"] = tokenizer.codec.paralinguistic_levels
     (output_dir / "token_info.json").write_text(json.dumps(info, indent=2) + "\n")
     fs = tokenizer.sample_rate
     cut_list = [c if c.sampling_rate == fs else c.resample(fs) for c in cuts]

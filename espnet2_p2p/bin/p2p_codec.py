@@ -242,8 +242,7 @@ def check_model(header, codec, fp: bytes, path) -> None:
         "pseudo VQs": (header.num_pseudo, len(sizes) - 1),
     }
     if hasattr(codec, "paralinguistic_codes"):
-        dim = codec.generator.paralinguistic.proj.out_features
-        expected["bytes of side information"] = (len(header.side_info), dim)
+        expected["bytes of side information"] = (len(header.side_info), codec.paralinguistic_dim)
     for what, (got, want) in expected.items():
         if got != want:
             raise BitstreamError(f"{path}: written with {what} {got}, this model has {want}")

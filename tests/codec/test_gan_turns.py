@@ -58,3 +58,14 @@ def test_p2psyn_two_generator_turns_on_one_batch(tiny_config):
     disc = codec(x, forward_generator=False)
     assert disc["optim_idx"] == 1
     disc["loss"].backward()
+
+
+def test_training_forward_refuses_unbatched_audio(tiny_config):
+    # inference() takes (T,); the trainer's forward() wants a batch and says so
+    from test_secousti import SMALL
+
+    from espnet2_p2p.codec.secousti import SecoustiCodec
+
+    for codec in (P2PSynCodec(**copy.deepcopy(tiny_config["codec_conf"])), SecoustiCodec(**SMALL)):
+        with pytest.raises(ValueError, match="must be a mono batch"):
+            codec(torch.zeros(3200), forward_generator=True)

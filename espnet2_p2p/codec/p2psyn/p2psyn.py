@@ -337,7 +337,6 @@ class P2PSynCodec(AbsGANCodec):
         self.lambda_feat_match = lambda_feat_match
         self.lambda_ce = lambda_ce
         self.finetune_decoder = finetune_decoder
-        self.cache_generator_outputs = cache_generator_outputs
         self._turns = TurnCache(enabled=cache_generator_outputs)
         if self.is_student:
             self._freeze_for_stage2()
@@ -406,7 +405,7 @@ class P2PSynCodec(AbsGANCodec):
         Returns:
             Dict[str, Any]: loss, stats, weight, optim_idx (0 generator, 1 discriminator).
         """
-        audio = as_audio_batch(audio)
+        audio = audio.unsqueeze(1) if audio.dim() == 2 else audio  # (T,) is refused: not a batch
         check_audio_batch(audio)
         if forward_generator:
             return self._forward_generator(audio)

@@ -340,6 +340,16 @@ class SecoustiCodec(AbsGANCodec):
         """Algorithmic latency: one code frame of buffering + the IMDCT overlap (H)."""
         return self.hop_length + self.generator.H
 
+    @property
+    def paralinguistic_dim(self) -> int:
+        """Values in the paralinguistic vector (P)."""
+        return self.generator.paralinguistic.proj.out_features
+
+    @property
+    def paralinguistic_levels(self) -> int:
+        """Integer codes per value of the vector (2 ** paralinguistic_bits)."""
+        return 2**self.generator.paralinguistic.bits
+
     def meta_info(self) -> Dict[str, Any]:
         return {
             "fs": self.fs,
@@ -360,7 +370,7 @@ class SecoustiCodec(AbsGANCodec):
             "bits_per_frame_entropy_bound": math.log2(self.codebook_size),
             "bitrate_packed": self.bitrate(),
             "bitrate_entropy_bound": math.log2(self.codebook_size) * self.frame_rate,
-            "paralinguistic_bits_per_stream": para.proj.out_features * para.bits,
+            "paralinguistic_bits_per_stream": self.paralinguistic_dim * para.bits,
             "algorithmic_latency_ms": 1000.0 * self.latency_samples / self.fs,
         }
 
@@ -374,7 +384,7 @@ class SecoustiCodec(AbsGANCodec):
             frame_labels (Optional[Tensor]): (B, T) text-unit id of every sample
                 (-1: none), for the contrastive term.
         """
-        audio = as_audio_batch(audio)
+        audio = audio.unsqueeze(1) if audio.dim() == 2 else audio  # (T,) is refused: not a batch
         check_audio_batch(audio)
         if forward_generator:
             return self._forward_generator(audio, frame_labels)
@@ -495,7 +505,7 @@ class SecoustiCodec(AbsGANCodec):
         return audio
 
     def _global(self, g, batch: int, device) -> torch.Tensor:
-        dim = self.generator.paralinguistic.proj.out_features
+        dim = self.paralinguistic_dim
         if g is None:
             return torch.zeros(batch, dim, device=device)
         if g.shape != (batch, dim):
