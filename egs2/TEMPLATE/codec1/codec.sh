@@ -13,9 +13,9 @@
 #   5  decoding of the test sets: plain-only, student and teacher .p2p files and the wavs
 #      decoded from them, measured bitrate, pseudo-token accuracy
 #   6  scoring: PESQ-wb, STOI, eSTOI, LSD, mel distance, DNSMOS -> <expdir>/RESULTS.md
-#   7  token dump for speech LMs: Kaldi ark/scp, Lhotse cuts, joint BPE + codec vocabulary;
-#      --lm_train true also trains ESPnet's LM on the tokens (--codec secousti: its one
-#      stream and each utterance's paralinguistic codes, in dump/tokens_secousti)
+#   7  token dump for speech LMs: Kaldi ark/scp, Lhotse cuts, joint BPE + codec vocabulary
+#      (--codec secousti: its one stream and each utterance's paralinguistic codes, in
+#      dump/tokens_secousti); --lm_train true also trains ESPnet's LM on the tokens
 #   8  packing: a zip with configs and checkpoints that GANCodecTask.build_model_from_file loads
 #
 # Training runs on CPU (--ngpu 0), one GPU (--ngpu 1), N GPUs (--ngpu N, torchrun),
