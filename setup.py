@@ -21,6 +21,8 @@ install_requires = [
     "pystoi==0.4.1",
     "speechmos==0.0.1.1",
     "onnxruntime==1.32.0",
+    # ViSQOL v3 speech mode (pure Python port; its model files ship in the wheel)
+    "visqol-python==3.8.0",
 ]
 
 extras_require = {

@@ -16,13 +16,16 @@ codeword rule. For students, ``OUTPUT_DIR/token_accuracy.md`` gives the pseudo-t
 top-1 accuracy against the teacher's tokens and the majority-token baseline (the most
 frequent teacher token of the decoded set, per level), and every system's bitrate
 measured from the files written (``bitrate.md``: token payload, and whole files with
-the container's header and CRC).
+the container's header and CRC); ``codebook_use.md`` gives per transmitted stream the
+codes used and the token entropy; ``summary.json`` holds all of it for
+:mod:`espnet2_p2p.bin.results_table`.
 Score the folders with ``python -m espnet2_p2p.bin.score``.
 """
 
 import argparse
 from pathlib import Path
-from typing import List, Optional
+import json
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import soundfile as sf
@@ -84,15 +87,26 @@ def decode_system(codec, wav: np.ndarray, n_streams: Optional[int], p2p_path: Pa
     return wav_hat, tokens, header
 
 
-def token_accuracy(pairs) -> List[str]:
-    """Per level: 'level: accuracy (majority baseline)' over all frames of all utterances."""
+def token_accuracy(pairs) -> List[Tuple[float, float]]:
+    """Per pseudo level: (top-1 accuracy, majority baseline) over all frames of all
+    utterances; the baseline is the share of the most frequent teacher token."""
     predicted = torch.cat([p for p, _ in pairs], dim=1)
     target = torch.cat([t for _, t in pairs], dim=1)
-    cells = []
-    for level, (p, t) in enumerate(zip(predicted, target), start=1):
-        majority = torch.bincount(t).max().item() / t.numel()
-        cells.append(f"{level}: {(p == t).float().mean().item():.3f} ({majority:.3f})")
-    return cells
+    return [
+        ((p == t).float().mean().item(), torch.bincount(t).max().item() / t.numel())
+        for p, t in zip(predicted, target)
+    ]
+
+
+def codebook_use(streams: List[np.ndarray], sizes: List[int]) -> List[Dict[str, float]]:
+    """Per transmitted stream: codes used, their share of the codebook, token entropy (bits)."""
+    out = []
+    for tokens, size in zip(streams, sizes):
+        counts = np.bincount(tokens, minlength=size)
+        p = counts[counts > 0] / counts.sum()
+        used = int((counts > 0).sum())
+        out.append(dict(size=size, used=used, share=used / size, entropy_bits=float(-(p * np.log2(p)).sum())))
+    return out
 
 
 def main(argv=None) -> None:
@@ -105,7 +119,7 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
 
     utts = list(read_table(args.data_dir / "wav.scp").items())
-    accuracy, rates = [], []
+    accuracy, rates, summary = [], [], {}
     for label, config, model_file, options in args.system:
         model = load_files(config, model_file)
         codec, fp = model.codec, fingerprint(model)
@@ -117,7 +131,7 @@ def main(argv=None) -> None:
         info = codec.meta_info()
         out_dir = args.output_dir / label
         (out_dir / "bitstreams").mkdir(parents=True, exist_ok=True)
-        pairs, payload_bits, file_bytes, seconds = [], 0, 0, 0.0
+        pairs, payload_bits, file_bytes, seconds, sent = [], 0, 0, 0.0, []
         for utt, path in tqdm(utts, desc=f"decoding {label}"):
             wav, fs = sf.read(path, dtype="float32")
             if fs != info["fs"]:
@@ -128,20 +142,36 @@ def main(argv=None) -> None:
             payload_bits += header.payload_bits
             file_bytes += p2p.stat().st_size
             seconds += len(wav) / fs
+            sent.append(bitstream.read(p2p)[1].reshape(header.num_streams, -1))
             if tokens is not None:
                 pairs.append(tokens)
         rates.append(
             f"| {label} | {header.payload_bitrate:g} | {payload_bits / seconds:.1f}"
             f" | {8 * file_bytes / seconds:.1f} | {file_bytes / len(utts):.1f} |"
         )
+        sizes = list(header.stream_sizes)
+        use = codebook_use([np.concatenate([t[i] for t in sent]) for i in range(len(sizes))], sizes)
+        summary[label] = dict(
+            nominal_bps=header.payload_bitrate, payload_bps=payload_bits / seconds,
+            codebook_use=use, pseudo_top1=token_accuracy(pairs) if pairs else None,
+        )  # fmt: skip
         if pairs:
-            accuracy.append(f"| {label} | " + "<br>".join(token_accuracy(pairs)) + " |")
+            cells = [f"{n}: {a:.3f} ({m:.3f})" for n, (a, m) in enumerate(summary[label]["pseudo_top1"], 1)]
+            accuracy.append(f"| {label} | " + "<br>".join(cells) + " |")
     args.output_dir.mkdir(parents=True, exist_ok=True)
     (args.output_dir / "bitrate.md").write_text(
         "| system | nominal bit/s (whole frames) | token payload bit/s (measured) | .p2p files"
         " bit/s (with the 56-byte container and any side information) | mean file size (bytes) |\n|---|---|---|---|---|\n"
         + "\n".join(rates) + "\n"
     )
+    (args.output_dir / "codebook_use.md").write_text(
+        "| system | stream | codes used | share | token entropy (bits) |\n|---|---|---|---|---|\n"
+        + "".join(
+            f"| {label} | {i} | {u['used']} / {u['size']} | {100 * u['share']:.1f}% | {u['entropy_bits']:.2f} |\n"
+            for label, info in summary.items() for i, u in enumerate(info["codebook_use"])
+        )
+    )
+    (args.output_dir / "summary.json").write_text(json.dumps(summary, indent=1))
     if accuracy:
         (args.output_dir / "token_accuracy.md").write_text(
             "| system | pseudo-token top-1 per level (majority baseline) |\n|---|---|\n"

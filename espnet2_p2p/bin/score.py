@@ -7,10 +7,12 @@
 
 Hypotheses are matched to references by file name (``<utt>.wav``; a ``wav.scp`` gives
 the utterance ids of the references). Each hypothesis is downmixed to mono, resampled
-to the reference's rate and aligned to it (the cross-correlation lag within
-``--max_shift_ms``), then scored with PESQ-wb, STOI, eSTOI, log-spectral distance,
-mel distance (silence masked) and DNSMOS (speechmos' bundled ONNX models). Nothing is
-downloaded.
+to the reference's rate (or both to ``--fs``: a 16 kHz codec is scored at 16 kHz
+against a 48 kHz reference, so the band it never codes does not dominate LSD) and aligned
+to it (the cross-correlation lag within ``--max_shift_ms``), then scored with ViSQOL v3
+in speech mode (visqol-python, its bundled model), PESQ-wb, STOI, eSTOI, log-spectral
+distance, mel distance (silence masked) and DNSMOS (speechmos' bundled ONNX models).
+Nothing is downloaded.
 
 Optional scorers run only on model files the user already has (nothing is fetched):
 ``--utmos_model FILE`` (a TorchScript MOS predictor: 16 kHz waveform (1, T) -> score,
@@ -27,7 +29,7 @@ import argparse
 import math
 import sys
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import re
 
@@ -36,6 +38,7 @@ import soundfile as sf
 from tqdm import tqdm
 
 from espnet2_p2p.data.prepare import read_table
+from espnet2_p2p.errors import P2PError
 from espnet2_p2p.metrics import LOWER_IS_BETTER, METRICS, align, resample
 
 LOWER_IS_BETTER = LOWER_IS_BETTER | {"wer"}
@@ -93,10 +96,10 @@ class ESPnetWER:
         words = normalise_words(result[0][0] if result else "")
         return editdistance.eval(ref, words) / len(ref)
 
-DEFAULT_METRICS = ["pesq_wb", "stoi", "estoi", "lsd", "mel_distance", "dnsmos"]
+DEFAULT_METRICS = ["visqol", "pesq_wb", "stoi", "estoi", "lsd", "mel_distance", "dnsmos"]
 
 
-class ScoreError(Exception):
+class ScoreError(P2PError):
     """A problem with the inputs, reported as one line."""
 
 
@@ -148,10 +151,12 @@ def mean_ci95(values: List[float]) -> Tuple[float, float]:
 
 
 def score_pair(ref_path: Path, hyp_path: Path, metrics: List[str], max_shift_ms: float,
-               extra=None, utt: str = ""):  # fmt: skip
-    ref, fs = read_audio(ref_path)
+               extra=None, utt: str = "", fs: Optional[int] = None):  # fmt: skip
+    """Scores of one hypothesis; both signals at ``fs`` (default: the reference's rate)."""
+    ref, fs_ref = read_audio(ref_path)
     hyp, fs_hyp = read_audio(hyp_path)
-    hyp = resample(hyp, fs_hyp, fs)
+    fs = fs or fs_ref
+    ref, hyp = resample(ref, fs_ref, fs), resample(hyp, fs_hyp, fs)
     ref, hyp, lag = align(ref, hyp, int(max_shift_ms * fs / 1000))
     if len(ref) < fs // 4:
         raise ScoreError(f"{hyp_path}: under 0.25 s overlaps its reference {ref_path}")
@@ -159,6 +164,17 @@ def score_pair(ref_path: Path, hyp_path: Path, metrics: List[str], max_shift_ms:
     for name, scorer in (extra or {}).items():
         scores[name] = scorer(hyp, fs, utt)
     return scores, lag, (ref, hyp, fs)
+
+
+def _one_thread() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def _score_job(job):
+    ref_path, hyp_path, metrics, max_shift_ms, utt, fs = job
+    return score_pair(ref_path, hyp_path, metrics, max_shift_ms, None, utt, fs)
 
 
 def plot_spectrograms(examples, path: Path) -> None:
@@ -210,11 +226,16 @@ def format_results(results, metrics: List[str]) -> str:
 
 
 def run(ref: Path, hyps: List[Tuple[str, Path]], output_dir: Path, metrics: List[str],
-        max_shift_ms: float = 50.0, extra=None) -> Dict[str, Dict[str, Dict[str, float]]]:  # fmt: skip
+        max_shift_ms: float = 50.0, extra=None, fs: Optional[int] = None,
+        nj: int = 1) -> Dict[str, Dict[str, Dict[str, float]]]:  # fmt: skip
     """Score every system; write scores.tsv, RESULTS.md and spectrograms.png.
 
-    ``extra`` maps further metric names to callables (hyp, fs, utterance) -> float.
+    ``extra`` maps further metric names to callables (hyp, fs, utterance) -> float;
+    ``fs`` is the rate both signals are scored at (default: each reference's own);
+    ``nj`` > 1 scores utterances in that many processes (built-in metrics only).
     """
+    if fs is not None and not (isinstance(fs, int) and 8000 <= fs <= 384000):
+        raise ScoreError(f"--fs must be a sampling rate from 8000 to 384000 Hz, got {fs}")
     unknown = [m for m in metrics if m not in METRICS]
     if unknown:
         raise ScoreError(f"unknown metrics {unknown}; choose from {sorted(METRICS)}")
@@ -230,16 +251,22 @@ def run(ref: Path, hyps: List[Tuple[str, Path]], output_dir: Path, metrics: List
                 f"{hyp_dir} lacks {len(missing)} of the {len(refs)} reference utterances,"
                 f" e.g. {missing[0]}.wav"
             )
+        base = metrics[: len(metrics) - len(extra)]
+        jobs = [(ref_path, hyp_dir / f"{utt}.wav", base, max_shift_ms, utt, fs) for utt, ref_path in refs.items()]
+        if nj > 1 and not extra:
+            import multiprocessing
+
+            with multiprocessing.get_context("fork").Pool(nj, initializer=_one_thread) as pool:
+                outputs = list(tqdm(pool.imap(_score_job, jobs), total=len(jobs), desc=f"scoring {label} ({nj} jobs)"))
+        else:
+            outputs = [score_pair(*job[:4], extra, job[4], job[5]) for job in tqdm(jobs, desc=f"scoring {label}")]
         per_utt = {}
-        for utt, ref_path in tqdm(refs.items(), desc=f"scoring {label}"):
-            per_utt[utt], _, (r, h, fs) = score_pair(
-                ref_path, hyp_dir / f"{utt}.wav", metrics[: len(metrics) - len(extra)],
-                max_shift_ms, extra, utt,
-            )  # fmt: skip
+        for utt, (scores, _, (r, h, rate)) in zip(refs, outputs):
+            per_utt[utt] = scores
             if utt == first:
                 if not examples:
-                    examples.append((f"reference: {utt}", r, fs))
-                examples.append((f"{label}: {utt}", h, fs))
+                    examples.append((f"reference: {utt}", r, rate))
+                examples.append((f"{label}: {utt}", h, rate))
         results[label] = per_utt
     output_dir.mkdir(parents=True, exist_ok=True)
     with open(output_dir / "scores.tsv", "w") as f:
@@ -263,6 +290,10 @@ def main(argv=None) -> None:
     parser.add_argument("--metrics", default=",".join(DEFAULT_METRICS),
                         help=f"comma-separated subset of {','.join(METRICS)}")  # fmt: skip
     parser.add_argument("--max_shift_ms", type=float, default=50.0)
+    parser.add_argument("--fs", type=int, default=None,
+                        help="score at this rate (e.g. the codec's 16000 against 48 kHz"
+                        " references); default: each reference's rate")  # fmt: skip
+    parser.add_argument("--nj", type=int, default=1, help="processes scoring utterances in parallel")
     parser.add_argument("--utmos_model", type=Path, help="local TorchScript MOS model")
     parser.add_argument("--asr_config", type=Path, help="ESPnet ASR config.yaml (for WER)")
     parser.add_argument("--asr_model", type=Path, help="ESPnet ASR model .pth (for WER)")
@@ -280,7 +311,10 @@ def main(argv=None) -> None:
             if not text_file.is_file():
                 raise ScoreError(f"WER needs reference transcripts: {text_file} does not exist")
             extra["wer"] = ESPnetWER(args.asr_config, args.asr_model, read_table(text_file))
-        run(args.ref, args.hyp, args.output_dir, args.metrics.split(","), args.max_shift_ms, extra)
+        if args.nj < 1:
+            raise ScoreError(f"--nj must be at least 1, got {args.nj}")
+        run(args.ref, args.hyp, args.output_dir, args.metrics.split(","), args.max_shift_ms, extra,
+            args.fs, args.nj)
     except ScoreError as e:
         sys.exit(f"score: {e}")
     print("\n## ".join((args.output_dir / "RESULTS.md").read_text().split("\n## ")[:2]))

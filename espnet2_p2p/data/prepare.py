@@ -11,7 +11,9 @@ Two steps, the recipe's stages 1 and 2::
 
 Corpora: ``espeak`` (the synthetic corpus of :mod:`espnet2_p2p.data.espeak`: one
 Kaldi dir per split), ``folder`` (any folder of wavs, one split), ``libritts`` and
-``vctk`` (Lhotse's own preparers on a local copy; nothing is downloaded).
+``vctk`` (Lhotse's own preparers on a local copy; nothing is downloaded) and
+``speechocean762`` (its Kaldi dirs through Lhotse's Kaldi import, with the recipe's fixed
+speaker-disjoint split). Each corpus is one ``prepare_<corpus>`` function in ``CORPORA``.
 
 A data dir is written to ``<dir>.tmp`` and renamed when complete, so a failure never
 leaves a partial data dir that a later stage would trust. Problems (missing corpus,
@@ -29,6 +31,8 @@ import soundfile as sf
 from lhotse import CutSet, Recording, RecordingSet, SupervisionSegment, SupervisionSet, combine
 from tqdm import tqdm
 
+from espnet2_p2p.errors import P2PError
+
 LIBRITTS_SPLITS = {
     "train": ["train-clean-100", "train-clean-360"],
     "dev": ["dev-clean"],
@@ -36,7 +40,7 @@ LIBRITTS_SPLITS = {
 }
 
 
-class DataPrepError(Exception):
+class DataPrepError(P2PError):
     """A data problem, reported as one line."""
 
 
@@ -104,65 +108,173 @@ def _check_rates(cuts: CutSet, expect_fs: Optional[int]) -> CutSet:
     return cuts
 
 
+def prepare_espeak(corpus_dir: Path, expect_fs: Optional[int], **_) -> Dict[str, CutSet]:
+    """The synthetic espeak-ng corpus: one Kaldi dir per split."""
+    splits = [d for d in ("train", "dev", "test") if (corpus_dir / d / "wav.scp").is_file()]
+    if not splits:
+        raise DataPrepError(f"{corpus_dir} has no train/dev/test dirs with a wav.scp")
+    return {s: from_kaldi_dir(corpus_dir / s, expect_fs) for s in splits}
+
+
+def prepare_folder(corpus_dir: Path, expect_fs: Optional[int], **_) -> Dict[str, CutSet]:
+    """Any folder of wavs, as one split ``all``."""
+    return {"all": from_folder(corpus_dir, expect_fs)}
+
+
+def prepare_libritts(corpus_dir: Path, expect_fs: Optional[int], **_) -> Dict[str, CutSet]:
+    """LibriTTS through Lhotse's own preparer; train-clean-100/360, dev-clean, test-clean."""
+    from lhotse.recipes import prepare_libritts as lhotse_libritts
+
+    parts = [p for ps in LIBRITTS_SPLITS.values() for p in ps if (corpus_dir / p).is_dir()]
+    if not parts:
+        raise DataPrepError(
+            f"{corpus_dir} holds none of the LibriTTS parts"
+            f" {sorted(p for ps in LIBRITTS_SPLITS.values() for p in ps)}"
+        )
+    manifests = lhotse_libritts(corpus_dir, dataset_parts=parts)
+    out = {}
+    for split, split_parts in LIBRITTS_SPLITS.items():
+        sets = [manifests[p] for p in split_parts if p in manifests]
+        if sets:
+            cuts = [
+                CutSet.from_manifests(recordings=m["recordings"], supervisions=m["supervisions"])
+                for m in sets
+            ]
+            out[split] = _check_rates(combine(cuts).to_eager(), expect_fs)
+    return out
+
+
+def _speaker_of(cut) -> str:
+    return cut.supervisions[0].speaker
+
+
+def prepare_vctk(
+    corpus_dir: Path, expect_fs: Optional[int], num_test_speakers: int = 2, **_
+) -> Dict[str, CutSet]:
+    """VCTK through Lhotse's preparer; the last speakers in sorted order are held out."""
+    from lhotse.recipes import prepare_vctk as lhotse_vctk
+
+    if not (corpus_dir / "wav48").is_dir() or not (corpus_dir / "speaker-info.txt").is_file():
+        raise DataPrepError(f"{corpus_dir} lacks VCTK's wav48/ folder or speaker-info.txt")
+    m = lhotse_vctk(corpus_dir)
+    cuts = _check_rates(
+        CutSet.from_manifests(recordings=m["recordings"], supervisions=m["supervisions"]),
+        expect_fs,
+    )
+    # Held-out speakers: the last ones in sorted order go to test, the ones before to dev.
+    speakers = sorted({_speaker_of(c) for c in cuts})
+    if len(speakers) < 2 * num_test_speakers + 1:
+        raise DataPrepError(f"VCTK at {corpus_dir} has only {len(speakers)} speakers")
+    test = set(speakers[-num_test_speakers:])
+    dev = set(speakers[-2 * num_test_speakers : -num_test_speakers])
+    return {
+        "train": cuts.filter(lambda c: _speaker_of(c) not in test | dev).to_eager(),
+        "dev": cuts.filter(lambda c: _speaker_of(c) in dev).to_eager(),
+        "test": cuts.filter(lambda c: _speaker_of(c) in test).to_eager(),
+    }
+
+
+def import_kaldi_dir(data_dir: Path, root: Path, expect_fs: Optional[int]) -> CutSet:
+    """A Kaldi data dir whose wav.scp paths are relative to ``root``, through Lhotse's own
+    Kaldi import (``lhotse.kaldi.load_kaldi_data_dir``).
+
+    Lhotse takes the sampling rate on trust, so every file is opened first: an unreadable
+    file or one at another rate stops with one line naming it.
+    """
+    import tempfile
+
+    from lhotse.kaldi import load_kaldi_data_dir
+
+    scp = data_dir / "wav.scp"
+    if not scp.is_file():
+        raise DataPrepError(f"{scp} does not exist")
+    rows, rates = [], set()
+    for utt, rel in tqdm(read_table(scp).items(), desc=f"checking {data_dir}"):
+        path = (root / rel).resolve()
+        try:
+            info = sf.info(str(path))
+        except Exception as e:  # soundfile raises several types for bad files
+            raise DataPrepError(f"cannot read audio file {path}: {e}") from None
+        if expect_fs is not None and info.samplerate != expect_fs:
+            raise DataPrepError(
+                f"{path} is sampled at {info.samplerate} Hz, this corpus should be {expect_fs} Hz"
+            )
+        if info.frames == 0:
+            raise DataPrepError(f"audio file {path} is empty")
+        rates.add(info.samplerate)
+        rows.append(f"{utt} {path}")
+    if len(rates) != 1:
+        raise DataPrepError(f"{data_dir}: files at several sampling rates {sorted(rates)}")
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        (tmp / "wav.scp").write_text("\n".join(rows) + "\n")
+        for name in ("text", "utt2spk", "spk2gender"):
+            if (data_dir / name).is_file():
+                shutil.copy(data_dir / name, tmp / name)
+        recordings, supervisions, _ = load_kaldi_data_dir(tmp, sampling_rate=rates.pop())
+    return CutSet.from_manifests(recordings=recordings, supervisions=supervisions).to_eager()
+
+
+def speechocean762_split(
+    train_list: CutSet, test_list: CutSet, test_every: int = 5, dev_every: int = 5,
+    dev_per_speaker: int = 2,
+) -> Dict[str, CutSet]:  # fmt: skip
+    """The fixed speaker-disjoint split of the speechocean762 recipe.
+
+    test: every ``test_every``-th speaker of the corpus' test list in sorted id order
+    (the 5th, 10th, ...: 25 of its 125 speakers); dev: the first ``dev_per_speaker``
+    utterances (sorted ids) of every ``dev_every``-th remaining speaker; train: the rest of
+    both lists.
+    """
+    test_speakers = sorted({_speaker_of(c) for c in test_list})[test_every - 1 :: test_every]
+    if not test_speakers:
+        raise DataPrepError("the corpus' test list has too few speakers for a test split")
+    test_set = set(test_speakers)
+    rest = [c for c in list(train_list) + list(test_list) if _speaker_of(c) not in test_set]
+    others = sorted({_speaker_of(c) for c in rest})
+    dev_speakers = set(others[dev_every - 1 :: dev_every])
+    dev_ids = set()
+    for spk in dev_speakers:
+        ids = sorted(c.id for c in rest if _speaker_of(c) == spk)
+        dev_ids.update(ids[:dev_per_speaker])
+    return {
+        "train": CutSet.from_cuts(c for c in rest if c.id not in dev_ids),
+        "dev": CutSet.from_cuts(c for c in rest if c.id in dev_ids),
+        "test": test_list.filter(lambda c: _speaker_of(c) in test_set).to_eager(),
+    }
+
+
+def prepare_speechocean762(corpus_dir: Path, expect_fs: Optional[int], **_) -> Dict[str, CutSet]:
+    """speechocean762 (OpenSLR 101): its Kaldi dirs train/ and test/ (wav.scp relative to
+    the corpus root), split by :func:`speechocean762_split`."""
+    for part in ("train", "test"):
+        if not (corpus_dir / part / "wav.scp").is_file():
+            raise DataPrepError(
+                f"{corpus_dir} is not a speechocean762 copy: {corpus_dir / part / 'wav.scp'} is missing"
+            )
+    train, test = (import_kaldi_dir(corpus_dir / p, corpus_dir, expect_fs) for p in ("train", "test"))
+    return speechocean762_split(train, test)
+
+
+# corpus name -> preparer(corpus_dir, expect_fs, **options) -> {split: cuts}
+CORPORA = {
+    "espeak": prepare_espeak,
+    "folder": prepare_folder,
+    "libritts": prepare_libritts,
+    "vctk": prepare_vctk,
+    "speechocean762": prepare_speechocean762,
+}
+
+
 def corpus_cuts(
     corpus: str, corpus_dir: Path, expect_fs: Optional[int] = None, num_test_speakers: int = 2
 ) -> Dict[str, CutSet]:
     """Split name -> cuts for one corpus on local disk."""
+    if corpus not in CORPORA:
+        raise DataPrepError(f"unknown corpus {corpus!r}; choose from {', '.join(CORPORA)}")
     if not corpus_dir.is_dir():
         raise DataPrepError(f"corpus directory {corpus_dir} does not exist")
-    if corpus == "espeak":
-        splits = [d for d in ("train", "dev", "test") if (corpus_dir / d / "wav.scp").is_file()]
-        if not splits:
-            raise DataPrepError(f"{corpus_dir} has no train/dev/test dirs with a wav.scp")
-        return {s: from_kaldi_dir(corpus_dir / s, expect_fs) for s in splits}
-    if corpus == "folder":
-        return {"all": from_folder(corpus_dir, expect_fs)}
-    if corpus == "libritts":
-        from lhotse.recipes import prepare_libritts
-
-        parts = [p for ps in LIBRITTS_SPLITS.values() for p in ps if (corpus_dir / p).is_dir()]
-        if not parts:
-            raise DataPrepError(
-                f"{corpus_dir} holds none of the LibriTTS parts"
-                f" {sorted(p for ps in LIBRITTS_SPLITS.values() for p in ps)}"
-            )
-        manifests = prepare_libritts(corpus_dir, dataset_parts=parts)
-        out = {}
-        for split, split_parts in LIBRITTS_SPLITS.items():
-            sets = [manifests[p] for p in split_parts if p in manifests]
-            if sets:
-                cuts = [
-                    CutSet.from_manifests(recordings=m["recordings"], supervisions=m["supervisions"])
-                    for m in sets
-                ]
-                out[split] = _check_rates(combine(cuts).to_eager(), expect_fs)
-        return out
-    if corpus == "vctk":
-        from lhotse.recipes import prepare_vctk
-
-        if not (corpus_dir / "wav48").is_dir() or not (corpus_dir / "speaker-info.txt").is_file():
-            raise DataPrepError(f"{corpus_dir} lacks VCTK's wav48/ folder or speaker-info.txt")
-        m = prepare_vctk(corpus_dir)
-        cuts = _check_rates(
-            CutSet.from_manifests(recordings=m["recordings"], supervisions=m["supervisions"]),
-            expect_fs,
-        )
-        # Held-out speakers: the last ones in sorted order go to test, the ones before to dev.
-        speakers = sorted({c.supervisions[0].speaker for c in cuts})
-        if len(speakers) < 2 * num_test_speakers + 1:
-            raise DataPrepError(f"VCTK at {corpus_dir} has only {len(speakers)} speakers")
-        test = set(speakers[-num_test_speakers:])
-        dev = set(speakers[-2 * num_test_speakers : -num_test_speakers])
-
-        def speaker_in(group):
-            return lambda c: c.supervisions[0].speaker in group
-
-        return {
-            "train": cuts.filter(lambda c: c.supervisions[0].speaker not in test | dev).to_eager(),
-            "dev": cuts.filter(speaker_in(dev)).to_eager(),
-            "test": cuts.filter(speaker_in(test)).to_eager(),
-        }
-    raise DataPrepError(f"unknown corpus {corpus!r}; choose espeak, folder, libritts or vctk")
+    return CORPORA[corpus](corpus_dir, expect_fs, num_test_speakers=num_test_speakers)
 
 
 def write_manifests(cuts_by_split: Dict[str, CutSet], output_dir: Path) -> None:
@@ -253,7 +365,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     m = sub.add_parser("manifests", help="corpus -> Lhotse manifests per split")
-    m.add_argument("--corpus", required=True, choices=["espeak", "folder", "libritts", "vctk"])
+    m.add_argument("--corpus", required=True, choices=sorted(CORPORA))
     m.add_argument("--corpus_dir", type=Path, required=True)
     m.add_argument("--output_dir", type=Path, required=True)
     m.add_argument("--expect_fs", type=int, default=None, help="refuse files at other rates")

@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import soundfile as sf
 import torch
 from espnet2.bin.gan_codec_inference import AudioCoding
@@ -108,3 +109,16 @@ def test_teacher_then_student_through_espnet(espeak_corpus, tmp_path):
         assert 500.0 <= float(cells[3]) < 510.0  # measured: whole frames of 10 bits
         assert float(cells[4]) > float(cells[3])  # files carry the 56-byte container
     assert "| student | 1: " in (tmp_path / "decode" / "token_accuracy.md").read_text()
+    # codebook use counted from the files written: every transmitted token of every utterance
+    import json
+
+    summary = json.loads((tmp_path / "decode" / "summary.json").read_text())
+    sent = [bitstream.read(tmp_path / "decode" / "plain" / "bitstreams" / f"{u}.p2p")[1] for u in utts]
+    tokens = np.concatenate([s.reshape(-1) for s in sent])
+    use = summary["plain"]["codebook_use"][0]
+    assert use["size"] == 1024 and use["used"] == len(np.unique(tokens))
+    p = np.bincount(tokens) / len(tokens)
+    assert use["entropy_bits"] == pytest.approx(float(-(p[p > 0] * np.log2(p[p > 0])).sum()))
+    top1 = summary["student"]["pseudo_top1"]
+    assert len(top1) == 3 and all(0 <= a <= 1 and 0 < m <= 1 for a, m in top1)
+    assert "| plain | 0 |" in (tmp_path / "decode" / "codebook_use.md").read_text()

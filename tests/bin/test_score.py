@@ -99,6 +99,44 @@ def test_bad_inputs_are_named(espeak_corpus, tmp_path):
         score.main(["--ref", str(tmp_path / "nowhere"), "--hyp", str(ref_dir), "--output_dir", str(tmp_path / "o")])
 
 
+def test_visqol_scores_identity_at_the_top_and_degradation_lower(espeak_corpus):
+    wav, fs = read(next((espeak_corpus / "test" / "wav").glob("*.wav")))
+    same = METRICS["visqol"](wav, wav, fs)
+    noisy = METRICS["visqol"](wav, degrade(wav, fs, noise=0.01), fs)
+    very_noisy = METRICS["visqol"](wav, degrade(wav, fs, noise=0.1, seed=1), fs)
+    assert same == pytest.approx(5.0, abs=1e-3)  # the top of the scaled MOS-LQO scale
+    assert 1.0 <= very_noisy < noisy < same - 0.2
+    # a 48 kHz pair is scored at 16 kHz (speech mode): the same as the 16 kHz pair
+    up = degrade(wav, fs, fs_out=48000)
+    assert METRICS["visqol"](up, up, 48000) == pytest.approx(5.0, abs=1e-3)
+
+
+def test_fs_scores_a_16k_codec_at_16k_against_a_48k_reference(espeak_corpus, tmp_path):
+    """A hypothesis that is the reference band-limited to 8 kHz is perfect at --fs 16000 and
+    not at the reference's 48 kHz, where the band the codec never coded counts."""
+    rng = np.random.default_rng(0)
+    wav, fs = read(next((espeak_corpus / "test" / "wav").glob("*.wav")))
+    ref48 = degrade(wav, fs, fs_out=48000) + 0.01 * rng.standard_normal(3 * len(wav)).astype(np.float32)
+    hyp16 = torchaudio.functional.resample(torch.from_numpy(ref48), 48000, 16000).numpy()
+    (tmp_path / "ref").mkdir()
+    (tmp_path / "hyp").mkdir()
+    sf.write(str(tmp_path / "ref" / "u.wav"), ref48, 48000, subtype="FLOAT")
+    sf.write(str(tmp_path / "hyp" / "u.wav"), hyp16, 16000, subtype="FLOAT")
+    hyps = [("codec", tmp_path / "hyp")]
+    at48 = score.run(tmp_path / "ref", hyps, tmp_path / "o48", ["lsd", "stoi"])["codec"]["u"]
+    at16 = score.run(tmp_path / "ref", hyps, tmp_path / "o16", ["lsd", "stoi"], fs=16000)["codec"]["u"]
+    # references at two rates in one folder: each is scored at --fs, not at the first one's rate
+    sf.write(str(tmp_path / "ref" / "v.wav"), hyp16, 16000, subtype="FLOAT")
+    sf.write(str(tmp_path / "hyp" / "v.wav"), hyp16, 16000, subtype="FLOAT")
+    both = score.run(tmp_path / "ref", hyps, tmp_path / "o2", ["lsd", "stoi"], nj=2)["codec"]
+    assert both["v"]["lsd"] < 1e-6 and both["u"]["lsd"] == pytest.approx(at48["lsd"], rel=1e-5)
+    assert at16["lsd"] < 0.05 < 0.5 < at48["lsd"]
+    assert at16["stoi"] > 0.999
+    with pytest.raises(SystemExit, match="--fs must be a sampling rate"):
+        score.main(["--ref", str(tmp_path / "ref"), "--hyp", str(tmp_path / "hyp"),
+                    "--output_dir", str(tmp_path / "o"), "--fs", "0"])  # fmt: skip
+
+
 @pytest.mark.skipif(not REAL_SPEECH.is_dir(), reason="../shared/data/real_speech is not present")
 def test_real_speech_scores(tmp_path):
     ref = REAL_SPEECH / "libritts_16k"

@@ -1,4 +1,5 @@
-"""Small fake corpora in the directory layouts of LibriTTS and VCTK (espeak-ng speech)."""
+"""Small fake corpora in the directory layouts of LibriTTS, VCTK and speechocean762
+(espeak-ng speech)."""
 
 from pathlib import Path
 
@@ -48,4 +49,35 @@ def make_vctk(root: Path, num_speakers: int = 5, utts_per_speaker: int = 2, fs: 
                      synthesize(VOICES[n], text, fs), fs)  # fmt: skip
             (corpus / "txt" / spk / f"{spk}_{i + 1:03d}.txt").write_text(text + "\n")
     (corpus / "speaker-info.txt").write_text("\n".join(info) + "\n")
+    return corpus
+
+
+def make_speechocean762(root: Path, test_speakers: int = 10, train_speakers: int = 5,
+                        utts_per_speaker: int = 3, fs: int = 16000) -> Path:  # fmt: skip
+    """root/speechocean762/{WAVE/SPEAKERxxxx/*.WAV, train/, test/} as OpenSLR 101 lays it out:
+    Kaldi dirs whose wav.scp paths are relative to the corpus root, tab- and space-separated
+    as the real files are, and one WAV that no list names."""
+    corpus = root / "speechocean762"
+    lists = {"test": range(1, 1 + test_speakers),
+             "train": range(1 + test_speakers, 1 + test_speakers + train_speakers)}  # fmt: skip
+    for part, numbers in lists.items():
+        (corpus / part).mkdir(parents=True)
+        scp, text, utt2spk, gender = [], [], [], []
+        for n in numbers:
+            spk = f"{n:04d}"
+            folder = corpus / "WAVE" / f"SPEAKER{spk}"
+            folder.mkdir(parents=True)
+            for i in range(utts_per_speaker + (1 if n == 1 else 0)):
+                utt = f"{spk}{i:05d}"
+                sentence = SENTENCES[(n + i) % len(SENTENCES)].upper()
+                sf.write(str(folder / f"{utt}.WAV"), synthesize(VOICES[n % len(VOICES)], sentence, fs), fs)
+                if i == utts_per_speaker:  # the unlisted file
+                    continue
+                scp.append(f"{utt}\tWAVE/SPEAKER{spk}/{utt}.WAV")
+                text.append(f"{utt}\t{sentence}")
+                utt2spk.append(f"{utt} {spk}")
+            gender.append(f"{spk}\t{'mf'[n % 2]}")
+        for name, lines in (("wav.scp", scp), ("text", text), ("utt2spk", utt2spk), ("spk2gender", gender)):
+            (corpus / part / name).write_text("\n".join(lines) + "\n")
+    (corpus / "README.md").write_text("fake speechocean762\n")
     return corpus

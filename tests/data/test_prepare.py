@@ -9,7 +9,7 @@ import soundfile as sf
 from lhotse import CutSet
 
 sys.path.insert(0, str(Path(__file__).parent))
-from fake_corpora import make_libritts, make_vctk  # noqa: E402
+from fake_corpora import make_libritts, make_speechocean762, make_vctk  # noqa: E402
 
 from espnet2_p2p.data import prepare  # noqa: E402
 
@@ -89,3 +89,19 @@ def test_vctk_layout_and_speaker_split(tmp_path):
     assert speakers == {"train": {"p225"}, "dev": {"p226", "p227"}, "test": {"p228", "p229"}}
     with pytest.raises(prepare.DataPrepError, match="sampled at 48000 Hz.*16000"):
         prepare.corpus_cuts("vctk", corpus, expect_fs=16000)
+
+
+def test_speechocean762_refuses_a_wrong_rate_naming_the_file(tmp_path):
+    corpus = make_speechocean762(tmp_path / "src", test_speakers=5, train_speakers=1, utts_per_speaker=1)
+    victim = next((corpus / "WAVE" / "SPEAKER0006").glob("*.WAV"))
+    wav, fs = sf.read(str(victim))
+    sf.write(str(victim), wav[::2], fs // 2)
+    out = tmp_path / "m"
+    with pytest.raises(SystemExit, match=rf"{victim.name} is sampled at 8000 Hz, this corpus should be 16000"):
+        prepare.main(["manifests", "--corpus", "speechocean762", "--corpus_dir", str(corpus),
+                      "--output_dir", str(out), "--expect_fs", "16000"])  # fmt: skip
+    assert not out.exists()
+    with pytest.raises(SystemExit, match="is not a speechocean762 copy: .*train/wav.scp is missing"):
+        shutil.rmtree(corpus / "train")
+        prepare.main(["manifests", "--corpus", "speechocean762", "--corpus_dir", str(corpus),
+                      "--output_dir", str(out)])  # fmt: skip

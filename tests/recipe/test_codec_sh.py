@@ -14,7 +14,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 CODEC_SH = ROOT / "egs2" / "TEMPLATE" / "codec1" / "codec.sh"
 sys.path.insert(0, str(ROOT / "tests" / "data"))
-from fake_corpora import make_libritts, make_vctk  # noqa: E402
+from fake_corpora import make_libritts, make_speechocean762, make_vctk  # noqa: E402
 
 TINY_TRAIN = ("--num_iters_per_epoch 2 --batch_size 2 --chunk_length 3200 "
               "--use_tensorboard false --use_matplotlib false")  # fmt: skip
@@ -76,6 +76,50 @@ def test_corpus_recipes_run_through_data_prep(tmp_path, name, fs):
     # A finished stage is not redone.
     proc = sh([recipe / "run.sh", "--corpus_dir", corpus, "--stop_stage", "2"], recipe)
     assert "skipping" in proc.stdout
+
+
+def read_col(path, col=1):
+    return {line.split()[0]: line.split()[col] for line in Path(path).read_text().splitlines() if line.strip()}
+
+
+def test_speechocean762_recipe_splits_speakers_apart(tmp_path):
+    """run.sh through stage 2 on a fake corpus of the OpenSLR 101 layout: test speakers are
+    every 5th of the corpus' test list, and no test speaker is in train or dev."""
+    corpus = make_speechocean762(tmp_path / "src")
+    recipe = recipe_copy(tmp_path, "speechocean762")
+    real = tmp_path / "real"
+    real.mkdir()
+    import shutil
+
+    for wav in sorted((corpus / "WAVE" / "SPEAKER0002").glob("*.WAV"))[:2]:  # stands for real clips
+        shutil.copy(wav, real / (wav.stem + ".wav"))
+    proc = sh([recipe / "run.sh", "--corpus_dir", corpus, "--stop_stage", "2",
+               "--real_speech_dir", real, "--min_duration", "0.1"], recipe)  # fmt: skip
+    speakers = {s: set(read_col(recipe / "dump" / s / "utt2spk").values()) for s in ("train", "dev", "test")}
+    assert speakers["test"] == {"0005", "0010"}  # the 5th and 10th of the test list's 10
+    assert not speakers["test"] & (speakers["train"] | speakers["dev"])
+    assert speakers["dev"] and speakers["dev"] <= speakers["train"]  # dev: utterances of training speakers
+    utts = {s: set(read_col(recipe / "dump" / s / "wav.scp")) for s in ("train", "dev", "test")}
+    assert not utts["train"] & utts["dev"] and len(utts["dev"]) == 2 * len(speakers["dev"])
+    assert sum(map(len, utts.values())) == 15 * 3  # every listed utterance, the unlisted one in none
+    assert len(read_col(recipe / "dump" / "real_speech" / "wav.scp")) == 2
+    assert read_col(recipe / "dump" / "test" / "text")["000500000"] != ""
+    assert "real clips" in proc.stdout
+
+
+def test_speechocean762_bad_corpus_stops_with_one_line(tmp_path):
+    corpus = make_speechocean762(tmp_path / "src", test_speakers=5, train_speakers=1, utts_per_speaker=1)
+    recipe = recipe_copy(tmp_path, "speechocean762")
+    args = ["--stop_stage", "2", "--real_speech_dir", tmp_path / "none"]
+    proc = sh([recipe / "run.sh", "--corpus_dir", tmp_path / "nowhere", *args], recipe, check=False)
+    assert proc.returncode != 0 and "nowhere does not exist" in proc.stderr
+    victim = next((corpus / "WAVE" / "SPEAKER0003").glob("*.WAV"))
+    victim.write_bytes(b"RIFF not audio")
+    proc = sh([recipe / "run.sh", "--corpus_dir", corpus, *args], recipe, check=False)
+    assert proc.returncode != 0
+    assert f"cannot read audio file {victim.resolve()}" in proc.stderr.splitlines()[-1]
+    assert not (recipe / "data" / "manifests" / ".done").exists()
+    assert not (recipe / "dump").exists()
 
 
 def prepared_recipe(tmp_path, espeak_corpus):

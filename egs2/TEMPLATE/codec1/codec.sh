@@ -32,7 +32,7 @@ num_nodes=1             # nodes (> 1 needs --launcher slurm)
 cpu_procs=1             # CPU processes for distributed training without GPUs (gloo)
 launcher=local          # local or slurm
 nj=0                    # worker processes of ESPnet's data loader (0: load in the trainer)
-corpus=                 # espeak, folder, libritts or vctk
+corpus=                 # espeak, folder, libritts, vctk or speechocean762
 corpus_dir=             # where the corpus lies on local disk
 expect_fs=              # refuse corpus files at another sampling rate
 fs=16000                # sampling rate of the codec
@@ -47,6 +47,13 @@ inference_config=       # optional yaml for stage 5: pseudo_codeword: expected|a
 teacher_max_epoch=      # override the configs' max_epoch (empty: keep)
 student_max_epoch=
 train_args=             # extra arguments for ESPnet's trainer
+teacher_dir=            # teacher experiment (default: <expdir>/teacher<tag>)
+student_init=           # checkpoint the student starts from (default: the teacher's best)
+student_criterion=ce_loss  # the student's best_model_criterion (student_small_ft: mel_l1_loss)
+systems=                # stage 5: space-separated LABEL:CONFIG:MODEL[:OPTIONS] (default:
+                        #   plain_only, student, teacher of this tag)
+score_fs=               # stage 6: score at this rate (default: each reference's)
+score_nj=1              # stage 6: processes scoring utterances in parallel
 tag=                    # suffix of the experiment dirs
 dumpdir=dump
 expdir=exp
@@ -94,10 +101,11 @@ if [ "${codec}" = secousti ]; then
 else
     decode_name=decode${tag}; scores_name=scores${tag}; results=${expdir}/RESULTS.md
 fi
-teacher_exp=${expdir}/teacher${tag}
+teacher_exp=${teacher_dir:-${expdir}/teacher${tag}}
 student_exp=${expdir}/student${tag}
 teacher_model=${teacher_exp}/valid.mel_l1_loss.best.pth
-student_model=${student_exp}/valid.ce_loss.best.pth
+student_model=${student_exp}/valid.${student_criterion}.best.pth
+student_init=${student_init:-${teacher_model}}
 
 # run_train CONFIG OUTPUT_DIR MAX_EPOCH [trainer options...]
 run_train() {
@@ -205,9 +213,9 @@ fi
 if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ] && [ "${codec}" = secousti ]; then
     log "stage 4: SecoustiCodec has no student stage, skipping"
 elif [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
-    log "stage 4: student training from ${teacher_model} -> ${student_exp}"
-    [ -f "${teacher_model}" ] || die "${teacher_model} is missing: run stage 3"
-    run_train "${student_config}" "${student_exp}" "${student_max_epoch}" --init_param "${teacher_model}"
+    log "stage 4: student training from ${student_init} -> ${student_exp}"
+    [ -f "${student_init}" ] || die "${student_init} is missing: run stage 3"
+    run_train "${student_config}" "${student_exp}" "${student_max_epoch}" --init_param "${student_init}"
 fi
 
 codeword=expected
@@ -215,7 +223,15 @@ if [ -n "${inference_config}" ]; then
     codeword=$(sed -n 's/^pseudo_codeword: *\([a-z]*\).*/\1/p' "${inference_config}")
     [ -n "${codeword}" ] || die "${inference_config} sets no pseudo_codeword"
 fi
-systems=(plain_only "student_${codeword}" teacher)
+if [ -n "${systems}" ]; then
+    # shellcheck disable=SC2206
+    specs=(${systems})
+    labels=()
+    for spec in "${specs[@]}"; do labels+=("${spec%%:*}"); done
+    systems=("${labels[@]}")
+else
+    systems=(plain_only "student_${codeword}" teacher)
+fi
 [ "${codec}" = secousti ] && systems=(secousti)
 [ "${codec}" = secousti ] && [ "${secousti_ablation}" = true ] && systems+=(secousti_nocontrast)
 
@@ -229,6 +245,10 @@ if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
             [ "${secousti_ablation}" = true ] && specs+=(--system \
                 "secousti_nocontrast:${secousti_ablation_exp}/config.yaml:${secousti_ablation_exp}/valid.mel_l1_loss.best.pth")
             python -m espnet2_p2p.bin.decode --data_dir "${dumpdir}/${set}" --output_dir "${out}" "${specs[@]}"
+        elif [ -n "${specs+x}" ]; then
+            args=()
+            for spec in "${specs[@]}"; do args+=(--system "${spec}"); done
+            python -m espnet2_p2p.bin.decode --data_dir "${dumpdir}/${set}" --output_dir "${out}" "${args[@]}"
         else
             python -m espnet2_p2p.bin.decode --data_dir "${dumpdir}/${set}" --output_dir "${out}" \
                 --system "plain_only:${teacher_exp}/config.yaml:${teacher_model}:streams=1" \
@@ -253,7 +273,8 @@ if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
         if [ "${codec}" = secousti ] && [ -f "${p2p_dec}/.done" ]; then
             for s in "${p2p_dec}"/*/; do s=$(basename "${s}"); hyps+=(--hyp "${s}=${p2p_dec}/${s}"); done
         fi
-        python -m espnet2_p2p.bin.score --ref "${dumpdir}/${set}/wav.scp" --output_dir "${out}" "${hyps[@]}"
+        python -m espnet2_p2p.bin.score --ref "${dumpdir}/${set}/wav.scp" --output_dir "${out}" "${hyps[@]}" \
+            ${score_fs:+--fs "${score_fs}"} --nj "${score_nj}"
     done
     if [ "${codec}" = secousti ]; then
         probe=(--model "${secousti_exp}" --name secousti)

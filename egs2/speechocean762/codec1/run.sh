@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# speechocean762 (OpenSLR 101): P2PSynCodec on real read speech, trained on 2 CPU cores.
+# 250 non-native English speakers, 6 h at 16 kHz. Point --corpus_dir at a local copy (the
+# folder holding WAVE/, train/ and test/; README.md says how to get one):
+#   ./run.sh --corpus_dir ~/corpora/speechocean762
+# Split (espnet2_p2p.data.prepare.speechocean762_split): test = every 5th speaker of the
+# corpus' test list sorted by id (25 unseen speakers), dev = 2 utterances of every 5th other
+# speaker, train = the rest.
+#
+# Systems (all trained here, one thread each, --jobs of them at a time):
+#   teacher        RVQ 1 + 3 x 1024 (2 kbps), conf/teacher_small.yaml
+#   single_vq      one VQ of 1024 trained alone at 0.5 kbps, same budget (conf/single_small.yaml)
+#   student        pseudo VQs predicted from the teacher's plain stream (conf/student_small.yaml)
+#   student_ft     the student with its decoder fine-tuned on predicted codewords
+#   n1_*, n5_*     the N ablation: plain-only and student with N = 1 and N = 5, a shorter budget
+#                  (--ablation_epochs for the teachers, --ablation_student_epochs)
+# Then decoding and scoring (stages 5-6) of all of them on the test speakers and, out of
+# domain, on the real clips in --real_speech_dir when it exists; RESULTS.md holds the tables.
+# Other options go to ../../TEMPLATE/codec1/codec.sh (./run.sh --help lists them).
+set -euo pipefail
+cd "$(dirname "$0")"
+
+stage=1
+stop_stage=8
+jobs=2                    # trainings run at the same time (one thread each)
+ablation=true             # also the N = 1 and N = 5 ablation
+ablation_epochs=8         # the ablation teachers' epochs (the main teacher: its config's)
+ablation_student_epochs=4
+real_speech_dir=../../../../shared/data/real_speech
+train_args=               # extra trainer arguments for every training
+passthrough=()
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --stage|--stop_stage|--jobs|--ablation|--ablation_epochs|--ablation_student_epochs|--real_speech_dir|--train_args)
+            [ $# -ge 2 ] || { echo "run.sh: $1 needs a value" >&2; exit 1; }
+            printf -v "${1#--}" '%s' "$2"; shift 2 ;;
+        --help|-h) sed -n '2,/^set -euo/p' "$0" | sed 's/^# \{0,1\}//'; exec ../../TEMPLATE/codec1/codec.sh --help ;;
+        *) passthrough+=("$1"); shift ;;
+    esac
+done
+[ ${#passthrough[@]} -eq 0 ] || [ $(( ${#passthrough[@]} % 2 )) -eq 0 ] \
+    || { echo "run.sh: options come as --name value pairs" >&2; exit 1; }
+
+conf=../../../conf
+codec() {
+    ../../TEMPLATE/codec1/codec.sh --corpus speechocean762 --expect_fs 16000 --fs 16000 \
+        --train_set train --valid_set dev \
+        --train_config "${conf}/teacher_small.yaml" --student_config "${conf}/student_small.yaml" \
+        "${passthrough[@]}" --train_args "${train_args}" "$@"
+}
+log() { echo "[$(date '+%H:%M:%S')] $*"; }
+in_range() { [ "${stage}" -le "$1" ] && [ "${stop_stage}" -ge "$1" ]; }
+
+test_sets=test
+if [ -d "${real_speech_dir}" ]; then test_sets="test real_speech"; fi
+
+if in_range 1; then
+    codec --stage 1 --stop_stage 1
+    if [ -d "${real_speech_dir}" ] && [ ! -s data/manifests/real_speech_cuts.jsonl.gz ]; then
+        log "stage 1: the real clips of ${real_speech_dir} (out of domain) -> data/manifests/real_speech_*"
+        rm -rf data/manifests_real
+        python -m espnet2_p2p.data.prepare manifests --corpus folder \
+            --corpus_dir "${real_speech_dir}" --output_dir data/manifests_real
+        for kind in recordings cuts; do
+            mv "data/manifests_real/all_${kind}.jsonl.gz" "data/manifests/real_speech_${kind}.jsonl.gz"
+        done
+        rm -rf data/manifests_real
+    fi
+fi
+if in_range 2; then
+    codec --stage 2 --stop_stage 2 --test_sets "${test_sets}"
+fi
+
+# Training queues: each line is one codec.sh call; a queue's calls run in order.
+teacher_a=(--stage 3 --stop_stage 4)
+ft=(--stage 4 --stop_stage 4 --tag _ft --teacher_dir exp/teacher --student_criterion mel_l1_loss
+    --student_config "${conf}/student_small_ft.yaml" --student_init exp/student/valid.ce_loss.best.pth)
+single=(--stage 3 --stop_stage 3 --tag _single --train_config "${conf}/single_small.yaml")
+ablate() {  # ablate N
+    codec --stage 3 --stop_stage 4 --tag "_n$1" --teacher_max_epoch "${ablation_epochs}" \
+        --student_max_epoch "${ablation_student_epochs}" \
+        --train_args "${train_args} --codec_conf num_pseudo=$1"
+}
+queue_a() { codec "${teacher_a[@]}" && codec "${ft[@]}"; }
+queue_b() {
+    codec "${single[@]}"
+    if [ "${ablation}" = true ]; then ablate 1 && ablate 5; fi
+}
+if in_range 3 || in_range 4; then
+    log "stages 3-4: trainings in ${jobs} queue(s), one thread each (logs: exp/*/train.log)"
+    if [ "${jobs}" -ge 2 ]; then
+        ( export OMP_NUM_THREADS=1; queue_a > exp_queue_a.log 2>&1 ) & pid_a=$!
+        ( export OMP_NUM_THREADS=1; queue_b > exp_queue_b.log 2>&1 ) & pid_b=$!
+        status=0
+        wait "${pid_a}" || { status=1; tail -n 5 exp_queue_a.log; }
+        wait "${pid_b}" || { status=1; tail -n 5 exp_queue_b.log; }
+        [ "${status}" -eq 0 ] || { echo "run.sh: a training queue failed (exp_queue_*.log)" >&2; exit 1; }
+    else
+        queue_a && queue_b
+    fi
+fi
+
+m=valid.mel_l1_loss.best.pth
+c=valid.ce_loss.best.pth
+systems="single_vq:exp/teacher_single/config.yaml:exp/teacher_single/${m}
+plain_only:exp/teacher/config.yaml:exp/teacher/${m}:streams=1
+student_expected:exp/student/config.yaml:exp/student/${c}:pseudo_codeword=expected
+student_argmax:exp/student/config.yaml:exp/student/${c}:pseudo_codeword=argmax
+student_ft:exp/student_ft/config.yaml:exp/student_ft/${m}
+teacher:exp/teacher/config.yaml:exp/teacher/${m}"
+students=student_expected,student_argmax,student_ft
+pairs=()
+[ "${ablation}" = true ] && pairs=(--pairs n1_student-n1_plain_only,n5_student-n5_plain_only,n1_student-single_vq,n5_student-single_vq)
+if [ "${ablation}" = true ]; then
+    for n in 1 5; do
+        systems+="
+n${n}_plain_only:exp/teacher_n${n}/config.yaml:exp/teacher_n${n}/${m}:streams=1
+n${n}_student:exp/student_n${n}/config.yaml:exp/student_n${n}/${c}"
+    done
+fi
+if in_range 5; then
+    # decoding is single-threaded: one process per test set, side by side
+    pids=()
+    for set in ${test_sets}; do
+        ( export OMP_NUM_THREADS=1
+          codec --stage 5 --stop_stage 5 --test_sets "${set}" --systems "${systems}" > "exp/decode_${set}.log" 2>&1 ) &
+        pids+=($!)
+    done
+    for pid in "${pids[@]}"; do wait "${pid}" || { tail -n 5 exp/decode_*.log; exit 1; }; done
+fi
+if in_range 6; then
+    for set in ${test_sets}; do
+        codec --stage 6 --stop_stage 6 --test_sets "${set}" --systems "${systems}" --score_fs 16000 --score_nj "${jobs}"
+    done
+fi
+if in_range 6; then
+    {
+        echo "# speechocean762: P2PSynCodec at 0.5 kbps on real speech"
+        echo
+        echo "Produced by egs2/speechocean762/codec1/run.sh (stages 5-6). test: 25 unseen speakers"
+        echo "of speechocean762; real_speech: 20 LibriTTS/VCTK clips (out of domain), coded at"
+        echo "16 kHz and scored at 16 kHz. Baselines at 0.5 kbps: single_vq (one VQ trained"
+        echo "alone) and plain_only (the teacher's plain stream alone). n1_*/n5_*: the N ablation"
+        echo "with a shorter budget (teachers ${ablation_epochs} epochs, students ${ablation_student_epochs})."
+        for set in ${test_sets}; do
+            echo
+            python -m espnet2_p2p.bin.results_table --decode_dir "exp/decode_${set}" \
+                --scores_dir "exp/scores_${set}" --baselines single_vq,plain_only \
+                --students "${students}" --teacher teacher "${pairs[@]}" \
+                --title "${set}" --output "exp/table_${set}.md" >/dev/null
+            cat "exp/table_${set}.md"
+            echo; echo "Spectrograms: exp/scores_${set}/spectrograms.png"
+        done
+    } > RESULTS.md
+    log "results: $(pwd)/RESULTS.md"
+fi
+if in_range 7 || in_range 8; then
+    codec --stage $(( stage > 7 ? stage : 7 )) --stop_stage "${stop_stage}" --test_sets test
+fi

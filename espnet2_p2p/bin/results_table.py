@@ -1,0 +1,162 @@
+#!/usr/bin/env python3
+"""The comparison table of a codec recipe: systems x metrics, with paired differences.
+
+    python -m espnet2_p2p.bin.results_table --decode_dir exp/decode_test \\
+        --scores_dir exp/scores_test --baselines single_vq,plain_only \\
+        --students student_expected,student_ft --teacher teacher --output table.md
+
+Reads ``summary.json`` of :mod:`espnet2_p2p.bin.decode` (bitrates, codebook use,
+pseudo-token accuracy) and ``scores.tsv`` of :mod:`espnet2_p2p.bin.score` (one line per
+system and utterance) and writes Markdown:
+
+1. every system: nominal kbit/s, each metric's mean ± 95% CI, pseudo top-1 per level
+   with the majority-token baseline in brackets;
+2. each student minus each baseline (and any ``--pairs``), paired over the same
+   utterances (mean ± 95% CI), and the share of the plain-only-to-teacher gap that each
+   student recovers;
+3. codebook use of every transmitted stream (codes used, token entropy).
+"""
+
+import argparse
+import csv
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+
+from espnet2_p2p.errors import P2PError
+
+NAMES = {
+    "visqol": "ViSQOL",
+    "pesq_wb": "PESQ-wb",
+    "stoi": "STOI",
+    "estoi": "eSTOI",
+    "lsd": "LSD",
+    "mel_distance": "mel distance",
+    "dnsmos": "DNSMOS",
+}
+LOWER_IS_BETTER = {"lsd", "mel_distance"}
+
+
+class TableError(P2PError):
+    """Missing or inconsistent inputs, reported as one line."""
+
+
+def read_scores(path: Path) -> Dict[str, Dict[str, Dict[str, float]]]:
+    """scores.tsv -> system -> utterance -> metric -> value."""
+    if not path.is_file():
+        raise TableError(f"{path} does not exist (run the scoring stage)")
+    out: Dict[str, Dict[str, Dict[str, float]]] = {}
+    with open(path, newline="") as f:
+        for row in csv.DictReader(f, delimiter="\t"):
+            system, utt = row.pop("system"), row.pop("utterance")
+            out.setdefault(system, {})[utt] = {k: float(v) for k, v in row.items()}
+    return out
+
+
+def ci95(values: Sequence[float]):
+    v = np.asarray(values, dtype=np.float64)
+    half = 1.96 * v.std(ddof=1) / math.sqrt(len(v)) if len(v) > 1 else float("nan")
+    return float(v.mean()), half
+
+
+def paired(scores, a: str, b: str, metric: str):
+    """Mean ± CI of a - b over the utterances both systems have."""
+    utts = [u for u in scores[a] if u in scores[b]]
+    return ci95([scores[a][u][metric] - scores[b][u][metric] for u in utts])
+
+
+def build(summary: dict, scores, metrics: List[str], baselines: List[str],
+          students: List[str], teacher: Optional[str], title: str = "",
+          pairs: Sequence[Sequence[str]] = ()) -> str:  # fmt: skip
+    for name in baselines + students + ([teacher] if teacher else []) + [x for p in pairs for x in p]:
+        if name not in scores:
+            raise TableError(f"system {name!r} has no scores (scored: {', '.join(scores)})")
+    metrics = [m for m in metrics if all(m in next(iter(s.values())) for s in scores.values())]
+    arrow = {m: "↓" if m in LOWER_IS_BETTER else "↑" for m in metrics}
+    head = " | ".join(f"{NAMES.get(m, m)} {arrow[m]}" for m in metrics)
+    n_utts = min(len(s) for s in scores.values())
+    lines = [f"## {title}" if title else "", "",
+             f"Means ± 95% CI over {n_utts} utterances.", "",
+             f"| system | kbit/s | {head} | pseudo top-1 (majority) |",
+             "|---" * (len(metrics) + 3) + "|"]  # fmt: skip
+    for system, per_utt in scores.items():
+        info = summary.get(system, {})
+        rate = f"{info['nominal_bps'] / 1000:g}" if "nominal_bps" in info else "?"
+        cells = []
+        for m in metrics:
+            mean, half = ci95([s[m] for s in per_utt.values()])
+            cells.append(f"{mean:.3f} ± {half:.3f}")
+        top1 = info.get("pseudo_top1")
+        acc = "<br>".join(f"{a:.3f} ({b:.3f})" for a, b in top1) if top1 else "–"
+        lines.append(f"| {system} | {rate} | " + " | ".join(cells) + f" | {acc} |")
+    differences = [(s, b) for s in students for b in baselines] + [tuple(p) for p in pairs]
+    if differences:
+        lines += ["", "Paired differences (mean ± 95% CI over the same utterances; positive is"
+                  " better for every column but LSD and mel distance):", "",
+                  f"| system - baseline | {head} |", "|---" * (len(metrics) + 1) + "|"]  # fmt: skip
+        for s, b in differences:
+            cells = ["{:+.3f} ± {:.3f}".format(*paired(scores, s, b, m)) for m in metrics]
+            lines.append(f"| {s} - {b} | " + " | ".join(cells) + " |")
+    plain = "plain_only" if "plain_only" in scores else None
+    if teacher and plain and students:
+        lines += ["", f"Share of the {plain}-to-{teacher} gap that each student recovers"
+                  f" ((student - {plain}) / ({teacher} - {plain}) of the means):", "",
+                  f"| student | {head} |", "|---" * (len(metrics) + 1) + "|"]  # fmt: skip
+        for s in students:
+            cells = []
+            for m in metrics:
+                gap = ci95([v[m] for v in scores[teacher].values()])[0] - ci95(
+                    [v[m] for v in scores[plain].values()])[0]  # fmt: skip
+                got = ci95([v[m] for v in scores[s].values()])[0] - ci95(
+                    [v[m] for v in scores[plain].values()])[0]  # fmt: skip
+                cells.append(f"{100 * got / gap:+.0f}%" if abs(gap) > 1e-9 else "–")
+            lines.append(f"| {s} | " + " | ".join(cells) + " |")
+    use = [(name, i, u) for name, info in summary.items() if name in scores
+           for i, u in enumerate(info.get("codebook_use", []))]  # fmt: skip
+    if use:
+        lines += ["", "Codebook use of the transmitted streams on these utterances:", "",
+                  "| system | stream | codes used | share | token entropy (bits) |",
+                  "|---|---|---|---|---|"]  # fmt: skip
+        for name, i, u in use:
+            lines.append(f"| {name} | {i} | {u['used']} / {u['size']} | {100 * u['share']:.1f}%"
+                         f" | {u['entropy_bits']:.2f} |")  # fmt: skip
+    return "\n".join(lines).lstrip("\n") + "\n"
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--decode_dir", type=Path, required=True, help="holds summary.json")
+    parser.add_argument("--scores_dir", type=Path, required=True, help="holds scores.tsv")
+    parser.add_argument("--metrics", default="visqol,pesq_wb,stoi,mel_distance,dnsmos")
+    parser.add_argument("--baselines", default="", help="comma-separated system labels")
+    parser.add_argument("--students", default="", help="comma-separated system labels")
+    parser.add_argument("--teacher", default=None)
+    parser.add_argument("--pairs", default="", help="further differences: A-B,C-D (labels)")
+    parser.add_argument("--title", default="")
+    parser.add_argument("--output", type=Path, required=True)
+    args = parser.parse_args(argv)
+    split = lambda s: [x for x in s.split(",") if x]  # noqa: E731
+    try:
+        summary_file = args.decode_dir / "summary.json"
+        if not summary_file.is_file():
+            raise TableError(f"{summary_file} does not exist (run the decoding stage)")
+        table = build(
+            json.loads(summary_file.read_text()), read_scores(args.scores_dir / "scores.tsv"),
+            split(args.metrics), split(args.baselines), split(args.students), args.teacher,
+            args.title, [p.split("-", 1) for p in split(args.pairs)],
+        )  # fmt: skip
+    except TableError as e:
+        sys.exit(f"results_table: {e}")
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(table)
+    print(table)
+
+
+if __name__ == "__main__":
+    main()

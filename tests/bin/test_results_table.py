@@ -1,0 +1,51 @@
+"""The recipe's comparison table: means, paired differences, gap share, codebook use."""
+
+import json
+
+import pytest
+
+from espnet2_p2p.bin import results_table
+
+
+def write_inputs(tmp_path, scores):
+    (tmp_path / "dec").mkdir()
+    (tmp_path / "sc").mkdir()
+    summary = {
+        "base": {"nominal_bps": 500.0, "codebook_use": [{"size": 1024, "used": 512, "share": 0.5, "entropy_bits": 8.5}]},
+        "student": {"nominal_bps": 500.0, "pseudo_top1": [[0.25, 0.125]], "codebook_use": []},
+        "teacher": {"nominal_bps": 2000.0, "codebook_use": []},
+    }
+    (tmp_path / "dec" / "summary.json").write_text(json.dumps(summary))
+    rows = ["system\tutterance\tstoi\tmel_distance"]
+    for system, values in scores.items():
+        rows += [f"{system}\tu{i}\t{s}\t{m}" for i, (s, m) in enumerate(values)]
+    (tmp_path / "sc" / "scores.tsv").write_text("\n".join(rows) + "\n")
+
+
+def test_paired_differences_and_gap_share(tmp_path):
+    write_inputs(tmp_path, {
+        "base": [(0.5, 2.0), (0.6, 2.0), (0.7, 2.0)],
+        "plain_only": [(0.5, 2.0), (0.6, 2.0), (0.7, 2.0)],
+        "student": [(0.6, 1.5), (0.7, 1.5), (0.8, 1.5)],
+        "teacher": [(0.7, 1.0), (0.8, 1.0), (0.9, 1.0)],
+    })  # fmt: skip
+    out = tmp_path / "table.md"
+    results_table.main(["--decode_dir", str(tmp_path / "dec"), "--scores_dir", str(tmp_path / "sc"),
+                        "--metrics", "stoi,mel_distance", "--baselines", "base", "--students", "student",
+                        "--teacher", "teacher", "--output", str(out)])  # fmt: skip
+    text = out.read_text()
+    assert "| student | 0.5 | 0.700 ± 0.113 | 1.500 ± 0.000 | 0.250 (0.125) |" in text
+    assert "| teacher | 2 |" in text
+    assert "| student - base | +0.100 ± 0.000 | -0.500 ± 0.000 |" in text
+    assert "| student | +50% | +50% |" in text  # half of the plain-only-to-teacher gap, both ways
+    assert "| base | 0 | 512 / 1024 | 50.0% | 8.50 |" in text
+
+
+def test_missing_inputs_stop_with_one_line(tmp_path):
+    with pytest.raises(SystemExit, match="summary.json does not exist"):
+        results_table.main(["--decode_dir", str(tmp_path), "--scores_dir", str(tmp_path),
+                            "--output", str(tmp_path / "t.md")])  # fmt: skip
+    write_inputs(tmp_path, {"base": [(0.5, 2.0), (0.6, 2.0)]})
+    with pytest.raises(SystemExit, match="system 'student' has no scores"):
+        results_table.main(["--decode_dir", str(tmp_path / "dec"), "--scores_dir", str(tmp_path / "sc"),
+                            "--students", "student", "--baselines", "base", "--output", str(tmp_path / "t.md")])  # fmt: skip
