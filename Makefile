@@ -1,4 +1,6 @@
-# make demo   set up, then run the main job (the mini_espeak recipe on CPU)
+# make demo   set up, code an utterance with the shipped model, then run the main job
+#             (the mini_espeak recipe for P2PSynCodec on CPU, about 20 minutes)
+# make demo-full  the same recipe for both codecs (P2PSynCodec and SecoustiCodec, about an hour)
 # make test   set up, then run the test suite (slow tests excluded; make test-slow runs them)
 
 PYTHON ?= python3
@@ -8,7 +10,7 @@ STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
-.PHONY: setup apt-deps demo test test-slow clean
+.PHONY: setup apt-deps demo demo-full test test-slow clean
 
 setup: apt-deps $(STAMP)
 
@@ -29,6 +31,11 @@ $(STAMP): setup.py
 	@touch $(STAMP)
 
 demo: setup
+	$(VPY) -m espnet2_p2p.bin.demo --output_dir egs2/mini_espeak/codec1/exp/shipped_model_demo
+	cd egs2/mini_espeak/codec1 && PATH=$(CURDIR)/$(VENV)/bin:$$PATH ./run.sh --codec p2psyn
+
+demo-full: setup
+	$(VPY) -m espnet2_p2p.bin.demo --output_dir egs2/mini_espeak/codec1/exp/shipped_model_demo
 	cd egs2/mini_espeak/codec1 && PATH=$(CURDIR)/$(VENV)/bin:$$PATH ./run.sh
 
 test: setup

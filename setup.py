@@ -38,6 +38,8 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.10,<3.12",
     packages=find_packages(include=["espnet2_p2p", "espnet2_p2p.*"]),
+    # the shipped model and its card (espnet2_p2p/pretrained)
+    package_data={"espnet2_p2p.pretrained": ["*.zip", "*.md"]},
     install_requires=install_requires,
     extras_require=extras_require,
     entry_points={"console_scripts": ["p2p-codec = espnet2_p2p.bin.p2p_codec:main"]},

@@ -80,9 +80,20 @@ class P2PTokenizer:
         self.vocab_size = int(sum(self.sizes))
 
     @classmethod
-    def from_pretrained(cls, path, name: Optional[str] = None, device: str = "cpu", streams: str = "all"):
-        """Load a packed zip, an experiment dir or a .pth (see :mod:`espnet2_p2p.model_io`)."""
+    def from_pretrained(cls, path=None, name: Optional[str] = None, device: str = "cpu", streams: str = "all"):
+        """Load a packed zip, an experiment dir or a .pth (see :mod:`espnet2_p2p.model_io`);
+        with no path, ``$P2P_CODEC_MODEL`` or else the model shipped in the package
+        (:mod:`espnet2_p2p.pretrained`, checked against its SHA-256)."""
+        import os
+
         from espnet2_p2p.model_io import load_codec
+
+        if path is None:
+            path = os.environ.get("P2P_CODEC_MODEL")
+        if path is None:
+            from espnet2_p2p import pretrained
+
+            path = pretrained.default_model()
 
         return cls(load_codec(path, name, device), streams)
 

@@ -37,6 +37,13 @@ from espnet2_p2p.errors import P2PError
 AUDIO_EXTS = (".wav", ".flac", ".ogg")
 
 
+def shipped_name() -> str:
+    """' NAME' of the default shipped model, or '' when this install ships none."""
+    from espnet2_p2p import pretrained
+
+    return f" {pretrained.DEFAULT}" if pretrained.DEFAULT else ""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="p2p-codec", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -45,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     def model_options(p):
         p.add_argument("--model", default=os.environ.get("P2P_CODEC_MODEL"),
-                       help="packed zip, experiment dir or .pth (default: $P2P_CODEC_MODEL)")
+                       help="packed zip, experiment dir or .pth (default: $P2P_CODEC_MODEL, else"
+                       f" the shipped model{shipped_name()})")
         p.add_argument("--model_name", default=None,
                        help="which model of a packed zip (default: student, or its only model)")
         p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
@@ -116,7 +124,10 @@ class Runner:
     def codec(self):
         if self._model is None:
             if not self.args.model:
-                raise P2PError("no model: pass --model (a packed zip, an experiment dir or a .pth) or set P2P_CODEC_MODEL")
+                from espnet2_p2p import pretrained
+
+                self.args.model = pretrained.default_model()
+                self.say(f"model: the shipped {pretrained.DEFAULT} ({self.args.model})")
             import torch
 
             from espnet2_p2p.model_io import fingerprint, load_codec

@@ -296,3 +296,47 @@ def test_secousti_through_every_stage(tmp_path, espeak_corpus, packed_models):
                          capture_output=True, text=True)  # fmt: skip
     assert run.returncode == 1 and "this model has" in run.stderr
     assert not (tmp_path / "y.wav").exists()
+
+
+def test_fine_tuning_the_shipped_model_with_init_model(tmp_path, espeak_corpus):
+    """codec.sh --init_model starts the teacher and student stages from the shipped model's
+    weights; a few steps on espeak speech, then p2p-codec decodes with the result."""
+    import zipfile
+
+    import soundfile as sf
+    import torch
+
+    from espnet2_p2p import pretrained
+
+    if pretrained.DEFAULT is None:
+        pytest.skip("this checkout ships no model (espnet2_p2p/pretrained)")
+    packed = pretrained.default_model()
+    with zipfile.ZipFile(packed) as zf:  # the shipped configs, as the user would start from them
+        for name in ("teacher", "student"):
+            (tmp_path / f"{name}.yaml").write_bytes(zf.read(f"{name}/config.yaml"))
+    recipe = prepared_recipe(tmp_path, espeak_corpus)
+    sh([CODEC_SH, "--stage", "3", "--stop_stage", "4", "--valid_set", "test", "--init_model", packed,
+        "--train_config", tmp_path / "teacher.yaml", "--student_config", tmp_path / "student.yaml",
+        "--teacher_max_epoch", "1", "--student_max_epoch", "1", "--train_args", TINY_TRAIN], recipe)  # fmt: skip
+    # the teacher started from the shipped weights: its first checkpoint is near them, not random
+    with zipfile.ZipFile(packed) as zf:
+        import io
+
+        shipped = torch.load(io.BytesIO(zf.read("teacher/model.pth")), weights_only=True)
+    tuned = torch.load(recipe / "exp" / "teacher" / "1epoch.pth", weights_only=True)
+    key = next(k for k in shipped if ".encoder." in k and k.endswith("weight") and shipped[k].dim() > 1)
+    change = (tuned[key] - shipped[key]).norm() / shipped[key].norm()
+    assert change < 0.2, f"{key} moved by {change:.2f}: the teacher did not start from the shipped model"
+    student = recipe / "exp" / "student"
+    wav = next((espeak_corpus / "test" / "wav").glob("*.wav"))
+    from espnet2_p2p.bin.p2p_codec import main
+
+    assert main(["encode", str(wav), str(tmp_path / "x.p2p"), "--model", str(student / "valid.ce_loss.best.pth")]) == 0
+    assert main(["decode", str(tmp_path / "x.p2p"), str(tmp_path / "x.wav"), "--model", str(student / "valid.ce_loss.best.pth")]) == 0
+    assert len(sf.read(str(tmp_path / "x.wav"))[0]) == sf.info(str(wav)).frames
+    # a config of another layout is refused before training, naming both layouts
+    other = tmp_path / "n1.yaml"
+    other.write_text((tmp_path / "teacher.yaml").read_text().replace("num_pseudo: 3", "num_pseudo: 1"))
+    proc = sh([CODEC_SH, "--stage", "3", "--stop_stage", "3", "--valid_set", "test", "--init_model", packed,
+               "--train_config", other, "--tag", "_n1", "--train_args", TINY_TRAIN], recipe, check=False)  # fmt: skip
+    assert proc.returncode != 0 and "N=3 pseudo VQs" in proc.stderr and "N=1 pseudo VQs" in proc.stderr

@@ -49,6 +49,8 @@ student_max_epoch=
 train_args=             # extra arguments for ESPnet's trainer
 teacher_dir=            # teacher experiment (default: <expdir>/teacher<tag>)
 student_init=           # checkpoint the student starts from (default: the teacher's best)
+init_model=             # a packed zip (stage 8's, or espnet2_p2p/pretrained/*.zip): the teacher and
+                        #   student stages start from its teacher and student weights (fine-tuning)
 student_criterion=ce_loss  # the student's best_model_criterion (student_small_ft: mel_l1_loss)
 systems=                # stage 5: space-separated LABEL:CONFIG:MODEL[:OPTIONS] (default:
                         #   plain_only, student, teacher of this tag)
@@ -206,8 +208,15 @@ if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ] && [ "${codec}" = secousti 
             --codec_conf lambda_contrastive=0
     fi
 elif [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
+    init=()
+    if [ -n "${init_model}" ]; then
+        log "stage 3: the teacher starts from the teacher of ${init_model}"
+        python -m espnet2_p2p.bin.init_model --packed "${init_model}" --name teacher \
+            --config "${train_config}" --output "${teacher_exp}/init_teacher.pth" || die "--init_model ${init_model} does not fit ${train_config}"
+        init=(--init_param "${teacher_exp}/init_teacher.pth")
+    fi
     log "stage 3: teacher training -> ${teacher_exp}"
-    run_train "${train_config}" "${teacher_exp}" "${teacher_max_epoch}"
+    run_train "${train_config}" "${teacher_exp}" "${teacher_max_epoch}" "${init[@]}"
 fi
 
 if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ] && [ "${codec}" = secousti ]; then
@@ -215,7 +224,14 @@ if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ] && [ "${codec}" = secousti 
 elif [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
     log "stage 4: student training from ${student_init} -> ${student_exp}"
     [ -f "${student_init}" ] || die "${student_init} is missing: run stage 3"
-    run_train "${student_config}" "${student_exp}" "${student_max_epoch}" --init_param "${student_init}"
+    init=(--init_param)
+    if [ -n "${init_model}" ]; then
+        # the packed student's predictors, then every tensor of the (adapted) teacher
+        python -m espnet2_p2p.bin.init_model --packed "${init_model}" --name student \
+            --config "${student_config}" --output "${student_exp}/init_student.pth" || die "--init_model ${init_model} does not fit ${student_config}"
+        init+=("${student_exp}/init_student.pth")
+    fi
+    run_train "${student_config}" "${student_exp}" "${student_max_epoch}" "${init[@]}" "${student_init}"
 fi
 
 codeword=expected

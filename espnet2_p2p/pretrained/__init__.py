@@ -1,0 +1,51 @@
+"""Models shipped inside the package, each checked against its recorded SHA-256.
+
+:func:`default_model` is what ``p2p-codec`` and :meth:`P2PTokenizer.from_pretrained` use
+when no model is named (after ``--model`` and ``$P2P_CODEC_MODEL``). The file is hashed
+before anything of it is read: a damaged or replaced file stops with one line naming it,
+and nothing is unpickled. ``MODEL_CARD.md`` beside this file describes each model.
+"""
+
+import hashlib
+from pathlib import Path
+from typing import Dict
+
+from espnet2_p2p.errors import ModelLoadError
+
+HERE = Path(__file__).resolve().parent
+
+# name -> (file in this folder, SHA-256 of that file)
+MODELS: Dict[str, tuple] = {}
+DEFAULT = None
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def model_path(name: str) -> Path:
+    """The checked path of shipped model ``name``."""
+    if name not in MODELS:
+        raise ModelLoadError(f"no shipped model {name!r}; shipped: {', '.join(MODELS) or 'none'}")
+    file_name, expected = MODELS[name]
+    path = HERE / file_name
+    if not path.is_file():
+        raise ModelLoadError(f"the shipped model file {path} is missing: reinstall espnet2_p2p")
+    got = sha256(path)
+    if got != expected:
+        raise ModelLoadError(
+            f"the shipped model file {path} is damaged or replaced (SHA-256 {got[:16]}..., expected"
+            f" {expected[:16]}...): reinstall espnet2_p2p"
+        )
+    return path
+
+
+def default_model() -> Path:
+    """The checked path of the default shipped model."""
+    if DEFAULT is None:
+        raise ModelLoadError("this install ships no model: pass --model or set P2P_CODEC_MODEL")
+    return model_path(DEFAULT)

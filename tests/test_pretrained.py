@@ -1,0 +1,90 @@
+"""The model shipped in the package: default resolution, the SHA-256 check, fine-tuning
+starts (init_model), and the shipped model's quality floor on real speech."""
+
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from espnet2_p2p import pretrained
+from espnet2_p2p.bin import init_model
+from espnet2_p2p.bin.p2p_codec import main
+from espnet2_p2p.errors import ModelLoadError
+from espnet2_p2p.tokenizer import P2PTokenizer
+
+sys.path.insert(0, str(Path(__file__).parent / "bin"))
+from test_p2p_codec import speech  # noqa: E402
+
+
+@pytest.fixture
+def shipped(tmp_path, monkeypatch, packed_models):
+    """The package's registry pointed at a copy of the tiny packed models."""
+    folder = tmp_path / "pretrained"
+    folder.mkdir()
+    shutil.copy(packed_models, folder / "tiny.zip")
+    monkeypatch.setattr(pretrained, "HERE", folder)
+    monkeypatch.setattr(pretrained, "MODELS", {"tiny": ("tiny.zip", pretrained.sha256(folder / "tiny.zip"))})
+    monkeypatch.setattr(pretrained, "DEFAULT", "tiny")
+    monkeypatch.delenv("P2P_CODEC_MODEL", raising=False)
+    return folder / "tiny.zip"
+
+
+def test_no_model_named_uses_the_shipped_one(tmp_path, shipped, packed_models, capsys):
+    sf.write(str(tmp_path / "x.wav"), speech(1.0), 16000)
+    assert main(["encode", str(tmp_path / "x.wav"), str(tmp_path / "x.p2p")]) == 0
+    assert "model: the shipped tiny" in capsys.readouterr().err
+    assert main(["decode", str(tmp_path / "x.p2p"), str(tmp_path / "y.wav")]) == 0
+    assert len(sf.read(str(tmp_path / "y.wav"))[0]) == 16000
+    # the same file as coding with the model named explicitly: the shipped one was used
+    assert main(["encode", str(tmp_path / "x.wav"), str(tmp_path / "z.p2p"), "--model", str(packed_models)]) == 0
+    assert (tmp_path / "x.p2p").read_bytes() == (tmp_path / "z.p2p").read_bytes()
+    tok = P2PTokenizer.from_pretrained()
+    assert tok.num_streams == 4
+
+
+def test_environment_variable_overrides_the_shipped_model(tmp_path, shipped, monkeypatch, capsys):
+    monkeypatch.setenv("P2P_CODEC_MODEL", str(tmp_path / "elsewhere.zip"))
+    sf.write(str(tmp_path / "x.wav"), speech(0.5), 16000)
+    assert main(["encode", str(tmp_path / "x.wav"), str(tmp_path / "x.p2p")]) == 1
+    assert "elsewhere.zip does not exist" in capsys.readouterr().err
+    with pytest.raises(ModelLoadError, match="elsewhere.zip does not exist"):
+        P2PTokenizer.from_pretrained()
+
+
+def test_a_damaged_shipped_file_is_refused_before_anything_is_read(tmp_path, shipped, monkeypatch, capsys):
+    data = bytearray(shipped.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    shipped.write_bytes(bytes(data))
+
+    def no_unpickling(*args, **kwargs):
+        raise AssertionError("torch.load was called on a file that failed its SHA-256")
+
+    monkeypatch.setattr(torch, "load", no_unpickling)
+    sf.write(str(tmp_path / "x.wav"), speech(0.5), 16000)
+    assert main(["encode", str(tmp_path / "x.wav"), str(tmp_path / "x.p2p")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"the shipped model file {shipped} is damaged or replaced" in err[0]
+    assert not (tmp_path / "x.p2p").exists()
+    shipped.unlink()
+    with pytest.raises(ModelLoadError, match="is missing: reinstall"):
+        P2PTokenizer.from_pretrained()
+
+
+def test_init_model_refuses_another_layout_naming_both(tmp_path, packed_models):
+    from conftest import CONF
+
+    out = tmp_path / "init.pth"
+    init_model.main(["--packed", str(packed_models), "--name", "teacher",
+                     "--config", str(CONF / "teacher_tiny.yaml"), "--output", str(out)])  # fmt: skip
+    state = torch.load(out, weights_only=True)
+    assert any(k.endswith("quantizer.layout") for k in state)
+    other = tmp_path / "n1.yaml"
+    other.write_text((CONF / "teacher_tiny.yaml").read_text().replace("num_pseudo: 3 ", "num_pseudo: 1 "))
+    with pytest.raises(SystemExit, match=r"checkpoint has N=3 pseudo VQs.*this model has N=1 pseudo VQs"):
+        init_model.main(["--packed", str(packed_models), "--name", "teacher",
+                         "--config", str(other), "--output", str(tmp_path / "x.pth")])  # fmt: skip
+    assert not (tmp_path / "x.pth").exists()
