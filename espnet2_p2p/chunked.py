@@ -143,7 +143,7 @@ def stream_encode(codec, read, num_samples: int, chunk_seconds: float = DEFAULT_
 
     ref = tensor(read(0, min(num_samples, max(1, int(round(codec.reference_seconds * codec.fs))))))
     g = codec.reference(ref)
-    side = codec.paralinguistic_codes(g)[0].to(torch.uint8).cpu().numpy().tobytes()
+    side = codec.paralinguistic_bytes(g)
     step = max(1, _frames(codec, chunk_seconds)) * codec.hop_length
     enc = codec.encode_stream()
     parts = []

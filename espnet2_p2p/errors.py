@@ -21,3 +21,7 @@ class ModelLoadError(P2PError):
 
 class AudioInputError(P2PError):
     """Audio that cannot be read or coded (empty, non-finite, unreadable)."""
+
+
+class TokenError(P2PError):
+    """Tokens or side information that do not fit the codec (range, streams, frames)."""

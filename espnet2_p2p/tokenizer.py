@@ -42,14 +42,10 @@ from typing import List, Optional, Sequence, Union
 import numpy as np
 import torch
 
-from espnet2_p2p.errors import AudioInputError, P2PError
+from espnet2_p2p.errors import AudioInputError, P2PError, TokenError  # noqa: F401 (TokenError: public here too)
 from espnet2_p2p.utils.checks import check_audio_batch
 
 ORDERS = ("frame", "stream")
-
-
-class TokenError(P2PError):
-    """Tokens that do not fit the codec (range, streams, frames)."""
 
 
 class P2PTokenizer:

@@ -123,13 +123,10 @@ def list_references(ref: Path) -> Dict[str, Path]:
         found = {p.stem: p for p in sorted(ref.glob("*.wav"))}
     elif ref.is_file():
         found = {}
-        for number, line in enumerate(ref.read_text().splitlines(), start=1):
-            if not line.strip():
-                continue
-            parts = line.split(maxsplit=1)
-            if len(parts) != 2:
-                raise ScoreError(f"{ref}:{number}: expected '<utt> <path>', got {line!r}")
-            found[parts[0]] = Path(parts[1])
+        for utt, path in read_table(ref).items():
+            if not path:
+                raise ScoreError(f"{ref}: expected '<utt> <path>', got {utt!r} without a path")
+            found[utt] = Path(path)
     else:
         raise ScoreError(f"reference {ref} is neither a folder nor a wav.scp file")
     if not found:

@@ -95,8 +95,11 @@ def test_bad_inputs_are_named(espeak_corpus, tmp_path):
         score.run(ref_dir, [("p", partial)], tmp_path / "o", ["stoi"])
     with pytest.raises(score.ScoreError, match="unknown metrics"):
         score.run(ref_dir, [("p", ref_dir)], tmp_path / "o", ["utmos"])
-    with pytest.raises(SystemExit, match="score: "):
+    with pytest.raises(SystemExit, match="score: reference .*nowhere is neither a folder nor a wav.scp"):
         score.main(["--ref", str(tmp_path / "nowhere"), "--hyp", str(ref_dir), "--output_dir", str(tmp_path / "o")])
+    (tmp_path / "bad.scp").write_text("u1 /x.wav\nu2\n")
+    with pytest.raises(score.ScoreError, match=r"bad.scp: expected '<utt> <path>', got 'u2' without a path"):
+        score.run(tmp_path / "bad.scp", [("p", ref_dir)], tmp_path / "o", ["stoi"])
 
 
 def test_visqol_scores_identity_at_the_top_and_degradation_lower(espeak_corpus):

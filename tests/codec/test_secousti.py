@@ -152,6 +152,22 @@ def test_paralinguistic_codes_round_trip(codec):
     assert codes.dtype == torch.long and int(codes.min()) >= 0 and int(codes.max()) <= 255
     assert torch.allclose(codec.paralinguistic_from_codes(codes), g, atol=1e-6)
     assert np.all(np.isfinite(g.numpy()))
+    assert codec.paralinguistic_bytes(g[:1]) == bytes(codes[0].tolist())
+
+
+def test_paralinguistic_codes_out_of_range_are_refused_not_wrapped():
+    from espnet2_p2p.errors import TokenError
+
+    torch.manual_seed(0)
+    c = SecoustiCodec(**SMALL).eval()
+    with pytest.raises(TokenError, match=r"paralinguistic codes must lie in \[0, 256\), got 0\.\.256"):
+        c.paralinguistic_from_codes(torch.tensor([[0] * 7 + [256]]))
+    with pytest.raises(TokenError, match=r"must lie in \[0, 256\), got -1"):
+        c.paralinguistic_from_codes(torch.tensor([[-1] * 8]))
+    wide = SecoustiCodec(**SMALL, paralinguistic_bits=9).eval()
+    g = wide.reference(torch.randn(1, 1, 16000) * 0.3)
+    with pytest.raises(TokenError, match="codes of 9 bits do not fit the one byte per value"):
+        wide.paralinguistic_bytes(g)
 
 
 def test_mismatched_checkpoints_are_refused():

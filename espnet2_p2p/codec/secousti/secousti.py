@@ -53,6 +53,7 @@ from espnet2_p2p.codec.gan_turns import (
     discriminator_turn,
 )
 from espnet2_p2p.codec.p2psyn.loss import compressed_mdct_mse
+from espnet2_p2p.errors import TokenError
 from espnet2_p2p.layers.causal import (
     CausalConv1d,
     CausalConvBlock,
@@ -479,7 +480,24 @@ class SecoustiCodec(AbsGANCodec):
         return self.generator.paralinguistic.to_bytes_codes(g)
 
     def paralinguistic_from_codes(self, codes: torch.Tensor) -> torch.Tensor:
+        """Integer codes (B, P) -> the vector; a code outside [0, levels) is refused
+        (:class:`~espnet2_p2p.errors.TokenError`), as from a damaged file."""
+        levels = self.paralinguistic_levels
+        if codes.numel() and (int(codes.min()) < 0 or int(codes.max()) >= levels):
+            raise TokenError(
+                f"paralinguistic codes must lie in [0, {levels}), got {int(codes.min())}..{int(codes.max())}"
+            )
         return self.generator.paralinguistic.from_codes(codes)
+
+    def paralinguistic_bytes(self, g: torch.Tensor) -> bytes:
+        """One vector (1, P) -> its codes as one byte each (a file's side information);
+        refused when the codes do not fit a byte (more than 8 bits a value)."""
+        if self.paralinguistic_levels > 256:
+            raise TokenError(
+                f"paralinguistic codes of {self.generator.paralinguistic.bits} bits do not fit the"
+                " one byte per value of the .p2p side information (at most 8 bits)"
+            )
+        return bytes(self.paralinguistic_codes(g)[0].cpu().tolist())
 
     @torch.no_grad()
     def encode(self, x: torch.Tensor, **kwargs) -> torch.Tensor:
