@@ -44,11 +44,13 @@ import struct
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Tuple, Union
+from typing import Sequence, Tuple, Union
 
 import numpy as np
 
 from espnet2_p2p.errors import BitstreamError
+
+PathLike = Union[str, os.PathLike]
 
 MAGIC = b"P2PC"
 VERSION = 1
@@ -126,25 +128,47 @@ class P2PHeader:
         return OVERHEAD_BYTES + len(self.side_info) + self.payload_bytes
 
     @classmethod
-    def for_codec(
-        cls, codec, num_samples: int, num_streams: int, fingerprint: bytes, side_info: bytes = b""
-    ) -> "P2PHeader":
-        """The header of a file that ``codec`` writes for ``num_samples`` samples,
-        transmitting ``num_streams`` streams (P2PSynCodec: 1, or 1 + N for a teacher;
-        SecoustiCodec: 1, with its paralinguistic vector as ``side_info``)."""
-        quantizer = getattr(codec.generator, "quantizer", None)
-        sizes = quantizer.codebook_sizes if quantizer is not None else [codec.codebook_size]
+    def for_streams(
+        cls, sample_rate: int, hop_length: int, stream_sizes: Sequence[int], num_streams: int,
+        num_samples: int, fingerprint: bytes, side_info: bytes = b"",
+    ) -> "P2PHeader":  # fmt: skip
+        """The header of a file transmitting the first ``num_streams`` of a codec's streams
+        of codebook sizes ``stream_sizes`` (plain first; the residual/pseudo ones share one
+        size), for ``num_samples`` samples, with optional side information."""
+        sizes = [int(k) for k in stream_sizes]
         return cls(
-            sample_rate=codec.fs,
-            num_samples=num_samples,
-            hop_length=codec.hop_length,
+            sample_rate=int(sample_rate),
+            num_samples=int(num_samples),
+            hop_length=int(hop_length),
             codebook_size=sizes[0],
             pseudo_codebook_size=sizes[-1],
             num_pseudo=len(sizes) - 1,
-            num_streams=num_streams,
+            num_streams=int(num_streams),
             fingerprint=fingerprint,
             side_info=bytes(side_info),
         )
+
+    def check_compatible(
+        self, sample_rate: int, hop_length: int, stream_sizes: Sequence[int],
+        side_info_bytes: int, fingerprint: bytes, path: PathLike = "<bytes>",
+    ) -> None:  # fmt: skip
+        """Refuse (:class:`BitstreamError`, naming ``path``) to decode this file with a model
+        of another layout or other weights than the one that wrote it."""
+        expected = {
+            "sample rate": (self.sample_rate, int(sample_rate)),
+            "hop": (self.hop_length, int(hop_length)),
+            "codebook size": (self.codebook_size, int(stream_sizes[0])),
+            "pseudo VQs": (self.num_pseudo, len(stream_sizes) - 1),
+            "bytes of side information": (len(self.side_info), int(side_info_bytes)),
+        }
+        for what, (got, want) in expected.items():
+            if got != want:
+                raise BitstreamError(f"{path}: written with {what} {got}, this model has {want}")
+        if self.fingerprint != fingerprint:
+            raise BitstreamError(
+                f"{path}: written by model {self.fingerprint.hex()}, this model is {fingerprint.hex()};"
+                " decode with the model that encoded it"
+            )
 
     def validate(self) -> None:
         """Raise :class:`BitstreamError` unless every field is plausible."""
@@ -326,7 +350,6 @@ def loads(data: bytes) -> Tuple[P2PHeader, np.ndarray]:
     return header, unpack_tokens(payload, header.stream_sizes, header.num_frames)
 
 
-PathLike = Union[str, os.PathLike]
 
 
 def write(path: PathLike, header: P2PHeader, codes: np.ndarray) -> int:

@@ -12,7 +12,7 @@ the convolutions see all they need (the context is far wider than their receptiv
 field), but two parts of P2PSynCodec look at the whole sequence: GRN (ConvNeXt v2)
 normalises by a norm over time, and a student's pseudo-VQ predictors (Conformer
 self-attention, BiLSTM) attend to all frames they are given. Chunked coding therefore
-differs slightly from whole-input coding of a long file; ``tests/test_chunked.py``
+differs slightly from whole-input coding of a long file; ``tests/codec/test_batch_and_chunks.py``
 measures and bounds the difference (token agreement, waveform SNR) and the README
 gives the measured numbers for the demo model.
 """
@@ -21,6 +21,8 @@ from typing import Callable, Iterator, Optional, Tuple
 
 import numpy as np
 import torch
+
+from espnet2_p2p.codec.base import check_streams
 
 DEFAULT_CHUNK_SECONDS = 30.0
 DEFAULT_CONTEXT_SECONDS = 2.0
@@ -74,10 +76,9 @@ def encode(
     Returns:
         np.ndarray: Tokens (streams, ceil(num_samples / hop)), int64.
     """
-    if streams not in ("transmitted", "all"):
-        raise ValueError(f"streams must be 'transmitted' or 'all', got {streams!r}")
+    check_streams(streams)
     hop = codec.hop_length
-    num_frames = max(1, -(-num_samples // hop))
+    num_frames = codec.frames_for(num_samples)
     chunks = plan(num_frames, max(1, _frames(codec, chunk_seconds)), _frames(codec, context_seconds))
     out = None
     device = _device(codec)
@@ -107,7 +108,7 @@ def decode(
     """Decode tokens (streams, frames) chunk by chunk; ``write`` gets the samples in order."""
     hop = codec.hop_length
     num_frames = codes.shape[-1]
-    if num_frames != max(1, -(-num_samples // hop)):
+    if num_frames != codec.frames_for(num_samples):
         raise ValueError(f"{num_frames} frames do not fit {num_samples} samples (hop {hop})")
     chunks = plan(num_frames, max(1, _frames(codec, chunk_seconds)), _frames(codec, context_seconds))
     device = _device(codec)
@@ -122,11 +123,6 @@ def decode(
 
 
 # ------------------------------------------------------- streaming codecs (SecoustiCodec)
-def is_streaming(codec) -> bool:
-    """Whether ``codec`` codes with exact state-carrying streams (SecoustiCodec)."""
-    return hasattr(codec, "encode_stream") and hasattr(codec, "decode_stream")
-
-
 @torch.no_grad()
 def stream_encode(codec, read, num_samples: int, chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
                   progress: Optional[Callable[[int], None]] = None):  # fmt: skip
@@ -141,9 +137,7 @@ def stream_encode(codec, read, num_samples: int, chunk_seconds: float = DEFAULT_
     def tensor(a):
         return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)).to(device).view(1, 1, -1)
 
-    ref = tensor(read(0, min(num_samples, max(1, int(round(codec.reference_seconds * codec.fs))))))
-    g = codec.reference(ref)
-    side = codec.paralinguistic_bytes(g)
+    side = codec.side_info(tensor(read(0, min(num_samples, max(1, int(round(codec.reference_seconds * codec.fs)))))))
     step = max(1, _frames(codec, chunk_seconds)) * codec.hop_length
     enc = codec.encode_stream()
     parts = []
@@ -163,8 +157,7 @@ def stream_decode(codec, codes: np.ndarray, side_info: bytes, num_samples: int,
     """Decode (1, frames) tokens of a streaming codec chunk by chunk; ``write`` gets
     consecutive pieces of exactly ``num_samples`` samples in all."""
     device = _device(codec)
-    g = codec.paralinguistic_from_codes(torch.tensor(list(side_info), device=device).view(1, -1))
-    dec = codec.decode_stream(g, batch=1)
+    dec = codec.decode_stream(codec.side_info_codes(side_info), batch=1)
     step = max(1, _frames(codec, chunk_seconds))
     written = 0
     for start in range(0, codes.shape[-1], step):

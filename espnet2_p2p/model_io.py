@@ -29,6 +29,7 @@ import yaml
 
 import espnet2_p2p  # noqa: F401  (registers the codecs)
 from espnet2.tasks.gan_codec import GANCodecTask
+from espnet2_p2p.codec.base import as_codec
 from espnet2_p2p.errors import ModelLoadError
 
 PathLike = Union[str, Path]
@@ -40,7 +41,7 @@ def fingerprint(model: torch.nn.Module) -> bytes:
     Written into every ``.p2p`` file; decoding with a model of another fingerprint is
     refused, since its tokens would mean something else.
     """
-    codec = getattr(model, "codec", model)
+    codec = as_codec(model)
     digest = hashlib.sha256()
     for name, tensor in sorted(codec.generator.state_dict().items()):
         t = tensor.detach().cpu().contiguous()

@@ -42,6 +42,7 @@ from typing import List, Optional, Sequence, Union
 import numpy as np
 import torch
 
+from espnet2_p2p.codec.base import as_codec
 from espnet2_p2p.errors import AudioInputError, P2PError, TokenError  # noqa: F401 (TokenError: public here too)
 from espnet2_p2p.utils.checks import check_audio_batch
 
@@ -62,13 +63,10 @@ class P2PTokenizer:
         if streams not in ("all", "plain"):
             raise ValueError(f"streams must be 'all' or 'plain', got {streams!r}")
         self.model = model
-        self.codec = getattr(model, "codec", model).eval()
+        self.codec = as_codec(model).eval()
         self.streams = streams
-        quantizer = getattr(self.codec.generator, "quantizer", None)
         # every stream the codec can decode from (P2PSynCodec: plain + N pseudo)
-        self.codec_sizes: List[int] = (
-            list(quantizer.codebook_sizes) if quantizer is not None else [int(self.codec.codebook_size)]
-        )
+        self.codec_sizes: List[int] = list(self.codec.stream_sizes)
         self.sizes: List[int] = list(self.codec_sizes)
         if streams == "plain":
             self.sizes = self.sizes[:1]
@@ -140,7 +138,7 @@ class P2PTokenizer:
         if x.dim() != 3:
             raise AudioInputError(f"wav must be (T,) or (B, T), got shape {tuple(torch.as_tensor(wav).shape)}")
         x = x.to(self.device)
-        if self.has_paralinguistic:
+        if self.codec.streaming:
             codes = self.codec.encode(x)
             if lengths is not None:  # causal: an item's own frames are those it gets alone
                 for b, n in enumerate(lengths):
@@ -155,11 +153,11 @@ class P2PTokenizer:
     @property
     def has_paralinguistic(self) -> bool:
         """Whether the codec has a global paralinguistic vector (SecoustiCodec)."""
-        return hasattr(self.codec, "paralinguistic_codes")
+        return self.codec.side_info_bytes > 0
 
     @property
     def paralinguistic_dim(self) -> int:
-        return self.codec.paralinguistic_dim if self.has_paralinguistic else 0
+        return self.codec.side_info_bytes
 
     @torch.no_grad()
     def paralinguistic(self, wav) -> torch.Tensor:
@@ -172,8 +170,7 @@ class P2PTokenizer:
             raise AudioInputError(f"wav must be (T,) with T >= 1, got shape {tuple(x.shape)}")
         x = x.view(1, 1, -1)
         check_audio_batch(x, "wav")
-        g = self.codec.reference(x.to(self.device))
-        return self.codec.paralinguistic_codes(g)[0].cpu()
+        return torch.tensor(list(self.codec.side_info(x.to(self.device))), dtype=torch.long)
 
     @torch.no_grad()
     def decode(self, tokens, length: Optional[int] = None, paralinguistic=None) -> torch.Tensor:
@@ -193,14 +190,14 @@ class P2PTokenizer:
         g = None
         if paralinguistic is not None:
             p = torch.as_tensor(np.asarray(paralinguistic))
-            levels = self.codec.paralinguistic_levels
+            levels = self.codec.side_info_levels
             fits = not p.dtype.is_floating_point and p.shape == (self.paralinguistic_dim,)
             if not fits or int(p.min()) < 0 or int(p.max()) >= levels:
                 raise TokenError(
                     f"paralinguistic: expected {self.paralinguistic_dim} integer codes in [0, {levels}),"
                     f" got shape {tuple(p.shape)} {p.dtype}"
                 )
-            g = self.codec.paralinguistic_from_codes(p.long().view(1, -1).to(self.device))
+            g = self.codec.side_info_codes(p.long().tolist())
         return self.codec.decode(codes, paralinguistic=g, length=length)[0, 0].cpu()
 
     def check(self, tokens, num_samples: Optional[int] = None, streams=None, name: str = "tokens"):

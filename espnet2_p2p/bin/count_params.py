@@ -17,11 +17,7 @@ def count(config_path: str):
         codec=config["codec"], codec_conf=config.get("codec_conf", {}), model_conf={}
     )
     codec = GANCodecTask.build_model(args).codec
-    gen = sum(p.numel() for p in codec.generator.parameters())
-    predictors = 0
-    quantizer = getattr(codec.generator, "quantizer", None)
-    if getattr(quantizer, "predictors", None) is not None:
-        predictors = sum(p.numel() for p in quantizer.predictors.parameters())
+    gen, predictors = codec.generator_parameters, codec.predictor_parameters
     disc = sum(p.numel() for p in codec.discriminator.parameters())
     return gen, predictors, disc
 

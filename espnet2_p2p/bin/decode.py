@@ -61,9 +61,13 @@ def decode_system(codec, wav: np.ndarray, n_streams: Optional[int], p2p_path: Pa
         (decoded wav, (predicted pseudo tokens, teacher tokens) for a student else None,
         the header of the file written).
     """
-    if chunked.is_streaming(codec):  # SecoustiCodec: streams, side information
+    def header_for(num_streams: int, side: bytes = b"") -> bitstream.P2PHeader:
+        return bitstream.P2PHeader.for_streams(codec.fs, codec.hop_length, codec.stream_sizes,
+                                               num_streams, len(wav), fp, side)  # fmt: skip
+
+    if codec.streaming:  # SecoustiCodec: streams, side information
         codes, side = chunked.stream_encode(codec, lambda a, b: wav[a:b], len(wav))
-        header = bitstream.P2PHeader.for_codec(codec, len(wav), 1, fp, side)
+        header = header_for(1, side)
         bitstream.write(p2p_path, header, codes)
         header, read_back = bitstream.read(p2p_path)
         pieces = []
@@ -71,19 +75,19 @@ def decode_system(codec, wav: np.ndarray, n_streams: Optional[int], p2p_path: Pa
         return np.concatenate(pieces), None, header
     x = torch.from_numpy(wav).view(1, 1, -1)
     # A student's encode() is the plain stream of tokens(): code once, keep both.
-    all_tokens = codec.tokens(x) if codec.is_student else None
-    codes = all_tokens[:1] if codec.is_student else codec.encode(x)
+    student = codec.predicts_streams
+    all_tokens = codec.tokens(x) if student else None
+    codes = all_tokens[:1] if student else codec.encode(x)
     if n_streams is not None:
         codes = codes[:n_streams]
-    header = bitstream.P2PHeader.for_codec(codec, len(wav), codes.shape[0], fp)
+    header = header_for(codes.shape[0])
     bitstream.write(p2p_path, header, codes[:, 0].numpy())
     header, read_back = bitstream.read(p2p_path)
     codes = torch.from_numpy(read_back).unsqueeze(1)
     wav_hat = codec.decode(codes, length=header.num_samples).view(-1).numpy()
     tokens = None
-    if codec.is_student:
-        _, z = codec.generator.analyse(x)
-        tokens = (all_tokens[1:, 0], codec.generator.quantizer.encode_residual(z)[1:, 0])
+    if student:
+        tokens = (all_tokens[1:, 0], codec.teacher_tokens(x)[1:, 0])
     return wav_hat, tokens, header
 
 
@@ -123,10 +127,13 @@ def main(argv=None) -> None:
     for label, config, model_file, options in args.system:
         model = load_files(config, model_file)
         codec, fp = model.codec, fingerprint(model)
-        if options and chunked.is_streaming(codec):
+        if options and codec.streaming:
             raise SystemExit(f"decode: {label}: options {sorted(options)} apply to P2PSynCodec only")
         if "pseudo_codeword" in options:
-            codec.generator.quantizer.pseudo_codeword = options["pseudo_codeword"]
+            try:
+                codec.set_pseudo_codeword(options["pseudo_codeword"])
+            except ValueError as e:
+                raise SystemExit(f"decode: {label}: {e}") from None
         n_streams = options.get("streams")
         info = codec.meta_info()
         out_dir = args.output_dir / label

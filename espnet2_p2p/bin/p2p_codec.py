@@ -177,22 +177,21 @@ class Runner:
             return codes, side, src.num_samples
 
     def encode(self, path: Path, out: Path) -> None:
-        from espnet2_p2p import bitstream, chunked
+        from espnet2_p2p import bitstream
 
-        side = b""
-        if chunked.is_streaming(self.codec):
+        codec, side = self.codec, b""
+        if codec.streaming:
             codes, side, num_samples = self._stream_tokens(path)
         else:
             codes, num_samples = self._tokens(path, "transmitted")
-        header = bitstream.P2PHeader.for_codec(self.codec, num_samples, codes.shape[0], self.fingerprint, side)
+        header = bitstream.P2PHeader.for_streams(codec.fs, codec.hop_length, codec.stream_sizes,
+                                                 codes.shape[0], num_samples, self.fingerprint, side)  # fmt: skip
         out.parent.mkdir(parents=True, exist_ok=True)
         bitstream.write(out, header, codes)
 
     def tokens(self, path: Path, out: Path) -> None:
-        from espnet2_p2p import chunked
-
         streams = "all" if self.args.streams == "all" else "transmitted"
-        if chunked.is_streaming(self.codec):
+        if self.codec.streaming:
             codes, _, _ = self._stream_tokens(path)
         else:
             codes, _ = self._tokens(path, streams)
@@ -209,7 +208,8 @@ class Runner:
 
         header, codes = bitstream.read(path)
         codec = self.codec
-        check_model(header, codec, self.fingerprint, path)
+        header.check_compatible(codec.fs, codec.hop_length, codec.stream_sizes, codec.side_info_bytes,
+                                self.fingerprint, path)
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_name(f".{out.name}.tmp")
         fmt = "FLAC" if out.suffix.lower() == ".flac" else "WAV"
@@ -223,7 +223,7 @@ class Runner:
             with sf.SoundFile(tmp, "w", header.sample_rate, 1, self.args.subtype, format=fmt) as f:
                 bar, update = self._progress(header.num_frames, path.name)
                 with bar:
-                    if chunked.is_streaming(codec):
+                    if codec.streaming:
                         chunked.stream_decode(
                             codec, codes, header.side_info, header.num_samples, write,
                             self.args.chunk_seconds, update,
@@ -238,30 +238,6 @@ class Runner:
             tmp.unlink(missing_ok=True)
         if peak[0] > 1.0 and self.args.subtype != "FLOAT":
             self.say(f"{path}: decoded peak {peak[0]:.2f} clipped to full scale")
-
-
-def check_model(header, codec, fp: bytes, path) -> None:
-    """Refuse to decode a .p2p file with a model other than the one that wrote it."""
-    from espnet2_p2p.errors import BitstreamError
-
-    quantizer = getattr(codec.generator, "quantizer", None)
-    sizes = quantizer.codebook_sizes if quantizer is not None else [codec.codebook_size]
-    expected = {
-        "sample rate": (header.sample_rate, codec.fs),
-        "hop": (header.hop_length, codec.hop_length),
-        "codebook size": (header.codebook_size, sizes[0]),
-        "pseudo VQs": (header.num_pseudo, len(sizes) - 1),
-    }
-    if hasattr(codec, "paralinguistic_codes"):
-        expected["bytes of side information"] = (len(header.side_info), codec.paralinguistic_dim)
-    for what, (got, want) in expected.items():
-        if got != want:
-            raise BitstreamError(f"{path}: written with {what} {got}, this model has {want}")
-    if header.fingerprint != fp:
-        raise BitstreamError(
-            f"{path}: written by model {header.fingerprint.hex()}, this model is {fp.hex()};"
-            " decode with the model that encoded it"
-        )
 
 
 def info(path: Path) -> str:

@@ -39,8 +39,8 @@ def pack(output: Path, models) -> dict:
             meta["models"][name] = {
                 "codec": type(codec).__name__,
                 "meta_info": codec.meta_info(),
-                "bitrate": codec.bitrate() if hasattr(codec, "bitrate") else None,
-                "parameters": sum(p.numel() for p in codec.generator.parameters()),
+                "bitrate": codec.bitrate(),
+                "parameters": codec.generator_parameters,
                 "fingerprint": fingerprint(model).hex(),
             }
             zf.write(config, f"{name}/config.yaml")

@@ -121,7 +121,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     ]
     for name, model in zip(names, args.model):
         codec = load_codec(model).eval().codec
-        levels = codec.generator.bottleneck.fsq.levels
+        levels = codec.fsq_levels
         tokens = set_tokens(codec, wavs)
         usage = codebook_usage(torch.cat(list(tokens.values())), codec.codebook_size)
         probe = speaker_probe(tokens, utt2spk, levels)

@@ -23,13 +23,14 @@ The quantizer is :class:`espnet2_p2p.quantizer.P2PSVQ`:
 """
 
 import math
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 import torch
 from espnet2.gan_codec.abs_gan_codec import AbsGANCodec
 from espnet2.torch_utils.device_funcs import force_gatherable
 from typeguard import typechecked
 
+from espnet2_p2p.codec.base import CodecInterface
 from espnet2_p2p.codec.gan_turns import (
     TurnCache,
     adversarial_terms,
@@ -222,7 +223,7 @@ class P2PSynGenerator(torch.nn.Module):
         return out
 
 
-class P2PSynCodec(AbsGANCodec):
+class P2PSynCodec(CodecInterface, AbsGANCodec):
     """P2PSynCodec for ESPnet's GAN codec task (``--codec p2psyn``).
 
     Args:
@@ -368,8 +369,32 @@ class P2PSynCodec(AbsGANCodec):
         return self.generator.hop_length
 
     @property
-    def frame_rate(self) -> float:
-        return self.fs / self.hop_length
+    def stream_sizes(self) -> List[int]:
+        """Plain codebook, then the N residual (teacher) or pseudo (student) codebooks."""
+        return list(self.generator.quantizer.codebook_sizes)
+
+    @property
+    def transmitted_streams(self) -> int:
+        """A student sends the plain stream; a teacher all 1 + N."""
+        return 1 if self.is_student else 1 + self.num_pseudo
+
+    @property
+    def predictor_parameters(self) -> int:
+        predictors = self.generator.quantizer.predictors
+        return 0 if predictors is None else sum(p.numel() for p in predictors.parameters())
+
+    def set_pseudo_codeword(self, mode: str) -> None:
+        """A student's rule for the pseudo VQs' codewords: "expected" or "argmax"."""
+        if mode not in ("expected", "argmax"):
+            raise ValueError(f"pseudo_codeword must be 'expected' or 'argmax', got {mode!r}")
+        self.generator.quantizer.pseudo_codeword = mode
+
+    @torch.no_grad()
+    def teacher_tokens(self, x: torch.Tensor) -> torch.Tensor:
+        """The residual VQ's tokens of every level (1 + N, B, frames): what the teacher
+        transmits, and for a student the targets its pseudo VQs predict."""
+        _, z = self.generator.analyse(x)
+        return self.generator.quantizer.encode_residual(z)
 
     def meta_info(self) -> Dict[str, Any]:
         """ESPnet's codec meta information about the *transmitted* streams.
@@ -377,9 +402,7 @@ class P2PSynCodec(AbsGANCodec):
         Teacher: all 1 + N levels. Student: the plain stream only (the pseudo streams
         cost no bits; :meth:`tokens` gives all 1 + N for language models).
         """
-        sizes = self.generator.quantizer.codebook_sizes
-        if self.is_student:
-            sizes = sizes[:1]
+        sizes = self.stream_sizes[: self.transmitted_streams]
         return {
             "fs": self.fs,
             "num_streams": len(sizes),

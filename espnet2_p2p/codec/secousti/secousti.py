@@ -45,6 +45,7 @@ from espnet2.gan_codec.abs_gan_codec import AbsGANCodec
 from espnet2.torch_utils.device_funcs import force_gatherable
 from typeguard import typechecked
 
+from espnet2_p2p.codec.base import CodecInterface
 from espnet2_p2p.codec.gan_turns import (
     TurnCache,
     adversarial_terms,
@@ -235,7 +236,7 @@ class SecoustiGenerator(torch.nn.Module):
         return audio.unsqueeze(1), coeffs
 
 
-class SecoustiCodec(AbsGANCodec):
+class SecoustiCodec(CodecInterface, AbsGANCodec):
     """SecoustiCodec for ESPnet's GAN codec task (``--codec secousti``).
 
     Args:
@@ -340,6 +341,44 @@ class SecoustiCodec(AbsGANCodec):
     def latency_samples(self) -> int:
         """Algorithmic latency: one code frame of buffering + the IMDCT overlap (H)."""
         return self.hop_length + self.generator.H
+
+    @property
+    def stream_sizes(self) -> List[int]:
+        return [self.codebook_size]
+
+    @property
+    def transmitted_streams(self) -> int:
+        return 1
+
+    @property
+    def streaming(self) -> bool:
+        return True
+
+    @property
+    def fsq_levels(self) -> List[int]:
+        """FSQ levels per latent dimension (their product is the codebook size)."""
+        return list(self.generator.bottleneck.fsq.levels)
+
+    @property
+    def side_info_bytes(self) -> int:
+        """The paralinguistic vector, one byte per value."""
+        return self.paralinguistic_dim
+
+    def side_info(self, reference: torch.Tensor) -> bytes:
+        """The paralinguistic vector of ``reference`` (1, 1, T; its first
+        ``reference_seconds`` are used) as one byte per value."""
+        return self.paralinguistic_bytes(self.reference(reference))
+
+    @property
+    def side_info_levels(self) -> int:
+        return self.paralinguistic_levels
+
+    def side_info_codes(self, side_info) -> torch.Tensor:
+        """Side information (bytes or P integer codes) -> the vector :meth:`decode` takes (1, P)."""
+        if len(side_info) != self.paralinguistic_dim:
+            raise TokenError(f"{len(side_info)} values of side information, this model needs {self.paralinguistic_dim}")
+        device = next(self.parameters()).device
+        return self.paralinguistic_from_codes(torch.tensor(list(side_info), device=device).view(1, -1))
 
     @property
     def paralinguistic_dim(self) -> int:

@@ -1,0 +1,127 @@
+"""What every codec of this package offers to the code outside ``codec/``.
+
+The CLI, the ``.p2p`` container, the tokenizer, the chunker and the recipe tools use only
+this interface; they never probe a codec's attributes or reach into its generator.
+
+Vocabulary: a codec has ``stream_sizes`` (codebook size of every stream it can decode
+from: P2PSynCodec's plain VQ then its N residual/pseudo VQs; SecoustiCodec's one FSQ
+stream); ``transmitted_streams`` of them go into a ``.p2p`` file (a student: 1, a
+teacher: 1 + N, SecoustiCodec: 1). ``streams="transmitted"`` and ``streams="all"`` name
+the two choices everywhere.
+"""
+
+import math
+from typing import List, Optional
+
+import torch
+
+STREAM_CHOICES = ("transmitted", "all")
+
+
+def check_streams(streams: str) -> str:
+    """``streams`` if it is "transmitted" or "all", else a ValueError naming the choices."""
+    if streams not in STREAM_CHOICES:
+        raise ValueError(f"streams must be 'transmitted' or 'all', got {streams!r}")
+    return streams
+
+
+def as_codec(model):
+    """The codec of an ESPnet ``ESPnetGANCodecModel``, or ``model`` if it is a codec."""
+    from espnet2.gan_codec.espnet_model import ESPnetGANCodecModel
+
+    return model.codec if isinstance(model, ESPnetGANCodecModel) else model
+
+
+def frames_for(num_samples: int, hop_length: int) -> int:
+    """Code frames of ``num_samples`` samples: whole frames, at least one."""
+    return max(1, -(-int(num_samples) // int(hop_length)))
+
+
+class CodecInterface:
+    """Mixin of both codecs; the subclasses provide the abstract members."""
+
+    fs: int
+
+    # ------------------------------------------------------------- layout
+    @property
+    def hop_length(self) -> int:
+        raise NotImplementedError
+
+    @property
+    def frame_rate(self) -> float:
+        return self.fs / self.hop_length
+
+    def frames_for(self, num_samples: int) -> int:
+        """Code frames of ``num_samples`` samples (ceil, at least 1)."""
+        return frames_for(num_samples, self.hop_length)
+
+    @property
+    def stream_sizes(self) -> List[int]:
+        """Codebook size of every stream the codec decodes from (transmitted first)."""
+        raise NotImplementedError
+
+    @property
+    def transmitted_streams(self) -> int:
+        """How many of ``stream_sizes`` a ``.p2p`` file carries."""
+        raise NotImplementedError
+
+    @property
+    def predicts_streams(self) -> bool:
+        """Whether the decoder predicts streams that are not transmitted (a student)."""
+        return self.transmitted_streams < len(self.stream_sizes)
+
+    def teacher_tokens(self, x: torch.Tensor) -> torch.Tensor:
+        """For a codec that predicts streams: the tokens of every stream that a full
+        encoding gives (streams, B, frames), the targets of the prediction."""
+        raise NotImplementedError(f"{type(self).__name__} predicts no streams")
+
+    def set_pseudo_codeword(self, mode: str) -> None:
+        """For a codec that predicts streams: "expected" or "argmax" codewords."""
+        raise ValueError(f"{type(self).__name__} predicts no streams: pseudo_codeword does not apply")
+
+    def num_streams(self, streams: str) -> int:
+        check_streams(streams)
+        return self.transmitted_streams if streams == "transmitted" else len(self.stream_sizes)
+
+    @property
+    def streaming(self) -> bool:
+        """Whether coding is causal with exact state (``encode_stream``/``decode_stream``)."""
+        return False
+
+    @property
+    def nominal_bitrate(self) -> float:
+        """Bits per second of the transmitted streams (whole frames, fixed-length codes)."""
+        bits = sum(math.ceil(math.log2(k)) for k in self.stream_sizes[: self.transmitted_streams])
+        return bits * self.frame_rate
+
+    # -------------------------------------------------- side information
+    @property
+    def side_info_bytes(self) -> int:
+        """Bytes of side information a ``.p2p`` file carries (0: none)."""
+        return 0
+
+    @property
+    def side_info_levels(self) -> int:
+        """Values each side-information entry can take (0: no side information)."""
+        return 0
+
+    def side_info(self, reference: torch.Tensor) -> bytes:
+        """Side information of an input from its first samples (B=1, 1, T)."""
+        return b""
+
+    def side_info_codes(self, side_info) -> Optional[torch.Tensor]:
+        """Side information (bytes, or a sequence of integer codes) -> what :meth:`decode`
+        takes (None when there is none); codes out of range raise TokenError."""
+        if side_info:
+            raise ValueError(f"{type(self).__name__} takes no side information")
+        return None
+
+    # ------------------------------------------------- recipe-level tools
+    @property
+    def generator_parameters(self) -> int:
+        return sum(p.numel() for p in self.generator.parameters())
+
+    @property
+    def predictor_parameters(self) -> int:
+        """Parameters of the parts that predict untransmitted streams (0: none)."""
+        return 0
