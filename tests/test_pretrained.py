@@ -27,7 +27,10 @@ def shipped(tmp_path, monkeypatch, packed_models):
     folder.mkdir()
     shutil.copy(packed_models, folder / "tiny.zip")
     monkeypatch.setattr(pretrained, "HERE", folder)
-    monkeypatch.setattr(pretrained, "MODELS", {"tiny": ("tiny.zip", pretrained.sha256(folder / "tiny.zip"))})
+    from espnet2_p2p.model_io import packed_meta
+
+    fps = {m: v["fingerprint"] for m, v in packed_meta(folder / "tiny.zip")["models"].items()}
+    monkeypatch.setattr(pretrained, "MODELS", {"tiny": ("tiny.zip", pretrained.sha256(folder / "tiny.zip"), fps)})
     monkeypatch.setattr(pretrained, "DEFAULT", "tiny")
     monkeypatch.delenv("P2P_CODEC_MODEL", raising=False)
     return folder / "tiny.zip"
@@ -44,6 +47,13 @@ def test_no_model_named_uses_the_shipped_one(tmp_path, shipped, packed_models, c
     assert (tmp_path / "x.p2p").read_bytes() == (tmp_path / "z.p2p").read_bytes()
     tok = P2PTokenizer.from_pretrained()
     assert tok.num_streams == 4
+    capsys.readouterr()
+    assert main(["info", str(tmp_path / "x.p2p")]) == 0
+    assert "(the shipped model tiny (student))" in capsys.readouterr().out
+    from espnet2_p2p.bin.p2p_codec import build_parser
+
+    assert "the shipped model tiny" in build_parser().format_help() + "".join(
+        a.format_help() for a in build_parser()._subparsers._group_actions[0].choices.values())
 
 
 def test_environment_variable_overrides_the_shipped_model(tmp_path, shipped, monkeypatch, capsys):
@@ -88,3 +98,16 @@ def test_init_model_refuses_another_layout_naming_both(tmp_path, packed_models):
         init_model.main(["--packed", str(packed_models), "--name", "teacher",
                          "--config", str(other), "--output", str(tmp_path / "x.pth")])  # fmt: skip
     assert not (tmp_path / "x.pth").exists()
+
+
+def test_demo_codes_an_utterance_and_draws_the_spectrograms(tmp_path, shipped, capsys):
+    from espnet2_p2p.bin import demo
+
+    demo.main(["--output_dir", str(tmp_path / "demo")])  # the shipped model
+    out = capsys.readouterr().out
+    for name in ("reference.p2p", "decoded.wav", "spectrograms.png"):
+        assert (tmp_path / "demo" / name).is_file() and name in out
+    ref, _ = sf.read(str(tmp_path / "demo" / "reference.wav"))
+    dec, _ = sf.read(str(tmp_path / "demo" / "decoded.wav"))
+    assert len(ref) == len(dec) and "STOI" in out
+    assert (tmp_path / "demo" / "spectrograms.png").read_bytes()[:4] == b"\x89PNG"

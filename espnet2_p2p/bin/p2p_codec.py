@@ -241,7 +241,7 @@ class Runner:
 
 
 def info(path: Path) -> str:
-    from espnet2_p2p import bitstream
+    from espnet2_p2p import bitstream, pretrained
 
     header, _ = bitstream.read(path)
     size = path.stat().st_size
@@ -252,7 +252,8 @@ def info(path: Path) -> str:
         f"frames: {header.num_frames} ({header.frame_rate:g} Hz, hop {header.hop_length})",
         f"streams: {header.num_streams} transmitted of {1 + header.num_pseudo}"
         f" (codebooks {list(header.stream_sizes)}; N = {header.num_pseudo} pseudo VQs)",
-        f"model fingerprint: {header.fingerprint.hex()}",
+        f"model fingerprint: {header.fingerprint.hex()}"
+        + (f" (the shipped model {shipped})" if (shipped := pretrained.which(header.fingerprint)) else ""),
         f"payload: {header.payload_bits} bits = {header.payload_bitrate:g} bit/s of whole frames,"
         f" {header.payload_bits / header.duration:.1f} bit/s of the audio's duration",
         f"container overhead: {bitstream.OVERHEAD_BYTES} bytes + {8 * header.payload_bytes - header.payload_bits} padding bits",

@@ -14,9 +14,18 @@ from espnet2_p2p.errors import ModelLoadError
 
 HERE = Path(__file__).resolve().parent
 
-# name -> (file in this folder, SHA-256 of that file)
+# name -> (file in this folder, SHA-256 of that file, {model in the zip: .p2p fingerprint})
 MODELS: Dict[str, tuple] = {}
 DEFAULT = None
+
+
+def which(fingerprint: bytes) -> str:
+    """'NAME (model)' of the shipped model whose files carry ``fingerprint``, or ''."""
+    for name, (_, _, fingerprints) in MODELS.items():
+        for model, fp in fingerprints.items():
+            if bytes.fromhex(fp) == fingerprint:
+                return f"{name} ({model})"
+    return ""
 
 
 def sha256(path: Path) -> str:
@@ -31,7 +40,7 @@ def model_path(name: str) -> Path:
     """The checked path of shipped model ``name``."""
     if name not in MODELS:
         raise ModelLoadError(f"no shipped model {name!r}; shipped: {', '.join(MODELS) or 'none'}")
-    file_name, expected = MODELS[name]
+    file_name, expected, _ = MODELS[name]
     path = HERE / file_name
     if not path.is_file():
         raise ModelLoadError(f"the shipped model file {path} is missing: reinstall espnet2_p2p")
