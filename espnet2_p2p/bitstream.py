@@ -48,6 +48,7 @@ from typing import Sequence, Tuple, Union
 
 import numpy as np
 
+from espnet2_p2p.utils.files import temp_path
 from espnet2_p2p.errors import BitstreamError
 
 PathLike = Union[str, os.PathLike]
@@ -356,9 +357,12 @@ def write(path: PathLike, header: P2PHeader, codes: np.ndarray) -> int:
     """Write a ``.p2p`` file atomically (a temporary file renamed); returns its size."""
     data = dumps(header, codes)
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
+    tmp = temp_path(path)
+    try:
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return len(data)
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 import yaml
 
+from espnet2_p2p.utils.files import temp_path
 from espnet2_p2p.errors import P2PError
 from espnet2_p2p.model_io import _read_config, _read_state_dict, build_codec, resolve
 
@@ -31,7 +32,7 @@ def extract(packed: Path, name: str, config: Path, output: Path) -> Path:
     target = _read_config(config.read_text(), str(config))
     build_codec(target, state, f"{where} as the start of {config}")  # strict: refuses other layouts
     output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(output.name + ".tmp")
+    tmp = temp_path(output)
     torch.save(state, tmp)
     tmp.replace(output)
     return output

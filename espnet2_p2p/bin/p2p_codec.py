@@ -33,6 +33,7 @@ from typing import List, Tuple
 import numpy as np
 
 from espnet2_p2p.errors import P2PError
+from espnet2_p2p.utils.files import temp_path
 
 AUDIO_EXTS = (".wav", ".flac", ".ogg")
 
@@ -42,6 +43,25 @@ def shipped_name() -> str:
     from espnet2_p2p import pretrained
 
     return f" {pretrained.DEFAULT}" if pretrained.DEFAULT else ""
+
+
+def seconds(positive: bool):
+    """An argparse type: a finite number of seconds, > 0 (or >= 0 when not ``positive``)."""
+
+    def parse(text: str) -> float:
+        import math
+
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not math.isfinite(value) or value < 0 or (positive and value == 0):
+            raise argparse.ArgumentTypeError(
+                f"must be a finite number of seconds {'> 0' if positive else '>= 0'}, got {text}"
+            )
+        return value
+
+    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,8 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--model_name", default=None,
                        help="which model of a packed zip (default: student, or its only model)")
         p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
-        p.add_argument("--chunk_seconds", type=float, default=30.0)
-        p.add_argument("--context_seconds", type=float, default=2.0)
+        p.add_argument("--chunk_seconds", type=seconds(positive=True), default=30.0)
+        p.add_argument("--context_seconds", type=seconds(positive=False), default=2.0)
         p.add_argument("-q", "--quiet", action="store_true", help="no notices, no progress bars")
 
     p = sub.add_parser("encode", help="audio -> .p2p")
@@ -91,20 +111,43 @@ def list_inputs(path: Path, exts) -> List[Tuple[str, Path]]:
     if not path.exists():
         raise P2PError(f"{path} does not exist")
     if path.suffix == ".scp" or path.name == "wav.scp":
-        from espnet2_p2p.data.prepare import read_table
-
-        try:
-            table = read_table(path)
-        except Exception as e:
-            raise P2PError(f"{path}: {e}") from None
-        return [(utt, Path(value)) for utt, value in table.items()]
+        pairs = []
+        for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+            parts = line.split(maxsplit=1)
+            if not parts:
+                continue
+            if len(parts) != 2:
+                raise P2PError(f"{path}:{number}: expected '<id> <path>', got {line.strip()!r}")
+            pairs.append((parts[0], Path(parts[1].strip())))
+        seen = {}
+        for name, _ in pairs:
+            if name in seen:
+                raise P2PError(f"{path}: the id {name!r} appears twice (lines of one id would overwrite each other)")
+            seen[name] = True
+            if Path(name).is_absolute() or ".." in Path(name).parts:
+                raise P2PError(f"{path}: the id {name!r} would write outside the output folder")
+        return pairs
     return [(path.stem, path)]
 
 
 def plan_outputs(inputs, output: Path, ext: str) -> List[Path]:
+    """Output paths; refuses two inputs that would write one output, and any output that
+    is one of the inputs (coding a file onto itself would destroy it)."""
     if len(inputs) == 1 and output.suffix and not output.is_dir():
-        return [output]
-    return [output / f"{name}{ext}" for name, _ in inputs]
+        outputs = [output]
+    else:
+        outputs = [output / f"{name}{ext}" for name, _ in inputs]
+    first = {}
+    for (_, src), out in zip(inputs, outputs):
+        key = out.resolve()
+        if key in first:
+            raise P2PError(f"{first[key]} and {src} would both be written to {out}; rename one")
+        first[key] = src
+    sources = {src.resolve(): src for _, src in inputs}
+    for out in outputs:
+        if out.resolve() in sources:
+            raise P2PError(f"{out} is both an input and an output: refusing to overwrite the input")
+    return outputs
 
 
 class Runner:
@@ -135,6 +178,14 @@ class Runner:
             device = self.args.device
             if device == "auto":
                 device = "cuda" if torch.cuda.is_available() else "cpu"
+            try:
+                device = torch.device(device)
+            except RuntimeError:
+                raise P2PError(f"--device {self.args.device}: not a device (auto, cpu, cuda, cuda:N)") from None
+            if device.type == "cuda" and not torch.cuda.is_available():
+                raise P2PError(f"--device {self.args.device}: no CUDA GPU is available here")
+            if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+                raise P2PError(f"--device {self.args.device}: this machine has {torch.cuda.device_count()} GPU(s)")
             self._model = load_codec(self.args.model, self.args.model_name, device)
             self.fingerprint = fingerprint(self._model)
         return self._model.codec
@@ -197,9 +248,12 @@ class Runner:
             codes, _ = self._tokens(path, streams)
         codes = codes[:1] if self.args.streams == "plain" else codes
         out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(f".{out.name}.tmp.npy")
-        np.save(tmp, np.ascontiguousarray(codes.T))
-        tmp.replace(out)
+        tmp = temp_path(out, ".npy")
+        try:
+            np.save(tmp, np.ascontiguousarray(codes.T))
+            tmp.replace(out)
+        finally:
+            tmp.unlink(missing_ok=True)
 
     def decode(self, path: Path, out: Path) -> None:
         import soundfile as sf
@@ -211,7 +265,7 @@ class Runner:
         header.check_compatible(codec.fs, codec.hop_length, codec.stream_sizes, codec.side_info_bytes,
                                 self.fingerprint, path)
         out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(f".{out.name}.tmp")
+        tmp = temp_path(out)
         fmt = "FLAC" if out.suffix.lower() == ".flac" else "WAV"
         peak = [0.0]
 
@@ -238,6 +292,18 @@ class Runner:
             tmp.unlink(missing_ok=True)
         if peak[0] > 1.0 and self.args.subtype != "FLOAT":
             self.say(f"{path}: decoded peak {peak[0]:.2f} clipped to full scale")
+
+
+def check_subtype(subtype: str, outputs: List[Path]) -> None:
+    """Refuse a libsndfile subtype that is unknown or that an output's format cannot hold."""
+    import soundfile as sf
+
+    if subtype not in sf.available_subtypes():
+        raise P2PError(f"--subtype {subtype}: unknown; e.g. PCM_16, PCM_24, FLOAT")
+    for fmt in sorted({"FLAC" if out.suffix.lower() == ".flac" else "WAV" for out in outputs}):
+        if not sf.check_format(fmt, subtype):
+            raise P2PError(f"--subtype {subtype} cannot be written as {fmt}; {fmt} takes"
+                           f" {', '.join(sorted(sf.available_subtypes(fmt)))}")  # fmt: skip
 
 
 def info(path: Path) -> str:
@@ -279,6 +345,8 @@ def main(argv=None) -> int:
     try:
         inputs = list_inputs(args.input, exts)
         outputs = plan_outputs(inputs, args.output, out_ext)
+        if args.command == "decode":
+            check_subtype(args.subtype, outputs)
         runner = Runner(args)
         work = getattr(runner, args.command)
         runner.codec  # load the model before the loop: its errors are not per file
@@ -297,6 +365,10 @@ def main(argv=None) -> int:
         except P2PError as e:
             failed += 1
             tqdm.write(f"p2p-codec: error: {e}", file=sys.stderr)
+        except OSError as e:  # an output that is a folder, a read-only folder, a full disk
+            failed += 1
+            where = e.filename or out
+            tqdm.write(f"p2p-codec: error: {path} -> {out}: {where}: {e.strerror or e}", file=sys.stderr)
     if failed:
         print(f"p2p-codec: {failed} of {len(inputs)} inputs failed", file=sys.stderr)
     return 1 if failed else 0

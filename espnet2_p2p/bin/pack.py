@@ -22,13 +22,14 @@ from typing import Optional
 import torch
 
 import espnet2_p2p
+from espnet2_p2p.utils.files import temp_path
 from espnet2_p2p.model_io import fingerprint, load_codec, load_files
 
 
 def pack(output: Path, models) -> dict:
     meta = {"espnet2_p2p": espnet2_p2p.__version__, "torch": torch.__version__, "models": {}}
     output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(output.name + ".tmp")
+    tmp = temp_path(output)
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for name, config, model_file in models:
             for path in (config, model_file):

@@ -1,0 +1,155 @@
+"""p2p-codec against a hostile user (issue "Hostile input, round two"): spliced outputs,
+inputs overwritten, colliding names, escaping ids, unwritable outputs, bad options."""
+
+import os
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from espnet2_p2p import bitstream
+from espnet2_p2p.bin.p2p_codec import main
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_p2p_codec import speech  # noqa: E402
+
+
+def run(*argv):
+    return main([str(a) for a in argv])
+
+
+def last_error(capsys):
+    err = capsys.readouterr().err.strip().splitlines()
+    return err[-1] if err else ""
+
+
+def test_temporary_names_are_unique_per_writer(tmp_path):
+    """Two writers of one output never share a temporary file: each renames a whole file
+    of its own, so the output is one writer's file, never a splice of both."""
+    from espnet2_p2p.utils.files import temp_path
+
+    out = tmp_path / "x.wav"
+    names = {temp_path(out) for _ in range(100)}
+    assert len(names) == 100 and all(str(os.getpid()) in n.name for n in names)
+    header = bitstream.P2PHeader.for_streams(16000, 320, [1024], 1, 32000, b"\0" * 8)
+    payloads = [np.full((1, 100), v, np.int64) for v in (7, 9)]
+    errors = []
+
+    def writer(codes):
+        try:
+            for _ in range(50):
+                bitstream.write(tmp_path / "same.p2p", header, codes)
+        except Exception as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=writer, args=(c,)) for c in payloads]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert not errors
+    _, codes = bitstream.read(tmp_path / "same.p2p")  # whole and valid (CRC)
+    assert len(set(codes.reshape(-1).tolist())) == 1
+    assert not list(tmp_path.glob(".*tmp*"))
+
+
+def test_the_same_path_as_input_and_output_is_refused(tmp_path, packed_models, capsys):
+    sf.write(tmp_path / "s.wav", speech(0.5), 16000)
+    before = (tmp_path / "s.wav").read_bytes()
+    assert run("encode", tmp_path / "s.wav", tmp_path / "s.wav", "--model", packed_models) == 1
+    assert "is both an input and an output" in last_error(capsys)
+    assert (tmp_path / "s.wav").read_bytes() == before
+    assert run("encode", tmp_path / "s.wav", tmp_path / "x.p2p", "--model", packed_models) == 0
+    before = (tmp_path / "x.p2p").read_bytes()
+    assert run("decode", tmp_path / "x.p2p", tmp_path / "x.p2p", "--model", packed_models) == 1
+    assert "refusing to overwrite the input" in last_error(capsys)
+    assert (tmp_path / "x.p2p").read_bytes() == before
+
+
+def test_two_inputs_for_one_output_name_are_refused(tmp_path, packed_models, capsys):
+    src = tmp_path / "src"
+    src.mkdir()
+    sf.write(src / "a.wav", speech(0.5), 16000)
+    sf.write(src / "a.flac", speech(0.5, seed=1), 16000)
+    assert run("encode", src, tmp_path / "out", "--model", packed_models) == 1
+    err = last_error(capsys)
+    assert "a.flac and" in err and "a.wav would both be written to" in err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("lines, message", [
+    (["u1 {a}", "u1 {a}"], "the id 'u1' appears twice"),
+    (["../../x {a}"], "the id '../../x' would write outside the output folder"),
+    (["/abs/x {a}"], "the id '/abs/x' would write outside the output folder"),
+    (["lonely"], "expected '<id> <path>'"),
+])  # fmt: skip
+def test_bad_wav_scp_ids_are_refused(tmp_path, packed_models, capsys, lines, message):
+    sf.write(tmp_path / "a.wav", speech(0.5), 16000)
+    scp = tmp_path / "wav.scp"
+    scp.write_text("\n".join(line.format(a=tmp_path / "a.wav") for line in lines) + "\n")
+    assert run("encode", scp, tmp_path / "out" / "deep", "--model", packed_models) == 1
+    assert message in last_error(capsys)
+    assert not list(tmp_path.rglob("*.p2p"))
+
+
+def test_an_unwritable_output_is_one_line_and_the_rest_is_coded(tmp_path, packed_models, capsys):
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("a", "b", "c"):
+        sf.write(src / f"{name}.wav", speech(0.5), 16000)
+    out = tmp_path / "out"
+    (out / "b.p2p").mkdir(parents=True)  # an output path that is a folder
+    assert run("encode", src, out, "--model", packed_models) == 1
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("p2p-codec: error:")]
+    assert len(lines) == 1 and "b.wav" in lines[0] and "b.p2p" in lines[0]
+    assert "Traceback" not in err and "1 of 3 inputs failed" in err
+    assert (out / "a.p2p").is_file() and (out / "c.p2p").is_file()
+    assert not list(out.glob(".*tmp*"))
+    if os.geteuid() != 0:  # root writes into read-only folders anyway
+        ro = tmp_path / "ro"
+        ro.mkdir()
+        ro.chmod(0o500)
+        assert run("encode", src / "a.wav", ro / "a.p2p", "--model", packed_models) == 1
+        assert "Permission denied" in last_error(capsys)
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--chunk_seconds", "nan", "must be a finite number of seconds > 0, got nan"),
+    ("--chunk_seconds", "inf", "must be a finite number of seconds > 0, got inf"),
+    ("--chunk_seconds", "0", "must be a finite number of seconds > 0, got 0"),
+    ("--chunk_seconds", "-1", "must be a finite number of seconds > 0, got -1"),
+    ("--context_seconds", "-2", "must be a finite number of seconds >= 0, got -2"),
+    ("--chunk_seconds", "soon", "not a number: 'soon'"),
+])  # fmt: skip
+def test_bad_durations_are_argument_errors(tmp_path, capsys, option, value, message):
+    with pytest.raises(SystemExit) as exc:
+        run("encode", tmp_path / "a.wav", tmp_path / "a.p2p", option, value)
+    assert exc.value.code == 2 and message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("subtype, output, message", [
+    ("PCM_99", "x.wav", "--subtype PCM_99: unknown"),
+    ("FLOAT", "x.flac", "--subtype FLOAT cannot be written as FLAC"),
+])  # fmt: skip
+def test_bad_subtypes_are_one_line(tmp_path, packed_models, capsys, subtype, output, message):
+    sf.write(tmp_path / "a.wav", speech(0.5), 16000)
+    run("encode", tmp_path / "a.wav", tmp_path / "a.p2p", "--model", packed_models)
+    capsys.readouterr()
+    assert run("decode", tmp_path / "a.p2p", tmp_path / output, "--subtype", subtype, "--model", packed_models) == 1
+    assert message in last_error(capsys) and not (tmp_path / output).exists()
+
+
+@pytest.mark.parametrize("device, message", [
+    ("cuda", "no CUDA GPU is available here"),
+    ("tpu9", "not a device"),
+])  # fmt: skip
+def test_unusable_devices_are_one_line(tmp_path, packed_models, capsys, device, message):
+    import torch
+
+    if device == "cuda" and torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    sf.write(tmp_path / "a.wav", speech(0.5), 16000)
+    assert run("encode", tmp_path / "a.wav", tmp_path / "a.p2p", "--device", device, "--model", packed_models) == 1
+    assert message in last_error(capsys)
