@@ -197,6 +197,9 @@ class P2PHeader:
             raise BitstreamError(f"implausible header: {self.num_samples} samples")
 
 
+_BLOCK_FRAMES = 1 << 15  # frames (un)packed at a time: memory stays near the tokens' size
+
+
 def pack_tokens(codes: np.ndarray, sizes) -> bytes:
     """Tokens (S, frames) -> bytes, frame-major, ``token_bits(sizes[s])`` bits each."""
     codes = np.asarray(codes)
@@ -207,29 +210,46 @@ def pack_tokens(codes: np.ndarray, sizes) -> bytes:
             raise BitstreamError(
                 f"stream {s} has tokens outside [0, {size}): min {codes[s].min()}, max {codes[s].max()}"
             )
-    columns = []
-    for s, size in enumerate(sizes):
-        n = token_bits(size)
-        shifts = np.arange(n - 1, -1, -1, dtype=np.int64)
-        columns.append(((codes[s].astype(np.int64)[:, None] >> shifts) & 1).astype(np.uint8))
-    bits = np.concatenate(columns, axis=1).reshape(-1)  # frame-major
-    return np.packbits(bits).tobytes()
+    widths = [token_bits(k) for k in sizes]
+    frame_bits, num_frames = sum(widths), codes.shape[1]
+    out = bytearray()
+    block = _BLOCK_FRAMES  # a multiple of 8 frames ends on a byte: blocks concatenate
+    for f0 in range(0, max(num_frames, 1), block):
+        f1 = min(num_frames, f0 + block)
+        bits = np.empty((f1 - f0, frame_bits), dtype=np.uint8)
+        start = 0
+        for s, n in enumerate(widths):
+            shifts = np.arange(n - 1, -1, -1, dtype=np.int64)
+            bits[:, start : start + n] = (codes[s, f0:f1].astype(np.int64)[:, None] >> shifts) & 1
+            start += n
+        out += np.packbits(bits.reshape(-1)).tobytes()  # frame-major
+    return bytes(out)
 
 
 def unpack_tokens(payload: bytes, sizes, num_frames: int) -> np.ndarray:
-    """Inverse of :func:`pack_tokens`: bytes -> tokens (S, frames) int64."""
+    """Inverse of :func:`pack_tokens`: bytes -> tokens (S, frames) int64.
+
+    Bits are expanded a block of frames at a time (as uint8), so reading costs the
+    output array plus a bounded buffer, not a machine word per bit.
+    """
     widths = [token_bits(k) for k in sizes]
-    needed = sum(widths) * num_frames
+    frame_bits = sum(widths)
+    needed = frame_bits * num_frames
     if len(payload) * 8 < needed:
         raise BitstreamError(f"payload holds {len(payload) * 8} bits, {needed} are needed")
-    bits = np.unpackbits(np.frombuffer(payload, dtype=np.uint8))[:needed]
-    bits = bits.reshape(num_frames, sum(widths)).astype(np.int64)
+    data = np.frombuffer(payload, dtype=np.uint8)
     codes = np.empty((len(sizes), num_frames), dtype=np.int64)
-    start = 0
-    for s, n in enumerate(widths):
-        weights = 1 << np.arange(n - 1, -1, -1, dtype=np.int64)
-        codes[s] = bits[:, start : start + n] @ weights
-        start += n
+    weights = [(1 << np.arange(n - 1, -1, -1, dtype=np.int64)) for n in widths]
+    block = max(8, _BLOCK_FRAMES - _BLOCK_FRAMES % 8)  # a multiple of 8 frames starts on a byte
+    for f0 in range(0, num_frames, block):
+        f1 = min(num_frames, f0 + block)
+        b0, b1 = f0 * frame_bits, f1 * frame_bits
+        bits = np.unpackbits(data[b0 // 8 : -(-b1 // 8)])[: b1 - b0].reshape(f1 - f0, frame_bits)
+        start = 0
+        for s, n in enumerate(widths):
+            codes[s, f0:f1] = bits[:, start : start + n] @ weights[s]
+            start += n
+    for s in range(len(sizes)):
         if num_frames and codes[s].max() >= sizes[s]:
             raise BitstreamError(
                 f"stream {s} holds token {codes[s].max()}, the codebook has {sizes[s]} entries"

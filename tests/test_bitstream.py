@@ -237,3 +237,28 @@ def test_side_information_round_trips_and_is_checked():
     damaged[60] ^= 1  # a side-information byte
     with pytest.raises(BitstreamError, match="CRC"):
         loads(bytes(damaged))
+
+
+def test_packing_and_unpacking_memory_stays_near_the_tokens_size():
+    """Reading a .p2p file costs the int64 tokens plus a bounded buffer (it used to expand
+    every bit to an int64: about 75 times the file's size)."""
+    import tracemalloc
+
+    from espnet2_p2p.bitstream import pack_tokens, unpack_tokens
+
+    rng = np.random.default_rng(0)
+    frames = 1_000_003  # not a multiple of the block: the last block is partial
+    codes = rng.integers(0, 1024, size=(2, frames))
+    codes[1] = rng.integers(0, 8, size=frames)
+    sizes = [1024, 8]
+    tracemalloc.start()
+    payload = pack_tokens(codes, sizes)
+    _, peak_pack = tracemalloc.get_traced_memory()
+    tracemalloc.reset_peak()
+    back = unpack_tokens(payload, sizes, frames)
+    _, peak_unpack = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert np.array_equal(back, codes) and len(payload) == -(-13 * frames // 8)
+    tokens_bytes = codes.nbytes  # 16 MB of int64
+    assert peak_unpack < tokens_bytes + 8_000_000, peak_unpack
+    assert peak_pack < 4 * len(payload) + 8_000_000, peak_pack
