@@ -4,6 +4,10 @@ Importing the package registers its codecs in ESPnet's GAN codec task
 (``espnet2.tasks.gan_codec.codec_choices``), so ESPnet's trainer, its
 ``GANCodecTask.build_model_from_file`` and ``espnet2.bin.gan_codec_inference``
 accept ``codec: p2psyn`` and ``codec: secousti``.
+
+The registration happens when ``espnet2.tasks.gan_codec`` is imported (at once if it
+already is): importing this package alone loads neither torch nor ESPnet, so
+``p2p-codec --help`` and ``p2p-codec info`` answer at once.
 """
 
 __version__ = "0.1.0"
@@ -31,4 +35,35 @@ def register() -> None:
         codec_choices.classes[name] = codec_class
 
 
-register()
+_TASK = "espnet2.tasks.gan_codec"
+
+
+class _RegisterWhenESPnetLoads:
+    """A meta-path finder that registers the codecs right after ESPnet's codec task module
+    has executed, whoever imports it."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != _TASK:
+            return None
+        import importlib.machinery
+
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is None or spec.loader is None:
+            return None
+        run = spec.loader.exec_module
+
+        def exec_module(module):
+            run(module)
+            sys.modules[name] = module  # register() imports it again
+            register()
+
+        spec.loader.exec_module = exec_module
+        return spec
+
+
+import sys  # noqa: E402
+
+if _TASK in sys.modules:
+    register()
+elif not any(isinstance(f, _RegisterWhenESPnetLoads) for f in sys.meta_path):
+    sys.meta_path.insert(0, _RegisterWhenESPnetLoads())

@@ -153,3 +153,31 @@ def test_unusable_devices_are_one_line(tmp_path, packed_models, capsys, device, 
     sf.write(tmp_path / "a.wav", speech(0.5), 16000)
     assert run("encode", tmp_path / "a.wav", tmp_path / "a.p2p", "--device", device, "--model", packed_models) == 1
     assert message in last_error(capsys)
+
+
+def test_help_info_and_argument_errors_answer_without_torch(tmp_path, packed_models):
+    """Importing the package loads neither torch nor ESPnet (the codecs register when
+    ESPnet's codec task is imported), so --help, info and argument errors are quick."""
+    import subprocess
+    import time
+
+    sf.write(tmp_path / "a.wav", speech(0.5), 16000)
+    assert run("encode", tmp_path / "a.wav", tmp_path / "a.p2p", "--model", packed_models) == 0
+    probe = "\n".join([
+        "import sys",
+        "from espnet2_p2p.bin.p2p_codec import main",
+        "try:\n    code = main(sys.argv[1:])\nexcept SystemExit as e:\n    code = e.code",
+        "assert 'torch' not in sys.modules and 'espnet2' not in sys.modules, 'heavy import'",
+        "sys.exit(code)",
+    ])  # fmt: skip
+    for argv, code in ((["info", str(tmp_path / "a.p2p")], 0), (["--help"], 0), (["encode"], 2)):
+        start = time.time()
+        proc = subprocess.run([sys.executable, "-c", probe, *argv], capture_output=True, text=True)
+        seconds = time.time() - start
+        assert proc.returncode == code, proc.stderr[-500:]
+        assert "heavy import" not in proc.stderr
+        assert seconds < 2.0, f"{argv}: {seconds:.2f} s"
+    import espnet2_p2p  # noqa: F401
+    from espnet2.tasks.gan_codec import GANCodecTask
+
+    assert {"p2psyn", "secousti"} <= set(GANCodecTask.class_choices_list[0].classes)
