@@ -59,6 +59,9 @@ def read_scores(path: Path) -> Dict[str, Dict[str, Dict[str, float]]]:
 
 def ci95(values: Sequence[float]):
     v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if len(v) == 0:
+        return float("nan"), float("nan")
     half = 1.96 * v.std(ddof=1) / math.sqrt(len(v)) if len(v) > 1 else float("nan")
     return float(v.mean()), half
 

@@ -142,25 +142,49 @@ def parse_hyp(spec: str) -> Tuple[str, Path]:
 
 
 def mean_ci95(values: List[float]) -> Tuple[float, float]:
+    """Mean and 95% CI half-width of the finite values (unscored ones are NaN)."""
     v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if len(v) == 0:
+        return float("nan"), float("nan")
     half = 1.96 * v.std(ddof=1) / math.sqrt(len(v)) if len(v) > 1 else float("nan")
     return float(v.mean()), half
 
 
 def score_pair(ref_path: Path, hyp_path: Path, metrics: List[str], max_shift_ms: float,
                extra=None, utt: str = "", fs: Optional[int] = None):  # fmt: skip
-    """Scores of one hypothesis; both signals at ``fs`` (default: the reference's rate)."""
+    """Scores of one hypothesis; both signals at ``fs`` (default: the reference's rate).
+
+    Returns (scores, lag, (ref, hyp, fs), notes). A hypothesis whose length differs from
+    the reference's by more than the alignment window is padded with silence (or the
+    reference is), so the missing part counts against it; a metric that cannot score the
+    pair (e.g. PESQ on a silent signal) gives NaN and a note naming it.
+    """
     ref, fs_ref = read_audio(ref_path)
     hyp, fs_hyp = read_audio(hyp_path)
     fs = fs or fs_ref
     ref, hyp = resample(ref, fs_ref, fs), resample(hyp, fs_hyp, fs)
-    ref, hyp, lag = align(ref, hyp, int(max_shift_ms * fs / 1000))
+    notes = []
+    shift = int(max_shift_ms * fs / 1000)
+    if abs(len(ref) - len(hyp)) > shift:
+        notes.append(f"{utt}: hypothesis {len(hyp) / fs:.2f} s, reference {len(ref) / fs:.2f} s;"
+                     " the missing part is scored as silence")  # fmt: skip
+        n = max(len(ref), len(hyp))
+        ref, hyp = (np.pad(x, (0, n - len(x))) for x in (ref, hyp))
+    ref, hyp, lag = align(ref, hyp, shift)
     if len(ref) < fs // 4:
         raise ScoreError(f"{hyp_path}: under 0.25 s overlaps its reference {ref_path}")
-    scores = {name: METRICS[name](ref, hyp, fs) for name in metrics}
+    scores = {}
+    for name in metrics:
+        try:
+            scores[name] = float(METRICS[name](ref, hyp, fs))
+        except Exception as e:  # metric libraries raise their own types (pesq: NoUtterances)
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            scores[name] = float("nan")
+            notes.append(f"{utt}: {name} not scored ({type(e).__name__}: {first[:120]})")
     for name, scorer in (extra or {}).items():
         scores[name] = scorer(hyp, fs, utt)
-    return scores, lag, (ref, hyp, fs)
+    return scores, lag, (ref, hyp, fs), notes
 
 
 def _one_thread() -> None:
@@ -183,7 +207,9 @@ def plot_spectrograms(examples, path: Path) -> None:
 
     fig, axes = plt.subplots(len(examples), 1, figsize=(10, 2.2 * len(examples)), squeeze=False)
     for ax, (title, wav, fs) in zip(axes[:, 0], examples):
-        ax.specgram(wav + 1e-9, NFFT=512, Fs=fs, noverlap=384, cmap="magma", vmin=-120)
+        silent = np.abs(wav).max() < 1e-4  # the automatic top of the scale would be below vmin
+        ax.specgram(wav + 1e-9, NFFT=512, Fs=fs, noverlap=384, cmap="magma", vmin=-120,
+                    vmax=-20 if silent else None)  # fmt: skip
         ax.set_title(title, fontsize=9)
         ax.set_ylabel("Hz")
     axes[-1, 0].set_xlabel("s")
@@ -240,7 +266,7 @@ def run(ref: Path, hyps: List[Tuple[str, Path]], output_dir: Path, metrics: List
     metrics = list(metrics) + list(extra)
     refs = list_references(ref)
     first = next(iter(refs))  # the utterance shown in spectrograms.png
-    results, examples = {}, []
+    results, examples, notes = {}, [], []
     for label, hyp_dir in hyps:
         missing = [u for u in refs if not (hyp_dir / f"{u}.wav").is_file()]
         if missing:
@@ -258,8 +284,9 @@ def run(ref: Path, hyps: List[Tuple[str, Path]], output_dir: Path, metrics: List
         else:
             outputs = [score_pair(*job[:4], extra, job[4], job[5]) for job in tqdm(jobs, desc=f"scoring {label}")]
         per_utt = {}
-        for utt, (scores, _, (r, h, rate)) in zip(refs, outputs):
+        for utt, (scores, _, (r, h, rate), utt_notes) in zip(refs, outputs):
             per_utt[utt] = scores
+            notes += [f"{label}: {n}" for n in utt_notes]
             if utt == first:
                 if not examples:
                     examples.append((f"reference: {utt}", r, rate))
@@ -271,8 +298,14 @@ def run(ref: Path, hyps: List[Tuple[str, Path]], output_dir: Path, metrics: List
         for label, per_utt in results.items():
             for utt, s in per_utt.items():
                 f.write(f"{label}\t{utt}\t" + "\t".join(f"{s[m]:.6f}" for m in metrics) + "\n")
-    (output_dir / "RESULTS.md").write_text(format_results(results, metrics))
-    plot_spectrograms(examples, output_dir / "spectrograms.png")
+    text = format_results(results, metrics)
+    if notes:
+        text += "\n## Notes\n\n" + "\n".join(f"- {n}" for n in notes) + "\n"
+    (output_dir / "RESULTS.md").write_text(text)
+    try:
+        plot_spectrograms(examples, output_dir / "spectrograms.png")
+    except Exception as e:  # the tables are written: a plot problem must not hide them
+        print(f"score: spectrograms.png not drawn: {e}", file=sys.stderr)
     return results
 
 

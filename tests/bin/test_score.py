@@ -204,3 +204,24 @@ def test_optional_scorers_use_local_model_files_only(espeak_corpus, tmp_path):
     with pytest.raises(SystemExit, match="needs both --asr_config and --asr_model"):
         score.main(["--ref", str(ref), "--hyp", str(espeak_corpus / "test" / "wav"),
                     "--output_dir", str(out), "--asr_config", str(asr_config)])  # fmt: skip
+
+
+def test_truncated_and_silent_hypotheses_are_scored_as_what_they_are(espeak_corpus, tmp_path):
+    """A 0.5 s hypothesis of a longer reference is not perfect: the missing part counts as
+    silence and a note says so; a silent hypothesis gets NaN for PESQ with a named note,
+    not a traceback, and the tables and the plot are still written."""
+    wav, fs = read(next((espeak_corpus / "test" / "wav").glob("*.wav")))
+    for name in ("ref", "short", "silent"):
+        (tmp_path / name).mkdir()
+    sf.write(str(tmp_path / "ref" / "u.wav"), wav, fs)
+    sf.write(str(tmp_path / "short" / "u.wav"), wav[: fs // 2], fs)
+    sf.write(str(tmp_path / "silent" / "u.wav"), np.zeros_like(wav), fs)
+    hyps = [("short", tmp_path / "short"), ("silent", tmp_path / "silent"), ("same", tmp_path / "ref")]
+    results = score.run(tmp_path / "ref", hyps, tmp_path / "o", ["pesq_wb", "stoi", "lsd"])
+    assert results["same"]["u"]["stoi"] > 0.999
+    assert results["short"]["u"]["stoi"] < 0.8 and results["short"]["u"]["pesq_wb"] < 3.0
+    assert np.isnan(results["silent"]["u"]["pesq_wb"])
+    text = (tmp_path / "o" / "RESULTS.md").read_text()
+    assert "short: u: hypothesis 0.50 s, reference" in text and "missing part is scored as silence" in text
+    assert "silent: u: pesq_wb not scored" in text
+    assert (tmp_path / "o" / "spectrograms.png").is_file()
