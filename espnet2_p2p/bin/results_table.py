@@ -72,6 +72,18 @@ def paired(scores, a: str, b: str, metric: str):
     return ci95([scores[a][u][metric] - scores[b][u][metric] for u in utts])
 
 
+def fewer(scores, metrics) -> str:
+    """'; DNSMOS over 50' for metrics scored on fewer utterances than the others."""
+    first = next(iter(scores.values()))
+    n_all = len(first)
+    parts = []
+    for m in metrics:
+        n = sum(1 for v in first.values() if np.isfinite(v[m]))
+        if n < n_all:
+            parts.append(f"{NAMES.get(m, m)} over {n}")
+    return "; " + ", ".join(parts) if parts else ""
+
+
 def build(summary: dict, scores, metrics: List[str], baselines: List[str],
           students: List[str], teacher: Optional[str], title: str = "",
           pairs: Sequence[Sequence[str]] = ()) -> str:  # fmt: skip
@@ -83,7 +95,7 @@ def build(summary: dict, scores, metrics: List[str], baselines: List[str],
     head = " | ".join(f"{NAMES.get(m, m)} {arrow[m]}" for m in metrics)
     n_utts = min(len(s) for s in scores.values())
     lines = [f"## {title}" if title else "", "",
-             f"Means ± 95% CI over {n_utts} utterances.", "",
+             f"Means ± 95% CI over {n_utts} utterances{fewer(scores, metrics)}.", "",
              f"| system | kbit/s | {head} | pseudo top-1 (majority) |",
              "|---" * (len(metrics) + 3) + "|"]  # fmt: skip
     for system, per_utt in scores.items():

@@ -250,13 +250,16 @@ def format_results(results, metrics: List[str]) -> str:
 
 def run(ref: Path, hyps: List[Tuple[str, Path]], output_dir: Path, metrics: List[str],
         max_shift_ms: float = 50.0, extra=None, fs: Optional[int] = None,
-        nj: int = 1) -> Dict[str, Dict[str, Dict[str, float]]]:  # fmt: skip
+        nj: int = 1, every: Optional[Dict[str, int]] = None) -> Dict[str, Dict[str, Dict[str, float]]]:  # fmt: skip
     """Score every system; write scores.tsv, RESULTS.md and spectrograms.png.
 
     ``extra`` maps further metric names to callables (hyp, fs, utterance) -> float;
     ``fs`` is the rate both signals are scored at (default: each reference's own);
-    ``nj`` > 1 scores utterances in that many processes (built-in metrics only).
+    ``nj`` > 1 scores utterances in that many processes (built-in metrics only);
+    ``every`` maps slow metrics to K: they are scored on every K-th utterance only (the
+    others get NaN, left out of means; RESULTS.md says on how many).
     """
+    every = every or {}
     if fs is not None and not (isinstance(fs, int) and 8000 <= fs <= 384000):
         raise ScoreError(f"--fs must be a sampling rate from 8000 to 384000 Hz, got {fs}")
     unknown = [m for m in metrics if m not in METRICS]
@@ -275,7 +278,10 @@ def run(ref: Path, hyps: List[Tuple[str, Path]], output_dir: Path, metrics: List
                 f" e.g. {missing[0]}.wav"
             )
         base = metrics[: len(metrics) - len(extra)]
-        jobs = [(ref_path, hyp_dir / f"{utt}.wav", base, max_shift_ms, utt, fs) for utt, ref_path in refs.items()]
+        jobs = [
+            (ref_path, hyp_dir / f"{utt}.wav", [m for m in base if i % every.get(m, 1) == 0], max_shift_ms, utt, fs)
+            for i, (utt, ref_path) in enumerate(refs.items())
+        ]  # fmt: skip
         if nj > 1 and not extra:
             import multiprocessing
 
@@ -285,7 +291,7 @@ def run(ref: Path, hyps: List[Tuple[str, Path]], output_dir: Path, metrics: List
             outputs = [score_pair(*job[:4], extra, job[4], job[5]) for job in tqdm(jobs, desc=f"scoring {label}")]
         per_utt = {}
         for utt, (scores, _, (r, h, rate), utt_notes) in zip(refs, outputs):
-            per_utt[utt] = scores
+            per_utt[utt] = {m: scores.get(m, float("nan")) for m in metrics}
             notes += [f"{label}: {n}" for n in utt_notes]
             if utt == first:
                 if not examples:
@@ -299,6 +305,9 @@ def run(ref: Path, hyps: List[Tuple[str, Path]], output_dir: Path, metrics: List
             for utt, s in per_utt.items():
                 f.write(f"{label}\t{utt}\t" + "\t".join(f"{s[m]:.6f}" for m in metrics) + "\n")
     text = format_results(results, metrics)
+    for m, k in every.items():
+        if k > 1:
+            text += f"\n{m}: scored on every {k}th utterance ({-(-len(refs) // k)} of {len(refs)}); the others are left out of its means.\n"
     if notes:
         text += "\n## Notes\n\n" + "\n".join(f"- {n}" for n in notes) + "\n"
     (output_dir / "RESULTS.md").write_text(text)
@@ -324,6 +333,8 @@ def main(argv=None) -> None:
                         help="score at this rate (e.g. the codec's 16000 against 48 kHz"
                         " references); default: each reference's rate")  # fmt: skip
     parser.add_argument("--nj", type=int, default=1, help="processes scoring utterances in parallel")
+    parser.add_argument("--every", action="append", default=[], metavar="METRIC:K",
+                        help="score a slow metric on every K-th utterance only (e.g. dnsmos:10)")
     parser.add_argument("--utmos_model", type=Path, help="local TorchScript MOS model")
     parser.add_argument("--asr_config", type=Path, help="ESPnet ASR config.yaml (for WER)")
     parser.add_argument("--asr_model", type=Path, help="ESPnet ASR model .pth (for WER)")
@@ -343,8 +354,14 @@ def main(argv=None) -> None:
             extra["wer"] = ESPnetWER(args.asr_config, args.asr_model, read_table(text_file))
         if args.nj < 1:
             raise ScoreError(f"--nj must be at least 1, got {args.nj}")
+        every = {}
+        for spec in args.every:
+            name, _, k = spec.partition(":")
+            if not k.isdigit() or int(k) < 1:
+                raise ScoreError(f"--every wants METRIC:K with K >= 1, got {spec!r}")
+            every[name] = int(k)
         run(args.ref, args.hyp, args.output_dir, args.metrics.split(","), args.max_shift_ms, extra,
-            args.fs, args.nj)
+            args.fs, args.nj, every)
     except ScoreError as e:
         sys.exit(f"score: {e}")
     print("\n## ".join((args.output_dir / "RESULTS.md").read_text().split("\n## ")[:2]))

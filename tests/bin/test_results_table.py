@@ -49,3 +49,13 @@ def test_missing_inputs_stop_with_one_line(tmp_path):
     with pytest.raises(SystemExit, match="system 'student' has no scores"):
         results_table.main(["--decode_dir", str(tmp_path / "dec"), "--scores_dir", str(tmp_path / "sc"),
                             "--students", "student", "--baselines", "base", "--output", str(tmp_path / "t.md")])  # fmt: skip
+
+
+def test_a_sparse_metric_is_averaged_over_its_scored_utterances(tmp_path):
+    write_inputs(tmp_path, {"base": [(0.5, 2.0), (0.7, float("nan")), (0.6, 4.0)]})
+    out = tmp_path / "t.md"
+    results_table.main(["--decode_dir", str(tmp_path / "dec"), "--scores_dir", str(tmp_path / "sc"),
+                        "--metrics", "stoi,mel_distance", "--output", str(out)])  # fmt: skip
+    text = out.read_text()
+    assert "over 3 utterances; mel distance over 2." in text
+    assert "| base | 0.5 | 0.600 ± 0.113 | 3.000 ± 1.960 |" in text

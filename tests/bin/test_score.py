@@ -225,3 +225,15 @@ def test_truncated_and_silent_hypotheses_are_scored_as_what_they_are(espeak_corp
     assert "short: u: hypothesis 0.50 s, reference" in text and "missing part is scored as silence" in text
     assert "silent: u: pesq_wb not scored" in text
     assert (tmp_path / "o" / "spectrograms.png").is_file()
+
+
+def test_every_scores_a_slow_metric_on_every_kth_utterance(espeak_corpus, tmp_path):
+    ref_dir = espeak_corpus / "test" / "wav"
+    n = len(list(ref_dir.glob("*.wav")))
+    results = score.run(ref_dir, [("same", ref_dir)], tmp_path / "o", ["stoi", "lsd"], every={"stoi": 2})
+    scored = [u for u, s in results["same"].items() if np.isfinite(s["stoi"])]
+    assert len(scored) == -(-n // 2) and all(np.isfinite(s["lsd"]) for s in results["same"].values())
+    assert f"stoi: scored on every 2th utterance ({-(-n // 2)} of {n})" in (tmp_path / "o" / "RESULTS.md").read_text()
+    with pytest.raises(SystemExit, match="--every wants METRIC:K"):
+        score.main(["--ref", str(ref_dir), "--hyp", str(ref_dir), "--output_dir", str(tmp_path / "x"),
+                    "--every", "dnsmos:0"])  # fmt: skip

@@ -56,6 +56,7 @@ systems=                # stage 5: space-separated LABEL:CONFIG:MODEL[:OPTIONS] 
                         #   plain_only, student, teacher of this tag)
 score_fs=               # stage 6: score at this rate (default: each reference's)
 score_nj=1              # stage 6: processes scoring utterances in parallel
+score_args=             # stage 6: more options for espnet2_p2p.bin.score (e.g. --every dnsmos:10)
 tag=                    # suffix of the experiment dirs
 dumpdir=dump
 expdir=exp
@@ -290,7 +291,7 @@ if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
             for s in "${p2p_dec}"/*/; do s=$(basename "${s}"); hyps+=(--hyp "${s}=${p2p_dec}/${s}"); done
         fi
         python -m espnet2_p2p.bin.score --ref "${dumpdir}/${set}/wav.scp" --output_dir "${out}" "${hyps[@]}" \
-            ${score_fs:+--fs "${score_fs}"} --nj "${score_nj}"
+            ${score_fs:+--fs "${score_fs}"} --nj "${score_nj}" ${score_args}
     done
     if [ "${codec}" = secousti ]; then
         probe=(--model "${secousti_exp}" --name secousti)
