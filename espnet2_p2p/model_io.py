@@ -21,6 +21,7 @@ import hashlib
 import io
 import json
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Optional, Tuple, Union
 
@@ -93,8 +94,37 @@ def build_codec(config: dict, state: dict, where: str, device: str = "cpu"):
     return model.to(device).eval()
 
 
+MAX_CONFIG_BYTES = 1 << 20
+
+
+def max_state_bytes(config: dict, where: str) -> int:
+    """The most bytes a saved state dict of ``config``'s model can take: its tensors plus
+    room for names and pickling (the model is built once, without weights, to count)."""
+    if config["codec"] not in GANCodecTask.class_choices_list[0].classes:
+        raise ModelLoadError(f"{where}: unknown codec {config['codec']!r}")
+    args = argparse.Namespace(**{"codec_conf": {}, "model_conf": {}, **config})
+    try:
+        model = GANCodecTask.build_model(args)
+    except Exception as e:
+        raise ModelLoadError(f"{where}: cannot build the model of its config: {e}") from None
+    state = model.state_dict()
+    tensors = sum(t.numel() * t.element_size() for t in state.values())
+    return int(tensors * 1.05) + 4096 * len(state) + (4 << 20)
+
+
+def _bounded(size: int, limit: int, what: str) -> None:
+    if size > limit:
+        raise ModelLoadError(
+            f"{what} holds {size} bytes, more than a model of its config can ({limit}): refused unread"
+        )
+
+
 def resolve(path: PathLike, name: Optional[str] = None) -> Tuple[str, bytes, bytes]:
-    """(description, config text, model bytes) of what ``path`` points at."""
+    """(description, config text, model bytes) of what ``path`` points at.
+
+    Nothing larger than its config's model can be is read: a config over 1 MB or a model
+    file over :func:`max_state_bytes` (a zip bomb, a wrong file) is refused unread.
+    """
     path = Path(path)
     if not path.exists():
         raise ModelLoadError(f"{path} does not exist")
@@ -108,7 +138,11 @@ def resolve(path: PathLike, name: Optional[str] = None) -> Tuple[str, bytes, byt
                 f" model.pth (found config.yaml: {config.is_file()}, .pth files: {found});"
                 " pass the .pth file itself to choose"
             )
-        return str(candidates[0]), config.read_text(), candidates[0].read_bytes()
+        _bounded(config.stat().st_size, MAX_CONFIG_BYTES, str(config))
+        text = config.read_text()
+        limit = max_state_bytes(_read_config(text, str(config)), str(config))
+        _bounded(candidates[0].stat().st_size, limit, str(candidates[0]))
+        return str(candidates[0]), text, candidates[0].read_bytes()
     if path.suffix != ".pth" and zipfile.is_zipfile(path):  # (torch's .pth files are zips too)
         try:
             with zipfile.ZipFile(path) as zf:
@@ -124,12 +158,13 @@ def resolve(path: PathLike, name: Optional[str] = None) -> Tuple[str, bytes, byt
                         f"{path} holds models {names}; choose one"
                         + (f" (not {name!r})" if name else "")
                     )
-                return (
-                    f"{path}:{name}",
-                    zf.read(f"{name}/config.yaml").decode(),
-                    zf.read(f"{name}/model.pth"),
-                )
-        except (zipfile.BadZipFile, KeyError, UnicodeDecodeError) as e:
+                where = f"{path}:{name}"
+                _bounded(zf.getinfo(f"{name}/config.yaml").file_size, MAX_CONFIG_BYTES, f"{where}/config.yaml")
+                text = zf.read(f"{name}/config.yaml").decode()
+                limit = max_state_bytes(_read_config(text, f"{where} (config)"), where)
+                _bounded(zf.getinfo(f"{name}/model.pth").file_size, limit, f"{where}/model.pth")
+                return where, text, zf.read(f"{name}/model.pth")
+        except (zipfile.BadZipFile, KeyError, UnicodeDecodeError, zlib.error, EOFError) as e:
             raise ModelLoadError(f"{path} is a damaged packed model: {e}") from None
     config = path.parent / "config.yaml"
     if path.suffix != ".pth" or not config.is_file():
@@ -137,7 +172,10 @@ def resolve(path: PathLike, name: Optional[str] = None) -> Tuple[str, bytes, byt
             f"{path} is not a model: expected a packed .zip, an experiment dir, or a .pth"
             " file with config.yaml next to it"
         )
-    return str(path), config.read_text(), path.read_bytes()
+    _bounded(config.stat().st_size, MAX_CONFIG_BYTES, str(config))
+    text = config.read_text()
+    _bounded(path.stat().st_size, max_state_bytes(_read_config(text, str(config)), str(config)), str(path))
+    return str(path), text, path.read_bytes()
 
 
 def load_codec(path: PathLike, name: Optional[str] = None, device: str = "cpu"):

@@ -181,3 +181,41 @@ def test_help_info_and_argument_errors_answer_without_torch(tmp_path, packed_mod
     from espnet2.tasks.gan_codec import GANCodecTask
 
     assert {"p2psyn", "secousti"} <= set(GANCodecTask.class_choices_list[0].classes)
+
+
+def test_a_zip_bomb_model_is_refused_unread(tmp_path, packed_models, monkeypatch):
+    """A packed zip whose model member inflates far beyond what a model of its config can
+    be is refused before a byte of it is inflated; a corrupt deflate stream is one line."""
+    import tracemalloc
+    import zipfile
+
+    from espnet2_p2p.errors import ModelLoadError
+    from espnet2_p2p.model_io import load_codec
+
+    bomb = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(packed_models) as src, zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("meta.json", src.read("meta.json"))
+        zf.writestr("student/config.yaml", src.read("student/config.yaml"))
+        with zf.open("student/model.pth", "w", force_zip64=True) as member:
+            block = b"\0" * (1 << 20)
+            for _ in range(300):  # 300 MB of zeros, about 300 KB compressed
+                member.write(block)
+    assert bomb.stat().st_size < 2_000_000
+    tracemalloc.start()
+    with pytest.raises(ModelLoadError, match=r"student/model.pth holds 314572800 bytes, more than a model of its config can"):
+        load_codec(bomb)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 100_000_000
+    # a deflate stream damaged in the middle of the model member
+    broken = tmp_path / "broken.zip"
+    data = bytearray(packed_models.read_bytes())
+    with zipfile.ZipFile(packed_models) as zf:
+        info = zf.getinfo("student/model.pth")
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    if info.compress_type == zipfile.ZIP_DEFLATED:
+        for i in range(start + 100, start + 200):
+            data[i] ^= 0x5A
+        broken.write_bytes(bytes(data))
+        with pytest.raises(ModelLoadError, match="broken.zip"):
+            load_codec(broken, "student")
