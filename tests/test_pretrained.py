@@ -111,3 +111,34 @@ def test_demo_codes_an_utterance_and_draws_the_spectrograms(tmp_path, shipped, c
     dec, _ = sf.read(str(tmp_path / "demo" / "decoded.wav"))
     assert len(ref) == len(dec) and "STOI" in out
     assert (tmp_path / "demo" / "spectrograms.png").read_bytes()[:4] == b"\x89PNG"
+
+
+REAL_SPEECH = Path(__file__).resolve().parents[2] / "shared" / "data" / "real_speech"
+
+
+@pytest.mark.skipif(not REAL_SPEECH.is_dir(), reason="../shared/data/real_speech is not present")
+def test_the_shipped_model_keeps_its_quality_floor_on_real_speech(tmp_path):
+    """The shipped student codes the 20 real clips (16 and 48 kHz) through .p2p files at
+    the quality its model card states, within the card's margin."""
+    from espnet2_p2p.metrics import METRICS, resample
+
+    if pretrained.DEFAULT is None:
+        pytest.skip("this checkout ships no model")
+    floor = pretrained.QUALITY_FLOOR[pretrained.DEFAULT]
+    clips = sorted(REAL_SPEECH.rglob("*.wav"))
+    assert len(clips) == 20
+    assert main(["encode", str(REAL_SPEECH), str(tmp_path / "p2p"), "--quiet"]) == 0
+    assert main(["decode", str(tmp_path / "p2p"), str(tmp_path / "dec"), "--quiet", "--subtype", "FLOAT"]) == 0
+    scores = {"stoi": [], "visqol": []}
+    for clip in clips:
+        ref, fs = sf.read(str(clip), dtype="float32")
+        name = clip.relative_to(REAL_SPEECH).with_suffix(".wav")
+        hyp, fs_hyp = sf.read(str(tmp_path / "dec" / name), dtype="float32")
+        ref = resample(ref, fs, 16000)
+        assert fs_hyp == 16000 and abs(len(hyp) - len(ref)) <= 1
+        n = min(len(ref), len(hyp))
+        for m in scores:
+            scores[m].append(METRICS[m](ref[:n], hyp[:n], 16000))
+    means = {m: float(np.mean(v)) for m, v in scores.items()}
+    for m, v in floor.items():
+        assert means[m] >= v, f"mean {m} {means[m]:.3f} fell below the card's floor {v:.3f}"

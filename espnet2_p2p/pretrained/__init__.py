@@ -18,6 +18,10 @@ HERE = Path(__file__).resolve().parent
 MODELS: Dict[str, tuple] = {}
 DEFAULT = None
 
+# name -> the card's floor on the 20 real LibriTTS/VCTK clips: mean STOI and ViSQOL of the
+# shipped student measured there, minus the card's margin (tests/test_pretrained.py)
+QUALITY_FLOOR: Dict[str, Dict[str, float]] = {}
+
 
 def which(fingerprint: bytes) -> str:
     """'NAME (model)' of the shipped model whose files carry ``fingerprint``, or ''."""
