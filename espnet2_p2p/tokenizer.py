@@ -43,7 +43,7 @@ import numpy as np
 import torch
 
 from espnet2_p2p.codec.base import as_codec
-from espnet2_p2p.errors import AudioInputError, P2PError, TokenError  # noqa: F401 (TokenError: public here too)
+from espnet2_p2p.errors import AudioInputError, TokenError
 from espnet2_p2p.utils.checks import check_audio_batch
 
 ORDERS = ("frame", "stream")

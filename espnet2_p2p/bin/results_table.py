@@ -20,7 +20,6 @@ system and utterance) and writes Markdown:
 import argparse
 import csv
 import json
-import math
 import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
@@ -28,6 +27,7 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 from espnet2_p2p.errors import P2PError
+from espnet2_p2p.utils.stats import mean_ci95 as ci95
 
 NAMES = {
     "visqol": "ViSQOL",
@@ -55,15 +55,6 @@ def read_scores(path: Path) -> Dict[str, Dict[str, Dict[str, float]]]:
             system, utt = row.pop("system"), row.pop("utterance")
             out.setdefault(system, {})[utt] = {k: float(v) for k, v in row.items()}
     return out
-
-
-def ci95(values: Sequence[float]):
-    v = np.asarray(values, dtype=np.float64)
-    v = v[np.isfinite(v)]
-    if len(v) == 0:
-        return float("nan"), float("nan")
-    half = 1.96 * v.std(ddof=1) / math.sqrt(len(v)) if len(v) > 1 else float("nan")
-    return float(v.mean()), half
 
 
 def paired(scores, a: str, b: str, metric: str):

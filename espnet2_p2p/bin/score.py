@@ -26,7 +26,6 @@ tables) and ``spectrograms.png`` (reference vs each system).
 """
 
 import argparse
-import math
 import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
@@ -39,6 +38,7 @@ from tqdm import tqdm
 
 from espnet2_p2p.data.prepare import read_table
 from espnet2_p2p.errors import P2PError
+from espnet2_p2p.utils.stats import mean_ci95
 from espnet2_p2p.metrics import LOWER_IS_BETTER, METRICS, align, resample
 
 LOWER_IS_BETTER = LOWER_IS_BETTER | {"wer"}
@@ -139,16 +139,6 @@ def parse_hyp(spec: str) -> Tuple[str, Path]:
     if not sep:
         label, path = Path(spec).name, spec
     return label, Path(path)
-
-
-def mean_ci95(values: List[float]) -> Tuple[float, float]:
-    """Mean and 95% CI half-width of the finite values (unscored ones are NaN)."""
-    v = np.asarray(values, dtype=np.float64)
-    v = v[np.isfinite(v)]
-    if len(v) == 0:
-        return float("nan"), float("nan")
-    half = 1.96 * v.std(ddof=1) / math.sqrt(len(v)) if len(v) > 1 else float("nan")
-    return float(v.mean()), half
 
 
 def score_pair(ref_path: Path, hyp_path: Path, metrics: List[str], max_shift_ms: float,
