@@ -82,3 +82,15 @@ def test_helpers():
     assert check_streams("all") == "all"
     with pytest.raises(ValueError, match="streams must be 'transmitted' or 'all', got 'plain'"):
         check_streams("plain")
+
+
+def test_a_codec_without_its_layout_cannot_be_built():
+    class Partial(CodecInterface):
+        fs = 16000
+
+        @property
+        def hop_length(self):
+            return 320
+
+    with pytest.raises(TypeError, match="abstract"):
+        Partial()

@@ -11,6 +11,7 @@ the two choices everywhere.
 """
 
 import math
+from abc import ABC, abstractmethod
 from typing import List, Optional
 
 import torch
@@ -37,15 +38,16 @@ def frames_for(num_samples: int, hop_length: int) -> int:
     return max(1, -(-int(num_samples) // int(hop_length)))
 
 
-class CodecInterface:
-    """Mixin of both codecs; the subclasses provide the abstract members."""
+class CodecInterface(ABC):
+    """Mixin of both codecs; a codec that lacks an abstract member cannot be built."""
 
     fs: int
 
     # ------------------------------------------------------------- layout
     @property
+    @abstractmethod
     def hop_length(self) -> int:
-        raise NotImplementedError
+        """Samples per code frame."""
 
     @property
     def frame_rate(self) -> float:
@@ -56,14 +58,14 @@ class CodecInterface:
         return frames_for(num_samples, self.hop_length)
 
     @property
+    @abstractmethod
     def stream_sizes(self) -> List[int]:
         """Codebook size of every stream the codec decodes from (transmitted first)."""
-        raise NotImplementedError
 
     @property
+    @abstractmethod
     def transmitted_streams(self) -> int:
         """How many of ``stream_sizes`` a ``.p2p`` file carries."""
-        raise NotImplementedError
 
     @property
     def predicts_streams(self) -> bool:
@@ -73,7 +75,7 @@ class CodecInterface:
     def teacher_tokens(self, x: torch.Tensor) -> torch.Tensor:
         """For a codec that predicts streams: the tokens of every stream that a full
         encoding gives (streams, B, frames), the targets of the prediction."""
-        raise NotImplementedError(f"{type(self).__name__} predicts no streams")
+        raise ValueError(f"{type(self).__name__} predicts no streams: it has no teacher tokens")
 
     def set_pseudo_codeword(self, mode: str) -> None:
         """For a codec that predicts streams: "expected" or "argmax" codewords."""
