@@ -19,10 +19,17 @@ measured from the files written (``bitrate.md``: token payload, and whole files 
 the container's header and CRC); ``codebook_use.md`` gives per transmitted stream the
 codes used and the token entropy; ``summary.json`` holds all of it for
 :mod:`espnet2_p2p.bin.results_table`.
+
+A system already decoded into OUTPUT_DIR is not decoded again: ``LABEL/system.json``,
+written when its folder is complete, records what it was made from (the spec, the config
+and model files' sizes and modification times, the data dir's ``wav.scp``) and its
+measurements. Adding a system to a finished run decodes that system only; a changed
+model or data dir decodes again; ``--force`` decodes everything.
 Score the folders with ``python -m espnet2_p2p.bin.score``.
 """
 
 import argparse
+import hashlib
 from pathlib import Path
 import json
 from typing import Dict, List, Optional, Tuple
@@ -113,6 +120,97 @@ def codebook_use(streams: List[np.ndarray], sizes: List[int]) -> List[Dict[str, 
     return out
 
 
+def _stamp(path: Path) -> list:
+    st = path.stat()
+    return [str(path.resolve()), st.st_size, st.st_mtime_ns]
+
+
+def system_key(label: str, config: Path, model_file: Path, options: dict, data_dir: Path) -> str:
+    """What a decoded folder depends on: changes when the spec, the config, the model file
+    or the data dir's wav.scp changes (sizes and modification times)."""
+    text = json.dumps([label, _stamp(config), _stamp(model_file), sorted(options.items()),
+                       _stamp(data_dir / "wav.scp")])  # fmt: skip
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def reusable(out_dir: Path, key: str, utts) -> Optional[dict]:
+    """The record of a folder decoded before from the same inputs, else None."""
+    try:
+        record = json.loads((out_dir / "system.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if record.get("key") != key or not all((out_dir / f"{u}.wav").is_file() for u, _ in utts):
+        return None
+    return record
+
+
+def decode_one(label: str, config: Path, model_file: Path, options: dict, utts, out_dir: Path) -> dict:
+    """Decode every utterance with one system; returns its measurements."""
+    model = load_files(config, model_file)
+    codec, fp = model.codec, fingerprint(model)
+    if options and codec.streaming:
+        raise SystemExit(f"decode: {label}: options {sorted(options)} apply to P2PSynCodec only")
+    if "pseudo_codeword" in options:
+        try:
+            codec.set_pseudo_codeword(options["pseudo_codeword"])
+        except ValueError as e:
+            raise SystemExit(f"decode: {label}: {e}") from None
+    n_streams = options.get("streams")
+    info = codec.meta_info()
+    (out_dir / "bitstreams").mkdir(parents=True, exist_ok=True)
+    pairs, payload_bits, file_bytes, seconds, sent = [], 0, 0, 0.0, []
+    for utt, path in tqdm(utts, desc=f"decoding {label}"):
+        wav, fs = sf.read(path, dtype="float32")
+        if fs != info["fs"]:
+            raise SystemExit(f"decode: {utt}: {path} is {fs} Hz, the codec needs {info['fs']} Hz")
+        p2p = out_dir / "bitstreams" / f"{utt}.p2p"
+        wav_hat, tokens, header = decode_system(codec, wav, n_streams, p2p, fp)
+        sf.write(str(out_dir / f"{utt}.wav"), wav_hat, fs, subtype="FLOAT")
+        payload_bits += header.payload_bits
+        file_bytes += p2p.stat().st_size
+        seconds += len(wav) / fs
+        sent.append(bitstream.read(p2p)[1].reshape(header.num_streams, -1))
+        if tokens is not None:
+            pairs.append(tokens)
+    sizes = list(header.stream_sizes)
+    return dict(
+        nominal_bps=header.payload_bitrate, payload_bps=payload_bits / seconds,
+        file_bps=8 * file_bytes / seconds, mean_file_bytes=file_bytes / len(utts),
+        codebook_use=codebook_use([np.concatenate([t[i] for t in sent]) for i in range(len(sizes))], sizes),
+        pseudo_top1=token_accuracy(pairs) if pairs else None,
+    )  # fmt: skip
+
+
+def write_tables(summary: Dict[str, dict], output_dir: Path) -> None:
+    """bitrate.md, codebook_use.md, token_accuracy.md (students) and summary.json."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    (output_dir / "bitrate.md").write_text(
+        "| system | nominal bit/s (whole frames) | token payload bit/s (measured) | .p2p files"
+        " bit/s (with the 56-byte container and any side information) | mean file size (bytes) |\n|---|---|---|---|---|\n"
+        + "".join(
+            f"| {label} | {r['nominal_bps']:g} | {r['payload_bps']:.1f} | {r['file_bps']:.1f} | {r['mean_file_bytes']:.1f} |\n"
+            for label, r in summary.items()
+        )
+    )  # fmt: skip
+    (output_dir / "codebook_use.md").write_text(
+        "| system | stream | codes used | share | token entropy (bits) |\n|---|---|---|---|---|\n"
+        + "".join(
+            f"| {label} | {i} | {u['used']} / {u['size']} | {100 * u['share']:.1f}% | {u['entropy_bits']:.2f} |\n"
+            for label, r in summary.items() for i, u in enumerate(r["codebook_use"])
+        )
+    )  # fmt: skip
+    (output_dir / "summary.json").write_text(json.dumps(summary, indent=1))
+    accuracy = [
+        f"| {label} | " + "<br>".join(f"{n}: {a:.3f} ({m:.3f})" for n, (a, m) in enumerate(r["pseudo_top1"], 1)) + " |"
+        for label, r in summary.items() if r["pseudo_top1"]
+    ]  # fmt: skip
+    if accuracy:
+        (output_dir / "token_accuracy.md").write_text(
+            "| system | pseudo-token top-1 per level (majority baseline) |\n|---|---|\n"
+            + "\n".join(accuracy) + "\n"
+        )
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -120,70 +218,29 @@ def main(argv=None) -> None:
     parser.add_argument("--data_dir", type=Path, required=True, help="Kaldi dir with wav.scp")
     parser.add_argument("--system", type=parse_system, action="append", required=True)
     parser.add_argument("--output_dir", type=Path, required=True)
+    parser.add_argument("--force", action="store_true", help="decode systems decoded before again")
     args = parser.parse_args(argv)
 
+    labels = [label for label, *_ in args.system]
+    if len(set(labels)) != len(labels):
+        raise SystemExit(f"decode: a label is given twice: {labels}")
     utts = list(read_table(args.data_dir / "wav.scp").items())
-    accuracy, rates, summary = [], [], {}
+    summary = {}
     for label, config, model_file, options in args.system:
-        model = load_files(config, model_file)
-        codec, fp = model.codec, fingerprint(model)
-        if options and codec.streaming:
-            raise SystemExit(f"decode: {label}: options {sorted(options)} apply to P2PSynCodec only")
-        if "pseudo_codeword" in options:
-            try:
-                codec.set_pseudo_codeword(options["pseudo_codeword"])
-            except ValueError as e:
-                raise SystemExit(f"decode: {label}: {e}") from None
-        n_streams = options.get("streams")
-        info = codec.meta_info()
         out_dir = args.output_dir / label
-        (out_dir / "bitstreams").mkdir(parents=True, exist_ok=True)
-        pairs, payload_bits, file_bytes, seconds, sent = [], 0, 0, 0.0, []
-        for utt, path in tqdm(utts, desc=f"decoding {label}"):
-            wav, fs = sf.read(path, dtype="float32")
-            if fs != info["fs"]:
-                raise SystemExit(f"decode: {utt}: {path} is {fs} Hz, the codec needs {info['fs']} Hz")
-            p2p = out_dir / "bitstreams" / f"{utt}.p2p"
-            wav_hat, tokens, header = decode_system(codec, wav, n_streams, p2p, fp)
-            sf.write(str(out_dir / f"{utt}.wav"), wav_hat, fs, subtype="FLOAT")
-            payload_bits += header.payload_bits
-            file_bytes += p2p.stat().st_size
-            seconds += len(wav) / fs
-            sent.append(bitstream.read(p2p)[1].reshape(header.num_streams, -1))
-            if tokens is not None:
-                pairs.append(tokens)
-        rates.append(
-            f"| {label} | {header.payload_bitrate:g} | {payload_bits / seconds:.1f}"
-            f" | {8 * file_bytes / seconds:.1f} | {file_bytes / len(utts):.1f} |"
-        )
-        sizes = list(header.stream_sizes)
-        use = codebook_use([np.concatenate([t[i] for t in sent]) for i in range(len(sizes))], sizes)
-        summary[label] = dict(
-            nominal_bps=header.payload_bitrate, payload_bps=payload_bits / seconds,
-            codebook_use=use, pseudo_top1=token_accuracy(pairs) if pairs else None,
-        )  # fmt: skip
-        if pairs:
-            cells = [f"{n}: {a:.3f} ({m:.3f})" for n, (a, m) in enumerate(summary[label]["pseudo_top1"], 1)]
-            accuracy.append(f"| {label} | " + "<br>".join(cells) + " |")
-    args.output_dir.mkdir(parents=True, exist_ok=True)
-    (args.output_dir / "bitrate.md").write_text(
-        "| system | nominal bit/s (whole frames) | token payload bit/s (measured) | .p2p files"
-        " bit/s (with the 56-byte container and any side information) | mean file size (bytes) |\n|---|---|---|---|---|\n"
-        + "\n".join(rates) + "\n"
-    )
-    (args.output_dir / "codebook_use.md").write_text(
-        "| system | stream | codes used | share | token entropy (bits) |\n|---|---|---|---|---|\n"
-        + "".join(
-            f"| {label} | {i} | {u['used']} / {u['size']} | {100 * u['share']:.1f}% | {u['entropy_bits']:.2f} |\n"
-            for label, info in summary.items() for i, u in enumerate(info["codebook_use"])
-        )
-    )
-    (args.output_dir / "summary.json").write_text(json.dumps(summary, indent=1))
-    if accuracy:
-        (args.output_dir / "token_accuracy.md").write_text(
-            "| system | pseudo-token top-1 per level (majority baseline) |\n|---|---|\n"
-            + "\n".join(accuracy) + "\n"
-        )
+        for path in (config, model_file):
+            if not path.is_file():
+                raise SystemExit(f"decode: {label}: {path} does not exist")
+        key = system_key(label, config, model_file, options, args.data_dir)
+        record = None if args.force else reusable(out_dir, key, utts)
+        if record is not None:
+            print(f"decode: {label}: {out_dir} was decoded from the same model and data, kept")
+        else:
+            (out_dir / "system.json").unlink(missing_ok=True)
+            record = dict(key=key, **decode_one(label, config, model_file, options, utts, out_dir))
+            (out_dir / "system.json").write_text(json.dumps(record, indent=1))
+        summary[label] = {k: v for k, v in record.items() if k != "key"}
+    write_tables(summary, args.output_dir)
     print(f"wrote {len(args.system)} systems x {len(utts)} utterances to {args.output_dir}")
 
 

@@ -23,9 +23,17 @@ beside the reference ``wav.scp``, or ``--ref_text``).
 Writes ``scores.tsv`` (one line per system and utterance), ``RESULTS.md`` (summary with
 95% confidence intervals, paired differences to the first system, then per-utterance
 tables) and ``spectrograms.png`` (reference vs each system).
+
+A system scored before into the same OUTPUT_DIR is not scored again when nothing it
+depends on changed (``score_cache.json``: the reference and hypothesis files' sizes and
+modification times, the metrics, ``--fs``, ``--every``, ``--max_shift_ms``): adding a
+system to a finished run scores that system only. ``--force`` scores everything; the
+optional model-based scorers always score.
 """
 
 import argparse
+import hashlib
+import json
 import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
@@ -238,16 +246,45 @@ def format_results(results, metrics: List[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def score_key(label: str, hyp_dir: Path, refs: Dict[str, Path], settings) -> str:
+    """What a system's scores depend on (file sizes and modification times, settings)."""
+    stamps = []
+    for utt, ref_path in refs.items():
+        for path in (Path(ref_path), hyp_dir / f"{utt}.wav"):
+            st = path.stat()
+            stamps.append([str(path.resolve()), st.st_size, st.st_mtime_ns])
+    return hashlib.sha256(json.dumps([label, settings, sorted(refs), stamps]).encode()).hexdigest()
+
+
+def previous_scores(output_dir: Path, metrics: List[str]):
+    """(cache, per-system per-utterance scores) of an earlier run into output_dir."""
+    try:
+        cache = json.loads((output_dir / "score_cache.json").read_text())
+        with open(output_dir / "scores.tsv") as f:
+            header = f.readline().rstrip("\n").split("\t")
+            if header[2:] != metrics:
+                return {}, {}
+            rows: Dict[str, Dict[str, Dict[str, float]]] = {}
+            for line in f:
+                label, utt, *values = line.rstrip("\n").split("\t")
+                rows.setdefault(label, {})[utt] = dict(zip(metrics, map(float, values)))
+    except (OSError, ValueError):
+        return {}, {}
+    return cache, rows
+
+
 def run(ref: Path, hyps: List[Tuple[str, Path]], output_dir: Path, metrics: List[str],
         max_shift_ms: float = 50.0, extra=None, fs: Optional[int] = None,
-        nj: int = 1, every: Optional[Dict[str, int]] = None) -> Dict[str, Dict[str, Dict[str, float]]]:  # fmt: skip
+        nj: int = 1, every: Optional[Dict[str, int]] = None,
+        force: bool = False) -> Dict[str, Dict[str, Dict[str, float]]]:  # fmt: skip
     """Score every system; write scores.tsv, RESULTS.md and spectrograms.png.
 
     ``extra`` maps further metric names to callables (hyp, fs, utterance) -> float;
     ``fs`` is the rate both signals are scored at (default: each reference's own);
     ``nj`` > 1 scores utterances in that many processes (built-in metrics only);
     ``every`` maps slow metrics to K: they are scored on every K-th utterance only (the
-    others get NaN, left out of means; RESULTS.md says on how many).
+    others get NaN, left out of means; RESULTS.md says on how many); ``force`` scores
+    systems whose scores in output_dir are up to date again.
     """
     every = every or {}
     if fs is not None and not (isinstance(fs, int) and 8000 <= fs <= 384000):
@@ -260,6 +297,12 @@ def run(ref: Path, hyps: List[Tuple[str, Path]], output_dir: Path, metrics: List
     refs = list_references(ref)
     first = next(iter(refs))  # the utterance shown in spectrograms.png
     results, examples, notes = {}, [], []
+    labels = [label for label, _ in hyps]
+    if len(set(labels)) != len(labels):
+        raise ScoreError(f"a system label is given twice: {labels}")
+    settings = [metrics, sorted(every.items()), fs, max_shift_ms]
+    cache, before = ({}, {}) if force or extra else previous_scores(output_dir, metrics)
+    new_cache = {}
     for label, hyp_dir in hyps:
         missing = [u for u in refs if not (hyp_dir / f"{u}.wav").is_file()]
         if missing:
@@ -267,6 +310,19 @@ def run(ref: Path, hyps: List[Tuple[str, Path]], output_dir: Path, metrics: List
                 f"{hyp_dir} lacks {len(missing)} of the {len(refs)} reference utterances,"
                 f" e.g. {missing[0]}.wav"
             )
+        key = score_key(label, hyp_dir, refs, settings)
+        new_cache[label] = {"key": key, "notes": []}
+        old = before.get(label, {})
+        if cache.get(label, {}).get("key") == key and set(old) == set(refs):
+            print(f"score: {label}: scored before from the same files, kept")
+            results[label] = old
+            new_cache[label]["notes"] = cache[label].get("notes", [])
+            notes += [f"{label}: {n}" for n in new_cache[label]["notes"]]
+            _, _, (r, h, rate), _ = score_pair(refs[first], hyp_dir / f"{first}.wav", [], max_shift_ms, None, first, fs)
+            if not examples:
+                examples.append((f"reference: {first}", r, rate))
+            examples.append((f"{label}: {first}", h, rate))
+            continue
         base = metrics[: len(metrics) - len(extra)]
         jobs = [
             (ref_path, hyp_dir / f"{utt}.wav", [m for m in base if i % every.get(m, 1) == 0], max_shift_ms, utt, fs)
@@ -283,6 +339,7 @@ def run(ref: Path, hyps: List[Tuple[str, Path]], output_dir: Path, metrics: List
         for utt, (scores, _, (r, h, rate), utt_notes) in zip(refs, outputs):
             per_utt[utt] = {m: scores.get(m, float("nan")) for m in metrics}
             notes += [f"{label}: {n}" for n in utt_notes]
+            new_cache[label]["notes"] += utt_notes
             if utt == first:
                 if not examples:
                     examples.append((f"reference: {utt}", r, rate))
@@ -294,6 +351,7 @@ def run(ref: Path, hyps: List[Tuple[str, Path]], output_dir: Path, metrics: List
         for label, per_utt in results.items():
             for utt, s in per_utt.items():
                 f.write(f"{label}\t{utt}\t" + "\t".join(f"{s[m]:.6f}" for m in metrics) + "\n")
+    (output_dir / "score_cache.json").write_text(json.dumps(new_cache, indent=1))
     text = format_results(results, metrics)
     for m, k in every.items():
         if k > 1:
@@ -325,6 +383,7 @@ def main(argv=None) -> None:
     parser.add_argument("--nj", type=int, default=1, help="processes scoring utterances in parallel")
     parser.add_argument("--every", action="append", default=[], metavar="METRIC:K",
                         help="score a slow metric on every K-th utterance only (e.g. dnsmos:10)")
+    parser.add_argument("--force", action="store_true", help="score systems scored before again")
     parser.add_argument("--utmos_model", type=Path, help="local TorchScript MOS model")
     parser.add_argument("--asr_config", type=Path, help="ESPnet ASR config.yaml (for WER)")
     parser.add_argument("--asr_model", type=Path, help="ESPnet ASR model .pth (for WER)")
@@ -351,7 +410,7 @@ def main(argv=None) -> None:
                 raise ScoreError(f"--every wants METRIC:K with K >= 1, got {spec!r}")
             every[name] = int(k)
         run(args.ref, args.hyp, args.output_dir, args.metrics.split(","), args.max_shift_ms, extra,
-            args.fs, args.nj, every)
+            args.fs, args.nj, every, args.force)
     except ScoreError as e:
         sys.exit(f"score: {e}")
     print("\n## ".join((args.output_dir / "RESULTS.md").read_text().split("\n## ")[:2]))

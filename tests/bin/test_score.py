@@ -237,3 +237,43 @@ def test_every_scores_a_slow_metric_on_every_kth_utterance(espeak_corpus, tmp_pa
     with pytest.raises(SystemExit, match="--every wants METRIC:K"):
         score.main(["--ref", str(ref_dir), "--hyp", str(ref_dir), "--output_dir", str(tmp_path / "x"),
                     "--every", "dnsmos:0"])  # fmt: skip
+
+
+def test_a_system_scored_before_is_kept_and_a_changed_one_rescored(espeak_corpus, tmp_path, monkeypatch):
+    """Adding a system to a finished run scores that system only; a system whose files
+    changed, other settings, or --force score again."""
+    import os
+
+    ref_dir = espeak_corpus / "test" / "wav"
+    hyp_dir = tmp_path / "hyp"
+    hyp_dir.mkdir()
+    for path in ref_dir.glob("*.wav"):
+        wav, fs = read(path)
+        sf.write(str(hyp_dir / path.name), degrade(wav, fs, noise=0.01), fs)
+    out = tmp_path / "scores"
+    first = score.run(ref_dir, [("noisy", hyp_dir)], out, ["stoi", "lsd"])
+    calls = []
+    real = score.score_pair
+    monkeypatch.setattr(score, "score_pair", lambda *a, **k: calls.append(a[2]) or real(*a, **k))
+    again = score.run(ref_dir, [("noisy", hyp_dir), ("same", ref_dir)], out, ["stoi", "lsd"])
+    n = len(first["noisy"])
+    # noisy: one call without metrics for the spectrogram; same: every utterance scored
+    assert calls.count([]) == 1 and len(calls) == 1 + n
+    for utt, s in first["noisy"].items():
+        assert again["noisy"][utt]["stoi"] == pytest.approx(s["stoi"], abs=1e-6)
+    assert len((out / "scores.tsv").read_text().splitlines()) == 1 + 2 * n
+    assert "| noisy |" in (out / "RESULTS.md").read_text() and "| same |" in (out / "RESULTS.md").read_text()
+
+    victim = next(hyp_dir.glob("*.wav"))
+    os.utime(victim, ns=(victim.stat().st_atime_ns, victim.stat().st_mtime_ns + 10**9))
+    calls.clear()
+    score.run(ref_dir, [("noisy", hyp_dir), ("same", ref_dir)], out, ["stoi", "lsd"])
+    assert len(calls) == n + 1  # noisy scored again, same kept
+    calls.clear()
+    score.run(ref_dir, [("noisy", hyp_dir)], out, ["stoi"])  # other metrics: nothing kept
+    assert len(calls) == n
+    calls.clear()
+    score.run(ref_dir, [("noisy", hyp_dir)], out, ["stoi"], force=True)
+    assert len(calls) == n
+    with pytest.raises(score.ScoreError, match="given twice"):
+        score.run(ref_dir, [("a", hyp_dir), ("a", ref_dir)], out, ["stoi"])

@@ -252,22 +252,24 @@ fi
 [ "${codec}" = secousti ] && systems=(secousti)
 [ "${codec}" = secousti ] && [ "${secousti_ablation}" = true ] && systems+=(secousti_nocontrast)
 
+redo=; [ "${force}" = true ] && redo=--force  # stages 5-6 redo systems done before
 if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
     for set in ${test_sets}; do
         out=${expdir}/${decode_name}_${set}
-        if done_or_force "${out}/.done"; then log "stage 5: ${out} is complete, skipping"; continue; fi
+        # decode.py keeps the systems decoded before from the same model and data
         log "stage 5: decoding ${set} -> ${out}"
+        rm -f "${out}/.done"
         if [ "${codec}" = secousti ]; then
             specs=(--system "secousti:${secousti_exp}/config.yaml:${secousti_model}")
             [ "${secousti_ablation}" = true ] && specs+=(--system \
                 "secousti_nocontrast:${secousti_ablation_exp}/config.yaml:${secousti_ablation_exp}/valid.mel_l1_loss.best.pth")
-            python -m espnet2_p2p.bin.decode --data_dir "${dumpdir}/${set}" --output_dir "${out}" "${specs[@]}"
+            python -m espnet2_p2p.bin.decode --data_dir "${dumpdir}/${set}" --output_dir "${out}" "${specs[@]}" ${redo}
         elif [ -n "${specs+x}" ]; then
             args=()
             for spec in "${specs[@]}"; do args+=(--system "${spec}"); done
-            python -m espnet2_p2p.bin.decode --data_dir "${dumpdir}/${set}" --output_dir "${out}" "${args[@]}"
+            python -m espnet2_p2p.bin.decode --data_dir "${dumpdir}/${set}" --output_dir "${out}" "${args[@]}" ${redo}
         else
-            python -m espnet2_p2p.bin.decode --data_dir "${dumpdir}/${set}" --output_dir "${out}" \
+            python -m espnet2_p2p.bin.decode --data_dir "${dumpdir}/${set}" --output_dir "${out}" ${redo} \
                 --system "plain_only:${teacher_exp}/config.yaml:${teacher_model}:streams=1" \
                 --system "student_${codeword}:${student_exp}/config.yaml:${student_model}:pseudo_codeword=${codeword}" \
                 --system "teacher:${teacher_exp}/config.yaml:${teacher_model}"
@@ -281,7 +283,7 @@ if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
         dec=${expdir}/${decode_name}_${set}
         out=${expdir}/${scores_name}_${set}
         [ -f "${dec}/.done" ] || die "${dec} is incomplete: run stage 5"
-        if done_or_force "${out}/RESULTS.md"; then log "stage 6: ${out} is complete, skipping"; continue; fi
+        # score.py keeps the scores of systems whose files did not change
         log "stage 6: scoring ${set} -> ${out}"
         hyps=()
         for s in "${systems[@]}"; do hyps+=(--hyp "${s}=${dec}/${s}"); done
@@ -291,7 +293,7 @@ if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
             for s in "${p2p_dec}"/*/; do s=$(basename "${s}"); hyps+=(--hyp "${s}=${p2p_dec}/${s}"); done
         fi
         python -m espnet2_p2p.bin.score --ref "${dumpdir}/${set}/wav.scp" --output_dir "${out}" "${hyps[@]}" \
-            ${score_fs:+--fs "${score_fs}"} --nj "${score_nj}" ${score_args}
+            ${score_fs:+--fs "${score_fs}"} --nj "${score_nj}" ${score_args} ${redo}
     done
     if [ "${codec}" = secousti ]; then
         probe=(--model "${secousti_exp}" --name secousti)

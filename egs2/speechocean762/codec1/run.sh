@@ -12,6 +12,9 @@
 #   single_vq      one VQ of 1024 trained alone at 0.5 kbps, same budget (conf/single_small.yaml)
 #   student        pseudo VQs predicted from the teacher's plain stream (conf/student_small.yaml)
 #   student_ft     the student with its decoder fine-tuned on predicted codewords
+#   plain_only_ft, single_vq_ft
+#                  controls for student_ft's extra training: the teacher as a single-VQ codec
+#                  (its plain VQ alone) and the single VQ, each trained as many more steps
 #   n1_*, n5_*     the N ablation: plain-only and student with N = 1 and N = 5, a shorter budget
 #                  (--ablation_epochs for the teachers, --ablation_student_epochs)
 # Then decoding and scoring (stages 5-6) of all of them on the test speakers and, out of
@@ -76,14 +79,23 @@ teacher_a=(--stage 3 --stop_stage 4)
 ft=(--stage 4 --stop_stage 4 --tag _ft --teacher_dir exp/teacher --student_criterion mel_l1_loss
     --student_config "${conf}/student_small_ft.yaml" --student_init exp/student/valid.ce_loss.best.pth)
 single=(--stage 3 --stop_stage 3 --tag _single --train_config "${conf}/single_small.yaml")
+# The controls train as many epochs as student_small_ft, from the teacher (its residual
+# levels dropped: a single-VQ codec) and from the single VQ.
+ft_epochs=$(sed -n 's/^max_epoch: *\([0-9]*\).*/\1/p' "${conf}/student_small_ft.yaml")
+q=codec.generator.quantizer
+plain_ft=(--stage 3 --stop_stage 3 --tag _plain_ft --train_config "${conf}/single_small.yaml"
+    --teacher_max_epoch "${ft_epochs}" --train_args "${train_args} --init_param
+    exp/teacher/valid.mel_l1_loss.best.pth:::${q}.layout,${q}.rvq.layers.1,${q}.rvq.layers.2,${q}.rvq.layers.3")
+single_ft=(--stage 3 --stop_stage 3 --tag _single_ft --train_config "${conf}/single_small.yaml"
+    --teacher_max_epoch "${ft_epochs}" --train_args "${train_args} --init_param exp/teacher_single/valid.mel_l1_loss.best.pth")
 ablate() {  # ablate N
     codec --stage 3 --stop_stage 4 --tag "_n$1" --teacher_max_epoch "${ablation_epochs}" \
         --student_max_epoch "${ablation_student_epochs}" \
         --train_args "${train_args} --codec_conf num_pseudo=$1"
 }
-queue_a() { codec "${teacher_a[@]}" && codec "${ft[@]}"; }
+queue_a() { codec "${teacher_a[@]}" && codec "${ft[@]}" && codec "${plain_ft[@]}"; }
 queue_b() {
-    codec "${single[@]}"
+    codec "${single[@]}" && codec "${single_ft[@]}"
     if [ "${ablation}" = true ]; then ablate 1 && ablate 5; fi
 }
 if in_range 3 || in_range 4; then
@@ -107,10 +119,12 @@ plain_only:exp/teacher/config.yaml:exp/teacher/${m}:streams=1
 student_expected:exp/student/config.yaml:exp/student/${c}:pseudo_codeword=expected
 student_argmax:exp/student/config.yaml:exp/student/${c}:pseudo_codeword=argmax
 student_ft:exp/student_ft/config.yaml:exp/student_ft/${m}
+plain_only_ft:exp/teacher_plain_ft/config.yaml:exp/teacher_plain_ft/${m}
+single_vq_ft:exp/teacher_single_ft/config.yaml:exp/teacher_single_ft/${m}
 teacher:exp/teacher/config.yaml:exp/teacher/${m}"
 students=student_expected,student_argmax,student_ft
-pairs=()
-[ "${ablation}" = true ] && pairs=(--pairs n1_student-n1_plain_only,n5_student-n5_plain_only,n1_student-single_vq,n5_student-single_vq)
+pairs=student_ft-plain_only_ft,student_ft-single_vq_ft
+[ "${ablation}" = true ] && pairs+=,n1_student-n1_plain_only,n5_student-n5_plain_only,n1_student-single_vq,n5_student-single_vq
 if [ "${ablation}" = true ]; then
     for n in 1 5; do
         systems+="
@@ -143,13 +157,15 @@ if in_range 6; then
         echo "Produced by egs2/speechocean762/codec1/run.sh (stages 5-6). test: 25 unseen speakers"
         echo "of speechocean762; real_speech: 20 LibriTTS/VCTK clips (out of domain), coded at"
         echo "16 kHz and scored at 16 kHz. Baselines at 0.5 kbps: single_vq (one VQ trained"
-        echo "alone) and plain_only (the teacher's plain stream alone). n1_*/n5_*: the N ablation"
+        echo "alone) and plain_only (the teacher's plain stream alone); plain_only_ft and"
+        echo "single_vq_ft: each trained ${ft_epochs} more epochs as a 0.5 kbps codec, the extra"
+        echo "training student_ft had (its decoder, ${ft_epochs} epochs). n1_*/n5_*: the N ablation"
         echo "with a shorter budget (teachers ${ablation_epochs} epochs, students ${ablation_student_epochs})."
         for set in ${test_sets}; do
             echo
             python -m espnet2_p2p.bin.results_table --decode_dir "exp/decode_${set}" \
                 --scores_dir "exp/scores_${set}" --baselines single_vq,plain_only \
-                --students "${students}" --teacher teacher "${pairs[@]}" \
+                --students "${students}" --teacher teacher --pairs "${pairs}" \
                 --title "${set}" --output "exp/table_${set}.md" >/dev/null
             cat "exp/table_${set}.md"
             echo; echo "Spectrograms: exp/scores_${set}/spectrograms.png"
@@ -158,5 +174,7 @@ if in_range 6; then
     log "results: $(pwd)/RESULTS.md"
 fi
 if in_range 7 || in_range 8; then
-    codec --stage $(( stage > 7 ? stage : 7 )) --stop_stage "${stop_stage}" --test_sets test
+    # tokens and the packed model of the student that ships: student_ft (exp/p2psyn_ft_packed.zip)
+    codec --stage $(( stage > 7 ? stage : 7 )) --stop_stage "${stop_stage}" --test_sets test \
+        --tag _ft --teacher_dir exp/teacher --student_criterion mel_l1_loss
 fi

@@ -1,0 +1,65 @@
+"""The decoding stage's bookkeeping: a system decoded before is kept, a changed one redone."""
+
+import json
+import os
+import zipfile
+
+import pytest
+
+from espnet2_p2p.bin import decode
+
+
+@pytest.fixture
+def models(tmp_path, packed_models):
+    with zipfile.ZipFile(packed_models) as zf:
+        zf.extractall(tmp_path / "models")
+    return tmp_path / "models"
+
+
+def spec(models, label, name, options=""):
+    return f"{label}:{models / name / 'config.yaml'}:{models / name / 'model.pth'}{options}"
+
+
+def test_added_system_is_decoded_alone_and_a_changed_model_again(espeak_corpus, models, tmp_path, monkeypatch):
+    data, out = espeak_corpus / "test", tmp_path / "decode"
+    decode.main(["--data_dir", str(data), "--output_dir", str(out),
+                 "--system", spec(models, "plain", "teacher", ":streams=1")])  # fmt: skip
+    before = json.loads((out / "summary.json").read_text())["plain"]
+    decoded = []
+    real = decode.decode_one
+    monkeypatch.setattr(decode, "decode_one", lambda label, *a: decoded.append(label) or real(label, *a))
+    both = ["--data_dir", str(data), "--output_dir", str(out),
+            "--system", spec(models, "plain", "teacher", ":streams=1"), "--system", spec(models, "student", "student")]
+    decode.main(both)
+    assert decoded == ["student"]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["plain"] == before and summary["student"]["pseudo_top1"]
+    assert "| plain |" in (out / "bitrate.md").read_text() and "| student |" in (out / "bitrate.md").read_text()
+    assert "| student | 1: " in (out / "token_accuracy.md").read_text()
+
+    # a retrained model (newer file), a lost output wav, other options: decoded again
+    model = models / "teacher" / "model.pth"
+    os.utime(model, ns=(model.stat().st_atime_ns, model.stat().st_mtime_ns + 10**9))
+    decoded.clear()
+    decode.main(both)
+    assert decoded == ["plain"]
+    next((out / "student").glob("*.wav")).unlink()
+    decoded.clear()
+    decode.main(both)
+    assert decoded == ["student"]
+    decoded.clear()
+    decode.main(both[:6] + ["--system", spec(models, "student", "student", ":pseudo_codeword=argmax")])
+    assert decoded == ["student"]
+    decoded.clear()
+    decode.main(both + ["--force"])
+    assert decoded == ["plain", "student"]
+
+
+def test_missing_model_and_twice_given_label_are_one_line(espeak_corpus, models, tmp_path):
+    data, out = espeak_corpus / "test", tmp_path / "decode"
+    with pytest.raises(SystemExit, match="nothing.pth does not exist"):
+        decode.main(["--data_dir", str(data), "--output_dir", str(out),
+                     "--system", f"x:{models / 'teacher' / 'config.yaml'}:{models / 'nothing.pth'}"])  # fmt: skip
+    with pytest.raises(SystemExit, match="given twice"):
+        decode.main(["--data_dir", str(data), "--output_dir", str(out),
+                     "--system", spec(models, "a", "teacher"), "--system", spec(models, "a", "student")])  # fmt: skip
