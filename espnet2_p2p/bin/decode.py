@@ -21,8 +21,8 @@ codes used and the token entropy; ``summary.json`` holds all of it for
 :mod:`espnet2_p2p.bin.results_table`.
 
 A system already decoded into OUTPUT_DIR is not decoded again: ``LABEL/system.json``,
-written when its folder is complete, records what it was made from (the spec, the config
-and model files' sizes and modification times, the data dir's ``wav.scp``) and its
+written when its folder is complete, records what it was made from (the spec, the bytes of
+the config and model files, the input audio files' sizes and modification times) and its
 measurements. Adding a system to a finished run decodes that system only; a changed
 model or data dir decodes again; ``--force`` decodes everything.
 Score the folders with ``python -m espnet2_p2p.bin.score``.
@@ -43,6 +43,7 @@ import espnet2_p2p  # noqa: F401  (registers the codecs)
 from espnet2_p2p import bitstream, chunked
 from espnet2_p2p.data.prepare import read_table
 from espnet2_p2p.model_io import fingerprint, load_files
+from espnet2_p2p.utils.files import file_digest
 
 
 def parse_system(spec: str):
@@ -120,16 +121,14 @@ def codebook_use(streams: List[np.ndarray], sizes: List[int]) -> List[Dict[str, 
     return out
 
 
-def _stamp(path: Path) -> list:
-    st = path.stat()
-    return [str(path.resolve()), st.st_size, st.st_mtime_ns]
-
-
-def system_key(label: str, config: Path, model_file: Path, options: dict, data_dir: Path) -> str:
-    """What a decoded folder depends on: changes when the spec, the config, the model file
-    or the data dir's wav.scp changes (sizes and modification times)."""
-    text = json.dumps([label, _stamp(config), _stamp(model_file), sorted(options.items()),
-                       _stamp(data_dir / "wav.scp")])  # fmt: skip
+def system_key(label: str, config: Path, model_file: Path, options: dict, utts) -> str:
+    """What a decoded folder depends on: the label and options, the bytes of the config and
+    the model file, and the input audio (ids, paths, sizes and modification times)."""
+    audio = []
+    for utt, path in utts:
+        st = Path(path).stat()
+        audio.append([utt, path, st.st_size, st.st_mtime_ns])
+    text = json.dumps([label, file_digest(config), file_digest(model_file), sorted(options.items()), audio])
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -231,7 +230,7 @@ def main(argv=None) -> None:
         for path in (config, model_file):
             if not path.is_file():
                 raise SystemExit(f"decode: {label}: {path} does not exist")
-        key = system_key(label, config, model_file, options, args.data_dir)
+        key = system_key(label, config, model_file, options, utts)
         record = None if args.force else reusable(out_dir, key, utts)
         if record is not None:
             print(f"decode: {label}: {out_dir} was decoded from the same model and data, kept")

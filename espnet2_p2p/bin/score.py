@@ -25,8 +25,8 @@ Writes ``scores.tsv`` (one line per system and utterance), ``RESULTS.md`` (summa
 tables) and ``spectrograms.png`` (reference vs each system).
 
 A system scored before into the same OUTPUT_DIR is not scored again when nothing it
-depends on changed (``score_cache.json``: the reference and hypothesis files' sizes and
-modification times, the metrics, ``--fs``, ``--every``, ``--max_shift_ms``): adding a
+depends on changed (``score_cache.json``: the bytes of the reference and hypothesis files,
+the metrics, ``--fs``, ``--every``, ``--max_shift_ms``): adding a
 system to a finished run scores that system only. ``--force`` scores everything; the
 optional model-based scorers always score.
 """
@@ -247,13 +247,12 @@ def format_results(results, metrics: List[str]) -> str:
 
 
 def score_key(label: str, hyp_dir: Path, refs: Dict[str, Path], settings) -> str:
-    """What a system's scores depend on (file sizes and modification times, settings)."""
-    stamps = []
-    for utt, ref_path in refs.items():
-        for path in (Path(ref_path), hyp_dir / f"{utt}.wav"):
-            st = path.stat()
-            stamps.append([str(path.resolve()), st.st_size, st.st_mtime_ns])
-    return hashlib.sha256(json.dumps([label, settings, sorted(refs), stamps]).encode()).hexdigest()
+    """What a system's scores depend on: the bytes of every reference and hypothesis file
+    and the settings (a decoding that rewrote the same audio changes nothing)."""
+    from espnet2_p2p.utils.files import file_digest
+
+    digests = [[file_digest(Path(ref_path)), file_digest(hyp_dir / f"{utt}.wav")] for utt, ref_path in refs.items()]
+    return hashlib.sha256(json.dumps([label, settings, sorted(refs), digests]).encode()).hexdigest()
 
 
 def previous_scores(output_dir: Path, metrics: List[str]):

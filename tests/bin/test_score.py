@@ -268,6 +268,11 @@ def test_a_system_scored_before_is_kept_and_a_changed_one_rescored(espeak_corpus
     os.utime(victim, ns=(victim.stat().st_atime_ns, victim.stat().st_mtime_ns + 10**9))
     calls.clear()
     score.run(ref_dir, [("noisy", hyp_dir), ("same", ref_dir)], out, ["stoi", "lsd"])
+    assert len(calls) == 2  # a newer file of the same bytes: both kept (a spectrogram read each)
+    wav, fs = read(victim)
+    sf.write(str(victim), wav * 0.5, fs)
+    calls.clear()
+    score.run(ref_dir, [("noisy", hyp_dir), ("same", ref_dir)], out, ["stoi", "lsd"])
     assert len(calls) == n + 1  # noisy scored again, same kept
     calls.clear()
     score.run(ref_dir, [("noisy", hyp_dir)], out, ["stoi"])  # other metrics: nothing kept
