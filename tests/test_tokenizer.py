@@ -1,5 +1,7 @@
 """The tokenizer API: frame counts, layouts, decoding from LM tokens, refusals."""
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -51,9 +53,11 @@ def test_flat_layout_round_trip(tok, order):
         assert ids[:4].tolist() == [int(tokens[0, s]) + 1024 * s for s in range(4)]
     else:  # all of stream 0 first
         assert torch.equal(ids[: len(tokens)], tokens[:, 0])
+    # an id names its stream and code: <codec_layerS_codeC> with id = S * 1024 + C
+    assert names[2 * 1024 + 7] == "<codec_layer2_code7>" and names[-1] == "<codec_layer3_code1023>"
     for i in ids[:8].tolist():
-        s, c = divmod(i, 1024)
-        assert names[i] == f"<codec_layer{s}_code{c}>"
+        stream, code = map(int, re.fullmatch(r"<codec_layer(\d)_code(\d+)>", names[i]).groups())
+        assert stream * 1024 + code == i
 
 
 def test_decoding_lm_tokens_uses_them_and_plain_tokens_predict(tok):
