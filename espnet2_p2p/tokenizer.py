@@ -22,8 +22,8 @@ entries, as in the shipped configs). ``order="frame"`` (default) lists frame 0's
 streams 0..S-1, then frame 1's ...; ``order="stream"`` lists all of stream 0, then
 stream 1 .... :meth:`token_list` names id ``i`` as ``<codec_layer{s}_code{c}>``.
 
-SecoustiCodec (``codec: secousti``) has one token stream (``streams`` "all" and "plain"
-are the same) and a global paralinguistic vector; :meth:`paralinguistic` gives its
+SecoustiCodec (``codec: secousti``) has one token stream (every ``streams`` choice gives
+it) and a global paralinguistic vector; :meth:`paralinguistic` gives its
 integer codes for an utterance (its first ``reference_seconds``) and
 :meth:`decode` takes them back (without them, the all-zero vector)::
 
@@ -42,7 +42,7 @@ from typing import List, Optional, Sequence, Union
 import numpy as np
 import torch
 
-from espnet2_p2p.codec.base import as_codec
+from espnet2_p2p.codec.base import as_codec, check_streams
 from espnet2_p2p.errors import AudioInputError, TokenError
 from espnet2_p2p.utils.checks import check_audio_batch
 
@@ -55,13 +55,13 @@ class P2PTokenizer:
     Args:
         model: An ``ESPnetGANCodecModel`` holding a P2PSynCodec (teacher or student) or
             a SecoustiCodec, or the codec itself.
-        streams (str): "all" (plain + N pseudo; default) or "plain" (SecoustiCodec:
-            either gives its one stream).
+        streams (str): "all" (plain + N pseudo; default), "transmitted" (what a ``.p2p``
+            file carries: a student's plain stream, a teacher's 1 + N) or "plain" (stream 0
+            alone, the former name; SecoustiCodec: each gives its one stream).
     """
 
     def __init__(self, model, streams: str = "all"):
-        if streams not in ("all", "plain"):
-            raise ValueError(f"streams must be 'all' or 'plain', got {streams!r}")
+        check_streams(streams, plain=True)
         self.model = model
         self.codec = as_codec(model).eval()
         self.streams = streams
@@ -70,6 +70,8 @@ class P2PTokenizer:
         self.sizes: List[int] = list(self.codec_sizes)
         if streams == "plain":
             self.sizes = self.sizes[:1]
+        elif streams == "transmitted":
+            self.sizes = self.sizes[: self.codec.transmitted_streams]
         self.offsets: List[int] = [int(sum(self.sizes[:s])) for s in range(len(self.sizes))]
         self.vocab_size = int(sum(self.sizes))
 
@@ -146,7 +148,7 @@ class P2PTokenizer:
         elif self.streams == "all":
             codes = self.codec.tokens(x, lengths)
         else:
-            codes = self.codec.encode(x, lengths)[:1]
+            codes = self.codec.encode(x, lengths)[: self.num_streams]
         tokens = codes.permute(1, 2, 0).cpu()  # (B, frames, S)
         return tokens[0] if single else tokens
 

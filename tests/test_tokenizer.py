@@ -118,11 +118,25 @@ def test_flat_ids_of_the_wrong_stream_or_length(tok):
         tok.unflatten(np.append(ids[:-1], 4096))
 
 
-def test_plain_only_tokenizer(packed_models):
-    tok = P2PTokenizer.from_pretrained(packed_models, streams="plain")
+@pytest.mark.parametrize("streams", ["transmitted", "plain"])
+def test_plain_only_tokenizer(packed_models, streams):
+    tok = P2PTokenizer.from_pretrained(packed_models, streams=streams)  # a student sends 1 stream
     tokens = tok.encode(0.1 * torch.randn(3200))
     assert tokens.shape == (10, 1) and tok.vocab_size == 1024 and len(tok.token_list()) == 1024
     assert tok.decode(tokens).shape == (3200,)
+
+
+def test_transmitted_and_plain_streams_of_a_teacher(packed_models):
+    """A teacher's .p2p file carries 1 + N streams: "transmitted" gives them all, "plain"
+    (the former name) stream 0 alone; an unknown name lists the choices."""
+    x = 0.1 * torch.randn(3200)
+    sent = P2PTokenizer.from_pretrained(packed_models, name="teacher", streams="transmitted")
+    plain = P2PTokenizer.from_pretrained(packed_models, name="teacher", streams="plain")
+    tokens = sent.encode(x)
+    assert tokens.shape == (10, 4) and sent.vocab_size == 4096
+    assert torch.equal(plain.encode(x), tokens[:, :1]) and plain.vocab_size == 1024
+    with pytest.raises(ValueError, match="'transmitted' or 'all' or 'plain', got 'pseudo'"):
+        P2PTokenizer.from_pretrained(packed_models, streams="pseudo")
 
 
 def test_p2psyn_has_no_paralinguistic_vector(tok):
