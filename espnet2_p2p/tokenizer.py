@@ -45,6 +45,7 @@ import torch
 from espnet2_p2p.codec.base import as_codec, check_streams
 from espnet2_p2p.errors import AudioInputError, TokenError
 from espnet2_p2p.utils.checks import check_audio_batch
+from espnet2_p2p.utils.tokens import first_bad_token, frames_for
 
 ORDERS = ("frame", "stream")
 
@@ -114,7 +115,7 @@ class P2PTokenizer:
         """Frames of a waveform of ``num_samples >= 1`` samples: ``ceil(num_samples / hop)``."""
         if num_samples < 1:
             raise AudioInputError(f"audio of {num_samples} samples has no frames")
-        return -(-int(num_samples) // self.hop_length)
+        return frames_for(num_samples, self.hop_length)
 
     @property
     def device(self) -> torch.device:
@@ -218,15 +219,12 @@ class P2PTokenizer:
             )
         if t.shape[0] == 0:
             raise TokenError(f"{name}: no frames")
-        sizes = self.codec_sizes
-        for s in range(t.shape[1]):
-            lo, hi = int(t[:, s].min()), int(t[:, s].max())
-            if lo < 0 or hi >= sizes[s]:
-                frame = int(((t[:, s] < 0) | (t[:, s] >= sizes[s])).nonzero()[0])
-                bad = int(t[frame, s])
-                raise TokenError(
-                    f"{name}: stream {s} has token {bad} at frame {frame}, outside [0, {sizes[s]})"
-                )
+        bad = first_bad_token(t.T, self.codec_sizes[: t.shape[1]])
+        if bad:
+            raise TokenError(
+                f"{name}: stream {bad.stream} has token {bad.value} at frame {bad.index},"
+                f" outside [0, {self.codec_sizes[bad.stream]})"
+            )
         if num_samples is not None and self.num_frames(num_samples) != t.shape[0]:
             raise TokenError(
                 f"{name}: {t.shape[0]} frames, but {num_samples} samples make {self.num_frames(num_samples)}"

@@ -204,7 +204,7 @@ class Runner:
 
         codec = self.codec
         with AudioSource(path, codec.fs) as src:
-            bar, update = self._progress(-(-src.num_samples // codec.hop_length), path.name)
+            bar, update = self._progress(codec.frames_for(src.num_samples), path.name)
             with bar:
                 codes = chunked.encode(
                     codec, src.read, src.num_samples, streams,
@@ -221,7 +221,7 @@ class Runner:
 
         codec = self.codec
         with AudioSource(path, codec.fs) as src:
-            bar, update = self._progress(-(-src.num_samples // codec.hop_length), path.name)
+            bar, update = self._progress(codec.frames_for(src.num_samples), path.name)
             with bar:
                 codes, side = chunked.stream_encode(codec, src.read, src.num_samples, self.args.chunk_seconds, update)
             for notice in src.final_notices():

@@ -17,6 +17,8 @@ from typing import List, Optional
 
 import torch
 
+from espnet2_p2p.utils.tokens import frames_for  # noqa: F401  (part of the interface)
+
 STREAM_CHOICES = ("transmitted", "all")
 
 
@@ -39,9 +41,6 @@ def as_codec(model):
     return model.codec if isinstance(model, ESPnetGANCodecModel) else model
 
 
-def frames_for(num_samples: int, hop_length: int) -> int:
-    """Code frames of ``num_samples`` samples: whole frames, at least one."""
-    return max(1, -(-int(num_samples) // int(hop_length)))
 
 
 class CodecInterface(ABC):

@@ -43,6 +43,7 @@ from espnet2_p2p.layers.convnext import ChannelLayerNorm, ConvNeXtV2Block
 from espnet2_p2p.layers.mdct import MDCT
 from espnet2_p2p.quantizer.p2psvq import P2PSVQ
 from espnet2_p2p.utils.checks import check_audio_batch
+from espnet2_p2p.utils.tokens import frames_for
 
 
 def _masked(x: torch.Tensor, mask: Optional[torch.Tensor]) -> torch.Tensor:
@@ -153,7 +154,7 @@ class P2PSynGenerator(torch.nn.Module):
 
     def num_frames(self, num_samples: int) -> int:
         """Code frames for a waveform of ``num_samples`` samples: ceil(T / hop)."""
-        return max(1, -(-num_samples // self.hop_length))
+        return frames_for(num_samples, self.hop_length)
 
     def frame_masks(self, frames: torch.Tensor, max_frames: int):
         """Masks for a batch whose item b has ``frames[b]`` code frames: code-frame mask

@@ -65,6 +65,7 @@ from espnet2_p2p.layers.causal import (
 from espnet2_p2p.layers.mdct import MDCT
 from espnet2_p2p.quantizer.fsq import VAEFSQ, kl_warmup_weight
 from espnet2_p2p.utils.checks import check_audio_batch
+from espnet2_p2p.utils.tokens import frames_for
 
 
 class _Norm(torch.nn.Module):
@@ -169,7 +170,7 @@ class SecoustiGenerator(torch.nn.Module):
 
     # ------------------------------------------------------------- framing
     def num_frames(self, num_samples: int) -> int:
-        return max(1, -(-num_samples // self.hop_length))
+        return frames_for(num_samples, self.hop_length)
 
     def pad(self, audio: torch.Tensor) -> torch.Tensor:
         frames = self.num_frames(audio.shape[-1])
