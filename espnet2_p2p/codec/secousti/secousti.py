@@ -37,7 +37,7 @@ Choices, and why:
 """
 
 import math
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, NamedTuple, Optional
 
 import torch
 import torch.nn.functional as F
@@ -114,6 +114,15 @@ class ParalinguisticEncoder(torch.nn.Module):
         return codes.float() / (2**self.bits - 1) * 2 - 1
 
 
+class EncodedFrames(NamedTuple):
+    """What :meth:`SecoustiGenerator.encode_frames` returns for new code frames."""
+
+    features: torch.Tensor  # encoder output (B, model_dim, k)
+    bottleneck: Any  # the VAE + FSQ output (quantized values, codes, ...)
+    state: dict  # the stream state after these frames
+    coeffs: torch.Tensor  # their MDCT frames (B, H, k * D)
+
+
 class SecoustiGenerator(torch.nn.Module):
     """Encoder, VAE + FSQ, paralinguistic encoder, decoder; offline and streaming."""
 
@@ -176,44 +185,32 @@ class SecoustiGenerator(torch.nn.Module):
         frames = self.num_frames(audio.shape[-1])
         return F.pad(audio, (0, frames * self.hop_length - audio.shape[-1]))
 
-    def analysis(self, samples: torch.Tensor, tail: Optional[torch.Tensor]):
-        """MDCT frames of new samples (B, k * hop) given the previous H samples (``tail``,
-        zeros at the start): (B, H, k * D) and the new tail."""
-        if tail is None:
-            tail = samples.new_zeros(samples.shape[0], self.H)
-        x = torch.cat([tail, samples], dim=-1).unsqueeze(1)
-        basis = self.mdct.basis.to(dtype=x.dtype, device=x.device)
-        return F.conv1d(x, basis, stride=self.H), samples[:, -self.H :]
-
-    def synthesis(self, coeffs: torch.Tensor, overlap: Optional[torch.Tensor]):
-        """New MDCT frames (B, H, k * D) -> (samples (B, k * hop) ending H samples before
-        the last frame's end, new overlap (B, H)). The first call's first H samples lie
-        before time 0 and are dropped by the caller."""
-        basis = self.mdct.basis.to(dtype=coeffs.dtype, device=coeffs.device)
-        y = F.conv_transpose1d(coeffs, basis, stride=self.H)[:, 0]  # (B, (kD + 1) H)
-        if overlap is not None:
-            y = torch.cat([y[:, : self.H] + overlap, y[:, self.H :]], dim=-1)
-        n = coeffs.shape[-1] * self.H
-        return y[:, :n], y[:, n:]
-
     # ------------------------------------------------------------- encoder
     def reference_embedding(self, reference: torch.Tensor) -> torch.Tensor:
         """Reference audio (B, T') -> paralinguistic vector (B, P) (quantized)."""
         return self.paralinguistic(self.mdct.mdct(reference))
 
-    def encode_frames(self, samples: torch.Tensor, state: Optional[dict] = None, sample_vae: bool = False):
-        """Samples (B, k * hop) -> (encoder features (B, model_dim, k), bottleneck output,
-        new state). ``state`` None starts a stream."""
-        state = state or {}
-        coeffs, tail = self.analysis(samples, state.get("tail"))
+    def _features(self, samples: torch.Tensor, state: dict):
+        """Samples (B, k * hop) -> (encoder features (B, model_dim, k), MDCT (B, H, k * D),
+        new state)."""
+        coeffs, tail = self.mdct.analysis_step(samples, state.get("tail"))
         h, conv_state = self.enc_conv(coeffs, state.get("conv"))
         b, c, t = h.shape
         h = self.patch(h.view(b, c, t // self.D, self.D).permute(0, 2, 1, 3).reshape(b, t // self.D, c * self.D))
         h, tf_state = self.enc_tf(h.transpose(1, 2), state.get("tf"))
-        h = self.enc_norm(h)
-        out = self.bottleneck(h)
-        new = {"tail": tail, "conv": conv_state, "tf": tf_state}
-        return h, out, new, coeffs
+        return self.enc_norm(h), coeffs, {"tail": tail, "conv": conv_state, "tf": tf_state}
+
+    def analyse(self, audio: torch.Tensor):
+        """Offline: audio (B, 1, T) -> (MDCT of the padded audio (B, H, m * D), latent
+        (B, model_dim, m)), as P2PSynGenerator.analyse; the bottleneck takes the latent."""
+        h, coeffs, _ = self._features(self.pad(audio[:, 0]), {})
+        return coeffs, h
+
+    def encode_frames(self, samples: torch.Tensor, state: Optional[dict] = None) -> EncodedFrames:
+        """Streaming: samples (B, k * hop) -> :class:`EncodedFrames` (features, bottleneck
+        output, new state, MDCT). ``state`` None starts a stream."""
+        h, coeffs, new = self._features(samples, state or {})
+        return EncodedFrames(h, self.bottleneck(h), new, coeffs)
 
     # ------------------------------------------------------------- decoder
     def decode_frames(self, values: torch.Tensor, g: torch.Tensor, state: Optional[dict] = None):
@@ -227,7 +224,7 @@ class SecoustiGenerator(torch.nn.Module):
         h = self.unpatch(h.transpose(1, 2)).view(b, k, self.channels, self.D)
         h = h.permute(0, 2, 1, 3).reshape(b, self.channels, k * self.D)
         coeffs, conv_state = self.dec_conv(h, state.get("conv"))
-        samples, overlap = self.synthesis(coeffs, state.get("overlap"))
+        samples, overlap = self.mdct.synthesis_step(coeffs, state.get("overlap"))
         return coeffs, samples, {"tf": tf_state, "conv": conv_state, "overlap": overlap}
 
     def synthesise(self, values: torch.Tensor, g: torch.Tensor, length: int):
@@ -440,9 +437,9 @@ class SecoustiCodec(CodecInterface, AbsGANCodec):
 
     def _generator_pass(self, audio: torch.Tensor) -> Dict[str, Any]:
         gen = self.generator
-        padded = gen.pad(audio[:, 0])
-        h, bott, _, coeffs = gen.encode_frames(padded)
-        g = gen.reference_embedding(padded)
+        coeffs, h = gen.analyse(audio)
+        bott = gen.bottleneck(h)
+        g = gen.reference_embedding(gen.pad(audio[:, 0]))
         audio_hat, coeffs_hat = gen.synthesise(bott.quantized, g, audio.shape[-1])
         return dict(bottleneck=bott, coeffs=coeffs, coeffs_hat=coeffs_hat, audio_hat=audio_hat)
 
@@ -543,7 +540,7 @@ class SecoustiCodec(CodecInterface, AbsGANCodec):
     def encode(self, x: torch.Tensor, **kwargs) -> torch.Tensor:
         """Waveform (B, 1, T) -> semantic tokens (1, B, ceil(T / hop))."""
         check_audio_batch(x)
-        _, bott, _, _ = self.generator.encode_frames(self.generator.pad(x[:, 0]))
+        bott = self.generator.bottleneck(self.generator.analyse(x)[1])
         return bott.codes.unsqueeze(0)
 
     @torch.no_grad()
@@ -603,8 +600,9 @@ class StreamEncoder:
         if k == 0:
             return self.pending.new_zeros((1, self.pending.shape[0], 0), dtype=torch.long)
         ready, self.pending = self.pending[:, : k * hop], self.pending[:, k * hop :]
-        _, bott, self.state, _ = self.codec.generator.encode_frames(ready, self.state)
-        return bott.codes.unsqueeze(0)
+        out = self.codec.generator.encode_frames(ready, self.state)
+        self.state = out.state
+        return out.bottleneck.codes.unsqueeze(0)
 
     @torch.no_grad()
     def flush(self) -> torch.Tensor:
