@@ -41,19 +41,10 @@ from typing import Any, Dict, List, NamedTuple, Optional
 
 import torch
 import torch.nn.functional as F
-from espnet2.gan_codec.abs_gan_codec import AbsGANCodec
-from espnet2.torch_utils.device_funcs import force_gatherable
 from typeguard import typechecked
 
-from espnet2_p2p.codec.base import CodecInterface
-from espnet2_p2p.codec.gan_turns import (
-    TurnCache,
-    adversarial_terms,
-    as_audio_batch,
-    attach_gan_losses,
-    discriminator_turn,
-)
-from espnet2_p2p.codec.p2psyn.loss import compressed_mdct_mse
+from espnet2_p2p.codec.shared.gan_codec import GANCodecBase, as_audio_batch
+from espnet2_p2p.codec.shared.loss import compressed_mdct_mse
 from espnet2_p2p.errors import TokenError
 from espnet2_p2p.layers.causal import (
     CausalConv1d,
@@ -234,7 +225,7 @@ class SecoustiGenerator(torch.nn.Module):
         return audio.unsqueeze(1), coeffs
 
 
-class SecoustiCodec(CodecInterface, AbsGANCodec):
+class SecoustiCodec(GANCodecBase):
     """SecoustiCodec for ESPnet's GAN codec task (``--codec secousti``).
 
     Args:
@@ -315,12 +306,10 @@ class SecoustiCodec(CodecInterface, AbsGANCodec):
         self.contrastive_temperature = contrastive_temperature
         self.kl_warmup_steps = kl_warmup_steps
         self.register_buffer("steps", torch.zeros((), dtype=torch.long))
-        attach_gan_losses(self, sampling_rate, discriminator_params, mel_loss_params, adv_loss_type)
+        self.setup_gan(sampling_rate, discriminator_params, mel_loss_params, adv_loss_type, lambda_adv, lambda_feat_match)
         self.mdct_loss_power = mdct_loss_power
         self.lambda_mel_l1, self.lambda_mel_l2, self.lambda_mdct = lambda_mel_l1, lambda_mel_l2, lambda_mdct
         self.lambda_kl, self.lambda_contrastive = lambda_kl, lambda_contrastive
-        self.lambda_adv, self.lambda_feat_match = lambda_adv, lambda_feat_match
-        self._turns = TurnCache()
 
     # ------------------------------------------------------------------ info
     @property
@@ -413,29 +402,7 @@ class SecoustiCodec(CodecInterface, AbsGANCodec):
         }
 
     # ------------------------------------------------------------ training
-    def forward(self, audio: torch.Tensor, forward_generator: bool = True, frame_labels=None, **kwargs):
-        """Generator or discriminator loss for ESPnet's GAN trainer.
-
-        Args:
-            audio (Tensor): (B, T) or (B, 1, T).
-            forward_generator (bool): Generator turn (True) or discriminator turn.
-            frame_labels (Optional[Tensor]): (B, T) text-unit id of every sample
-                (-1: none), for the contrastive term.
-        """
-        audio = audio.unsqueeze(1) if audio.dim() == 2 else audio  # (T,) is refused: not a batch
-        check_audio_batch(audio)
-        if forward_generator:
-            return self._forward_generator(audio, frame_labels)
-        return self._forward_discriminator(audio)
-
-    @property
-    def uses_discriminator(self) -> bool:
-        return self.lambda_adv > 0 or self.lambda_feat_match > 0
-
-    def _run_generator(self, audio: torch.Tensor, turn: str) -> Dict[str, Any]:
-        return self._turns.get(audio, turn, lambda: self._generator_pass(audio), self.training)
-
-    def _generator_pass(self, audio: torch.Tensor) -> Dict[str, Any]:
+    def generator_pass(self, audio: torch.Tensor) -> Dict[str, Any]:
         gen = self.generator
         coeffs, h = gen.analyse(audio)
         bott = gen.bottleneck(h)
@@ -468,8 +435,9 @@ class SecoustiCodec(CodecInterface, AbsGANCodec):
         acc = (logits.argmax(-1) == target).float().mean().item()
         return loss, acc
 
-    def _forward_generator(self, audio: torch.Tensor, frame_labels) -> Dict[str, Any]:
-        out = self._run_generator(audio, "generator")
+    def generator_loss(self, audio: torch.Tensor, out: Dict[str, Any], frame_labels=None, **inputs):
+        """Reconstruction + KL (warmed up) + the contrastive term when the batch has
+        ``frame_labels`` (B, T): the text-unit id of every sample (-1: none)."""
         bott = out["bottleneck"]
         mel_l1, mel_l2 = self.mel_loss(out["audio_hat"], audio)
         mdct_loss = compressed_mdct_mse(out["coeffs_hat"], out["coeffs"], self.mdct_loss_power)
@@ -490,20 +458,9 @@ class SecoustiCodec(CodecInterface, AbsGANCodec):
             stats.update(contrastive_loss=closs.item(), contrastive_acc=cacc)
             if self.lambda_contrastive > 0:
                 loss = loss + self.lambda_contrastive * closs
-        if self.uses_discriminator:
-            adv, adv_stats = adversarial_terms(self, out["audio_hat"], audio)
-            loss = loss + adv
-            stats.update(adv_stats)
         if self.training:
             self.steps += 1
-        stats.update(loss=loss.item())
-        loss, stats, weight = force_gatherable((loss, stats, audio.shape[0]), loss.device)
-        return dict(loss=loss, stats=stats, weight=weight, optim_idx=0)
-
-    def _forward_discriminator(self, audio: torch.Tensor) -> Dict[str, Any]:
-        if not self.uses_discriminator:
-            self._turns.clear()
-        return discriminator_turn(self, audio, lambda: self._run_generator(audio, "discriminator")["audio_hat"])
+        return loss, stats
 
     # ----------------------------------------------------------- inference
     @torch.no_grad()
