@@ -146,3 +146,50 @@ def test_p2psyn_has_no_paralinguistic_vector(tok):
         tok.paralinguistic(torch.zeros(3200))
     with pytest.raises(TokenError, match="P2PSynCodec takes no paralinguistic vector"):
         tok.decode(tokens, paralinguistic=torch.zeros(8, dtype=torch.long))
+
+
+def test_long_input_is_coded_in_chunks_linear_in_time(packed_models, monkeypatch):
+    """A single input longer than chunk_seconds goes through the chunker: no model call
+    sees more than a chunk plus its context, the tokens are those of p2p-codec's chunked
+    path, and decoding long tokens is chunked too; a short one is coded whole."""
+    from espnet2_p2p import chunked
+
+    tok = P2PTokenizer.from_pretrained(packed_models, chunk_seconds=1.0, context_seconds=0.2)
+    longest = []
+    codec = tok.codec
+    for name in ("tokens", "decode"):
+        real = getattr(codec, name)
+        monkeypatch.setattr(codec, name, lambda x, *a, _r=real, **k: longest.append(x.shape[-1]) or _r(x, *a, **k))
+    x = 0.1 * torch.randn(16000 * 5 + 123)
+    tokens = tok.encode(x)
+    assert tokens.shape == (tok.num_frames(len(x)), 4)
+    assert max(longest) <= 16000 * 1.4 + 320  # chunk + context on both sides (samples)
+    ref = chunked.encode(codec, lambda a, b: x.numpy()[a:b], len(x), "all", 1.0, 0.2)
+    assert torch.equal(tokens, torch.from_numpy(ref.T))
+    longest.clear()
+    y = tok.decode(tokens, len(x))
+    assert y.shape == (len(x),) and max(longest) <= 50 * 1.4 + 1  # frames per decode call
+    short = 0.1 * torch.randn(16000)
+    whole = P2PTokenizer.from_pretrained(packed_models, chunk_seconds=None)
+    assert torch.equal(tok.encode(short), whole.encode(short))
+    batch = torch.stack([x, torch.cat([x[:8000], torch.zeros(len(x) - 8000)])])
+    out = tok.encode(batch, lengths=[len(x), 8000])
+    assert torch.equal(out[0], tokens) and torch.equal(out[1, :25], tok.encode(x[:8000])) and not out[1, 25:].any()
+    with pytest.raises(ValueError, match="chunk_seconds must be a positive number"):
+        P2PTokenizer.from_pretrained(packed_models, chunk_seconds=float("nan"))
+
+
+@pytest.mark.skipif(not __import__("os").path.exists("/proc/self/clear_refs"), reason="needs Linux /proc")
+def test_five_minutes_with_all_streams_in_bounded_memory(packed_models):
+    """encode + decode of 5 minutes with all streams (the pseudo VQs' predictors attend over
+    their input) within 300 MB (measured: +73 MB chunked; coded whole, as before: +847 MB
+    and 6 times the time, from (T+1)^2 masks and T^2 attention)."""
+    from test_audio import peak_increase
+
+    tok = P2PTokenizer.from_pretrained(packed_models)
+    x = 0.1 * torch.randn(16000 * 300)
+    tok.decode(tok.encode(x[:16000]), 16000)  # warm up
+    out = {}
+    rise = peak_increase(lambda: out.update(y=tok.decode(tok.encode(x), len(x))))
+    assert out["y"].shape == x.shape
+    assert rise < 300, f"+{rise:.0f} MB"
