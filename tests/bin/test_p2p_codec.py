@@ -242,6 +242,7 @@ def _peak_rss_mb(*argv) -> float:
 LONG_INPUT_EXTRA_MB = 40.0
 
 
+@pytest.mark.slow  # 80 s; long inputs stay covered by tests/test_tokenizer.py (5 min) and tests/test_audio.py
 def test_thirty_minute_input_encodes_in_bounded_memory(tmp_path, packed_models):
     _write_long_wav(tmp_path / "short.wav", 60)
     _write_long_wav(tmp_path / "long.wav", 1800)
