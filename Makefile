@@ -39,7 +39,7 @@ demo-full: setup
 	cd egs2/mini_espeak/codec1 && PATH=$(CURDIR)/$(VENV)/bin:$$PATH ./run.sh
 
 test: setup
-	$(VPY) -m pytest -q -m "not slow" $(PYTEST_ARGS) tests
+	$(VPY) -m pytest -q -m "not slow" --durations=25 $(PYTEST_ARGS) tests
 
 test-slow: setup
 	$(VPY) -m pytest -q -m slow $(PYTEST_ARGS) tests

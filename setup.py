@@ -12,6 +12,7 @@ install_requires = [
     "lhotse==1.33.0",
     "sentencepiece==0.2.0",
     "soundfile",
+    "soxr==1.1.0",  # streaming resampling of input audio at any rate (memory bounded)
     "numpy<2.4",
     "tqdm",
     "matplotlib",

@@ -2,9 +2,11 @@
 
 :class:`AudioSource` reads a sound file (anything libsndfile reads: wav, flac, ogg ...)
 or an in-memory array as mono float32 at the codec's rate, one sample range at a time.
-Resampling is done per range with enough margin on both sides that a range equals the
-same range of the whole file resampled at once (to float rounding), so an hour of audio
-never has to be in memory. What was converted is reported as notices (resampled,
+Resampling streams through soxr (libsoxr, high quality) from the start of the input, in
+blocks of bounded size whatever the rate ratio, and keeps only what later reads can still
+ask for, so an hour of audio, or a rate sharing no factor with the codec's, never has to
+be in memory; soxr's stream gives the same samples however its input is cut, so a range
+equals the same range of the whole file resampled at once. What was converted is reported as notices (resampled,
 downmixed; silence and clipping are noticed while reading); input that cannot be coded
 raises :class:`~espnet2_p2p.errors.AudioInputError` naming the file.
 """
@@ -15,15 +17,50 @@ from typing import List, Optional, Union
 
 import numpy as np
 import soundfile as sf
-import torch
-import torchaudio
 
 from espnet2_p2p.errors import AudioInputError
 
-# Input samples added on each side of a range before resampling; torchaudio's sinc
-# kernel (lowpass_filter_width 6) reaches far fewer than this at any rate ratio.
-_RESAMPLE_MARGIN = 4096
 CLIP_LEVEL = 0.999
+# Output samples a resampling step aims at (the input block is sized from it).
+_RESAMPLE_BLOCK = 1 << 16
+
+
+class _StreamResampler:
+    """Samples [start, end) of the whole input resampled, read forwards with soxr's
+    stream. Holds the output from the last read's start on; a read that starts before
+    it restarts the stream (the chunker's reads only move forwards)."""
+
+    def __init__(self, read_input, input_frames: int, input_rate: int, sample_rate: int, num_samples: int):
+        self._read_input, self._frames = read_input, input_frames
+        self._rates, self._num_samples = (input_rate, sample_rate), num_samples
+        self._block = max(1, min(_RESAMPLE_BLOCK, _RESAMPLE_BLOCK * input_rate // sample_rate))
+        self._restart()
+
+    def _restart(self) -> None:
+        import soxr
+
+        self._stream = soxr.ResampleStream(*self._rates, 1, dtype="float32", quality="HQ")
+        # output samples [pos - len(buf), pos) are held; input samples [0, in_pos) were fed
+        self._in_pos, self._pos, self._buf = 0, 0, np.zeros(0, dtype=np.float32)
+
+    def read(self, start: int, end: int) -> np.ndarray:
+        if start < self._pos - len(self._buf):
+            self._restart()
+        held = min(len(self._buf), max(0, self._pos - start))
+        pieces, pos = [self._buf[len(self._buf) - held :]], self._pos
+        while pos < end and self._in_pos < self._frames:
+            stop = min(self._frames, self._in_pos + self._block)
+            out = self._stream.resample_chunk(self._read_input(self._in_pos, stop), last=stop == self._frames)
+            self._in_pos = stop
+            if pos + len(out) > start:  # keep what this read or a later one needs
+                pieces.append(out[max(0, start - pos) :])
+            pos += len(out)
+        if self._in_pos == self._frames and pos < self._num_samples:  # soxr rounds the length, we ceil
+            pieces.append(np.zeros(self._num_samples - max(pos, start), dtype=np.float32))
+            pos = self._num_samples
+        self._buf, self._pos = np.concatenate(pieces).astype(np.float32, copy=False), pos
+        first = pos - len(self._buf)
+        return self._buf[start - first : end - first]
 
 
 class AudioSource:
@@ -73,8 +110,12 @@ class AudioSource:
             self.notices.append(f"downmixed {self.channels} channels to mono")
         g = math.gcd(self.input_rate, sample_rate)
         self._orig, self._new = self.input_rate // g, sample_rate // g
-        # torchaudio's resampled length: ceil(T * new / orig)
+        # the resampled length: ceil(T * new / orig) (soxr rounds; the last sample is padded)
         self.num_samples = -(-self.input_frames * self._new // self._orig)
+        self._resampler = None
+        if self._orig != self._new:
+            self._resampler = _StreamResampler(self._read_input, self.input_frames, self.input_rate,
+                                               sample_rate, self.num_samples)  # fmt: skip
         self._peak = 0.0
         self._clipped = 0
         self._seen = 0
@@ -103,18 +144,10 @@ class AudioSource:
         start, end = max(0, start), min(end, self.num_samples)
         if start >= end:
             return np.zeros(0, dtype=np.float32)
-        if self._orig == self._new:
+        if self._resampler is None:
             out = self._read_input(start, end)
         else:
-            # Input blocks start on multiples of `orig`, so their resampled samples fall
-            # on the same output grid as those of the whole file.
-            margin = self._orig * -(-_RESAMPLE_MARGIN // self._orig)
-            block = max(0, start // self._new * self._orig - margin)
-            in_end = min(self.input_frames, -(-end // self._new) * self._orig + margin)
-            piece = torch.from_numpy(self._read_input(block, in_end))
-            resampled = torchaudio.functional.resample(piece, self._orig, self._new).numpy()
-            offset = block // self._orig * self._new
-            out = resampled[start - offset : end - offset]
+            out = self._resampler.read(start, end)
         self._check(out, start)
         return out
 

@@ -49,6 +49,7 @@ from typing import Sequence, Tuple, Union
 import numpy as np
 
 from espnet2_p2p.utils.files import temp_path
+from espnet2_p2p.utils.tokens import first_bad_token, frames_for
 from espnet2_p2p.errors import BitstreamError
 
 PathLike = Union[str, os.PathLike]
@@ -91,7 +92,7 @@ class P2PHeader:
 
     @property
     def num_frames(self) -> int:
-        return max(1, -(-self.num_samples // self.hop_length))
+        return frames_for(self.num_samples, self.hop_length)
 
     @property
     def frame_rate(self) -> float:
@@ -193,7 +194,7 @@ class P2PHeader:
         for ok, what in checks:
             if not ok:
                 raise BitstreamError(f"implausible header: {what}")
-        if -(-self.num_samples // self.hop_length) > MAX_FRAMES:
+        if frames_for(self.num_samples, self.hop_length) > MAX_FRAMES:
             raise BitstreamError(f"implausible header: {self.num_samples} samples")
 
 
@@ -205,11 +206,11 @@ def pack_tokens(codes: np.ndarray, sizes) -> bytes:
     codes = np.asarray(codes)
     if codes.ndim != 2 or codes.shape[0] != len(sizes):
         raise BitstreamError(f"tokens must be ({len(sizes)}, frames), got shape {codes.shape}")
-    for s, size in enumerate(sizes):
-        if codes[s].size and (codes[s].min() < 0 or codes[s].max() >= size):
-            raise BitstreamError(
-                f"stream {s} has tokens outside [0, {size}): min {codes[s].min()}, max {codes[s].max()}"
-            )
+    bad = first_bad_token(codes, sizes)
+    if bad:
+        raise BitstreamError(
+            f"stream {bad.stream} has tokens outside [0, {sizes[bad.stream]}): min {bad.low}, max {bad.high}"
+        )
     widths = [token_bits(k) for k in sizes]
     frame_bits, num_frames = sum(widths), codes.shape[1]
     out = bytearray()

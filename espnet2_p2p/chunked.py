@@ -151,13 +151,16 @@ def stream_encode(codec, read, num_samples: int, chunk_seconds: float = DEFAULT_
 
 
 @torch.no_grad()
-def stream_decode(codec, codes: np.ndarray, side_info: bytes, num_samples: int,
+def stream_decode(codec, codes: np.ndarray, side_info: Optional[bytes], num_samples: int,
                   write: Callable[[np.ndarray], None], chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
-                  progress: Optional[Callable[[int], None]] = None) -> None:  # fmt: skip
+                  progress: Optional[Callable[[int], None]] = None, paralinguistic=None) -> None:  # fmt: skip
     """Decode (1, frames) tokens of a streaming codec chunk by chunk; ``write`` gets
-    consecutive pieces of exactly ``num_samples`` samples in all."""
+    consecutive pieces of exactly ``num_samples`` samples in all. The global vector comes
+    from ``side_info`` (a file's bytes) or, when that is None, ``paralinguistic`` (the
+    codec's vector (1, P); None: its neutral vector)."""
     device = _device(codec)
-    dec = codec.decode_stream(codec.side_info_codes(side_info), batch=1)
+    g = codec.side_info_codes(side_info) if side_info is not None else paralinguistic
+    dec = codec.decode_stream(g, batch=1)
     step = max(1, _frames(codec, chunk_seconds))
     written = 0
     for start in range(0, codes.shape[-1], step):

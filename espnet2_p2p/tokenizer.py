@@ -22,8 +22,8 @@ entries, as in the shipped configs). ``order="frame"`` (default) lists frame 0's
 streams 0..S-1, then frame 1's ...; ``order="stream"`` lists all of stream 0, then
 stream 1 .... :meth:`token_list` names id ``i`` as ``<codec_layer{s}_code{c}>``.
 
-SecoustiCodec (``codec: secousti``) has one token stream (``streams`` "all" and "plain"
-are the same) and a global paralinguistic vector; :meth:`paralinguistic` gives its
+SecoustiCodec (``codec: secousti``) has one token stream (every ``streams`` choice gives
+it) and a global paralinguistic vector; :meth:`paralinguistic` gives its
 integer codes for an utterance (its first ``reference_seconds``) and
 :meth:`decode` takes them back (without them, the all-zero vector)::
 
@@ -36,15 +36,18 @@ tokens out of range, a wrong number of streams, a frame count that does not fit 
 audio length.
 """
 
+import math
 from pathlib import Path
 from typing import List, Optional, Sequence, Union
 
 import numpy as np
 import torch
 
-from espnet2_p2p.codec.base import as_codec
+from espnet2_p2p import chunked
+from espnet2_p2p.codec.base import as_codec, check_streams
 from espnet2_p2p.errors import AudioInputError, TokenError
 from espnet2_p2p.utils.checks import check_audio_batch
+from espnet2_p2p.utils.tokens import first_bad_token, frames_for
 
 ORDERS = ("frame", "stream")
 
@@ -55,13 +58,26 @@ class P2PTokenizer:
     Args:
         model: An ``ESPnetGANCodecModel`` holding a P2PSynCodec (teacher or student) or
             a SecoustiCodec, or the codec itself.
-        streams (str): "all" (plain + N pseudo; default) or "plain" (SecoustiCodec:
-            either gives its one stream).
+        streams (str): "all" (plain + N pseudo; default), "transmitted" (what a ``.p2p``
+            file carries: a student's plain stream, a teacher's 1 + N) or "plain" (stream 0
+            alone, the former name; SecoustiCodec: each gives its one stream).
+        chunk_seconds (Optional[float]): A single waveform or token sequence longer than
+            this (plus ``context_seconds``) is coded in chunks, as ``p2p-codec`` does
+            (:mod:`espnet2_p2p.chunked`): time linear in the length, memory bounded by one
+            chunk. Shorter inputs, and SecoustiCodec at any length, give exactly what
+            whole-input coding gives; a long P2PSynCodec input differs slightly (see
+            ``chunked``). None codes every input whole (memory quadratic in its length).
+        context_seconds (float): Context on each side of a P2PSynCodec chunk.
     """
 
-    def __init__(self, model, streams: str = "all"):
-        if streams not in ("all", "plain"):
-            raise ValueError(f"streams must be 'all' or 'plain', got {streams!r}")
+    def __init__(self, model, streams: str = "all", chunk_seconds: Optional[float] = chunked.DEFAULT_CHUNK_SECONDS,
+                 context_seconds: float = chunked.DEFAULT_CONTEXT_SECONDS):  # fmt: skip
+        check_streams(streams, plain=True)
+        if chunk_seconds is not None and not (chunk_seconds > 0 and math.isfinite(chunk_seconds)):
+            raise ValueError(f"chunk_seconds must be a positive number of seconds or None, got {chunk_seconds}")
+        if not (context_seconds >= 0 and math.isfinite(context_seconds)):
+            raise ValueError(f"context_seconds must be >= 0, got {context_seconds}")
+        self.chunk_seconds, self.context_seconds = chunk_seconds, context_seconds
         self.model = model
         self.codec = as_codec(model).eval()
         self.streams = streams
@@ -70,14 +86,18 @@ class P2PTokenizer:
         self.sizes: List[int] = list(self.codec_sizes)
         if streams == "plain":
             self.sizes = self.sizes[:1]
+        elif streams == "transmitted":
+            self.sizes = self.sizes[: self.codec.transmitted_streams]
         self.offsets: List[int] = [int(sum(self.sizes[:s])) for s in range(len(self.sizes))]
         self.vocab_size = int(sum(self.sizes))
 
     @classmethod
-    def from_pretrained(cls, path=None, name: Optional[str] = None, device: str = "cpu", streams: str = "all"):
+    def from_pretrained(cls, path=None, name: Optional[str] = None, device: str = "cpu", streams: str = "all",
+                        **chunking):  # fmt: skip
         """Load a packed zip, an experiment dir or a .pth (see :mod:`espnet2_p2p.model_io`);
         with no path, ``$P2P_CODEC_MODEL`` or else the model shipped in the package
-        (:mod:`espnet2_p2p.pretrained`, checked against its SHA-256)."""
+        (:mod:`espnet2_p2p.pretrained`, checked against its SHA-256). ``chunking``:
+        ``chunk_seconds`` and ``context_seconds`` of the constructor."""
         import os
 
         from espnet2_p2p.model_io import load_codec
@@ -89,7 +109,7 @@ class P2PTokenizer:
 
             path = pretrained.default_model()
 
-        return cls(load_codec(path, name, device), streams)
+        return cls(load_codec(path, name, device), streams, **chunking)
 
     # ---------------------------------------------------------------- shapes
     @property
@@ -112,7 +132,7 @@ class P2PTokenizer:
         """Frames of a waveform of ``num_samples >= 1`` samples: ``ceil(num_samples / hop)``."""
         if num_samples < 1:
             raise AudioInputError(f"audio of {num_samples} samples has no frames")
-        return -(-int(num_samples) // self.hop_length)
+        return frames_for(num_samples, self.hop_length)
 
     @property
     def device(self) -> torch.device:
@@ -134,9 +154,18 @@ class P2PTokenizer:
         """
         x = torch.as_tensor(wav, dtype=torch.float32)
         single = x.dim() == 1
+        if single and self._long(x.shape[0]):
+            check_audio_batch(x.view(1, 1, -1), "wav")
+            return self._encode_chunked(x.numpy() if x.device.type == "cpu" else x.cpu().numpy())
         x = x.view(1, 1, -1) if single else x.unsqueeze(1)
         if x.dim() != 3:
             raise AudioInputError(f"wav must be (T,) or (B, T), got shape {tuple(torch.as_tensor(wav).shape)}")
+        if x.shape[-1] and self._long(x.shape[-1]):  # a long batch: its items one by one
+            n = [x.shape[-1]] * x.shape[0] if lengths is None else [int(v) for v in lengths]
+            out = torch.zeros(x.shape[0], self.num_frames(x.shape[-1]), self.num_streams, dtype=torch.long)
+            for b, length in enumerate(n):
+                out[b, : self.num_frames(length)] = self.encode(x[b, 0, :length])
+            return out
         x = x.to(self.device)
         if self.codec.streaming:
             codes = self.codec.encode(x)
@@ -146,9 +175,37 @@ class P2PTokenizer:
         elif self.streams == "all":
             codes = self.codec.tokens(x, lengths)
         else:
-            codes = self.codec.encode(x, lengths)[:1]
+            codes = self.codec.encode(x, lengths)[: self.num_streams]
         tokens = codes.permute(1, 2, 0).cpu()  # (B, frames, S)
         return tokens[0] if single else tokens
+
+    def _long(self, num_samples: int) -> bool:
+        """Whether an input of this length is coded in chunks."""
+        if self.chunk_seconds is None:
+            return False
+        extra = 0.0 if self.codec.streaming else self.context_seconds
+        return num_samples > (self.chunk_seconds + extra) * self.sample_rate
+
+    def _encode_chunked(self, wav: np.ndarray) -> torch.Tensor:
+        def read(a, b):
+            return wav[a:b]
+
+        if self.codec.streaming:
+            codes, _ = chunked.stream_encode(self.codec, read, len(wav), self.chunk_seconds)
+        else:
+            streams = "all" if self.streams == "all" else "transmitted"
+            codes = chunked.encode(self.codec, read, len(wav), streams, self.chunk_seconds, self.context_seconds)
+            codes = codes[: self.num_streams]
+        return torch.from_numpy(np.ascontiguousarray(codes.T))
+
+    def _decode_chunked(self, tokens: torch.Tensor, length: int, g) -> torch.Tensor:
+        pieces = []
+        codes = tokens.t().numpy()
+        if self.codec.streaming:
+            chunked.stream_decode(self.codec, codes, None, length, pieces.append, self.chunk_seconds, paralinguistic=g)
+        else:
+            chunked.decode(self.codec, codes, length, pieces.append, self.chunk_seconds, self.context_seconds)
+        return torch.from_numpy(np.concatenate(pieces))
 
     @property
     def has_paralinguistic(self) -> bool:
@@ -182,10 +239,13 @@ class P2PTokenizer:
         :meth:`paralinguistic` (default: the all-zero vector).
         """
         tokens = self.check(tokens, num_samples=length, streams=[1, len(self.codec_sizes)])
+        long = self._long(tokens.shape[0] * self.hop_length)
         codes = tokens.t().unsqueeze(1).to(self.device)  # (S, 1, frames)
         if not self.has_paralinguistic:
             if paralinguistic is not None:
                 raise TokenError(f"{type(self.codec).__name__} takes no paralinguistic vector")
+            if long:
+                return self._decode_chunked(tokens, length or tokens.shape[0] * self.hop_length, None)
             return self.codec.decode(codes, length=length)[0, 0].cpu()
         g = None
         if paralinguistic is not None:
@@ -198,6 +258,8 @@ class P2PTokenizer:
                     f" got shape {tuple(p.shape)} {p.dtype}"
                 )
             g = self.codec.side_info_codes(p.long().tolist())
+        if long:
+            return self._decode_chunked(tokens, length or tokens.shape[0] * self.hop_length, g)
         return self.codec.decode(codes, paralinguistic=g, length=length)[0, 0].cpu()
 
     def check(self, tokens, num_samples: Optional[int] = None, streams=None, name: str = "tokens"):
@@ -216,15 +278,12 @@ class P2PTokenizer:
             )
         if t.shape[0] == 0:
             raise TokenError(f"{name}: no frames")
-        sizes = self.codec_sizes
-        for s in range(t.shape[1]):
-            lo, hi = int(t[:, s].min()), int(t[:, s].max())
-            if lo < 0 or hi >= sizes[s]:
-                frame = int(((t[:, s] < 0) | (t[:, s] >= sizes[s])).nonzero()[0])
-                bad = int(t[frame, s])
-                raise TokenError(
-                    f"{name}: stream {s} has token {bad} at frame {frame}, outside [0, {sizes[s]})"
-                )
+        bad = first_bad_token(t.T, self.codec_sizes[: t.shape[1]])
+        if bad:
+            raise TokenError(
+                f"{name}: stream {bad.stream} has token {bad.value} at frame {bad.index},"
+                f" outside [0, {self.codec_sizes[bad.stream]})"
+            )
         if num_samples is not None and self.num_frames(num_samples) != t.shape[0]:
             raise TokenError(
                 f"{name}: {t.shape[0]} frames, but {num_samples} samples make {self.num_frames(num_samples)}"

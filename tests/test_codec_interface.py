@@ -79,9 +79,29 @@ def test_secousti_layout_and_side_information():
 
 def test_helpers():
     assert [frames_for(n, 320) for n in (0, 1, 319, 320, 321, 640)] == [1, 1, 1, 1, 2, 2]
-    assert check_streams("all") == "all"
+    assert check_streams("all") == "all" and check_streams("plain", plain=True) == "plain"
     with pytest.raises(ValueError, match="streams must be 'transmitted' or 'all', got 'plain'"):
         check_streams("plain")
+    from espnet2_p2p.utils.tokens import first_bad_token
+
+    codes = torch.tensor([[0, 5, 1023], [7, 1024, -1]])
+    assert first_bad_token(codes[:1], [1024]) is None and first_bad_token(codes.numpy()[:, :0], [4, 4]) is None
+    assert tuple(first_bad_token(codes, [1024, 1024])) == (1, 1, 1024, -1, 1024)
+
+
+def test_one_frame_formula_and_one_token_range_check():
+    """The frame count and the token-range test are written once (utils/tokens.py); the
+    codecs, the tokenizer, the container and the quantizers call them. (The MDCT's own
+    frame count, one more than the code frames' formula, is another quantity.)"""
+    ceil_div = re.compile(r"-\(-.*//.*hop")
+    range_test = re.compile(r"\.min\(\) < 0 or .*\.max\(\) >=")
+    found = [
+        f"{path.relative_to(PACKAGE)}:{n}: {line.strip()}"
+        for path in sorted(PACKAGE.rglob("*.py")) if path.name not in ("tokens.py", "mdct.py")
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if ceil_div.search(line) or range_test.search(line)
+    ]  # fmt: skip
+    assert not found, "\n".join(found)
 
 
 def test_a_codec_without_its_layout_cannot_be_built():

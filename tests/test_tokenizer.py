@@ -1,5 +1,7 @@
 """The tokenizer API: frame counts, layouts, decoding from LM tokens, refusals."""
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -51,9 +53,11 @@ def test_flat_layout_round_trip(tok, order):
         assert ids[:4].tolist() == [int(tokens[0, s]) + 1024 * s for s in range(4)]
     else:  # all of stream 0 first
         assert torch.equal(ids[: len(tokens)], tokens[:, 0])
+    # an id names its stream and code: <codec_layerS_codeC> with id = S * 1024 + C
+    assert names[2 * 1024 + 7] == "<codec_layer2_code7>" and names[-1] == "<codec_layer3_code1023>"
     for i in ids[:8].tolist():
-        s, c = divmod(i, 1024)
-        assert names[i] == f"<codec_layer{s}_code{c}>"
+        stream, code = map(int, re.fullmatch(r"<codec_layer(\d)_code(\d+)>", names[i]).groups())
+        assert stream * 1024 + code == i
 
 
 def test_decoding_lm_tokens_uses_them_and_plain_tokens_predict(tok):
@@ -114,11 +118,25 @@ def test_flat_ids_of_the_wrong_stream_or_length(tok):
         tok.unflatten(np.append(ids[:-1], 4096))
 
 
-def test_plain_only_tokenizer(packed_models):
-    tok = P2PTokenizer.from_pretrained(packed_models, streams="plain")
+@pytest.mark.parametrize("streams", ["transmitted", "plain"])
+def test_plain_only_tokenizer(packed_models, streams):
+    tok = P2PTokenizer.from_pretrained(packed_models, streams=streams)  # a student sends 1 stream
     tokens = tok.encode(0.1 * torch.randn(3200))
     assert tokens.shape == (10, 1) and tok.vocab_size == 1024 and len(tok.token_list()) == 1024
     assert tok.decode(tokens).shape == (3200,)
+
+
+def test_transmitted_and_plain_streams_of_a_teacher(packed_models):
+    """A teacher's .p2p file carries 1 + N streams: "transmitted" gives them all, "plain"
+    (the former name) stream 0 alone; an unknown name lists the choices."""
+    x = 0.1 * torch.randn(3200)
+    sent = P2PTokenizer.from_pretrained(packed_models, name="teacher", streams="transmitted")
+    plain = P2PTokenizer.from_pretrained(packed_models, name="teacher", streams="plain")
+    tokens = sent.encode(x)
+    assert tokens.shape == (10, 4) and sent.vocab_size == 4096
+    assert torch.equal(plain.encode(x), tokens[:, :1]) and plain.vocab_size == 1024
+    with pytest.raises(ValueError, match="'transmitted' or 'all' or 'plain', got 'pseudo'"):
+        P2PTokenizer.from_pretrained(packed_models, streams="pseudo")
 
 
 def test_p2psyn_has_no_paralinguistic_vector(tok):
@@ -128,3 +146,50 @@ def test_p2psyn_has_no_paralinguistic_vector(tok):
         tok.paralinguistic(torch.zeros(3200))
     with pytest.raises(TokenError, match="P2PSynCodec takes no paralinguistic vector"):
         tok.decode(tokens, paralinguistic=torch.zeros(8, dtype=torch.long))
+
+
+def test_long_input_is_coded_in_chunks_linear_in_time(packed_models, monkeypatch):
+    """A single input longer than chunk_seconds goes through the chunker: no model call
+    sees more than a chunk plus its context, the tokens are those of p2p-codec's chunked
+    path, and decoding long tokens is chunked too; a short one is coded whole."""
+    from espnet2_p2p import chunked
+
+    tok = P2PTokenizer.from_pretrained(packed_models, chunk_seconds=1.0, context_seconds=0.2)
+    longest = []
+    codec = tok.codec
+    for name in ("tokens", "decode"):
+        real = getattr(codec, name)
+        monkeypatch.setattr(codec, name, lambda x, *a, _r=real, **k: longest.append(x.shape[-1]) or _r(x, *a, **k))
+    x = 0.1 * torch.randn(16000 * 5 + 123)
+    tokens = tok.encode(x)
+    assert tokens.shape == (tok.num_frames(len(x)), 4)
+    assert max(longest) <= 16000 * 1.4 + 320  # chunk + context on both sides (samples)
+    ref = chunked.encode(codec, lambda a, b: x.numpy()[a:b], len(x), "all", 1.0, 0.2)
+    assert torch.equal(tokens, torch.from_numpy(ref.T))
+    longest.clear()
+    y = tok.decode(tokens, len(x))
+    assert y.shape == (len(x),) and max(longest) <= 50 * 1.4 + 1  # frames per decode call
+    short = 0.1 * torch.randn(16000)
+    whole = P2PTokenizer.from_pretrained(packed_models, chunk_seconds=None)
+    assert torch.equal(tok.encode(short), whole.encode(short))
+    batch = torch.stack([x, torch.cat([x[:8000], torch.zeros(len(x) - 8000)])])
+    out = tok.encode(batch, lengths=[len(x), 8000])
+    assert torch.equal(out[0], tokens) and torch.equal(out[1, :25], tok.encode(x[:8000])) and not out[1, 25:].any()
+    with pytest.raises(ValueError, match="chunk_seconds must be a positive number"):
+        P2PTokenizer.from_pretrained(packed_models, chunk_seconds=float("nan"))
+
+
+@pytest.mark.skipif(not __import__("os").path.exists("/proc/self/clear_refs"), reason="needs Linux /proc")
+def test_five_minutes_with_all_streams_in_bounded_memory(packed_models):
+    """encode + decode of 5 minutes with all streams (the pseudo VQs' predictors attend over
+    their input) within 300 MB (measured: +73 MB chunked; coded whole, as before: +847 MB
+    and 6 times the time, from (T+1)^2 masks and T^2 attention)."""
+    from test_audio import peak_increase
+
+    tok = P2PTokenizer.from_pretrained(packed_models)
+    x = 0.1 * torch.randn(16000 * 300)
+    tok.decode(tok.encode(x[:16000]), 16000)  # warm up
+    out = {}
+    rise = peak_increase(lambda: out.update(y=tok.decode(tok.encode(x), len(x))))
+    assert out["y"].shape == x.shape
+    assert rise < 300, f"+{rise:.0f} MB"

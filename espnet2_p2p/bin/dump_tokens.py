@@ -2,7 +2,7 @@
 """Dump codec tokens of a data set for speech LMs (the recipes' stage 7).
 
     python -m espnet2_p2p.bin.dump_tokens --model exp/student --data_dir dump/train \\
-        --output_dir dump/tokens/train [--streams all|plain] [--order frame|stream]
+        --output_dir dump/tokens/train [--streams all|transmitted|plain] [--order frame|stream]
     python -m espnet2_p2p.bin.dump_tokens --model exp/p2psyn_packed.zip \\
         --cuts data/manifests/test_cuts.jsonl.gz --output_dir dump/tokens/test
 
@@ -208,7 +208,9 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument("--model", required=True, help="packed zip, experiment dir or .pth")
     parser.add_argument("--model_name", default=None)
     parser.add_argument("--output_dir", type=Path, required=True)
-    parser.add_argument("--streams", choices=["all", "plain"], default="all")
+    parser.add_argument("--streams", choices=["all", "transmitted", "plain"], default="all",
+                        help="all: plain + N pseudo; transmitted: what a .p2p file carries;"
+                        " plain: stream 0 alone")
     parser.add_argument("--order", choices=["frame", "stream"], default="frame")
     parser.add_argument("--batch_size", type=int, default=8)
     parser.add_argument("--device", default="cpu")

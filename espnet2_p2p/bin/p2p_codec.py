@@ -93,8 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("tokens", help="audio -> tokens (.npy, frames x streams)")
     p.add_argument("input", type=Path, help="audio file, directory or wav.scp")
     p.add_argument("output", type=Path, help=".npy file or directory")
-    p.add_argument("--streams", choices=["plain", "all"], default="plain",
-                   help="plain: the transmitted stream; all: plain + the N pseudo streams")
+    p.add_argument("--streams", choices=["transmitted", "all", "plain"], default="transmitted",
+                   help="transmitted: what a .p2p file carries (a student: the plain stream); all:"
+                   " plain + the N pseudo streams; plain: stream 0 alone (the former default)")
     model_options(p)
     p = sub.add_parser("info", help="show a .p2p file's header")
     p.add_argument("input", type=Path, nargs="+")
@@ -203,7 +204,7 @@ class Runner:
 
         codec = self.codec
         with AudioSource(path, codec.fs) as src:
-            bar, update = self._progress(-(-src.num_samples // codec.hop_length), path.name)
+            bar, update = self._progress(codec.frames_for(src.num_samples), path.name)
             with bar:
                 codes = chunked.encode(
                     codec, src.read, src.num_samples, streams,
@@ -220,7 +221,7 @@ class Runner:
 
         codec = self.codec
         with AudioSource(path, codec.fs) as src:
-            bar, update = self._progress(-(-src.num_samples // codec.hop_length), path.name)
+            bar, update = self._progress(codec.frames_for(src.num_samples), path.name)
             with bar:
                 codes, side = chunked.stream_encode(codec, src.read, src.num_samples, self.args.chunk_seconds, update)
             for notice in src.final_notices():

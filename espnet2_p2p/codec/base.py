@@ -7,7 +7,8 @@ Vocabulary: a codec has ``stream_sizes`` (codebook size of every stream it can d
 from: P2PSynCodec's plain VQ then its N residual/pseudo VQs; SecoustiCodec's one FSQ
 stream); ``transmitted_streams`` of them go into a ``.p2p`` file (a student: 1, a
 teacher: 1 + N, SecoustiCodec: 1). ``streams="transmitted"`` and ``streams="all"`` name
-the two choices everywhere.
+the two choices everywhere. The tools that wrote tokens before also take ``"plain"``:
+stream 0 alone, the former name, the same as "transmitted" but for a teacher.
 """
 
 import math
@@ -16,13 +17,20 @@ from typing import List, Optional
 
 import torch
 
+from espnet2_p2p.utils.tokens import frames_for  # noqa: F401  (part of the interface)
+
 STREAM_CHOICES = ("transmitted", "all")
 
 
-def check_streams(streams: str) -> str:
-    """``streams`` if it is "transmitted" or "all", else a ValueError naming the choices."""
-    if streams not in STREAM_CHOICES:
-        raise ValueError(f"streams must be 'transmitted' or 'all', got {streams!r}")
+PLAIN = "plain"  # stream 0 alone (the token tools' former name; see the module docstring)
+
+
+def check_streams(streams: str, plain: bool = False) -> str:
+    """``streams`` if it is "transmitted" or "all" (or, with ``plain``, "plain"), else a
+    ValueError naming the choices."""
+    choices = STREAM_CHOICES + ((PLAIN,) if plain else ())
+    if streams not in choices:
+        raise ValueError(f"streams must be {' or '.join(repr(c) for c in choices)}, got {streams!r}")
     return streams
 
 
@@ -33,9 +41,6 @@ def as_codec(model):
     return model.codec if isinstance(model, ESPnetGANCodecModel) else model
 
 
-def frames_for(num_samples: int, hop_length: int) -> int:
-    """Code frames of ``num_samples`` samples: whole frames, at least one."""
-    return max(1, -(-int(num_samples) // int(hop_length)))
 
 
 class CodecInterface(ABC):

@@ -132,6 +132,36 @@ class MDCT(torch.nn.Module):
         wav = wav[:, 0, hop : hop + length]
         return wav.reshape(*lead, length)
 
+    # ------------------------------------------------------------- streaming
+    def analysis_step(self, samples: torch.Tensor, tail: Optional[torch.Tensor] = None):
+        """Streaming analysis: the MDCT frames that end within new samples (B, k * H).
+
+        ``tail`` holds the previous H samples (None at the start of a stream: zeros, as
+        :meth:`mdct` pads). Returns (coefficients (B, H, k), the new tail (B, H)); the
+        frames of all steps together are :meth:`mdct`'s first frames.
+        """
+        hop = self.hop_length
+        if samples.shape[-1] % hop:
+            raise ValueError(f"a streaming step takes whole hops of {hop} samples, got {samples.shape[-1]}")
+        if tail is None:
+            tail = samples.new_zeros(samples.shape[0], hop)
+        x = torch.cat([tail, samples], dim=-1).unsqueeze(1)
+        basis = self.basis.to(dtype=x.dtype, device=x.device)
+        return F.conv1d(x, basis, stride=hop), samples[:, -hop:]
+
+    def synthesis_step(self, coeffs: torch.Tensor, overlap: Optional[torch.Tensor] = None):
+        """Streaming overlap-add: new frames (B, H, k) -> (samples (B, k * H), the new
+        overlap (B, H)). The samples end H before the last frame's end; the first call's
+        first H samples lie before time 0 (a caller drops them). The samples of all steps,
+        then the last overlap, are :meth:`imdct`'s output shifted by H."""
+        hop = self.hop_length
+        basis = self.basis.to(dtype=coeffs.dtype, device=coeffs.device)
+        y = F.conv_transpose1d(coeffs, basis, stride=hop)[:, 0]  # (B, (k + 1) H)
+        if overlap is not None:
+            y = torch.cat([y[:, :hop] + overlap, y[:, hop:]], dim=-1)
+        n = coeffs.shape[-1] * hop
+        return y[:, :n], y[:, n:]
+
     def forward(self, wav: torch.Tensor) -> torch.Tensor:
         """Alias of :meth:`mdct`."""
         return self.mdct(wav)

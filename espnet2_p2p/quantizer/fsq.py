@@ -26,6 +26,8 @@ from typing import List, NamedTuple, Sequence
 
 import torch
 
+from espnet2_p2p.utils.tokens import first_bad_token
+
 
 class FSQ(torch.nn.Module):
     """Finite scalar quantizer over the channel axis of (B, d, T) latents.
@@ -96,10 +98,10 @@ class FSQ(torch.nn.Module):
     def check_codes(self, codes: torch.Tensor) -> None:
         if codes.dtype.is_floating_point or codes.dtype == torch.bool:
             raise ValueError(f"FSQ codes must be integers, got {codes.dtype}")
-        if codes.numel() and (int(codes.min()) < 0 or int(codes.max()) >= self.codebook_size):
+        bad = first_bad_token(codes.reshape(1, -1).cpu(), [self.codebook_size])
+        if bad:
             raise ValueError(
-                f"FSQ codes must be in [0, {self.codebook_size}), got values in"
-                f" [{int(codes.min())}, {int(codes.max())}]"
+                f"FSQ codes must be in [0, {self.codebook_size}), got values in [{bad.low}, {bad.high}]"
             )
 
     def forward(self, z: torch.Tensor):

@@ -11,6 +11,8 @@ from typing import List, NamedTuple, Optional, Sequence, Union
 import torch
 from espnet2.gan_codec.shared.quantizer.modules.core_vq import VectorQuantization
 
+from espnet2_p2p.utils.tokens import first_bad_token
+
 
 class RVQOutput(NamedTuple):
     """What a training/eval forward of a residual quantizer returns.
@@ -181,9 +183,9 @@ class ResidualVQ(torch.nn.Module):
             )
         if codes.dtype.is_floating_point or codes.dtype == torch.bool:
             raise ValueError(f"codes must be integers, got {codes.dtype}")
-        for level, (level_codes, size) in enumerate(zip(codes, self.codebook_sizes)):
-            if level_codes.numel() and (level_codes.min() < 0 or level_codes.max() >= size):
-                raise ValueError(
-                    f"codes of stream {level} must lie in [0, {size}), got"
-                    f" [{int(level_codes.min())}, {int(level_codes.max())}]"
-                )
+        bad = first_bad_token(codes.cpu(), self.codebook_sizes[: codes.shape[0]])
+        if bad:
+            raise ValueError(
+                f"codes of stream {bad.stream} must lie in [0, {self.codebook_sizes[bad.stream]}),"
+                f" got [{bad.low}, {bad.high}]"
+            )

@@ -82,6 +82,12 @@ def test_tokens_plain_and_all(tmp_path, packed_models):
     ref = codec.tokens(torch.from_numpy(x).view(1, 1, -1))[:, 0].numpy().T
     np.testing.assert_array_equal(full, ref)
     np.testing.assert_array_equal(plain, ref[:, :1])
+    # a teacher: transmitted (the default) = the 1 + N streams its files carry; plain = stream 0
+    for streams, width in (("transmitted", 4), ("plain", 1)):
+        out = tmp_path / f"teacher_{streams}.npy"
+        assert run("tokens", tmp_path / "in.wav", out, "--model", packed_models, "--model_name", "teacher",
+                   "--streams", streams) == 0  # fmt: skip
+        assert np.load(out).shape == (75, width)
 
 
 def test_directory_and_wav_scp_with_a_bad_file(tmp_path, packed_models, capsys):
@@ -236,6 +242,7 @@ def _peak_rss_mb(*argv) -> float:
 LONG_INPUT_EXTRA_MB = 40.0
 
 
+@pytest.mark.slow  # 80 s; long inputs stay covered by tests/test_tokenizer.py (5 min) and tests/test_audio.py
 def test_thirty_minute_input_encodes_in_bounded_memory(tmp_path, packed_models):
     _write_long_wav(tmp_path / "short.wav", 60)
     _write_long_wav(tmp_path / "long.wav", 1800)

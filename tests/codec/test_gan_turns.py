@@ -5,7 +5,7 @@ import copy
 import pytest
 import torch
 
-from espnet2_p2p.codec.gan_turns import TurnCache, as_audio_batch
+from espnet2_p2p.codec.shared.gan_codec import TurnCache, as_audio_batch
 from espnet2_p2p.codec.p2psyn import P2PSynCodec
 
 

@@ -107,16 +107,24 @@ def test_registered_and_trains_through_espnets_model_with_labels():
 
 
 def test_contrastive_term_can_be_switched_off(codec):
+    """lambda_contrastive = 0 leaves the term out of the loss (still reported); the total
+    with lambda = 1 is larger by exactly the term."""
     labels = torch.randint(0, 12, (1, 192 * 10))
     x = torch.randn(1, 1, 192 * 10) * 0.3
-    codec.lambda_contrastive = 0.0
+    totals = {}
     try:
         codec.train()
-        out = codec(x, frame_labels=labels)
-        assert out["stats"]["contrastive_loss"] > 0  # still reported
+        for weight in (0.0, 1.0):
+            codec.lambda_contrastive = weight
+            torch.manual_seed(3)  # the same VAE sample in both passes
+            out = codec(x, frame_labels=labels)
+            totals[weight] = (out["loss"].item(), float(out["stats"]["contrastive_loss"]))
     finally:
         codec.lambda_contrastive = 1.0
         codec.eval()
+    (off, term_off), (on, term_on) = totals[0.0], totals[1.0]
+    assert term_off > 0 and term_on == pytest.approx(term_off)  # reported either way
+    assert on - off == pytest.approx(term_on, rel=1e-4)
 
 
 def test_frame_label_targets_take_the_centre_sample(codec):
@@ -129,7 +137,7 @@ def test_frame_label_targets_take_the_centre_sample(codec):
 def test_bad_input(codec):
     with pytest.raises(ValueError, match="NaN|finite|nan"):
         codec.encode(torch.full((1, 1, 400), float("nan")))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="empty"):
         codec.encode(torch.zeros(1, 1, 0))
     with pytest.raises(ValueError, match=r"\(1, B, frames\)"):
         codec.decode(torch.zeros(2, 1, 5, dtype=torch.long))
@@ -187,19 +195,25 @@ def test_mismatched_checkpoints_are_refused():
 
 
 def test_gan_turns_share_one_generator_pass():
+    """ESPnet's GAN trainer calls the generator turn, then the discriminator turn on the
+    same batch: the generator runs once for both; the next generator turn runs it again."""
     torch.manual_seed(0)
     conf = dict(SMALL, lambda_adv=1.0, lambda_feat_match=2.0,
                 discriminator_params=dict(periods=[2, 3], mdct_frame_lengths=[128]))  # fmt: skip
     codec = SecoustiCodec(**conf).train()
+    passes = []
+    codec.generator.analyse = lambda *a, _f=codec.generator.analyse, **k: passes.append(1) or _f(*a, **k)
     x = torch.randn(2, 1, 192 * 8) * 0.3
     gen = codec(x, forward_generator=True)
-    assert {"adv_loss", "feat_match_loss"} <= set(gen["stats"])
+    assert {"adv_loss", "feat_match_loss"} <= set(gen["stats"]) and len(passes) == 1
     gen["loss"].backward()
     disc = codec(x, forward_generator=False)  # reuses the generator turn's output
+    assert len(passes) == 1
     assert disc["optim_idx"] == 1 and disc["stats"]["discriminator_loss"] > 0
     disc["loss"].backward()
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in codec.discriminator.parameters())
     again = codec(x, forward_generator=True)  # a new generator turn computes afresh
+    assert len(passes) == 2
     again["loss"].backward()
 
 

@@ -93,3 +93,32 @@ def test_cuda_matches_cpu():
     c_gpu = mdct_gpu.mdct(x.cuda())
     assert torch.allclose(c_cpu, c_gpu.cpu(), atol=1e-5)
     assert (mdct_gpu.imdct(c_gpu, 16001).cpu() - x).abs().max() < 1e-5
+
+
+@pytest.mark.parametrize("pieces", [[1], [3, 5], [1, 1, 2, 4]])
+def test_streaming_steps_equal_the_offline_transform(pieces):
+    """analysis_step over pieces of whole hops gives mdct()'s frames (all but its last,
+    which needs the next hop); synthesis_step's outputs, then the last overlap, are imdct's
+    output shifted by one hop."""
+    torch.manual_seed(0)
+    mdct = MDCT(48, 24).double()
+    x = torch.randn(2, 24 * sum(pieces), dtype=torch.float64)
+    frames, tail, start = [], None, 0
+    for k in pieces:
+        c, tail = mdct.analysis_step(x[:, start : start + 24 * k], tail)
+        frames.append(c)
+        start += 24 * k
+    streamed = torch.cat(frames, dim=-1)
+    offline = mdct.mdct(x)
+    assert streamed.shape[-1] == offline.shape[-1] - 1
+    assert torch.allclose(streamed, offline[..., :-1], atol=1e-12)
+    out, overlap, start = [], None, 0
+    for k in pieces:
+        y, overlap = mdct.synthesis_step(offline[..., start : start + k], overlap)
+        out.append(y)
+        start += k
+    y, overlap = mdct.synthesis_step(offline[..., start:], overlap)  # the last frame
+    signal = torch.cat(out + [y, overlap], dim=-1)[:, 24:]
+    assert torch.allclose(signal[:, : x.shape[-1]], x, atol=1e-10)
+    with pytest.raises(ValueError, match="whole hops of 24 samples, got 25"):
+        mdct.analysis_step(torch.zeros(1, 25, dtype=torch.float64))

@@ -168,6 +168,15 @@ exit $status
 """
 
 
+def free_port() -> int:
+    """A TCP port nothing listens on now (the rendezvous port of a test training)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def test_multi_node_training_through_the_slurm_launcher(tmp_path, espeak_corpus):
     recipe = prepared_recipe(tmp_path, espeak_corpus)
     bin_dir = tmp_path / "fake_slurm"
@@ -177,7 +186,7 @@ def test_multi_node_training_through_the_slurm_launcher(tmp_path, espeak_corpus)
         (bin_dir / name).chmod(0o755)
     e = env()
     e.update(PATH=f"{bin_dir}:{e['PATH']}", FAKE_NODES="2", SLURM_JOB_NODELIST="fake[1-2]",
-             SLURM_JOB_ID="4242", MASTER_PORT="29517")  # fmt: skip
+             SLURM_JOB_ID="4242", MASTER_PORT=str(free_port()))  # fmt: skip
     args = teacher_stage(recipe, "--num_nodes", "2", "--cpu_procs", "1", "--launcher", "slurm",
                          "--teacher_max_epoch", "1")  # fmt: skip
     proc = subprocess.run(["bash", *map(str, args)], cwd=recipe, env=e, capture_output=True,
@@ -271,7 +280,14 @@ def test_secousti_through_every_stage(tmp_path, espeak_corpus, packed_models):
     assert "lambda_contrastive: 0" in (recipe / "exp" / "secousti_nocontrast" / "config.yaml").read_text()
     results = (recipe / "exp" / "RESULTS_secousti.md").read_text()
     assert "| secousti |" in results and "| secousti_nocontrast |" in results
-    assert "speaker" in results and "usage" in results
+    # the probe's rows: codebook 6561, codes used, usage share, entropy, and accuracies in [0, 1]
+    for name in ("secousti", "secousti_nocontrast"):
+        row = re.search(rf"^\| {name} \| 6561 \| (\d+) \| ([\d.]+)% \|(.*)\|$", results, re.M)
+        assert row, results
+        used, share = int(row.group(1)), float(row.group(2))
+        assert 0 < used <= 6561 and share == pytest.approx(100 * used / 6561, abs=0.05)
+        cells = [float(c) for c in row.group(3).split("|")]
+        assert all(0 <= c <= 1 for c in cells[-4:])  # probe and majority accuracies
     p2p = sorted((recipe / "exp" / "decode_secousti_test" / "secousti" / "bitstreams").glob("*.p2p"))
     header, codes = bitstream.read(p2p[0])
     assert header.codebook_size == 6561 and len(header.side_info) == 32 and header.hop_length == 192

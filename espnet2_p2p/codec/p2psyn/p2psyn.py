@@ -23,26 +23,18 @@ The quantizer is :class:`espnet2_p2p.quantizer.P2PSVQ`:
 """
 
 import math
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import torch
-from espnet2.gan_codec.abs_gan_codec import AbsGANCodec
-from espnet2.torch_utils.device_funcs import force_gatherable
 from typeguard import typechecked
 
-from espnet2_p2p.codec.base import CodecInterface
-from espnet2_p2p.codec.gan_turns import (
-    TurnCache,
-    adversarial_terms,
-    as_audio_batch,
-    attach_gan_losses,
-    discriminator_turn,
-)
-from espnet2_p2p.codec.p2psyn.loss import compressed_mdct_mse
+from espnet2_p2p.codec.shared.gan_codec import GANCodecBase, as_audio_batch
+from espnet2_p2p.codec.shared.loss import compressed_mdct_mse
 from espnet2_p2p.layers.convnext import ChannelLayerNorm, ConvNeXtV2Block
 from espnet2_p2p.layers.mdct import MDCT
 from espnet2_p2p.quantizer.p2psvq import P2PSVQ
 from espnet2_p2p.utils.checks import check_audio_batch
+from espnet2_p2p.utils.tokens import frames_for
 
 
 def _masked(x: torch.Tensor, mask: Optional[torch.Tensor]) -> torch.Tensor:
@@ -153,7 +145,7 @@ class P2PSynGenerator(torch.nn.Module):
 
     def num_frames(self, num_samples: int) -> int:
         """Code frames for a waveform of ``num_samples`` samples: ceil(T / hop)."""
-        return max(1, -(-num_samples // self.hop_length))
+        return frames_for(num_samples, self.hop_length)
 
     def frame_masks(self, frames: torch.Tensor, max_frames: int):
         """Masks for a batch whose item b has ``frames[b]`` code frames: code-frame mask
@@ -223,7 +215,7 @@ class P2PSynGenerator(torch.nn.Module):
         return out
 
 
-class P2PSynCodec(CodecInterface, AbsGANCodec):
+class P2PSynCodec(GANCodecBase):
     """P2PSynCodec for ESPnet's GAN codec task (``--codec p2psyn``).
 
     Args:
@@ -328,17 +320,15 @@ class P2PSynCodec(CodecInterface, AbsGANCodec):
             latent_dim=latent_dim,
             quantizer=quantizer,
         )
-        attach_gan_losses(self, sampling_rate, discriminator_params, mel_loss_params, adv_loss_type)
+        self.setup_gan(sampling_rate, discriminator_params, mel_loss_params, adv_loss_type,
+                       lambda_adv, lambda_feat_match, cache_generator_outputs)  # fmt: skip
         self.mdct_loss_power = mdct_loss_power
         self.lambda_mel_l1 = lambda_mel_l1
         self.lambda_mel_l2 = lambda_mel_l2
         self.lambda_mdct = lambda_mdct
         self.lambda_commit = lambda_commit
-        self.lambda_adv = lambda_adv
-        self.lambda_feat_match = lambda_feat_match
         self.lambda_ce = lambda_ce
         self.finetune_decoder = finetune_decoder
-        self._turns = TurnCache(enabled=cache_generator_outputs)
         if self.is_student:
             self._freeze_for_stage2()
 
@@ -416,32 +406,16 @@ class P2PSynCodec(CodecInterface, AbsGANCodec):
         return bits * self.frame_rate
 
     # ------------------------------------------------------------ training
-    def forward(
-        self, audio: torch.Tensor, forward_generator: bool = True, **kwargs
-    ) -> Dict[str, Any]:
-        """Generator or discriminator loss for ESPnet's GAN trainer.
-
-        Args:
-            audio (Tensor): Audio batch (B, T).
-            forward_generator (bool): Generator turn (True) or discriminator turn.
-
-        Returns:
-            Dict[str, Any]: loss, stats, weight, optim_idx (0 generator, 1 discriminator).
-        """
-        audio = audio.unsqueeze(1) if audio.dim() == 2 else audio  # (T,) is refused: not a batch
-        check_audio_batch(audio)
-        if forward_generator:
-            return self._forward_generator(audio)
-        return self._forward_discriminator(audio)
-
-    def _generator_outputs(self, audio: torch.Tensor, turn: str) -> Dict[str, Any]:
+    def generator_pass(self, audio: torch.Tensor) -> Dict[str, Any]:
         # A stage-2 student needs the decoder only to fine-tune it, or to report the
         # reconstruction losses on validation data.
         synthesise = not self.is_student or self.finetune_decoder or not self.training
-        return self._turns.get(audio, turn, lambda: self.generator(audio, synthesise=synthesise), self.training)
+        return self.generator(audio, synthesise=synthesise)
 
-    def _forward_generator(self, audio: torch.Tensor) -> Dict[str, Any]:
-        out = self._generator_outputs(audio, "generator")
+    def generator_loss(self, audio: torch.Tensor, out: Dict[str, Any], **inputs) -> Tuple[torch.Tensor, Dict[str, float]]:
+        """Teacher: commitment + reconstruction. Student: cross-entropy of the pseudo VQs
+        (+ reconstruction when its decoder is fine-tuned); reconstruction stats whenever
+        it synthesised."""
         vq = out["vq"]
         stats = {k: v.item() for k, v in vq.stats.items()}
         if self.is_student:
@@ -451,8 +425,7 @@ class P2PSynCodec(CodecInterface, AbsGANCodec):
             loss = self.lambda_commit * vq.commit_loss
             stats.update(commit_loss=vq.commit_loss.item())
         if "audio_hat" in out:
-            audio_hat = out["audio_hat"]
-            mel_l1, mel_l2 = self.mel_loss(audio_hat, audio)
+            mel_l1, mel_l2 = self.mel_loss(out["audio_hat"], audio)
             mdct_loss = compressed_mdct_mse(out["coeffs_hat"], out["coeffs"], self.mdct_loss_power)
             stats.update(mel_l1_loss=mel_l1.item(), mel_l2_loss=mel_l2.item(), mdct_loss=mdct_loss.item())
             if not self.is_student or self.finetune_decoder:
@@ -462,18 +435,7 @@ class P2PSynCodec(CodecInterface, AbsGANCodec):
                     + self.lambda_mel_l2 * mel_l2
                     + self.lambda_mdct * mdct_loss
                 )
-            if self.uses_discriminator:
-                adv, adv_stats = adversarial_terms(self, audio_hat, audio)
-                loss = loss + adv
-                stats.update(adv_stats)
-        stats.update(loss=loss.item())
-        loss, stats, weight = force_gatherable((loss, stats, audio.shape[0]), loss.device)
-        return dict(loss=loss, stats=stats, weight=weight, optim_idx=0)
-
-    def _forward_discriminator(self, audio: torch.Tensor) -> Dict[str, Any]:
-        if not self.uses_discriminator:
-            self._turns.clear()
-        return discriminator_turn(self, audio, lambda: self._generator_outputs(audio, "discriminator")["audio_hat"])
+        return loss, stats
 
     # ----------------------------------------------------------- inference
     @torch.no_grad()

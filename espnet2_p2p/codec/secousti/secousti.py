@@ -37,23 +37,14 @@ Choices, and why:
 """
 
 import math
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, NamedTuple, Optional
 
 import torch
 import torch.nn.functional as F
-from espnet2.gan_codec.abs_gan_codec import AbsGANCodec
-from espnet2.torch_utils.device_funcs import force_gatherable
 from typeguard import typechecked
 
-from espnet2_p2p.codec.base import CodecInterface
-from espnet2_p2p.codec.gan_turns import (
-    TurnCache,
-    adversarial_terms,
-    as_audio_batch,
-    attach_gan_losses,
-    discriminator_turn,
-)
-from espnet2_p2p.codec.p2psyn.loss import compressed_mdct_mse
+from espnet2_p2p.codec.shared.gan_codec import GANCodecBase, as_audio_batch
+from espnet2_p2p.codec.shared.loss import compressed_mdct_mse
 from espnet2_p2p.errors import TokenError
 from espnet2_p2p.layers.causal import (
     CausalConv1d,
@@ -65,6 +56,7 @@ from espnet2_p2p.layers.causal import (
 from espnet2_p2p.layers.mdct import MDCT
 from espnet2_p2p.quantizer.fsq import VAEFSQ, kl_warmup_weight
 from espnet2_p2p.utils.checks import check_audio_batch
+from espnet2_p2p.utils.tokens import frames_for
 
 
 class _Norm(torch.nn.Module):
@@ -111,6 +103,15 @@ class ParalinguisticEncoder(torch.nn.Module):
 
     def from_codes(self, codes: torch.Tensor) -> torch.Tensor:
         return codes.float() / (2**self.bits - 1) * 2 - 1
+
+
+class EncodedFrames(NamedTuple):
+    """What :meth:`SecoustiGenerator.encode_frames` returns for new code frames."""
+
+    features: torch.Tensor  # encoder output (B, model_dim, k)
+    bottleneck: Any  # the VAE + FSQ output (quantized values, codes, ...)
+    state: dict  # the stream state after these frames
+    coeffs: torch.Tensor  # their MDCT frames (B, H, k * D)
 
 
 class SecoustiGenerator(torch.nn.Module):
@@ -169,50 +170,38 @@ class SecoustiGenerator(torch.nn.Module):
 
     # ------------------------------------------------------------- framing
     def num_frames(self, num_samples: int) -> int:
-        return max(1, -(-num_samples // self.hop_length))
+        return frames_for(num_samples, self.hop_length)
 
     def pad(self, audio: torch.Tensor) -> torch.Tensor:
         frames = self.num_frames(audio.shape[-1])
         return F.pad(audio, (0, frames * self.hop_length - audio.shape[-1]))
-
-    def analysis(self, samples: torch.Tensor, tail: Optional[torch.Tensor]):
-        """MDCT frames of new samples (B, k * hop) given the previous H samples (``tail``,
-        zeros at the start): (B, H, k * D) and the new tail."""
-        if tail is None:
-            tail = samples.new_zeros(samples.shape[0], self.H)
-        x = torch.cat([tail, samples], dim=-1).unsqueeze(1)
-        basis = self.mdct.basis.to(dtype=x.dtype, device=x.device)
-        return F.conv1d(x, basis, stride=self.H), samples[:, -self.H :]
-
-    def synthesis(self, coeffs: torch.Tensor, overlap: Optional[torch.Tensor]):
-        """New MDCT frames (B, H, k * D) -> (samples (B, k * hop) ending H samples before
-        the last frame's end, new overlap (B, H)). The first call's first H samples lie
-        before time 0 and are dropped by the caller."""
-        basis = self.mdct.basis.to(dtype=coeffs.dtype, device=coeffs.device)
-        y = F.conv_transpose1d(coeffs, basis, stride=self.H)[:, 0]  # (B, (kD + 1) H)
-        if overlap is not None:
-            y = torch.cat([y[:, : self.H] + overlap, y[:, self.H :]], dim=-1)
-        n = coeffs.shape[-1] * self.H
-        return y[:, :n], y[:, n:]
 
     # ------------------------------------------------------------- encoder
     def reference_embedding(self, reference: torch.Tensor) -> torch.Tensor:
         """Reference audio (B, T') -> paralinguistic vector (B, P) (quantized)."""
         return self.paralinguistic(self.mdct.mdct(reference))
 
-    def encode_frames(self, samples: torch.Tensor, state: Optional[dict] = None, sample_vae: bool = False):
-        """Samples (B, k * hop) -> (encoder features (B, model_dim, k), bottleneck output,
-        new state). ``state`` None starts a stream."""
-        state = state or {}
-        coeffs, tail = self.analysis(samples, state.get("tail"))
+    def _features(self, samples: torch.Tensor, state: dict):
+        """Samples (B, k * hop) -> (encoder features (B, model_dim, k), MDCT (B, H, k * D),
+        new state)."""
+        coeffs, tail = self.mdct.analysis_step(samples, state.get("tail"))
         h, conv_state = self.enc_conv(coeffs, state.get("conv"))
         b, c, t = h.shape
         h = self.patch(h.view(b, c, t // self.D, self.D).permute(0, 2, 1, 3).reshape(b, t // self.D, c * self.D))
         h, tf_state = self.enc_tf(h.transpose(1, 2), state.get("tf"))
-        h = self.enc_norm(h)
-        out = self.bottleneck(h)
-        new = {"tail": tail, "conv": conv_state, "tf": tf_state}
-        return h, out, new, coeffs
+        return self.enc_norm(h), coeffs, {"tail": tail, "conv": conv_state, "tf": tf_state}
+
+    def analyse(self, audio: torch.Tensor):
+        """Offline: audio (B, 1, T) -> (MDCT of the padded audio (B, H, m * D), latent
+        (B, model_dim, m)), as P2PSynGenerator.analyse; the bottleneck takes the latent."""
+        h, coeffs, _ = self._features(self.pad(audio[:, 0]), {})
+        return coeffs, h
+
+    def encode_frames(self, samples: torch.Tensor, state: Optional[dict] = None) -> EncodedFrames:
+        """Streaming: samples (B, k * hop) -> :class:`EncodedFrames` (features, bottleneck
+        output, new state, MDCT). ``state`` None starts a stream."""
+        h, coeffs, new = self._features(samples, state or {})
+        return EncodedFrames(h, self.bottleneck(h), new, coeffs)
 
     # ------------------------------------------------------------- decoder
     def decode_frames(self, values: torch.Tensor, g: torch.Tensor, state: Optional[dict] = None):
@@ -226,7 +215,7 @@ class SecoustiGenerator(torch.nn.Module):
         h = self.unpatch(h.transpose(1, 2)).view(b, k, self.channels, self.D)
         h = h.permute(0, 2, 1, 3).reshape(b, self.channels, k * self.D)
         coeffs, conv_state = self.dec_conv(h, state.get("conv"))
-        samples, overlap = self.synthesis(coeffs, state.get("overlap"))
+        samples, overlap = self.mdct.synthesis_step(coeffs, state.get("overlap"))
         return coeffs, samples, {"tf": tf_state, "conv": conv_state, "overlap": overlap}
 
     def synthesise(self, values: torch.Tensor, g: torch.Tensor, length: int):
@@ -236,7 +225,7 @@ class SecoustiGenerator(torch.nn.Module):
         return audio.unsqueeze(1), coeffs
 
 
-class SecoustiCodec(CodecInterface, AbsGANCodec):
+class SecoustiCodec(GANCodecBase):
     """SecoustiCodec for ESPnet's GAN codec task (``--codec secousti``).
 
     Args:
@@ -317,12 +306,10 @@ class SecoustiCodec(CodecInterface, AbsGANCodec):
         self.contrastive_temperature = contrastive_temperature
         self.kl_warmup_steps = kl_warmup_steps
         self.register_buffer("steps", torch.zeros((), dtype=torch.long))
-        attach_gan_losses(self, sampling_rate, discriminator_params, mel_loss_params, adv_loss_type)
+        self.setup_gan(sampling_rate, discriminator_params, mel_loss_params, adv_loss_type, lambda_adv, lambda_feat_match)
         self.mdct_loss_power = mdct_loss_power
         self.lambda_mel_l1, self.lambda_mel_l2, self.lambda_mdct = lambda_mel_l1, lambda_mel_l2, lambda_mdct
         self.lambda_kl, self.lambda_contrastive = lambda_kl, lambda_contrastive
-        self.lambda_adv, self.lambda_feat_match = lambda_adv, lambda_feat_match
-        self._turns = TurnCache()
 
     # ------------------------------------------------------------------ info
     @property
@@ -415,33 +402,11 @@ class SecoustiCodec(CodecInterface, AbsGANCodec):
         }
 
     # ------------------------------------------------------------ training
-    def forward(self, audio: torch.Tensor, forward_generator: bool = True, frame_labels=None, **kwargs):
-        """Generator or discriminator loss for ESPnet's GAN trainer.
-
-        Args:
-            audio (Tensor): (B, T) or (B, 1, T).
-            forward_generator (bool): Generator turn (True) or discriminator turn.
-            frame_labels (Optional[Tensor]): (B, T) text-unit id of every sample
-                (-1: none), for the contrastive term.
-        """
-        audio = audio.unsqueeze(1) if audio.dim() == 2 else audio  # (T,) is refused: not a batch
-        check_audio_batch(audio)
-        if forward_generator:
-            return self._forward_generator(audio, frame_labels)
-        return self._forward_discriminator(audio)
-
-    @property
-    def uses_discriminator(self) -> bool:
-        return self.lambda_adv > 0 or self.lambda_feat_match > 0
-
-    def _run_generator(self, audio: torch.Tensor, turn: str) -> Dict[str, Any]:
-        return self._turns.get(audio, turn, lambda: self._generator_pass(audio), self.training)
-
-    def _generator_pass(self, audio: torch.Tensor) -> Dict[str, Any]:
+    def generator_pass(self, audio: torch.Tensor) -> Dict[str, Any]:
         gen = self.generator
-        padded = gen.pad(audio[:, 0])
-        h, bott, _, coeffs = gen.encode_frames(padded)
-        g = gen.reference_embedding(padded)
+        coeffs, h = gen.analyse(audio)
+        bott = gen.bottleneck(h)
+        g = gen.reference_embedding(gen.pad(audio[:, 0]))
         audio_hat, coeffs_hat = gen.synthesise(bott.quantized, g, audio.shape[-1])
         return dict(bottleneck=bott, coeffs=coeffs, coeffs_hat=coeffs_hat, audio_hat=audio_hat)
 
@@ -470,8 +435,9 @@ class SecoustiCodec(CodecInterface, AbsGANCodec):
         acc = (logits.argmax(-1) == target).float().mean().item()
         return loss, acc
 
-    def _forward_generator(self, audio: torch.Tensor, frame_labels) -> Dict[str, Any]:
-        out = self._run_generator(audio, "generator")
+    def generator_loss(self, audio: torch.Tensor, out: Dict[str, Any], frame_labels=None, **inputs):
+        """Reconstruction + KL (warmed up) + the contrastive term when the batch has
+        ``frame_labels`` (B, T): the text-unit id of every sample (-1: none)."""
         bott = out["bottleneck"]
         mel_l1, mel_l2 = self.mel_loss(out["audio_hat"], audio)
         mdct_loss = compressed_mdct_mse(out["coeffs_hat"], out["coeffs"], self.mdct_loss_power)
@@ -492,20 +458,9 @@ class SecoustiCodec(CodecInterface, AbsGANCodec):
             stats.update(contrastive_loss=closs.item(), contrastive_acc=cacc)
             if self.lambda_contrastive > 0:
                 loss = loss + self.lambda_contrastive * closs
-        if self.uses_discriminator:
-            adv, adv_stats = adversarial_terms(self, out["audio_hat"], audio)
-            loss = loss + adv
-            stats.update(adv_stats)
         if self.training:
             self.steps += 1
-        stats.update(loss=loss.item())
-        loss, stats, weight = force_gatherable((loss, stats, audio.shape[0]), loss.device)
-        return dict(loss=loss, stats=stats, weight=weight, optim_idx=0)
-
-    def _forward_discriminator(self, audio: torch.Tensor) -> Dict[str, Any]:
-        if not self.uses_discriminator:
-            self._turns.clear()
-        return discriminator_turn(self, audio, lambda: self._run_generator(audio, "discriminator")["audio_hat"])
+        return loss, stats
 
     # ----------------------------------------------------------- inference
     @torch.no_grad()
@@ -542,7 +497,7 @@ class SecoustiCodec(CodecInterface, AbsGANCodec):
     def encode(self, x: torch.Tensor, **kwargs) -> torch.Tensor:
         """Waveform (B, 1, T) -> semantic tokens (1, B, ceil(T / hop))."""
         check_audio_batch(x)
-        _, bott, _, _ = self.generator.encode_frames(self.generator.pad(x[:, 0]))
+        bott = self.generator.bottleneck(self.generator.analyse(x)[1])
         return bott.codes.unsqueeze(0)
 
     @torch.no_grad()
@@ -602,8 +557,9 @@ class StreamEncoder:
         if k == 0:
             return self.pending.new_zeros((1, self.pending.shape[0], 0), dtype=torch.long)
         ready, self.pending = self.pending[:, : k * hop], self.pending[:, k * hop :]
-        _, bott, self.state, _ = self.codec.generator.encode_frames(ready, self.state)
-        return bott.codes.unsqueeze(0)
+        out = self.codec.generator.encode_frames(ready, self.state)
+        self.state = out.state
+        return out.bottleneck.codes.unsqueeze(0)
 
     @torch.no_grad()
     def flush(self) -> torch.Tensor:

@@ -1,0 +1,184 @@
+# Helpers and the stages every codec shares, sourced by codec.sh (its options are set).
+# A codec's own stage blocks are in lib/<codec>.sh.
+
+log() { echo "[$(date '+%H:%M:%S')] $*"; }
+die() { echo "codec.sh: $*" >&2; exit 1; }
+in_stage() { [ "${stage}" -le "$1" ] && [ "${stop_stage}" -ge "$1" ]; }
+done_or_force() { [ "${force}" != true ] && [ -e "$1" ]; }
+# every set once, in order: train, valid, test sets
+all_sets() { printf '%s\n' ${train_set} ${valid_set} ${test_sets} | awk '!seen[$0]++'; }
+
+# run_train CONFIG OUTPUT_DIR MAX_EPOCH [trainer options...]
+run_train() {
+    local config=$1 out=$2 epochs=$3
+    shift 3
+    [ -f "${config}" ] || die "config ${config} does not exist"
+    [ -s "${dumpdir}/${train_set}/wav.scp" ] || die "${dumpdir}/${train_set}/wav.scp is missing: run stages 1-2"
+    mkdir -p "${out}"
+    local args=(
+        --config "${config}"
+        --train_data_path_and_name_and_type "${dumpdir}/${train_set}/wav.scp,audio,sound"
+        --valid_data_path_and_name_and_type "${dumpdir}/${valid_set}/wav.scp,audio,sound"
+        --output_dir "${out}"
+        --num_workers "${nj}"
+        --resume true
+    )
+    [ -n "${epochs}" ] && args+=(--max_epoch "${epochs}")
+    # shellcheck disable=SC2206
+    args+=("$@" ${train_args})
+    local procs=1 backend=gloo per_proc_gpu=0
+    if [ "${ngpu}" -gt 0 ]; then procs=${ngpu}; backend=nccl; per_proc_gpu=1; else procs=${cpu_procs}; fi
+    local module=espnet2_p2p.bin.gan_codec_train
+    log "training ${out} (${num_nodes} node(s) x ${procs} process(es), ngpu=${ngpu}); log: ${out}/train.log"
+    if [ "${num_nodes}" -gt 1 ]; then
+        [ "${launcher}" = slurm ] || die "--num_nodes ${num_nodes} needs --launcher slurm"
+        local master
+        master=$(scontrol show hostnames "${SLURM_JOB_NODELIST:?run inside a Slurm allocation}" | head -n 1)
+        srun --nodes "${num_nodes}" --ntasks-per-node 1 \
+            torchrun --nnodes "${num_nodes}" --nproc_per_node "${procs}" \
+                --rdzv_backend c10d --rdzv_endpoint "${master}:${MASTER_PORT:-29500}" --rdzv_id "${SLURM_JOB_ID}" \
+                -m "${module}" "${args[@]}" --ngpu "${per_proc_gpu}" --dist_backend "${backend}" \
+                --multiprocessing_distributed false --unused_parameters true \
+            >> "${out}/train.log" 2>&1 || { tail -n 20 "${out}/train.log"; die "training failed: ${out}"; }
+    elif [ "${procs}" -gt 1 ]; then
+        torchrun --standalone --nproc_per_node "${procs}" -m "${module}" "${args[@]}" \
+            --ngpu "${per_proc_gpu}" --dist_backend "${backend}" \
+            --multiprocessing_distributed false --unused_parameters true \
+            >> "${out}/train.log" 2>&1 || { tail -n 20 "${out}/train.log"; die "training failed: ${out}"; }
+    else
+        python -m "${module}" "${args[@]}" --ngpu "${ngpu}" \
+            >> "${out}/train.log" 2>&1 || { tail -n 20 "${out}/train.log"; die "training failed: ${out}"; }
+    fi
+    grep "epoch results" "${out}/train.log" | tail -n 1 | cut -c1-300 || true
+}
+
+# ----------------------------------------------------------------- stage 1
+stage_data() {
+    if done_or_force data/manifests/.done; then
+        log "stage 1: data/manifests is complete, skipping (--force true to redo)"
+        return
+    fi
+    log "stage 1: data preparation"
+    if [ -x local/data.sh ]; then local/data.sh; fi
+    [ -n "${corpus}" ] || die "--corpus is not set"
+    [ -n "${corpus_dir}" ] || die "--corpus_dir is not set"
+    rm -rf data/manifests
+    python -m espnet2_p2p.data.prepare manifests --corpus "${corpus}" \
+        --corpus_dir "${corpus_dir}" --output_dir data/manifests \
+        ${expect_fs:+--expect_fs "${expect_fs}"}
+    touch data/manifests/.done
+}
+
+# ----------------------------------------------------------------- stage 2
+stage_format() {
+    log "stage 2: formatting ${train_set} ${valid_set} ${test_sets} at ${fs} Hz -> ${dumpdir}/"
+    python -m espnet2_p2p.data.prepare format --manifest_dir data/manifests \
+        --sets ${train_set} ${valid_set} ${test_sets} --dumpdir "${dumpdir}" --fs "${fs}" \
+        --min_duration "${min_duration}" --max_duration "${max_duration}" \
+        $( [ "${force}" = true ] && echo --force )
+}
+
+# ----------------------------------------------------------------- stage 5
+# decode.py keeps the systems decoded before from the same model and data
+stage_decode() {
+    local set out args spec
+    for set in ${test_sets}; do
+        out=${expdir}/${decode_name}_${set}
+        log "stage 5: decoding ${set} -> ${out}"
+        rm -f "${out}/.done"
+        args=()
+        for spec in "${decode_specs[@]}"; do args+=(--system "${spec}"); done
+        python -m espnet2_p2p.bin.decode --data_dir "${dumpdir}/${set}" --output_dir "${out}" "${args[@]}" ${redo}
+        touch "${out}/.done"
+    done
+}
+
+# ----------------------------------------------------------------- stage 6
+# score.py keeps the scores of systems whose files did not change
+stage_score() {
+    local set dec out s hyps
+    for set in ${test_sets}; do
+        dec=${expdir}/${decode_name}_${set}
+        out=${expdir}/${scores_name}_${set}
+        [ -f "${dec}/.done" ] || die "${dec} is incomplete: run stage 5"
+        log "stage 6: scoring ${set} -> ${out}"
+        hyps=()
+        for s in "${systems[@]}"; do hyps+=(--hyp "${s}=${dec}/${s}"); done
+        extra_hyps "${set}"
+        python -m espnet2_p2p.bin.score --ref "${dumpdir}/${set}/wav.scp" --output_dir "${out}" "${hyps[@]}" \
+            ${score_fs:+--fs "${score_fs}"} --nj "${score_nj}" ${score_args} ${redo}
+    done
+}
+
+# <expdir>/RESULTS.md (or the codec's name): bitrates, token accuracy, scores per set
+write_results() {
+    local set
+    {
+        echo "# Results${tag:+ (${tag})}${results_title}"
+        for set in ${test_sets}; do
+            echo; echo "## ${set}"; echo
+            echo "Bitrate measured from the .p2p files written (token payload; whole files with the container):"
+            echo; cat "${expdir}/${decode_name}_${set}/bitrate.md"; echo
+            results_extra_bitrates "${set}"
+            if [ -f "${expdir}/${decode_name}_${set}/token_accuracy.md" ]; then
+                echo "Pseudo-token top-1 of the student against the teacher's tokens:"
+                echo; cat "${expdir}/${decode_name}_${set}/token_accuracy.md"; echo
+            fi
+            sed 's/^## /### /' "${expdir}/${scores_name}_${set}/RESULTS.md"
+            echo; echo "Spectrograms: ${scores_name}_${set}/spectrograms.png"
+        done
+        if [ -f "${expdir}/token_probe${tag}.md" ]; then
+            echo; sed 's/^# /## /' "${expdir}/token_probe${tag}.md"
+        fi
+    } > "${results}"
+    log "results: $(cd "$(dirname "${results}")" && pwd)/$(basename "${results}")"
+}
+
+# ----------------------------------------------------------------- stage 7
+# stage_tokens MODEL TOKEN_DIR LM_EXP MISSING_STAGE
+stage_tokens() {
+    local token_model=$1 token_dir=$2 lm_exp=$3 set out vocab
+    if [ "${skip_token_dump}" = true ]; then
+        log "stage 7: token dump skipped (--skip_token_dump true)"
+        return
+    fi
+    [ -f "${token_model}" ] || die "${token_model} is missing: run stage $4"
+    for set in $(all_sets); do
+        out=${token_dir}/${set}
+        if done_or_force "${out}/.done"; then log "stage 7: ${out} is complete, skipping"; continue; fi
+        log "stage 7: ${token_streams} token streams of ${set} -> ${out}"
+        vocab=()
+        if [ "${set}" = "${train_set}" ] && [ -f "${dumpdir}/${set}/text" ]; then
+            vocab=(--joint_vocab_dir "${token_dir}/joint_vocab" --nbpe "${nbpe}")
+        fi
+        python -m espnet2_p2p.bin.dump_tokens --model "${token_model}" \
+            --data_dir "${dumpdir}/${set}" --output_dir "${out}" --streams "${token_streams}" \
+            "${vocab[@]}"
+    done
+    if [ "${lm_train}" = true ]; then
+        log "stage 7: ESPnet LM on the ${train_set} tokens -> ${lm_exp}; log: ${lm_exp}/train.log"
+        mkdir -p "${lm_exp}"
+        python -m espnet2.bin.lm_train --config "${lm_config}" --output_dir "${lm_exp}" \
+            --token_type word --token_list "${token_dir}/${train_set}/lm_token_list" \
+            --train_data_path_and_name_and_type "${token_dir}/${train_set}/lm_text,text,text" \
+            --valid_data_path_and_name_and_type "${token_dir}/${valid_set}/lm_text,text,text" \
+            --train_shape_file "${token_dir}/${train_set}/utt2num_frames" \
+            --valid_shape_file "${token_dir}/${valid_set}/utt2num_frames" \
+            --ngpu "${ngpu}" --resume true ${lm_args} >> "${lm_exp}/train.log" 2>&1 \
+            || { tail -n 20 "${lm_exp}/train.log"; die "LM training failed: ${lm_exp}"; }
+        python -m espnet2_p2p.bin.lm_report "${lm_exp}/train.log" --output "${lm_exp}/RESULTS.md"
+    fi
+}
+
+# ----------------------------------------------------------------- stage 8
+# stage_pack NAME:CONFIG:MODEL ... -> <expdir>/<codec><tag>_packed.zip
+stage_pack() {
+    local pack=${expdir}/${codec}${tag}_packed.zip spec models=()
+    if done_or_force "${pack}"; then
+        log "stage 8: ${pack} exists, skipping"
+        return
+    fi
+    log "stage 8: packing -> ${pack}"
+    for spec in "$@"; do models+=(--model "${spec}"); done
+    python -m espnet2_p2p.bin.pack --output "${pack}" "${models[@]}"
+}
