@@ -46,7 +46,7 @@ import torch
 from espnet2_p2p import chunked
 from espnet2_p2p.codec.base import as_codec, check_streams
 from espnet2_p2p.errors import AudioInputError, TokenError
-from espnet2_p2p.utils.checks import check_audio_batch
+from espnet2_p2p.utils.checks import check_audio_batch, check_counts
 from espnet2_p2p.utils.tokens import first_bad_token, frames_for
 
 ORDERS = ("frame", "stream")
@@ -161,7 +161,8 @@ class P2PTokenizer:
         if x.dim() != 3:
             raise AudioInputError(f"wav must be (T,) or (B, T), got shape {tuple(torch.as_tensor(wav).shape)}")
         if x.shape[-1] and self._long(x.shape[-1]):  # a long batch: its items one by one
-            n = [x.shape[-1]] * x.shape[0] if lengths is None else [int(v) for v in lengths]
+            n = check_counts(lengths, x.shape[0], x.shape[-1], "lengths")
+            n = [x.shape[-1]] * x.shape[0] if n is None else n.tolist()
             out = torch.zeros(x.shape[0], self.num_frames(x.shape[-1]), self.num_streams, dtype=torch.long)
             for b, length in enumerate(n):
                 out[b, : self.num_frames(length)] = self.encode(x[b, 0, :length])
@@ -270,7 +271,7 @@ class P2PTokenizer:
         t = torch.as_tensor(np.asarray(tokens) if not isinstance(tokens, torch.Tensor) else tokens)
         if t.dtype.is_floating_point or t.dtype == torch.bool:
             raise TokenError(f"{name}: tokens must be integers, got {t.dtype}")
-        t = t.long()
+        t = t.long().cpu()  # checked (and decoded from) on the CPU, wherever an LM made them
         valid = sorted(set(streams or [self.num_streams]))
         if t.dim() != 2 or t.shape[1] not in valid:
             raise TokenError(

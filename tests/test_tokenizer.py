@@ -175,6 +175,8 @@ def test_long_input_is_coded_in_chunks_linear_in_time(packed_models, monkeypatch
     batch = torch.stack([x, torch.cat([x[:8000], torch.zeros(len(x) - 8000)])])
     out = tok.encode(batch, lengths=[len(x), 8000])
     assert torch.equal(out[0], tokens) and torch.equal(out[1, :25], tok.encode(x[:8000])) and not out[1, 25:].any()
+    with pytest.raises(ValueError, match=r"lengths must hold 2 values in \[1, 80123\]"):
+        tok.encode(batch, lengths=[len(x)])
     with pytest.raises(ValueError, match="chunk_seconds must be a positive number"):
         P2PTokenizer.from_pretrained(packed_models, chunk_seconds=float("nan"))
 

@@ -208,6 +208,8 @@ def write_tables(summary: Dict[str, dict], output_dir: Path) -> None:
             "| system | pseudo-token top-1 per level (majority baseline) |\n|---|---|\n"
             + "\n".join(accuracy) + "\n"
         )
+    else:  # no student among these systems: no table left from an earlier run
+        (output_dir / "token_accuracy.md").unlink(missing_ok=True)
 
 
 def main(argv=None) -> None:
@@ -223,13 +225,14 @@ def main(argv=None) -> None:
     labels = [label for label, *_ in args.system]
     if len(set(labels)) != len(labels):
         raise SystemExit(f"decode: a label is given twice: {labels}")
+    for label, config, model_file, _ in args.system:  # every file before any decoding
+        for path in (config, model_file):
+            if not path.is_file():
+                raise SystemExit(f"decode: {label}: {path} does not exist")
     utts = list(read_table(args.data_dir / "wav.scp").items())
     summary = {}
     for label, config, model_file, options in args.system:
         out_dir = args.output_dir / label
-        for path in (config, model_file):
-            if not path.is_file():
-                raise SystemExit(f"decode: {label}: {path} does not exist")
         key = system_key(label, config, model_file, options, utts)
         record = None if args.force else reusable(out_dir, key, utts)
         if record is not None:

@@ -27,8 +27,9 @@ tables) and ``spectrograms.png`` (reference vs each system).
 A system scored before into the same OUTPUT_DIR is not scored again when nothing it
 depends on changed (``score_cache.json``: the bytes of the reference and hypothesis files,
 the metrics, ``--fs``, ``--every``, ``--max_shift_ms``): adding a
-system to a finished run scores that system only. ``--force`` scores everything; the
-optional model-based scorers always score.
+system to a finished run scores that system only. ``--force`` scores everything, and so
+does a run with an optional model-based scorer (--utmos_model, ASR). Kept scores are read
+back from scores.tsv (6 decimals).
 """
 
 import argparse
@@ -283,7 +284,7 @@ def run(ref: Path, hyps: List[Tuple[str, Path]], output_dir: Path, metrics: List
     ``nj`` > 1 scores utterances in that many processes (built-in metrics only);
     ``every`` maps slow metrics to K: they are scored on every K-th utterance only (the
     others get NaN, left out of means; RESULTS.md says on how many); ``force`` scores
-    systems whose scores in output_dir are up to date again.
+    systems whose scores in output_dir are up to date again (so does any ``extra``).
     """
     every = every or {}
     if fs is not None and not (isinstance(fs, int) and 8000 <= fs <= 384000):

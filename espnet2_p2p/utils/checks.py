@@ -26,3 +26,14 @@ def check_audio_batch(x: torch.Tensor, name: str = "audio") -> None:
             f"{name} contains non-finite samples: {n_nan} NaN and {n_inf} Inf"
             f" of {x.numel()}"
         )
+
+
+def check_counts(values, batch: int, max_value: int, name: str):
+    """Per-item counts (lengths, frames) as a LongTensor (B,), each in [1, max_value]; None
+    stays None; else a ValueError naming ``name``."""
+    if values is None:
+        return None
+    values = torch.as_tensor(values, dtype=torch.long).view(-1)
+    if values.numel() != batch or bool((values < 1).any()) or int(values.max()) > max_value:
+        raise ValueError(f"{name} must hold {batch} values in [1, {max_value}], got {values.tolist()}")
+    return values

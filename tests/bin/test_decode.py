@@ -64,13 +64,19 @@ def test_added_system_is_decoded_alone_and_a_changed_model_again(espeak_corpus, 
     decoded.clear()
     decode.main(both + ["--force"])
     assert decoded == ["plain", "student"]
+    # without a student, no token accuracy table is left from the earlier runs
+    decode.main(both[:6])
+    assert not (out / "token_accuracy.md").exists() and "student" not in json.loads((out / "summary.json").read_text())
 
 
-def test_missing_model_and_twice_given_label_are_one_line(espeak_corpus, models, tmp_path):
+def test_missing_model_and_twice_given_label_are_one_line(espeak_corpus, models, tmp_path, monkeypatch):
     data, out = espeak_corpus / "test", tmp_path / "decode"
+    decoded = []
+    monkeypatch.setattr(decode, "decode_one", lambda label, *a: decoded.append(label))
     with pytest.raises(SystemExit, match="nothing.pth does not exist"):
-        decode.main(["--data_dir", str(data), "--output_dir", str(out),
+        decode.main(["--data_dir", str(data), "--output_dir", str(out), "--system", spec(models, "ok", "teacher"),
                      "--system", f"x:{models / 'teacher' / 'config.yaml'}:{models / 'nothing.pth'}"])  # fmt: skip
+    assert decoded == []  # found before the first system was decoded
     with pytest.raises(SystemExit, match="given twice"):
         decode.main(["--data_dir", str(data), "--output_dir", str(out),
                      "--system", spec(models, "a", "teacher"), "--system", spec(models, "a", "student")])  # fmt: skip

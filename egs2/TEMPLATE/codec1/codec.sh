@@ -21,7 +21,8 @@
 # Training runs on CPU (--ngpu 0), one GPU (--ngpu 1), N GPUs (--ngpu N, torchrun),
 # N CPU processes (--cpu_procs N, gloo), or several nodes (--num_nodes M --launcher slurm:
 # srun starts one torchrun per node). Training stages resume from checkpoint.pth when
-# re-run; finished stages 1, 2, 5, 6, 7 and 8 are skipped unless --force true.
+# re-run; finished stages 1, 2, 7 and 8 are skipped unless --force true; stages 5 and 6
+# redo only the systems whose model, config or data changed (--force true: all).
 set -euo pipefail
 
 # ------------------------------------------------------------------ options

@@ -33,7 +33,7 @@ from espnet2_p2p.codec.shared.loss import compressed_mdct_mse
 from espnet2_p2p.layers.convnext import ChannelLayerNorm, ConvNeXtV2Block
 from espnet2_p2p.layers.mdct import MDCT
 from espnet2_p2p.quantizer.p2psvq import P2PSVQ
-from espnet2_p2p.utils.checks import check_audio_batch
+from espnet2_p2p.utils.checks import check_audio_batch, check_counts
 from espnet2_p2p.utils.tokens import frames_for
 
 
@@ -453,7 +453,7 @@ class P2PSynCodec(GANCodecBase):
             (stream 0 is the plain VQ). Student: the plain stream only (1, B, frames).
         """
         check_audio_batch(x)
-        lengths = self._check_counts(lengths, x.shape[0], x.shape[-1], "lengths")
+        lengths = check_counts(lengths, x.shape[0], x.shape[-1], "lengths")
         _, z = self.generator.analyse(x, lengths)
         quantizer = self.generator.quantizer
         codes = quantizer.encode(z).unsqueeze(0) if self.is_student else quantizer.encode_residual(z)
@@ -462,17 +462,6 @@ class P2PSynCodec(GANCodecBase):
             codes = codes * (torch.arange(codes.shape[-1], device=codes.device) < frames.view(-1, 1))
         return codes
 
-    @staticmethod
-    def _check_counts(values, batch: int, max_value: int, name: str):
-        """Per-item counts (lengths, frames) as a LongTensor (B,), each in [1, max_value]."""
-        if values is None:
-            return None
-        values = torch.as_tensor(values, dtype=torch.long).view(-1)
-        if values.numel() != batch or bool((values < 1).any()) or int(values.max()) > max_value:
-            raise ValueError(
-                f"{name} must hold {batch} values in [1, {max_value}], got {values.tolist()}"
-            )
-        return values
 
     @torch.no_grad()
     def tokens(self, x: torch.Tensor, lengths: Optional[torch.Tensor] = None) -> torch.Tensor:
@@ -528,7 +517,7 @@ class P2PSynCodec(GANCodecBase):
             Tensor: Audio (B, 1, length).
         """
         quantizer = self.generator.quantizer
-        frames = self._check_counts(frames, codes.shape[1], codes.shape[-1], "frames")
+        frames = check_counts(frames, codes.shape[1], codes.shape[-1], "frames")
         if self.is_student and codes.dim() == 3 and codes.shape[0] == 1:
             if frames is None:
                 quantized, _ = quantizer.decode(codes[0])

@@ -50,11 +50,14 @@ codec_stage3() {
 
 codec_stage4() { log "stage 4: SecoustiCodec has no student stage, skipping"; }
 
-# the table also holds P2PSynCodec's rows when they were decoded in the same expdir
+# the table also holds P2PSynCodec's rows when they were decoded in the same expdir (the
+# systems of its last decoding run: summary.json)
 extra_hyps() {
     local p2p_dec=${expdir}/decode${tag}_$1 s
-    if [ -f "${p2p_dec}/.done" ]; then
-        for s in "${p2p_dec}"/*/; do s=$(basename "${s}"); hyps+=(--hyp "${s}=${p2p_dec}/${s}"); done
+    if [ -f "${p2p_dec}/.done" ] && [ -f "${p2p_dec}/summary.json" ]; then
+        for s in $(python -c 'import json, sys; print(" ".join(json.load(open(sys.argv[1]))))' "${p2p_dec}/summary.json"); do
+            hyps+=(--hyp "${s}=${p2p_dec}/${s}")
+        done
     fi
 }
 
