@@ -462,7 +462,6 @@ class P2PSynCodec(GANCodecBase):
             codes = codes * (torch.arange(codes.shape[-1], device=codes.device) < frames.view(-1, 1))
         return codes
 
-
     @torch.no_grad()
     def tokens(self, x: torch.Tensor, lengths: Optional[torch.Tensor] = None) -> torch.Tensor:
         """Waveform -> all 1 + N token streams, for language models.
