@@ -13,6 +13,7 @@ install_requires = [
     "sentencepiece==0.2.0",
     "soundfile",
     "soxr==1.1.0",  # streaming resampling of input audio at any rate (memory bounded)
+    "constriction==0.4.1",  # range coding of tokens (espnet2_p2p/entropy.py)
     "numpy<2.4",
     "tqdm",
     "matplotlib",
