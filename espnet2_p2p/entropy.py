@@ -18,6 +18,7 @@ from typing import Iterable, List
 import numpy as np
 
 from espnet2_p2p.errors import BitstreamError
+from espnet2_p2p.utils.tokens import first_bad_token
 
 _BLOCK = 1024  # frames whose probabilities are built at once when encoding (memory bound)
 
@@ -52,7 +53,7 @@ class BigramPrior:
         counts = None
         for seq in sequences:
             seq = np.asarray(seq, dtype=np.int64)
-            if seq.ndim != 2 or seq.size and (seq.min() < 0 or seq.max() >= size):
+            if seq.ndim != 2 or first_bad_token(seq, [size] * seq.shape[0]):
                 raise ValueError(f"tokens must be (streams, frames) in [0, {size}), got shape {seq.shape}")
             if counts is None:
                 counts = np.zeros((seq.shape[0], size + 1, size), dtype=np.int64)
@@ -90,7 +91,7 @@ class BigramPrior:
         tokens = np.asarray(tokens, dtype=np.int64)
         if tokens.ndim != 2 or tokens.shape[0] != self.num_streams:
             raise ValueError(f"tokens must be ({self.num_streams}, frames), got shape {tokens.shape}")
-        if tokens.size and (tokens.min() < 0 or tokens.max() >= self.size):
+        if first_bad_token(tokens, [self.size] * self.num_streams):
             raise ValueError(f"tokens must lie in [0, {self.size})")
         constriction, family = _coder()
         encoder = constriction.stream.queue.RangeEncoder()
