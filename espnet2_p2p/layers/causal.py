@@ -10,6 +10,7 @@ float rounding, because nothing looks at a frame later than the one being comput
 - :class:`CausalConvBlock`: ConvNeXt-style block (causal depthwise conv, LayerNorm over
   channels, pointwise MLP, residual). ConvNeXt v2's GRN is left out: it normalises over
   the whole time axis, which a stream does not have.
+- :class:`CausalLSTM`: a unidirectional LSTM; the state is its (h, c).
 - :class:`CausalTransformerLayer`: pre-LayerNorm self-attention over the last
   ``context`` frames (itself included) with rotary position embeddings (RoPE), then a
   feed-forward layer; the state is the keys and values of the last ``context - 1``
@@ -43,6 +44,17 @@ class ChannelNorm(torch.nn.LayerNorm):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return super().forward(x.transpose(1, 2)).transpose(1, 2)
+
+
+class StatelessNorm(torch.nn.Module):
+    """:class:`ChannelNorm` as a member of a :class:`CausalStack` (its state passes through)."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.norm = ChannelNorm(channels, eps=1e-6)
+
+    def forward(self, x, state=None):
+        return self.norm(x), state
 
 
 class CausalConvBlock(torch.nn.Module):
@@ -142,3 +154,15 @@ class CausalStack(torch.nn.Module):
             new.append(s)
         return x, new
 
+
+
+class CausalLSTM(torch.nn.LSTM):
+    """Unidirectional LSTM on (B, C, T) whose state is its ``(h, c)``."""
+
+    def __init__(self, channels: int, num_layers: int, dropout: float = 0.0):
+        super().__init__(channels, channels, num_layers=num_layers, batch_first=True,
+                         dropout=dropout if num_layers > 1 else 0.0)  # fmt: skip
+
+    def forward(self, x: torch.Tensor, state=None):
+        y, state = super().forward(x.transpose(1, 2), state)
+        return y.transpose(1, 2), state

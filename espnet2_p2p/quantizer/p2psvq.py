@@ -23,7 +23,7 @@ from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 import torch
 import torch.nn.functional as F
 
-from espnet2_p2p.quantizer.predictor import PseudoVQPredictor
+from espnet2_p2p.quantizer.predictor import CausalPseudoVQPredictor, PseudoVQPredictor
 from espnet2_p2p.quantizer.residual_vq import ResidualVQ, check_latent
 
 MODES = ("teacher", "student")
@@ -69,6 +69,8 @@ class P2PSVQ(torch.nn.Module):
             cnn_module_kernel, lstm_layers, dropout).
         rvq_conf (Optional[Dict]): Arguments of :class:`ResidualVQ` (decay,
             kmeans_init, kmeans_iters, threshold_ema_dead_code, quantizer_dropout).
+        causal (bool): Causal predictors (:class:`CausalPseudoVQPredictor`; ``predictor``
+            may then give ``context``), so that :meth:`predict_step` streams.
     """
 
     def __init__(
@@ -82,6 +84,7 @@ class P2PSVQ(torch.nn.Module):
         pseudo_codeword: str = "expected",
         predictor: Optional[Dict] = None,
         rvq_conf: Optional[Dict] = None,
+        causal: bool = False,
     ):
         super().__init__()
         if mode not in MODES:
@@ -96,6 +99,7 @@ class P2PSVQ(torch.nn.Module):
         self.mode = mode
         self.num_pseudo = num_pseudo
         self.pseudo_codeword = pseudo_codeword
+        self.causal = causal
         sizes = [codebook_size] + [pseudo_codebook_size or codebook_size] * num_pseudo
         self.rvq = ResidualVQ(
             dim=dim,
@@ -108,8 +112,9 @@ class P2PSVQ(torch.nn.Module):
         # fails with a message that names the difference.
         self.register_buffer("layout", torch.tensor(sizes, dtype=torch.long))
         if mode == "student":
+            predictor_class = CausalPseudoVQPredictor if causal else PseudoVQPredictor
             self.predictors = torch.nn.ModuleList(
-                [PseudoVQPredictor(dim, size, **(predictor or {})) for size in sizes[1:]]
+                [predictor_class(dim, size, **(predictor or {})) for size in sizes[1:]]
             )
         else:
             self.predictors = None
@@ -234,6 +239,23 @@ class P2PSVQ(torch.nn.Module):
             all_logits.append(logits)
             cascade = cascade + self._codeword_from_logits(n, logits)
         return cascade, torch.stack(tokens), all_logits
+
+    @torch.no_grad()
+    def predict_step(self, plain_tokens: torch.Tensor, state: Optional[list] = None) -> Tuple[torch.Tensor, list]:
+        """Causal predictors: the quantized latent (B, D, k) of the next k plain tokens
+        (B, k), and the state for the frames after them (None starts a stream). The
+        pieces of a stream together equal :meth:`decode`'s latent."""
+        if self.mode != "student" or not self.causal:
+            raise RuntimeError("predict_step needs a student with causal predictors (causal: true)")
+        self.check_plain_tokens(plain_tokens)
+        state = state or [None] * self.num_pseudo
+        cascade = self.rvq.codeword(0, plain_tokens)
+        new = []
+        for n, (predictor, s) in enumerate(zip(self.predictors, state), start=1):
+            logits, s = predictor.step(cascade, s)
+            new.append(s)
+            cascade = cascade + self._codeword_from_logits(n, logits)
+        return cascade, new
 
     @torch.no_grad()
     def decode(self, plain_tokens: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:

@@ -1,12 +1,17 @@
-"""The predictor of a pseudo VQ: Conformer blocks + BiLSTM -> logits over its codebook."""
+"""The predictor of a pseudo VQ: Conformer blocks + BiLSTM -> logits over its codebook
+(:class:`PseudoVQPredictor`), or its causal, streaming counterpart
+(:class:`CausalPseudoVQPredictor`)."""
 
 import math
+from typing import Optional, Tuple
 
 import torch
 from espnet2.asr.encoder.conformer_encoder import ConformerEncoder
 from espnet.nets.pytorch_backend.transformer.attention import (
     RelPositionMultiHeadedAttention,
 )
+
+from espnet2_p2p.layers.causal import CausalConvBlock, CausalLSTM, CausalStack, CausalTransformerLayer
 
 
 class FusedRelPositionAttention(RelPositionMultiHeadedAttention):
@@ -152,3 +157,52 @@ class PseudoVQPredictor(torch.nn.Module):
         if self.lstm is not None:
             h, _ = self.lstm(h)
         return self.output(h).transpose(1, 2)
+
+
+class CausalPseudoVQPredictor(torch.nn.Module):
+    """The causal counterpart of :class:`PseudoVQPredictor`: logits of frame t depend on
+    the cascade input of frames <= t only, so it runs chunk by chunk with a state.
+
+    Each of the ``conformer_blocks`` blocks is a transformer layer attending to the last
+    ``context`` frames (itself included) followed by a causal convolution block (the
+    Conformer's convolution module made causal); then a unidirectional LSTM.
+
+    Args:
+        dim, codebook_size, channels, conformer_blocks, attention_heads, linear_units,
+        cnn_module_kernel, lstm_layers, dropout: as :class:`PseudoVQPredictor`.
+        context (int): Frames each attention query sees (50 = 1 s at 50 Hz).
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        codebook_size: int,
+        channels: int = 256,
+        conformer_blocks: int = 3,
+        attention_heads: int = 8,
+        linear_units: int = 1024,
+        cnn_module_kernel: int = 15,
+        lstm_layers: int = 2,
+        dropout: float = 0.1,
+        context: int = 50,
+    ):
+        super().__init__()
+        self.input_proj = torch.nn.Linear(dim, channels)
+        layers = []
+        for _ in range(conformer_blocks):
+            layers.append(CausalTransformerLayer(channels, attention_heads, linear_units, context, dropout))
+            layers.append(CausalConvBlock(channels, linear_units, cnn_module_kernel))
+        if lstm_layers > 0:
+            layers.append(CausalLSTM(channels, lstm_layers, dropout))
+        self.body = CausalStack(layers)
+        self.output = torch.nn.Linear(channels, codebook_size)
+
+    def step(self, x: torch.Tensor, state: Optional[list] = None) -> Tuple[torch.Tensor, list]:
+        """Cascade input (B, D, k) of the next k frames -> (logits (B, K, k), new state)."""
+        h = self.input_proj(x.transpose(1, 2)).transpose(1, 2)
+        h, state = self.body(h, state)
+        return self.output(h.transpose(1, 2)).transpose(1, 2), state
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Cascade input (B, D, T) -> logits (B, K, T), offline."""
+        return self.step(x)[0]

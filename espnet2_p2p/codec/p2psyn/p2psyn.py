@@ -29,12 +29,14 @@ import torch
 from typeguard import typechecked
 
 from espnet2_p2p.codec.shared.gan_codec import GANCodecBase, as_audio_batch
+from espnet2_p2p.codec.p2psyn.causal import CausalP2PSynGenerator
+from espnet2_p2p.codec.p2psyn.framing import GeneratorBase
 from espnet2_p2p.codec.shared.loss import compressed_mdct_mse
+from espnet2_p2p.codec.shared.streaming import StreamDecoder, StreamEncoder
 from espnet2_p2p.layers.convnext import ChannelLayerNorm, ConvNeXtV2Block
 from espnet2_p2p.layers.mdct import MDCT
 from espnet2_p2p.quantizer.p2psvq import P2PSVQ
 from espnet2_p2p.utils.checks import check_audio_batch, check_counts
-from espnet2_p2p.utils.tokens import frames_for
 
 
 def _masked(x: torch.Tensor, mask: Optional[torch.Tensor]) -> torch.Tensor:
@@ -112,7 +114,7 @@ class MDCTDecoder(torch.nn.Module):
         return _masked(self.output_conv(_masked(self.output_norm(h), mask)), mask)
 
 
-class P2PSynGenerator(torch.nn.Module):
+class P2PSynGenerator(GeneratorBase):
     """MDCT analysis, encoder, quantizer, decoder and IMDCT synthesis."""
 
     def __init__(
@@ -143,10 +145,6 @@ class P2PSynGenerator(torch.nn.Module):
         self.quantizer = quantizer
         self.decoder = MDCTDecoder(out_channels=mdct_hop_length, **arch)
 
-    def num_frames(self, num_samples: int) -> int:
-        """Code frames for a waveform of ``num_samples`` samples: ceil(T / hop)."""
-        return frames_for(num_samples, self.hop_length)
-
     def frame_masks(self, frames: torch.Tensor, max_frames: int):
         """Masks for a batch whose item b has ``frames[b]`` code frames: code-frame mask
         (B, 1, max_frames) and MDCT-frame mask (B, 1, downsample * max_frames + 1)."""
@@ -174,10 +172,6 @@ class P2PSynGenerator(torch.nn.Module):
         coeffs = self.mdct.mdct(padded[:, 0])
         return coeffs, self.encoder(coeffs, None if masks is None else masks[1])
 
-    def num_frames_tensor(self, lengths: torch.Tensor) -> torch.Tensor:
-        """:meth:`num_frames` for a tensor of lengths."""
-        return torch.div(lengths + self.hop_length - 1, self.hop_length, rounding_mode="floor").clamp(min=1)
-
     def synthesise(
         self,
         quantized: torch.Tensor,
@@ -198,21 +192,6 @@ class P2PSynGenerator(torch.nn.Module):
             samples = torch.arange(length, device=audio.device)
             audio = audio * (samples < frames.to(audio.device).view(-1, 1, 1) * self.hop_length)
         return audio, coeffs
-
-    def forward(self, audio: torch.Tensor, synthesise: bool = True) -> Dict[str, Any]:
-        """Training pass: audio (B, 1, T) -> reconstruction, targets and VQ outputs.
-
-        Teacher: end to end. Student: the encoder is fixed (no graph is kept for it);
-        the decoder runs on plain + predicted pseudo codewords when ``synthesise``.
-        """
-        student = self.quantizer.mode == "student"
-        with torch.set_grad_enabled(torch.is_grad_enabled() and not student):
-            coeffs, z = self.analyse(audio)
-        vq = self.quantizer(z, predict=synthesise) if student else self.quantizer(z)
-        out = dict(coeffs=coeffs, vq=vq)
-        if synthesise:
-            out["audio_hat"], out["coeffs_hat"] = self.synthesise(vq.quantized, audio.shape[-1])
-        return out
 
 
 class P2PSynCodec(GANCodecBase):
@@ -255,6 +234,11 @@ class P2PSynCodec(GANCodecBase):
             cross-entropy, student only).
         cache_generator_outputs (bool): Reuse the generator output of the generator
             turn in the discriminator turn (one quantizer update per batch).
+        causal (bool): The causal variant (:mod:`espnet2_p2p.codec.p2psyn.causal`):
+            nothing looks ahead, so ``encode_stream``/``decode_stream`` code in pieces
+            exactly as offline (algorithmic latency hop + mdct_hop_length samples). A
+            student's ``predictor_conf`` may then set ``context``, the frames each
+            attention query sees (default 50).
     """
 
     @typechecked
@@ -291,6 +275,7 @@ class P2PSynCodec(GANCodecBase):
         lambda_feat_match: float = 2.0,
         lambda_ce: float = 1.0,
         cache_generator_outputs: bool = True,
+        causal: bool = False,
     ):
         super().__init__()
         if num_pseudo < 0:
@@ -307,8 +292,10 @@ class P2PSynCodec(GANCodecBase):
             pseudo_codeword=pseudo_codeword,
             predictor=predictor_conf,
             rvq_conf=quantizer_conf,
+            causal=causal,
         )
-        self.generator = P2PSynGenerator(
+        self.causal = causal
+        self.generator = (CausalP2PSynGenerator if causal else P2PSynGenerator)(
             mdct_frame_length=mdct_frame_length,
             mdct_hop_length=mdct_hop_length,
             mdct_window=mdct_window,
@@ -357,6 +344,18 @@ class P2PSynCodec(GANCodecBase):
     def hop_length(self) -> int:
         """Samples per code frame."""
         return self.generator.hop_length
+
+    @property
+    def streaming(self) -> bool:
+        return self.causal
+
+    @property
+    def latency_samples(self) -> int:
+        """Algorithmic latency of the causal variant: a code frame of buffering plus the
+        IMDCT overlap (hop + H samples)."""
+        if not self.causal:
+            raise ValueError("the offline P2PSynCodec does not stream (causal: false)")
+        return self.generator.latency_samples
 
     @property
     def stream_sizes(self) -> List[int]:
@@ -551,3 +550,39 @@ class P2PSynCodec(GANCodecBase):
         codes = self.encode(x3)
         wav = self.decode(codes, length=x3.shape[-1])
         return {"wav": wav.reshape(x.shape), "codec": codes}
+
+    # ----------------------------------------------------------- streaming
+    def encode_stream(self) -> StreamEncoder:
+        """Causal variant: the transmitted tokens (streams, B, k) of audio fed in pieces."""
+        if not self.causal:
+            raise ValueError("encode_stream needs the causal P2PSynCodec (causal: true)")
+        gen = self.generator
+
+        def step(samples, state):
+            _, z, state = gen.encode_frames(samples, state)
+            if self.is_student:
+                return gen.quantizer.encode(z).unsqueeze(0), state
+            return gen.quantizer.encode_residual(z), state
+
+        return StreamEncoder(step, self.hop_length, self.transmitted_streams)
+
+    def decode_stream(self, paralinguistic: Optional[torch.Tensor] = None, batch: int = 1) -> StreamDecoder:
+        """Causal variant: audio of tokens fed in pieces, as :meth:`decode` takes them (a
+        student's plain stream is predicted from, with state). ``paralinguistic`` must be
+        None (the argument matches SecoustiCodec's)."""
+        if not self.causal:
+            raise ValueError("decode_stream needs the causal P2PSynCodec (causal: true)")
+        if paralinguistic is not None:
+            raise ValueError("P2PSynCodec takes no paralinguistic vector")
+        gen = self.generator
+
+        def step(codes, state):
+            state = state or {"predictors": None, "generator": None}
+            if self.is_student and codes.shape[0] == 1:
+                quantized, predictors = gen.quantizer.predict_step(codes[0], state["predictors"])
+            else:
+                quantized, predictors = gen.quantizer.dequantize(codes), None
+            _, samples, generator = gen.decode_frames(quantized, state["generator"])
+            return samples, {"predictors": predictors, "generator": generator, "overlap": generator["overlap"]}
+
+        return StreamDecoder(step, gen.H, batch, next(self.parameters()).device)

@@ -45,6 +45,7 @@ from typeguard import typechecked
 
 from espnet2_p2p.codec.shared.gan_codec import GANCodecBase, as_audio_batch
 from espnet2_p2p.codec.shared.loss import compressed_mdct_mse
+from espnet2_p2p.codec.shared.streaming import StreamDecoder, StreamEncoder
 from espnet2_p2p.errors import TokenError
 from espnet2_p2p.layers.causal import (
     CausalConv1d,
@@ -52,22 +53,12 @@ from espnet2_p2p.layers.causal import (
     CausalStack,
     CausalTransformerLayer,
     ChannelNorm,
+    StatelessNorm,
 )
 from espnet2_p2p.layers.mdct import MDCT
 from espnet2_p2p.quantizer.fsq import VAEFSQ, kl_warmup_weight
 from espnet2_p2p.utils.checks import check_audio_batch
 from espnet2_p2p.utils.tokens import frames_for
-
-
-class _Norm(torch.nn.Module):
-    """Stateless wrapper so a norm fits into a :class:`CausalStack`."""
-
-    def __init__(self, channels: int):
-        super().__init__()
-        self.norm = ChannelNorm(channels, eps=1e-6)
-
-    def forward(self, x, state=None):
-        return self.norm(x), state
 
 
 class ParalinguisticEncoder(torch.nn.Module):
@@ -143,9 +134,9 @@ class SecoustiGenerator(torch.nn.Module):
         self.H, self.D, self.hop_length = H, D, H * D
         self.channels = channels
         self.enc_conv = CausalStack(
-            [CausalConv1d(H, channels, kernel_size), _Norm(channels)]
+            [CausalConv1d(H, channels, kernel_size), StatelessNorm(channels)]
             + [CausalConvBlock(channels, ffn_channels, kernel_size) for _ in range(conv_blocks)]
-            + [_Norm(channels)]
+            + [StatelessNorm(channels)]
         )
         self.patch = torch.nn.Linear(channels * D, model_dim)
         self.enc_tf = CausalStack(
@@ -163,9 +154,9 @@ class SecoustiGenerator(torch.nn.Module):
         )
         self.unpatch = torch.nn.Linear(model_dim, channels * D)
         self.dec_conv = CausalStack(
-            [_Norm(channels)]
+            [StatelessNorm(channels)]
             + [CausalConvBlock(channels, ffn_channels, kernel_size) for _ in range(conv_blocks)]
-            + [_Norm(channels), CausalConv1d(channels, H, kernel_size)]
+            + [StatelessNorm(channels), CausalConv1d(channels, H, kernel_size)]
         )
 
     # ------------------------------------------------------------- framing
@@ -532,71 +523,23 @@ class SecoustiCodec(GANCodecBase):
         return {"wav": wav.reshape(x.shape), "codec": codes}
 
     # ----------------------------------------------------------- streaming
-    def encode_stream(self) -> "StreamEncoder":
-        return StreamEncoder(self)
+    def encode_stream(self) -> StreamEncoder:
+        """Tokens (1, B, k) of audio fed in pieces (:class:`StreamEncoder`)."""
 
-    def decode_stream(self, paralinguistic: Optional[torch.Tensor] = None, batch: int = 1) -> "StreamDecoder":
-        return StreamDecoder(self, self._global(paralinguistic, batch, next(self.parameters()).device))
+        def step(samples, state):
+            out = self.generator.encode_frames(samples, state)
+            return out.bottleneck.codes.unsqueeze(0), out.state
 
+        return StreamEncoder(step, self.hop_length, 1)
 
-class StreamEncoder:
-    """Feeds audio in pieces of any length; returns the tokens of every completed code
-    frame (1, B, k). ``flush()`` pads the last partial frame with zeros, like offline
-    encoding of the whole input."""
+    def decode_stream(self, paralinguistic: Optional[torch.Tensor] = None, batch: int = 1) -> StreamDecoder:
+        """Audio of tokens (1, B, k) fed in pieces (:class:`StreamDecoder`)."""
+        device = next(self.parameters()).device
+        g = self._global(paralinguistic, batch, device)
+        gen = self.generator
 
-    def __init__(self, codec: SecoustiCodec):
-        self.codec, self.state, self.pending = codec, None, None
+        def step(codes, state):
+            _, samples, state = gen.decode_frames(gen.bottleneck.decode(codes[0]), g, state)
+            return samples, state
 
-    @torch.no_grad()
-    def __call__(self, samples: torch.Tensor) -> torch.Tensor:
-        if samples.dim() == 3:
-            samples = samples[:, 0]
-        self.pending = samples if self.pending is None else torch.cat([self.pending, samples], dim=-1)
-        hop = self.codec.hop_length
-        k = self.pending.shape[-1] // hop
-        if k == 0:
-            return self.pending.new_zeros((1, self.pending.shape[0], 0), dtype=torch.long)
-        ready, self.pending = self.pending[:, : k * hop], self.pending[:, k * hop :]
-        out = self.codec.generator.encode_frames(ready, self.state)
-        self.state = out.state
-        return out.bottleneck.codes.unsqueeze(0)
-
-    @torch.no_grad()
-    def flush(self) -> torch.Tensor:
-        if self.pending is None or self.pending.shape[-1] == 0:
-            return torch.zeros((1, 1 if self.pending is None else self.pending.shape[0], 0), dtype=torch.long)
-        hop = self.codec.hop_length
-        rest = F.pad(self.pending, (0, hop - self.pending.shape[-1]))
-        self.pending = rest[:, :0]
-        return self(rest)
-
-
-class StreamDecoder:
-    """Feeds tokens (1, B, k) in pieces; returns audio (B, 1, k * hop) lagging the
-    tokens by H samples (the first call returns H fewer). ``flush(length)`` returns the
-    rest; the concatenation equals offline :meth:`SecoustiCodec.decode`."""
-
-    def __init__(self, codec: SecoustiCodec, g: torch.Tensor):
-        self.codec, self.g, self.state, self.emitted = codec, g, None, 0
-
-    @torch.no_grad()
-    def __call__(self, codes: torch.Tensor) -> torch.Tensor:
-        gen = self.codec.generator
-        if codes.shape[-1] == 0:
-            return torch.zeros(self.g.shape[0], 1, 0, device=self.g.device)
-        values = gen.bottleneck.decode(codes[0])
-        _, samples, self.state = gen.decode_frames(values, self.g, self.state)
-        if self.emitted == 0:
-            samples = samples[:, gen.H :]
-        self.emitted += samples.shape[-1]
-        return samples.unsqueeze(1)
-
-    @torch.no_grad()
-    def flush(self, length: Optional[int] = None) -> torch.Tensor:
-        """The last H samples; with ``length`` (the input's samples) the output is cut so
-        that the whole stream has exactly ``length`` samples."""
-        tail = self.state["overlap"] if self.state is not None else torch.zeros(self.g.shape[0], 0)
-        if length is not None:
-            tail = tail[:, : max(0, length - self.emitted)]
-        self.emitted += tail.shape[-1]
-        return tail.unsqueeze(1)
+        return StreamDecoder(step, gen.H, batch, device)
