@@ -7,9 +7,10 @@ to check it has the right model. All integers are little-endian.
 offset   bytes  field
 =======  =====  ==========================================================================
 0        4      magic ``b"P2PC"``
-4        1      format version (1; 2 when side information follows the header)
+4        1      format version: 1; 2 when side information follows the header; 3 when
+                the payload is entropy-coded (with or without side information)
 5        1      reserved, 0
-6        2      header size in bytes (52 for version 1)
+6        2      header size in bytes (52 for versions 1 and 2, 60 for version 3)
 8        4      sample rate (Hz) of the decoded audio
 12       8      number of samples of the decoded audio
 20       4      hop: samples per code frame (frame rate = sample rate / hop)
@@ -21,15 +22,23 @@ offset   bytes  field
 38       2      side information size in bytes (version 2; 0 in version 1)
 40       8      fingerprint of the model that wrote the file (:func:`espnet2_p2p.model_io.fingerprint`)
 48       4      payload size in bytes
-52       ...    side information (version 2): bytes the model needs once per file,
-                e.g. SecoustiCodec's paralinguistic vector (one byte per dimension)
-...      ...    payload: tokens frame by frame (stream 0 .. S-1 within a frame), each
-                packed MSB first at ``ceil(log2(K))`` bits (exactly ``log2 K`` for the
-                power-of-two codebooks of the shipped configs), zero-padded to a byte
+52       8      version 3 only: fingerprint of the prior that coded the payload
+                (:meth:`espnet2_p2p.entropy.BigramPrior.fingerprint`)
+52 / 60  ...    side information (versions 2 and 3): bytes the model needs once per
+                file, e.g. SecoustiCodec's paralinguistic vector (one byte per dimension)
+...      ...    payload, versions 1 and 2: tokens frame by frame (stream 0 .. S-1 within
+                a frame), each packed MSB first at ``ceil(log2(K))`` bits (exactly
+                ``log2 K`` for the power-of-two codebooks of the shipped configs),
+                zero-padded to a byte. Version 3: the tokens of stream 0, then stream 1 ...
+                range-coded with the model's bigram prior (:mod:`espnet2_p2p.entropy`),
+                whole 32-bit little-endian words
 end - 4  4      CRC-32 of all bytes before it
 =======  =====  ==========================================================================
 
-So a file costs ``52 + 4`` bytes of container overhead plus at most 7 padding bits; the
+Version 3 is lossless: it decodes to the very tokens of version 2, so the audio is the
+same bit for bit. A version-3 file can only be read with the prior that wrote it.
+
+So a version 1/2 file costs ``52 + 4`` bytes of container overhead plus at most 7 padding bits; the
 payload of the student is exactly ``10 bits x frames`` (500 bit/s at 50 Hz). Side
 information is part of what is sent and counted as such (not as container overhead).
 
@@ -57,9 +66,11 @@ PathLike = Union[str, os.PathLike]
 MAGIC = b"P2PC"
 VERSION = 1
 VERSION_SIDE_INFO = 2
+VERSION_ENTROPY = 3
 MAX_SIDE_INFO = (1 << 16) - 1
 _HEADER = struct.Struct("<4sBBHIQIIIIBBH8sI")
 HEADER_SIZE = _HEADER.size  # 52
+HEADER_SIZE_V3 = HEADER_SIZE + 8  # + the prior's fingerprint
 CRC_SIZE = 4
 OVERHEAD_BYTES = HEADER_SIZE + CRC_SIZE
 
@@ -69,6 +80,8 @@ MAX_HOP = 1 << 20
 MAX_CODEBOOK_SIZE = 1 << 24
 MAX_PSEUDO = 64
 MAX_FRAMES = (1 << 32) - 1
+# constriction's range coder quantises probabilities to 24 bits: no token costs more
+MAX_CODED_BITS_PER_TOKEN = 24
 
 
 def token_bits(codebook_size: int) -> int:
@@ -89,6 +102,8 @@ class P2PHeader:
     num_streams: int
     fingerprint: bytes
     side_info: bytes = b""
+    prior_fingerprint: bytes = b""  # version 3: the prior that coded the payload
+    coded_bytes: int = 0  # version 3: bytes of the entropy-coded payload
 
     @property
     def num_frames(self) -> int:
@@ -126,8 +141,38 @@ class P2PHeader:
         return self.bits_per_frame * self.frame_rate
 
     @property
+    def entropy_coded(self) -> bool:
+        return bool(self.prior_fingerprint)
+
+    @property
+    def version(self) -> int:
+        if self.entropy_coded:
+            return VERSION_ENTROPY
+        return VERSION_SIDE_INFO if self.side_info else VERSION
+
+    @property
+    def header_size(self) -> int:
+        return HEADER_SIZE_V3 if self.entropy_coded else HEADER_SIZE
+
+    @property
+    def stored_payload_bytes(self) -> int:
+        """Bytes the payload takes in the file (entropy-coded or packed)."""
+        return self.coded_bytes if self.entropy_coded else self.payload_bytes
+
+    @property
+    def max_coded_bytes(self) -> int:
+        """The largest entropy-coded payload these tokens can have."""
+        bits = MAX_CODED_BITS_PER_TOKEN * self.num_streams * self.num_frames + 64
+        return 4 * (-(-bits // 32) + 2)
+
+    @property
+    def coded_bitrate(self) -> float:
+        """Payload bits per second of the audio's duration, as stored."""
+        return 8 * self.stored_payload_bytes / self.duration
+
+    @property
     def file_size(self) -> int:
-        return OVERHEAD_BYTES + len(self.side_info) + self.payload_bytes
+        return self.header_size + CRC_SIZE + len(self.side_info) + self.stored_payload_bytes
 
     @classmethod
     def for_streams(
@@ -190,12 +235,18 @@ class P2PHeader:
             ),
             (len(self.fingerprint) == 8, f"a fingerprint of {len(self.fingerprint)} bytes"),
             (len(self.side_info) <= MAX_SIDE_INFO, f"{len(self.side_info)} bytes of side information"),
+            (len(self.prior_fingerprint) in (0, 8), f"a prior fingerprint of {len(self.prior_fingerprint)} bytes"),
         ]
         for ok, what in checks:
             if not ok:
                 raise BitstreamError(f"implausible header: {what}")
         if frames_for(self.num_samples, self.hop_length) > MAX_FRAMES:
             raise BitstreamError(f"implausible header: {self.num_samples} samples")
+        if self.entropy_coded and (self.coded_bytes % 4 or not 4 <= self.coded_bytes <= self.max_coded_bytes):
+            raise BitstreamError(
+                f"implausible header: an entropy-coded payload of {self.coded_bytes} bytes for"
+                f" {self.num_streams} x {self.num_frames} tokens (whole 32-bit words, at most {self.max_coded_bytes})"
+            )
 
 
 _BLOCK_FRAMES = 1 << 15  # frames (un)packed at a time: memory stays near the tokens' size
@@ -258,21 +309,50 @@ def unpack_tokens(payload: bytes, sizes, num_frames: int) -> np.ndarray:
     return codes
 
 
-def dumps(header: P2PHeader, codes: np.ndarray) -> bytes:
-    """Header and tokens (S, frames) -> the bytes of a ``.p2p`` file."""
-    header.validate()
+def check_prior(header: P2PHeader, prior) -> None:
+    """Refuse a prior that is not the one a version-3 header names, or that codes other
+    streams than the header's."""
+    if prior is None:
+        raise BitstreamError(
+            f"entropy-coded (format {VERSION_ENTROPY}) with prior {header.prior_fingerprint.hex()};"
+            " decoding needs the model that has that prior"
+        )
+    if prior.fingerprint() != header.prior_fingerprint:
+        raise BitstreamError(
+            f"entropy-coded with prior {header.prior_fingerprint.hex()}, this model's prior is"
+            f" {prior.fingerprint().hex()}; decode with the model that encoded it"
+        )
+    if list(prior.sizes) != list(header.stream_sizes):
+        raise BitstreamError(f"the prior codes streams of sizes {prior.sizes}, the file has {list(header.stream_sizes)}")
+
+
+def dumps(header: P2PHeader, codes: np.ndarray, prior=None) -> bytes:
+    """Header and tokens (S, frames) -> the bytes of a ``.p2p`` file; with ``prior`` (a
+    :class:`~espnet2_p2p.entropy.BigramPrior` of these streams) entropy-coded, version 3."""
     codes = np.asarray(codes)
+    if prior is not None:
+        header = dataclasses.replace(header, prior_fingerprint=prior.fingerprint(), coded_bytes=4)
+    header.validate()
     if codes.shape != (header.num_streams, header.num_frames):
         raise BitstreamError(
             f"tokens of shape {codes.shape} do not fit the header"
             f" ({header.num_streams} streams x {header.num_frames} frames)"
         )
-    payload = pack_tokens(codes, header.stream_sizes)
+    if prior is None:
+        payload = pack_tokens(codes, header.stream_sizes)
+    else:
+        check_prior(header, prior)
+        try:
+            payload = prior.encode(codes)
+        except ValueError as e:
+            raise BitstreamError(str(e)) from None
+        header = dataclasses.replace(header, coded_bytes=len(payload))
+        header.validate()
     head = _HEADER.pack(
         MAGIC,
-        VERSION_SIDE_INFO if header.side_info else VERSION,
+        header.version,
         0,
-        HEADER_SIZE,
+        header.header_size,
         header.sample_rate,
         header.num_samples,
         header.hop_length,
@@ -285,12 +365,13 @@ def dumps(header: P2PHeader, codes: np.ndarray) -> bytes:
         header.fingerprint,
         len(payload),
     )
-    body = head + header.side_info + payload
+    body = head + header.prior_fingerprint + header.side_info + payload
     return body + struct.pack("<I", zlib.crc32(body))
 
 
 def parse_header(data: bytes, total_size: int) -> P2PHeader:
-    """Check the first 52 bytes of a file of ``total_size`` bytes; return its header."""
+    """Check the header (the first 52 bytes, 60 for version 3) of a file of ``total_size``
+    bytes; return it."""
     if total_size == 0:
         raise BitstreamError("empty file: a .p2p file has at least 56 bytes")
     if len(data) < 4 or data[:4] != MAGIC:
@@ -316,21 +397,25 @@ def parse_header(data: bytes, total_size: int) -> P2PHeader:
         fingerprint,
         payload_size,
     ) = _HEADER.unpack(bytes(data[:HEADER_SIZE]))
-    if version not in (VERSION, VERSION_SIDE_INFO):
+    if version not in (VERSION, VERSION_SIDE_INFO, VERSION_ENTROPY):
         raise BitstreamError(
-            f"format version {version} is not supported (this reader knows {VERSION} and {VERSION_SIDE_INFO})"
+            f"format version {version} is not supported (this reader knows {VERSION} to {VERSION_ENTROPY})"
         )
-    if header_size != HEADER_SIZE:
-        raise BitstreamError(f"header size {header_size}, version {version} has {HEADER_SIZE}")
+    want_size = HEADER_SIZE_V3 if version == VERSION_ENTROPY else HEADER_SIZE
+    if header_size != want_size:
+        raise BitstreamError(f"header size {header_size}, version {version} has {want_size}")
+    if len(data) < want_size or total_size < want_size + CRC_SIZE:
+        raise BitstreamError(f"truncated: {total_size} bytes, a version {version} file has at least {want_size + CRC_SIZE}")
     if reserved1:
         raise BitstreamError("reserved header fields are not zero")
-    if (version == VERSION) != (side_size == 0):
+    if version != VERSION_ENTROPY and (version == VERSION) != (side_size == 0):
         raise BitstreamError(
             f"version {version} with {side_size} bytes of side information"
             f" (version {VERSION} has none, version {VERSION_SIDE_INFO} some)"
         )
-    if total_size < OVERHEAD_BYTES + side_size:
+    if total_size < want_size + CRC_SIZE + side_size:
         raise BitstreamError(f"truncated: {total_size} bytes, the side information alone needs {side_size}")
+    entropy = version == VERSION_ENTROPY
     header = P2PHeader(
         sample_rate=sample_rate,
         num_samples=num_samples,
@@ -341,6 +426,8 @@ def parse_header(data: bytes, total_size: int) -> P2PHeader:
         num_streams=num_streams,
         fingerprint=fingerprint,
         side_info=b"\0" * side_size,  # placeholder until the bytes are read
+        prior_fingerprint=bytes(data[HEADER_SIZE:HEADER_SIZE_V3]) if entropy else b"",
+        coded_bytes=payload_size if entropy else 0,
     )
     header.validate()
     if num_frames != header.num_frames:
@@ -348,7 +435,7 @@ def parse_header(data: bytes, total_size: int) -> P2PHeader:
             f"header says {num_frames} frames; {num_samples} samples at a hop of"
             f" {hop_length} make {header.num_frames}"
         )
-    if payload_size != header.payload_bytes:
+    if not entropy and payload_size != header.payload_bytes:
         raise BitstreamError(
             f"header says {payload_size} payload bytes; {header.num_frames} frames of"
             f" {header.bits_per_frame} bits need {header.payload_bytes}"
@@ -359,24 +446,32 @@ def parse_header(data: bytes, total_size: int) -> P2PHeader:
     return header
 
 
-def loads(data: bytes) -> Tuple[P2PHeader, np.ndarray]:
-    """The bytes of a ``.p2p`` file -> (header, tokens (S, frames) int64)."""
-    data = bytes(data)
+def _checked(data: bytes) -> P2PHeader:
+    """The header of a whole file's bytes, CRC and side information checked."""
     header = parse_header(data, len(data))
     (crc,) = struct.unpack("<I", data[-CRC_SIZE:])
     if zlib.crc32(data[:-CRC_SIZE]) != crc:
         raise BitstreamError("CRC mismatch: the file is damaged")
-    side = len(header.side_info)
-    header = dataclasses.replace(header, side_info=data[HEADER_SIZE : HEADER_SIZE + side])
-    payload = data[HEADER_SIZE + side : -CRC_SIZE]
-    return header, unpack_tokens(payload, header.stream_sizes, header.num_frames)
+    start = header.header_size
+    return dataclasses.replace(header, side_info=data[start : start + len(header.side_info)])
 
 
+def loads(data: bytes, prior=None) -> Tuple[P2PHeader, np.ndarray]:
+    """The bytes of a ``.p2p`` file -> (header, tokens (S, frames) int64). A version-3
+    file needs ``prior``, the one that coded it (:func:`check_prior`)."""
+    data = bytes(data)
+    header = _checked(data)
+    payload = data[header.header_size + len(header.side_info) : -CRC_SIZE]
+    if not header.entropy_coded:
+        return header, unpack_tokens(payload, header.stream_sizes, header.num_frames)
+    check_prior(header, prior)
+    return header, prior.decode(payload, header.num_frames)
 
 
-def write(path: PathLike, header: P2PHeader, codes: np.ndarray) -> int:
-    """Write a ``.p2p`` file atomically (a temporary file renamed); returns its size."""
-    data = dumps(header, codes)
+def write(path: PathLike, header: P2PHeader, codes: np.ndarray, prior=None) -> int:
+    """Write a ``.p2p`` file atomically (a temporary file renamed); returns its size.
+    With ``prior`` the tokens are entropy-coded (version 3)."""
+    data = dumps(header, codes, prior)
     path = Path(path)
     tmp = temp_path(path)
     try:
@@ -387,16 +482,32 @@ def write(path: PathLike, header: P2PHeader, codes: np.ndarray) -> int:
     return len(data)
 
 
-def read(path: PathLike) -> Tuple[P2PHeader, np.ndarray]:
-    """Read and check a ``.p2p`` file; errors name the file."""
+def _read_bytes(path: Path) -> bytes:
+    size = path.stat().st_size
+    with path.open("rb") as f:
+        head = f.read(HEADER_SIZE_V3)
+        parse_header(head, size)  # checks the size before the payload is read
+        return head + f.read()
+
+
+def read(path: PathLike, prior=None) -> Tuple[P2PHeader, np.ndarray]:
+    """Read and check a ``.p2p`` file (a version-3 one with the ``prior`` that coded it);
+    errors name the file."""
     path = Path(path)
     try:
-        size = path.stat().st_size
-        with path.open("rb") as f:
-            head = f.read(HEADER_SIZE)
-            parse_header(head, size)  # checks the size before the payload is read
-            data = head + f.read()
-        return loads(data)
+        return loads(_read_bytes(path), prior)
+    except BitstreamError as e:
+        raise BitstreamError(f"{path}: {e}") from None
+    except OSError as e:
+        raise BitstreamError(f"{path}: cannot read: {e.strerror or e}") from None
+
+
+def read_header(path: PathLike) -> P2PHeader:
+    """Read and check a ``.p2p`` file's header, side information and CRC, without decoding
+    its tokens (no prior needed)."""
+    path = Path(path)
+    try:
+        return _checked(_read_bytes(path))
     except BitstreamError as e:
         raise BitstreamError(f"{path}: {e}") from None
     except OSError as e:

@@ -122,12 +122,13 @@ def decode(
             progress(end)
 
 
-# ------------------------------------------------------- streaming codecs (SecoustiCodec)
+# ---------------------------------- streaming codecs (SecoustiCodec, causal P2PSynCodec)
 @torch.no_grad()
 def stream_encode(codec, read, num_samples: int, chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
-                  progress: Optional[Callable[[int], None]] = None):  # fmt: skip
-    """A streaming codec's tokens (1, frames) and side information (bytes) of a long
-    input read in chunks; equal to whole-input coding (the codec is causal).
+                  progress: Optional[Callable[[int], None]] = None, streams: str = "transmitted"):  # fmt: skip
+    """A streaming codec's tokens (streams, frames) and side information (bytes) of a long
+    input read in chunks; equal to whole-input coding (the codec is causal). With
+    ``streams="all"`` a causal student adds the pseudo streams its predictors give.
 
     The side information is the codec's paralinguistic vector of the first
     ``codec.reference_seconds``, one byte per dimension.
@@ -147,6 +148,14 @@ def stream_encode(codec, read, num_samples: int, chunk_seconds: float = DEFAULT_
             progress(sum(p.shape[-1] for p in parts))
     parts.append(enc.flush().cpu())
     codes = torch.cat(parts, dim=-1)[:, 0].numpy().astype(np.int64)
+    check_streams(streams)
+    if streams == "all" and codec.predicts_streams:
+        state, pseudo = None, []
+        for start in range(0, codes.shape[-1], step // codec.hop_length):
+            piece = torch.from_numpy(codes[:, start : start + step // codec.hop_length]).to(device).unsqueeze(1)
+            tokens, state = codec.predict_stream(piece, state)
+            pseudo.append(tokens[:, 0].cpu().numpy())
+        codes = np.concatenate([codes, np.concatenate(pseudo, axis=-1)])
     return codes, side
 
 

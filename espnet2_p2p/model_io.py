@@ -119,6 +119,18 @@ def _bounded(size: int, limit: int, what: str) -> None:
         )
 
 
+def _packed_name(zf: zipfile.ZipFile, path: Path, name: Optional[str]) -> str:
+    """The model of a packed zip that ``name`` picks (default: student, or its only model)."""
+    names = sorted({n.split("/")[0] for n in zf.namelist() if n.endswith("/model.pth")})
+    if "meta.json" not in zf.namelist() or not names:
+        raise ModelLoadError(f"{path} is a zip but not a packed codec (no meta.json and <name>/model.pth)")
+    if name is None:
+        name = "student" if "student" in names else (names[0] if len(names) == 1 else None)
+    if name not in names:
+        raise ModelLoadError(f"{path} holds models {names}; choose one" + (f" (not {name!r})" if name else ""))
+    return name
+
+
 def resolve(path: PathLike, name: Optional[str] = None) -> Tuple[str, bytes, bytes]:
     """(description, config text, model bytes) of what ``path`` points at.
 
@@ -146,18 +158,7 @@ def resolve(path: PathLike, name: Optional[str] = None) -> Tuple[str, bytes, byt
     if path.suffix != ".pth" and zipfile.is_zipfile(path):  # (torch's .pth files are zips too)
         try:
             with zipfile.ZipFile(path) as zf:
-                names = sorted({n.split("/")[0] for n in zf.namelist() if n.endswith("/model.pth")})
-                if "meta.json" not in zf.namelist() or not names:
-                    raise ModelLoadError(
-                        f"{path} is a zip but not a packed codec (no meta.json and <name>/model.pth)"
-                    )
-                if name is None:
-                    name = "student" if "student" in names else (names[0] if len(names) == 1 else None)
-                if name not in names:
-                    raise ModelLoadError(
-                        f"{path} holds models {names}; choose one"
-                        + (f" (not {name!r})" if name else "")
-                    )
+                name = _packed_name(zf, path, name)
                 where = f"{path}:{name}"
                 _bounded(zf.getinfo(f"{name}/config.yaml").file_size, MAX_CONFIG_BYTES, f"{where}/config.yaml")
                 text = zf.read(f"{name}/config.yaml").decode()
@@ -193,6 +194,47 @@ def load_files(config: PathLike, model_file: PathLike, device: str = "cpu"):
             raise ModelLoadError(f"{path} does not exist")
     text = _read_config(Path(config).read_text(), str(config))
     return build_codec(text, _read_state_dict(Path(model_file).read_bytes(), str(model_file)), str(model_file), device)
+
+
+MAX_PRIOR_BYTES = 256 << 20
+PRIOR_FILE = "prior.npz"
+
+
+def load_prior(path: PathLike, name: Optional[str] = None):
+    """The entropy-coding prior stored with a model (:class:`espnet2_p2p.entropy.BigramPrior`),
+    or None when it has none: ``<name>/prior.npz`` in a packed zip, ``prior.npz`` in an
+    experiment dir or beside a ``.pth`` file."""
+    from espnet2_p2p.entropy import BigramPrior
+
+    path = Path(path)
+    where, data = None, None
+    if path.is_dir() or (path.suffix == ".pth" and path.is_file()):
+        candidate = (path if path.is_dir() else path.parent) / PRIOR_FILE
+        if candidate.is_file():
+            _bounded(candidate.stat().st_size, MAX_PRIOR_BYTES, str(candidate))
+            where, data = str(candidate), candidate.read_bytes()
+    elif zipfile.is_zipfile(path):
+        try:
+            with zipfile.ZipFile(path) as zf:
+                member = f"{_packed_name(zf, path, name)}/{PRIOR_FILE}"
+                if member in zf.namelist():
+                    _bounded(zf.getinfo(member).file_size, MAX_PRIOR_BYTES, f"{path}:{member}")
+                    where, data = f"{path}:{member}", zf.read(member)
+        except (zipfile.BadZipFile, zlib.error, EOFError) as e:
+            raise ModelLoadError(f"{path} is a damaged packed model: {e}") from None
+    if data is None:
+        return None
+    try:
+        return BigramPrior.from_bytes(data)
+    except ValueError as e:
+        raise ModelLoadError(f"{where}: {e}") from None
+
+
+def check_prior_fits(prior, codec, where: str) -> None:
+    """Refuse a prior whose streams are not the codec's transmitted streams."""
+    sizes = list(codec.stream_sizes[: codec.transmitted_streams])
+    if prior is not None and list(prior.sizes) != sizes:
+        raise ModelLoadError(f"{where}: its prior codes streams of sizes {prior.sizes}, the model transmits {sizes}")
 
 
 def packed_meta(path: PathLike) -> dict:

@@ -168,8 +168,10 @@ class P2PTokenizer:
                 out[b, : self.num_frames(length)] = self.encode(x[b, 0, :length])
             return out
         x = x.to(self.device)
-        if self.codec.streaming:
-            codes = self.codec.encode(x)
+        if self.streams == "all" and self.codec.predicts_streams:
+            codes = self.codec.tokens(x, lengths)
+        elif self.codec.streaming:
+            codes = self.codec.encode(x)[: self.num_streams]
             if lengths is not None:  # causal: an item's own frames are those it gets alone
                 for b, n in enumerate(lengths):
                     codes[:, b, self.num_frames(int(n)) :] = 0
@@ -192,7 +194,9 @@ class P2PTokenizer:
             return wav[a:b]
 
         if self.codec.streaming:
-            codes, _ = chunked.stream_encode(self.codec, read, len(wav), self.chunk_seconds)
+            streams = "all" if self.streams == "all" else "transmitted"
+            codes, _ = chunked.stream_encode(self.codec, read, len(wav), self.chunk_seconds, streams=streams)
+            codes = codes[: self.num_streams]
         else:
             streams = "all" if self.streams == "all" else "transmitted"
             codes = chunked.encode(self.codec, read, len(wav), streams, self.chunk_seconds, self.context_seconds)

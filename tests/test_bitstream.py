@@ -93,7 +93,8 @@ def _patch(data: bytes, offset: int, fmt: str, value) -> bytes:
         (VALID[:30], r"truncated: 30 bytes"),
         (VALID[:-1], r"truncated: \d+ bytes, the header describes"),
         (VALID + b"\0", r"trailing bytes"),
-        (_patch(VALID, 4, "<B", 3), r"format version 3 is not supported"),
+        (_patch(VALID, 4, "<B", 4), r"format version 4 is not supported"),
+        (_patch(VALID, 4, "<B", 3), r"header size 52, version 3 has 60"),
         (_patch(VALID, 4, "<B", 2), r"version 2 with 0 bytes of side information"),
         (_patch(VALID, 38, "<H", 4), r"version 1 with 4 bytes of side information"),
         (_patch(VALID, 6, "<H", 60), r"header size 60"),
@@ -180,11 +181,11 @@ def _mutate(data: bytes, op) -> bytes:
     return bytes(buf)
 
 
-def _loads_bounded(data: bytes) -> None:
+def _loads_bounded(data: bytes, prior=None) -> None:
     """loads() either succeeds or raises BitstreamError, using little memory."""
     tracemalloc.start()
     try:
-        loads(data)
+        loads(data, prior)
     except BitstreamError:
         pass
     finally:

@@ -18,10 +18,17 @@ exit status is 1 if any failed. Outputs are written atomically: no partial files
 Token files (.npy) hold int64 tokens of shape (frames, streams): stream 0 is the plain
 (transmitted) stream; with ``--streams all`` streams 1..N are the pseudo streams.
 
-A SecoustiCodec model (``codec: secousti``) codes through its exact streaming path
-(chunks of --chunk_seconds equal whole-input coding; --context_seconds is not used) and
-puts its paralinguistic vector of the first seconds into the file as side information
-(format version 2, one byte per dimension); its token files have one stream.
+A SecoustiCodec model (``codec: secousti``) and a causal P2PSynCodec (``causal: true``)
+code through their exact streaming path (chunks of --chunk_seconds equal whole-input
+coding; --context_seconds is not used). SecoustiCodec puts its paralinguistic vector of
+the first seconds into the file as side information (one byte per dimension); its token
+files have one stream.
+
+When the model has an entropy-coding prior (``prior.npz`` in a packed zip, see
+``espnet2_p2p.bin.fit_prior``), ``encode`` writes format version 3: the same tokens,
+range-coded, usually well below the nominal bitrate; ``--no-entropy`` writes the fixed-width
+version 1/2. ``decode`` reads every version; ``info`` shows the nominal and the coded
+bit/s.
 """
 
 import argparse
@@ -84,6 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("encode", help="audio -> .p2p")
     p.add_argument("input", type=Path, help="audio file, directory or wav.scp")
     p.add_argument("output", type=Path, help=".p2p file or directory")
+    p.add_argument("--no-entropy", dest="no_entropy", action="store_true",
+                   help="fixed-width tokens (format 1/2) even when the model has a prior")
     model_options(p)
     p = sub.add_parser("decode", help=".p2p -> audio")
     p.add_argument("input", type=Path, help=".p2p file or directory")
@@ -174,7 +183,7 @@ class Runner:
                 self.say(f"model: the shipped {pretrained.DEFAULT} ({self.args.model})")
             import torch
 
-            from espnet2_p2p.model_io import fingerprint, load_codec
+            from espnet2_p2p.model_io import check_prior_fits, fingerprint, load_codec, load_prior
 
             device = self.args.device
             if device == "auto":
@@ -189,6 +198,8 @@ class Runner:
                 raise P2PError(f"--device {self.args.device}: this machine has {torch.cuda.device_count()} GPU(s)")
             self._model = load_codec(self.args.model, self.args.model_name, device)
             self.fingerprint = fingerprint(self._model)
+            self.prior = load_prior(self.args.model, self.args.model_name)
+            check_prior_fits(self.prior, self._model.codec, str(self.args.model))
         return self._model.codec
 
     def _progress(self, total: int, name: str):
@@ -228,18 +239,23 @@ class Runner:
                 self.say(f"{path}: {notice}")
             return codes, side, src.num_samples
 
+    def transmitted(self, path: Path):
+        """What a ``.p2p`` file of ``path`` carries: (tokens (S, frames), side information,
+        samples)."""
+        if self.codec.streaming:
+            return self._stream_tokens(path)
+        codes, num_samples = self._tokens(path, "transmitted")
+        return codes, b"", num_samples
+
     def encode(self, path: Path, out: Path) -> None:
         from espnet2_p2p import bitstream
 
-        codec, side = self.codec, b""
-        if codec.streaming:
-            codes, side, num_samples = self._stream_tokens(path)
-        else:
-            codes, num_samples = self._tokens(path, "transmitted")
+        codec = self.codec
+        codes, side, num_samples = self.transmitted(path)
         header = bitstream.P2PHeader.for_streams(codec.fs, codec.hop_length, codec.stream_sizes,
                                                  codes.shape[0], num_samples, self.fingerprint, side)  # fmt: skip
         out.parent.mkdir(parents=True, exist_ok=True)
-        bitstream.write(out, header, codes)
+        bitstream.write(out, header, codes, None if self.args.no_entropy else self.prior)
 
     def tokens(self, path: Path, out: Path) -> None:
         streams = "all" if self.args.streams == "all" else "transmitted"
@@ -261,10 +277,11 @@ class Runner:
 
         from espnet2_p2p import bitstream, chunked
 
-        header, codes = bitstream.read(path)
         codec = self.codec
+        header = bitstream.read_header(path)
         header.check_compatible(codec.fs, codec.hop_length, codec.stream_sizes, codec.side_info_bytes,
                                 self.fingerprint, path)
+        header, codes = bitstream.read(path, self.prior)
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = temp_path(out)
         fmt = "FLAC" if out.suffix.lower() == ".flac" else "WAV"
@@ -310,7 +327,7 @@ def check_subtype(subtype: str, outputs: List[Path]) -> None:
 def info(path: Path) -> str:
     from espnet2_p2p import bitstream, pretrained
 
-    header, _ = bitstream.read(path)
+    header = bitstream.read_header(path)
     size = path.stat().st_size
     lines = [
         f"file: {path} ({size} bytes)",
@@ -321,10 +338,19 @@ def info(path: Path) -> str:
         f" (codebooks {list(header.stream_sizes)}; N = {header.num_pseudo} pseudo VQs)",
         f"model fingerprint: {header.fingerprint.hex()}"
         + (f" (the shipped model {shipped})" if (shipped := pretrained.which(header.fingerprint)) else ""),
-        f"payload: {header.payload_bits} bits = {header.payload_bitrate:g} bit/s of whole frames,"
+        f"nominal: {header.payload_bits} bits = {header.payload_bitrate:g} bit/s of whole frames,"
         f" {header.payload_bits / header.duration:.1f} bit/s of the audio's duration",
-        f"container overhead: {bitstream.OVERHEAD_BYTES} bytes + {8 * header.payload_bytes - header.payload_bits} padding bits",
     ]
+    if header.entropy_coded:
+        saving = 1 - 8 * header.coded_bytes / header.payload_bits
+        lines += [
+            f"coded (format 3, prior {header.prior_fingerprint.hex()}): {8 * header.coded_bytes} bits ="
+            f" {header.coded_bitrate:.1f} bit/s of the audio's duration, {100 * saving:.1f}% below nominal",
+            f"container overhead: {header.header_size + bitstream.CRC_SIZE} bytes",
+        ]
+    else:
+        lines.append(f"container overhead: {bitstream.OVERHEAD_BYTES} bytes +"
+                     f" {8 * header.payload_bytes - header.payload_bits} padding bits (format {header.version})")  # fmt: skip
     if header.side_info:
         lines.append(f"side information: {len(header.side_info)} bytes, sent once (e.g. a paralinguistic vector)")
     return "\n".join(lines)

@@ -241,21 +241,24 @@ class P2PSVQ(torch.nn.Module):
         return cascade, torch.stack(tokens), all_logits
 
     @torch.no_grad()
-    def predict_step(self, plain_tokens: torch.Tensor, state: Optional[list] = None) -> Tuple[torch.Tensor, list]:
-        """Causal predictors: the quantized latent (B, D, k) of the next k plain tokens
-        (B, k), and the state for the frames after them (None starts a stream). The
-        pieces of a stream together equal :meth:`decode`'s latent."""
+    def predict_step(
+        self, plain_tokens: torch.Tensor, state: Optional[list] = None
+    ) -> Tuple[torch.Tensor, torch.Tensor, list]:
+        """Causal predictors: the quantized latent (B, D, k) and the pseudo tokens (N, B, k)
+        (argmax) of the next k plain tokens (B, k), and the state for the frames after them
+        (None starts a stream). The pieces of a stream together equal :meth:`decode`'s."""
         if self.mode != "student" or not self.causal:
             raise RuntimeError("predict_step needs a student with causal predictors (causal: true)")
         self.check_plain_tokens(plain_tokens)
         state = state or [None] * self.num_pseudo
         cascade = self.rvq.codeword(0, plain_tokens)
-        new = []
+        new, tokens = [], []
         for n, (predictor, s) in enumerate(zip(self.predictors, state), start=1):
             logits, s = predictor.step(cascade, s)
             new.append(s)
+            tokens.append(logits.argmax(1))
             cascade = cascade + self._codeword_from_logits(n, logits)
-        return cascade, new
+        return cascade, torch.stack(tokens), new
 
     @torch.no_grad()
     def decode(self, plain_tokens: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:

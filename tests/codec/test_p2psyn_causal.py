@@ -87,12 +87,14 @@ def test_student_prediction_streams_and_equals_offline_prediction(pair):
     student = pair[1]
     plain = torch.randint(0, 1024, (1, 17))
     quantizer = student.generator.quantizer
-    whole, _ = quantizer.decode(plain)
-    state, parts = None, []
+    whole, whole_tokens = quantizer.decode(plain)
+    state, parts, tokens = None, [], []
     for i in range(0, 17, 4):
-        q, state = quantizer.predict_step(plain[:, i : i + 4], state)
+        q, t, state = quantizer.predict_step(plain[:, i : i + 4], state)
         parts.append(q)
+        tokens.append(t)
     assert (torch.cat(parts, dim=-1) - whole).abs().max() < 1e-5
+    assert torch.equal(torch.cat(tokens, dim=-1), whole_tokens)
 
 
 def test_latency_rates_and_batches(pair):

@@ -566,6 +566,14 @@ class P2PSynCodec(GANCodecBase):
 
         return StreamEncoder(step, self.hop_length, self.transmitted_streams)
 
+    @torch.no_grad()
+    def predict_stream(self, plain: torch.Tensor, state=None):
+        """Causal student: the pseudo tokens (N, B, k) its predictors give for the next k
+        plain tokens (1, B, k), and the state after them (None starts a stream); the
+        pieces equal :meth:`tokens`' pseudo streams."""
+        _, pseudo, state = self.generator.quantizer.predict_step(plain[0], state)
+        return pseudo, state
+
     def decode_stream(self, paralinguistic: Optional[torch.Tensor] = None, batch: int = 1) -> StreamDecoder:
         """Causal variant: audio of tokens fed in pieces, as :meth:`decode` takes them (a
         student's plain stream is predicted from, with state). ``paralinguistic`` must be
@@ -579,7 +587,7 @@ class P2PSynCodec(GANCodecBase):
         def step(codes, state):
             state = state or {"predictors": None, "generator": None}
             if self.is_student and codes.shape[0] == 1:
-                quantized, predictors = gen.quantizer.predict_step(codes[0], state["predictors"])
+                quantized, _, predictors = gen.quantizer.predict_step(codes[0], state["predictors"])
             else:
                 quantized, predictors = gen.quantizer.dequantize(codes), None
             _, samples, generator = gen.decode_frames(quantized, state["generator"])
