@@ -138,7 +138,10 @@ def stream_encode(codec, read, num_samples: int, chunk_seconds: float = DEFAULT_
     def tensor(a):
         return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)).to(device).view(1, 1, -1)
 
-    side = codec.side_info(tensor(read(0, min(num_samples, max(1, int(round(codec.reference_seconds * codec.fs)))))))
+    side = b""
+    if codec.side_info_bytes:
+        reference = read(0, min(num_samples, max(1, int(round(codec.reference_seconds * codec.fs)))))
+        side = codec.side_info(tensor(reference))
     step = max(1, _frames(codec, chunk_seconds)) * codec.hop_length
     enc = codec.encode_stream()
     parts = []
@@ -163,7 +166,7 @@ def stream_encode(codec, read, num_samples: int, chunk_seconds: float = DEFAULT_
 def stream_decode(codec, codes: np.ndarray, side_info: Optional[bytes], num_samples: int,
                   write: Callable[[np.ndarray], None], chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
                   progress: Optional[Callable[[int], None]] = None, paralinguistic=None) -> None:  # fmt: skip
-    """Decode (1, frames) tokens of a streaming codec chunk by chunk; ``write`` gets
+    """Decode (streams, frames) tokens of a streaming codec chunk by chunk; ``write`` gets
     consecutive pieces of exactly ``num_samples`` samples in all. The global vector comes
     from ``side_info`` (a file's bytes) or, when that is None, ``paralinguistic`` (the
     codec's vector (1, P); None: its neutral vector)."""
@@ -173,7 +176,7 @@ def stream_decode(codec, codes: np.ndarray, side_info: Optional[bytes], num_samp
     step = max(1, _frames(codec, chunk_seconds))
     written = 0
     for start in range(0, codes.shape[-1], step):
-        piece = torch.from_numpy(codes[:, start : start + step]).to(device).view(1, 1, -1)
+        piece = torch.from_numpy(np.ascontiguousarray(codes[:, start : start + step])).to(device).unsqueeze(1)
         audio = dec(piece)[0, 0].cpu().numpy()
         audio = audio[: max(0, num_samples - written)]
         write(audio)

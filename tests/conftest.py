@@ -68,18 +68,18 @@ def trained_like(model, seed: int = 0):
     return model.eval()
 
 
-@pytest.fixture(scope="session")
-def packed_models(tmp_path_factory) -> Path:
+def make_packed(root: Path, **codec_overrides) -> Path:
     """A packed zip (espnet2_p2p.bin.pack) with a tiny teacher and its student."""
     from espnet2.tasks.gan_codec import GANCodecTask
 
     from espnet2_p2p.bin.pack import pack
 
-    root = tmp_path_factory.mktemp("packed")
     # The configs as ESPnet's trainer writes them (every option, defaults filled in).
     parser = GANCodecTask.get_parser()
     teacher_config = vars(parser.parse_args(["--config", str(CONF / "teacher_tiny.yaml")]))
     student_config = vars(parser.parse_args(["--config", str(CONF / "student_tiny.yaml")]))
+    for config in (teacher_config, student_config):
+        config["codec_conf"].update(codec_overrides)
     teacher = trained_like(GANCodecTask.build_model(task_args(teacher_config)))
     student = GANCodecTask.build_model(task_args(student_config))
     student.load_state_dict(teacher.state_dict(), strict=False)
@@ -91,3 +91,15 @@ def packed_models(tmp_path_factory) -> Path:
         models.append((name, root / name / "config.yaml", root / name / "model.pth"))
     pack(root / "packed.zip", models)
     return root / "packed.zip"
+
+
+@pytest.fixture(scope="session")
+def packed_models(tmp_path_factory) -> Path:
+    """A packed zip (espnet2_p2p.bin.pack) with a tiny teacher and its student."""
+    return make_packed(tmp_path_factory.mktemp("packed"))
+
+
+@pytest.fixture(scope="session")
+def packed_causal_models(tmp_path_factory) -> Path:
+    """The same with the causal variant (``causal: true``)."""
+    return make_packed(tmp_path_factory.mktemp("packed_causal"), causal=True)

@@ -1,18 +1,18 @@
 #!/usr/bin/env python3
 """Fit the entropy-coding prior of a codec's transmitted tokens on training data.
 
-    python -m espnet2_p2p.bin.fit_prior --model exp/student/config.yaml:exp/student/model.pth \\
+    python -m espnet2_p2p.bin.fit_prior --model exp/student/valid.ce_loss.best.pth \\
         --wav_scp dump/train/wav.scp --output exp/prior_student.npz
     python -m espnet2_p2p.bin.fit_prior --model exp/p2psyn_packed.zip --model_name student \\
-        --tokens_dir dump/tokens/train --output exp/prior_student.npz
+        --tokens_dir dump/tokens/train --wav_scp dump/train/wav.scp --output exp/prior_student.npz
 
 The tokens are those ``p2p-codec encode`` puts into a file (a student's plain stream, a
-teacher's 1 + N streams, SecoustiCodec's FSQ stream): coded here from ``--wav_scp`` (the
-same code path as the CLI), or read from a token dump of the same model
-(``espnet2_p2p.bin.dump_tokens``; its first streams are the transmitted ones). The prior
-(:class:`espnet2_p2p.entropy.BigramPrior`) is written as ``.npz``; ``espnet2_p2p.bin.pack``
-stores it with the model (``NAME:CONFIG:MODEL:PRIOR``), and ``p2p-codec encode`` then
-writes format 3. ``--model`` also takes ``CONFIG:MODEL`` (two files).
+teacher's 1 + N streams, SecoustiCodec's FSQ stream): read from ``--tokens_dir`` when it is
+a token dump of this very model (``espnet2_p2p.bin.dump_tokens``; its first streams are
+the transmitted ones), else coded from ``--wav_scp`` by the CLI's own code path. The
+prior (:class:`espnet2_p2p.entropy.BigramPrior`) is written as ``.npz``;
+``espnet2_p2p.bin.pack`` stores it with the model (``NAME:CONFIG:MODEL:PRIOR``), and
+``p2p-codec encode`` then writes format 3.
 """
 
 import argparse
@@ -33,25 +33,12 @@ def _runner(args):
                                      chunk_seconds=30.0, context_seconds=2.0, quiet=True))  # fmt: skip
 
 
-def _load(args):
-    """(codec, fingerprint hex) of --model (a path, or CONFIG:MODEL)."""
-    from espnet2_p2p.model_io import fingerprint, load_files
-
-    if ":" in args.model and not Path(args.model).exists():
-        config, model_file = args.model.split(":", 1)
-        model = load_files(config, model_file, args.device)
-        return model.codec, fingerprint(model).hex(), None
-    runner = _runner(args)
-    return runner.codec, runner.fingerprint.hex(), runner
-
-
-def tokens_from_audio(codec, runner, wav_scp: Path, max_seconds: Optional[float]) -> List[np.ndarray]:
+def tokens_from_audio(runner, wav_scp: Path, max_seconds: Optional[float]) -> List[np.ndarray]:
     from tqdm import tqdm
 
     from espnet2_p2p.bin.p2p_codec import list_inputs
 
-    if runner is None:
-        raise P2PError("--wav_scp needs --model as a packed zip, an experiment dir or a .pth file")
+    codec = runner.codec
     inputs = list_inputs(wav_scp, (".wav", ".flac", ".ogg"))
     out, seconds = [], 0.0
     for _, path in tqdm(inputs, desc="tokens", unit="file"):
@@ -63,15 +50,18 @@ def tokens_from_audio(codec, runner, wav_scp: Path, max_seconds: Optional[float]
     return out
 
 
-def tokens_from_dump(codec, fingerprint_hex: str, tokens_dir: Path) -> List[np.ndarray]:
+def dump_of(tokens_dir: Optional[Path], fingerprint_hex: str) -> Optional[dict]:
+    """token_info.json of a token dump of the model of that fingerprint, else None."""
+    info_file = None if tokens_dir is None else tokens_dir / "token_info.json"
+    if info_file is None or not info_file.is_file():
+        return None
+    info = json.loads(info_file.read_text())
+    return info if info.get("model_fingerprint") == fingerprint_hex else None
+
+
+def tokens_from_dump(codec, info: dict, tokens_dir: Path) -> List[np.ndarray]:
     import kaldiio
 
-    info_file = tokens_dir / "token_info.json"
-    if not info_file.is_file():
-        raise P2PError(f"{tokens_dir} is not a token dump (no token_info.json)")
-    info = json.loads(info_file.read_text())
-    if info.get("model_fingerprint") and info["model_fingerprint"] != fingerprint_hex:
-        raise P2PError(f"{tokens_dir} holds the tokens of model {info['model_fingerprint']}, --model is {fingerprint_hex}")
     streams = codec.transmitted_streams
     sizes = list(codec.stream_sizes[:streams])
     if info["codebook_sizes"][:streams] != sizes:
@@ -87,11 +77,10 @@ def tokens_from_dump(codec, fingerprint_hex: str, tokens_dir: Path) -> List[np.n
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", required=True, help="packed zip, experiment dir, .pth, or CONFIG:MODEL")
+    parser.add_argument("--model", required=True, help="packed zip, experiment dir or .pth (config.yaml beside it)")
     parser.add_argument("--model_name", default=None, help="which model of a packed zip")
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--wav_scp", type=Path, help="audio to code: a wav.scp, a folder or one file")
-    source.add_argument("--tokens_dir", type=Path, help="a token dump of the same model")
+    parser.add_argument("--tokens_dir", type=Path, help="a token dump, used when it is of this model")
+    parser.add_argument("--wav_scp", type=Path, help="else audio to code: a wav.scp, a folder or one file")
     parser.add_argument("--max_seconds", type=float, default=None, help="stop after this much audio (--wav_scp)")
     parser.add_argument("--output", type=Path, required=True)
     parser.add_argument("--device", default="cpu")
@@ -100,11 +89,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from espnet2_p2p.utils.files import temp_path
 
     try:
-        codec, fp, runner = _load(args)
-        if args.wav_scp is not None:
-            sequences = tokens_from_audio(codec, runner, args.wav_scp, args.max_seconds)
+        runner = _runner(args)
+        codec = runner.codec
+        info = dump_of(args.tokens_dir, runner.fingerprint.hex())
+        if info is not None:
+            print(f"fit_prior: the tokens of {args.tokens_dir}", file=sys.stderr)
+            sequences = tokens_from_dump(codec, info, args.tokens_dir)
+        elif args.wav_scp is not None:
+            print(f"fit_prior: coding {args.wav_scp}", file=sys.stderr)
+            sequences = tokens_from_audio(runner, args.wav_scp, args.max_seconds)
         else:
-            sequences = tokens_from_dump(codec, fp, args.tokens_dir)
+            raise P2PError(f"{args.tokens_dir} is not a token dump of this model; give --wav_scp")
         if not sequences:
             raise P2PError("no tokens to fit a prior on")
         sizes = list(codec.stream_sizes[: codec.transmitted_streams])

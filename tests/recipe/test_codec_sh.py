@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -304,6 +305,9 @@ def test_secousti_through_every_stage(tmp_path, espeak_corpus, packed_models):
     run = subprocess.run([*cli, "encode", first, out, "--model", packed, "-q", "--chunk_seconds", "0.5"],
                          capture_output=True, text=True)  # fmt: skip
     assert run.returncode == 0, run.stderr[-2000:]
+    with zipfile.ZipFile(packed) as zf:  # stage 8 fitted the prior on the train set's token dump
+        assert "secousti/prior.npz" in zf.namelist()
+    assert bitstream.read_header(out).version == 3
     run = subprocess.run([*cli, "decode", out, tmp_path / "x.wav", "--model", packed, "-q"],
                          capture_output=True, text=True)  # fmt: skip
     assert run.returncode == 0, run.stderr[-2000:]

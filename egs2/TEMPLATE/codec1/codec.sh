@@ -16,7 +16,8 @@
 #   7  token dump for speech LMs: Kaldi ark/scp, Lhotse cuts, joint BPE + codec vocabulary
 #      (--codec secousti: its one stream and each utterance's paralinguistic codes, in
 #      dump/tokens_secousti); --lm_train true also trains ESPnet's LM on the tokens
-#   8  packing: a zip with configs and checkpoints that GANCodecTask.build_model_from_file loads
+#   8  packing: a zip with configs and checkpoints that GANCodecTask.build_model_from_file loads,
+#      and (--entropy true) each model's entropy-coding prior, fitted on the train tokens
 #
 # Training runs on CPU (--ngpu 0), one GPU (--ngpu 1), N GPUs (--ngpu N, torchrun),
 # N CPU processes (--cpu_procs N, gloo), or several nodes (--num_nodes M --launcher slurm:
@@ -67,6 +68,8 @@ nbpe=100                # stage 7: BPE pieces of the joint text + codec vocabula
 lm_train=false          # stage 7: also train ESPnet's LM on the dumped tokens
 lm_config=              # stage 7: LM config (e.g. conf/lm_tiny.yaml)
 lm_args=                # stage 7: extra arguments for espnet2.bin.lm_train
+entropy=true            # stage 8: fit an entropy-coding prior per model and pack it (format 3 files)
+prior_max_seconds=      # stage 8: code at most this much training audio for a prior (empty: all)
 force=false
 codec=p2psyn            # p2psyn (teacher + student) or secousti (one model, stages 2, 3, 5-8)
 text_unit=phoneme       # secousti: text units of the contrastive term: phoneme (espeak-ng), bpe, char

@@ -171,14 +171,43 @@ stage_tokens() {
 }
 
 # ----------------------------------------------------------------- stage 8
-# stage_pack NAME:CONFIG:MODEL ... -> <expdir>/<codec><tag>_packed.zip
+# stage_pack TOKEN_DIR NAME:CONFIG:MODEL ... -> <expdir>/<codec><tag>_packed.zip
+# With --entropy true every model gets an entropy-coding prior fitted on the train set's
+# transmitted tokens (<expdir>/prior_<name><tag>.npz; from TOKEN_DIR/<train_set> when it
+# is a dump of that model, else coded from the audio), so p2p-codec writes format 3.
 stage_pack() {
-    local pack=${expdir}/${codec}${tag}_packed.zip spec models=()
+    local pack=${expdir}/${codec}${tag}_packed.zip token_dir=$1 spec name prior models=()
+    shift
     if done_or_force "${pack}"; then
         log "stage 8: ${pack} exists, skipping"
         return
     fi
+    for spec in "$@"; do
+        if [ "${entropy}" = true ]; then
+            name=${spec%%:*}
+            prior=${expdir}/prior_${name}${tag}.npz
+            if ! done_or_force "${prior}"; then
+                log "stage 8: entropy-coding prior of ${name} on ${train_set} -> ${prior}"
+                python -m espnet2_p2p.bin.fit_prior --model "${spec##*:}" \
+                    --tokens_dir "${token_dir}/${train_set}" --wav_scp "${dumpdir}/${train_set}/wav.scp" \
+                    ${prior_max_seconds:+--max_seconds "${prior_max_seconds}"} --output "${prior}" \
+                    || die "fitting the prior of ${name} failed"
+            fi
+            spec+=":${prior}"
+        fi
+        models+=(--model "${spec}")
+    done
     log "stage 8: packing -> ${pack}"
-    for spec in "$@"; do models+=(--model "${spec}"); done
     python -m espnet2_p2p.bin.pack --output "${pack}" "${models[@]}"
+    if [ "${entropy}" = true ]; then
+        local set dir
+        for set in ${test_sets}; do
+            for dir in "${expdir}"/decode*_"${set}"; do
+                [ -d "${dir}" ] || continue
+                log "stage 8: coded bit/s of the files in ${dir} (bitrate_entropy.md)"
+                python -m espnet2_p2p.bin.entropy_report --model "${pack}" --decode_dir "${dir}" > /dev/null \
+                    || die "entropy_report failed on ${dir}"
+            done
+        done
+    fi
 }

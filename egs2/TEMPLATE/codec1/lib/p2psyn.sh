@@ -1,5 +1,5 @@
 # P2PSynCodec's stage blocks for codec.sh: teacher (3), student (4), its systems (5-6),
-# the student's tokens (7), the student and teacher packed (8).
+# the student's tokens (7), the student and teacher packed with their priors (8).
 
 teacher_exp=${teacher_dir:-${expdir}/teacher${tag}}
 student_exp=${expdir}/student${tag}
@@ -60,6 +60,6 @@ results_extra_bitrates() { :; }
 codec_stage7() { stage_tokens "${student_model}" "${dumpdir}/tokens${tag}" "${expdir}/lm${tag}" 4; }
 
 codec_stage8() {
-    stage_pack "student:${student_exp}/config.yaml:${student_model}" \
+    stage_pack "${dumpdir}/tokens${tag}" "student:${student_exp}/config.yaml:${student_model}" \
         "teacher:${teacher_exp}/config.yaml:${teacher_model}"
 }

@@ -78,4 +78,4 @@ results_extra_bitrates() {
 
 codec_stage7() { stage_tokens "${secousti_model}" "${dumpdir}/tokens_secousti${tag}" "${expdir}/lm_secousti${tag}" 3; }
 
-codec_stage8() { stage_pack "secousti:${secousti_exp}/config.yaml:${secousti_model}"; }
+codec_stage8() { stage_pack "${dumpdir}/tokens_secousti${tag}" "secousti:${secousti_exp}/config.yaml:${secousti_model}"; }
