@@ -18,7 +18,7 @@ HERE = Path(__file__).resolve().parent
 MODELS: Dict[str, tuple] = {
     'speechocean762_small': (
         'speechocean762_small.zip',
-        '4118880e63b7b616cefdb33e5ef1e019592c83ec3e8be60227f51716d6ffd979',
+        'f221169f3d685c3f1bf567ab4ee12ffb7a1c7e6af5122228dc7a8c595b66e5a6',
         {'student': 'c8a5574a4473a7a1', 'teacher': '62a8ef2468fab1e2'},
     ),
 }
