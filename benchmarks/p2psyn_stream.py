@@ -21,7 +21,7 @@ import torch
 import yaml
 
 import espnet2_p2p  # noqa: F401
-from benchmarks.secousti_stream import run_stream, timed
+from benchmarks.secousti_stream import measure
 from espnet2_p2p.codec.p2psyn import P2PSynCodec
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,19 +65,12 @@ def main(argv=None) -> None:
             fs = codec.fs
             torch.manual_seed(1)
             x = torch.randn(1, 1, int(args.seconds * fs)) * 0.1
-            with torch.no_grad():
-                offline = codec.decode(codec.encode(x), length=x.shape[-1])
-            _, fed = run_stream(codec, x, None, 1)
-            lag = (fed - torch.arange(x.shape[-1])).double() / fs * 1000
-            diff = max(float((run_stream(codec, x, None, k)[0] - offline).abs().max()) for k in PIECES)
-            rtf = {"offline": timed(lambda: codec.decode(codec.encode(x), length=x.shape[-1]), args.runs)}
-            for k in PIECES:
-                rtf[k] = timed(lambda: run_stream(codec, x, None, k), args.runs)
+            m = measure(codec, x, None, PIECES, args.runs, lambda: codec.decode(codec.encode(x), length=x.shape[-1]))
             params = sum(p.numel() for p in codec.generator.parameters()) / 1e6
             lines.append(
                 f"| {size} ({config}) | {role} | {params:.2f} M | {1000 * codec.latency_samples / fs:.1f} |"
-                f" {lag.max():.1f} / {lag.mean():.1f} | {rtf['offline'] / args.seconds:.4f} |"
-                + "".join(f" {rtf[k] / args.seconds:.4f} |" for k in PIECES) + f" {diff:.2e} |"
+                f" {m['lag_max']:.1f} / {m['lag_mean']:.1f} | {m['rtf']['offline']:.4f} |"
+                + "".join(f" {m['rtf'][k]:.4f} |" for k in PIECES) + f" {m['diff']:.2e} |"
             )
             print(lines[-1], flush=True)
     lines += [

@@ -57,6 +57,22 @@ def run_stream(codec, x, g, k: int):
     return torch.cat(outs, -1)[..., : x.shape[-1]], torch.cat(fed_at)[: x.shape[-1]]
 
 
+@torch.no_grad()
+def measure(codec, x, g, pieces, runs: int, offline) -> dict:
+    """Latency (ms) of pieces of one frame, max |stream - offline| over ``pieces``, and the
+    real-time factors of offline coding (``offline()``) and of streaming in each piece size."""
+    fs = codec.fs
+    reference = offline()
+    _, fed = run_stream(codec, x, g, 1)
+    lag = (fed - torch.arange(x.shape[-1])).double() / fs * 1000
+    diff = max(float((run_stream(codec, x, g, k)[0] - reference).abs().max()) for k in pieces)
+    seconds = x.shape[-1] / fs
+    rtf = {"offline": timed(offline, runs) / seconds}
+    for k in pieces:
+        rtf[k] = timed(lambda: run_stream(codec, x, g, k), runs) / seconds
+    return dict(lag_max=float(lag.max()), lag_mean=float(lag.mean()), diff=diff, rtf=rtf)
+
+
 def timed(fn, runs: int) -> float:
     fn()
     times = []
@@ -94,20 +110,13 @@ def main(argv=None) -> None:
         torch.manual_seed(1)
         x = torch.randn(1, 1, int(args.seconds * fs)) * 0.1
         g = codec.reference(x)
-        with torch.no_grad():
-            offline = codec.decode(codec.encode(x), g, length=x.shape[-1])
-        y, fed = run_stream(codec, x, g, 1)
-        lag = (fed - torch.arange(x.shape[-1])).double() / fs * 1000
-        diff = max(float((run_stream(codec, x, g, k)[0] - offline).abs().max()) for k in (1, 3, 10))
-        rtf = {}
-        rtf["offline"] = timed(lambda: codec.decode(codec.encode(x), g, length=x.shape[-1]), args.runs)
-        for k in (1, 3, 10):
-            rtf[k] = timed(lambda: run_stream(codec, x, g, k), args.runs)
+        m = measure(codec, x, g, (1, 3, 10), args.runs,
+                    lambda: codec.decode(codec.encode(x), g, length=x.shape[-1]))  # fmt: skip
         params = sum(p.numel() for p in codec.generator.parameters()) / 1e6
         lines.append(
             f"| {config} | {params:.2f} M | {codec.hop_length} | {1000 * codec.latency_samples / fs:.1f} |"
-            f" {lag.max():.1f} / {lag.mean():.1f} | {rtf['offline'] / args.seconds:.4f} |"
-            f" {rtf[1] / args.seconds:.4f} | {rtf[3] / args.seconds:.4f} | {rtf[10] / args.seconds:.4f} | {diff:.2e} |"
+            f" {m['lag_max']:.1f} / {m['lag_mean']:.1f} | {m['rtf']['offline']:.4f} |"
+            f" {m['rtf'][1]:.4f} | {m['rtf'][3]:.4f} | {m['rtf'][10]:.4f} | {m['diff']:.2e} |"
         )
         print(lines[-1], flush=True)
     lines += [

@@ -156,7 +156,7 @@ class P2PTokenizer:
         single = x.dim() == 1
         if single and self._long(x.shape[0]):
             check_audio_batch(x.view(1, 1, -1), "wav")
-            return self._encode_chunked(x.numpy() if x.device.type == "cpu" else x.cpu().numpy())
+            return self._encode_chunked(x.cpu().numpy())
         x = x.view(1, 1, -1) if single else x.unsqueeze(1)
         if x.dim() != 3:
             raise AudioInputError(f"wav must be (T,) or (B, T), got shape {tuple(torch.as_tensor(wav).shape)}")

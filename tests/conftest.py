@@ -54,6 +54,18 @@ def _seed():
     torch.manual_seed(0)
 
 
+def gliding_speech(seconds: float, seed: int = 0, fs: int = 16000):
+    """A voiced-like test signal: a tone gliding around 120 Hz, amplitude-modulated at 3 Hz,
+    with a little noise (float32 (T,))."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * fs)) / fs
+    f0 = 120 + 40 * np.sin(2 * np.pi * 0.3 * t)
+    x = 0.2 * np.sin(2 * np.pi * np.cumsum(f0) / fs) * (0.5 + 0.5 * np.sin(2 * np.pi * 3 * t))
+    return (x + 0.02 * rng.standard_normal(len(t))).astype(np.float32)
+
+
 def trained_like(model, seed: int = 0):
     """Make an untrained codec behave like a trained one where tests need it: codebooks
     initialised by one training step, and GRN scales that are not zero (they start at

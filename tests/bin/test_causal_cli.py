@@ -8,19 +8,12 @@ import pytest
 import soundfile as sf
 import torch
 
+from conftest import gliding_speech as speech
 from espnet2_p2p import bitstream
 from espnet2_p2p.bin.p2p_codec import main
 from espnet2_p2p.model_io import load_codec
 from espnet2_p2p.tokenizer import P2PTokenizer
 from test_audio import peak_increase
-
-
-def speech(seconds, seed=0):
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(seconds * 16000)) / 16000
-    f0 = 120 + 40 * np.sin(2 * np.pi * 0.3 * t)
-    x = 0.2 * np.sin(2 * np.pi * np.cumsum(f0) / 16000) * (0.5 + 0.5 * np.sin(2 * np.pi * 3 * t))
-    return (x + 0.02 * rng.standard_normal(len(t))).astype(np.float32)
 
 
 def run(*argv):

@@ -9,20 +9,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from conftest import gliding_speech as speech
 from espnet2_p2p import bitstream
 from espnet2_p2p.bin.p2p_codec import main
 from espnet2_p2p.bin.fit_prior import main as fit_prior_main
 from espnet2_p2p.entropy import BigramPrior
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-
-
-def speech(seconds, seed=0):
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(seconds * 16000)) / 16000
-    f0 = 120 + 40 * np.sin(2 * np.pi * 0.7 * t)
-    x = 0.2 * np.sin(2 * np.pi * np.cumsum(f0) / 16000) * (0.5 + 0.5 * np.sin(2 * np.pi * 3 * t))
-    return (x + 0.01 * rng.standard_normal(len(t))).astype(np.float32)
 
 
 def run(*argv):

@@ -120,3 +120,19 @@ def test_offline_codec_does_not_stream():
         codec.encode_stream()
     with pytest.raises(ValueError, match="causal"):
         build("teacher_tiny.yaml", mdct_frame_length=120)
+
+
+def test_streaming_benchmark_measures_what_it_states(tmp_path):
+    """benchmarks/p2psyn_stream.py on 0.3 s: the measured latency is the stated one and
+    streamed output equals offline output."""
+    import re
+
+    from benchmarks.p2psyn_stream import main
+
+    main(["--seconds", "0.3", "--runs", "1", "--output", str(tmp_path / "r.md")])
+    rows = [line for line in (tmp_path / "r.md").read_text().splitlines() if line.startswith("| tiny") or line.startswith("| small")]
+    assert len(rows) == 4
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert cells[3] == "22.5" and re.fullmatch(r"22\.5 / [\d.]+", cells[4])
+        assert float(cells[-1]) < 1e-4 and all(float(c) > 0 for c in cells[5:-1])

@@ -17,6 +17,8 @@
 #                  (its plain VQ alone) and the single VQ, each trained as many more steps
 #   n1_*, n5_*     the N ablation: plain-only and student with N = 1 and N = 5, a shorter budget
 #                  (--ablation_epochs for the teachers, --ablation_student_epochs)
+#   *_causal       the causal variant (conf/*_causal_small*.yaml, --causal true): teacher,
+#                  plain-only, student and student_ft with the budget of the non-causal ones
 # Then decoding and scoring (stages 5-6) of all of them on the test speakers and, out of
 # domain, on the real clips in --real_speech_dir when it exists; RESULTS.md holds the tables.
 # Other options go to ../../TEMPLATE/codec1/codec.sh (./run.sh --help lists them).
@@ -29,12 +31,13 @@ jobs=2                    # trainings run at the same time (one thread each)
 ablation=true             # also the N = 1 and N = 5 ablation
 ablation_epochs=5         # the ablation teachers' epochs (the main teacher: its config's)
 ablation_student_epochs=3
+causal=true               # also the causal variant (streams exactly; issue 21)
 real_speech_dir=../../../../shared/data/real_speech
 train_args=               # extra trainer arguments for every training
 passthrough=()
 while [ $# -gt 0 ]; do
     case "$1" in
-        --stage|--stop_stage|--jobs|--ablation|--ablation_epochs|--ablation_student_epochs|--real_speech_dir|--train_args)
+        --stage|--stop_stage|--jobs|--ablation|--ablation_epochs|--ablation_student_epochs|--causal|--real_speech_dir|--train_args)
             [ $# -ge 2 ] || { echo "run.sh: $1 needs a value" >&2; exit 1; }
             printf -v "${1#--}" '%s' "$2"; shift 2 ;;
         --help|-h) sed -n '2,/^set -euo/p' "$0" | sed 's/^# \{0,1\}//'; exec ../../TEMPLATE/codec1/codec.sh --help ;;
@@ -88,6 +91,10 @@ plain_ft=(--stage 3 --stop_stage 3 --tag _plain_ft --train_config "${conf}/singl
     exp/teacher/valid.mel_l1_loss.best.pth:::${q}.layout,${q}.rvq.layers.1,${q}.rvq.layers.2,${q}.rvq.layers.3")
 single_ft=(--stage 3 --stop_stage 3 --tag _single_ft --train_config "${conf}/single_small.yaml"
     --teacher_max_epoch "${ft_epochs}" --train_args "${train_args} --init_param exp/teacher_single/valid.mel_l1_loss.best.pth")
+causal_pair=(--stage 3 --stop_stage 4 --tag _causal --train_config "${conf}/teacher_causal_small.yaml"
+    --student_config "${conf}/student_causal_small.yaml")
+causal_ft=(--stage 4 --stop_stage 4 --tag _causal_ft --teacher_dir exp/teacher_causal --student_criterion mel_l1_loss
+    --student_config "${conf}/student_causal_small_ft.yaml" --student_init exp/student_causal/valid.ce_loss.best.pth)
 ablate() {  # ablate N
     codec --stage 3 --stop_stage 4 --tag "_n$1" --teacher_max_epoch "${ablation_epochs}" \
         --student_max_epoch "${ablation_student_epochs}" \
@@ -97,6 +104,7 @@ queue_a() { codec "${teacher_a[@]}" && codec "${ft[@]}" && codec "${plain_ft[@]}
 queue_b() {
     codec "${single[@]}" && codec "${single_ft[@]}"
     if [ "${ablation}" = true ]; then ablate 1 && ablate 5; fi
+    if [ "${causal}" = true ]; then codec "${causal_pair[@]}" && codec "${causal_ft[@]}"; fi
 }
 if in_range 3 || in_range 4; then
     log "stages 3-4: trainings in ${jobs} queue(s), one thread each (logs: exp/*/train.log)"
@@ -132,6 +140,14 @@ n${n}_plain_only:exp/teacher_n${n}/config.yaml:exp/teacher_n${n}/${m}:streams=1
 n${n}_student:exp/student_n${n}/config.yaml:exp/student_n${n}/${c}"
     done
 fi
+if [ "${causal}" = true ]; then
+    systems+="
+plain_only_causal:exp/teacher_causal/config.yaml:exp/teacher_causal/${m}:streams=1
+student_causal:exp/student_causal/config.yaml:exp/student_causal/${c}:pseudo_codeword=expected
+student_causal_ft:exp/student_causal_ft/config.yaml:exp/student_causal_ft/${m}
+teacher_causal:exp/teacher_causal/config.yaml:exp/teacher_causal/${m}"
+    pairs+=,student_causal-student_expected,student_causal_ft-student_ft,student_causal_ft-plain_only_causal,teacher_causal-teacher
+fi
 if in_range 5; then
     # decoding is single-threaded: one process per test set, side by side
     pids=()
@@ -161,6 +177,7 @@ if in_range 6; then
         echo "single_vq_ft: each trained ${ft_epochs} more epochs as a 0.5 kbps codec, the extra"
         echo "training student_ft had (its decoder, ${ft_epochs} epochs). n1_*/n5_*: the N ablation"
         echo "with a shorter budget (teachers ${ablation_epochs} epochs, students ${ablation_student_epochs})."
+        [ "${causal}" = true ] && echo "*_causal: the causal variant (streams exactly), trained as the non-causal systems were."
         for set in ${test_sets}; do
             echo
             python -m espnet2_p2p.bin.results_table --decode_dir "exp/decode_${set}" \
