@@ -81,6 +81,9 @@ class _Stream:
         self.own = (1.0 - UNIFORM_WEIGHT) * weight / self.totals  # per count
         self.rest = (1.0 - UNIFORM_WEIGHT) * (1.0 - weight)  # per unit of unigram
         self.floor = UNIFORM_WEIGHT / size
+        # decoding: constriction's quantised model of each context seen, built once (the
+        # same floats quantised the same way as the encoder's batched rows); bounded
+        self._models, self._cache_limit = {}, max(64, (1 << 22) // size)
 
     def probabilities(self, contexts: np.ndarray) -> np.ndarray:
         """P(token | context) for contexts (n,) -> (n, K) float64."""
@@ -93,6 +96,17 @@ class _Stream:
             pos = np.arange(lens.sum()) - np.repeat(np.cumsum(lens) - lens, lens) + np.repeat(starts, lens)
             probs[rows, self.tokens[pos]] += self.own[contexts][rows] * self.counts[pos]
         return probs
+
+    def model(self, context: int):
+        """constriction's categorical model of one context (cached)."""
+        model = self._models.get(context)
+        if model is None:
+            if len(self._models) >= self._cache_limit:
+                self._models.clear()
+            constriction, _ = _coder()
+            model = constriction.stream.model.Categorical(self.probabilities(np.array([context]))[0], perfect=False)
+            self._models[context] = model
+        return model
 
     def max_probability(self) -> float:
         """An upper bound of every probability this stream codes with."""
@@ -208,14 +222,14 @@ class BigramPrior:
                 f"an entropy-coded payload of {len(payload)} bytes cannot hold"
                 f" {self.num_streams} x {num_frames} tokens with this prior"
             )
-        constriction, family = _coder()
+        constriction, _ = _coder()
         try:
             decoder = constriction.stream.queue.RangeDecoder(np.frombuffer(payload, dtype="<u4").astype(np.uint32))
             out = np.empty((self.num_streams, num_frames), dtype=np.int64)
             for s, stream in enumerate(self.streams):
                 prev = stream.size
                 for t in range(num_frames):
-                    prev = out[s, t] = int(decoder.decode(family, stream.probabilities([prev]))[0])
+                    prev = out[s, t] = int(decoder.decode(stream.model(prev)))
             exhausted = decoder.maybe_exhausted()
         except Exception as e:  # constriction reports bad data with its own exception types
             raise BitstreamError(f"entropy-coded payload does not decode: {e}") from None
