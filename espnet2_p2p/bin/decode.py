@@ -73,7 +73,7 @@ def decode_system(codec, wav: np.ndarray, n_streams: Optional[int], p2p_path: Pa
         return bitstream.P2PHeader.for_streams(codec.fs, codec.hop_length, codec.stream_sizes,
                                                num_streams, len(wav), fp, side)  # fmt: skip
 
-    if codec.streaming:  # SecoustiCodec: streams, side information
+    if codec.side_info_bytes:  # SecoustiCodec: streams, side information
         codes, side = chunked.stream_encode(codec, lambda a, b: wav[a:b], len(wav))
         header = header_for(1, side)
         bitstream.write(p2p_path, header, codes)
@@ -147,7 +147,7 @@ def decode_one(label: str, config: Path, model_file: Path, options: dict, utts, 
     """Decode every utterance with one system; returns its measurements."""
     model = load_files(config, model_file)
     codec, fp = model.codec, fingerprint(model)
-    if options and codec.streaming:
+    if options and codec.side_info_bytes:
         raise SystemExit(f"decode: {label}: options {sorted(options)} apply to P2PSynCodec only")
     if "pseudo_codeword" in options:
         try:
