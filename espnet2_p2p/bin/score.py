@@ -27,9 +27,10 @@ tables) and ``spectrograms.png`` (reference vs each system).
 A system scored before into the same OUTPUT_DIR is not scored again when nothing it
 depends on changed (``score_cache.json``: the bytes of the reference and hypothesis files,
 the metrics, ``--fs``, ``--every``, ``--max_shift_ms``): adding a
-system to a finished run scores that system only. ``--force`` scores everything, and so
-does a run with an optional model-based scorer (--utmos_model, ASR). Kept scores are read
-back from scores.tsv (6 decimals).
+system to a finished run scores that system only, and systems scored before that a run
+does not name stay in its outputs (after the run's own). ``--force`` scores everything
+and keeps nothing, and so does a run with an optional model-based scorer (--utmos_model,
+ASR). Kept scores are read back from scores.tsv (6 decimals).
 """
 
 import argparse
@@ -345,6 +346,11 @@ def run(ref: Path, hyps: List[Tuple[str, Path]], output_dir: Path, metrics: List
                     examples.append((f"reference: {utt}", r, rate))
                 examples.append((f"{label}: {utt}", h, rate))
         results[label] = per_utt
+    for label, old in before.items():  # systems of earlier runs that this one does not name
+        if label not in results and label in cache and set(old) == set(refs):
+            print(f"score: {label}: not in this run, its earlier scores kept")
+            results[label] = old
+            new_cache[label] = cache[label]
     output_dir.mkdir(parents=True, exist_ok=True)
     with open(output_dir / "scores.tsv", "w") as f:
         f.write("system\tutterance\t" + "\t".join(metrics) + "\n")

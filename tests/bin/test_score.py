@@ -275,6 +275,10 @@ def test_a_system_scored_before_is_kept_and_a_changed_one_rescored(espeak_corpus
     score.run(ref_dir, [("noisy", hyp_dir), ("same", ref_dir)], out, ["stoi", "lsd"])
     assert len(calls) == n + 1  # noisy scored again, same kept
     calls.clear()
+    kept = score.run(ref_dir, [("same", ref_dir)], out, ["stoi", "lsd"])  # a run of one system
+    assert len(calls) == 1 and set(kept) == {"same", "noisy"}  # noisy, not named, stays
+    assert len((out / "scores.tsv").read_text().splitlines()) == 1 + 2 * n
+    calls.clear()
     score.run(ref_dir, [("noisy", hyp_dir)], out, ["stoi"])  # other metrics: nothing kept
     assert len(calls) == n
     calls.clear()
