@@ -161,7 +161,13 @@ class BigramPrior:
         return cls(streams)
 
     def fingerprint(self) -> bytes:
-        """8 bytes naming these counts (a file coded with one prior needs the same one)."""
+        """8 bytes naming these counts (a file coded with one prior needs the same one);
+        computed once (the counts do not change)."""
+        if getattr(self, "_fingerprint", None) is None:
+            self._fingerprint = self._digest()
+        return self._fingerprint
+
+    def _digest(self) -> bytes:
         digest = hashlib.sha256(_KIND)
         for s in self.streams:
             digest.update(np.asarray([s.size, s.counts.size], dtype="<i8").tobytes())
@@ -174,8 +180,11 @@ class BigramPrior:
         return self.streams[stream].probabilities(contexts)
 
     def min_bits(self) -> float:
-        """A lower bound of the bits any token costs (from the largest probability)."""
-        return -math.log2(max(s.max_probability() for s in self.streams))
+        """A lower bound of the bits any token costs (from the largest probability);
+        computed once."""
+        if getattr(self, "_min_bits", None) is None:
+            self._min_bits = -math.log2(max(s.max_probability() for s in self.streams))
+        return self._min_bits
 
     def max_tokens(self, payload_bytes: int) -> int:
         """The most tokens a payload of that many bytes can hold."""
