@@ -2,6 +2,7 @@
 #             (the mini_espeak recipe for P2PSynCodec on CPU, about 20 minutes)
 # make demo-full  the same recipe for both codecs (P2PSynCodec and SecoustiCodec, about an hour)
 # make test   set up, then run the test suite (slow tests excluded; make test-slow runs them)
+# make bench  set up with the benchmark extras, then write benchmarks/RESULTS.md (about 30 minutes)
 
 PYTHON ?= python3
 VENV   := .venv
@@ -10,7 +11,7 @@ STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
-.PHONY: setup apt-deps demo demo-full test test-slow clean
+.PHONY: setup apt-deps demo demo-full test test-slow bench clean
 
 setup: apt-deps $(STAMP)
 
@@ -43,6 +44,11 @@ test: setup
 
 test-slow: setup
 	$(VPY) -m pytest -q -m slow $(PYTEST_ARGS) tests
+
+# the codecs compared (DAC, EnCodec, SNAC) come from packages the tests do not need
+bench: setup
+	$(VPY) -m pip install -q -e '.[bench]'
+	$(VPY) -m benchmarks.codec_speed
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -23,12 +23,18 @@ install_requires = [
     "pystoi==0.4.1",
     "speechmos==0.0.1.1",
     "onnxruntime==1.32.0",
+    # ONNX export (espnet2_p2p/onnx): torch's dynamo exporter writes through onnxscript
+    "onnx==1.23.2",
+    "onnxscript==0.7.2",
     # ViSQOL v3 speech mode (pure Python port; its model files ship in the wheel)
     "visqol-python==3.8.0",
 ]
 
 extras_require = {
     "test": ["pytest", "pesq==0.0.4", "pystoi==0.4.1", "hypothesis"],
+    # benchmarks/codec_speed.py: the published DAC 16 kHz (transformers' port), EnCodec 24 kHz
+    # and SNAC 24 kHz, built with random weights from their classes (nothing is downloaded)
+    "bench": ["transformers==5.23.0", "encodec==0.1.1", "snac==1.2.1"],
 }
 
 setup(

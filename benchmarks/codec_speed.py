@@ -1,49 +1,63 @@
 #!/usr/bin/env python3
-"""Speed, size and scaling of P2PSynCodec beside ESPnet's own codecs.
+"""Speed, size and memory of P2PSynCodec (torch and ONNX Runtime) beside the codecs users
+pick at low bitrates, in one run and one table.
 
-    python -m benchmarks.codec_speed                     # everything, CPU
-    python -m benchmarks.codec_speed --only size,rtf --threads 1 --lengths 10
+    python -m benchmarks.codec_speed                     # the README's table (CPU)
+    python -m benchmarks.codec_speed --only size,rtf --threads 1 --lengths 10 --codecs p2p_paper,p2p_paper_ort,dac16
     python -m benchmarks.codec_speed --device cuda --only train
 
-Parts (``--only``):
+Codecs (``--codecs``), all with random weights (speed does not depend on training):
 
-- ``size``: parameters and GFLOPs per second of audio (``torch.utils.flop_counter``;
-  FLOPs = 2 x multiply-accumulates) of encoding, pseudo-VQ prediction and decoding;
-- ``rtf``: encode and decode real-time factors for ``--lengths`` second inputs with each
-  of ``--threads``, median of ``--runs`` after a warm-up, and the ratios P2PSynCodec /
-  each ESPnet codec. For students the pseudo-VQ prediction is
-  timed on its own and is part of "decode";
+- ``p2p_paper`` / ``p2p_paper_ort``: the paper-scale student (``conf/student.yaml``,
+  codebooks initialised by one teacher step), in PyTorch and exported to ONNX
+  (:mod:`espnet2_p2p.onnx`) run by ONNX Runtime;
+- ``p2p_small`` / ``p2p_small_ort``: the shipped student (trained, ``speechocean762_small``);
+- ``dac16``: DAC's published 16 kHz configuration (64 -> 1536 channels, strides
+  2, 4, 5, 8, 12 codebooks of 1024), built from transformers' ``DacModel``, a port of
+  Descript's classes (Descript's own package pins protobuf 3.19, which breaks onnx here);
+- ``encodec24``: EnCodec 24 kHz from Meta's ``encodec`` package (``pretrained=False``),
+  1.5 kbps;
+- ``snac24``: SNAC 24 kHz (the speech model, 0.98 kbps) from its ``snac`` package.
+
+Install the others with ``pip install -e '.[bench]'``; a codec whose package is missing
+is left out with a notice. Parts (``--only``):
+
+- ``size``: parameters and GFLOPs per second of audio (``torch.utils.flop_counter``, FLOPs
+  = 2 x multiply-accumulates) of encoding and decoding (a student's decoding includes
+  the pseudo-VQ prediction); an ONNX row repeats its PyTorch twin's counts;
+- ``rtf``: encode and decode real-time factors (seconds of compute per second of audio)
+  of ``--lengths`` second inputs with each of ``--threads``: the median of ``--runs``
+  after a warm-up for inputs up to 10 s, one run after the warm-up of the shorter input
+  above that; then the speed of each of ours relative to DAC 16 kHz, from the same run;
 - ``memory``: the peak memory that encoding + decoding the longest input adds, each codec
   in a fresh process (CPU: peak RSS, reset through ``/proc/self/clear_refs``, minus the
   RSS before; CUDA: ``max_memory_allocated`` minus the allocation before);
 - ``scaling``: the paper-scale student's encode + decode RTF for 1, 10, 60 and 600 s,
-  whole-input coding (up to 60 s) and chunked coding (30 s chunks, 2 s context,
-  :mod:`espnet2_p2p.chunked`); inputs over 10 s are timed once;
-- ``train``: training steps per second of the tiny teacher and student (batch 8 x 0.5 s)
-  and, on CUDA, the memory per batch item.
+  whole-input and chunked (30 s chunks, 2 s context, :mod:`espnet2_p2p.chunked`);
+- ``train``: training steps per second of the tiny teacher and student.
 
-Models have random weights (codebooks initialised by one training step): speed does
-not depend on training. ESPnet's SoundStream, DAC and EnCodec are built from their
-classes at 16 kHz with the hop of 320 samples (50 Hz) and 4 codebooks of 1024, coding
-at 0.5 kbps (one codebook) like the student. Tables are printed as Markdown and written
-to ``--output`` (default ``benchmarks/RESULTS.md``).
+The tables are printed as Markdown and written to ``--output`` (default
+``benchmarks/RESULTS.md``); the first table holds the comparison.
 """
 
 import argparse
 import copy
-import inspect
 import platform
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Callable, Dict, List
 
+import numpy as np
 import torch
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 FS = 16000
+ALL_CODECS = "p2p_paper,p2p_paper_ort,p2p_small,p2p_small_ort,dac16,encodec24,snac24"
+REFERENCE = "dac16"  # the codec our speed is compared with
 
 
 # ------------------------------------------------------------------ models
@@ -71,76 +85,125 @@ def build_p2p(student_config: str, device: str):
     teacher(0.1 * torch.randn(2, 8000), forward_generator=True)
     student = GANCodecTask.build_model(_task_args(student_cfg))
     student.load_state_dict(teacher.state_dict(), strict=False)
-    return student.codec.eval().to(device)
+    return student.eval().to(device)
 
 
-def _espnet_codec(cls, device: str):
-    params = copy.deepcopy(inspect.signature(cls.__init__).parameters["generator_params"].default)
-    params.update(
-        encdec_ratios=[8, 5, 4, 2], quantizer_n_q=4, quantizer_bins=1024,
-        quantizer_target_bandwidth=[0.5, 2.0],
-    )  # fmt: skip
-    extra = {}
-    if cls.__name__ == "Encodec":  # ESPnet's default is not nested as its discriminator wants
-        flat = inspect.signature(cls.__init__).parameters["discriminator_params"].default
-        extra["discriminator_params"] = {"msstft_discriminator_params": copy.deepcopy(flat)}
-    torch.manual_seed(0)
-    codec = cls(sampling_rate=FS, generator_params=params, **extra)
-    codec.train()
-    with torch.no_grad():  # one pass to initialise the k-means codebooks
-        codec.generator(0.1 * torch.randn(1, 1, 8000))
-    return codec.eval().to(device)
+def _shipped(device: str):
+    from espnet2_p2p import pretrained
+    from espnet2_p2p.model_io import load_codec
+
+    return load_codec(pretrained.default_model(), device=device)
 
 
 class Coder:
-    """encode / predict / decode callables of one codec, for timing."""
+    """One codec for timing: ``encode(x) -> codes`` and ``decode(codes, samples)`` on a
+    (1, 1, T) tensor at ``fs``; ``modules`` are what parameters and FLOPs are counted of."""
 
-    def __init__(self, name: str, codec, kind: str):
-        self.name, self.codec, self.kind = name, codec, kind
-
-    @property
-    def generator(self):
-        return self.codec.generator
-
-    def params(self) -> Dict[str, float]:
-        gen = self.codec.generator
-        total = sum(p.numel() for p in gen.parameters())
-        pred = 0
-        if self.kind == "p2p":
-            pred = sum(p.numel() for p in gen.quantizer.predictors.parameters())
-        return {"params": total, "predictor_params": pred}
+    def __init__(self, name: str, fs: int, encode, decode, modules, ours: bool = False, twin: str = ""):
+        self.name, self.fs, self._encode, self._decode = name, fs, encode, decode
+        self.modules, self.ours, self.twin = modules, ours, twin
 
     def encode(self, x):
-        if self.kind == "p2p":
-            return self.codec.encode(x)
-        return self.codec.generator.encode(x, target_bw=0.5)
+        return self._encode(x)
 
-    def predict(self, codes):
-        """P2PSynCodec: plain tokens -> quantized latent (pseudo VQs predicted)."""
-        return self.codec.generator.quantizer.decode(codes[0])[0]
+    def decode(self, codes, samples: int):
+        return self._decode(codes, samples)
 
-    def synthesise(self, latent, length):
-        return self.codec.generator.synthesise(latent, length)[0]
-
-    def decode(self, codes, length):
-        if self.kind == "p2p":
-            return self.codec.decode(codes, length=length)
-        return self.codec.generator.decode(codes)
+    def params(self) -> float:
+        return sum(p.numel() for m in self.modules for p in m.parameters())
 
 
-def coders(device: str, which) -> List[Coder]:
+def _torch_p2p(name: str, model) -> Coder:
+    codec = model.codec
+    return Coder(name, codec.fs, codec.encode, lambda c, n: codec.decode(c, length=n), [codec.generator], ours=True)
+
+
+def _onnx_p2p(name: str, model, threads: int, twin: str) -> Coder:
+    """The model exported to ONNX (once per model) and run by ONNX Runtime on ``threads``."""
+    from espnet2_p2p.onnx import OnnxCodec
+    from espnet2_p2p.onnx.export import export_codec
+
+    folder = _EXPORTS.get(id(model))
+    if folder is None:
+        folder = Path(tempfile.mkdtemp(prefix="p2p_onnx_"))
+        export_codec(model, folder, max_seconds=61.0)
+        _EXPORTS[id(model)] = folder
+    ort_codec = OnnxCodec(folder, threads=threads)
+
+    def encode(x):
+        flat = x[0, 0].cpu().numpy()
+        return ort_codec.encode_file(lambda s, e: flat[s:e], len(flat), chunk_seconds=3600.0)[0]
+
+    def decode(codes, samples):
+        out = []
+        ort_codec.decode_file(codes, samples, out.append, chunk_seconds=3600.0)
+        return out
+
+    return Coder(name, ort_codec.fs, encode, decode, [], ours=True, twin=twin)
+
+
+_EXPORTS: Dict[int, Path] = {}
+_MODELS: Dict[str, object] = {}
+
+
+def _dac16() -> Coder:
+    from transformers import DacConfig, DacModel
+
+    config = DacConfig(encoder_hidden_size=64, downsampling_ratios=[2, 4, 5, 8], decoder_hidden_size=1536,
+                       n_codebooks=12, codebook_size=1024, codebook_dim=8, sampling_rate=16000)  # fmt: skip
+    torch.manual_seed(0)
+    model = DacModel(config).eval()
+    return Coder("DAC 16 kHz (6 kbps)", 16000, lambda x: model.encode(x).audio_codes,
+                 lambda c, n: model.decode(audio_codes=c).audio_values, [model])  # fmt: skip
+
+
+def _encodec24() -> Coder:
+    from encodec import EncodecModel
+
+    torch.manual_seed(0)
+    model = EncodecModel.encodec_model_24khz(pretrained=False).eval()
+    model.set_target_bandwidth(1.5)
+    return Coder("EnCodec 24 kHz (1.5 kbps)", 24000, model.encode, lambda c, n: model.decode(c), [model])
+
+
+def _snac24() -> Coder:
+    from snac import SNAC
+
+    torch.manual_seed(0)
+    model = SNAC(sampling_rate=24000, encoder_dim=48, encoder_rates=[2, 4, 8, 8], decoder_dim=1024,
+                 decoder_rates=[8, 8, 4, 2], attn_window_size=None, codebook_size=4096, codebook_dim=8,
+                 vq_strides=[4, 2, 1], noise=True, depthwise=True).eval()  # fmt: skip
+    return Coder("SNAC 24 kHz (0.98 kbps)", 24000, model.encode, lambda c, n: model.decode(c), [model])
+
+
+def _model(which: str, device: str):
+    if which not in _MODELS:
+        _MODELS[which] = build_p2p("student.yaml", device) if which == "paper" else _shipped(device)
+    return _MODELS[which]
+
+
+def coder(key: str, device: str, threads: int = 1) -> Coder:
+    """The codec ``key`` (ONNX ones run on ``threads``); our models are built once."""
+    if key not in ("p2p_paper", "p2p_paper_ort", "p2p_small", "p2p_small_ort"):
+        return {"dac16": _dac16, "encodec24": _encodec24, "snac24": _snac24}[key]()
+    which = "paper" if key.startswith("p2p_paper") else "small"
+    name = f"P2PSynCodec student, {'paper scale' if which == 'paper' else 'shipped small'} (0.5 kbps)"
+    if key.endswith("_ort"):
+        return _onnx_p2p(f"{name}, ONNX Runtime", _model(which, device), threads, twin=f"{name}, PyTorch")
+    return _torch_p2p(f"{name}, PyTorch", _model(which, device))
+
+
+def available(keys: List[str]) -> List[str]:
+    """The keys whose package is installed (a notice for the others)."""
+    import importlib.util
+
+    needs = {"dac16": "transformers", "encodec24": "encodec", "snac24": "snac"}
     out = []
-    if "p2p_paper" in which:
-        out.append(Coder("P2PSynCodec student (paper scale)", build_p2p("student.yaml", device), "p2p"))
-    if "p2p_tiny" in which:
-        out.append(Coder("P2PSynCodec student (tiny)", build_p2p("student_tiny.yaml", device), "p2p"))
-    from espnet2.gan_codec.dac.dac import DAC
-    from espnet2.gan_codec.encodec.encodec import Encodec
-    from espnet2.gan_codec.soundstream.soundstream import SoundStream
-
-    for name, cls in [("SoundStream", SoundStream), ("DAC", DAC), ("EnCodec", Encodec)]:
-        if name.lower() in which:
-            out.append(Coder(f"ESPnet {name}", _espnet_codec(cls, device), "espnet"))
+    for key in keys:
+        if key in needs and importlib.util.find_spec(needs[key]) is None:
+            print(f"note: {key} left out: `{needs[key]}` is not installed (pip install -e '.[bench]')", file=sys.stderr)
+            continue
+        out.append(key)
     return out
 
 
@@ -194,70 +257,56 @@ def gflops(fn: Callable) -> float:
     return counter.get_total_flops() / 1e9
 
 
-def audio(seconds: float, device: str) -> torch.Tensor:
+def audio(seconds: float, device: str, fs: int = FS) -> torch.Tensor:
     g = torch.Generator().manual_seed(0)
-    return (0.1 * torch.randn(1, 1, int(seconds * FS), generator=g)).to(device)
+    return (0.1 * torch.randn(1, 1, int(seconds * fs), generator=g)).to(device)
 
 
 # ------------------------------------------------------------------- parts
 @torch.no_grad()
-def part_size(cs: List[Coder], device: str) -> List[str]:
-    rows = ["| codec | generator params | of which predictors | encode GFLOPs/s | prediction GFLOPs/s | decode GFLOPs/s (with prediction) |",
-            "|---|---|---|---|---|---|"]  # fmt: skip
-    x = audio(10.0, device)
-    for c in cs:
-        p = c.params()
+def part_size(keys: List[str], device: str) -> Dict[str, tuple]:
+    """name -> (parameters, encode GFLOPs/s, decode GFLOPs/s) on 10 s inputs."""
+    sizes = {}
+    for key in keys:
+        c = coder(key, device)
+        if c.twin:  # an ONNX graph of a PyTorch model: the same arithmetic
+            sizes[c.name] = sizes.get(c.twin) or (float("nan"),) * 3
+            continue
+        x = audio(10.0, device, c.fs)
         codes = c.encode(x)
-        enc = gflops(lambda: c.encode(x)) / 10
-        dec = gflops(lambda: c.decode(codes, x.shape[-1])) / 10
-        pred = gflops(lambda: c.predict(codes)) / 10 if c.kind == "p2p" else None
-        rows.append(
-            f"| {c.name} | {p['params'] / 1e6:.2f} M | {p['predictor_params'] / 1e6:.2f} M | {enc:.3f} |"
-            f" {'-' if pred is None else f'{pred:.3f}'} | {dec:.3f} |"
-        )
-    return rows
+        sizes[c.name] = (c.params(), gflops(lambda: c.encode(x)) / 10, gflops(lambda: c.decode(codes, x.shape[-1])) / 10)
+        print(f"size {c.name}: {sizes[c.name]}", flush=True)
+    return sizes
 
 
 @torch.no_grad()
-def part_rtf(cs: List[Coder], device: str, threads: List[int], lengths: List[float], runs: int) -> List[str]:
-    rows = ["| codec | threads | input (s) | encode RTF | prediction RTF | decode RTF (with prediction) | encode + decode RTF |",
-            "|---|---|---|---|---|---|---|"]  # fmt: skip
+def part_rtf(keys: List[str], device: str, threads: List[int], lengths: List[float], runs: int) -> Dict[tuple, tuple]:
+    """(name, threads, seconds) -> (encode RTF, decode RTF)."""
     results = {}
+    built = {}
     for n in threads:
         torch.set_num_threads(n)
-        for seconds in lengths:
-            x = audio(seconds, device)
-            for c in cs:
+        for key in keys:
+            if key not in built or key.endswith("_ort"):  # ONNX Runtime's threads are set per session
+                built[key] = coder(key, device, threads=n)
+            c = built[key]
+            for i, seconds in enumerate(sorted(lengths)):
+                x = audio(seconds, device, c.fs)
                 codes = c.encode(x)
-                t_enc = timed(lambda: c.encode(x), runs, device) / seconds
-                t_dec = timed(lambda: c.decode(codes, x.shape[-1]), runs, device) / seconds
-                t_pred = timed(lambda: c.predict(codes), runs, device) / seconds if c.kind == "p2p" else None
+                # long inputs: one run, warmed up by the shorter one
+                r, warm = (runs, True) if seconds <= 10 or i == 0 else (1, False)
+                t_enc = timed(lambda: c.encode(x), r, device, warm) / seconds
+                t_dec = timed(lambda: c.decode(codes, x.shape[-1]), r, device, warm) / seconds
                 results[(c.name, n, seconds)] = (t_enc, t_dec)
-                rows.append(
-                    f"| {c.name} | {n} | {seconds:g} | {t_enc:.4f} | {'-' if t_pred is None else f'{t_pred:.4f}'}"
-                    f" | {t_dec:.4f} | {t_enc + t_dec:.4f} |"
-                )
-                print(rows[-1], flush=True)
-    ours = [c.name for c in cs if c.kind == "p2p"]
-    theirs = [c.name for c in cs if c.kind != "p2p"]
-    if ours and theirs:
-        rows += ["", "Ratios (P2PSynCodec time / ESPnet codec time; < 1: ours is faster):", "",
-                 "| ours | theirs | threads | input (s) | encode | decode (with prediction) |",
-                 "|---|---|---|---|---|---|"]  # fmt: skip
-        for o in ours:
-            for t in theirs:
-                for n in threads:
-                    for seconds in lengths:
-                        (oe, od), (te, td) = results[(o, n, seconds)], results[(t, n, seconds)]
-                        rows.append(f"| {o} | {t} | {n} | {seconds:g} | {oe / te:.3f} | {od / td:.3f} |")
-    return rows
+                print(f"rtf {c.name} threads={n} {seconds:g}s: encode {t_enc:.4f} decode {t_dec:.4f}", flush=True)
+    return results
 
 
 @torch.no_grad()
-def _memory_child(codec_key: str, seconds: float, device: str) -> None:
+def _memory_child(codec_key: str, seconds: float, device: str, threads: int) -> None:
     """In a fresh process: peak memory of encode + decode of one codec (printed)."""
-    (c,) = coders(device, [codec_key])
-    x = audio(seconds, device)
+    c = coder(codec_key, device, threads)
+    x = audio(seconds, device, c.fs)
     c.encode(x)  # allocate what any run needs once (weights, workspaces), then measure
     before = rss_mb()
     reset_peak()
@@ -270,30 +319,81 @@ def _memory_child(codec_key: str, seconds: float, device: str) -> None:
     print(f"MEMORY {c.name}|{peak - before:.1f}|{before:.1f}", flush=True)
 
 
-def part_memory(device: str, keys: List[str], seconds: float = 60.0) -> List[str]:
+def part_memory(device: str, keys: List[str], seconds: float, threads: int) -> Dict[str, tuple]:
+    """name -> (extra peak MB of encode + decode of ``seconds``, resident MB before)."""
     import subprocess
 
-    rows = [f"| codec | extra peak memory of encode + decode of {seconds:g} s (MB) | resident before (MB) |", "|---|---|---|"]
+    out = {}
     for key in keys:
-        out = subprocess.run(
+        run = subprocess.run(
             [sys.executable, "-m", "benchmarks.codec_speed", "--only", "_memory", "--codecs", key,
-             "--lengths", str(seconds), "--device", device, "--threads", str(torch.get_num_threads())],
+             "--lengths", str(seconds), "--device", device, "--threads", str(threads)],
             capture_output=True, text=True, cwd=ROOT,
         )  # fmt: skip
-        line = [ln for ln in out.stdout.splitlines() if ln.startswith("MEMORY ")]
+        line = [ln for ln in run.stdout.splitlines() if ln.startswith("MEMORY ")]
         if not line:
-            raise RuntimeError(f"memory measurement of {key} failed: {out.stderr[-1000:]}")
+            raise RuntimeError(f"memory measurement of {key} failed: {run.stderr[-1000:]}")
         name, extra, before = line[0][len("MEMORY "):].split("|")
-        rows.append(f"| {name} | {float(extra):.0f} | {float(before):.0f} |")
-        print(rows[-1], flush=True)
-    return rows
+        out[name] = (float(extra), float(before))
+        print(f"memory {name}: {extra} MB (resident before {before} MB)", flush=True)
+    return out
+
+
+def tables(names: List[str], sizes, rtf, memory, threads: List[int], lengths: List[float]) -> List[str]:
+    """The comparison (one table), the split into encode / decode, and the goals."""
+    ref = next((n for n in names if n.startswith("DAC 16 kHz")), None)
+    one, longest = min(threads), max(lengths)
+    cols = [(n, s) for n in threads for s in lengths]
+    head = ["| codec | params | GFLOPs/s encode | GFLOPs/s decode |"
+            + "".join(f" enc + dec RTF, {n} thr, {s:g} s |" for n, s in cols)
+            + f" decode RTF, {one} thr, {lengths[0]:g} s |"
+            + (f" decode speed vs DAC 16 kHz ({one} thr, {lengths[0]:g} s) |" if ref else "")
+            + (f" extra peak memory, {longest:g} s (MB) |" if memory else "")]
+    head.append("|" + "---|" * (head[0].count("|") - 1))
+    rows = []
+    for name in names:
+        p, ge, gd = sizes.get(name, (float("nan"),) * 3)
+        cells = [name, f"{p / 1e6:.1f} M", f"{ge:.2f}", f"{gd:.2f}"]
+        for n, s in cols:
+            e, d = rtf.get((name, n, s), (float("nan"), float("nan")))
+            cells.append(f"{e + d:.4f}")
+        d1 = rtf.get((name, one, lengths[0]), (float("nan"),) * 2)[1]
+        cells.append(f"{d1:.4f}")
+        if ref:
+            cells.append(f"{rtf[(ref, one, lengths[0])][1] / d1:.1f}x")
+        if memory:
+            cells.append(f"{memory.get(name, (float('nan'),))[0]:.0f}")
+        rows.append("| " + " | ".join(cells) + " |")
+    detail = ["| codec | threads | input (s) | encode RTF | decode RTF | enc + dec RTF |"
+              + (" DAC 16 kHz decode time / this decode time |" if ref else ""), "|---|---|---|---|---|---|" + ("---|" if ref else "")]
+    for name in names:
+        for n, s in cols:
+            if (name, n, s) not in rtf:
+                continue
+            e, d = rtf[(name, n, s)]
+            ratio = f" {rtf[(ref, n, s)][1] / d:.1f} |" if ref else ""
+            detail.append(f"| {name} | {n} | {s:g} | {e:.4f} | {d:.4f} | {e + d:.4f} |{ratio}")
+    goals = []
+    paper_ort = next((n for n in names if n.startswith("P2PSynCodec student, paper") and "ONNX" in n), None)
+    ours = [n for n in names if n.startswith("P2PSynCodec")]
+    if ref:
+        for name in ours:
+            worst = min(rtf[(ref, one, s)][1] / rtf[(name, one, s)][1] for s in lengths if (name, one, s) in rtf)
+            goals.append(f"- Decoding at least 10x faster than DAC 16 kHz on {one} thread ({name}): "
+                         f"{'met' if worst >= 10 else 'not met'} (slowest of the lengths: {worst:.1f}x).")
+    if paper_ort:
+        worst = max(sum(rtf[(paper_ort, one, s)]) for s in lengths)
+        goals.append(f"- Encode + decode RTF at most 0.05 on {one} thread with ONNX Runtime (paper scale): "
+                     f"{'met' if worst <= 0.05 else 'not met'} (largest of the lengths: {worst:.4f}).")
+    return (head + rows + ["", "### Encode and decode apart", ""] + detail
+            + (["", "### Goals (issue 20), from the rows above", ""] + goals if goals else []))
 
 
 @torch.no_grad()
 def part_scaling(device: str, runs: int, lengths=(1.0, 10.0, 60.0, 600.0), whole_max: float = 60.0) -> List[str]:
     from espnet2_p2p import chunked
 
-    codec = build_p2p("student.yaml", device)
+    codec = build_p2p("student.yaml", device).codec
     rows = ["| input (s) | whole-input encode + decode RTF | chunked (30 s, 2 s context) encode + decode RTF |",
             "|---|---|---|"]  # fmt: skip
     for seconds in lengths:
@@ -357,8 +457,8 @@ def part_train(device: str, runs: int) -> List[str]:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", default="size,rtf,memory,scaling,train")
-    parser.add_argument("--codecs", default="p2p_paper,p2p_tiny,soundstream,dac,encodec")
+    parser.add_argument("--only", default="size,rtf,memory")
+    parser.add_argument("--codecs", default=ALL_CODECS)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", default="1,2")
     parser.add_argument("--lengths", default="10,60")
@@ -366,40 +466,43 @@ def main(argv=None) -> None:
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "RESULTS.md")
     args = parser.parse_args(argv)
     parts = args.only.split(",")
-    if parts == ["_memory"]:
-        torch.set_num_threads(int(args.threads.split(",")[0]))
-        _memory_child(args.codecs, float(args.lengths.split(",")[0]), args.device)
-        return
     threads = [int(t) for t in args.threads.split(",")]
     lengths = [float(s) for s in args.lengths.split(",")]
+    if parts == ["_memory"]:
+        torch.set_num_threads(threads[0])
+        _memory_child(args.codecs, lengths[0], args.device, threads[0])
+        return
+    keys = available(args.codecs.split(","))
     torch.set_num_threads(max(threads))
-    header = [
+    started = time.time()
+    out = [
         "# Codec benchmarks",
         "",
-        f"`python -m benchmarks.codec_speed {' '.join(sys.argv[1:] if argv is None else argv)}`".replace("  ", " "),
+        f"`python -m benchmarks.codec_speed {' '.join(sys.argv[1:] if argv is None else argv)}`".replace(" `", "`"),
         "",
         f"Machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads available to torch"
         f" ({torch.__version__}); device {args.device}"
         + (f" ({torch.cuda.get_device_name(0)})" if args.device.startswith("cuda") else ""),
         "",
     ]
-    out = list(header)
-    cs = coders(args.device, args.codecs.split(",")) if {"size", "rtf"} & set(parts) else []
-    if "size" in parts:
-        out += ["## Size and compute", ""] + part_size(cs, args.device) + [""]
-        print("\n".join(out), flush=True)
-    if "rtf" in parts:
-        out += ["## Real-time factors (seconds of compute per second of audio)", ""]
-        out += part_rtf(cs, args.device, threads, lengths, args.runs) + [""]
-    if "memory" in parts:
-        out += ["## Peak memory (each codec in a fresh process, weights loaded first)", ""]
-        out += part_memory(args.device, args.codecs.split(","), max(lengths)) + [""]
+    if {"size", "rtf", "memory"} & set(parts):
+        sizes = part_size(keys, args.device) if "size" in parts else {}
+        rtf = part_rtf(keys, args.device, threads, lengths, args.runs) if "rtf" in parts else {}
+        memory = part_memory(args.device, keys, max(lengths), min(threads)) if "memory" in parts else {}
+        names = list(dict.fromkeys([c for c in sizes] + [k[0] for k in rtf] + list(memory)))
+        out += ["## Speed, size and memory", "",
+                "Random weights; RTF = seconds of compute per second of audio (lower is faster);"
+                " GFLOPs per second of audio; decoding includes the pseudo-VQ prediction;"
+                f" extra peak memory: encoding + decoding {max(lengths):g} s in a fresh process, beyond the loaded model"
+                f" ({min(threads)} thread).", ""]  # fmt: skip
+        out += tables(names, sizes, rtf, memory, threads, lengths) + [""]
     if "scaling" in parts:
         torch.set_num_threads(max(threads))
         out += ["## Scaling with input length (paper-scale student)", ""] + part_scaling(args.device, args.runs) + [""]
     if "train" in parts:
         torch.set_num_threads(max(threads))
         out += ["## Training throughput", ""] + part_train(args.device, args.runs) + [""]
+    out += [f"The run took {(time.time() - started) / 60:.1f} min.", ""]
     text = "\n".join(out)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(text + "\n")

@@ -17,36 +17,20 @@ measures and bounds the difference (token agreement, waveform SNR) and the READM
 gives the measured numbers for the demo model.
 """
 
-from typing import Callable, Iterator, Optional, Tuple
+from typing import Callable, Optional
 
 import numpy as np
 import torch
 
 from espnet2_p2p.codec.base import check_streams
+from espnet2_p2p.utils.chunks import frames_of_seconds, plan  # noqa: F401  (plan: part of this module's API)
 
 DEFAULT_CHUNK_SECONDS = 30.0
 DEFAULT_CONTEXT_SECONDS = 2.0
 
 
-def plan(
-    num_frames: int, chunk_frames: int, context_frames: int
-) -> Iterator[Tuple[int, int, int, int]]:
-    """Chunks as (start, end, context_start, context_end) code frames.
-
-    One chunk covers everything when ``num_frames <= chunk_frames + context_frames``.
-    """
-    if chunk_frames < 1 or context_frames < 0:
-        raise ValueError(f"chunk_frames must be >= 1 and context_frames >= 0, got {chunk_frames}, {context_frames}")
-    if num_frames <= chunk_frames + context_frames:
-        yield 0, num_frames, 0, num_frames
-        return
-    for start in range(0, num_frames, chunk_frames):
-        end = min(num_frames, start + chunk_frames)
-        yield start, end, max(0, start - context_frames), min(num_frames, end + context_frames)
-
-
 def _frames(codec, seconds: float) -> int:
-    return max(0, int(round(seconds * codec.fs / codec.hop_length)))
+    return frames_of_seconds(seconds, codec.fs, codec.hop_length)
 
 
 def _device(codec) -> torch.device:

@@ -5,6 +5,8 @@
     p2p-codec decode IN.p2p OUT.wav --model exp/p2psyn_packed.zip
     p2p-codec tokens IN.wav OUT.npy --model exp/p2psyn_packed.zip --streams all
     p2p-codec info IN.p2p
+    p2p-codec export --model exp/p2psyn_packed.zip --out exp/onnx
+    p2p-codec encode IN.wav OUT.p2p --backend onnxruntime --model exp/onnx
 
 IN may also be a directory (every .wav/.flac/.ogg below it; for decode every .p2p) or a
 Kaldi wav.scp (``utt path`` lines); OUT is then a directory, mirrored below it. --model
@@ -29,6 +31,12 @@ When the model has an entropy-coding prior (``prior.npz`` in a packed zip, see
 range-coded, usually well below the nominal bitrate; ``--no-entropy`` writes the fixed-width
 version 1/2. ``decode`` reads every version; ``info`` shows the nominal and the coded
 bit/s.
+
+``export`` writes the model as ONNX graphs (``encoder.onnx``, ``decoder.onnx``,
+``codec.json``; see ``espnet2_p2p.onnx.export``). ``--backend onnxruntime --model DIR``
+codes with them through ONNX Runtime, no torch needed; the ``.p2p`` files are the same
+as the torch backend's (a causal P2PSynCodec and SecoustiCodec are coded whole, up to the
+export's --max_seconds).
 """
 
 import argparse
@@ -83,7 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
                        f" the shipped model{shipped_name()})")
         p.add_argument("--model_name", default=None,
                        help="which model of a packed zip (default: student, or its only model)")
-        p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
+        p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ... (torch backend)")
+        p.add_argument("--backend", choices=["torch", "onnxruntime"], default="torch",
+                       help="onnxruntime: --model is a folder written by `p2p-codec export`")
+        p.add_argument("--threads", type=int, default=0,
+                       help="CPU threads (0: the backend's default)")
         p.add_argument("--chunk_seconds", type=seconds(positive=True), default=30.0)
         p.add_argument("--context_seconds", type=seconds(positive=False), default=2.0)
         p.add_argument("-q", "--quiet", action="store_true", help="no notices, no progress bars")
@@ -108,6 +120,14 @@ def build_parser() -> argparse.ArgumentParser:
     model_options(p)
     p = sub.add_parser("info", help="show a .p2p file's header")
     p.add_argument("input", type=Path, nargs="+")
+    p = sub.add_parser("export", help="model -> ONNX graphs (encoder.onnx, decoder.onnx, codec.json)")
+    p.add_argument("--model", default=os.environ.get("P2P_CODEC_MODEL"),
+                   help="packed zip, experiment dir or .pth (default: $P2P_CODEC_MODEL, else the shipped model)")
+    p.add_argument("--model_name", default=None, help="which model of a packed zip (default: student)")
+    p.add_argument("--out", type=Path, required=True, help="folder to write")
+    p.add_argument("--max_seconds", type=seconds(positive=True), default=60.0,
+                   help="the longest input one run of the graphs takes (longer ones are chunked, or refused"
+                   " for a causal model and SecoustiCodec)")
     return parser
 
 
@@ -165,7 +185,9 @@ class Runner:
 
     def __init__(self, args):
         self.args = args
-        self._model = None
+        self._codec = None
+        self.onnx = getattr(args, "backend", "torch") == "onnxruntime"
+        self.threads = getattr(args, "threads", 0)
 
     def say(self, message: str) -> None:
         if not self.args.quiet:
@@ -173,9 +195,22 @@ class Runner:
 
             tqdm.write(message, file=sys.stderr)
 
+    def _load_onnx(self):
+        from espnet2_p2p.onnx import OnnxCodec
+
+        if not self.args.model:
+            raise P2PError("--backend onnxruntime needs --model DIR, a folder written by `p2p-codec export`")
+        if not Path(self.args.model).is_dir():
+            raise P2PError(f"--backend onnxruntime: {self.args.model} is not a folder written by `p2p-codec export`")
+        codec = OnnxCodec(self.args.model, threads=self.threads)
+        self.fingerprint, self.prior = codec.fingerprint, codec.prior
+        return codec
+
     @property
     def codec(self):
-        if self._model is None:
+        if self._codec is None and self.onnx:
+            self._codec = self._load_onnx()
+        if self._codec is None:
             if not self.args.model:
                 from espnet2_p2p import pretrained
 
@@ -185,6 +220,8 @@ class Runner:
 
             from espnet2_p2p.model_io import check_prior_fits, fingerprint, load_codec, load_prior
 
+            if self.threads > 0:
+                torch.set_num_threads(self.threads)
             device = self.args.device
             if device == "auto":
                 device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -196,11 +233,12 @@ class Runner:
                 raise P2PError(f"--device {self.args.device}: no CUDA GPU is available here")
             if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
                 raise P2PError(f"--device {self.args.device}: this machine has {torch.cuda.device_count()} GPU(s)")
-            self._model = load_codec(self.args.model, self.args.model_name, device)
-            self.fingerprint = fingerprint(self._model)
+            model = load_codec(self.args.model, self.args.model_name, device)
+            self.fingerprint = fingerprint(model)
             self.prior = load_prior(self.args.model, self.args.model_name)
-            check_prior_fits(self.prior, self._model.codec, str(self.args.model))
-        return self._model.codec
+            check_prior_fits(self.prior, model.codec, str(self.args.model))
+            self._codec = model.codec
+        return self._codec
 
     def _progress(self, total: int, name: str):
         from tqdm import tqdm
@@ -217,16 +255,16 @@ class Runner:
         with AudioSource(path, codec.fs) as src:
             bar, update = self._progress(codec.frames_for(src.num_samples), path.name)
             with bar:
-                codes = chunked.encode(
-                    codec, src.read, src.num_samples, streams,
-                    self.args.chunk_seconds, self.args.context_seconds, update,
-                )  # fmt: skip
+                job = (src.read, src.num_samples, streams, self.args.chunk_seconds, self.args.context_seconds, update)
+                # ONNX Runtime gives (tokens, side information) of any codec
+                codes = codec.encode_file(*job) if self.onnx else (chunked.encode(codec, *job), b"")
             for notice in src.final_notices():
                 self.say(f"{path}: {notice}")
             return codes, src.num_samples
 
-    def _stream_tokens(self, path: Path):
-        """A streaming codec (SecoustiCodec): tokens and side information, exact."""
+    def _stream_tokens(self, path: Path, streams: str = "transmitted"):
+        """A streaming codec (SecoustiCodec, a causal P2PSynCodec): tokens and side
+        information, exact; ``streams="all"`` adds a causal student's pseudo streams."""
         from espnet2_p2p import chunked
         from espnet2_p2p.audio import AudioSource
 
@@ -234,7 +272,9 @@ class Runner:
         with AudioSource(path, codec.fs) as src:
             bar, update = self._progress(codec.frames_for(src.num_samples), path.name)
             with bar:
-                codes, side = chunked.stream_encode(codec, src.read, src.num_samples, self.args.chunk_seconds, update)
+                codes, side = chunked.stream_encode(
+                    codec, src.read, src.num_samples, self.args.chunk_seconds, update, streams
+                )  # fmt: skip
             for notice in src.final_notices():
                 self.say(f"{path}: {notice}")
             return codes, side, src.num_samples
@@ -244,8 +284,8 @@ class Runner:
         samples)."""
         if self.codec.streaming:
             return self._stream_tokens(path)
-        codes, num_samples = self._tokens(path, "transmitted")
-        return codes, b"", num_samples
+        (codes, side), num_samples = self._tokens(path, "transmitted")
+        return codes, side, num_samples
 
     def encode(self, path: Path, out: Path) -> None:
         from espnet2_p2p import bitstream
@@ -260,9 +300,9 @@ class Runner:
     def tokens(self, path: Path, out: Path) -> None:
         streams = "all" if self.args.streams == "all" else "transmitted"
         if self.codec.streaming:
-            codes, _, _ = self._stream_tokens(path)
+            codes, _, _ = self._stream_tokens(path, streams)
         else:
-            codes, _ = self._tokens(path, streams)
+            (codes, _), _ = self._tokens(path, streams)
         codes = codes[:1] if self.args.streams == "plain" else codes
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = temp_path(out, ".npy")
@@ -295,7 +335,12 @@ class Runner:
             with sf.SoundFile(tmp, "w", header.sample_rate, 1, self.args.subtype, format=fmt) as f:
                 bar, update = self._progress(header.num_frames, path.name)
                 with bar:
-                    if codec.streaming:
+                    if self.onnx:
+                        codec.decode_file(
+                            codes, header.num_samples, write, self.args.chunk_seconds,
+                            self.args.context_seconds, update, side_info=header.side_info,
+                        )  # fmt: skip
+                    elif codec.streaming:
                         chunked.stream_decode(
                             codec, codes, header.side_info, header.num_samples, write,
                             self.args.chunk_seconds, update,
@@ -356,8 +401,27 @@ def info(path: Path) -> str:
     return "\n".join(lines)
 
 
+def export(args) -> int:
+    try:
+        from espnet2_p2p.onnx.export import export as export_model
+
+        if not args.model:
+            from espnet2_p2p import pretrained
+
+            args.model = pretrained.default_model()
+        meta = export_model(args.model, args.out, args.model_name, args.max_seconds)
+    except P2PError as e:
+        print(f"p2p-codec: error: {e}", file=sys.stderr)
+        return 1
+    print(f"wrote {args.out}/encoder.onnx, decoder.onnx, codec.json ({meta['codec']}, fingerprint"
+          f" {meta['fingerprint']}{', prior.npz' if meta['prior'] else ''})")  # fmt: skip
+    return 0
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "export":
+        return export(args)
     if args.command == "info":
         status = 0
         for path in args.input:

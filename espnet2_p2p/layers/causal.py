@@ -166,3 +166,21 @@ class CausalLSTM(torch.nn.LSTM):
     def forward(self, x: torch.Tensor, state=None):
         y, state = super().forward(x.transpose(1, 2), state)
         return y.transpose(1, 2), state
+
+
+def causal_conv_stack(in_channels: int, channels: int, ffn_channels: int, num_blocks: int, kernel_size: int,
+                      out_channels: Optional[int] = None) -> CausalStack:  # fmt: skip
+    """The causal conv stack both streaming codecs use at the MDCT frame rate.
+
+    With ``in_channels`` (an analysis side): conv to ``channels``, norm, ``num_blocks``
+    :class:`CausalConvBlock`, norm. With ``out_channels`` instead (a synthesis side): norm,
+    the blocks, norm, conv to ``out_channels``. Layer indices (state-dict keys) are those
+    the codecs had before this helper.
+    """
+    blocks = [CausalConvBlock(channels, ffn_channels, kernel_size) for _ in range(num_blocks)]
+    if out_channels is None:
+        return CausalStack([CausalConv1d(in_channels, channels, kernel_size), StatelessNorm(channels)]
+                           + blocks + [StatelessNorm(channels)])  # fmt: skip
+    return CausalStack([StatelessNorm(channels)] + blocks
+                       + [StatelessNorm(channels), CausalConv1d(channels, out_channels, kernel_size)])  # fmt: skip
+

@@ -8,8 +8,12 @@ import numpy as np
 
 
 def frames_for(num_samples: int, hop_length: int) -> int:
-    """Code frames of a waveform of ``num_samples`` samples: ``ceil(T / hop)``, at least one."""
-    return max(1, -(-int(num_samples) // int(hop_length)))
+    """Code frames of a waveform of ``num_samples`` samples: ``ceil(T / hop)``, at least one.
+
+    A symbolic length (``torch.SymInt``, while a graph is exported) stays symbolic."""
+    if type(num_samples).__name__ != "SymInt":
+        num_samples = int(num_samples)
+    return max(1, -(-num_samples // int(hop_length)))
 
 
 class BadToken(NamedTuple):

@@ -20,7 +20,7 @@ from typing import Optional
 import torch
 
 from espnet2_p2p.codec.p2psyn.framing import GeneratorBase
-from espnet2_p2p.layers.causal import CausalConv1d, CausalConvBlock, CausalStack, StatelessNorm
+from espnet2_p2p.layers.causal import causal_conv_stack
 from espnet2_p2p.layers.mdct import MDCT
 
 
@@ -30,11 +30,7 @@ class CausalMDCTEncoder(torch.nn.Module):
     def __init__(self, in_channels, channels, ffn_channels, num_blocks, kernel_size, downsample, latent_dim):
         super().__init__()
         self.downsample = downsample
-        self.stack = CausalStack(
-            [CausalConv1d(in_channels, channels, kernel_size), StatelessNorm(channels)]
-            + [CausalConvBlock(channels, ffn_channels, kernel_size) for _ in range(num_blocks)]
-            + [StatelessNorm(channels)]
-        )
+        self.stack = causal_conv_stack(in_channels, channels, ffn_channels, num_blocks, kernel_size)
         self.patch = torch.nn.Linear(channels * downsample, latent_dim)
 
     def forward(self, coeffs: torch.Tensor, state=None):
@@ -51,11 +47,7 @@ class CausalMDCTDecoder(torch.nn.Module):
         super().__init__()
         self.downsample, self.channels = downsample, channels
         self.unpatch = torch.nn.Linear(latent_dim, channels * downsample)
-        self.stack = CausalStack(
-            [StatelessNorm(channels)]
-            + [CausalConvBlock(channels, ffn_channels, kernel_size) for _ in range(num_blocks)]
-            + [StatelessNorm(channels), CausalConv1d(channels, out_channels, kernel_size)]
-        )
+        self.stack = causal_conv_stack(None, channels, ffn_channels, num_blocks, kernel_size, out_channels)
 
     def forward(self, z: torch.Tensor, state=None):
         b, _, k = z.shape

@@ -591,6 +591,7 @@ class P2PSynCodec(GANCodecBase):
             else:
                 quantized, predictors = gen.quantizer.dequantize(codes), None
             _, samples, generator = gen.decode_frames(quantized, state["generator"])
-            return samples, {"predictors": predictors, "generator": generator, "overlap": generator["overlap"]}
+            return samples, {"predictors": predictors, "generator": generator}
 
-        return StreamDecoder(step, gen.H, batch, next(self.parameters()).device)
+        device = next(self.parameters()).device
+        return StreamDecoder(step, gen.H, batch, device, overlap=lambda state: state["generator"]["overlap"])

@@ -47,14 +47,7 @@ from espnet2_p2p.codec.shared.gan_codec import GANCodecBase, as_audio_batch
 from espnet2_p2p.codec.shared.loss import compressed_mdct_mse
 from espnet2_p2p.codec.shared.streaming import StreamDecoder, StreamEncoder
 from espnet2_p2p.errors import TokenError
-from espnet2_p2p.layers.causal import (
-    CausalConv1d,
-    CausalConvBlock,
-    CausalStack,
-    CausalTransformerLayer,
-    ChannelNorm,
-    StatelessNorm,
-)
+from espnet2_p2p.layers.causal import CausalStack, CausalTransformerLayer, ChannelNorm, causal_conv_stack
 from espnet2_p2p.layers.mdct import MDCT
 from espnet2_p2p.quantizer.fsq import VAEFSQ, kl_warmup_weight
 from espnet2_p2p.utils.checks import check_audio_batch
@@ -133,11 +126,7 @@ class SecoustiGenerator(torch.nn.Module):
         self.mdct = MDCT(2 * H, H)
         self.H, self.D, self.hop_length = H, D, H * D
         self.channels = channels
-        self.enc_conv = CausalStack(
-            [CausalConv1d(H, channels, kernel_size), StatelessNorm(channels)]
-            + [CausalConvBlock(channels, ffn_channels, kernel_size) for _ in range(conv_blocks)]
-            + [StatelessNorm(channels)]
-        )
+        self.enc_conv = causal_conv_stack(H, channels, ffn_channels, conv_blocks, kernel_size)
         self.patch = torch.nn.Linear(channels * D, model_dim)
         self.enc_tf = CausalStack(
             [CausalTransformerLayer(model_dim, attention_heads, transformer_ffn_dim, context_frames, dropout)
@@ -153,11 +142,7 @@ class SecoustiGenerator(torch.nn.Module):
              for _ in range(decoder_layers)]  # fmt: skip
         )
         self.unpatch = torch.nn.Linear(model_dim, channels * D)
-        self.dec_conv = CausalStack(
-            [StatelessNorm(channels)]
-            + [CausalConvBlock(channels, ffn_channels, kernel_size) for _ in range(conv_blocks)]
-            + [StatelessNorm(channels), CausalConv1d(channels, H, kernel_size)]
-        )
+        self.dec_conv = causal_conv_stack(None, channels, ffn_channels, conv_blocks, kernel_size, out_channels=H)
 
     # ------------------------------------------------------------- framing
     def num_frames(self, num_samples: int) -> int:

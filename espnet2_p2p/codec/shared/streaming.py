@@ -49,8 +49,10 @@ class StreamEncoder:
 
 
 class StreamDecoder:
-    def __init__(self, step: DecodeStep, mdct_hop: int, batch: int, device):
+    def __init__(self, step: DecodeStep, mdct_hop: int, batch: int, device, overlap=lambda state: state["overlap"]):
+        """``overlap(state)``: the pending H samples (B, H) that :meth:`flush` emits."""
         self.step, self.H, self.batch, self.device = step, mdct_hop, batch, device
+        self.overlap = overlap
         self.state, self.emitted = None, 0
 
     @torch.no_grad()
@@ -67,7 +69,7 @@ class StreamDecoder:
     def flush(self, length: Optional[int] = None) -> torch.Tensor:
         """The last H samples; with ``length`` (the input's samples) the output is cut so
         that the whole stream has exactly ``length`` samples."""
-        tail = self.state["overlap"] if self.state is not None else torch.zeros(self.batch, 0, device=self.device)
+        tail = self.overlap(self.state) if self.state is not None else torch.zeros(self.batch, 0, device=self.device)
         if length is not None:
             tail = tail[:, : max(0, length - self.emitted)]
         self.emitted += tail.shape[-1]

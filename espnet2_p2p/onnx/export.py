@@ -1,0 +1,219 @@
+"""Export a trained codec to ONNX: ``encoder.onnx``, ``decoder.onnx`` and ``codec.json``.
+
+    p2p-codec export --model exp/p2psyn_packed.zip --out exp/onnx
+
+The graphs come from PyTorch's dynamo exporter (``torch.onnx.export(dynamo=True)``) with
+a dynamic batch and time axis. They compute what the torch codec's offline ``encode`` and
+``decode`` compute:
+
+- P2PSynCodec: ``encoder.onnx`` audio (B, 1, T) -> ``codes`` (S, B, ceil(T / hop)), the
+  transmitted streams; the MDCT is its fixed-basis convolution. ``decoder.onnx`` codes ->
+  ``audio`` (B, 1, frames * hop); a student's decoder predicts the pseudo VQs inside the
+  graph and also outputs them (``pseudo``, (N, B, frames)).
+- SecoustiCodec: ``encoder.onnx`` audio and its first ``reference_seconds`` ->
+  ``codes`` (1, B, frames) and ``side`` (B, P), the paralinguistic codes a ``.p2p``
+  file carries; ``decoder.onnx`` codes and side codes -> audio.
+
+What the export changes, none of it in the weights: input checks that look at values
+are left out of the graph (the runtime checks tokens before running it); the predictors'
+LSTMs become one ONNX ``LSTM`` node per layer (:mod:`espnet2_p2p.onnx.lstm`); their
+Conformer attention runs ESPnet's own relative-position attention (the fused variant
+tests its mask by value) with every frame valid, and its position table is sized for
+``max_seconds`` (longer inputs are coded in chunks by the runtime).
+
+``codec.json`` holds what the runtime needs: the rate, hop, stream sizes, the model's
+``.p2p`` fingerprint (files are interchangeable with the torch backend's) and the
+longest input a graph takes. The model's entropy-coding prior, when
+it has one, is copied as ``prior.npz``.
+"""
+
+import contextlib
+import io
+import json
+import logging
+import warnings
+from pathlib import Path
+from typing import Optional
+
+import torch
+
+from espnet2_p2p.codec.export_graphs import P2PDecoder, P2PEncoder, SecoustiDecoder, SecoustiEncoder
+from espnet2_p2p.errors import ModelLoadError
+from espnet2_p2p.onnx.lstm import TRANSLATIONS, exportable
+from espnet2_p2p.onnx.runtime import FORMAT, VERSION
+
+OPSET = 18
+
+
+class _Conformer(torch.nn.Module):
+    """ESPnet's ConformerEncoder called with an all-valid mask (no value-dependent
+    mask from lengths)."""
+
+    def __init__(self, conformer):
+        super().__init__()
+        self.conformer = conformer
+
+    def forward(self, h, lengths):
+        masks = torch.zeros(h.shape[0], h.shape[1], dtype=torch.bool, device=h.device)
+        return self.conformer(h, lengths, masks=masks)
+
+
+@contextlib.contextmanager
+def _exportable(codec, max_frames: int):
+    """Within the block, ``codec`` (on the CPU, in eval mode) traces with a dynamic length;
+    every change is undone after it (the same object keeps running in PyTorch)."""
+    from espnet.nets.pytorch_backend.transformer.attention import RelPositionMultiHeadedAttention
+    from espnet.nets.pytorch_backend.transformer.embedding import RelPositionalEncoding
+
+    from espnet2_p2p.layers.causal import CausalLSTM
+    from espnet2_p2p.quantizer.predictor import FusedRelPositionAttention, PseudoVQPredictor
+
+    undo = []
+
+    def swap_class(module, cls):
+        undo.append(lambda m=module, c=module.__class__: setattr(m, "__class__", c))
+        module.__class__ = cls
+
+    def set_attr(module, name, value):
+        had = name in module.__dict__ or name in getattr(module, "_modules", {})
+        old = getattr(module, name)
+        undo.append(lambda: setattr(module, name, old) if had else delattr(module, name))
+        setattr(module, name, value)
+
+    try:
+        for module in list(codec.modules()):
+            if type(module) is FusedRelPositionAttention:
+                swap_class(module, RelPositionMultiHeadedAttention)
+            if isinstance(module, RelPositionalEncoding):
+                pe = module.pe
+                undo.append(lambda m=module, pe=pe: setattr(m, "pe", pe))
+                module.pe = None
+                module.extend_pe(torch.zeros(1, max_frames))
+            if isinstance(module, PseudoVQPredictor) and module.conformer is not None:
+                set_attr(module, "conformer", _Conformer(module.conformer))
+            if isinstance(module, CausalLSTM):
+                swap_class(module, _CausalLSTMExport)
+            for check in ("check_codes", "check_plain_tokens"):  # value checks: the runtime does them
+                if hasattr(module, check):
+                    set_attr(module, check, lambda *args: None)
+        for parent, name, lstm in exportable(codec):
+            undo.append(lambda p=parent, n=name, m=lstm: setattr(p, n, m))
+        yield codec
+    finally:
+        for step in reversed(undo):
+            step()
+
+
+class _CausalLSTMExport(torch.nn.LSTM):
+    """CausalLSTM (B, C, T) from a zero state through the exportable LSTM layers."""
+
+    def forward(self, x, state=None):
+        from espnet2_p2p.onnx.lstm import LayerwiseLSTM
+
+        if state is not None:
+            raise ValueError("the exported causal LSTM runs from a zero state only")
+        y, _ = LayerwiseLSTM(self)(x.transpose(1, 2))
+        return y.transpose(1, 2), None
+
+
+def _export(module, args, dynamic_shapes, input_names, output_names, path: Path) -> None:
+    # The exporter reports its steps on stdout, notes that torchvision's operators are
+    # missing and warns of deprecations in ESPnet's layers: kept in the debug log, off the
+    # console.
+    quiet = io.StringIO()
+    onnx_log = logging.getLogger("torch.onnx")
+    level = onnx_log.level
+    onnx_log.setLevel(logging.ERROR)
+    try:
+        with torch.no_grad(), contextlib.redirect_stdout(quiet), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            program = torch.onnx.export(
+                module, args, dynamic_shapes=dynamic_shapes, dynamo=True, opset_version=OPSET,
+                custom_translation_table=TRANSLATIONS, input_names=input_names,
+                output_names=output_names, verbose=False, optimize=True,
+            )  # fmt: skip
+    finally:
+        onnx_log.setLevel(level)
+        logging.debug("%s", quiet.getvalue())
+    program.save(str(path))
+    _check_dynamic(path, dynamic_shapes, input_names)
+
+
+def _check_dynamic(path: Path, dynamic_shapes, input_names) -> None:
+    """Refuse a graph whose dynamic axes were fixed to the example's size (the exporter
+    falls back to a specialised graph when tracing with symbolic sizes fails)."""
+    import onnx
+
+    graph = onnx.load(str(path), load_external_data=False).graph
+    inputs = {i.name: i for i in graph.input}
+    for name, axes in zip(input_names, dynamic_shapes):
+        dims = inputs[name].type.tensor_type.shape.dim
+        fixed = [axis for axis in axes if not dims[axis].dim_param]
+        if fixed:
+            raise RuntimeError(f"{path.name}: the export fixed axes {fixed} of {name!r} to the example's size")
+
+
+def export(model_path, out_dir, name: Optional[str] = None, max_seconds: float = 60.0) -> dict:
+    """Export the codec at ``model_path`` (anything :func:`espnet2_p2p.model_io.load_codec`
+    takes) and its prior into ``out_dir``; returns the ``codec.json`` it wrote."""
+    from espnet2_p2p.model_io import load_codec, load_prior
+
+    model = load_codec(model_path, name)
+    return export_codec(model, out_dir, max_seconds, prior=load_prior(model_path, name), source=str(model_path))
+
+
+def export_codec(model, out_dir, max_seconds: float = 60.0, prior=None, source: str = "") -> dict:
+    """Export a loaded codec (ESPnet's ``ESPnetGANCodecModel`` or its ``codec``) into
+    ``out_dir``; the model is unchanged afterwards."""
+    from espnet2_p2p.codec.base import as_codec
+    from espnet2_p2p.model_io import fingerprint
+
+    codec = as_codec(model)
+    if codec.training or next(codec.parameters()).device.type != "cpu":
+        raise ValueError("export a codec on the CPU in eval mode (model.cpu().eval())")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    kind = type(codec).__name__
+    max_frames = codec.frames_for(int(max_seconds * codec.fs))
+    hop = codec.hop_length
+    batch = torch.export.Dim("batch", min=1, max=64)
+    frames = torch.export.Dim("frames", min=2, max=max_frames)
+    torch.manual_seed(0)
+    example = 0.05 * torch.randn(2, 1, 50 * hop)  # (sizes of 1 would be fixed by the tracer)
+    logging.info("exporting %s (%s) to %s", source, kind, out_dir)
+    meta = {
+        "format": FORMAT, "version": VERSION, "codec": kind, "sample_rate": codec.fs, "hop_length": hop,
+        "stream_sizes": list(codec.stream_sizes), "transmitted_streams": codec.transmitted_streams,
+        "fingerprint": fingerprint(codec).hex(), "max_frames": max_frames,
+        "causal": bool(codec.streaming), "side_info_bytes": codec.side_info_bytes,
+        "side_info_levels": codec.side_info_levels, "opset": OPSET, "torch": torch.__version__,
+        "source": source, "prior": None,
+    }  # fmt: skip
+    with _exportable(codec, max_frames) as ex:
+        if kind == "P2PSynCodec":
+            with torch.no_grad():
+                codes = P2PEncoder(ex)(example)
+            # the audio length is a whole number of frames (the runtime pads, as analyse does)
+            _export(P2PEncoder(ex), (example,), ({0: batch, 2: frames * hop},), ["audio"], ["codes"],
+                    out_dir / "encoder.onnx")  # fmt: skip
+            outputs = ["audio", "pseudo"] if codec.is_student else ["audio"]
+            _export(P2PDecoder(ex), (codes,), ({1: batch, 2: frames},), ["codes"], outputs, out_dir / "decoder.onnx")
+            meta.update(student=codec.is_student)
+        elif kind == "SecoustiCodec":
+            ref_samples = max(1, int(round(codec.reference_seconds * codec.fs)))
+            reference = torch.export.Dim("reference", min=2 * codec.generator.H, max=ref_samples)
+            ref = example[..., :ref_samples]
+            _export(SecoustiEncoder(ex), (example, ref), ({0: batch, 2: frames * hop}, {0: batch, 2: reference}),
+                    ["audio", "reference"], ["codes", "side"], out_dir / "encoder.onnx")  # fmt: skip
+            with torch.no_grad():
+                tokens, side = SecoustiEncoder(ex)(example, ref)
+            _export(SecoustiDecoder(ex), (tokens, side), ({1: batch, 2: frames}, {0: batch}), ["codes", "side"],
+                    ["audio"], out_dir / "decoder.onnx")  # fmt: skip
+            meta.update(student=False, reference_samples=ref_samples)
+        else:
+            raise ModelLoadError(f"{source or kind}: cannot export a {kind}")
+    if prior is not None:
+        (out_dir / "prior.npz").write_bytes(prior.to_bytes())
+        meta["prior"] = "prior.npz"
+    (out_dir / "codec.json").write_text(json.dumps(meta, indent=1) + "\n")
+    return meta

@@ -1,0 +1,274 @@
+"""Run an exported codec with ONNX Runtime and numpy alone (no torch).
+
+    from espnet2_p2p.onnx import OnnxCodec
+    codec = OnnxCodec("exp/onnx")               # a folder written by `p2p-codec export`
+    codes = codec.encode(audio)                 # audio: float mono at codec.fs, (T,)
+    audio_hat = codec.decode(codes, len(audio))
+
+It codes as the torch backend does, so ``.p2p`` files are interchangeable between the
+two: the same fingerprint, the same tokens, audio equal to float rounding.
+
+- P2PSynCodec (offline): long inputs go in the chunks of :mod:`espnet2_p2p.chunked`
+  (the same plan, so the same tokens as ``p2p-codec`` with the torch backend).
+- Causal P2PSynCodec and SecoustiCodec: the torch backend streams them exactly; their
+  graphs here are the offline ones, equal to streaming, and an input is coded in one run
+  of at most ``max_frames`` frames (``p2p-codec export --max_seconds``); a longer one is
+  refused with one line.
+"""
+
+import json
+from pathlib import Path
+from typing import Callable, Optional, Tuple
+
+import numpy as np
+
+from espnet2_p2p.errors import AudioInputError, ModelLoadError, TokenError
+from espnet2_p2p.utils.chunks import frames_of_seconds, plan
+from espnet2_p2p.utils.tokens import first_bad_token, frames_for
+
+FORMAT = "espnet2_p2p-onnx"
+VERSION = 1
+
+
+class OnnxCodec:
+    """An exported codec (``codec.json``, ``encoder.onnx``, ``decoder.onnx``, optional
+    ``prior.npz``) on ONNX Runtime.
+
+    Args:
+        folder: What ``p2p-codec export`` wrote.
+        threads (int): Intra-op threads of ONNX Runtime (0: its default, all cores).
+        providers: ONNX Runtime execution providers (default: CPU).
+    """
+
+    def __init__(self, folder, threads: int = 0, providers=None):
+        folder = Path(folder)
+        meta_path = folder / "codec.json"
+        if not meta_path.is_file():
+            raise ModelLoadError(
+                f"{folder} is not an exported codec (no codec.json); write one with"
+                " `p2p-codec export --model MODEL --out DIR`"
+            )
+        try:
+            meta = json.loads(meta_path.read_text())
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise ModelLoadError(f"{meta_path} is not valid JSON: {e}") from None
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+            raise ModelLoadError(f"{meta_path} is not an espnet2_p2p ONNX export")
+        if meta.get("version") != VERSION:
+            raise ModelLoadError(f"{meta_path} is export version {meta.get('version')}; this runtime reads {VERSION}")
+        self.folder, self.meta = folder, meta
+        self.codec_name = meta["codec"]
+        self.fs = int(meta["sample_rate"])
+        self.hop_length = int(meta["hop_length"])
+        self.stream_sizes = [int(k) for k in meta["stream_sizes"]]
+        self.transmitted_streams = int(meta["transmitted_streams"])
+        self.side_info_bytes = int(meta["side_info_bytes"])
+        self.side_info_levels = int(meta["side_info_levels"])
+        self.is_student = bool(meta["student"])
+        self.causal = bool(meta["causal"])
+        self.max_frames = int(meta["max_frames"])
+        self.fingerprint = bytes.fromhex(meta["fingerprint"])
+        self.reference_samples = int(meta.get("reference_samples", 0))
+        self.prior = None
+        if meta.get("prior"):
+            from espnet2_p2p.entropy import BigramPrior
+
+            try:
+                self.prior = BigramPrior.from_bytes((folder / meta["prior"]).read_bytes())
+            except (OSError, ValueError) as e:
+                raise ModelLoadError(f"{folder / meta['prior']}: {e}") from None
+        self.encoder = self._session(folder / "encoder.onnx", threads, providers)
+        self.decoder = self._session(folder / "decoder.onnx", threads, providers)
+
+    @staticmethod
+    def _session(path: Path, threads: int, providers):
+        import onnxruntime as ort
+
+        if not path.is_file():
+            raise ModelLoadError(f"{path} is missing (an incomplete export)")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = int(threads)
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        try:
+            return ort.InferenceSession(str(path), options, providers=providers or ["CPUExecutionProvider"])
+        except Exception as e:  # onnxruntime raises its own types for damaged files
+            raise ModelLoadError(f"{path} does not load in ONNX Runtime: {str(e).splitlines()[0][:300]}") from None
+
+    # ------------------------------------------------------------- layout
+    @property
+    def frame_rate(self) -> float:
+        return self.fs / self.hop_length
+
+    @property
+    def streaming(self) -> bool:
+        """False: this runtime codes whole inputs (or chunks), never piece by piece."""
+        return False
+
+    @property
+    def predicts_streams(self) -> bool:
+        return self.transmitted_streams < len(self.stream_sizes)
+
+    def frames_for(self, num_samples: int) -> int:
+        return frames_for(num_samples, self.hop_length)
+
+    # ------------------------------------------------------------ one run
+    def _check_audio(self, audio) -> np.ndarray:
+        audio = np.asarray(audio, dtype=np.float32)
+        if audio.ndim != 1:
+            raise AudioInputError(f"audio must be mono samples (T,), got shape {audio.shape}")
+        if audio.size == 0:
+            raise AudioInputError("audio is empty: 0 samples")
+        if not np.isfinite(audio).all():
+            first = int(np.argmin(np.isfinite(audio)))
+            raise AudioInputError(f"non-finite sample (NaN or Inf) at {first / self.fs:.3f} s")
+        return audio
+
+    def _check_length(self, frames: int) -> None:
+        if frames > self.max_frames:
+            raise AudioInputError(
+                f"{frames / self.frame_rate:.1f} s is longer than the exported graphs take in one run"
+                f" ({self.max_frames / self.frame_rate:.0f} s); export again with a larger --max_seconds"
+                " or use the torch backend"
+            )
+
+    def _run_encoder(self, audio: np.ndarray) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+        """Samples (T,) -> (codes (S, frames), side codes (P,) or None)."""
+        frames = self.frames_for(audio.shape[0])
+        self._check_length(frames)
+        x = np.zeros((1, 1, frames * self.hop_length), dtype=np.float32)
+        x[0, 0, : audio.shape[0]] = audio
+        if self.codec_name == "SecoustiCodec":
+            reference = x[..., : max(1, min(audio.shape[0], self.reference_samples))]
+            codes, side = self.encoder.run(None, {"audio": x, "reference": reference})
+            return codes[:, 0].astype(np.int64), side[0].astype(np.int64)
+        return self.encoder.run(None, {"audio": x})[0][:, 0].astype(np.int64), None
+
+    def check_codes(self, codes: np.ndarray) -> np.ndarray:
+        codes = np.asarray(codes)
+        if codes.ndim != 2 or codes.shape[-1] == 0:
+            raise TokenError(f"tokens must be (streams, frames) with frames > 0, got shape {codes.shape}")
+        streams = codes.shape[0]
+        if streams not in (self.transmitted_streams, len(self.stream_sizes)) or (
+            streams != self.transmitted_streams and not self.is_student
+        ):
+            raise TokenError(f"{streams} token streams; this model decodes {self.transmitted_streams}")
+        if streams != self.transmitted_streams:
+            raise TokenError(
+                f"the exported student decodes its {self.transmitted_streams} plain stream (it predicts the"
+                f" others); {streams} streams were given: use the torch backend to decode all of them"
+            )
+        bad = first_bad_token(codes, self.stream_sizes[:streams])
+        if bad is not None:
+            raise TokenError(
+                f"token {bad.value} in stream {bad.stream} (frame {bad.index}) is outside its codebook of"
+                f" {self.stream_sizes[bad.stream]}"
+            )
+        return codes.astype(np.int64)
+
+    def _side(self, side) -> np.ndarray:
+        if self.side_info_bytes == 0:
+            if side:
+                raise TokenError(f"{self.codec_name} takes no side information")
+            return None
+        if side is None:
+            raise TokenError(f"{self.codec_name} decodes with its side information (the file's paralinguistic codes)")
+        side = np.frombuffer(bytes(side), dtype=np.uint8).astype(np.int64) if isinstance(side, (bytes, bytearray)) \
+            else np.asarray(side, dtype=np.int64)  # fmt: skip
+        if side.shape != (self.side_info_bytes,) or first_bad_token(side[None], [self.side_info_levels]):
+            raise TokenError(f"side information must be {self.side_info_bytes} codes in [0, {self.side_info_levels})")
+        return side.reshape(1, -1)
+
+    def _run_decoder(self, codes: np.ndarray, side=None) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+        """Codes (S, frames) -> (audio (frames * hop,), pseudo tokens (N, frames) or None)."""
+        self._check_length(codes.shape[-1])
+        feed = {"codes": codes[:, None, :]}
+        if self.codec_name == "SecoustiCodec":
+            feed["side"] = self._side(side)
+        out = self.decoder.run(None, feed)
+        pseudo = out[1][:, 0].astype(np.int64) if len(out) > 1 else None
+        return out[0][0, 0], pseudo
+
+    # ------------------------------------------------------ whole inputs
+    def encode(self, audio, streams: str = "transmitted") -> np.ndarray:
+        """Samples (T,) at ``fs`` -> tokens (streams, ceil(T / hop)), as the torch codec's
+        ``encode`` (``streams="all"``: with a student's pseudo streams, as ``tokens``)."""
+        codes, _ = self.encode_file(lambda s, e: audio[s:e], len(self._check_audio(audio)), streams)
+        return codes
+
+    def decode(self, codes, num_samples: Optional[int] = None, side_info=None) -> np.ndarray:
+        """Tokens (streams, frames) -> samples (num_samples,) (default frames * hop)."""
+        codes = self.check_codes(codes)
+        num_samples = codes.shape[-1] * self.hop_length if num_samples is None else int(num_samples)
+        out = []
+        self.decode_file(codes, num_samples, out.append, side_info=side_info)
+        return np.concatenate(out) if out else np.zeros(0, np.float32)
+
+    def side_info(self, audio) -> bytes:
+        """SecoustiCodec's side information of an input (its first seconds), else b''."""
+        if not self.side_info_bytes:
+            return b""
+        audio = self._check_audio(audio)
+        return bytes(self._run_encoder(audio[: max(1, self.reference_samples)])[1].astype(np.uint8).tolist())
+
+    # -------------------------------------------------------- long inputs
+    def encode_file(
+        self,
+        read: Callable[[int, int], np.ndarray],
+        num_samples: int,
+        streams: str = "transmitted",
+        chunk_seconds: float = 30.0,
+        context_seconds: float = 2.0,
+        progress: Optional[Callable[[int], None]] = None,
+    ) -> Tuple[np.ndarray, bytes]:
+        """Tokens (streams, frames) and side information of ``read(start, end)`` samples."""
+        if streams not in ("transmitted", "all"):
+            raise ValueError(f"streams must be 'transmitted' or 'all', got {streams!r}")
+        hop, num_frames = self.hop_length, self.frames_for(num_samples)
+        if self.causal:  # streamed exactly by torch: here one run, within max_frames
+            chunks = [(0, num_frames, 0, num_frames)]
+            self._check_length(num_frames)
+        else:
+            chunks = plan(num_frames, max(1, frames_of_seconds(chunk_seconds, self.fs, hop)),
+                          frames_of_seconds(context_seconds, self.fs, hop))  # fmt: skip
+        out, side = None, b""
+        for start, end, cstart, cend in chunks:
+            piece = self._check_audio(read(cstart * hop, min(num_samples, cend * hop)))
+            codes, side_codes = self._run_encoder(piece)
+            if side_codes is not None:
+                side = bytes(side_codes.astype(np.uint8).tolist())
+            if streams == "all" and self.predicts_streams:
+                codes = np.concatenate([codes, self._run_decoder(codes)[1]])
+            if out is None:
+                out = np.empty((codes.shape[0], num_frames), dtype=np.int64)
+            out[:, start:end] = codes[:, start - cstart : end - cstart]
+            if progress is not None:
+                progress(end)
+        return out, side
+
+    def decode_file(
+        self,
+        codes: np.ndarray,
+        num_samples: int,
+        write: Callable[[np.ndarray], None],
+        chunk_seconds: float = 30.0,
+        context_seconds: float = 2.0,
+        progress: Optional[Callable[[int], None]] = None,
+        side_info=None,
+    ) -> None:
+        """Decode tokens (streams, frames); ``write`` gets the samples in order."""
+        codes = self.check_codes(codes)
+        hop, num_frames = self.hop_length, codes.shape[-1]
+        if num_frames != self.frames_for(num_samples):
+            raise TokenError(f"{num_frames} frames do not fit {num_samples} samples (hop {hop})")
+        if self.causal:
+            chunks = [(0, num_frames, 0, num_frames)]
+            self._check_length(num_frames)
+        else:
+            chunks = plan(num_frames, max(1, frames_of_seconds(chunk_seconds, self.fs, hop)),
+                          frames_of_seconds(context_seconds, self.fs, hop))  # fmt: skip
+        for start, end, cstart, cend in chunks:
+            audio, _ = self._run_decoder(codes[:, cstart:cend], side_info)
+            write(audio[(start - cstart) * hop : min(num_samples, end * hop) - cstart * hop])
+            if progress is not None:
+                progress(end)

@@ -1,0 +1,236 @@
+"""ONNX export and the ONNX Runtime backend: the same tokens, the same audio to 1e-3, the
+same .p2p files as the torch backend; runs without torch; refuses what it cannot use."""
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from conftest import gliding_speech
+from espnet2_p2p import pretrained
+from espnet2_p2p.bin.p2p_codec import main
+from espnet2_p2p.errors import AudioInputError, ModelLoadError, TokenError
+from espnet2_p2p.model_io import load_codec
+from espnet2_p2p.onnx import OnnxCodec
+from espnet2_p2p.onnx.export import export
+
+ROOT = Path(__file__).resolve().parents[1]
+REAL_SPEECH = ROOT.parent / "shared" / "data" / "real_speech"
+SECOUSTI = ROOT / "tests" / "fixtures" / "secousti_fixture.zip"
+
+
+def torch_tokens(codec, audio: np.ndarray) -> np.ndarray:
+    return codec.encode(torch.from_numpy(audio).view(1, 1, -1))[:, 0].numpy()
+
+
+def torch_audio(codec, codes: np.ndarray, samples: int, side=None) -> np.ndarray:
+    codes = torch.from_numpy(codes).unsqueeze(1)
+    if side is not None:
+        return codec.decode(codes, codec.side_info_codes(side), length=samples)[0, 0].numpy()
+    return codec.decode(codes, length=samples)[0, 0].numpy()
+
+
+@pytest.fixture(scope="module")
+def shipped(tmp_path_factory):
+    """The shipped student, in torch and exported."""
+    if pretrained.DEFAULT is None:
+        pytest.skip("this checkout ships no model")
+    out = tmp_path_factory.mktemp("onnx_shipped")
+    assert main(["export", "--out", str(out)]) == 0
+    return load_codec(pretrained.default_model()).codec, OnnxCodec(out, threads=1), out
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory, packed_models, packed_causal_models):
+    """name -> (model path, model name, export dir) of the tiny teacher and student, the
+    causal tiny student and the SecoustiCodec fixture."""
+    models = {
+        "student": (packed_models, "student"),
+        "teacher": (packed_models, "teacher"),
+        "causal_student": (packed_causal_models, "student"),
+        "secousti": (SECOUSTI, None),
+    }
+    out = {}
+    for key, (path, name) in models.items():
+        folder = tmp_path_factory.mktemp(f"onnx_{key}")
+        export(path, folder, name, max_seconds=20.0)
+        out[key] = (path, name, folder)
+    return out
+
+
+def test_the_shipped_student_gives_torchs_tokens_and_audio_on_synthetic_speech(shipped):
+    codec, onnx, _ = shipped
+    agree, frames = 0, 0
+    for seconds, seed in [(0.01, 0), (0.3, 1), (2.7, 2), (11.0, 3)]:
+        audio = gliding_speech(seconds, seed)
+        ref, got = torch_tokens(codec, audio), onnx.encode(audio)
+        assert got.shape == ref.shape
+        agree, frames = agree + int((ref == got).sum()), frames + ref.size
+        assert np.abs(onnx.decode(ref, len(audio)) - torch_audio(codec, ref, len(audio))).max() <= 1e-3
+        assert (onnx.encode(audio, streams="all")[1:] == codec.tokens(torch.from_numpy(audio).view(1, 1, -1))[1:, 0].numpy()).mean() >= 0.999
+    assert agree / frames >= 0.999
+
+
+@pytest.mark.skipif(not REAL_SPEECH.is_dir(), reason="../shared/data/real_speech is not present")
+def test_the_shipped_student_gives_torchs_tokens_and_audio_on_the_real_clips(shipped):
+    from espnet2_p2p.audio import AudioSource
+
+    codec, onnx, _ = shipped
+    clips = sorted(REAL_SPEECH.rglob("*.wav"))
+    assert len(clips) == 20
+    agree, frames, worst = 0, 0, 0.0
+    for clip in clips:
+        with AudioSource(clip, 16000) as src:
+            audio = src.read(0, src.num_samples)
+        ref, got = torch_tokens(codec, audio), onnx.encode(audio)
+        agree, frames = agree + int((ref == got).sum()), frames + ref.size
+        worst = max(worst, float(np.abs(onnx.decode(ref, len(audio)) - torch_audio(codec, ref, len(audio))).max()))
+    assert agree / frames >= 0.999, f"tokens agree on {agree} of {frames} frames"
+    assert worst <= 1e-3
+
+
+@pytest.mark.parametrize("key", ["student", "teacher", "causal_student", "secousti"])
+def test_every_kind_codes_like_torch_through_the_cli(tmp_path, exported, key):
+    """Both backends write the same .p2p bytes; decoding them agrees to 1e-3."""
+    path, name, folder = exported[key]
+    wav = tmp_path / "in.wav"
+    sf.write(wav, gliding_speech(3.3, seed=5), 16000)
+    names = ["--model_name", name] if name else []
+    assert main(["encode", str(wav), str(tmp_path / "t.p2p"), "--model", str(path), "-q", *names]) == 0
+    assert main(["encode", str(wav), str(tmp_path / "o.p2p"), "--model", str(folder), "--backend", "onnxruntime", "-q"]) == 0
+    assert (tmp_path / "t.p2p").read_bytes() == (tmp_path / "o.p2p").read_bytes()
+    assert main(["decode", str(tmp_path / "t.p2p"), str(tmp_path / "t.wav"), "--model", str(path), "-q",
+                 "--subtype", "FLOAT", *names]) == 0  # fmt: skip
+    assert main(["decode", str(tmp_path / "t.p2p"), str(tmp_path / "o.wav"), "--model", str(folder),
+                 "--backend", "onnxruntime", "-q", "--subtype", "FLOAT"]) == 0  # fmt: skip
+    a, b = sf.read(tmp_path / "t.wav")[0], sf.read(tmp_path / "o.wav")[0]
+    assert a.shape == b.shape and np.abs(a - b).max() <= 1e-3
+    assert main(["tokens", str(wav), str(tmp_path / "t.npy"), "--model", str(path), "-q", "--streams", "all", *names]) == 0
+    assert main(["tokens", str(wav), str(tmp_path / "o.npy"), "--model", str(folder), "--backend", "onnxruntime",
+                 "-q", "--streams", "all"]) == 0  # fmt: skip
+    ours, theirs = np.load(tmp_path / "t.npy"), np.load(tmp_path / "o.npy")
+    assert ours.shape == theirs.shape and ours.shape[1] == (1 if key == "secousti" else 4)
+    assert (ours == theirs).mean() >= 0.999
+
+
+def test_long_input_is_chunked_like_the_torch_backend(tmp_path, exported):
+    """40 s with 10 s chunks: the ONNX runtime cuts where chunked.py cuts: the same tokens."""
+    path, name, folder = exported["student"]
+    wav = tmp_path / "long.wav"
+    sf.write(wav, gliding_speech(40.0, seed=7), 16000)
+    opts = ["-q", "--chunk_seconds", "10", "--context_seconds", "1"]
+    assert main(["encode", str(wav), str(tmp_path / "t.p2p"), "--model", str(path), "--model_name", name, *opts]) == 0
+    assert main(["encode", str(wav), str(tmp_path / "o.p2p"), "--model", str(folder), "--backend", "onnxruntime", *opts]) == 0
+    assert (tmp_path / "t.p2p").read_bytes() == (tmp_path / "o.p2p").read_bytes()
+
+
+def test_the_exported_files_run_with_onnxruntime_and_numpy_alone(tmp_path, shipped):
+    """In a process where `import torch` fails: read a .p2p file (entropy coded), decode its
+    tokens, encode audio; the results equal the torch backend's."""
+    codec, _, folder = shipped
+    audio = gliding_speech(4.0, seed=9)
+    wav = tmp_path / "in.wav"
+    sf.write(wav, audio, 16000, subtype="FLOAT")
+    assert main(["encode", str(wav), str(tmp_path / "in.p2p"), "-q"]) == 0
+    np.save(tmp_path / "audio.npy", audio)
+    script = textwrap.dedent(f"""
+        import sys
+        class NoTorch:
+            def find_spec(self, name, path=None, target=None):
+                if name == "torch" or name.startswith("torch."):
+                    raise ImportError("torch is blocked in this test")
+        sys.meta_path.insert(0, NoTorch())
+        try:
+            import torch
+            raise SystemExit("torch imported")
+        except ImportError:
+            pass
+        import numpy as np
+        from espnet2_p2p import bitstream
+        from espnet2_p2p.onnx import OnnxCodec
+        codec = OnnxCodec({str(folder)!r}, threads=1)
+        header, codes = bitstream.read({str(tmp_path / 'in.p2p')!r}, codec.prior)
+        assert header.entropy_coded and header.fingerprint == codec.fingerprint
+        np.save({str(tmp_path / 'decoded.npy')!r}, codec.decode(codes, header.num_samples))
+        np.save({str(tmp_path / 'codes.npy')!r}, codec.encode(np.load({str(tmp_path / 'audio.npy')!r})))
+        assert not any(m == "torch" or m.startswith("torch.") for m in sys.modules)
+    """)
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT)
+    assert run.returncode == 0, run.stderr[-2000:]
+    ref = torch_tokens(codec, audio)
+    assert (np.load(tmp_path / "codes.npy") == ref).mean() >= 0.999
+    assert np.abs(np.load(tmp_path / "decoded.npy") - torch_audio(codec, ref, len(audio))).max() <= 1e-3
+
+
+def one_error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("p2p-codec: error:"), err
+    return err[0]
+
+
+def test_export_refuses_what_is_not_a_model(tmp_path, capsys):
+    junk = tmp_path / "notes.txt"
+    junk.write_text("not a model")
+    assert main(["export", "--model", str(junk), "--out", str(tmp_path / "o")]) == 1
+    assert "is not a model" in one_error_line(capsys)
+    assert not (tmp_path / "o" / "codec.json").exists()
+
+
+def test_the_onnx_backend_refuses_a_model_that_is_not_an_export(tmp_path, packed_models, capsys):
+    wav = tmp_path / "in.wav"
+    sf.write(wav, gliding_speech(0.5), 16000)
+    assert main(["encode", str(wav), str(tmp_path / "o.p2p"), "--model", str(packed_models), "--backend", "onnxruntime"]) == 1
+    assert "p2p-codec export" in one_error_line(capsys)
+    assert main(["encode", str(wav), str(tmp_path / "o.p2p"), "--model", str(tmp_path), "--backend", "onnxruntime"]) == 1
+    assert "no codec.json" in one_error_line(capsys)
+
+
+def test_the_runtime_refuses_bad_input(tmp_path, exported):
+    onnx = OnnxCodec(exported["student"][2], threads=1)
+    with pytest.raises(AudioInputError, match="non-finite"):
+        onnx.encode(np.array([0.0, np.nan, 0.1], dtype=np.float32))
+    with pytest.raises(AudioInputError, match="empty"):
+        onnx.encode(np.zeros(0, dtype=np.float32))
+    with pytest.raises(TokenError, match="outside its codebook"):
+        onnx.decode(np.array([[3, onnx.stream_sizes[0], 5]]))
+    with pytest.raises(TokenError, match="streams"):
+        onnx.decode(np.zeros((2, 5), dtype=np.int64))
+    causal = OnnxCodec(exported["causal_student"][2], threads=1)
+    with pytest.raises(AudioInputError, match="longer than the exported graphs take"):
+        causal.encode(gliding_speech(25.0))
+    secousti = OnnxCodec(exported["secousti"][2], threads=1)
+    with pytest.raises(TokenError, match="side information"):
+        secousti.decode(np.zeros((1, 4), dtype=np.int64))
+    meta = json.loads((exported["student"][2] / "codec.json").read_text())
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "codec.json").write_text(json.dumps({**meta, "version": 99}))
+    with pytest.raises(ModelLoadError, match="export version 99"):
+        OnnxCodec(bad)
+    (bad / "codec.json").write_text(json.dumps(meta))
+    (bad / "encoder.onnx").write_bytes(b"not onnx")
+    (bad / "decoder.onnx").write_bytes(b"not onnx")
+    with pytest.raises(ModelLoadError, match="does not load in ONNX Runtime"):
+        OnnxCodec(bad)
+
+
+def test_export_leaves_the_torch_model_as_it_was(tmp_path, packed_models):
+    """Export swaps layers for traceable ones and puts them back: the same object codes as
+    before (and still runs its fused attention)."""
+    from espnet2_p2p.onnx.export import export_codec
+    from espnet2_p2p.quantizer.predictor import FusedRelPositionAttention
+
+    model = load_codec(packed_models, "student")
+    x = torch.from_numpy(gliding_speech(1.0)).view(1, 1, -1)
+    before = model.codec.decode(model.codec.encode(x))
+    kinds = sorted({type(m).__name__ for m in model.modules()})
+    export_codec(model, tmp_path / "o", max_seconds=5.0)
+    assert sorted({type(m).__name__ for m in model.modules()}) == kinds
+    assert any(isinstance(m, FusedRelPositionAttention) for m in model.modules())
+    assert torch.equal(model.codec.decode(model.codec.encode(x)), before)
