@@ -182,6 +182,12 @@ def test_export_refuses_what_is_not_a_model(tmp_path, capsys):
     assert not (tmp_path / "o" / "codec.json").exists()
 
 
+def test_export_refuses_an_output_that_is_a_file(tmp_path, packed_models, capsys):
+    (tmp_path / "taken").write_text("a file")
+    assert main(["export", "--model", str(packed_models), "--model_name", "teacher", "--out", str(tmp_path / "taken")]) == 1
+    assert "taken" in one_error_line(capsys)
+
+
 def test_the_onnx_backend_refuses_a_model_that_is_not_an_export(tmp_path, packed_models, capsys):
     wav = tmp_path / "in.wav"
     sf.write(wav, gliding_speech(0.5), 16000)

@@ -79,6 +79,17 @@ def seconds(positive: bool):
     return parse
 
 
+def threads(text: str) -> int:
+    """An argparse type: a number of threads, >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0 (0: the backend's default), got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="p2p-codec", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -94,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ... (torch backend)")
         p.add_argument("--backend", choices=["torch", "onnxruntime"], default="torch",
                        help="onnxruntime: --model is a folder written by `p2p-codec export`")
-        p.add_argument("--threads", type=int, default=0,
+        p.add_argument("--threads", type=threads, default=0,
                        help="CPU threads (0: the backend's default)")
         p.add_argument("--chunk_seconds", type=seconds(positive=True), default=30.0)
         p.add_argument("--context_seconds", type=seconds(positive=False), default=2.0)
@@ -412,6 +423,13 @@ def export(args) -> int:
         meta = export_model(args.model, args.out, args.model_name, args.max_seconds)
     except P2PError as e:
         print(f"p2p-codec: error: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:  # an output folder that is a file, a read-only folder, a full disk
+        print(f"p2p-codec: error: {args.out}: {e.strerror or e}", file=sys.stderr)
+        return 1
+    except Exception as e:  # the exporter's own errors: one line, the details in the log
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        print(f"p2p-codec: error: exporting {args.model} failed: {first[:300]}", file=sys.stderr)
         return 1
     print(f"wrote {args.out}/encoder.onnx, decoder.onnx, codec.json ({meta['codec']}, fingerprint"
           f" {meta['fingerprint']}{', prior.npz' if meta['prior'] else ''})")  # fmt: skip
