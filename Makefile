@@ -48,7 +48,7 @@ test-slow: setup
 # the codecs compared (DAC, EnCodec, SNAC) come from packages the tests do not need
 bench: setup
 	$(VPY) -m pip install -q -e '.[bench]'
-	$(VPY) -m benchmarks.codec_speed
+	$(VPY) -m benchmarks.codec_speed --only size,rtf,memory,scaling
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

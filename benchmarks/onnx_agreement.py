@@ -6,8 +6,8 @@
 
 Exports the model (``p2p-codec export``) into a temporary folder, codes every .wav below
 ``--clips`` (resampled to the model's rate) with both backends, and writes
-``benchmarks/RESULTS_onnx.md``: tokens equal (plain stream, and a student's pseudo streams
-given those plain tokens), and the largest difference of the audio decoded from the same
+``benchmarks/RESULTS_onnx.md``: tokens equal (the transmitted streams, and a student's pseudo streams
+as each backend predicts them from its own plain tokens), and the largest difference of the audio decoded from the same
 tokens.
 """
 
@@ -73,7 +73,7 @@ def main(argv=None) -> None:
         f"| transmitted tokens equal | {plain} of {plain_n} ({100 * plain / plain_n:.2f}%) |",
     ]
     if pseudo_n:
-        rows.append(f"| pseudo tokens equal (predicted from the same plain tokens) | {pseudo} of {pseudo_n}"
+        rows.append(f"| pseudo tokens equal (each backend predicting from its own plain tokens) | {pseudo} of {pseudo_n}"
                     f" ({100 * pseudo / pseudo_n:.2f}%) |")  # fmt: skip
     rows.append(f"| largest abs difference of the audio decoded from the same tokens | {worst:.2e} |")
     text = "\n".join(rows) + "\n"

@@ -1,5 +1,6 @@
-"""ONNX export and the ONNX Runtime backend: the same tokens, the same audio to 1e-3, the
-same .p2p files as the torch backend; runs without torch; refuses what it cannot use."""
+"""ONNX export and the ONNX Runtime backend: the same tokens, the same audio to 1e-4 (the
+issue asks 1e-3), the same .p2p files as the torch backend; runs without torch; refuses
+what it cannot use."""
 
 import json
 import subprocess
@@ -72,7 +73,7 @@ def test_the_shipped_student_gives_torchs_tokens_and_audio_on_synthetic_speech(s
         ref, got = torch_tokens(codec, audio), onnx.encode(audio)
         assert got.shape == ref.shape
         agree, frames = agree + int((ref == got).sum()), frames + ref.size
-        assert np.abs(onnx.decode(ref, len(audio)) - torch_audio(codec, ref, len(audio))).max() <= 1e-3
+        assert np.abs(onnx.decode(ref, len(audio)) - torch_audio(codec, ref, len(audio))).max() <= 1e-4
         assert (onnx.encode(audio, streams="all")[1:] == codec.tokens(torch.from_numpy(audio).view(1, 1, -1))[1:, 0].numpy()).mean() >= 0.999
     assert agree / frames >= 0.999
 
@@ -92,13 +93,18 @@ def test_the_shipped_student_gives_torchs_tokens_and_audio_on_the_real_clips(shi
         agree, frames = agree + int((ref == got).sum()), frames + ref.size
         worst = max(worst, float(np.abs(onnx.decode(ref, len(audio)) - torch_audio(codec, ref, len(audio))).max()))
     assert agree / frames >= 0.999, f"tokens agree on {agree} of {frames} frames"
-    assert worst <= 1e-3
+    assert worst <= 1e-4
 
 
 @pytest.mark.parametrize("key", ["student", "teacher", "causal_student", "secousti"])
 def test_every_kind_codes_like_torch_through_the_cli(tmp_path, exported, key):
-    """Both backends write the same .p2p bytes; decoding them agrees to 1e-3."""
+    """Both backends write the same .p2p bytes; decoding them agrees to 1e-4; an input
+    shorter than one frame gets the same tokens."""
     path, name, folder = exported[key]
+    short = gliding_speech(0.006, seed=4)  # 96 samples, under one frame of every codec
+    codec = load_codec(path, name).codec
+    onnx = OnnxCodec(folder, threads=1)
+    assert np.array_equal(onnx.encode(short), torch_tokens(codec, short))
     wav = tmp_path / "in.wav"
     sf.write(wav, gliding_speech(3.3, seed=5), 16000)
     names = ["--model_name", name] if name else []
@@ -110,7 +116,7 @@ def test_every_kind_codes_like_torch_through_the_cli(tmp_path, exported, key):
     assert main(["decode", str(tmp_path / "t.p2p"), str(tmp_path / "o.wav"), "--model", str(folder),
                  "--backend", "onnxruntime", "-q", "--subtype", "FLOAT"]) == 0  # fmt: skip
     a, b = sf.read(tmp_path / "t.wav")[0], sf.read(tmp_path / "o.wav")[0]
-    assert a.shape == b.shape and np.abs(a - b).max() <= 1e-3
+    assert a.shape == b.shape and np.abs(a - b).max() <= 1e-4
     assert main(["tokens", str(wav), str(tmp_path / "t.npy"), "--model", str(path), "-q", "--streams", "all", *names]) == 0
     assert main(["tokens", str(wav), str(tmp_path / "o.npy"), "--model", str(folder), "--backend", "onnxruntime",
                  "-q", "--streams", "all"]) == 0  # fmt: skip
@@ -165,7 +171,7 @@ def test_the_exported_files_run_with_onnxruntime_and_numpy_alone(tmp_path, shipp
     assert run.returncode == 0, run.stderr[-2000:]
     ref = torch_tokens(codec, audio)
     assert (np.load(tmp_path / "codes.npy") == ref).mean() >= 0.999
-    assert np.abs(np.load(tmp_path / "decoded.npy") - torch_audio(codec, ref, len(audio))).max() <= 1e-3
+    assert np.abs(np.load(tmp_path / "decoded.npy") - torch_audio(codec, ref, len(audio))).max() <= 1e-4
 
 
 def one_error_line(capsys) -> str:
@@ -205,8 +211,12 @@ def test_the_runtime_refuses_bad_input(tmp_path, exported):
         onnx.encode(np.zeros(0, dtype=np.float32))
     with pytest.raises(TokenError, match="outside its codebook"):
         onnx.decode(np.array([[3, onnx.stream_sizes[0], 5]]))
-    with pytest.raises(TokenError, match="streams"):
+    with pytest.raises(TokenError, match="2 token streams; this model decodes 1"):
         onnx.decode(np.zeros((2, 5), dtype=np.int64))
+    with pytest.raises(TokenError, match="predicts the others"):
+        onnx.decode(np.zeros((4, 5), dtype=np.int64))
+    with pytest.raises(AudioInputError, match="use a smaller --chunk_seconds"):
+        onnx.encode(gliding_speech(40.0))  # 30 s chunks + 2 x 2 s context > the export's 20 s
     causal = OnnxCodec(exported["causal_student"][2], threads=1)
     with pytest.raises(AudioInputError, match="longer than the exported graphs take"):
         causal.encode(gliding_speech(25.0))
@@ -219,6 +229,9 @@ def test_the_runtime_refuses_bad_input(tmp_path, exported):
     (bad / "codec.json").write_text(json.dumps({**meta, "version": 99}))
     with pytest.raises(ModelLoadError, match="export version 99"):
         OnnxCodec(bad)
+    (bad / "codec.json").write_text(json.dumps({k: v for k, v in meta.items() if k != "hop_length"}))
+    with pytest.raises(ModelLoadError, match="lacks or garbles"):
+        OnnxCodec(bad)
     (bad / "codec.json").write_text(json.dumps(meta))
     (bad / "encoder.onnx").write_bytes(b"not onnx")
     (bad / "decoder.onnx").write_bytes(b"not onnx")
@@ -226,17 +239,74 @@ def test_the_runtime_refuses_bad_input(tmp_path, exported):
         OnnxCodec(bad)
 
 
-def test_export_leaves_the_torch_model_as_it_was(tmp_path, packed_models):
-    """Export swaps layers for traceable ones and puts them back: the same object codes as
-    before (and still runs its fused attention)."""
+@pytest.mark.parametrize("which", ["student", "causal_student"])
+def test_export_leaves_the_torch_model_as_it_was(tmp_path, packed_models, packed_causal_models, which):
+    """Export swaps layers for traceable ones and switches value checks off, then puts
+    everything back: the same object codes as before, refuses bad tokens again, keeps its
+    fused attention and position tables; the caller's random state is untouched."""
+    from espnet.nets.pytorch_backend.transformer.embedding import RelPositionalEncoding
+
     from espnet2_p2p.onnx.export import export_codec
     from espnet2_p2p.quantizer.predictor import FusedRelPositionAttention
 
-    model = load_codec(packed_models, "student")
+    model = load_codec(packed_models if which == "student" else packed_causal_models, "student")
     x = torch.from_numpy(gliding_speech(1.0)).view(1, 1, -1)
     before = model.codec.decode(model.codec.encode(x))
-    kinds = sorted({type(m).__name__ for m in model.modules()})
+    kinds = [type(m).__name__ for m in model.modules()]
+    tables = [m.pe for m in model.modules() if isinstance(m, RelPositionalEncoding)]
+    torch.manual_seed(123)
+    expected_draw = torch.rand(3)
+    torch.manual_seed(123)
     export_codec(model, tmp_path / "o", max_seconds=5.0)
-    assert sorted({type(m).__name__ for m in model.modules()}) == kinds
-    assert any(isinstance(m, FusedRelPositionAttention) for m in model.modules())
+    assert torch.equal(torch.rand(3), expected_draw)
+    assert [type(m).__name__ for m in model.modules()] == kinds
+    assert [m.pe for m in model.modules() if isinstance(m, RelPositionalEncoding)] == tables
+    assert not any(k in m.__dict__ for m in model.modules() for k in ("check_codes", "check_plain_tokens"))
+    if which == "student":
+        assert any(isinstance(m, FusedRelPositionAttention) for m in model.modules())
     assert torch.equal(model.codec.decode(model.codec.encode(x)), before)
+    with pytest.raises(ValueError):
+        model.codec.decode(torch.full((1, 1, 5), 5000))
+
+
+def test_a_failed_export_leaves_no_loadable_folder(tmp_path, exported, packed_models, capsys):
+    """Exporting over an earlier export removes its codec.json first: a failure midway
+    leaves a folder that refuses to load rather than a mix of two models."""
+    import shutil
+
+    folder = tmp_path / "o"
+    shutil.copytree(exported["student"][2], folder)
+    assert main(["export", "--model", str(packed_models), "--out", str(folder), "--max_seconds", "0.01"]) == 1
+    assert "max_seconds" in one_error_line(capsys)
+    assert (folder / "codec.json").exists()  # refused before anything was touched
+    with pytest.raises(ModelLoadError):
+        from espnet2_p2p.onnx import export as export_module
+
+        original = export_module._export
+
+        def fail(*args, **kwargs):
+            raise RuntimeError("the exporter failed")
+
+        export_module._export = fail
+        try:
+            export_module.export(packed_models, folder, "student")
+        except RuntimeError:
+            pass
+        finally:
+            export_module._export = original
+        OnnxCodec(folder)
+
+
+@pytest.mark.parametrize("key", ["student", "teacher"])
+def test_the_graphs_take_a_batch(exported, key):
+    """The batch axis is dynamic: a batch of two gives what each item gives alone."""
+    onnx = OnnxCodec(exported[key][2], threads=1)
+    hop = onnx.hop_length
+    batch = np.stack([gliding_speech(0.5, seed=s)[: 25 * hop] for s in (1, 2)])[:, None, :]
+    codes = onnx.encoder.run(None, {"audio": batch})[0]
+    assert codes.shape[1] == 2
+    for b in range(2):
+        assert np.array_equal(codes[:, b], onnx.encode(batch[b, 0]))
+    audio = onnx.decoder.run(None, {"codes": codes})[0]
+    for b in range(2):
+        assert np.abs(audio[b, 0] - onnx.decode(codes[:, b])).max() <= 1e-5

@@ -96,8 +96,9 @@ def _exportable(codec, max_frames: int):
             for check in ("check_codes", "check_plain_tokens"):  # value checks: the runtime does them
                 if hasattr(module, check):
                     set_attr(module, check, lambda *args: None)
-        for parent, name, lstm in exportable(codec):
-            undo.append(lambda p=parent, n=name, m=lstm: setattr(p, n, m))
+        replaced = []
+        undo.append(lambda: [setattr(p, n, m) for p, n, m in reversed(replaced)])
+        exportable(codec, replaced)
         yield codec
     finally:
         for step in reversed(undo):
@@ -171,15 +172,22 @@ def export_codec(model, out_dir, max_seconds: float = 60.0, prior=None, source: 
     codec = as_codec(model)
     if codec.training or next(codec.parameters()).device.type != "cpu":
         raise ValueError("export a codec on the CPU in eval mode (model.cpu().eval())")
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     kind = type(codec).__name__
     max_frames = codec.frames_for(int(max_seconds * codec.fs))
+    if max_frames < 4:
+        raise ValueError(f"--max_seconds {max_seconds:g} is shorter than the 4 frames an export needs")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # codec.json is written last: a folder whose export failed midway does not load
+    (out_dir / "codec.json").unlink(missing_ok=True)
+    (out_dir / "prior.npz").unlink(missing_ok=True)
     hop = codec.hop_length
     batch = torch.export.Dim("batch", min=1, max=64)
     frames = torch.export.Dim("frames", min=2, max=max_frames)
-    torch.manual_seed(0)
-    example = 0.05 * torch.randn(2, 1, 50 * hop)  # (sizes of 1 would be fixed by the tracer)
+    # an example of batch 2 (sizes of 1 would be fixed by the tracer), from a generator of
+    # its own (the caller's random state is left alone)
+    noise = torch.Generator().manual_seed(0)
+    example = 0.05 * torch.randn(2, 1, min(50, max_frames - 1) * hop, generator=noise)
     logging.info("exporting %s (%s) to %s", source, kind, out_dir)
     meta = {
         "format": FORMAT, "version": VERSION, "codec": kind, "sample_rate": codec.fs, "hop_length": hop,

@@ -11,7 +11,7 @@ forget, cell); the translation reorders them inside the graph, a ``Gather`` of e
 that the exporter folds into a constant.
 """
 
-from typing import List
+from typing import List, Optional
 
 import torch
 
@@ -59,17 +59,18 @@ class LayerwiseLSTM(torch.nn.Module):
         return x, None
 
 
-def exportable(module: torch.nn.Module) -> List[tuple]:
+def exportable(module: torch.nn.Module, replaced: Optional[List[tuple]] = None) -> List[tuple]:
     """Replace, in place, every :class:`torch.nn.LSTM` below ``module`` (the class itself,
-    not a subclass) by a :class:`LayerwiseLSTM`; returns (parent, name, LSTM) of each, to
-    put them back."""
-    replaced = []
+    not a subclass) by a :class:`LayerwiseLSTM`. Each replacement is appended to
+    ``replaced`` as (parent, name, LSTM) as it happens, so that a caller can put them back
+    even when a later one fails; returns that list."""
+    replaced = [] if replaced is None else replaced
     for name, child in list(module.named_children()):
         if type(child) is torch.nn.LSTM:
             setattr(module, name, LayerwiseLSTM(child))
             replaced.append((module, name, child))
         else:
-            replaced += exportable(child)
+            exportable(child, replaced)
     return replaced
 
 

@@ -22,7 +22,7 @@ from typing import Callable, Optional, Tuple
 
 import numpy as np
 
-from espnet2_p2p.errors import AudioInputError, ModelLoadError, TokenError
+from espnet2_p2p.errors import AudioInputError, ModelLoadError, P2PError, TokenError
 from espnet2_p2p.utils.chunks import frames_of_seconds, plan
 from espnet2_p2p.utils.tokens import first_bad_token, frames_for
 
@@ -57,18 +57,21 @@ class OnnxCodec:
         if meta.get("version") != VERSION:
             raise ModelLoadError(f"{meta_path} is export version {meta.get('version')}; this runtime reads {VERSION}")
         self.folder, self.meta = folder, meta
-        self.codec_name = meta["codec"]
-        self.fs = int(meta["sample_rate"])
-        self.hop_length = int(meta["hop_length"])
-        self.stream_sizes = [int(k) for k in meta["stream_sizes"]]
-        self.transmitted_streams = int(meta["transmitted_streams"])
-        self.side_info_bytes = int(meta["side_info_bytes"])
-        self.side_info_levels = int(meta["side_info_levels"])
-        self.is_student = bool(meta["student"])
-        self.causal = bool(meta["causal"])
-        self.max_frames = int(meta["max_frames"])
-        self.fingerprint = bytes.fromhex(meta["fingerprint"])
-        self.reference_samples = int(meta.get("reference_samples", 0))
+        try:
+            self.codec_name = str(meta["codec"])
+            self.fs = int(meta["sample_rate"])
+            self.hop_length = int(meta["hop_length"])
+            self.stream_sizes = [int(k) for k in meta["stream_sizes"]]
+            self.transmitted_streams = int(meta["transmitted_streams"])
+            self.side_info_bytes = int(meta["side_info_bytes"])
+            self.side_info_levels = int(meta["side_info_levels"])
+            self.is_student = bool(meta["student"])
+            self.causal = bool(meta["causal"])
+            self.max_frames = int(meta["max_frames"])
+            self.fingerprint = bytes.fromhex(meta["fingerprint"])
+            self.reference_samples = int(meta.get("reference_samples", 0))
+        except (KeyError, TypeError, ValueError) as e:
+            raise ModelLoadError(f"{meta_path} lacks or garbles an entry ({type(e).__name__}: {e})") from None
         self.prior = None
         if meta.get("prior"):
             from espnet2_p2p.entropy import BigramPrior
@@ -82,7 +85,10 @@ class OnnxCodec:
 
     @staticmethod
     def _session(path: Path, threads: int, providers):
-        import onnxruntime as ort
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise ModelLoadError("the ONNX Runtime backend needs the onnxruntime package (pip install onnxruntime)") from None
 
         if not path.is_file():
             raise ModelLoadError(f"{path} is missing (an incomplete export)")
@@ -124,6 +130,12 @@ class OnnxCodec:
             raise AudioInputError(f"non-finite sample (NaN or Inf) at {first / self.fs:.3f} s")
         return audio
 
+    def _run(self, session, feed: dict) -> list:
+        try:
+            return session.run(None, feed)
+        except Exception as e:  # onnxruntime's own error types
+            raise P2PError(f"ONNX Runtime failed in {self.folder}: {str(e).splitlines()[0][:300]}") from None
+
     def _check_length(self, frames: int) -> None:
         if frames > self.max_frames:
             raise AudioInputError(
@@ -140,9 +152,9 @@ class OnnxCodec:
         x[0, 0, : audio.shape[0]] = audio
         if self.codec_name == "SecoustiCodec":
             reference = x[..., : max(1, min(audio.shape[0], self.reference_samples))]
-            codes, side = self.encoder.run(None, {"audio": x, "reference": reference})
+            codes, side = self._run(self.encoder, {"audio": x, "reference": reference})
             return codes[:, 0].astype(np.int64), side[0].astype(np.int64)
-        return self.encoder.run(None, {"audio": x})[0][:, 0].astype(np.int64), None
+        return self._run(self.encoder, {"audio": x})[0][:, 0].astype(np.int64), None
 
     def check_codes(self, codes: np.ndarray) -> np.ndarray:
         codes = np.asarray(codes)
@@ -168,7 +180,7 @@ class OnnxCodec:
 
     def _side(self, side) -> np.ndarray:
         if self.side_info_bytes == 0:
-            if side:
+            if side is not None and len(side):
                 raise TokenError(f"{self.codec_name} takes no side information")
             return None
         if side is None:
@@ -185,7 +197,7 @@ class OnnxCodec:
         feed = {"codes": codes[:, None, :]}
         if self.codec_name == "SecoustiCodec":
             feed["side"] = self._side(side)
-        out = self.decoder.run(None, feed)
+        out = self._run(self.decoder, feed)
         pseudo = out[1][:, 0].astype(np.int64) if len(out) > 1 else None
         return out[0][0, 0], pseudo
 
@@ -211,6 +223,24 @@ class OnnxCodec:
         audio = self._check_audio(audio)
         return bytes(self._run_encoder(audio[: max(1, self.reference_samples)])[1].astype(np.uint8).tolist())
 
+    def _chunks(self, num_frames: int, chunk_seconds: float, context_seconds: float):
+        """The chunk plan of :mod:`espnet2_p2p.chunked` (the same tokens as the torch
+        backend); a causal model: one run. A piece longer than the graphs take is refused."""
+        if self.causal:  # streamed exactly by torch: here one run, within max_frames
+            self._check_length(num_frames)
+            return [(0, num_frames, 0, num_frames)]
+        hop = self.hop_length
+        chunks = list(plan(num_frames, max(1, frames_of_seconds(chunk_seconds, self.fs, hop)),
+                           frames_of_seconds(context_seconds, self.fs, hop)))  # fmt: skip
+        longest = max(cend - cstart for _, _, cstart, cend in chunks)
+        if longest > self.max_frames:
+            raise AudioInputError(
+                f"a chunk of {longest / self.frame_rate:.1f} s (chunk + 2 x context) is longer than the"
+                f" exported graphs take ({self.max_frames / self.frame_rate:.0f} s): use a smaller --chunk_seconds"
+                " or export again with a larger --max_seconds"
+            )
+        return chunks
+
     # -------------------------------------------------------- long inputs
     def encode_file(
         self,
@@ -225,12 +255,7 @@ class OnnxCodec:
         if streams not in ("transmitted", "all"):
             raise ValueError(f"streams must be 'transmitted' or 'all', got {streams!r}")
         hop, num_frames = self.hop_length, self.frames_for(num_samples)
-        if self.causal:  # streamed exactly by torch: here one run, within max_frames
-            chunks = [(0, num_frames, 0, num_frames)]
-            self._check_length(num_frames)
-        else:
-            chunks = plan(num_frames, max(1, frames_of_seconds(chunk_seconds, self.fs, hop)),
-                          frames_of_seconds(context_seconds, self.fs, hop))  # fmt: skip
+        chunks = self._chunks(num_frames, chunk_seconds, context_seconds)
         out, side = None, b""
         for start, end, cstart, cend in chunks:
             piece = self._check_audio(read(cstart * hop, min(num_samples, cend * hop)))
@@ -261,13 +286,7 @@ class OnnxCodec:
         hop, num_frames = self.hop_length, codes.shape[-1]
         if num_frames != self.frames_for(num_samples):
             raise TokenError(f"{num_frames} frames do not fit {num_samples} samples (hop {hop})")
-        if self.causal:
-            chunks = [(0, num_frames, 0, num_frames)]
-            self._check_length(num_frames)
-        else:
-            chunks = plan(num_frames, max(1, frames_of_seconds(chunk_seconds, self.fs, hop)),
-                          frames_of_seconds(context_seconds, self.fs, hop))  # fmt: skip
-        for start, end, cstart, cend in chunks:
+        for start, end, cstart, cend in self._chunks(num_frames, chunk_seconds, context_seconds):
             audio, _ = self._run_decoder(codes[:, cstart:cend], side_info)
             write(audio[(start - cstart) * hop : min(num_samples, end * hop) - cstart * hop])
             if progress is not None:
