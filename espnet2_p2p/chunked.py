@@ -23,10 +23,12 @@ import numpy as np
 import torch
 
 from espnet2_p2p.codec.base import check_streams
-from espnet2_p2p.utils.chunks import frames_of_seconds, plan  # noqa: F401  (plan: part of this module's API)
-
-DEFAULT_CHUNK_SECONDS = 30.0
-DEFAULT_CONTEXT_SECONDS = 2.0
+from espnet2_p2p.utils.chunks import (  # noqa: F401  (plan and the defaults: part of this module's API)
+    DEFAULT_CHUNK_SECONDS,
+    DEFAULT_CONTEXT_SECONDS,
+    frames_of_seconds,
+    plan,
+)
 
 
 def _frames(codec, seconds: float) -> int:
@@ -124,7 +126,7 @@ def stream_encode(codec, read, num_samples: int, chunk_seconds: float = DEFAULT_
 
     side = b""
     if codec.side_info_bytes:
-        reference = read(0, min(num_samples, max(1, int(round(codec.reference_seconds * codec.fs)))))
+        reference = read(0, min(num_samples, codec.reference_samples))
         side = codec.side_info(tensor(reference))
     step = max(1, _frames(codec, chunk_seconds)) * codec.hop_length
     enc = codec.encode_stream()

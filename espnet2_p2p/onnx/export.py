@@ -39,7 +39,7 @@ import torch
 
 from espnet2_p2p.codec.export_graphs import P2PDecoder, P2PEncoder, SecoustiDecoder, SecoustiEncoder
 from espnet2_p2p.errors import ModelLoadError
-from espnet2_p2p.onnx.lstm import TRANSLATIONS, exportable
+from espnet2_p2p.onnx.lstm import TRANSLATIONS, exportable, run_layerwise
 from espnet2_p2p.onnx.runtime import FORMAT, VERSION
 
 OPSET = 18
@@ -109,12 +109,9 @@ class _CausalLSTMExport(torch.nn.LSTM):
     """CausalLSTM (B, C, T) from a zero state through the exportable LSTM layers."""
 
     def forward(self, x, state=None):
-        from espnet2_p2p.onnx.lstm import LayerwiseLSTM
-
         if state is not None:
             raise ValueError("the exported causal LSTM runs from a zero state only")
-        y, _ = LayerwiseLSTM(self)(x.transpose(1, 2))
-        return y.transpose(1, 2), None
+        return run_layerwise(self, x.transpose(1, 2)).transpose(1, 2), None
 
 
 def _export(module, args, dynamic_shapes, input_names, output_names, path: Path) -> None:
@@ -208,7 +205,7 @@ def export_codec(model, out_dir, max_seconds: float = 60.0, prior=None, source: 
             _export(P2PDecoder(ex), (codes,), ({1: batch, 2: frames},), ["codes"], outputs, out_dir / "decoder.onnx")
             meta.update(student=codec.is_student)
         elif kind == "SecoustiCodec":
-            ref_samples = max(1, int(round(codec.reference_seconds * codec.fs)))
+            ref_samples = codec.reference_samples
             reference = torch.export.Dim("reference", min=2 * codec.generator.H, max=ref_samples)
             ref = example[..., :ref_samples]
             _export(SecoustiEncoder(ex), (example, ref), ({0: batch, 2: frames * hop}, {0: batch, 2: reference}),

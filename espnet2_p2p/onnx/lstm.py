@@ -15,7 +15,7 @@ from typing import List, Optional
 
 import torch
 
-__all__ = ["LayerwiseLSTM", "exportable", "onnx_lstm", "TRANSLATIONS"]
+__all__ = ["LayerwiseLSTM", "exportable", "onnx_lstm", "run_layerwise", "TRANSLATIONS"]
 
 
 @torch.library.custom_op("p2p_onnx::lstm", mutates_args=())
@@ -35,28 +35,33 @@ def _(x, weights, hidden, bidirectional):
     return x.new_empty(x.shape[0], x.shape[1], (2 if bidirectional else 1) * hidden)
 
 
+def run_layerwise(lstm: torch.nn.LSTM, x: torch.Tensor) -> torch.Tensor:
+    """A batch-first :class:`torch.nn.LSTM` (eval mode, zero initial state) on x (B, T, C),
+    one ``p2p_onnx::lstm`` per layer, with the LSTM's own parameters."""
+    if not lstm.batch_first or lstm.proj_size:
+        raise ValueError("the layerwise LSTM takes a batch-first LSTM without projections")
+    suffixes = ["", "_reverse"] if lstm.bidirectional else [""]
+    for layer in range(lstm.num_layers):
+        weights = []
+        for suffix in suffixes:
+            for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+                weights.append(getattr(lstm, f"{kind}_l{layer}{suffix}"))
+        x = lstm_layer(x, weights, lstm.hidden_size, lstm.bidirectional)
+    return x
+
+
 class LayerwiseLSTM(torch.nn.Module):
-    """A batch-first :class:`torch.nn.LSTM` (eval mode, no initial state) run layer by
-    layer through ``p2p_onnx::lstm``; it shares the LSTM's parameters."""
+    """An :class:`torch.nn.LSTM` in a module's place, run by :func:`run_layerwise`; it
+    shares the LSTM's parameters."""
 
     def __init__(self, lstm: torch.nn.LSTM):
         super().__init__()
-        if not lstm.batch_first or lstm.proj_size:
-            raise ValueError("LayerwiseLSTM takes a batch-first LSTM without projections")
         self.lstm = lstm
 
     def forward(self, x: torch.Tensor, state=None):
         if state is not None:
             raise ValueError("LayerwiseLSTM runs from a zero state only")
-        lstm = self.lstm
-        suffixes = ["", "_reverse"] if lstm.bidirectional else [""]
-        for layer in range(lstm.num_layers):
-            weights = []
-            for suffix in suffixes:
-                for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
-                    weights.append(getattr(lstm, f"{kind}_l{layer}{suffix}"))
-            x = lstm_layer(x, weights, lstm.hidden_size, lstm.bidirectional)
-        return x, None
+        return run_layerwise(self.lstm, x), None
 
 
 def exportable(module: torch.nn.Module, replaced: Optional[List[tuple]] = None) -> List[tuple]:

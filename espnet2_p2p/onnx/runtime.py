@@ -23,7 +23,7 @@ from typing import Callable, Optional, Tuple
 import numpy as np
 
 from espnet2_p2p.errors import AudioInputError, ModelLoadError, P2PError, TokenError
-from espnet2_p2p.utils.chunks import frames_of_seconds, plan
+from espnet2_p2p.utils.chunks import DEFAULT_CHUNK_SECONDS, DEFAULT_CONTEXT_SECONDS, frames_of_seconds, plan
 from espnet2_p2p.utils.tokens import first_bad_token, frames_for
 
 FORMAT = "espnet2_p2p-onnx"
@@ -144,8 +144,9 @@ class OnnxCodec:
                 " or use the torch backend"
             )
 
-    def _run_encoder(self, audio: np.ndarray) -> Tuple[np.ndarray, Optional[np.ndarray]]:
-        """Samples (T,) -> (codes (S, frames), side codes (P,) or None)."""
+    def _run_encoder(self, audio: np.ndarray) -> Tuple[np.ndarray, bytes]:
+        """Samples (T,) -> (codes (S, frames), side information: one byte per code, b'' when
+        the codec has none)."""
         frames = self.frames_for(audio.shape[0])
         self._check_length(frames)
         x = np.zeros((1, 1, frames * self.hop_length), dtype=np.float32)
@@ -153,8 +154,8 @@ class OnnxCodec:
         if self.codec_name == "SecoustiCodec":
             reference = x[..., : max(1, min(audio.shape[0], self.reference_samples))]
             codes, side = self._run(self.encoder, {"audio": x, "reference": reference})
-            return codes[:, 0].astype(np.int64), side[0].astype(np.int64)
-        return self._run(self.encoder, {"audio": x})[0][:, 0].astype(np.int64), None
+            return codes[:, 0].astype(np.int64), bytes(side[0].astype(np.uint8).tolist())
+        return self._run(self.encoder, {"audio": x})[0][:, 0].astype(np.int64), b""
 
     def check_codes(self, codes: np.ndarray) -> np.ndarray:
         codes = np.asarray(codes)
@@ -185,8 +186,7 @@ class OnnxCodec:
             return None
         if side is None:
             raise TokenError(f"{self.codec_name} decodes with its side information (the file's paralinguistic codes)")
-        side = np.frombuffer(bytes(side), dtype=np.uint8).astype(np.int64) if isinstance(side, (bytes, bytearray)) \
-            else np.asarray(side, dtype=np.int64)  # fmt: skip
+        side = np.asarray(list(side), dtype=np.int64)  # bytes of a file, or integer codes
         if side.shape != (self.side_info_bytes,) or first_bad_token(side[None], [self.side_info_levels]):
             raise TokenError(f"side information must be {self.side_info_bytes} codes in [0, {self.side_info_levels})")
         return side.reshape(1, -1)
@@ -221,13 +221,13 @@ class OnnxCodec:
         if not self.side_info_bytes:
             return b""
         audio = self._check_audio(audio)
-        return bytes(self._run_encoder(audio[: max(1, self.reference_samples)])[1].astype(np.uint8).tolist())
+        return self._run_encoder(audio[: max(1, self.reference_samples)])[1]
 
     def _chunks(self, num_frames: int, chunk_seconds: float, context_seconds: float):
         """The chunk plan of :mod:`espnet2_p2p.chunked` (the same tokens as the torch
-        backend); a causal model: one run. A piece longer than the graphs take is refused."""
-        if self.causal:  # streamed exactly by torch: here one run, within max_frames
-            self._check_length(num_frames)
+        backend); a causal model: one run (the run refuses it when longer than the graphs
+        take). A chunk longer than the graphs take is refused before any is run."""
+        if self.causal:  # streamed exactly by torch: here one run
             return [(0, num_frames, 0, num_frames)]
         hop = self.hop_length
         chunks = list(plan(num_frames, max(1, frames_of_seconds(chunk_seconds, self.fs, hop)),
@@ -247,8 +247,8 @@ class OnnxCodec:
         read: Callable[[int, int], np.ndarray],
         num_samples: int,
         streams: str = "transmitted",
-        chunk_seconds: float = 30.0,
-        context_seconds: float = 2.0,
+        chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
+        context_seconds: float = DEFAULT_CONTEXT_SECONDS,
         progress: Optional[Callable[[int], None]] = None,
     ) -> Tuple[np.ndarray, bytes]:
         """Tokens (streams, frames) and side information of ``read(start, end)`` samples."""
@@ -256,12 +256,10 @@ class OnnxCodec:
             raise ValueError(f"streams must be 'transmitted' or 'all', got {streams!r}")
         hop, num_frames = self.hop_length, self.frames_for(num_samples)
         chunks = self._chunks(num_frames, chunk_seconds, context_seconds)
-        out, side = None, b""
+        out = None
         for start, end, cstart, cend in chunks:
             piece = self._check_audio(read(cstart * hop, min(num_samples, cend * hop)))
-            codes, side_codes = self._run_encoder(piece)
-            if side_codes is not None:
-                side = bytes(side_codes.astype(np.uint8).tolist())
+            codes, side = self._run_encoder(piece)
             if streams == "all" and self.predicts_streams:
                 codes = np.concatenate([codes, self._run_decoder(codes)[1]])
             if out is None:
@@ -276,8 +274,8 @@ class OnnxCodec:
         codes: np.ndarray,
         num_samples: int,
         write: Callable[[np.ndarray], None],
-        chunk_seconds: float = 30.0,
-        context_seconds: float = 2.0,
+        chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
+        context_seconds: float = DEFAULT_CONTEXT_SECONDS,
         progress: Optional[Callable[[int], None]] = None,
         side_info=None,
     ) -> None:

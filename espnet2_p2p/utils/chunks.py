@@ -4,6 +4,9 @@ so both backends give the same tokens."""
 
 from typing import Iterator, Tuple
 
+DEFAULT_CHUNK_SECONDS = 30.0
+DEFAULT_CONTEXT_SECONDS = 2.0
+
 
 def frames_of_seconds(seconds: float, sample_rate: int, hop_length: int) -> int:
     """Whole code frames closest to ``seconds`` (at least 0)."""

@@ -439,11 +439,15 @@ class SecoustiCodec(GANCodecBase):
         return loss, stats
 
     # ----------------------------------------------------------- inference
+    @property
+    def reference_samples(self) -> int:
+        """Samples of the input prefix the paralinguistic vector comes from."""
+        return max(1, int(round(self.reference_seconds * self.fs)))
+
     @torch.no_grad()
     def reference(self, x: torch.Tensor) -> torch.Tensor:
         """Paralinguistic vector (B, P) of the first ``reference_seconds`` of x (B, 1, T)."""
-        n = max(1, int(round(self.reference_seconds * self.fs)))
-        return self.generator.reference_embedding(x[:, 0, :n])
+        return self.generator.reference_embedding(x[:, 0, : self.reference_samples])
 
     def paralinguistic_codes(self, g: torch.Tensor) -> torch.Tensor:
         """Quantized vector (B, P) -> integer codes (B, P) (what a file header carries)."""
