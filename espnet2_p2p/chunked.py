@@ -28,6 +28,8 @@ from espnet2_p2p.utils.chunks import (  # noqa: F401  (plan and the defaults: pa
     DEFAULT_CONTEXT_SECONDS,
     frames_of_seconds,
     plan,
+    stitch_audio,
+    stitch_tokens,
 )
 
 
@@ -66,19 +68,14 @@ def encode(
     hop = codec.hop_length
     num_frames = codec.frames_for(num_samples)
     chunks = plan(num_frames, max(1, _frames(codec, chunk_seconds)), _frames(codec, context_seconds))
-    out = None
     device = _device(codec)
-    for start, end, cstart, cend in chunks:
+
+    def code(cstart: int, cend: int) -> np.ndarray:
         piece = read(cstart * hop, min(num_samples, cend * hop))
         x = torch.from_numpy(np.ascontiguousarray(piece, dtype=np.float32)).to(device).view(1, 1, -1)
-        codes = codec.tokens(x) if streams == "all" else codec.encode(x)
-        codes = codes[:, 0, start - cstart : end - cstart].cpu().numpy()
-        if out is None:
-            out = np.empty((codes.shape[0], num_frames), dtype=np.int64)
-        out[:, start:end] = codes
-        if progress is not None:
-            progress(end)
-    return out
+        return (codec.tokens(x) if streams == "all" else codec.encode(x))[:, 0].cpu().numpy()
+
+    return stitch_tokens(chunks, num_frames, code, progress)
 
 
 @torch.no_grad()
@@ -98,14 +95,13 @@ def decode(
         raise ValueError(f"{num_frames} frames do not fit {num_samples} samples (hop {hop})")
     chunks = plan(num_frames, max(1, _frames(codec, chunk_seconds)), _frames(codec, context_seconds))
     device = _device(codec)
-    for start, end, cstart, cend in chunks:
+
+    def decode_chunk(cstart: int, cend: int) -> np.ndarray:
         piece = torch.as_tensor(codes[:, cstart:cend], dtype=torch.long, device=device).unsqueeze(1)
         length = min(num_samples, cend * hop) - cstart * hop
-        wav = codec.decode(piece, length=length)[0, 0]
-        keep = wav[(start - cstart) * hop : min(num_samples, end * hop) - cstart * hop]
-        write(keep.cpu().numpy())
-        if progress is not None:
-            progress(end)
+        return codec.decode(piece, length=length)[0, 0].cpu().numpy()
+
+    stitch_audio(chunks, hop, num_samples, decode_chunk, write, progress)
 
 
 # ---------------------------------- streaming codecs (SecoustiCodec, causal P2PSynCodec)

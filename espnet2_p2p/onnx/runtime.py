@@ -23,7 +23,14 @@ from typing import Callable, Optional, Tuple
 import numpy as np
 
 from espnet2_p2p.errors import AudioInputError, ModelLoadError, P2PError, TokenError
-from espnet2_p2p.utils.chunks import DEFAULT_CHUNK_SECONDS, DEFAULT_CONTEXT_SECONDS, frames_of_seconds, plan
+from espnet2_p2p.utils.chunks import (
+    DEFAULT_CHUNK_SECONDS,
+    DEFAULT_CONTEXT_SECONDS,
+    frames_of_seconds,
+    plan,
+    stitch_audio,
+    stitch_tokens,
+)
 from espnet2_p2p.utils.tokens import first_bad_token, frames_for
 
 FORMAT = "espnet2_p2p-onnx"
@@ -255,19 +262,17 @@ class OnnxCodec:
         if streams not in ("transmitted", "all"):
             raise ValueError(f"streams must be 'transmitted' or 'all', got {streams!r}")
         hop, num_frames = self.hop_length, self.frames_for(num_samples)
-        chunks = self._chunks(num_frames, chunk_seconds, context_seconds)
-        out = None
-        for start, end, cstart, cend in chunks:
-            piece = self._check_audio(read(cstart * hop, min(num_samples, cend * hop)))
-            codes, side = self._run_encoder(piece)
+        side = b""
+
+        def code(cstart: int, cend: int) -> np.ndarray:
+            nonlocal side
+            codes, side = self._run_encoder(self._check_audio(read(cstart * hop, min(num_samples, cend * hop))))
             if streams == "all" and self.predicts_streams:
                 codes = np.concatenate([codes, self._run_decoder(codes)[1]])
-            if out is None:
-                out = np.empty((codes.shape[0], num_frames), dtype=np.int64)
-            out[:, start:end] = codes[:, start - cstart : end - cstart]
-            if progress is not None:
-                progress(end)
-        return out, side
+            return codes
+
+        chunks = self._chunks(num_frames, chunk_seconds, context_seconds)
+        return stitch_tokens(chunks, num_frames, code, progress), side
 
     def decode_file(
         self,
@@ -284,8 +289,5 @@ class OnnxCodec:
         hop, num_frames = self.hop_length, codes.shape[-1]
         if num_frames != self.frames_for(num_samples):
             raise TokenError(f"{num_frames} frames do not fit {num_samples} samples (hop {hop})")
-        for start, end, cstart, cend in self._chunks(num_frames, chunk_seconds, context_seconds):
-            audio, _ = self._run_decoder(codes[:, cstart:cend], side_info)
-            write(audio[(start - cstart) * hop : min(num_samples, end * hop) - cstart * hop])
-            if progress is not None:
-                progress(end)
+        chunks = self._chunks(num_frames, chunk_seconds, context_seconds)
+        stitch_audio(chunks, hop, num_samples, lambda cstart, cend: self._run_decoder(codes[:, cstart:cend], side_info)[0], write, progress)  # fmt: skip

@@ -1,8 +1,12 @@
-"""The chunk plan of long inputs (numpy-free, torch-free): :mod:`espnet2_p2p.chunked`
-(torch) and :mod:`espnet2_p2p.onnx.runtime` (ONNX Runtime) cut an input the same way,
-so both backends give the same tokens."""
+"""The chunk plan of long inputs and its stitching (torch-free): :mod:`espnet2_p2p.chunked`
+(torch) and :mod:`espnet2_p2p.onnx.runtime` (ONNX Runtime) cut an input the same way and
+keep the same part of each chunk, so both backends give the same tokens."""
 
-from typing import Iterator, Tuple
+from typing import Callable, Iterable, Iterator, Optional, Tuple
+
+import numpy as np
+
+Chunk = Tuple[int, int, int, int]
 
 DEFAULT_CHUNK_SECONDS = 30.0
 DEFAULT_CONTEXT_SECONDS = 2.0
@@ -13,7 +17,7 @@ def frames_of_seconds(seconds: float, sample_rate: int, hop_length: int) -> int:
     return max(0, int(round(seconds * sample_rate / hop_length)))
 
 
-def plan(num_frames: int, chunk_frames: int, context_frames: int) -> Iterator[Tuple[int, int, int, int]]:
+def plan(num_frames: int, chunk_frames: int, context_frames: int) -> Iterator[Chunk]:
     """Chunks as (start, end, context_start, context_end) code frames.
 
     One chunk covers everything when ``num_frames <= chunk_frames + context_frames``.
@@ -26,3 +30,40 @@ def plan(num_frames: int, chunk_frames: int, context_frames: int) -> Iterator[Tu
     for start in range(0, num_frames, chunk_frames):
         end = min(num_frames, start + chunk_frames)
         yield start, end, max(0, start - context_frames), min(num_frames, end + context_frames)
+
+
+def stitch_tokens(
+    chunks: Iterable[Chunk],
+    num_frames: int,
+    code: Callable[[int, int], np.ndarray],
+    progress: Optional[Callable[[int], None]] = None,
+) -> np.ndarray:
+    """Tokens (streams, num_frames), int64, of the chunks; ``code(context_start,
+    context_end)`` gives the tokens (streams, frames) of one chunk with its context."""
+    out = None
+    for start, end, cstart, cend in chunks:
+        codes = code(cstart, cend)
+        if out is None:
+            out = np.empty((codes.shape[0], num_frames), dtype=np.int64)
+        out[:, start:end] = codes[:, start - cstart : end - cstart]
+        if progress is not None:
+            progress(end)
+    return out
+
+
+def stitch_audio(
+    chunks: Iterable[Chunk],
+    hop_length: int,
+    num_samples: int,
+    decode: Callable[[int, int], np.ndarray],
+    write: Callable[[np.ndarray], None],
+    progress: Optional[Callable[[int], None]] = None,
+) -> None:
+    """``write`` gets the samples of the chunks in order, ``num_samples`` in all;
+    ``decode(context_start, context_end)`` gives the audio of one chunk with its context
+    (``min(num_samples, context_end * hop_length) - context_start * hop_length`` samples)."""
+    for start, end, cstart, cend in chunks:
+        audio = decode(cstart, cend)
+        write(audio[(start - cstart) * hop_length : min(num_samples, end * hop_length) - cstart * hop_length])
+        if progress is not None:
+            progress(end)
