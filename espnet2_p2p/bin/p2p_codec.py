@@ -32,8 +32,8 @@ range-coded, usually well below the nominal bitrate; ``--no-entropy`` writes the
 version 1/2. ``decode`` reads every version; ``info`` shows the nominal and the coded
 bit/s.
 
-``export`` writes the model as ONNX graphs (``encoder.onnx``, ``decoder.onnx``,
-``codec.json``; see ``espnet2_p2p.onnx.export``). ``--backend onnxruntime --model DIR``
+``export`` writes the model as ONNX graphs (``encoder.onnx``, ``decoder.onnx``, a
+student's ``decoder_all.onnx``, ``codec.json``; see ``espnet2_p2p.onnx.export``). ``--backend onnxruntime --model DIR``
 codes with them through ONNX Runtime, no torch needed; the ``.p2p`` files are the same
 as the torch backend's (a causal P2PSynCodec and SecoustiCodec are coded whole, up to the
 export's --max_seconds).
@@ -431,8 +431,8 @@ def export(args) -> int:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         print(f"p2p-codec: error: exporting {args.model} failed: {first[:300]}", file=sys.stderr)
         return 1
-    print(f"wrote {args.out}/encoder.onnx, decoder.onnx, codec.json ({meta['codec']}, fingerprint"
-          f" {meta['fingerprint']}{', prior.npz' if meta['prior'] else ''})")  # fmt: skip
+    print(f"wrote {args.out}/encoder.onnx, decoder.onnx{', decoder_all.onnx' if meta.get('decoder_all') else ''},"
+          f" codec.json ({meta['codec']}, fingerprint {meta['fingerprint']}{', prior.npz' if meta['prior'] else ''})")  # fmt: skip
     return 0
 
 

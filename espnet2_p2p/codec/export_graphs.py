@@ -31,6 +31,14 @@ class P2PDecoder(_Graph):
         return self.codec.generator.synthesise(quantizer.dequantize(codes))[0]
 
 
+class P2PDecoderAll(_Graph):
+    """A student's decoder given all 1 + N streams (tokens a language model generated):
+    nothing is predicted, as in the torch codec's ``decode`` of 1 + N streams."""
+
+    def forward(self, codes):
+        return self.codec.generator.synthesise(self.codec.generator.quantizer.dequantize(codes))[0]
+
+
 class SecoustiEncoder(_Graph):
     def forward(self, audio, reference):
         gen = self.codec.generator

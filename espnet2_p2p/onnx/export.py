@@ -9,7 +9,9 @@ a dynamic batch and time axis. They compute what the torch codec's offline ``enc
 - P2PSynCodec: ``encoder.onnx`` audio (B, 1, T) -> ``codes`` (S, B, ceil(T / hop)), the
   transmitted streams; the MDCT is its fixed-basis convolution. ``decoder.onnx`` codes ->
   ``audio`` (B, 1, frames * hop); a student's decoder predicts the pseudo VQs inside the
-  graph and also outputs them (``pseudo``, (N, B, frames)).
+  graph and also outputs them (``pseudo``, (N, B, frames)). A student also gets
+  ``decoder_all.onnx``: all 1 + N streams (tokens a language model generated) -> audio,
+  nothing predicted.
 - SecoustiCodec: ``encoder.onnx`` audio and its first ``reference_seconds`` ->
   ``codes`` (1, B, frames) and ``side`` (B, P), the paralinguistic codes a ``.p2p``
   file carries; ``decoder.onnx`` codes and side codes -> audio.
@@ -37,7 +39,7 @@ from typing import Optional
 
 import torch
 
-from espnet2_p2p.codec.export_graphs import P2PDecoder, P2PEncoder, SecoustiDecoder, SecoustiEncoder
+from espnet2_p2p.codec.export_graphs import P2PDecoder, P2PDecoderAll, P2PEncoder, SecoustiDecoder, SecoustiEncoder
 from espnet2_p2p.errors import ModelLoadError
 from espnet2_p2p.onnx.lstm import TRANSLATIONS, exportable, run_layerwise
 from espnet2_p2p.onnx.runtime import FORMAT, VERSION
@@ -178,6 +180,7 @@ def export_codec(model, out_dir, max_seconds: float = 60.0, prior=None, source: 
     # codec.json is written last: a folder whose export failed midway does not load
     (out_dir / "codec.json").unlink(missing_ok=True)
     (out_dir / "prior.npz").unlink(missing_ok=True)
+    (out_dir / "decoder_all.onnx").unlink(missing_ok=True)
     hop = codec.hop_length
     batch = torch.export.Dim("batch", min=1, max=64)
     frames = torch.export.Dim("frames", min=2, max=max_frames)
@@ -203,7 +206,13 @@ def export_codec(model, out_dir, max_seconds: float = 60.0, prior=None, source: 
                     out_dir / "encoder.onnx")  # fmt: skip
             outputs = ["audio", "pseudo"] if codec.is_student else ["audio"]
             _export(P2PDecoder(ex), (codes,), ({1: batch, 2: frames},), ["codes"], outputs, out_dir / "decoder.onnx")
-            meta.update(student=codec.is_student)
+            meta.update(student=codec.is_student, decoder_all=None)
+            if codec.is_student:  # all 1 + N streams given: nothing to predict
+                with torch.no_grad():
+                    codes_all = torch.cat([codes, P2PDecoder(ex)(codes)[1]])
+                _export(P2PDecoderAll(ex), (codes_all,), ({1: batch, 2: frames},), ["codes"], ["audio"],
+                        out_dir / "decoder_all.onnx")  # fmt: skip
+                meta.update(decoder_all="decoder_all.onnx")
         elif kind == "SecoustiCodec":
             ref_samples = codec.reference_samples
             reference = torch.export.Dim("reference", min=2 * codec.generator.H, max=ref_samples)

@@ -38,8 +38,8 @@ VERSION = 1
 
 
 class OnnxCodec:
-    """An exported codec (``codec.json``, ``encoder.onnx``, ``decoder.onnx``, optional
-    ``prior.npz``) on ONNX Runtime.
+    """An exported codec (``codec.json``, ``encoder.onnx``, ``decoder.onnx``, a student's
+    ``decoder_all.onnx``, optional ``prior.npz``) on ONNX Runtime.
 
     Args:
         folder: What ``p2p-codec export`` wrote.
@@ -89,6 +89,8 @@ class OnnxCodec:
                 raise ModelLoadError(f"{folder / meta['prior']}: {e}") from None
         self.encoder = self._session(folder / "encoder.onnx", threads, providers)
         self.decoder = self._session(folder / "decoder.onnx", threads, providers)
+        # a student's decoder of all 1 + N streams (language-model tokens); loaded when used
+        self._decoder_all, self._options = None, (threads, providers)
 
     @staticmethod
     def _session(path: Path, threads: int, providers):
@@ -112,6 +114,13 @@ class OnnxCodec:
     @property
     def frame_rate(self) -> float:
         return self.fs / self.hop_length
+
+    @property
+    def decoder_all(self):
+        """The student's session decoding all 1 + N streams (``decoder_all.onnx``)."""
+        if self._decoder_all is None:
+            self._decoder_all = self._session(self.folder / self.meta["decoder_all"], *self._options)
+        return self._decoder_all
 
     @property
     def streaming(self) -> bool:
@@ -173,10 +182,10 @@ class OnnxCodec:
             streams != self.transmitted_streams and not self.is_student
         ):
             raise TokenError(f"{streams} token streams; this model decodes {self.transmitted_streams}")
-        if streams != self.transmitted_streams:
+        if streams != self.transmitted_streams and not self.meta.get("decoder_all"):
             raise TokenError(
-                f"the exported student decodes its {self.transmitted_streams} plain stream (it predicts the"
-                f" others); {streams} streams were given: use the torch backend to decode all of them"
+                f"this export decodes the student's {self.transmitted_streams} plain stream only (it predicts the"
+                f" others); {streams} streams were given: export again (decoder_all.onnx) or use the torch backend"
             )
         bad = first_bad_token(codes, self.stream_sizes[:streams])
         if bad is not None:
@@ -204,7 +213,7 @@ class OnnxCodec:
         feed = {"codes": codes[:, None, :]}
         if self.codec_name == "SecoustiCodec":
             feed["side"] = self._side(side)
-        out = self._run(self.decoder, feed)
+        out = self._run(self.decoder if codes.shape[0] == self.transmitted_streams else self.decoder_all, feed)
         pseudo = out[1][:, 0].astype(np.int64) if len(out) > 1 else None
         return out[0][0, 0], pseudo
 
@@ -216,7 +225,9 @@ class OnnxCodec:
         return codes
 
     def decode(self, codes, num_samples: Optional[int] = None, side_info=None) -> np.ndarray:
-        """Tokens (streams, frames) -> samples (num_samples,) (default frames * hop)."""
+        """Tokens (streams, frames) -> samples (num_samples,) (default frames * hop). A
+        student takes its plain stream (the pseudo streams are predicted) or all 1 + N
+        (tokens a language model generated; nothing is predicted), as the torch codec."""
         codes = self.check_codes(codes)
         num_samples = codes.shape[-1] * self.hop_length if num_samples is None else int(num_samples)
         out = []
