@@ -334,3 +334,64 @@ def test_the_graphs_take_a_batch(exported, key):
     audio = onnx.decoder.run(None, {"codes": codes})[0]
     for b in range(2):
         assert np.abs(audio[b, 0] - onnx.decode(codes[:, b])).max() <= 1e-5
+
+
+def _attention_pair(heads=4, dim=32):
+    from espnet.nets.pytorch_backend.transformer.attention import RelPositionMultiHeadedAttention
+
+    from espnet2_p2p.onnx.attention import BlockedRelPositionAttention
+
+    torch.manual_seed(0)
+    espnet_attn = RelPositionMultiHeadedAttention(heads, dim, 0.0).eval()
+    blocked = RelPositionMultiHeadedAttention(heads, dim, 0.0).eval()
+    blocked.load_state_dict(espnet_attn.state_dict())
+    blocked.__class__ = BlockedRelPositionAttention
+    return espnet_attn, blocked
+
+
+@pytest.mark.parametrize("time", [1, 2, 255, 256, 257, 600])
+def test_the_exported_blocked_attention_is_espnets(time):
+    """In float64 the scan over query blocks gives ESPnet's relative-position attention to
+    rounding, around the block size (256) and at odd lengths."""
+    from espnet.nets.pytorch_backend.transformer.embedding import RelPositionalEncoding
+
+    espnet_attn, blocked = _attention_pair()
+    espnet_attn.double(), blocked.double()
+    xs, pos = RelPositionalEncoding(32, 0.0)(torch.randn(2, time, 32))
+    xs, pos = xs.double(), pos.double()
+    with torch.no_grad():
+        ref = espnet_attn(xs, xs, xs, pos, torch.ones(2, 1, time, dtype=torch.bool))
+        out = blocked(xs, xs, xs, pos, None)
+    assert (out - ref).abs().max() <= 1e-10 * ref.abs().max()
+
+
+def test_the_blocked_attention_exports_with_a_dynamic_length(tmp_path):
+    """Exported once, the Scan graph runs any length (across block boundaries) in ONNX
+    Runtime and gives ESPnet's output."""
+    import onnx
+    import onnxruntime as ort
+    from espnet.nets.pytorch_backend.transformer.embedding import RelPositionalEncoding
+
+    espnet_attn, blocked = _attention_pair()
+    pos = RelPositionalEncoding(32, 0.0)
+    pos.extend_pe(torch.zeros(1, 1000))
+
+    class Layer(torch.nn.Module):
+        def forward(self, x):
+            xs, pos_emb = pos(x)
+            return blocked(xs, xs, xs, pos_emb, None)
+
+    frames = torch.export.Dim("frames", min=2, max=1000)
+    with torch.no_grad():
+        program = torch.onnx.export(Layer().eval(), (torch.randn(2, 300, 32),), dynamic_shapes=({0: torch.export.Dim("batch", max=8), 1: frames},),
+                                    dynamo=True, input_names=["x"], output_names=["y"], verbose=False)  # fmt: skip
+    program.save(str(tmp_path / "attention.onnx"))
+    assert "Scan" in {node.op_type for node in onnx.load(str(tmp_path / "attention.onnx")).graph.node}
+    session = ort.InferenceSession(str(tmp_path / "attention.onnx"), providers=["CPUExecutionProvider"])
+    for time in (2, 256, 257, 700):
+        x = torch.randn(1, time, 32)
+        with torch.no_grad():
+            xs, pos_emb = pos(x)
+            ref = espnet_attn(xs, xs, xs, pos_emb, torch.ones(1, 1, time, dtype=torch.bool)).numpy()
+        got = session.run(None, {"x": x.numpy()})[0]
+        assert got.shape == ref.shape and np.abs(got - ref).max() <= 1e-4 * np.abs(ref).max()

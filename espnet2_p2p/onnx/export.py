@@ -19,9 +19,9 @@ a dynamic batch and time axis. They compute what the torch codec's offline ``enc
 What the export changes, none of it in the weights: input checks that look at values
 are left out of the graph (the runtime checks tokens before running it); the predictors'
 LSTMs become one ONNX ``LSTM`` node per layer (:mod:`espnet2_p2p.onnx.lstm`); their
-Conformer attention runs ESPnet's own relative-position attention (the fused variant
-tests its mask by value) with every frame valid, and its position table is sized for
-``max_seconds`` (longer inputs are coded in chunks by the runtime).
+Conformer attention runs as a scan over query blocks (ONNX ``Scan``,
+:mod:`espnet2_p2p.onnx.attention`) with every frame valid, and its position table is
+sized for ``max_seconds`` (longer inputs are coded in chunks by the runtime).
 
 ``codec.json`` holds what the runtime needs: the rate, hop, stream sizes, the model's
 ``.p2p`` fingerprint (files are interchangeable with the torch backend's) and the
@@ -41,6 +41,7 @@ import torch
 
 from espnet2_p2p.codec.export_graphs import P2PDecoder, P2PDecoderAll, P2PEncoder, SecoustiDecoder, SecoustiEncoder
 from espnet2_p2p.errors import ModelLoadError
+from espnet2_p2p.onnx.attention import BlockedRelPositionAttention
 from espnet2_p2p.onnx.lstm import TRANSLATIONS, exportable, run_layerwise
 from espnet2_p2p.onnx.runtime import FORMAT, VERSION
 
@@ -64,7 +65,6 @@ class _Conformer(torch.nn.Module):
 def _exportable(codec, max_frames: int):
     """Within the block, ``codec`` (on the CPU, in eval mode) traces with a dynamic length;
     every change is undone after it (the same object keeps running in PyTorch)."""
-    from espnet.nets.pytorch_backend.transformer.attention import RelPositionMultiHeadedAttention
     from espnet.nets.pytorch_backend.transformer.embedding import RelPositionalEncoding
 
     from espnet2_p2p.layers.causal import CausalLSTM
@@ -85,7 +85,7 @@ def _exportable(codec, max_frames: int):
     try:
         for module in list(codec.modules()):
             if type(module) is FusedRelPositionAttention:
-                swap_class(module, RelPositionMultiHeadedAttention)
+                swap_class(module, BlockedRelPositionAttention)
             if isinstance(module, RelPositionalEncoding):
                 pe = module.pe
                 undo.append(lambda m=module, pe=pe: setattr(m, "pe", pe))
