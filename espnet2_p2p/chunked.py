@@ -28,6 +28,7 @@ from espnet2_p2p.utils.chunks import (  # noqa: F401  (plan and the defaults: pa
     DEFAULT_CONTEXT_SECONDS,
     frames_of_seconds,
     plan,
+    plan_seconds,
     stitch_audio,
     stitch_tokens,
 )
@@ -67,7 +68,7 @@ def encode(
     check_streams(streams)
     hop = codec.hop_length
     num_frames = codec.frames_for(num_samples)
-    chunks = plan(num_frames, max(1, _frames(codec, chunk_seconds)), _frames(codec, context_seconds))
+    chunks = plan_seconds(num_frames, chunk_seconds, context_seconds, codec.fs, hop)
     device = _device(codec)
 
     def code(cstart: int, cend: int) -> np.ndarray:
@@ -93,7 +94,7 @@ def decode(
     num_frames = codes.shape[-1]
     if num_frames != codec.frames_for(num_samples):
         raise ValueError(f"{num_frames} frames do not fit {num_samples} samples (hop {hop})")
-    chunks = plan(num_frames, max(1, _frames(codec, chunk_seconds)), _frames(codec, context_seconds))
+    chunks = plan_seconds(num_frames, chunk_seconds, context_seconds, codec.fs, hop)
     device = _device(codec)
 
     def decode_chunk(cstart: int, cend: int) -> np.ndarray:

@@ -22,21 +22,23 @@ class P2PEncoder(_Graph):
         return quantizer.encode_residual(z)
 
 
-class P2PDecoder(_Graph):
-    def forward(self, codes):
-        quantizer = self.codec.generator.quantizer
-        if self.codec.is_student:
-            quantized, pseudo = quantizer.decode(codes[0])
-            return self.codec.generator.synthesise(quantized)[0], pseudo
-        return self.codec.generator.synthesise(quantizer.dequantize(codes))[0]
-
-
 class P2PDecoderAll(_Graph):
-    """A student's decoder given all 1 + N streams (tokens a language model generated):
-    nothing is predicted, as in the torch codec's ``decode`` of 1 + N streams."""
+    """Every level's tokens given: a teacher's decoder, and a student's given all 1 + N
+    streams (tokens a language model generated; nothing is predicted, as in the torch
+    codec's ``decode`` of 1 + N streams)."""
 
     def forward(self, codes):
         return self.codec.generator.synthesise(self.codec.generator.quantizer.dequantize(codes))[0]
+
+
+class P2PDecoder(P2PDecoderAll):
+    """The transmitted streams given: a student predicts its pseudo VQs (and outputs them)."""
+
+    def forward(self, codes):
+        if self.codec.is_student:
+            quantized, pseudo = self.codec.generator.quantizer.decode(codes[0])
+            return self.codec.generator.synthesise(quantized)[0], pseudo
+        return super().forward(codes)
 
 
 class SecoustiEncoder(_Graph):

@@ -23,14 +23,7 @@ from typing import Callable, Optional, Tuple
 import numpy as np
 
 from espnet2_p2p.errors import AudioInputError, ModelLoadError, P2PError, TokenError
-from espnet2_p2p.utils.chunks import (
-    DEFAULT_CHUNK_SECONDS,
-    DEFAULT_CONTEXT_SECONDS,
-    frames_of_seconds,
-    plan,
-    stitch_audio,
-    stitch_tokens,
-)
+from espnet2_p2p.utils.chunks import DEFAULT_CHUNK_SECONDS, DEFAULT_CONTEXT_SECONDS, plan_seconds, stitch_audio, stitch_tokens
 from espnet2_p2p.utils.tokens import first_bad_token, frames_for
 
 FORMAT = "espnet2_p2p-onnx"
@@ -247,9 +240,7 @@ class OnnxCodec:
         take). A chunk longer than the graphs take is refused before any is run."""
         if self.causal:  # streamed exactly by torch: here one run
             return [(0, num_frames, 0, num_frames)]
-        hop = self.hop_length
-        chunks = list(plan(num_frames, max(1, frames_of_seconds(chunk_seconds, self.fs, hop)),
-                           frames_of_seconds(context_seconds, self.fs, hop)))  # fmt: skip
+        chunks = list(plan_seconds(num_frames, chunk_seconds, context_seconds, self.fs, self.hop_length))
         longest = max(cend - cstart for _, _, cstart, cend in chunks)
         if longest > self.max_frames:
             raise AudioInputError(

@@ -32,6 +32,17 @@ def plan(num_frames: int, chunk_frames: int, context_frames: int) -> Iterator[Ch
         yield start, end, max(0, start - context_frames), min(num_frames, end + context_frames)
 
 
+def plan_seconds(
+    num_frames: int, chunk_seconds: float, context_seconds: float, sample_rate: int, hop_length: int
+) -> Iterator[Chunk]:
+    """:func:`plan` of chunks and context given in seconds (chunks of at least one frame)."""
+    return plan(
+        num_frames,
+        max(1, frames_of_seconds(chunk_seconds, sample_rate, hop_length)),
+        frames_of_seconds(context_seconds, sample_rate, hop_length),
+    )
+
+
 def stitch_tokens(
     chunks: Iterable[Chunk],
     num_frames: int,
