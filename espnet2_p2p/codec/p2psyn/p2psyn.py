@@ -33,7 +33,7 @@ from espnet2_p2p.codec.p2psyn.causal import CausalP2PSynGenerator
 from espnet2_p2p.codec.p2psyn.framing import GeneratorBase
 from espnet2_p2p.codec.shared.loss import compressed_mdct_mse
 from espnet2_p2p.codec.shared.streaming import StreamDecoder, StreamEncoder
-from espnet2_p2p.layers.convnext import ChannelLayerNorm, ConvNeXtV2Block
+from espnet2_p2p.layers.convnext import ChannelLayerNorm, ConvNeXtV2Block, run_blocks
 from espnet2_p2p.layers.mdct import MDCT
 from espnet2_p2p.quantizer.p2psvq import P2PSVQ
 from espnet2_p2p.utils.checks import check_audio_batch, check_counts
@@ -72,10 +72,8 @@ class MDCTEncoder(torch.nn.Module):
 
     def forward(self, coeffs: torch.Tensor, mask: Optional[torch.Tensor] = None) -> torch.Tensor:
         """coeffs (B, H, 8m + 1); mask: optional (B, 1, 8m + 1), 1 on valid MDCT frames."""
-        h = _masked(self.input_norm(self.input_conv(_masked(coeffs, mask))), mask)
-        for block in self.blocks:
-            h = block(h, mask)
-        return self.downsample(_masked(self.output_norm(h), mask))
+        h = self.input_conv(_masked(coeffs, mask))
+        return self.downsample(run_blocks(h, self.input_norm, self.blocks, self.output_norm, mask))
 
 
 class MDCTDecoder(torch.nn.Module):
@@ -108,10 +106,8 @@ class MDCTDecoder(torch.nn.Module):
         """z (B, D, m); masks: optional (code-frame mask (B, 1, m), MDCT-frame mask
         (B, 1, 8m + 1)), 1 on valid frames."""
         frame_mask, mask = (None, None) if masks is None else masks
-        h = _masked(self.input_norm(self.upsample(_masked(z, frame_mask))), mask)
-        for block in self.blocks:
-            h = block(h, mask)
-        return _masked(self.output_conv(_masked(self.output_norm(h), mask)), mask)
+        h = self.upsample(_masked(z, frame_mask))
+        return _masked(self.output_conv(run_blocks(h, self.input_norm, self.blocks, self.output_norm, mask)), mask)
 
 
 class P2PSynGenerator(GeneratorBase):
