@@ -9,14 +9,15 @@
   ``model.pth``);
 - a model file (``.pth``) with ``config.yaml`` next to it.
 
-The model is built from its config through ESPnet (``GANCodecTask.build_model``) and
-its weights are read with ``torch.load(weights_only=True)``: a checkpoint can hold
+The model is built from its config as ESPnet's ``GANCodecTask.build_model`` builds it
+(the codec class of ``codec``, wrapped in ``ESPnetGANCodecModel``, so the weights keep
+their ``codec.*`` names), without importing ESPnet's task and trainer modules, which take
+most of a coding command's start-up; its weights are read with ``torch.load(weights_only=True)``: a checkpoint can hold
 tensors only, no pickled code. Anything that is not such a model raises
 :class:`~espnet2_p2p.errors.ModelLoadError` naming the path and the problem; a
 checkpoint of another quantizer layout names both layouts.
 """
 
-import argparse
 import hashlib
 import io
 import json
@@ -28,8 +29,7 @@ from typing import Optional, Tuple, Union
 import torch
 import yaml
 
-import espnet2_p2p  # noqa: F401  (registers the codecs)
-from espnet2.tasks.gan_codec import GANCodecTask
+from espnet2_p2p import CODECS
 from espnet2_p2p.codec.base import as_codec
 from espnet2_p2p.errors import ModelLoadError
 
@@ -76,15 +76,34 @@ def _read_state_dict(data: bytes, where: str) -> dict:
     return state
 
 
-def build_codec(config: dict, state: dict, where: str, device: str = "cpu"):
-    """Build an ``ESPnetGANCodecModel`` from a config dict and load ``state`` strictly."""
-    if config["codec"] not in GANCodecTask.class_choices_list[0].classes:
-        raise ModelLoadError(f"{where}: unknown codec {config['codec']!r}")
-    config = {"codec_conf": {}, "model_conf": {}, **config}
+def codec_class(name, where: str) -> type:
+    """The class of a config's ``codec`` (this package's codecs: ``CODECS``)."""
+    import importlib
+
+    if not isinstance(name, str) or name not in CODECS:
+        raise ModelLoadError(f"{where}: unknown codec {name!r} (known: {', '.join(CODECS)})")
+    module, cls = CODECS[name].split(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+def build_model(config: dict, where: str) -> torch.nn.Module:
+    """``ESPnetGANCodecModel(codec=CLASS(**codec_conf), **model_conf)`` of a config, with
+    random weights: what ESPnet's ``GANCodecTask.build_model`` returns for it."""
+    from espnet2.gan_codec.espnet_model import ESPnetGANCodecModel
+
+    cls = codec_class(config.get("codec"), where)
+    codec_conf, model_conf = config.get("codec_conf") or {}, config.get("model_conf") or {}
+    if not isinstance(codec_conf, dict) or not isinstance(model_conf, dict):
+        raise ModelLoadError(f"{where}: codec_conf and model_conf must be mappings")
     try:
-        model = GANCodecTask.build_model(argparse.Namespace(**config))
+        return ESPnetGANCodecModel(codec=cls(**codec_conf), **model_conf)
     except Exception as e:
         raise ModelLoadError(f"{where}: cannot build the model of its config: {e}") from None
+
+
+def build_codec(config: dict, state: dict, where: str, device: str = "cpu"):
+    """Build an ``ESPnetGANCodecModel`` from a config dict and load ``state`` strictly."""
+    model = build_model(config, where)
     try:
         model.load_state_dict(state, strict=True)
     except (RuntimeError, ValueError) as e:
@@ -100,14 +119,7 @@ MAX_CONFIG_BYTES = 1 << 20
 def max_state_bytes(config: dict, where: str) -> int:
     """The most bytes a saved state dict of ``config``'s model can take: its tensors plus
     room for names and pickling (the model is built once, without weights, to count)."""
-    if config["codec"] not in GANCodecTask.class_choices_list[0].classes:
-        raise ModelLoadError(f"{where}: unknown codec {config['codec']!r}")
-    args = argparse.Namespace(**{"codec_conf": {}, "model_conf": {}, **config})
-    try:
-        model = GANCodecTask.build_model(args)
-    except Exception as e:
-        raise ModelLoadError(f"{where}: cannot build the model of its config: {e}") from None
-    state = model.state_dict()
+    state = build_model(config, where).state_dict()
     tensors = sum(t.numel() * t.element_size() for t in state.values())
     return int(tensors * 1.05) + 4096 * len(state) + (4 << 20)
 

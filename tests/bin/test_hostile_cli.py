@@ -170,13 +170,17 @@ def test_help_info_and_argument_errors_answer_without_torch(tmp_path, packed_mod
         "assert 'torch' not in sys.modules and 'espnet2' not in sys.modules, 'heavy import'",
         "sys.exit(code)",
     ])  # fmt: skip
+    start = time.time()
+    subprocess.run([sys.executable, "-c", "import torch"], check=True)
+    torch_import = time.time() - start
     for argv, code in ((["info", str(tmp_path / "a.p2p")], 0), (["--help"], 0), (["encode"], 2)):
         start = time.time()
         proc = subprocess.run([sys.executable, "-c", probe, *argv], capture_output=True, text=True)
         seconds = time.time() - start
         assert proc.returncode == code, proc.stderr[-500:]
         assert "heavy import" not in proc.stderr
-        assert seconds < 2.0, f"{argv}: {seconds:.2f} s"
+        # a third of importing torch (they take about a tenth here)
+        assert seconds < torch_import / 3, f"{argv}: {seconds:.2f} s, import torch {torch_import:.2f} s"
     import espnet2_p2p  # noqa: F401
     from espnet2.tasks.gan_codec import GANCodecTask
 
