@@ -390,9 +390,10 @@ def tables(names: List[str], sizes, rtf, memory, threads: List[int], lengths: Li
 
 @torch.no_grad()
 def part_scaling(device: str, runs: int, lengths=(1.0, 10.0, 60.0, 600.0), whole_max: float = 60.0) -> List[str]:
-    from espnet2_p2p import chunked
+    from espnet2_p2p.coder import TorchCoder
 
     codec = build_p2p("student.yaml", device).codec
+    coder = TorchCoder(codec, fingerprint=b"")
     rows = ["| input (s) | whole-input encode + decode RTF | chunked (30 s, 2 s context) encode + decode RTF |",
             "|---|---|---|"]  # fmt: skip
     for seconds in lengths:
@@ -404,8 +405,8 @@ def part_scaling(device: str, runs: int, lengths=(1.0, 10.0, 60.0, 600.0), whole
         flat = x[0, 0].cpu().numpy()
 
         def chunk_run():
-            codes = chunked.encode(codec, lambda s, e: flat[s:e], len(flat))
-            chunked.decode(codec, codes, len(flat), lambda w: None)
+            codes, side = coder.encode_file(lambda s, e: flat[s:e], len(flat))
+            coder.decode_file(codes, len(flat), lambda w: None, side_info=side)
 
         # 600 s: one run, no warm-up (the same model and chunk shapes ran just before)
         t = timed(chunk_run, r, device, warmup=seconds < 600)

@@ -16,7 +16,6 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -32,37 +31,40 @@ def main(argv=None) -> None:
 
     from espnet2_p2p import pretrained
     from espnet2_p2p.audio import AudioSource
+    from espnet2_p2p.coder import TorchCoder, open_coder
     from espnet2_p2p.model_io import load_codec
-    from espnet2_p2p.onnx import OnnxCodec
     from espnet2_p2p.onnx.export import export
 
     model = args.model or pretrained.default_model()
     clips = sorted(args.clips.rglob("*.wav"))
     if not clips:
         raise SystemExit(f"no .wav files below {args.clips}")
-    codec = load_codec(model, args.model_name).codec
-    if codec.side_info_bytes:
-        raise SystemExit("this comparison is written for P2PSynCodec models (tests/test_onnx.py covers SecoustiCodec)")
+    ours = TorchCoder(load_codec(model, args.model_name).codec)
+    layout = ours.layout
+
+    def decoded(coder, codes, num_samples, side):
+        pieces = []
+        coder.decode_file(codes, num_samples, pieces.append, side_info=side)
+        return np.concatenate(pieces)
+
     with tempfile.TemporaryDirectory() as folder:
         export(model, folder, args.model_name)
-        onnx = OnnxCodec(folder, threads=1)
+        onnx = open_coder(folder, "onnxruntime", threads=1)
         plain = pseudo = plain_n = pseudo_n = 0
         worst = worst_all = seconds = 0.0
         for clip in tqdm(clips, desc="clips"):
-            with AudioSource(clip, codec.fs) as src:
+            with AudioSource(clip, layout.fs) as src:
                 audio = src.read(0, src.num_samples)
-            seconds += len(audio) / codec.fs
-            x = torch.from_numpy(audio).view(1, 1, -1)
-            ref = codec.encode(x)[:, 0].numpy()
-            got = onnx.encode(audio, streams="all")
-            plain, plain_n = plain + int((ref == got[: len(ref)]).sum()), plain_n + ref.size
-            if codec.predicts_streams:
-                ref_all = codec.tokens(x)[:, 0].numpy()
-                pseudo, pseudo_n = pseudo + int((ref_all[1:] == got[1:]).sum()), pseudo_n + ref_all[1:].size
-                wav_all = codec.decode(torch.from_numpy(ref_all).unsqueeze(1), length=len(audio))[0, 0].numpy()
-                worst_all = max(worst_all, float(np.abs(onnx.decode(ref_all, len(audio)) - wav_all).max()))
-            wav = codec.decode(torch.from_numpy(ref).unsqueeze(1), length=len(audio))[0, 0].numpy()
-            worst = max(worst, float(np.abs(onnx.decode(ref, len(audio)) - wav).max()))
+            n = len(audio)
+            seconds += n / layout.fs
+            ref, side = ours.encode_file(lambda a, b: audio[a:b], n, "all")
+            got, _ = onnx.encode_file(lambda a, b: audio[a:b], n, "all")
+            sent = layout.transmitted_streams
+            plain, plain_n = plain + int((ref[:sent] == got[:sent]).sum()), plain_n + ref[:sent].size
+            if layout.predicts_streams:
+                pseudo, pseudo_n = pseudo + int((ref[sent:] == got[sent:]).sum()), pseudo_n + ref[sent:].size
+                worst_all = max(worst_all, float(np.abs(decoded(onnx, ref, n, side) - decoded(ours, ref, n, side)).max()))
+            worst = max(worst, float(np.abs(decoded(onnx, ref[:sent], n, side) - decoded(ours, ref[:sent], n, side)).max()))
     rows = [
         "# ONNX Runtime against PyTorch",
         "",

@@ -47,7 +47,6 @@ raises :class:`~espnet2_p2p.errors.BitstreamError` naming what is wrong.
 """
 
 import dataclasses
-import math
 import os
 import struct
 import zlib
@@ -60,6 +59,7 @@ import numpy as np
 from espnet2_p2p.utils.files import temp_path
 from espnet2_p2p.utils.tokens import first_bad_token, frames_for
 from espnet2_p2p.errors import BitstreamError
+from espnet2_p2p.layout import token_bits
 
 PathLike = Union[str, os.PathLike]
 
@@ -82,11 +82,6 @@ MAX_PSEUDO = 64
 MAX_FRAMES = (1 << 32) - 1
 # constriction's range coder quantises probabilities to 24 bits: no token costs more
 MAX_CODED_BITS_PER_TOKEN = 24
-
-
-def token_bits(codebook_size: int) -> int:
-    """Bits per token of a codebook: ``ceil(log2(K))``."""
-    return max(1, math.ceil(math.log2(codebook_size)))
 
 
 @dataclass(frozen=True)
@@ -512,3 +507,38 @@ def read_header(path: PathLike) -> P2PHeader:
         raise BitstreamError(f"{path}: {e}") from None
     except OSError as e:
         raise BitstreamError(f"{path}: cannot read: {e.strerror or e}") from None
+
+
+@dataclass(frozen=True)
+class P2PFile:
+    """One ``.p2p`` file: its header (which names the model, the streams and the side
+    information) and its tokens (streams, frames). Every reader and writer of ``.p2p``
+    files in the package goes through it."""
+
+    header: P2PHeader
+    codes: np.ndarray
+
+    @property
+    def side_info(self) -> bytes:
+        return self.header.side_info
+
+    @classmethod
+    def of(cls, layout, codes: np.ndarray, num_samples: int, fingerprint: bytes, side_info: bytes = b"") -> "P2PFile":
+        """The file of a codec's tokens: ``layout`` is its :class:`~espnet2_p2p.layout.Layout`,
+        ``codes`` its transmitted streams (or fewer: a teacher's first levels)."""
+        header = P2PHeader.for_streams(layout.fs, layout.hop_length, layout.stream_sizes, codes.shape[0],
+                                       num_samples, fingerprint, side_info)  # fmt: skip
+        return cls(header, np.asarray(codes))
+
+    @classmethod
+    def read(cls, path: PathLike, prior=None, layout=None, fingerprint: bytes = None) -> "P2PFile":
+        """Read and check a file; with ``layout`` and ``fingerprint`` (a coder's), refuse
+        first, from the header alone, a file that another model wrote."""
+        if layout is not None:
+            read_header(path).check_compatible(layout.fs, layout.hop_length, layout.stream_sizes,
+                                               layout.side_info_bytes, fingerprint, path)  # fmt: skip
+        return cls(*read(path, prior))
+
+    def write(self, path: PathLike, prior=None) -> int:
+        """Write atomically (entropy-coded with ``prior``); returns the file's size."""
+        return write(path, self.header, self.codes, prior)

@@ -43,8 +43,9 @@ from typing import List, Optional, Sequence, Union
 import numpy as np
 import torch
 
-from espnet2_p2p import chunked
+from espnet2_p2p import chunked  # noqa: F401  (its defaults)
 from espnet2_p2p.codec.base import as_codec, check_streams
+from espnet2_p2p.coder import TorchCoder, chunked_length
 from espnet2_p2p.errors import AudioInputError, TokenError
 from espnet2_p2p.utils.checks import check_audio_batch, check_counts
 from espnet2_p2p.utils.tokens import first_bad_token, frames_for
@@ -80,6 +81,7 @@ class P2PTokenizer:
         self.chunk_seconds, self.context_seconds = chunk_seconds, context_seconds
         self.model = model
         self.codec = as_codec(model).eval()
+        self.coder = TorchCoder(self.codec)
         self.streams = streams
         # every stream the codec can decode from (P2PSynCodec: plain + N pseudo)
         self.codec_sizes: List[int] = list(self.codec.stream_sizes)
@@ -168,58 +170,39 @@ class P2PTokenizer:
                 out[b, : self.num_frames(length)] = self.encode(x[b, 0, :length])
             return out
         x = x.to(self.device)
-        if self.streams == "all" and self.codec.predicts_streams:
-            codes = self.codec.tokens(x, lengths)
-        elif self.codec.streaming:
-            codes = self.codec.encode(x)[: self.num_streams]
-            if lengths is not None:  # causal: an item's own frames are those it gets alone
-                for b, n in enumerate(lengths):
-                    codes[:, b, self.num_frames(int(n)) :] = 0
-        elif self.streams == "all":
-            codes = self.codec.tokens(x, lengths)
-        else:
-            codes = self.codec.encode(x, lengths)[: self.num_streams]
+        codes = self.coder.encode_batch(x, lengths, self._coder_streams)[: self.num_streams]
         tokens = codes.permute(1, 2, 0).cpu()  # (B, frames, S)
         return tokens[0] if single else tokens
 
+    @property
+    def _coder_streams(self) -> str:
+        return "all" if self.streams == "all" else "transmitted"
+
     def _long(self, num_samples: int) -> bool:
         """Whether an input of this length is coded in chunks."""
-        if self.chunk_seconds is None:
-            return False
-        extra = 0.0 if self.codec.streaming else self.context_seconds
-        return num_samples > (self.chunk_seconds + extra) * self.sample_rate
+        limit = chunked_length(self.coder.layout, self.chunk_seconds, self.context_seconds)
+        return limit is not None and num_samples > limit * self.sample_rate
 
     def _encode_chunked(self, wav: np.ndarray) -> torch.Tensor:
-        def read(a, b):
-            return wav[a:b]
+        codes, _ = self.coder.encode_file(lambda a, b: wav[a:b], len(wav), self._coder_streams,
+                                          self.chunk_seconds, self.context_seconds)  # fmt: skip
+        return torch.from_numpy(np.ascontiguousarray(codes[: self.num_streams].T))
 
-        if self.codec.streaming:
-            streams = "all" if self.streams == "all" else "transmitted"
-            codes, _ = chunked.stream_encode(self.codec, read, len(wav), self.chunk_seconds, streams=streams)
-            codes = codes[: self.num_streams]
-        else:
-            streams = "all" if self.streams == "all" else "transmitted"
-            codes = chunked.encode(self.codec, read, len(wav), streams, self.chunk_seconds, self.context_seconds)
-            codes = codes[: self.num_streams]
-        return torch.from_numpy(np.ascontiguousarray(codes.T))
-
-    def _decode_chunked(self, tokens: torch.Tensor, length: int, g) -> torch.Tensor:
+    def _decode_chunked(self, tokens: torch.Tensor, length: int, side_info) -> torch.Tensor:
         pieces = []
-        codes = tokens.t().numpy()
-        if self.codec.streaming:
-            chunked.stream_decode(self.codec, codes, None, length, pieces.append, self.chunk_seconds, paralinguistic=g)
-        else:
-            chunked.decode(self.codec, codes, length, pieces.append, self.chunk_seconds, self.context_seconds)
+        self.coder.decode_file(tokens.t().numpy(), length, pieces.append, self.chunk_seconds,
+                               self.context_seconds, side_info=side_info)  # fmt: skip
         return torch.from_numpy(np.concatenate(pieces))
 
     @property
     def has_paralinguistic(self) -> bool:
-        """Whether the codec has a global paralinguistic vector (SecoustiCodec)."""
-        return self.codec.side_info_bytes > 0
+        """Whether the codec has a global paralinguistic vector (SecoustiCodec): the side
+        information of its files."""
+        return self.coder.layout.side_info_bytes > 0
 
     @property
     def paralinguistic_dim(self) -> int:
-        return self.codec.side_info_bytes
+        return self.coder.layout.side_info_bytes
 
     @torch.no_grad()
     def paralinguistic(self, wav) -> torch.Tensor:
@@ -230,9 +213,8 @@ class P2PTokenizer:
         x = torch.as_tensor(wav, dtype=torch.float32)
         if x.dim() != 1 or x.numel() == 0:
             raise AudioInputError(f"wav must be (T,) with T >= 1, got shape {tuple(x.shape)}")
-        x = x.view(1, 1, -1)
-        check_audio_batch(x, "wav")
-        return torch.tensor(list(self.codec.side_info(x.to(self.device))), dtype=torch.long)
+        check_audio_batch(x.view(1, 1, -1), "wav")
+        return torch.tensor(list(self.coder.side_info(x.cpu().numpy())), dtype=torch.long)
 
     @torch.no_grad()
     def decode(self, tokens, length: Optional[int] = None, paralinguistic=None) -> torch.Tensor:
@@ -244,28 +226,23 @@ class P2PTokenizer:
         :meth:`paralinguistic` (default: the all-zero vector).
         """
         tokens = self.check(tokens, num_samples=length, streams=[1, len(self.codec_sizes)])
-        long = self._long(tokens.shape[0] * self.hop_length)
-        codes = tokens.t().unsqueeze(1).to(self.device)  # (S, 1, frames)
-        if not self.has_paralinguistic:
-            if paralinguistic is not None:
-                raise TokenError(f"{type(self.codec).__name__} takes no paralinguistic vector")
-            if long:
-                return self._decode_chunked(tokens, length or tokens.shape[0] * self.hop_length, None)
-            return self.codec.decode(codes, length=length)[0, 0].cpu()
-        g = None
+        side = None
         if paralinguistic is not None:
+            if not self.has_paralinguistic:
+                raise TokenError(f"{type(self.codec).__name__} takes no paralinguistic vector")
             p = torch.as_tensor(np.asarray(paralinguistic))
-            levels = self.codec.side_info_levels
+            levels = self.coder.layout.side_info_levels
             fits = not p.dtype.is_floating_point and p.shape == (self.paralinguistic_dim,)
             if not fits or int(p.min()) < 0 or int(p.max()) >= levels:
                 raise TokenError(
                     f"paralinguistic: expected {self.paralinguistic_dim} integer codes in [0, {levels}),"
                     f" got shape {tuple(p.shape)} {p.dtype}"
                 )
-            g = self.codec.side_info_codes(p.long().tolist())
-        if long:
-            return self._decode_chunked(tokens, length or tokens.shape[0] * self.hop_length, g)
-        return self.codec.decode(codes, paralinguistic=g, length=length)[0, 0].cpu()
+            side = p.long().tolist()
+        if self._long(tokens.shape[0] * self.hop_length):
+            return self._decode_chunked(tokens, length or tokens.shape[0] * self.hop_length, side)
+        codes = tokens.t().unsqueeze(1).to(self.device)  # (S, 1, frames)
+        return self.coder.decode_batch(codes, length, side)[0, 0].cpu()
 
     def check(self, tokens, num_samples: Optional[int] = None, streams=None, name: str = "tokens"):
         """Return tokens as a LongTensor (frames, S) or raise :class:`TokenError`.

@@ -194,13 +194,36 @@ def test_export_refuses_an_output_that_is_a_file(tmp_path, packed_models, capsys
     assert "taken" in one_error_line(capsys)
 
 
-def test_the_onnx_backend_refuses_a_model_that_is_not_an_export(tmp_path, packed_models, capsys):
+def test_the_onnx_backend_refuses_a_folder_that_is_not_an_export(tmp_path, capsys):
     wav = tmp_path / "in.wav"
     sf.write(wav, gliding_speech(0.5), 16000)
-    assert main(["encode", str(wav), str(tmp_path / "o.p2p"), "--model", str(packed_models), "--backend", "onnxruntime"]) == 1
-    assert "p2p-codec export" in one_error_line(capsys)
     assert main(["encode", str(wav), str(tmp_path / "o.p2p"), "--model", str(tmp_path), "--backend", "onnxruntime"]) == 1
     assert "no codec.json" in one_error_line(capsys)
+    assert main(["encode", str(wav), str(tmp_path / "o.p2p"), "--model", str(tmp_path / "none.zip"),
+                 "--backend", "onnxruntime"]) == 1  # fmt: skip
+    assert "p2p-codec export" in one_error_line(capsys)
+
+
+def test_a_model_file_is_exported_once_into_the_cache(tmp_path, packed_models, capsys, monkeypatch):
+    """--backend onnxruntime with a packed zip: exported on first use into a folder keyed
+    by the file's SHA-256, reused after, made again when damaged; the files equal the
+    torch backend's."""
+    monkeypatch.setenv("P2P_CODEC_CACHE", str(tmp_path / "cache"))
+    wav = tmp_path / "in.wav"
+    sf.write(wav, gliding_speech(1.0), 16000)
+    model = ["--model", str(packed_models)]
+    assert main(["encode", str(wav), str(tmp_path / "t.p2p"), *model, "-q"]) == 0
+    assert main(["encode", str(wav), str(tmp_path / "o.p2p"), *model, "--backend", "onnxruntime"]) == 0
+    assert "exporting" in capsys.readouterr().err
+    (entry,) = (tmp_path / "cache" / "onnx").iterdir()
+    assert (entry / "codec.json").is_file() and len(entry.name) == 32
+    assert (tmp_path / "o.p2p").read_bytes() == (tmp_path / "t.p2p").read_bytes()
+    assert main(["encode", str(wav), str(tmp_path / "o2.p2p"), *model, "--backend", "onnxruntime"]) == 0
+    assert "exporting" not in capsys.readouterr().err
+    (entry / "decoder.onnx").write_bytes(b"damaged")
+    assert main(["decode", str(tmp_path / "o.p2p"), str(tmp_path / "o.wav"), *model, "--backend", "onnxruntime"]) == 0
+    assert "making it again" in capsys.readouterr().err
+    assert [p.name for p in (tmp_path / "cache" / "onnx").iterdir()] == [entry.name]
 
 
 def test_the_runtime_refuses_bad_input(tmp_path, exported):

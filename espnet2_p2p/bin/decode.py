@@ -40,9 +40,10 @@ import torch
 from tqdm import tqdm
 
 import espnet2_p2p  # noqa: F401  (registers the codecs)
-from espnet2_p2p import bitstream, chunked
+from espnet2_p2p.bitstream import P2PFile
+from espnet2_p2p.coder import TorchCoder
 from espnet2_p2p.data.prepare import read_table
-from espnet2_p2p.model_io import fingerprint, load_files
+from espnet2_p2p.model_io import load_files
 from espnet2_p2p.utils.files import file_digest
 
 
@@ -62,41 +63,27 @@ def parse_system(spec: str):
 
 
 @torch.no_grad()
-def decode_system(codec, wav: np.ndarray, n_streams: Optional[int], p2p_path: Path, fp: bytes):
-    """Code one utterance through a .p2p file.
+def decode_system(coder: TorchCoder, wav: np.ndarray, n_streams: Optional[int], p2p_path: Path):
+    """Code one utterance through a .p2p file with ``coder`` (which chooses chunked or
+    streaming coding itself).
 
     Returns:
         (decoded wav, (predicted pseudo tokens, teacher tokens) for a student else None,
         the header of the file written).
     """
-    def header_for(num_streams: int, side: bytes = b"") -> bitstream.P2PHeader:
-        return bitstream.P2PHeader.for_streams(codec.fs, codec.hop_length, codec.stream_sizes,
-                                               num_streams, len(wav), fp, side)  # fmt: skip
-
-    if codec.side_info_bytes:  # SecoustiCodec: streams, side information
-        codes, side = chunked.stream_encode(codec, lambda a, b: wav[a:b], len(wav))
-        header = header_for(1, side)
-        bitstream.write(p2p_path, header, codes)
-        header, read_back = bitstream.read(p2p_path)
-        pieces = []
-        chunked.stream_decode(codec, read_back, header.side_info, header.num_samples, pieces.append)
-        return np.concatenate(pieces), None, header
-    x = torch.from_numpy(wav).view(1, 1, -1)
-    # A student's encode() is the plain stream of tokens(): code once, keep both.
-    student = codec.predicts_streams
-    all_tokens = codec.tokens(x) if student else None
-    codes = all_tokens[:1] if student else codec.encode(x)
-    if n_streams is not None:
-        codes = codes[:n_streams]
-    header = header_for(codes.shape[0])
-    bitstream.write(p2p_path, header, codes[:, 0].numpy())
-    header, read_back = bitstream.read(p2p_path)
-    codes = torch.from_numpy(read_back).unsqueeze(1)
-    wav_hat = codec.decode(codes, length=header.num_samples).view(-1).numpy()
+    layout = coder.layout
+    student = layout.predicts_streams
+    # A student's transmitted stream is the first of all its streams: code once, keep both.
+    codes, side = coder.encode_file(lambda a, b: wav[a:b], len(wav), "all" if student else "transmitted")
+    sent = codes[: layout.transmitted_streams][:n_streams]
+    P2PFile.of(layout, sent, len(wav), coder.fingerprint, side).write(p2p_path)
+    p2p = P2PFile.read(p2p_path)
+    pieces: List[np.ndarray] = []
+    coder.decode_file(p2p.codes, p2p.header.num_samples, pieces.append, side_info=p2p.side_info)
     tokens = None
     if student:
-        tokens = (all_tokens[1:, 0], codec.teacher_tokens(x)[1:, 0])
-    return wav_hat, tokens, header
+        tokens = (torch.from_numpy(codes[1:]), torch.from_numpy(coder.teacher_tokens(wav)[1:]))
+    return np.concatenate(pieces), tokens, p2p.header
 
 
 def token_accuracy(pairs) -> List[Tuple[float, float]]:
@@ -145,30 +132,29 @@ def reusable(out_dir: Path, key: str, utts) -> Optional[dict]:
 
 def decode_one(label: str, config: Path, model_file: Path, options: dict, utts, out_dir: Path) -> dict:
     """Decode every utterance with one system; returns its measurements."""
-    model = load_files(config, model_file)
-    codec, fp = model.codec, fingerprint(model)
-    if options and codec.side_info_bytes:
-        raise SystemExit(f"decode: {label}: options {sorted(options)} apply to P2PSynCodec only")
+    coder = TorchCoder(load_files(config, model_file).codec)
     if "pseudo_codeword" in options:
         try:
-            codec.set_pseudo_codeword(options["pseudo_codeword"])
+            coder.codec.set_pseudo_codeword(options["pseudo_codeword"])
         except ValueError as e:
             raise SystemExit(f"decode: {label}: {e}") from None
     n_streams = options.get("streams")
-    info = codec.meta_info()
+    if n_streams is not None and not 1 <= n_streams <= coder.layout.transmitted_streams:
+        raise SystemExit(f"decode: {label}: streams={n_streams}, but it transmits {coder.layout.transmitted_streams}")
+    fs = coder.layout.fs
     (out_dir / "bitstreams").mkdir(parents=True, exist_ok=True)
     pairs, payload_bits, file_bytes, seconds, sent = [], 0, 0, 0.0, []
     for utt, path in tqdm(utts, desc=f"decoding {label}"):
-        wav, fs = sf.read(path, dtype="float32")
-        if fs != info["fs"]:
-            raise SystemExit(f"decode: {utt}: {path} is {fs} Hz, the codec needs {info['fs']} Hz")
+        wav, rate = sf.read(path, dtype="float32")
+        if rate != fs:
+            raise SystemExit(f"decode: {utt}: {path} is {rate} Hz, the codec needs {fs} Hz")
         p2p = out_dir / "bitstreams" / f"{utt}.p2p"
-        wav_hat, tokens, header = decode_system(codec, wav, n_streams, p2p, fp)
+        wav_hat, tokens, header = decode_system(coder, wav, n_streams, p2p)
         sf.write(str(out_dir / f"{utt}.wav"), wav_hat, fs, subtype="FLOAT")
         payload_bits += header.payload_bits
         file_bytes += p2p.stat().st_size
         seconds += len(wav) / fs
-        sent.append(bitstream.read(p2p)[1].reshape(header.num_streams, -1))
+        sent.append(P2PFile.read(p2p).codes.reshape(header.num_streams, -1))
         if tokens is not None:
             pairs.append(tokens)
     sizes = list(header.stream_sizes)

@@ -27,10 +27,11 @@ from espnet2_p2p.errors import P2PError
 
 
 def _runner(args):
-    from espnet2_p2p.bin.p2p_codec import Runner
+    """A :class:`~espnet2_p2p.filecoding.FileCoder` of the model (torch backend, quiet)."""
+    from espnet2_p2p.coder import open_coder
+    from espnet2_p2p.filecoding import FileCoder
 
-    return Runner(argparse.Namespace(model=args.model, model_name=args.model_name, device=args.device,
-                                     chunk_seconds=30.0, context_seconds=2.0, quiet=True))  # fmt: skip
+    return FileCoder(open_coder(args.model, "torch", args.model_name, args.device), progress=False)
 
 
 def tokens_from_audio(runner, wav_scp: Path, max_seconds: Optional[float]) -> List[np.ndarray]:
@@ -38,13 +39,12 @@ def tokens_from_audio(runner, wav_scp: Path, max_seconds: Optional[float]) -> Li
 
     from espnet2_p2p.bin.p2p_codec import list_inputs
 
-    codec = runner.codec
     inputs = list_inputs(wav_scp, (".wav", ".flac", ".ogg"))
     out, seconds = [], 0.0
     for _, path in tqdm(inputs, desc="tokens", unit="file"):
-        codes, _, num_samples = runner.transmitted(path)
+        codes, _, num_samples = runner.tokens_of(path)
         out.append(codes)
-        seconds += num_samples / codec.fs
+        seconds += num_samples / runner.layout.fs
         if max_seconds is not None and seconds >= max_seconds:
             break
     return out
@@ -59,11 +59,11 @@ def dump_of(tokens_dir: Optional[Path], fingerprint_hex: str) -> Optional[dict]:
     return info if info.get("model_fingerprint") == fingerprint_hex else None
 
 
-def tokens_from_dump(codec, info: dict, tokens_dir: Path) -> List[np.ndarray]:
+def tokens_from_dump(layout, info: dict, tokens_dir: Path) -> List[np.ndarray]:
     import kaldiio
 
-    streams = codec.transmitted_streams
-    sizes = list(codec.stream_sizes[:streams])
+    streams = layout.transmitted_streams
+    sizes = list(layout.stream_sizes[:streams])
     if info["codebook_sizes"][:streams] != sizes:
         raise P2PError(f"{tokens_dir}: codebooks {info['codebook_sizes']}, the model transmits {sizes}")
     offsets = np.asarray(info["offsets"][:streams])[:, None]
@@ -90,11 +90,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     try:
         runner = _runner(args)
-        codec = runner.codec
-        info = dump_of(args.tokens_dir, runner.fingerprint.hex())
+        layout = runner.layout
+        info = dump_of(args.tokens_dir, runner.coder.fingerprint.hex())
         if info is not None:
             print(f"fit_prior: the tokens of {args.tokens_dir}", file=sys.stderr)
-            sequences = tokens_from_dump(codec, info, args.tokens_dir)
+            sequences = tokens_from_dump(layout, info, args.tokens_dir)
         elif args.wav_scp is not None:
             print(f"fit_prior: coding {args.wav_scp}", file=sys.stderr)
             sequences = tokens_from_audio(runner, args.wav_scp, args.max_seconds)
@@ -102,7 +102,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             raise P2PError(f"{args.tokens_dir} is not a token dump of this model; give --wav_scp")
         if not sequences:
             raise P2PError("no tokens to fit a prior on")
-        sizes = list(codec.stream_sizes[: codec.transmitted_streams])
+        sizes = list(layout.stream_sizes[: layout.transmitted_streams])
         prior = BigramPrior.fit(sequences, sizes)
     except (P2PError, ValueError, OSError) as e:
         print(f"fit_prior: error: {e}", file=sys.stderr)
@@ -116,10 +116,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         tmp.unlink(missing_ok=True)
     tokens = sum(s.size for s in sequences)
     frames = sum(s.shape[1] for s in sequences)
-    ideal = sum(prior.bits(s) for s in sequences) / frames * codec.frame_rate
+    ideal = sum(prior.bits(s) for s in sequences) / frames * layout.frame_rate
     print(f"wrote {args.output}: prior {prior.fingerprint().hex()} of {len(sequences)} utterances,"
-          f" {tokens} tokens ({frames / codec.frame_rate / 3600:.2f} h); on them {ideal:.0f} bit/s"
-          f" against {codec.nominal_bitrate:.0f} nominal")  # fmt: skip
+          f" {tokens} tokens ({frames / layout.frame_rate / 3600:.2f} h); on them {ideal:.0f} bit/s"
+          f" against {layout.nominal_bitrate:.0f} nominal")  # fmt: skip
     return 0
 
 

@@ -45,10 +45,7 @@ import sys
 from pathlib import Path
 from typing import List, Tuple
 
-import numpy as np
-
 from espnet2_p2p.errors import P2PError
-from espnet2_p2p.utils.files import temp_path
 
 AUDIO_EXTS = (".wav", ".flac", ".ogg")
 
@@ -192,180 +189,41 @@ def plan_outputs(inputs, output: Path, ext: str) -> List[Path]:
 
 
 class Runner:
-    """Holds the model and the options; codes one file per call."""
+    """The command line's options applied: the coder (loaded when first needed) and the
+    one-file jobs of :class:`~espnet2_p2p.filecoding.FileCoder`."""
 
     def __init__(self, args):
+        from espnet2_p2p.coder import say_to_stderr
+
         self.args = args
-        self._codec = None
-        self.onnx = getattr(args, "backend", "torch") == "onnxruntime"
-        self.threads = getattr(args, "threads", 0)
+        self.say = say_to_stderr(args.quiet)
+        self._files = None
 
-    def say(self, message: str) -> None:
-        if not self.args.quiet:
-            from tqdm import tqdm
+    @property
+    def files(self):
+        if self._files is None:
+            from espnet2_p2p.coder import open_coder
+            from espnet2_p2p.filecoding import FileCoder
 
-            tqdm.write(message, file=sys.stderr)
-
-    def _load_onnx(self):
-        from espnet2_p2p.onnx import OnnxCodec
-
-        if not self.args.model:
-            raise P2PError("--backend onnxruntime needs --model DIR, a folder written by `p2p-codec export`")
-        if not Path(self.args.model).is_dir():
-            raise P2PError(f"--backend onnxruntime: {self.args.model} is not a folder written by `p2p-codec export`")
-        codec = OnnxCodec(self.args.model, threads=self.threads)
-        self.fingerprint, self.prior = codec.fingerprint, codec.prior
-        return codec
+            args = self.args
+            coder = open_coder(args.model, getattr(args, "backend", "torch"), args.model_name,
+                               getattr(args, "device", "cpu"), getattr(args, "threads", 0), self.say)  # fmt: skip
+            self._files = FileCoder(coder, args.chunk_seconds, args.context_seconds, self.say, not args.quiet)
+        return self._files
 
     @property
     def codec(self):
-        if self._codec is None and self.onnx:
-            self._codec = self._load_onnx()
-        if self._codec is None:
-            if not self.args.model:
-                from espnet2_p2p import pretrained
-
-                self.args.model = pretrained.default_model()
-                self.say(f"model: the shipped {pretrained.DEFAULT} ({self.args.model})")
-            import torch
-
-            from espnet2_p2p.model_io import check_prior_fits, fingerprint, load_codec, load_prior
-
-            if self.threads > 0:
-                torch.set_num_threads(self.threads)
-            device = self.args.device
-            if device == "auto":
-                device = "cuda" if torch.cuda.is_available() else "cpu"
-            try:
-                device = torch.device(device)
-            except RuntimeError:
-                raise P2PError(f"--device {self.args.device}: not a device (auto, cpu, cuda, cuda:N)") from None
-            if device.type == "cuda" and not torch.cuda.is_available():
-                raise P2PError(f"--device {self.args.device}: no CUDA GPU is available here")
-            if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
-                raise P2PError(f"--device {self.args.device}: this machine has {torch.cuda.device_count()} GPU(s)")
-            model = load_codec(self.args.model, self.args.model_name, device)
-            self.fingerprint = fingerprint(model)
-            self.prior = load_prior(self.args.model, self.args.model_name)
-            check_prior_fits(self.prior, model.codec, str(self.args.model))
-            self._codec = model.codec
-        return self._codec
-
-    def _progress(self, total: int, name: str):
-        from tqdm import tqdm
-
-        long = total > 2 * self.args.chunk_seconds * self.codec.frame_rate
-        bar = tqdm(total=total, desc=name, unit="frame", leave=False, disable=self.args.quiet or not long)
-        return bar, (lambda done: bar.update(done - bar.n))
-
-    def _tokens(self, path: Path, streams: str):
-        from espnet2_p2p import chunked
-        from espnet2_p2p.audio import AudioSource
-
-        codec = self.codec
-        with AudioSource(path, codec.fs) as src:
-            bar, update = self._progress(codec.frames_for(src.num_samples), path.name)
-            with bar:
-                job = (src.read, src.num_samples, streams, self.args.chunk_seconds, self.args.context_seconds, update)
-                # ONNX Runtime gives (tokens, side information) of any codec
-                codes = codec.encode_file(*job) if self.onnx else (chunked.encode(codec, *job), b"")
-            for notice in src.final_notices():
-                self.say(f"{path}: {notice}")
-            return codes, src.num_samples
-
-    def _stream_tokens(self, path: Path, streams: str = "transmitted"):
-        """A streaming codec (SecoustiCodec, a causal P2PSynCodec): tokens and side
-        information, exact; ``streams="all"`` adds a causal student's pseudo streams."""
-        from espnet2_p2p import chunked
-        from espnet2_p2p.audio import AudioSource
-
-        codec = self.codec
-        with AudioSource(path, codec.fs) as src:
-            bar, update = self._progress(codec.frames_for(src.num_samples), path.name)
-            with bar:
-                codes, side = chunked.stream_encode(
-                    codec, src.read, src.num_samples, self.args.chunk_seconds, update, streams
-                )  # fmt: skip
-            for notice in src.final_notices():
-                self.say(f"{path}: {notice}")
-            return codes, side, src.num_samples
-
-    def transmitted(self, path: Path):
-        """What a ``.p2p`` file of ``path`` carries: (tokens (S, frames), side information,
-        samples)."""
-        if self.codec.streaming:
-            return self._stream_tokens(path)
-        (codes, side), num_samples = self._tokens(path, "transmitted")
-        return codes, side, num_samples
+        """The coder (either backend)."""
+        return self.files.coder
 
     def encode(self, path: Path, out: Path) -> None:
-        from espnet2_p2p import bitstream
-
-        codec = self.codec
-        codes, side, num_samples = self.transmitted(path)
-        header = bitstream.P2PHeader.for_streams(codec.fs, codec.hop_length, codec.stream_sizes,
-                                                 codes.shape[0], num_samples, self.fingerprint, side)  # fmt: skip
-        out.parent.mkdir(parents=True, exist_ok=True)
-        bitstream.write(out, header, codes, None if self.args.no_entropy else self.prior)
+        self.files.encode(path, out, entropy=not self.args.no_entropy)
 
     def tokens(self, path: Path, out: Path) -> None:
-        streams = "all" if self.args.streams == "all" else "transmitted"
-        if self.codec.streaming:
-            codes, _, _ = self._stream_tokens(path, streams)
-        else:
-            (codes, _), _ = self._tokens(path, streams)
-        codes = codes[:1] if self.args.streams == "plain" else codes
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = temp_path(out, ".npy")
-        try:
-            np.save(tmp, np.ascontiguousarray(codes.T))
-            tmp.replace(out)
-        finally:
-            tmp.unlink(missing_ok=True)
+        self.files.tokens(path, out, self.args.streams)
 
     def decode(self, path: Path, out: Path) -> None:
-        import soundfile as sf
-
-        from espnet2_p2p import bitstream, chunked
-
-        codec = self.codec
-        header = bitstream.read_header(path)
-        header.check_compatible(codec.fs, codec.hop_length, codec.stream_sizes, codec.side_info_bytes,
-                                self.fingerprint, path)
-        header, codes = bitstream.read(path, self.prior)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = temp_path(out)
-        fmt = "FLAC" if out.suffix.lower() == ".flac" else "WAV"
-        peak = [0.0]
-
-        def write(samples: np.ndarray) -> None:
-            peak[0] = max(peak[0], float(np.abs(samples).max()) if samples.size else 0.0)
-            f.write(np.clip(samples, -1.0, 1.0) if self.args.subtype != "FLOAT" else samples)
-
-        try:
-            with sf.SoundFile(tmp, "w", header.sample_rate, 1, self.args.subtype, format=fmt) as f:
-                bar, update = self._progress(header.num_frames, path.name)
-                with bar:
-                    if self.onnx:
-                        codec.decode_file(
-                            codes, header.num_samples, write, self.args.chunk_seconds,
-                            self.args.context_seconds, update, side_info=header.side_info,
-                        )  # fmt: skip
-                    elif codec.streaming:
-                        chunked.stream_decode(
-                            codec, codes, header.side_info, header.num_samples, write,
-                            self.args.chunk_seconds, update,
-                        )  # fmt: skip
-                    else:
-                        chunked.decode(
-                            codec, codes, header.num_samples, write,
-                            self.args.chunk_seconds, self.args.context_seconds, update,
-                        )  # fmt: skip
-            tmp.replace(out)
-        finally:
-            tmp.unlink(missing_ok=True)
-        if peak[0] > 1.0 and self.args.subtype != "FLOAT":
-            self.say(f"{path}: decoded peak {peak[0]:.2f} clipped to full scale")
+        self.files.decode(path, out, self.args.subtype)
 
 
 def check_subtype(subtype: str, outputs: List[Path]) -> None:

@@ -11,27 +11,13 @@ the two choices everywhere. The tools that wrote tokens before also take ``"plai
 stream 0 alone, the former name, the same as "transmitted" but for a teacher.
 """
 
-import math
 from abc import ABC, abstractmethod
 from typing import List, Optional
 
 import torch
 
+from espnet2_p2p.layout import PLAIN, STREAM_CHOICES, Layout, check_streams  # noqa: F401  (part of the interface)
 from espnet2_p2p.utils.tokens import frames_for  # noqa: F401  (part of the interface)
-
-STREAM_CHOICES = ("transmitted", "all")
-
-
-PLAIN = "plain"  # stream 0 alone (the token tools' former name; see the module docstring)
-
-
-def check_streams(streams: str, plain: bool = False) -> str:
-    """``streams`` if it is "transmitted" or "all" (or, with ``plain``, "plain"), else a
-    ValueError naming the choices."""
-    choices = STREAM_CHOICES + ((PLAIN,) if plain else ())
-    if streams not in choices:
-        raise ValueError(f"streams must be {' or '.join(repr(c) for c in choices)}, got {streams!r}")
-    return streams
 
 
 def as_codec(model):
@@ -53,6 +39,15 @@ class CodecInterface(ABC):
     @abstractmethod
     def hop_length(self) -> int:
         """Samples per code frame."""
+
+    @property
+    def layout(self) -> Layout:
+        """The codec's :class:`~espnet2_p2p.layout.Layout` (shared with the ONNX runtime)."""
+        return Layout(
+            fs=self.fs, hop_length=self.hop_length, stream_sizes=tuple(self.stream_sizes),
+            transmitted_streams=self.transmitted_streams, side_info_bytes=self.side_info_bytes,
+            side_info_levels=self.side_info_levels, streaming=self.streaming,
+        )  # fmt: skip
 
     @property
     def frame_rate(self) -> float:
@@ -87,8 +82,7 @@ class CodecInterface(ABC):
         raise ValueError(f"{type(self).__name__} predicts no streams: pseudo_codeword does not apply")
 
     def num_streams(self, streams: str) -> int:
-        check_streams(streams)
-        return self.transmitted_streams if streams == "transmitted" else len(self.stream_sizes)
+        return self.layout.num_streams(streams)
 
     @property
     def streaming(self) -> bool:
@@ -97,9 +91,13 @@ class CodecInterface(ABC):
 
     @property
     def nominal_bitrate(self) -> float:
-        """Bits per second of the transmitted streams (whole frames, fixed-length codes)."""
-        bits = sum(math.ceil(math.log2(k)) for k in self.stream_sizes[: self.transmitted_streams])
-        return bits * self.frame_rate
+        """Bits per second of the transmitted streams (the one definition:
+        :attr:`espnet2_p2p.layout.Layout.nominal_bitrate`)."""
+        return self.layout.nominal_bitrate
+
+    def bitrate(self) -> float:
+        """:attr:`nominal_bitrate` (the name ESPnet's codecs use)."""
+        return self.nominal_bitrate
 
     # -------------------------------------------------- side information
     @property

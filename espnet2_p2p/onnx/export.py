@@ -39,7 +39,7 @@ from typing import Optional
 
 import torch
 
-from espnet2_p2p.codec.export_graphs import P2PDecoder, P2PDecoderAll, P2PEncoder, SecoustiDecoder, SecoustiEncoder
+from espnet2_p2p.codec.export_graphs import onnx_graphs
 from espnet2_p2p.errors import ModelLoadError
 from espnet2_p2p.onnx.attention import BlockedRelPositionAttention
 from espnet2_p2p.onnx.lstm import TRANSLATIONS, exportable, run_layerwise
@@ -198,34 +198,13 @@ def export_codec(model, out_dir, max_seconds: float = 60.0, prior=None, source: 
         "source": source, "prior": None,
     }  # fmt: skip
     with _exportable(codec, max_frames) as ex:
-        if kind == "P2PSynCodec":
-            with torch.no_grad():
-                codes = P2PEncoder(ex)(example)
-            # the audio length is a whole number of frames (the runtime pads, as analyse does)
-            _export(P2PEncoder(ex), (example,), ({0: batch, 2: frames * hop},), ["audio"], ["codes"],
-                    out_dir / "encoder.onnx")  # fmt: skip
-            outputs = ["audio", "pseudo"] if codec.is_student else ["audio"]
-            _export(P2PDecoder(ex), (codes,), ({1: batch, 2: frames},), ["codes"], outputs, out_dir / "decoder.onnx")
-            meta.update(student=codec.is_student, decoder_all=None)
-            if codec.is_student:  # all 1 + N streams given: nothing to predict
-                with torch.no_grad():
-                    codes_all = torch.cat([codes, P2PDecoder(ex)(codes)[1]])
-                _export(P2PDecoderAll(ex), (codes_all,), ({1: batch, 2: frames},), ["codes"], ["audio"],
-                        out_dir / "decoder_all.onnx")  # fmt: skip
-                meta.update(decoder_all="decoder_all.onnx")
-        elif kind == "SecoustiCodec":
-            ref_samples = codec.reference_samples
-            reference = torch.export.Dim("reference", min=2 * codec.generator.H, max=ref_samples)
-            ref = example[..., :ref_samples]
-            _export(SecoustiEncoder(ex), (example, ref), ({0: batch, 2: frames * hop}, {0: batch, 2: reference}),
-                    ["audio", "reference"], ["codes", "side"], out_dir / "encoder.onnx")  # fmt: skip
-            with torch.no_grad():
-                tokens, side = SecoustiEncoder(ex)(example, ref)
-            _export(SecoustiDecoder(ex), (tokens, side), ({1: batch, 2: frames}, {0: batch}), ["codes", "side"],
-                    ["audio"], out_dir / "decoder.onnx")  # fmt: skip
-            meta.update(student=False, reference_samples=ref_samples)
-        else:
-            raise ModelLoadError(f"{source or kind}: cannot export a {kind}")
+        try:
+            graphs, extra = onnx_graphs(ex, example, batch, frames)
+        except ValueError as e:
+            raise ModelLoadError(f"{source or kind}: {e}") from None
+        for graph in graphs:
+            _export(graph.module, graph.args, graph.shapes, graph.inputs, graph.outputs, out_dir / graph.file)
+        meta.update(extra)
     if prior is not None:
         (out_dir / "prior.npz").write_bytes(prior.to_bytes())
         meta["prior"] = "prior.npz"

@@ -24,7 +24,7 @@ import numpy as np
 
 from espnet2_p2p.errors import AudioInputError, ModelLoadError, P2PError, TokenError
 from espnet2_p2p.utils.chunks import DEFAULT_CHUNK_SECONDS, DEFAULT_CONTEXT_SECONDS, plan_seconds, stitch_audio, stitch_tokens
-from espnet2_p2p.utils.tokens import first_bad_token, frames_for
+from espnet2_p2p.layout import Layout
 
 FORMAT = "espnet2_p2p-onnx"
 VERSION = 1
@@ -58,15 +58,14 @@ class OnnxCodec:
             raise ModelLoadError(f"{meta_path} is export version {meta.get('version')}; this runtime reads {VERSION}")
         self.folder, self.meta = folder, meta
         try:
-            self.codec_name = str(meta["codec"])
-            self.fs = int(meta["sample_rate"])
-            self.hop_length = int(meta["hop_length"])
-            self.stream_sizes = [int(k) for k in meta["stream_sizes"]]
-            self.transmitted_streams = int(meta["transmitted_streams"])
-            self.side_info_bytes = int(meta["side_info_bytes"])
-            self.side_info_levels = int(meta["side_info_levels"])
+            self.layout = Layout(
+                fs=int(meta["sample_rate"]), hop_length=int(meta["hop_length"]),
+                stream_sizes=tuple(int(k) for k in meta["stream_sizes"]),
+                transmitted_streams=int(meta["transmitted_streams"]),
+                side_info_bytes=int(meta["side_info_bytes"]), side_info_levels=int(meta["side_info_levels"]),
+                streaming=bool(meta["causal"]),
+            )  # fmt: skip
             self.is_student = bool(meta["student"])
-            self.causal = bool(meta["causal"])
             self.max_frames = int(meta["max_frames"])
             self.fingerprint = bytes.fromhex(meta["fingerprint"])
             self.reference_samples = int(meta.get("reference_samples", 0))
@@ -105,8 +104,45 @@ class OnnxCodec:
 
     # ------------------------------------------------------------- layout
     @property
+    def fs(self) -> int:
+        return self.layout.fs
+
+    @property
+    def hop_length(self) -> int:
+        return self.layout.hop_length
+
+    @property
+    def stream_sizes(self):
+        return list(self.layout.stream_sizes)
+
+    @property
+    def transmitted_streams(self) -> int:
+        return self.layout.transmitted_streams
+
+    @property
+    def side_info_bytes(self) -> int:
+        return self.layout.side_info_bytes
+
+    @property
+    def side_info_levels(self) -> int:
+        return self.layout.side_info_levels
+
+    @property
     def frame_rate(self) -> float:
-        return self.fs / self.hop_length
+        return self.layout.frame_rate
+
+    @property
+    def streaming(self) -> bool:
+        """Whether the export is of a causal codec (coded here in one run of the offline
+        graphs, which equal its streaming path)."""
+        return self.layout.streaming
+
+    @property
+    def predicts_streams(self) -> bool:
+        return self.layout.predicts_streams
+
+    def frames_for(self, num_samples: int) -> int:
+        return self.layout.frames_for(num_samples)
 
     @property
     def decoder_all(self):
@@ -114,18 +150,6 @@ class OnnxCodec:
         if self._decoder_all is None:
             self._decoder_all = self._session(self.folder / self.meta["decoder_all"], *self._options)
         return self._decoder_all
-
-    @property
-    def streaming(self) -> bool:
-        """False: this runtime codes whole inputs (or chunks), never piece by piece."""
-        return False
-
-    @property
-    def predicts_streams(self) -> bool:
-        return self.transmitted_streams < len(self.stream_sizes)
-
-    def frames_for(self, num_samples: int) -> int:
-        return frames_for(num_samples, self.hop_length)
 
     # ------------------------------------------------------------ one run
     def _check_audio(self, audio) -> np.ndarray:
@@ -160,52 +184,29 @@ class OnnxCodec:
         self._check_length(frames)
         x = np.zeros((1, 1, frames * self.hop_length), dtype=np.float32)
         x[0, 0, : audio.shape[0]] = audio
-        if self.codec_name == "SecoustiCodec":
+        if self.side_info_bytes:  # side information of the first seconds
             reference = x[..., : max(1, min(audio.shape[0], self.reference_samples))]
             codes, side = self._run(self.encoder, {"audio": x, "reference": reference})
             return codes[:, 0].astype(np.int64), bytes(side[0].astype(np.uint8).tolist())
         return self._run(self.encoder, {"audio": x})[0][:, 0].astype(np.int64), b""
 
     def check_codes(self, codes: np.ndarray) -> np.ndarray:
-        codes = np.asarray(codes)
-        if codes.ndim != 2 or codes.shape[-1] == 0:
-            raise TokenError(f"tokens must be (streams, frames) with frames > 0, got shape {codes.shape}")
-        streams = codes.shape[0]
-        if streams not in (self.transmitted_streams, len(self.stream_sizes)) or (
-            streams != self.transmitted_streams and not self.is_student
-        ):
-            raise TokenError(f"{streams} token streams; this model decodes {self.transmitted_streams}")
-        if streams != self.transmitted_streams and not self.meta.get("decoder_all"):
+        codes = self.layout.check_codes(codes)
+        if codes.shape[0] != self.transmitted_streams and not self.meta.get("decoder_all"):
             raise TokenError(
                 f"this export decodes the student's {self.transmitted_streams} plain stream only (it predicts the"
-                f" others); {streams} streams were given: export again (decoder_all.onnx) or use the torch backend"
+                f" others); {codes.shape[0]} streams were given: export again (decoder_all.onnx) or use the torch backend"
             )
-        bad = first_bad_token(codes, self.stream_sizes[:streams])
-        if bad is not None:
-            raise TokenError(
-                f"token {bad.value} in stream {bad.stream} (frame {bad.index}) is outside its codebook of"
-                f" {self.stream_sizes[bad.stream]}"
-            )
-        return codes.astype(np.int64)
-
-    def _side(self, side) -> np.ndarray:
-        if self.side_info_bytes == 0:
-            if side is not None and len(side):
-                raise TokenError(f"{self.codec_name} takes no side information")
-            return None
-        if side is None:
-            raise TokenError(f"{self.codec_name} decodes with its side information (the file's paralinguistic codes)")
-        side = np.asarray(list(side), dtype=np.int64)  # bytes of a file, or integer codes
-        if side.shape != (self.side_info_bytes,) or first_bad_token(side[None], [self.side_info_levels]):
-            raise TokenError(f"side information must be {self.side_info_bytes} codes in [0, {self.side_info_levels})")
-        return side.reshape(1, -1)
+        return codes
 
     def _run_decoder(self, codes: np.ndarray, side=None) -> Tuple[np.ndarray, Optional[np.ndarray]]:
         """Codes (S, frames) -> (audio (frames * hop,), pseudo tokens (N, frames) or None)."""
         self._check_length(codes.shape[-1])
         feed = {"codes": codes[:, None, :]}
-        if self.codec_name == "SecoustiCodec":
-            feed["side"] = self._side(side)
+        if self.side_info_bytes:
+            feed["side"] = self.layout.check_side_info(side).reshape(1, -1)
+        else:
+            self.layout.check_side_info(side)
         out = self._run(self.decoder if codes.shape[0] == self.transmitted_streams else self.decoder_all, feed)
         pseudo = out[1][:, 0].astype(np.int64) if len(out) > 1 else None
         return out[0][0, 0], pseudo
@@ -238,7 +239,7 @@ class OnnxCodec:
         """The chunk plan of :mod:`espnet2_p2p.chunked` (the same tokens as the torch
         backend); a causal model: one run (the run refuses it when longer than the graphs
         take). A chunk longer than the graphs take is refused before any is run."""
-        if self.causal:  # streamed exactly by torch: here one run
+        if self.streaming:  # streamed exactly by torch: here one run
             return [(0, num_frames, 0, num_frames)]
         chunks = list(plan_seconds(num_frames, chunk_seconds, context_seconds, self.fs, self.hop_length))
         longest = max(cend - cstart for _, _, cstart, cend in chunks)

@@ -22,7 +22,6 @@ The quantizer is :class:`espnet2_p2p.quantizer.P2PSVQ`:
   ``finetune_decoder: true`` the decoder also learns from the predicted codewords.
 """
 
-import math
 from typing import Any, Dict, List, Optional, Tuple
 
 import torch
@@ -394,11 +393,6 @@ class P2PSynCodec(GANCodecBase):
             "frame_shift": self.hop_length,
             "code_size_per_stream": list(sizes),
         }
-
-    def bitrate(self) -> float:
-        """Bits per second of the transmitted streams."""
-        bits = sum(math.log2(k) for k in self.meta_info()["code_size_per_stream"])
-        return bits * self.frame_rate
 
     # ------------------------------------------------------------ training
     def generator_pass(self, audio: torch.Tensor) -> Dict[str, Any]:

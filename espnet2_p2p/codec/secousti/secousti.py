@@ -43,6 +43,7 @@ import torch
 import torch.nn.functional as F
 from typeguard import typechecked
 
+from espnet2_p2p.layout import token_bits
 from espnet2_p2p.codec.shared.gan_codec import GANCodecBase, as_audio_batch
 from espnet2_p2p.codec.shared.loss import compressed_mdct_mse
 from espnet2_p2p.codec.shared.streaming import StreamDecoder, StreamEncoder
@@ -361,15 +362,11 @@ class SecoustiCodec(GANCodecBase):
             "code_size_per_stream": [self.codebook_size],
         }
 
-    def bitrate(self) -> float:
-        """Bits per second of the token stream packed at ceil(log2 K) bits per frame."""
-        return math.ceil(math.log2(self.codebook_size)) * self.frame_rate
-
     def bitrate_info(self) -> Dict[str, float]:
         para = self.generator.paralinguistic
         return {
             "frame_rate_hz": self.frame_rate,
-            "bits_per_frame_packed": math.ceil(math.log2(self.codebook_size)),
+            "bits_per_frame_packed": token_bits(self.codebook_size),
             "bits_per_frame_entropy_bound": math.log2(self.codebook_size),
             "bitrate_packed": self.bitrate(),
             "bitrate_entropy_bound": math.log2(self.codebook_size) * self.frame_rate,

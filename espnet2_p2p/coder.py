@@ -1,0 +1,279 @@
+"""Coders: audio of any length to tokens and back, one per backend, one contract.
+
+A *coder* is what every client codes through: the ``p2p-codec`` command line, the
+tokenizer, the recipe's decoding, ``fit_prior``, the demo and the benchmarks. It holds a
+loaded model with its :class:`~espnet2_p2p.layout.Layout`, its ``fingerprint`` (the 8
+bytes a ``.p2p`` file names its model by) and its entropy-coding ``prior`` (or None), and
+it chooses how to code a long input itself:
+
+- :class:`TorchCoder` (a codec of ``codec/`` in PyTorch): a streaming codec
+  (``layout.streaming``: SecoustiCodec, a causal P2PSynCodec) is coded piece by piece,
+  exactly; the others in overlapping chunks (:mod:`espnet2_p2p.chunked`);
+- :class:`espnet2_p2p.onnx.OnnxCodec` (an export on ONNX Runtime, no torch): the same
+  chunk plan, so the same ``.p2p`` files.
+
+The contract (:class:`Coder`)::
+
+    codes, side = coder.encode_file(read, num_samples, streams, chunk_seconds, context_seconds, progress)
+    coder.decode_file(codes, num_samples, write, chunk_seconds, context_seconds, progress, side_info)
+
+``read(start, end)`` gives mono float samples at ``layout.fs``; ``codes`` are int64
+(streams, frames); ``side`` the side information as bytes (b"" when the codec has none);
+``write`` receives the decoded samples in order, ``num_samples`` in all; ``progress`` is
+called with the frames done. :func:`open_coder` loads either backend from what a user
+names. Nothing outside ``codec/`` and this module asks which codec it holds.
+"""
+
+import os
+import sys
+from pathlib import Path
+from typing import Callable, Optional, Protocol, Tuple
+
+import numpy as np
+
+from espnet2_p2p.errors import P2PError
+from espnet2_p2p.layout import Layout, check_streams
+from espnet2_p2p.utils.chunks import DEFAULT_CHUNK_SECONDS, DEFAULT_CONTEXT_SECONDS
+
+Reader = Callable[[int, int], np.ndarray]
+Writer = Callable[[np.ndarray], None]
+Progress = Optional[Callable[[int], None]]
+
+
+class Coder(Protocol):
+    """What both backends offer (see the module docstring)."""
+
+    layout: Layout
+    fingerprint: bytes
+    prior: object
+
+    def encode_file(self, read: Reader, num_samples: int, streams: str = "transmitted",
+                    chunk_seconds: float = DEFAULT_CHUNK_SECONDS, context_seconds: float = DEFAULT_CONTEXT_SECONDS,
+                    progress: Progress = None) -> Tuple[np.ndarray, bytes]: ...  # fmt: skip
+
+    def decode_file(self, codes: np.ndarray, num_samples: int, write: Writer,
+                    chunk_seconds: float = DEFAULT_CHUNK_SECONDS, context_seconds: float = DEFAULT_CONTEXT_SECONDS,
+                    progress: Progress = None, side_info=None) -> None: ...  # fmt: skip
+
+
+def chunked_length(layout: Layout, chunk_seconds: Optional[float], context_seconds: float) -> Optional[float]:
+    """Seconds above which an input is coded in pieces rather than whole (None: never): a
+    chunk and its context; a streaming codec has no context."""
+    if chunk_seconds is None:
+        return None
+    return chunk_seconds + (0.0 if layout.streaming else context_seconds)
+
+
+class TorchCoder:
+    """A PyTorch codec of this package as a :class:`Coder`.
+
+    Args:
+        codec: The codec (``model.codec`` of a loaded model, or the model).
+        fingerprint (bytes): Its fingerprint (default: computed from its weights).
+        prior: Its entropy-coding prior, or None.
+    """
+
+    def __init__(self, codec, fingerprint: Optional[bytes] = None, prior=None):
+        from espnet2_p2p.codec.base import as_codec
+
+        self.codec = as_codec(codec)
+        self.layout: Layout = self.codec.layout
+        self._fingerprint, self.prior = fingerprint, prior
+
+    @property
+    def fingerprint(self) -> bytes:
+        """The model's 8-byte fingerprint (computed from its weights when first asked)."""
+        if self._fingerprint is None:
+            from espnet2_p2p.model_io import fingerprint
+
+            self._fingerprint = fingerprint(self.codec)
+        return self._fingerprint
+
+    def encode_file(self, read: Reader, num_samples: int, streams: str = "transmitted",
+                    chunk_seconds: float = DEFAULT_CHUNK_SECONDS, context_seconds: float = DEFAULT_CONTEXT_SECONDS,
+                    progress: Progress = None) -> Tuple[np.ndarray, bytes]:  # fmt: skip
+        """Tokens (streams, frames) and side information of ``read``'s ``num_samples``."""
+        from espnet2_p2p import chunked
+
+        check_streams(streams)
+        if self.layout.streaming:
+            return chunked.stream_encode(self.codec, read, num_samples, chunk_seconds, progress, streams)
+        return chunked.encode(self.codec, read, num_samples, streams, chunk_seconds, context_seconds, progress), b""
+
+    def decode_file(self, codes: np.ndarray, num_samples: int, write: Writer,
+                    chunk_seconds: float = DEFAULT_CHUNK_SECONDS, context_seconds: float = DEFAULT_CONTEXT_SECONDS,
+                    progress: Progress = None, side_info=None) -> None:  # fmt: skip
+        """Decode tokens (streams, frames); ``write`` gets the samples in order. ``side_info``:
+        a file's bytes or integer codes (a codec with side information: None decodes with
+        its neutral vector)."""
+        from espnet2_p2p import chunked
+
+        if self.layout.streaming:
+            g = self.codec.side_info_codes(side_info) if side_info is not None else None
+            chunked.stream_decode(self.codec, codes, None, num_samples, write, chunk_seconds, progress, paralinguistic=g)
+        else:
+            chunked.decode(self.codec, codes, num_samples, write, chunk_seconds, context_seconds, progress)
+
+    # ------------------------------------------------- in-memory batches
+    def encode_batch(self, x, lengths=None, streams: str = "transmitted"):
+        """Tokens (streams, B, frames) of a batch (B, 1, T) on the codec's device; with
+        ``lengths`` (B,), item b's frames are those it gets alone (later frames are 0 for a
+        streaming codec, whose frames past an item's end see only padding)."""
+        check_streams(streams)
+        codec = self.codec
+        if streams == "all" and self.layout.predicts_streams:
+            return codec.tokens(x, lengths)
+        if self.layout.streaming:
+            codes = codec.encode(x)[: self.layout.num_streams(streams)]
+            if lengths is not None:
+                for b, n in enumerate(lengths):
+                    codes[:, b, self.layout.frames_for(int(n)) :] = 0
+            return codes
+        if streams == "all":
+            return codec.tokens(x, lengths)
+        return codec.encode(x, lengths)[: self.layout.num_streams(streams)]
+
+    def decode_batch(self, codes, length: Optional[int] = None, side_info=None):
+        """Audio (B, 1, T) of tokens (streams, B, frames) on the codec's device."""
+        if self.layout.side_info_bytes:
+            g = self.codec.side_info_codes(side_info) if side_info is not None else None
+            return self.codec.decode(codes, paralinguistic=g, length=length)
+        self.layout.check_side_info(side_info)
+        return self.codec.decode(codes, length=length)
+
+    def teacher_tokens(self, audio) -> np.ndarray:
+        """A student's targets: every stream a full encoding of mono samples (T,) gives
+        (streams, frames); a codec that predicts no streams raises ValueError."""
+        import torch
+
+        x = torch.as_tensor(np.ascontiguousarray(audio), dtype=torch.float32)
+        device = next(self.codec.parameters()).device
+        with torch.no_grad():
+            return self.codec.teacher_tokens(x.view(1, 1, -1).to(device))[:, 0].cpu().numpy()
+
+    def side_info(self, audio) -> bytes:
+        """Side information of mono samples (T,) (their first seconds), b"" when none."""
+        import torch
+
+        if not self.layout.side_info_bytes:
+            return b""
+        x = torch.as_tensor(np.ascontiguousarray(audio), dtype=torch.float32)
+        device = next(self.codec.parameters()).device
+        return self.codec.side_info(x.view(1, 1, -1).to(device))
+
+
+# ------------------------------------------------------------------ loading
+def _torch_device(device: str):
+    import torch
+
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise P2PError(f"--device {device}: not a device (auto, cpu, cuda, cuda:N)") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise P2PError(f"--device {device}: no CUDA GPU is available here")
+    if dev.type == "cuda" and (dev.index or 0) >= torch.cuda.device_count():
+        raise P2PError(f"--device {device}: this machine has {torch.cuda.device_count()} GPU(s)")
+    return dev
+
+
+def open_coder(model=None, backend: str = "torch", name: Optional[str] = None, device: str = "cpu",
+               threads: int = 0, notify: Callable[[str], None] = lambda message: None) -> Coder:  # fmt: skip
+    """A coder of ``model`` on ``backend`` ("torch" or "onnxruntime").
+
+    ``model``: for torch a packed zip, an experiment dir or a ``.pth``
+    (:func:`espnet2_p2p.model_io.load_codec`); for ONNX Runtime a folder written by
+    ``p2p-codec export``, or a torch model, exported once into the cache
+    (:func:`cached_export`). None: ``$P2P_CODEC_MODEL``, else the shipped model. ``name``
+    picks a model of a packed zip; ``notify`` receives one-line notices (which model, an
+    export being made)."""
+    if backend not in ("torch", "onnxruntime"):
+        raise P2PError(f"backend must be torch or onnxruntime, got {backend!r}")
+    if threads < 0:
+        raise P2PError(f"threads must be >= 0, got {threads}")
+    if model is None:
+        model = os.environ.get("P2P_CODEC_MODEL") or None
+    if model is None:
+        from espnet2_p2p import pretrained
+
+        model = pretrained.default_model()
+        notify(f"model: the shipped {pretrained.DEFAULT} ({model})")
+    if backend == "onnxruntime":
+        from espnet2_p2p.onnx import OnnxCodec
+
+        folder = Path(model)  # an export; a model file is exported into the cache once
+        return OnnxCodec(folder if folder.is_dir() else cached_export(folder, name, notify), threads=threads)
+    import torch
+
+    from espnet2_p2p.model_io import check_prior_fits, load_codec, load_prior
+
+    if threads > 0:
+        torch.set_num_threads(threads)
+    loaded = load_codec(model, name, _torch_device(device))
+    prior = load_prior(model, name)
+    check_prior_fits(prior, loaded.codec, str(model))
+    return TorchCoder(loaded.codec, prior=prior)
+
+
+def cache_root() -> Path:
+    """Where exports made on first use are kept: ``$P2P_CODEC_CACHE``, else
+    ``$XDG_CACHE_HOME/espnet2_p2p``, else ``~/.cache/espnet2_p2p``."""
+    if os.environ.get("P2P_CODEC_CACHE"):
+        return Path(os.environ["P2P_CODEC_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "espnet2_p2p"
+
+
+def cached_export(model, name: Optional[str], notify: Callable[[str], None]) -> Path:
+    """The ONNX export of a torch model (a packed zip or a ``.pth`` file), made once into
+    ``cache_root()/onnx/<SHA-256 of the file>[-name]``; an entry that does not load (a
+    damaged or interrupted one) is made again."""
+    import hashlib
+    import shutil
+    import tempfile
+
+    from espnet2_p2p.errors import ModelLoadError
+
+    path = Path(model)
+    if not path.is_file():
+        raise P2PError(f"--backend onnxruntime: {model} is neither a folder written by `p2p-codec export` nor a model file")
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    key = digest.hexdigest()[:32] + (f"-{name}" if name else "")
+    target = cache_root() / "onnx" / key
+    if (target / "codec.json").is_file():
+        try:
+            from espnet2_p2p.onnx import OnnxCodec
+
+            OnnxCodec(target, threads=1)
+            return target
+        except ModelLoadError as e:
+            notify(f"the cached export {target} does not load ({e}); making it again")
+    notify(f"exporting {path.name} to ONNX once, into {target} (about a minute)")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=target.parent))
+    try:
+        from espnet2_p2p.onnx.export import export
+
+        export(path, work, name)
+        shutil.rmtree(target, ignore_errors=True)
+        os.replace(work, target)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return target
+
+
+def say_to_stderr(quiet: bool) -> Callable[[str], None]:
+    """A ``notify`` that writes a line to stderr (above progress bars) unless ``quiet``."""
+
+    def say(message: str) -> None:
+        if not quiet:
+            from tqdm import tqdm
+
+            tqdm.write(message, file=sys.stderr)
+
+    return say

@@ -1,0 +1,52 @@
+"""Which codec is loaded is asked in ``codec/`` and the coders only (issue 28).
+
+Every other module codes through a coder (:mod:`espnet2_p2p.coder`) and reads the
+:class:`~espnet2_p2p.layout.Layout`; it does not branch on ``streaming``, on whether a
+codec has side information, or on class names."""
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+# the codecs, the two coders (torch: coder.py over chunked.py; ONNX Runtime: onnx/), the layout
+ALLOWED = ("espnet2_p2p/codec/", "espnet2_p2p/coder.py", "espnet2_p2p/chunked.py", "espnet2_p2p/layout.py",
+           "espnet2_p2p/onnx/")  # fmt: skip
+PATTERNS = {
+    "a branch on streaming": re.compile(r"\.streaming\b"),
+    "a branch on side information": re.compile(r"\b(if|elif|and|or|not)\b[^#\n]*\bside_info_(bytes|levels)\b|\bside_info_bytes\b[^#\n]*\belse\b"),
+    "a class-name comparison": re.compile(r"""(==|!=)\s*["'](P2PSynCodec|SecoustiCodec)["']|__name__\s*(==|!=)\s*["']\w*Codec|\bcodec_name\b"""),
+    "an isinstance of a codec class": re.compile(r"isinstance\([^)]*(P2PSynCodec|SecoustiCodec)"),
+}
+
+
+def offenders(text: str):
+    for number, line in enumerate(text.splitlines(), 1):
+        code = line.split("#", 1)[0]
+        for what, pattern in PATTERNS.items():
+            if pattern.search(code) and "__main__" not in code:
+                yield number, what, line.strip()
+
+
+def test_no_codec_dispatch_outside_the_codecs_and_coders():
+    found = []
+    for path in sorted((ROOT / "espnet2_p2p").rglob("*.py")) + sorted((ROOT / "benchmarks").rglob("*.py")):
+        rel = path.relative_to(ROOT).as_posix()
+        if rel.startswith(ALLOWED):
+            continue
+        found += [f"{rel}:{n}: {what}: {line}" for n, what, line in offenders(path.read_text())]
+    assert not found, "\n".join(found)
+
+
+def test_the_guard_sees_each_kind_of_dispatch():
+    samples = [
+        "if codec.streaming:",
+        "elif self.codec.side_info_bytes:",
+        "x = a if codec.side_info_bytes else b",
+        'if kind == "SecoustiCodec":',
+        "if type(codec).__name__ == 'P2PSynCodec':",
+        "if isinstance(codec, SecoustiCodec):",
+        "if self.codec_name:",
+    ]
+    for sample in samples:
+        assert list(offenders(sample)), sample
+    assert not list(offenders("return self.coder.layout.side_info_bytes > 0"))
