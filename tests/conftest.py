@@ -13,6 +13,11 @@ ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
 
 
+# The 20 real LibriTTS/VCTK clips of the development machines (beside the project); the
+# tests that use them skip with their reason when the folder is absent.
+REAL_SPEECH = Path(__file__).resolve().parents[2] / "shared" / "data" / "real_speech"
+
+
 def load_config(name: str) -> dict:
     return yaml.safe_load((CONF / name).read_text())
 

@@ -22,7 +22,7 @@ from espnet2_p2p.onnx import OnnxCodec
 from espnet2_p2p.onnx.export import export
 
 ROOT = Path(__file__).resolve().parents[1]
-REAL_SPEECH = ROOT.parent / "shared" / "data" / "real_speech"
+from tests.conftest import REAL_SPEECH  # noqa: E402
 SECOUSTI = ROOT / "tests" / "fixtures" / "secousti_fixture.zip"
 
 

@@ -11,7 +11,7 @@ import torchaudio
 from espnet2_p2p.bin import score
 from espnet2_p2p.metrics import METRICS, align
 
-REAL_SPEECH = Path(__file__).resolve().parents[3] / "shared" / "data" / "real_speech"
+from tests.conftest import REAL_SPEECH  # noqa: E402
 FAST_METRICS = ["pesq_wb", "stoi", "estoi", "lsd", "mel_distance"]
 
 
