@@ -191,8 +191,9 @@ def open_coder(model=None, backend: str = "torch", name: Optional[str] = None, d
     export being made)."""
     if backend not in ("torch", "onnxruntime"):
         raise P2PError(f"backend must be torch or onnxruntime, got {backend!r}")
-    if threads < 0:
-        raise P2PError(f"threads must be >= 0, got {threads}")
+    from espnet2_p2p.onnx.runtime import check_threads
+
+    threads = check_threads(threads)
     if model is None:
         model = os.environ.get("P2P_CODEC_MODEL") or None
     if model is None:

@@ -39,6 +39,9 @@ from espnet2_p2p.utils.tokens import first_bad_token
 UNIFORM_WEIGHT = 1.0 / 64
 #: Bits a stored payload may carry beyond the tokens' information (the coder's final words).
 SLACK_BITS = 96
+# what a stored prior may unpack to (the shipped teacher's: 19 MB in 13 arrays)
+MAX_PRIOR_UNPACKED = 256 << 20
+MAX_PRIOR_MEMBERS = 1 + 3 * 64
 _BLOCK = 1024  # frames whose probabilities are built at once when encoding (memory bound)
 _KIND = b"espnet2_p2p bigram prior v1 (Witten-Bell + add-one unigram, uniform 1/64)"
 
@@ -259,12 +262,24 @@ class BigramPrior:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "BigramPrior":
+        """A prior written by :meth:`to_bytes`; what it unpacks to is bounded (from the
+        archive's own headers, before anything is unpacked) by :data:`MAX_PRIOR_UNPACKED`."""
+        import zipfile
+
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as zf:
+                unpacked = sum(info.file_size for info in zf.infolist())
+                if len(zf.infolist()) > MAX_PRIOR_MEMBERS or unpacked > MAX_PRIOR_UNPACKED:
+                    raise ValueError(f"not a stored bigram prior: it would unpack to {unpacked} bytes in"
+                                     f" {len(zf.infolist())} arrays (at most {MAX_PRIOR_UNPACKED} in {MAX_PRIOR_MEMBERS})")  # fmt: skip
+        except (zipfile.BadZipFile, EOFError, OSError) as e:
+            raise ValueError(f"not a stored bigram prior: {e}") from None
         try:
             with np.load(io.BytesIO(data), allow_pickle=False) as npz:
                 sizes = npz["sizes"]
                 return cls([_Stream(int(k), npz[f"contexts{i}"], npz[f"tokens{i}"], npz[f"counts{i}"])
                             for i, k in enumerate(sizes)])  # fmt: skip
-        except (OSError, ValueError, KeyError, EOFError) as e:
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
             raise ValueError(f"not a stored bigram prior: {e}") from None
 
 

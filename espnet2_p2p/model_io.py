@@ -96,7 +96,9 @@ def build_model(config: dict, where: str) -> torch.nn.Module:
     if not isinstance(codec_conf, dict) or not isinstance(model_conf, dict):
         raise ModelLoadError(f"{where}: codec_conf and model_conf must be mappings")
     try:
-        return ESPnetGANCodecModel(codec=cls(**codec_conf), **model_conf)
+        model = ESPnetGANCodecModel(codec=cls(**codec_conf), **model_conf)
+        model.codec.layout  # a config of no usable layout (a rate or hop of 0) stops here
+        return model
     except Exception as e:
         raise ModelLoadError(f"{where}: cannot build the model of its config: {e}") from None
 

@@ -3,9 +3,12 @@ issue asks 1e-3), the same .p2p files as the torch backend; runs without torch; 
 what it cannot use."""
 
 import json
+import re
+import shutil
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
@@ -16,13 +19,13 @@ import torch
 from conftest import gliding_speech
 from espnet2_p2p import pretrained
 from espnet2_p2p.bin.p2p_codec import main
-from espnet2_p2p.errors import AudioInputError, ModelLoadError, TokenError
+from espnet2_p2p.errors import AudioInputError, ModelLoadError, P2PError, TokenError
 from espnet2_p2p.model_io import load_codec
 from espnet2_p2p.onnx import OnnxCodec
 from espnet2_p2p.onnx.export import export
 
 ROOT = Path(__file__).resolve().parents[1]
-from tests.conftest import REAL_SPEECH  # noqa: E402
+from conftest import REAL_SPEECH  # noqa: E402
 SECOUSTI = ROOT / "tests" / "fixtures" / "secousti_fixture.zip"
 
 
@@ -418,3 +421,60 @@ def test_the_blocked_attention_exports_with_a_dynamic_length(tmp_path):
             ref = espnet_attn(xs, xs, xs, pos_emb, torch.ones(1, 1, time, dtype=torch.bool)).numpy()
         got = session.run(None, {"x": x.numpy()})[0]
         assert got.shape == ref.shape and np.abs(got - ref).max() <= 1e-4 * np.abs(ref).max()
+
+
+def _edited_export(tmp_path, source: Path, **changes) -> Path:
+    folder = tmp_path / f"edit{len(list(tmp_path.iterdir()))}"
+    shutil.copytree(source, folder)
+    meta = json.loads((folder / "codec.json").read_text())
+    meta.update(changes)
+    (folder / "codec.json").write_text(json.dumps(meta))
+    return folder
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"prior": "/dev/zero"}, "must name a file of the export folder"),
+    ({"prior": "../../../../../etc/hostname"}, "must name a file of the export folder"),
+    ({"prior": 123}, "must name a file of the export folder"),
+    ({"hop_length": 0}, "hop 0"),
+    ({"sample_rate": 0}, "sample rate 0"),
+    ({"sample_rate": -16000}, "sample rate -16000"),
+    ({"stream_sizes": []}, "codebook sizes"),
+])  # fmt: skip
+def test_a_hostile_codec_json_is_refused_with_one_line(tmp_path, exported, changes, message):
+    """Issue 29 (3, 5): paths stay inside the export folder, impossible layouts are refused."""
+    folder = _edited_export(tmp_path, exported["student"][2], **changes)
+    start = time.perf_counter()
+    with pytest.raises(ModelLoadError, match=re.escape(message)) as err:
+        OnnxCodec(folder, threads=1)
+    assert time.perf_counter() - start < 10 and "\n" not in str(err.value)
+
+
+def test_decoder_all_outside_the_folder_is_refused(tmp_path, exported):
+    folder = _edited_export(tmp_path, exported["student"][2], decoder_all="/etc/passwd")
+    onnx = OnnxCodec(folder, threads=1)
+    with pytest.raises(ModelLoadError, match="must name a file of the export folder"):
+        onnx.decode(np.zeros((len(onnx.stream_sizes), 3), dtype=np.int64))
+
+
+def test_a_damaged_prior_or_deeply_nested_json_is_refused(tmp_path, exported):
+    folder = _edited_export(tmp_path, exported["student"][2])
+    (folder / "prior.npz").write_bytes(b"PK\x03\x04 truncated")
+    json_meta = json.loads((folder / "codec.json").read_text())
+    json_meta["prior"] = "prior.npz"
+    (folder / "codec.json").write_text(json.dumps(json_meta))
+    with pytest.raises(ModelLoadError, match="not a stored bigram prior"):
+        OnnxCodec(folder, threads=1)
+    (folder / "codec.json").write_text("[" * 100000 + "]" * 100000)
+    with pytest.raises(ModelLoadError, match="nested too deeply|not valid JSON"):
+        OnnxCodec(folder, threads=1)
+
+
+def test_thread_counts_are_bounded(tmp_path, exported, capsys):
+    """Issue 29 (4): --threads 100000 ran into a segfault, 99999999999 a pybind traceback."""
+    for threads in (100000, 99999999999, -1):
+        with pytest.raises(P2PError, match="threads must be in"):
+            OnnxCodec(exported["student"][2], threads=threads)
+        with pytest.raises(SystemExit) as exit_code:
+            main(["encode", "x.wav", "x.p2p", "--threads", str(threads)])
+        assert exit_code.value.code == 2 and "--threads" in capsys.readouterr().err

@@ -113,7 +113,7 @@ def test_demo_codes_an_utterance_and_draws_the_spectrograms(tmp_path, shipped, c
     assert (tmp_path / "demo" / "spectrograms.png").read_bytes()[:4] == b"\x89PNG"
 
 
-from tests.conftest import REAL_SPEECH  # noqa: E402
+from conftest import REAL_SPEECH  # noqa: E402
 
 
 @pytest.mark.skipif(not REAL_SPEECH.is_dir(), reason="../shared/data/real_speech is not present")

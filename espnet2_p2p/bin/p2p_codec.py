@@ -78,13 +78,16 @@ def seconds(positive: bool):
 
 def threads(text: str) -> int:
     """An argparse type: a number of threads, >= 0."""
+    from espnet2_p2p.onnx.runtime import check_threads
+
     try:
-        value = int(text)
+        int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0 (0: the backend's default), got {value}")
-    return value
+    try:
+        return check_threads(text)
+    except P2PError as e:
+        raise argparse.ArgumentTypeError(str(e).replace("threads must be", "must be")) from None
 
 
 def build_parser() -> argparse.ArgumentParser:

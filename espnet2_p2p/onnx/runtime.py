@@ -17,6 +17,7 @@ two: the same fingerprint, the same tokens, audio equal to float rounding.
 """
 
 import json
+import os
 from pathlib import Path
 from typing import Callable, Optional, Tuple
 
@@ -28,6 +29,35 @@ from espnet2_p2p.layout import Layout
 
 FORMAT = "espnet2_p2p-onnx"
 VERSION = 1
+MAX_META_BYTES = 1 << 20
+MAX_PRIOR_FILE_BYTES = 256 << 20
+
+
+def max_threads() -> int:
+    """The most intra-op threads a coder takes: four per logical CPU (at least 16)."""
+    return max(16, 4 * (os.cpu_count() or 1))
+
+
+def check_threads(threads) -> int:
+    """``threads`` as an int in [0, max_threads()] (0: the backend's default), else a P2PError."""
+    try:
+        value = int(threads)
+    except (TypeError, ValueError, OverflowError):
+        raise P2PError(f"threads must be a whole number, got {threads!r}") from None
+    if not 0 <= value <= max_threads():
+        raise P2PError(f"threads must be in [0, {max_threads()}] (0: the backend's default), got {value}")
+    return value
+
+
+def read_bounded(path: Path, limit: int) -> bytes:
+    """The bytes of a file of at most ``limit`` bytes (checked before reading), else OSError."""
+    if not path.is_file():
+        raise OSError("not a regular file")
+    size = path.stat().st_size
+    if size > limit:
+        raise OSError(f"holds {size} bytes, more than {limit}")
+    with open(path, "rb") as f:
+        return f.read(limit + 1)[:limit]
 
 
 class OnnxCodec:
@@ -41,6 +71,7 @@ class OnnxCodec:
     """
 
     def __init__(self, folder, threads: int = 0, providers=None):
+        threads = check_threads(threads)
         folder = Path(folder)
         meta_path = folder / "codec.json"
         if not meta_path.is_file():
@@ -48,10 +79,14 @@ class OnnxCodec:
                 f"{folder} is not an exported codec (no codec.json); write one with"
                 " `p2p-codec export --model MODEL --out DIR`"
             )
+        if meta_path.stat().st_size > MAX_META_BYTES:
+            raise ModelLoadError(f"{meta_path} holds {meta_path.stat().st_size} bytes, more than an export's codec.json")
         try:
             meta = json.loads(meta_path.read_text())
         except (UnicodeDecodeError, json.JSONDecodeError) as e:
             raise ModelLoadError(f"{meta_path} is not valid JSON: {e}") from None
+        except RecursionError:
+            raise ModelLoadError(f"{meta_path} is not an export's codec.json (nested too deeply)") from None
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
             raise ModelLoadError(f"{meta_path} is not an espnet2_p2p ONNX export")
         if meta.get("version") != VERSION:
@@ -75,14 +110,21 @@ class OnnxCodec:
         if meta.get("prior"):
             from espnet2_p2p.entropy import BigramPrior
 
+            prior_path = self._member(meta["prior"], "prior")
             try:
-                self.prior = BigramPrior.from_bytes((folder / meta["prior"]).read_bytes())
+                self.prior = BigramPrior.from_bytes(read_bounded(prior_path, MAX_PRIOR_FILE_BYTES))
             except (OSError, ValueError) as e:
-                raise ModelLoadError(f"{folder / meta['prior']}: {e}") from None
+                raise ModelLoadError(f"{prior_path}: {e}") from None
         self.encoder = self._session(folder / "encoder.onnx", threads, providers)
         self.decoder = self._session(folder / "decoder.onnx", threads, providers)
         # a student's decoder of all 1 + N streams (language-model tokens); loaded when used
         self._decoder_all, self._options = None, (threads, providers)
+
+    def _member(self, name, entry: str) -> Path:
+        """A file that codec.json names: a plain file name inside the export folder."""
+        if not isinstance(name, str) or not name or Path(name).name != name or name in (".", ".."):
+            raise ModelLoadError(f"{self.folder / 'codec.json'}: {entry} must name a file of the export folder, got {name!r}")
+        return self.folder / name
 
     @staticmethod
     def _session(path: Path, threads: int, providers):
@@ -148,7 +190,7 @@ class OnnxCodec:
     def decoder_all(self):
         """The student's session decoding all 1 + N streams (``decoder_all.onnx``)."""
         if self._decoder_all is None:
-            self._decoder_all = self._session(self.folder / self.meta["decoder_all"], *self._options)
+            self._decoder_all = self._session(self._member(self.meta["decoder_all"], "decoder_all"), *self._options)
         return self._decoder_all
 
     # ------------------------------------------------------------ one run

@@ -11,7 +11,7 @@ import torchaudio
 from espnet2_p2p.bin import score
 from espnet2_p2p.metrics import METRICS, align
 
-from tests.conftest import REAL_SPEECH  # noqa: E402
+from conftest import REAL_SPEECH  # noqa: E402
 FAST_METRICS = ["pesq_wb", "stoi", "estoi", "lsd", "mel_distance"]
 
 

@@ -13,7 +13,7 @@ import pytest
 import soundfile as sf
 
 from espnet2_p2p import pretrained
-from tests.conftest import gliding_speech
+from conftest import gliding_speech
 
 PROBE = "\n".join([
     "import sys",

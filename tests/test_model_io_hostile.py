@@ -1,0 +1,61 @@
+"""Hostile model files (issue 29, 1 and 6): refused with one line, before anything large
+is unpacked or built."""
+
+import io
+import time
+import zipfile
+
+import pytest
+import yaml
+
+from espnet2_p2p.errors import ModelLoadError
+from espnet2_p2p.model_io import load_codec, load_prior
+
+
+def _exp_dir(tmp_path, packed_models, edit_config=None):
+    """An experiment dir (config.yaml + model.pth) of the tiny student, its config edited."""
+    folder = tmp_path / "exp"
+    folder.mkdir()
+    with zipfile.ZipFile(packed_models) as zf:
+        config = yaml.safe_load(zf.read("student/config.yaml"))
+        (folder / "model.pth").write_bytes(zf.read("student/model.pth"))
+    if edit_config:
+        edit_config(config)
+    (folder / "config.yaml").write_text(yaml.safe_dump(config))
+    return folder
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda c: c.update(codec=["p2psyn"]), "unknown codec ['p2psyn']"),
+    (lambda c: c.update(codec="dac"), "unknown codec 'dac'"),
+    (lambda c: c["codec_conf"].update(sampling_rate=0), "sample rate 0"),
+])  # fmt: skip
+def test_a_config_that_names_no_usable_codec_is_refused(tmp_path, packed_models, edit, message):
+    folder = _exp_dir(tmp_path, packed_models, edit)
+    with pytest.raises(ModelLoadError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        load_codec(folder)
+
+
+def test_a_prior_that_unpacks_to_gigabytes_is_refused_unread(tmp_path, packed_models):
+    folder = _exp_dir(tmp_path, packed_models)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("sizes.npy", b"\0" * (600 << 20))  # 600 MB of zeros: about 0.6 MB packed
+    (folder / "prior.npz").write_bytes(buf.getvalue())
+    start = time.perf_counter()
+    with pytest.raises(ModelLoadError, match="would unpack to 629145600 bytes"):
+        load_prior(folder)
+    assert time.perf_counter() - start < 10
+
+
+def test_a_truncated_prior_is_one_line(tmp_path, packed_models):
+    import numpy as np
+
+    from espnet2_p2p.entropy import BigramPrior
+
+    folder = _exp_dir(tmp_path, packed_models)
+    rng = np.random.default_rng(0)
+    data = BigramPrior.fit([rng.integers(0, 64, (1, 500))], [64]).to_bytes()
+    (folder / "prior.npz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ModelLoadError, match="not a stored bigram prior"):
+        load_prior(folder)
