@@ -163,7 +163,7 @@ class TorchCoder:
 
 
 # ------------------------------------------------------------------ loading
-def _torch_device(device: str):
+def torch_device(device: str):
     import torch
 
     if device == "auto":
@@ -171,11 +171,11 @@ def _torch_device(device: str):
     try:
         dev = torch.device(device)
     except RuntimeError:
-        raise P2PError(f"--device {device}: not a device (auto, cpu, cuda, cuda:N)") from None
+        raise P2PError(f"device {device!r}: not a device (auto, cpu, cuda, cuda:N)") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise P2PError(f"--device {device}: no CUDA GPU is available here")
+        raise P2PError(f"device {device!r}: no CUDA GPU is available here")
     if dev.type == "cuda" and (dev.index or 0) >= torch.cuda.device_count():
-        raise P2PError(f"--device {device}: this machine has {torch.cuda.device_count()} GPU(s)")
+        raise P2PError(f"device {device!r}: this machine has {torch.cuda.device_count()} GPU(s)")
     return dev
 
 
@@ -212,7 +212,7 @@ def open_coder(model=None, backend: str = "torch", name: Optional[str] = None, d
 
     if threads > 0:
         torch.set_num_threads(threads)
-    loaded = load_codec(model, name, _torch_device(device))
+    loaded = load_codec(model, name, torch_device(device))
     prior = load_prior(model, name)
     check_prior_fits(prior, loaded.codec, str(model))
     return TorchCoder(loaded.codec, prior=prior)

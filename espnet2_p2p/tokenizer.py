@@ -53,6 +53,17 @@ from espnet2_p2p.utils.tokens import first_bad_token, frames_for
 ORDERS = ("frame", "stream")
 
 
+def float_audio(wav, name: str = "wav"):
+    """``wav`` if its samples are real floating-point numbers (a tensor, an array or a
+    list), else :class:`AudioInputError`: integer samples (int16 from a WAV file) would be
+    coded as values up to 32767, and bool or complex ones mean nothing."""
+    kind = str(wav.dtype).replace("torch.", "") if isinstance(wav, torch.Tensor) else str(np.asarray(wav).dtype)
+    if not kind.startswith(("float", "bfloat")):
+        hint = "; divide integer PCM by its full scale (32768 for int16)" if kind.startswith(("int", "uint")) else ""
+        raise AudioInputError(f"{name} must hold floating-point samples in [-1, 1], got {kind}{hint}")
+    return wav
+
+
 class P2PTokenizer:
     """wav <-> codec tokens (frames, streams) and flat LM ids.
 
@@ -111,7 +122,9 @@ class P2PTokenizer:
 
             path = pretrained.default_model()
 
-        return cls(load_codec(path, name, device), streams, **chunking)
+        from espnet2_p2p.coder import torch_device
+
+        return cls(load_codec(path, name, torch_device(device)), streams, **chunking)
 
     # ---------------------------------------------------------------- shapes
     @property
@@ -154,7 +167,7 @@ class P2PTokenizer:
         Returns:
             LongTensor: Tokens, stream 0 = plain, streams 1..N = pseudo (``streams="all"``).
         """
-        x = torch.as_tensor(wav, dtype=torch.float32)
+        x = torch.as_tensor(float_audio(wav, "wav"), dtype=torch.float32)
         single = x.dim() == 1
         if single and self._long(x.shape[0]):
             check_audio_batch(x.view(1, 1, -1), "wav")
@@ -210,7 +223,7 @@ class P2PTokenizer:
         vector (from the first ``reference_seconds``), as a .p2p file carries them."""
         if not self.has_paralinguistic:
             raise TokenError(f"{type(self.codec).__name__} has no paralinguistic vector")
-        x = torch.as_tensor(wav, dtype=torch.float32)
+        x = torch.as_tensor(float_audio(wav, "wav"), dtype=torch.float32)
         if x.dim() != 1 or x.numel() == 0:
             raise AudioInputError(f"wav must be (T,) with T >= 1, got shape {tuple(x.shape)}")
         check_audio_batch(x.view(1, 1, -1), "wav")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from espnet2_p2p.errors import AudioInputError
+from espnet2_p2p.errors import AudioInputError, P2PError
 from espnet2_p2p.tokenizer import P2PTokenizer, TokenError
 
 
@@ -195,3 +195,27 @@ def test_five_minutes_with_all_streams_in_bounded_memory(packed_models):
     rise = peak_increase(lambda: out.update(y=tok.decode(tok.encode(x), len(x))))
     assert out["y"].shape == x.shape
     assert rise < 300, f"+{rise:.0f} MB"
+
+
+@pytest.mark.parametrize("wav", [
+    np.zeros(800, np.int16), torch.zeros(800, dtype=torch.int32), torch.zeros(800, dtype=torch.bool),
+    np.zeros(800, np.complex64),
+])  # fmt: skip
+def test_samples_that_are_not_real_floats_are_refused(tok, wav):
+    """Issue 29 (11): int16 samples were coded as values up to 32767."""
+    with pytest.raises(AudioInputError, match="must hold floating-point samples"):
+        tok.encode(wav)
+
+
+@pytest.mark.parametrize("wav", [torch.zeros(0), torch.full((800,), float("nan")), torch.zeros(2, 3, 800)])
+def test_bad_audio_is_a_p2p_error(tok, wav):
+    """Issue 29 (12): empty, NaN and badly sized input raised plain ValueError."""
+    with pytest.raises(AudioInputError):
+        tok.encode(wav)
+
+
+def test_an_absent_gpu_is_one_line(packed_models):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    with pytest.raises(P2PError, match="device 'cuda': no CUDA GPU is available here"):
+        P2PTokenizer.from_pretrained(packed_models, device="cuda")

@@ -40,8 +40,11 @@ export's --max_seconds).
 """
 
 import argparse
+import contextlib
+import io
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import List, Tuple
 
@@ -159,6 +162,8 @@ def list_inputs(path: Path, exts) -> List[Tuple[str, Path]]:
                 continue
             if len(parts) != 2:
                 raise P2PError(f"{path}:{number}: expected '<id> <path>', got {line.strip()!r}")
+            if parts[1].strip().endswith("|"):
+                raise P2PError(f"{path}:{number}: {parts[0]} is a command ('... |'); only file paths are read")
             pairs.append((parts[0], Path(parts[1].strip())))
         seen = {}
         for name, _ in pairs:
@@ -209,8 +214,13 @@ class Runner:
             from espnet2_p2p.filecoding import FileCoder
 
             args = self.args
-            coder = open_coder(args.model, getattr(args, "backend", "torch"), args.model_name,
-                               getattr(args, "device", "cpu"), getattr(args, "threads", 0), self.say)  # fmt: skip
+            # what libraries print while the model loads (ESPnet's notice that flash attention
+            # is absent, torch's deprecation warnings) goes to stderr, or nowhere with -q
+            with contextlib.redirect_stdout(io.StringIO() if args.quiet else sys.stderr), warnings.catch_warnings():
+                if args.quiet:
+                    warnings.simplefilter("ignore")
+                coder = open_coder(args.model, getattr(args, "backend", "torch"), args.model_name,
+                                   getattr(args, "device", "cpu"), getattr(args, "threads", 0), self.say)  # fmt: skip
             self._files = FileCoder(coder, args.chunk_seconds, args.context_seconds, self.say, not args.quiet)
         return self._files
 
@@ -233,6 +243,9 @@ def check_subtype(subtype: str, outputs: List[Path]) -> None:
     """Refuse a libsndfile subtype that is unknown or that an output's format cannot hold."""
     import soundfile as sf
 
+    for out in outputs:
+        if out.suffix.lower() not in (".wav", ".flac"):
+            raise P2PError(f"{out}: decode writes .wav or .flac files, not {out.suffix or 'a name without an extension'}")
     if subtype not in sf.available_subtypes():
         raise P2PError(f"--subtype {subtype}: unknown; e.g. PCM_16, PCM_24, FLOAT")
     for fmt in sorted({"FLAC" if out.suffix.lower() == ".flac" else "WAV" for out in outputs}):
@@ -337,7 +350,7 @@ def main(argv=None) -> int:
             tqdm.write(f"p2p-codec: error: {e}", file=sys.stderr)
         except OSError as e:  # an output that is a folder, a read-only folder, a full disk
             failed += 1
-            where = e.filename or out
+            where = out if out.is_dir() else (e.filename or out)
             tqdm.write(f"p2p-codec: error: {path} -> {out}: {where}: {e.strerror or e}", file=sys.stderr)
     if failed:
         print(f"p2p-codec: {failed} of {len(inputs)} inputs failed", file=sys.stderr)

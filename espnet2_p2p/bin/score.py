@@ -34,6 +34,7 @@ ASR). Kept scores are read back from scores.tsv (6 decimals).
 """
 
 import argparse
+import math
 import hashlib
 import json
 import sys
@@ -133,9 +134,18 @@ def list_references(ref: Path) -> Dict[str, Path]:
         found = {p.stem: p for p in sorted(ref.glob("*.wav"))}
     elif ref.is_file():
         found = {}
-        for utt, path in read_table(ref).items():
+        for number, line in enumerate(ref.read_text(errors="replace").splitlines(), 1):
+            if not line.strip():
+                continue
+            utt, _, path = line.strip().partition(" ")
+            path = path.strip()
             if not path:
-                raise ScoreError(f"{ref}: expected '<utt> <path>', got {utt!r} without a path")
+                raise ScoreError(f"{ref}:{number}: expected '<utt> <path>', got {utt!r} without a path")
+            if path.endswith("|"):
+                raise ScoreError(f"{ref}:{number}: {utt} is a command ('... |'); only file paths are read")
+            if utt in found:
+                raise ScoreError(f"{ref}:{number}: the id {utt!r} appears twice (its lines name"
+                                 f" {found[utt]} and {path}); which one is the reference?")  # fmt: skip
             found[utt] = Path(path)
     else:
         raise ScoreError(f"reference {ref} is neither a folder nor a wav.scp file")
@@ -409,6 +419,8 @@ def main(argv=None) -> None:
             extra["wer"] = ESPnetWER(args.asr_config, args.asr_model, read_table(text_file))
         if args.nj < 1:
             raise ScoreError(f"--nj must be at least 1, got {args.nj}")
+        if not math.isfinite(args.max_shift_ms) or args.max_shift_ms < 0:
+            raise ScoreError(f"--max_shift_ms must be a finite number >= 0, got {args.max_shift_ms}")
         every = {}
         for spec in args.every:
             name, _, k = spec.partition(":")

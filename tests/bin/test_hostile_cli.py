@@ -83,6 +83,7 @@ def test_two_inputs_for_one_output_name_are_refused(tmp_path, packed_models, cap
     (["../../x {a}"], "the id '../../x' would write outside the output folder"),
     (["/abs/x {a}"], "the id '/abs/x' would write outside the output folder"),
     (["lonely"], "expected '<id> <path>'"),
+    (["u1 sox {a} -t wav - |"], "u1 is a command ('... |'); only file paths are read"),
 ])  # fmt: skip
 def test_bad_wav_scp_ids_are_refused(tmp_path, packed_models, capsys, lines, message):
     sf.write(tmp_path / "a.wav", speech(0.5), 16000)
@@ -223,3 +224,34 @@ def test_a_zip_bomb_model_is_refused_unread(tmp_path, packed_models, monkeypatch
         broken.write_bytes(bytes(data))
         with pytest.raises(ModelLoadError, match="broken.zip"):
             load_codec(broken, "student")
+
+
+@pytest.mark.parametrize("name", ["out.ogg", "out.mp3", "out.WAVE"])
+def test_decode_writes_only_the_formats_it_names(tmp_path, packed_models, capsys, name):
+    """Issue 29 (14): out.ogg got WAV bytes and exit 0."""
+    sf.write(tmp_path / "a.wav", speech(0.5), 16000)
+    assert run("encode", tmp_path / "a.wav", tmp_path / "a.p2p", "--model", packed_models) == 0
+    assert run("decode", tmp_path / "a.p2p", tmp_path / name, "--model", packed_models) == 1
+    assert "decode writes .wav or .flac files" in last_error(capsys)
+    assert not (tmp_path / name).exists()
+
+
+def test_an_output_that_is_a_directory_is_named(tmp_path, packed_models, capsys):
+    """Issue 29 (15): the error named the hidden temporary file."""
+    sf.write(tmp_path / "a.wav", speech(0.5), 16000)
+    assert run("encode", tmp_path / "a.wav", tmp_path / "a.p2p", "--model", packed_models) == 0
+    (tmp_path / "out" / "a.wav").mkdir(parents=True)
+    assert run("decode", tmp_path / "a.p2p", tmp_path / "out", "--model", packed_models) == 1
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'out' / 'a.wav'}: Is a directory" in err and ".tmp" not in err
+
+
+def test_quiet_prints_nothing(tmp_path, packed_models):
+    """Issue 29 (16): -q still printed ESPnet's flash-attention notice and a FutureWarning."""
+    import subprocess
+
+    sf.write(tmp_path / "a.wav", speech(0.5), 16000)
+    cmd = [sys.executable, "-m", "espnet2_p2p.bin.p2p_codec", "encode", str(tmp_path / "a.wav"),
+           str(tmp_path / "a.p2p"), "--model", str(packed_models), "-q"]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout == "" and proc.stderr == "", (proc.stdout, proc.stderr)

@@ -98,8 +98,28 @@ def test_bad_inputs_are_named(espeak_corpus, tmp_path):
     with pytest.raises(SystemExit, match="score: reference .*nowhere is neither a folder nor a wav.scp"):
         score.main(["--ref", str(tmp_path / "nowhere"), "--hyp", str(ref_dir), "--output_dir", str(tmp_path / "o")])
     (tmp_path / "bad.scp").write_text("u1 /x.wav\nu2\n")
-    with pytest.raises(score.ScoreError, match=r"bad.scp: expected '<utt> <path>', got 'u2' without a path"):
+    with pytest.raises(score.ScoreError, match=r"bad.scp:2: expected '<utt> <path>', got 'u2' without a path"):
         score.run(tmp_path / "bad.scp", [("p", ref_dir)], tmp_path / "o", ["stoi"])
+
+
+def test_a_reference_list_with_a_repeated_id_or_a_command_is_refused(espeak_corpus, tmp_path):
+    """Issue 29 (8, 17): the last of two lines of one id used to win silently."""
+    ref_dir = espeak_corpus / "test" / "wav"
+    a, b = sorted(ref_dir.glob("*.wav"))[:2]
+    (tmp_path / "dup.scp").write_text(f"u1 {a}\nu1 {b}\n")
+    with pytest.raises(score.ScoreError, match=r"dup.scp:2: the id 'u1' appears twice"):
+        score.run(tmp_path / "dup.scp", [("p", ref_dir)], tmp_path / "o", ["stoi"])
+    (tmp_path / "pipe.scp").write_text(f"u1 sox {a} -t wav - |\n")
+    with pytest.raises(score.ScoreError, match=r"pipe.scp:1: u1 is a command"):
+        score.run(tmp_path / "pipe.scp", [("p", ref_dir)], tmp_path / "o", ["stoi"])
+
+
+@pytest.mark.parametrize("shift", ["nan", "-5", "inf"])
+def test_max_shift_must_be_a_finite_number_of_milliseconds(espeak_corpus, tmp_path, shift):
+    ref_dir = espeak_corpus / "test" / "wav"
+    with pytest.raises(SystemExit, match="--max_shift_ms must be a finite number >= 0"):
+        score.main(["--ref", str(ref_dir), "--hyp", str(ref_dir), "--output_dir", str(tmp_path / "o"),
+                    "--max_shift_ms", shift])  # fmt: skip
 
 
 def test_visqol_scores_identity_at_the_top_and_degradation_lower(espeak_corpus):
