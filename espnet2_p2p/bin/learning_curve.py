@@ -1,0 +1,123 @@
+#!/usr/bin/env python3
+"""Learning curves of ESPnet trainings: a validation statistic against training hours.
+
+    python -m espnet2_p2p.bin.learning_curve --exp teacher=~/exp/so762/teacher \
+        --exp student=~/exp/so762/student --exp single_vq=~/exp/so762/teacher_single \
+        --output learning_curve.png
+
+Each ``--exp LABEL=DIR`` reads ``DIR/train.log`` (ESPnet's trainer log; a resumed training
+appends to it): per epoch, the wall time of its training part (``[train] ... time=X
+seconds``) and the validation statistic (``--stat``, default ``mel_l1_loss``). An epoch
+logged twice (a training resumed from an earlier checkpoint) counts once, its last entry.
+The x axis is cumulative training hours (validation time excluded); with ``--steps`` it is
+optimizer steps (epochs times ``num_iters_per_epoch`` of ``DIR/config.yaml``). Writes the
+PNG and, beside it, a Markdown table of each curve's last point (``.md``).
+"""
+
+import argparse
+import re
+import sys
+from pathlib import Path
+from typing import Dict, List, NamedTuple, Optional
+
+EPOCH = re.compile(r"(\d+)epoch results: \[train\](.*?)\[valid\](.*)$")
+TRAIN_TIME = re.compile(r"time=([0-9.]+) (seconds|minutes|hours)")
+UNIT = {"seconds": 1.0, "minutes": 60.0, "hours": 3600.0}
+
+
+class Point(NamedTuple):
+    epoch: int
+    hours: float  # cumulative training wall time up to and including this epoch
+    value: float
+
+
+def read_curve(log: Path, stat: str = "mel_l1_loss") -> List[Point]:
+    """The validation ``stat`` of every epoch of an ESPnet ``train.log``, with cumulative
+    training hours; epochs without that statistic are left out."""
+    per_epoch: Dict[int, tuple] = {}
+    for line in log.read_text(errors="replace").splitlines():
+        match = EPOCH.search(line)
+        if not match:
+            continue
+        epoch, train, valid = int(match.group(1)), match.group(2), match.group(3)
+        times = TRAIN_TIME.findall(train)
+        value = re.search(rf"\b{re.escape(stat)}=([-0-9.e+]+)", valid)
+        seconds = float(times[-1][0]) * UNIT[times[-1][1]] if times else 0.0
+        per_epoch[epoch] = (seconds, float(value.group(1)) if value else None)
+    points, hours = [], 0.0
+    for epoch in sorted(per_epoch):
+        seconds, value = per_epoch[epoch]
+        hours += seconds / 3600.0
+        if value is not None:
+            points.append(Point(epoch, hours, value))
+    return points
+
+
+def iters_per_epoch(exp: Path) -> Optional[int]:
+    config = exp / "config.yaml"
+    if not config.is_file():
+        return None
+    found = re.search(r"^num_iters_per_epoch:\s*(\d+)", config.read_text(), re.MULTILINE)
+    return int(found.group(1)) if found else None
+
+
+def plot(curves: Dict[str, List[Point]], output: Path, stat: str, steps: Dict[str, Optional[int]] = None) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for label, points in curves.items():
+        per = (steps or {}).get(label)
+        xs = [p.epoch * per for p in points] if per else [p.hours for p in points]
+        ax.plot(xs, [p.value for p in points], marker=".", markersize=3, label=label)
+    ax.set_xlabel("optimizer steps" if steps else "training hours (one thread)")
+    ax.set_ylabel(f"validation {stat}")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    output.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(output, dpi=120)
+    plt.close(fig)
+
+
+def table(curves: Dict[str, List[Point]], stat: str) -> str:
+    rows = [f"| training | epochs | hours | last validation {stat} | best |", "|---|---|---|---|---|"]
+    for label, points in curves.items():
+        if points:
+            last = points[-1]
+            rows.append(f"| {label} | {last.epoch} | {last.hours:.2f} | {last.value:.4f} | {min(p.value for p in points):.4f} |")
+    return "\n".join(rows) + "\n"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--exp", action="append", required=True, metavar="LABEL=DIR")
+    parser.add_argument("--stat", default="mel_l1_loss", help="a validation statistic of the log")
+    parser.add_argument("--steps", action="store_true", help="x axis: optimizer steps instead of hours")
+    parser.add_argument("--output", type=Path, required=True, help="the PNG to write")
+    args = parser.parse_args(argv)
+    curves, steps = {}, {}
+    for spec in args.exp:
+        label, sep, folder = spec.partition("=")
+        exp = Path(folder).expanduser()
+        if not sep or not label:
+            parser.error(f"--exp wants LABEL=DIR, got {spec!r}")
+        if not (exp / "train.log").is_file():
+            print(f"learning_curve: error: {exp / 'train.log'} does not exist", file=sys.stderr)
+            return 1
+        curves[label] = read_curve(exp / "train.log", args.stat)
+        steps[label] = iters_per_epoch(exp)
+        if not curves[label]:
+            print(f"learning_curve: error: {exp / 'train.log'} has no epoch with a validation {args.stat}", file=sys.stderr)
+            return 1
+    plot(curves, args.output, args.stat, steps if args.steps else None)
+    text = table(curves, args.stat)
+    args.output.with_suffix(".md").write_text(text)
+    print(text + f"wrote {args.output} and {args.output.with_suffix('.md')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,30 @@
+"""Learning curves from ESPnet train.log files."""
+
+from espnet2_p2p.bin import learning_curve
+
+LINE = ("[vm] 2026-12-03 07:34:23,731 (trainer:394) INFO: {e}epoch results: [train] iter_time=6.9e-04,"
+        " mel_l1_loss=9.0, train_time=0.125, time={t} seconds, total_count=200, [valid] mel_l1_loss={v},"
+        " loss=1.0, time=6.35 seconds, total_count=170")  # fmt: skip
+
+
+def test_hours_accumulate_and_a_resumed_epoch_counts_once(tmp_path):
+    exp = tmp_path / "teacher"
+    exp.mkdir()
+    lines = [LINE.format(e=1, t=1800, v=2.0), LINE.format(e=2, t=1800, v=1.5),
+             "some other line", LINE.format(e=2, t=3600, v=1.4),  # epoch 2 again after a resume
+             LINE.format(e=3, t=1800, v=1.2)]  # fmt: skip
+    (exp / "train.log").write_text("\n".join(lines) + "\n")
+    (exp / "config.yaml").write_text("num_iters_per_epoch: 200\n")
+    points = learning_curve.read_curve(exp / "train.log")
+    assert [p.epoch for p in points] == [1, 2, 3]
+    assert [round(p.hours, 3) for p in points] == [0.5, 1.5, 2.0]
+    assert [p.value for p in points] == [2.0, 1.4, 1.2]
+    out = tmp_path / "curve.png"
+    assert learning_curve.main(["--exp", f"teacher={exp}", "--output", str(out)]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "| teacher | 3 | 2.00 | 1.2000 | 1.2000 |" in out.with_suffix(".md").read_text()
+
+
+def test_a_missing_log_is_one_line(tmp_path, capsys):
+    assert learning_curve.main(["--exp", f"x={tmp_path}", "--output", str(tmp_path / "c.png")]) == 1
+    assert "train.log does not exist" in capsys.readouterr().err
