@@ -141,13 +141,14 @@ def _spawn(package_dir: Path, config: Path, threads: int, args) -> subprocess.Po
     # run by path: ``-m`` would put the working folder ahead of PYTHONPATH
     cmd = [sys.executable, str(Path(__file__).resolve()), "--one", str(config), "--threads", str(threads),
            "--steps", str(args.steps), "--warmup", str(args.warmup), "--wav_scp", str(args.wav_scp)]  # fmt: skip
-    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=str(ROOT))
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=str(ROOT))
 
 
 def _result(proc: subprocess.Popen) -> Dict:
-    out, _ = proc.communicate()
+    out, err = proc.communicate()
     if proc.returncode != 0:
-        raise SystemExit(f"train_speed: a measurement failed (exit {proc.returncode})")
+        last = err.strip().splitlines()[-1] if err.strip() else ""
+        raise SystemExit(f"train_speed: a measurement failed (exit {proc.returncode}): {last[:300]}")
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -182,7 +183,13 @@ def main(argv=None) -> None:
             path = (package / config) if not Path(config).is_absolute() else Path(config)
             runs = [(t, 1) for t in threads] + ([(1, 2)] if args.concurrent else [])
             for t, procs in runs:
-                results = [_result(p) for p in [_spawn(package, path, t, args) for _ in range(procs)]]
+                children = [_spawn(package, path, t, args) for _ in range(procs)]
+                try:
+                    results = [_result(p) for p in children]
+                finally:
+                    for child in children:  # a failed measurement leaves no other one running
+                        if child.poll() is None:
+                            child.kill()
                 total = sum(r["steps_per_s"] for r in results)
                 speed[(config, label, t, procs)] = total
                 r = results[0]

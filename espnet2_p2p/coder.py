@@ -237,34 +237,58 @@ def cached_export(model, name: Optional[str], notify: Callable[[str], None]) -> 
 
     from espnet2_p2p.errors import ModelLoadError
 
+    from espnet2_p2p.onnx import OnnxCodec
+
     path = Path(model)
     if not path.is_file():
         raise P2PError(f"--backend onnxruntime: {model} is neither a folder written by `p2p-codec export` nor a model file")
+    # the key covers everything the export is made of: the file, and beside a .pth file
+    # its config.yaml and prior.npz
     digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
+    parts = [path] + ([path.parent / "config.yaml", path.parent / "prior.npz"] if path.suffix == ".pth" else [])
+    for part in parts:
+        digest.update(part.name.encode() + b"\0")
+        if part.is_file():
+            with open(part, "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    digest.update(block)
     key = digest.hexdigest()[:32] + (f"-{name}" if name else "")
     target = cache_root() / "onnx" / key
-    if (target / "codec.json").is_file():
-        try:
-            from espnet2_p2p.onnx import OnnxCodec
 
+    def usable() -> bool:
+        if not (target / "codec.json").is_file():
+            return False
+        try:
             OnnxCodec(target, threads=1)
-            return target
+            return True
         except ModelLoadError as e:
             notify(f"the cached export {target} does not load ({e}); making it again")
+            return False
+
+    if usable():
+        return target
     notify(f"exporting {path.name} to ONNX once, into {target} (about a minute)")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=target.parent))
+    work = None
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=target.parent))
         from espnet2_p2p.onnx.export import export
 
         export(path, work, name)
         shutil.rmtree(target, ignore_errors=True)
         os.replace(work, target)
+    except P2PError:
+        raise
+    except OSError as e:
+        if usable():  # another process made it meanwhile
+            return target
+        raise P2PError(f"cannot write the ONNX cache {target.parent}: {e.strerror or e} (set $P2P_CODEC_CACHE)") from None
+    except Exception as e:  # the exporter's own errors
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise P2PError(f"exporting {path} to ONNX failed: {first[:300]}") from None
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if work is not None:
+            shutil.rmtree(work, ignore_errors=True)
     return target
 
 

@@ -272,6 +272,17 @@ class BigramPrior:
                 if len(zf.infolist()) > MAX_PRIOR_MEMBERS or unpacked > MAX_PRIOR_UNPACKED:
                     raise ValueError(f"not a stored bigram prior: it would unpack to {unpacked} bytes in"
                                      f" {len(zf.infolist())} arrays (at most {MAX_PRIOR_UNPACKED} in {MAX_PRIOR_MEMBERS})")  # fmt: skip
+                for info in zf.infolist():  # numpy allocates what an array's header says
+                    with zf.open(info) as member:
+                        version = np.lib.format.read_magic(member)
+                        read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                                       (2, 0): np.lib.format.read_array_header_2_0}.get(version)  # fmt: skip
+                        if read_header is None:
+                            raise ValueError(f"{info.filename}: .npy version {version}")
+                        shape, _, dtype = read_header(member)
+                    if dtype.hasobject or int(np.prod(shape, dtype=np.float64)) * dtype.itemsize > info.file_size:
+                        raise ValueError(f"not a stored bigram prior: {info.filename} claims {shape} of {dtype}"
+                                         f" in {info.file_size} bytes")  # fmt: skip
         except (zipfile.BadZipFile, EOFError, OSError) as e:
             raise ValueError(f"not a stored bigram prior: {e}") from None
         try:

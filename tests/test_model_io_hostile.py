@@ -59,3 +59,18 @@ def test_a_truncated_prior_is_one_line(tmp_path, packed_models):
     (folder / "prior.npz").write_bytes(data[: len(data) // 2])
     with pytest.raises(ModelLoadError, match="not a stored bigram prior"):
         load_prior(folder)
+
+
+def test_a_prior_whose_array_header_claims_a_huge_shape_is_refused(tmp_path, packed_models):
+    """The archive's sizes can be honest while an array's .npy header asks numpy for 8 TB."""
+    import numpy as np
+
+    folder = _exp_dir(tmp_path, packed_models)
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<i8", "fortran_order": False, "shape": (10**12,)})
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("sizes.npy", header.getvalue() + b"\0" * 64)
+    (folder / "prior.npz").write_bytes(buf.getvalue())
+    with pytest.raises(ModelLoadError, match=r"claims \(1000000000000,\) of int64"):
+        load_prior(folder)

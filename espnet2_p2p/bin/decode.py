@@ -62,6 +62,9 @@ def parse_system(spec: str):
     return parts[0], Path(parts[1]), Path(parts[2]), options
 
 
+WHOLE_SECONDS = 3600.0
+
+
 @torch.no_grad()
 def decode_system(coder: TorchCoder, wav: np.ndarray, n_streams: Optional[int], p2p_path: Path):
     """Code one utterance through a .p2p file with ``coder`` (which chooses chunked or
@@ -74,12 +77,15 @@ def decode_system(coder: TorchCoder, wav: np.ndarray, n_streams: Optional[int], 
     layout = coder.layout
     student = layout.predicts_streams
     # A student's transmitted stream is the first of all its streams: code once, keep both.
-    codes, side = coder.encode_file(lambda a, b: wav[a:b], len(wav), "all" if student else "transmitted")
+    # one piece for any utterance of a corpus (a chunk of an hour): what whole-input coding gives
+    codes, side = coder.encode_file(lambda a, b: wav[a:b], len(wav), "all" if student else "transmitted",
+                                    chunk_seconds=WHOLE_SECONDS)  # fmt: skip
     sent = codes[: layout.transmitted_streams][:n_streams]
     P2PFile.of(layout, sent, len(wav), coder.fingerprint, side).write(p2p_path)
     p2p = P2PFile.read(p2p_path)
     pieces: List[np.ndarray] = []
-    coder.decode_file(p2p.codes, p2p.header.num_samples, pieces.append, side_info=p2p.side_info)
+    coder.decode_file(p2p.codes, p2p.header.num_samples, pieces.append, chunk_seconds=WHOLE_SECONDS,
+                      side_info=p2p.side_info)  # fmt: skip
     tokens = None
     if student:
         tokens = (torch.from_numpy(codes[1:]), torch.from_numpy(coder.teacher_tokens(wav)[1:]))

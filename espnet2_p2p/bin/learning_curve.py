@@ -21,8 +21,16 @@ from pathlib import Path
 from typing import Dict, List, NamedTuple, Optional
 
 EPOCH = re.compile(r"(\d+)epoch results: \[train\](.*?)\[valid\](.*)$")
-TRAIN_TIME = re.compile(r"time=([0-9.]+) (seconds|minutes|hours)")
-UNIT = {"seconds": 1.0, "minutes": 60.0, "hours": 3600.0}
+# ESPnet writes a duration as humanfriendly does: "47.71 seconds", "1 minute and 50.11
+# seconds", "2 hours, 3 minutes and 4.5 seconds"
+TRAIN_TIME = re.compile(r"\btime=([^,]*(?:, \d[^,]*)*?)(?:, [a-z_]+=|$)")
+PART = re.compile(r"(\d+(?:\.\d+)?) (second|minute|hour|day)s?\b")
+UNIT = {"second": 1.0, "minute": 60.0, "hour": 3600.0, "day": 86400.0}
+
+
+def seconds_of(text: str) -> float:
+    """Seconds of a duration as ESPnet logs it (every "N unit" part added up)."""
+    return sum(float(n) * UNIT[unit] for n, unit in PART.findall(text))
 
 
 class Point(NamedTuple):
@@ -40,9 +48,9 @@ def read_curve(log: Path, stat: str = "mel_l1_loss") -> List[Point]:
         if not match:
             continue
         epoch, train, valid = int(match.group(1)), match.group(2), match.group(3)
-        times = TRAIN_TIME.findall(train)
+        times = [t for t in TRAIN_TIME.findall(train) if PART.search(t)]
         value = re.search(rf"\b{re.escape(stat)}=([-0-9.e+]+)", valid)
-        seconds = float(times[-1][0]) * UNIT[times[-1][1]] if times else 0.0
+        seconds = seconds_of(times[-1]) if times else 0.0
         per_epoch[epoch] = (seconds, float(value.group(1)) if value else None)
     points, hours = [], 0.0
     for epoch in sorted(per_epoch):
@@ -109,6 +117,9 @@ def main(argv=None) -> int:
             return 1
         curves[label] = read_curve(exp / "train.log", args.stat)
         steps[label] = iters_per_epoch(exp)
+        if args.steps and steps[label] is None:
+            print(f"learning_curve: error: --steps needs num_iters_per_epoch in {exp / 'config.yaml'}", file=sys.stderr)
+            return 1
         if not curves[label]:
             print(f"learning_curve: error: {exp / 'train.log'} has no epoch with a validation {args.stat}", file=sys.stderr)
             return 1

@@ -137,8 +137,8 @@ def list_references(ref: Path) -> Dict[str, Path]:
         for number, line in enumerate(ref.read_text(errors="replace").splitlines(), 1):
             if not line.strip():
                 continue
-            utt, _, path = line.strip().partition(" ")
-            path = path.strip()
+            fields = line.split(maxsplit=1)
+            utt, path = fields[0], (fields[1].strip() if len(fields) > 1 else "")
             if not path:
                 raise ScoreError(f"{ref}:{number}: expected '<utt> <path>', got {utt!r} without a path")
             if path.endswith("|"):

@@ -28,3 +28,14 @@ def test_hours_accumulate_and_a_resumed_epoch_counts_once(tmp_path):
 def test_a_missing_log_is_one_line(tmp_path, capsys):
     assert learning_curve.main(["--exp", f"x={tmp_path}", "--output", str(tmp_path / "c.png")]) == 1
     assert "train.log does not exist" in capsys.readouterr().err
+
+
+def test_durations_in_minutes_and_hours_are_read_whole(tmp_path):
+    """ESPnet writes "1 minute and 50.11 seconds" or "2 hours, 3 minutes and 4.5 seconds"."""
+    exp = tmp_path / "t"
+    exp.mkdir()
+    lines = [LINE.format(e=1, t=1, v=2.0).replace("time=1 seconds", "time=1 minute and 48 seconds"),
+             LINE.format(e=2, t=1, v=1.0).replace("time=1 seconds", "time=2 hours, 3 minutes and 0 seconds")]  # fmt: skip
+    (exp / "train.log").write_text("\n".join(lines) + "\n")
+    points = learning_curve.read_curve(exp / "train.log")
+    assert [round(p.hours, 3) for p in points] == [0.03, 2.08]

@@ -109,6 +109,8 @@ def test_a_reference_list_with_a_repeated_id_or_a_command_is_refused(espeak_corp
     (tmp_path / "dup.scp").write_text(f"u1 {a}\nu1 {b}\n")
     with pytest.raises(score.ScoreError, match=r"dup.scp:2: the id 'u1' appears twice"):
         score.run(tmp_path / "dup.scp", [("p", ref_dir)], tmp_path / "o", ["stoi"])
+    (tmp_path / "tab.scp").write_text(f"{a.stem}\t{a}\n")  # Kaldi tables may separate with a tab
+    assert score.list_references(tmp_path / "tab.scp") == {a.stem: a}
     (tmp_path / "pipe.scp").write_text(f"u1 sox {a} -t wav - |\n")
     with pytest.raises(score.ScoreError, match=r"pipe.scp:1: u1 is a command"):
         score.run(tmp_path / "pipe.scp", [("p", ref_dir)], tmp_path / "o", ["stoi"])
