@@ -34,10 +34,12 @@ ablation_student_epochs=3
 causal=true               # also the causal variant (streams exactly; issue 21)
 real_speech_dir=../../../../shared/data/real_speech
 train_args=               # extra trainer arguments for every training
+expdir=exp                # where the experiments go (the quality campaign keeps them outside the tree)
+budget=small              # the configs: conf/{teacher,student,single}_BUDGET.yaml, conf/student_BUDGET_ft.yaml
 passthrough=()
 while [ $# -gt 0 ]; do
     case "$1" in
-        --stage|--stop_stage|--jobs|--ablation|--ablation_epochs|--ablation_student_epochs|--causal|--real_speech_dir|--train_args)
+        --stage|--stop_stage|--jobs|--ablation|--ablation_epochs|--ablation_student_epochs|--causal|--real_speech_dir|--train_args|--expdir|--budget)
             [ $# -ge 2 ] || { echo "run.sh: $1 needs a value" >&2; exit 1; }
             printf -v "${1#--}" '%s' "$2"; shift 2 ;;
         --help|-h) sed -n '2,/^set -euo/p' "$0" | sed 's/^# \{0,1\}//'; exec ../../TEMPLATE/codec1/codec.sh --help ;;
@@ -50,8 +52,8 @@ done
 conf=../../../conf
 codec() {
     ../../TEMPLATE/codec1/codec.sh --corpus speechocean762 --expect_fs 16000 --fs 16000 \
-        --train_set train --valid_set dev \
-        --train_config "${conf}/teacher_small.yaml" --student_config "${conf}/student_small.yaml" \
+        --train_set train --valid_set dev --expdir "${expdir}" \
+        --train_config "${conf}/teacher_${budget}.yaml" --student_config "${conf}/student_${budget}.yaml" \
         "${passthrough[@]}" --train_args "${train_args}" "$@"
 }
 log() { echo "[$(date '+%H:%M:%S')] $*"; }
@@ -79,22 +81,22 @@ fi
 
 # Training queues: each line is one codec.sh call; a queue's calls run in order.
 teacher_a=(--stage 3 --stop_stage 4)
-ft=(--stage 4 --stop_stage 4 --tag _ft --teacher_dir exp/teacher --student_criterion mel_l1_loss
-    --student_config "${conf}/student_small_ft.yaml" --student_init exp/student/valid.ce_loss.best.pth)
-single=(--stage 3 --stop_stage 3 --tag _single --train_config "${conf}/single_small.yaml")
+ft=(--stage 4 --stop_stage 4 --tag _ft --teacher_dir ${expdir}/teacher --student_criterion mel_l1_loss
+    --student_config "${conf}/student_${budget}_ft.yaml" --student_init ${expdir}/student/valid.ce_loss.best.pth)
+single=(--stage 3 --stop_stage 3 --tag _single --train_config "${conf}/single_${budget}.yaml")
 # The controls train as many epochs as student_small_ft, from the teacher (its residual
 # levels dropped: a single-VQ codec) and from the single VQ.
-ft_epochs=$(sed -n 's/^max_epoch: *\([0-9]*\).*/\1/p' "${conf}/student_small_ft.yaml")
+ft_epochs=$(sed -n 's/^max_epoch: *\([0-9]*\).*/\1/p' "${conf}/student_${budget}_ft.yaml")
 q=codec.generator.quantizer
-plain_ft=(--stage 3 --stop_stage 3 --tag _plain_ft --train_config "${conf}/single_small.yaml"
+plain_ft=(--stage 3 --stop_stage 3 --tag _plain_ft --train_config "${conf}/single_${budget}.yaml"
     --teacher_max_epoch "${ft_epochs}" --train_args "${train_args} --init_param
-    exp/teacher/valid.mel_l1_loss.best.pth:::${q}.layout,${q}.rvq.layers.1,${q}.rvq.layers.2,${q}.rvq.layers.3")
-single_ft=(--stage 3 --stop_stage 3 --tag _single_ft --train_config "${conf}/single_small.yaml"
-    --teacher_max_epoch "${ft_epochs}" --train_args "${train_args} --init_param exp/teacher_single/valid.mel_l1_loss.best.pth")
+    ${expdir}/teacher/valid.mel_l1_loss.best.pth:::${q}.layout,${q}.rvq.layers.1,${q}.rvq.layers.2,${q}.rvq.layers.3")
+single_ft=(--stage 3 --stop_stage 3 --tag _single_ft --train_config "${conf}/single_${budget}.yaml"
+    --teacher_max_epoch "${ft_epochs}" --train_args "${train_args} --init_param ${expdir}/teacher_single/valid.mel_l1_loss.best.pth")
 causal_pair=(--stage 3 --stop_stage 4 --tag _causal --train_config "${conf}/teacher_causal_small.yaml"
     --student_config "${conf}/student_causal_small.yaml")
-causal_ft=(--stage 4 --stop_stage 4 --tag _causal_ft --teacher_dir exp/teacher_causal --student_criterion mel_l1_loss
-    --student_config "${conf}/student_causal_small_ft.yaml" --student_init exp/student_causal/valid.ce_loss.best.pth)
+causal_ft=(--stage 4 --stop_stage 4 --tag _causal_ft --teacher_dir ${expdir}/teacher_causal --student_criterion mel_l1_loss
+    --student_config "${conf}/student_causal_small_ft.yaml" --student_init ${expdir}/student_causal/valid.ce_loss.best.pth)
 ablate() {  # ablate N
     codec --stage 3 --stop_stage 4 --tag "_n$1" --teacher_max_epoch "${ablation_epochs}" \
         --student_max_epoch "${ablation_student_epochs}" \
@@ -107,14 +109,15 @@ queue_b() {
     if [ "${causal}" = true ]; then codec "${causal_pair[@]}" && codec "${causal_ft[@]}"; fi
 }
 if in_range 3 || in_range 4; then
-    log "stages 3-4: trainings in ${jobs} queue(s), one thread each (logs: exp/*/train.log)"
+    log "stages 3-4: trainings in ${jobs} queue(s), one thread each (logs: ${expdir}/*/train.log)"
+    mkdir -p "${expdir}"
     if [ "${jobs}" -ge 2 ]; then
-        ( export OMP_NUM_THREADS=1; queue_a > exp_queue_a.log 2>&1 ) & pid_a=$!
-        ( export OMP_NUM_THREADS=1; queue_b > exp_queue_b.log 2>&1 ) & pid_b=$!
+        ( export OMP_NUM_THREADS=1; queue_a > ${expdir}/queue_a.log 2>&1 ) & pid_a=$!
+        ( export OMP_NUM_THREADS=1; queue_b > ${expdir}/queue_b.log 2>&1 ) & pid_b=$!
         status=0
-        wait "${pid_a}" || { status=1; tail -n 5 exp_queue_a.log; }
-        wait "${pid_b}" || { status=1; tail -n 5 exp_queue_b.log; }
-        [ "${status}" -eq 0 ] || { echo "run.sh: a training queue failed (exp_queue_*.log)" >&2; exit 1; }
+        wait "${pid_a}" || { status=1; tail -n 5 ${expdir}/queue_a.log; }
+        wait "${pid_b}" || { status=1; tail -n 5 ${expdir}/queue_b.log; }
+        [ "${status}" -eq 0 ] || { echo "run.sh: a training queue failed (${expdir}/queue_*.log)" >&2; exit 1; }
     else
         queue_a && queue_b
     fi
@@ -122,30 +125,30 @@ fi
 
 m=valid.mel_l1_loss.best.pth
 c=valid.ce_loss.best.pth
-systems="single_vq:exp/teacher_single/config.yaml:exp/teacher_single/${m}
-plain_only:exp/teacher/config.yaml:exp/teacher/${m}:streams=1
-student_expected:exp/student/config.yaml:exp/student/${c}:pseudo_codeword=expected
-student_argmax:exp/student/config.yaml:exp/student/${c}:pseudo_codeword=argmax
-student_ft:exp/student_ft/config.yaml:exp/student_ft/${m}
-plain_only_ft:exp/teacher_plain_ft/config.yaml:exp/teacher_plain_ft/${m}
-single_vq_ft:exp/teacher_single_ft/config.yaml:exp/teacher_single_ft/${m}
-teacher:exp/teacher/config.yaml:exp/teacher/${m}"
+systems="single_vq:${expdir}/teacher_single/config.yaml:${expdir}/teacher_single/${m}
+plain_only:${expdir}/teacher/config.yaml:${expdir}/teacher/${m}:streams=1
+student_expected:${expdir}/student/config.yaml:${expdir}/student/${c}:pseudo_codeword=expected
+student_argmax:${expdir}/student/config.yaml:${expdir}/student/${c}:pseudo_codeword=argmax
+student_ft:${expdir}/student_ft/config.yaml:${expdir}/student_ft/${m}
+plain_only_ft:${expdir}/teacher_plain_ft/config.yaml:${expdir}/teacher_plain_ft/${m}
+single_vq_ft:${expdir}/teacher_single_ft/config.yaml:${expdir}/teacher_single_ft/${m}
+teacher:${expdir}/teacher/config.yaml:${expdir}/teacher/${m}"
 students=student_expected,student_argmax,student_ft
 pairs=student_ft-plain_only_ft,student_ft-single_vq_ft
 [ "${ablation}" = true ] && pairs+=,n1_student-n1_plain_only,n5_student-n5_plain_only,n1_student-single_vq,n5_student-single_vq
 if [ "${ablation}" = true ]; then
     for n in 1 5; do
         systems+="
-n${n}_plain_only:exp/teacher_n${n}/config.yaml:exp/teacher_n${n}/${m}:streams=1
-n${n}_student:exp/student_n${n}/config.yaml:exp/student_n${n}/${c}"
+n${n}_plain_only:${expdir}/teacher_n${n}/config.yaml:${expdir}/teacher_n${n}/${m}:streams=1
+n${n}_student:${expdir}/student_n${n}/config.yaml:${expdir}/student_n${n}/${c}"
     done
 fi
 if [ "${causal}" = true ]; then
     systems+="
-plain_only_causal:exp/teacher_causal/config.yaml:exp/teacher_causal/${m}:streams=1
-student_causal:exp/student_causal/config.yaml:exp/student_causal/${c}:pseudo_codeword=expected
-student_causal_ft:exp/student_causal_ft/config.yaml:exp/student_causal_ft/${m}
-teacher_causal:exp/teacher_causal/config.yaml:exp/teacher_causal/${m}"
+plain_only_causal:${expdir}/teacher_causal/config.yaml:${expdir}/teacher_causal/${m}:streams=1
+student_causal:${expdir}/student_causal/config.yaml:${expdir}/student_causal/${c}:pseudo_codeword=expected
+student_causal_ft:${expdir}/student_causal_ft/config.yaml:${expdir}/student_causal_ft/${m}
+teacher_causal:${expdir}/teacher_causal/config.yaml:${expdir}/teacher_causal/${m}"
     pairs+=,student_causal-student_expected,student_causal_ft-student_ft,student_causal_ft-plain_only_causal,teacher_causal-teacher
 fi
 if in_range 5; then
@@ -153,10 +156,10 @@ if in_range 5; then
     pids=()
     for set in ${test_sets}; do
         ( export OMP_NUM_THREADS=1
-          codec --stage 5 --stop_stage 5 --test_sets "${set}" --systems "${systems}" > "exp/decode_${set}.log" 2>&1 ) &
+          codec --stage 5 --stop_stage 5 --test_sets "${set}" --systems "${systems}" > "${expdir}/decode_${set}.log" 2>&1 ) &
         pids+=($!)
     done
-    for pid in "${pids[@]}"; do wait "${pid}" || { tail -n 5 exp/decode_*.log; exit 1; }; done
+    for pid in "${pids[@]}"; do wait "${pid}" || { tail -n 5 ${expdir}/decode_*.log; exit 1; }; done
 fi
 if in_range 6; then
     for set in ${test_sets}; do
@@ -180,12 +183,12 @@ if in_range 6; then
         [ "${causal}" = true ] && echo "*_causal: the causal variant (streams exactly), trained as the non-causal systems were."
         for set in ${test_sets}; do
             echo
-            python -m espnet2_p2p.bin.results_table --decode_dir "exp/decode_${set}" \
-                --scores_dir "exp/scores_${set}" --baselines single_vq,plain_only \
+            python -m espnet2_p2p.bin.results_table --decode_dir "${expdir}/decode_${set}" \
+                --scores_dir "${expdir}/scores_${set}" --baselines single_vq,plain_only \
                 --students "${students}" --teacher teacher --pairs "${pairs}" \
-                --title "${set}" --output "exp/table_${set}.md" >/dev/null
-            cat "exp/table_${set}.md"
-            echo; echo "Spectrograms: exp/scores_${set}/spectrograms.png"
+                --title "${set}" --output "${expdir}/table_${set}.md" >/dev/null
+            cat "${expdir}/table_${set}.md"
+            echo; echo "Spectrograms: ${expdir}/scores_${set}/spectrograms.png"
         done
     } > RESULTS.md
     log "results: $(pwd)/RESULTS.md"
@@ -193,5 +196,5 @@ fi
 if in_range 7 || in_range 8; then
     # tokens and the packed model of the student that ships: student_ft (exp/p2psyn_ft_packed.zip)
     codec --stage $(( stage > 7 ? stage : 7 )) --stop_stage "${stop_stage}" --test_sets test \
-        --tag _ft --teacher_dir exp/teacher --student_criterion mel_l1_loss
+        --tag _ft --teacher_dir ${expdir}/teacher --student_criterion mel_l1_loss
 fi

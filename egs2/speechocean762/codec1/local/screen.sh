@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# The design screen of the quality campaign (issue 27): short trainings with equal steps
+# and the same data, one arm per design choice, decoded and scored on the dev set (held-out
+# utterances of training speakers; the 25 test speakers are not used to choose).
+#
+#   local/screen.sh [--expdir DIR] [--arms "NAME:DROPOUT:PSEUDO_K ..."] [--teacher_epochs 15]
+#                   [--student_epochs 5] [--stage 3] [--stop_stage 6]
+#
+# Each arm trains a teacher (conf/teacher_small.yaml with the arm's quantizer dropout and
+# pseudo codebook size), then its student (conf/student_small.yaml, the same overrides),
+# each resumable; stages 5-6 decode plain_only / student / teacher of every arm on dev.
+# Run stages 1-2 of run.sh first. One thread (OMP_NUM_THREADS=1) unless told otherwise.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+expdir=${HOME}/exp/speechocean762_screen
+arms="do0.5_k1024:0.5:1024 do0.1_k1024:0.1:1024 do0_k1024:0:1024"
+teacher_epochs=15     # x 200 steps of 8 x 0.5 s
+student_epochs=5
+stage=3
+stop_stage=6
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --expdir|--arms|--teacher_epochs|--student_epochs|--stage|--stop_stage)
+            [ $# -ge 2 ] || { echo "screen.sh: $1 needs a value" >&2; exit 1; }
+            printf -v "${1#--}" '%s' "$2"; shift 2 ;;
+        -h|--help) sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) echo "screen.sh: unknown option $1 (see --help)" >&2; exit 1 ;;
+    esac
+done
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+conf=../../../conf
+log() { echo "[$(date '+%H:%M:%S')] $*"; }
+codec() {
+    ../../TEMPLATE/codec1/codec.sh --corpus speechocean762 --expect_fs 16000 --fs 16000 \
+        --train_set train --valid_set dev --expdir "${expdir}" \
+        --train_config "${conf}/teacher_small.yaml" --student_config "${conf}/student_small.yaml" "$@"
+}
+overrides() {  # overrides DROPOUT K
+    echo "--codec_conf quantizer_conf.quantizer_dropout=$1 --codec_conf pseudo_codebook_size=$2"
+}
+mkdir -p "${expdir}"
+for arm in ${arms}; do
+    IFS=: read -r name dropout k <<< "${arm}"
+    if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
+        log "arm ${name}: teacher (dropout ${dropout}, pseudo codebooks ${k})"
+        codec --stage 3 --stop_stage 3 --tag "_${name}" --teacher_max_epoch "${teacher_epochs}" \
+            --train_args "$(overrides "${dropout}" "${k}")"
+    fi
+done
+for arm in ${arms}; do
+    IFS=: read -r name dropout k <<< "${arm}"
+    if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
+        log "arm ${name}: student"
+        codec --stage 4 --stop_stage 4 --tag "_${name}" --student_max_epoch "${student_epochs}" \
+            --train_args "$(overrides "${dropout}" "${k}")"
+    fi
+done
+if [ "${stop_stage}" -ge 5 ]; then
+    systems=
+    m=valid.mel_l1_loss.best.pth; c=valid.ce_loss.best.pth
+    for arm in ${arms}; do
+        IFS=: read -r name _ _ <<< "${arm}"
+        t=${expdir}/teacher_${name}; s=${expdir}/student_${name}
+        systems+="${name}_plain_only:${t}/config.yaml:${t}/${m}:streams=1 "
+        systems+="${name}_student_expected:${s}/config.yaml:${s}/${c}:pseudo_codeword=expected "
+        systems+="${name}_student_argmax:${s}/config.yaml:${s}/${c}:pseudo_codeword=argmax "
+        systems+="${name}_teacher:${t}/config.yaml:${t}/${m} "
+    done
+    log "stages 5-6: decoding and scoring every arm on dev"
+    # DNSMOS costs about 2 s an utterance here: on every 10th dev utterance
+    codec --stage 5 --stop_stage 6 --tag _screen --test_sets dev --systems "${systems% }" --score_fs 16000 \
+        --score_args "--every dnsmos:10"
+fi
