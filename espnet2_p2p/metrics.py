@@ -110,12 +110,23 @@ def visqol(ref, hyp, fs: int) -> float:
     return float(_VISQOL["api"].measure_from_arrays(ref[:n], hyp[:n], 16000).moslqo)
 
 
+MAX_RATE = 768_000
+
+
 def resample(wav, fs_in: int, fs_out: int) -> np.ndarray:
-    """Resample a mono float waveform (torchaudio's band-limited sinc)."""
+    """Resample a mono float waveform with soxr (high quality), as the codec's reader does:
+    memory in proportion to the input and output, for any pair of rates (a band-limited
+    sinc of the rates' ratio asked for gigabytes at 16001 Hz). Rates must be whole numbers
+    of Hz in [1, 768000]."""
+    import soxr
+
     wav = np.asarray(wav, dtype=np.float32)
+    for rate in (fs_in, fs_out):
+        if int(rate) != rate or not 1 <= rate <= MAX_RATE:
+            raise ValueError(f"sampling rate {rate} Hz: expected a whole number in [1, {MAX_RATE}]")
     if fs_in == fs_out:
         return wav
-    return torchaudio.functional.resample(torch.from_numpy(wav), fs_in, fs_out).numpy()
+    return soxr.resample(wav, int(fs_in), int(fs_out), quality="HQ").astype(np.float32, copy=False)
 
 
 def _correlation(a: np.ndarray, b: np.ndarray, lags: np.ndarray) -> np.ndarray:

@@ -9,6 +9,7 @@ import torch
 import torchaudio
 
 from espnet2_p2p.bin import score
+from espnet2_p2p import metrics
 from espnet2_p2p.metrics import METRICS, align
 
 from conftest import REAL_SPEECH  # noqa: E402
@@ -142,7 +143,7 @@ def test_fs_scores_a_16k_codec_at_16k_against_a_48k_reference(espeak_corpus, tmp
     rng = np.random.default_rng(0)
     wav, fs = read(next((espeak_corpus / "test" / "wav").glob("*.wav")))
     ref48 = degrade(wav, fs, fs_out=48000) + 0.01 * rng.standard_normal(3 * len(wav)).astype(np.float32)
-    hyp16 = torchaudio.functional.resample(torch.from_numpy(ref48), 48000, 16000).numpy()
+    hyp16 = metrics.resample(ref48, 48000, 16000)  # the scorer's own band-limiting
     (tmp_path / "ref").mkdir()
     (tmp_path / "hyp").mkdir()
     sf.write(str(tmp_path / "ref" / "u.wav"), ref48, 48000, subtype="FLOAT")
@@ -308,3 +309,30 @@ def test_a_system_scored_before_is_kept_and_a_changed_one_rescored(espeak_corpus
     assert len(calls) == n
     with pytest.raises(score.ScoreError, match="given twice"):
         score.run(ref_dir, [("a", hyp_dir), ("a", ref_dir)], out, ["stoi"])
+
+
+def test_an_odd_rate_hypothesis_is_resampled_in_bounded_memory(tmp_path):
+    """Issue 29 (7): 10 s at 16001 Hz peaked at 5.1 GB through torchaudio's resampler."""
+    import subprocess
+    import sys
+
+    import numpy as np
+    import soundfile as sf
+
+    t = np.arange(160000) / 16000
+    (tmp_path / "ref").mkdir()
+    (tmp_path / "hyp").mkdir()
+    sf.write(tmp_path / "ref" / "u.wav", 0.3 * np.sin(2 * np.pi * 220 * t), 16000)
+    sf.write(tmp_path / "hyp" / "u.wav", 0.3 * np.sin(2 * np.pi * 220 * np.arange(160010) / 16001), 16001)
+    probe = "\n".join([
+        "import resource",
+        "from pathlib import Path",
+        "from espnet2_p2p.bin import score",
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss",
+        f"score.run(Path({str(tmp_path / 'ref')!r}), [('h', Path({str(tmp_path / 'hyp')!r}))],"
+        f" Path({str(tmp_path / 'out')!r}), ['stoi'], fs=16000)",
+        "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)",
+    ])  # fmt: skip
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-500:]
+    assert int(proc.stdout.strip().splitlines()[-1]) < 500, proc.stdout  # MB over what the imports took
