@@ -310,7 +310,43 @@ def export(args) -> int:
     return 0
 
 
+class Stopped(BaseException):
+    """SIGTERM (or SIGHUP) while coding: raised where the program is, so that every
+    ``finally`` removes its temporary file, as on Ctrl-C."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _stop(signum, frame):
+    raise Stopped(signum)
+
+
 def main(argv=None) -> int:
+    """The command line; Ctrl-C exits with 130 and SIGTERM with 143, each with one line and
+    no partial or temporary output."""
+    import signal
+    import threading
+
+    handlers = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            handlers[sig] = signal.signal(sig, _stop)
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        print("p2p-codec: interrupted (Ctrl-C); no partial output was left", file=sys.stderr)
+        return 130
+    except Stopped as e:
+        print(f"p2p-codec: stopped by signal {e.signum}; no partial output was left", file=sys.stderr)
+        return 128 + e.signum
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+
+
+def _main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "export":
         return export(args)

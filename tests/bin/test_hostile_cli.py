@@ -255,3 +255,30 @@ def test_quiet_prints_nothing(tmp_path, packed_models):
            str(tmp_path / "a.p2p"), "--model", str(packed_models), "-q"]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True)
     assert proc.returncode == 0 and proc.stdout == "" and proc.stderr == "", (proc.stdout, proc.stderr)
+
+
+@pytest.mark.parametrize("sig, code", [("SIGTERM", 143), ("SIGINT", 130)])
+def test_a_signal_while_decoding_leaves_nothing_and_says_one_line(tmp_path, packed_models, sig, code):
+    """Issue 29 (13): SIGTERM left a hidden temporary file behind, SIGINT printed a traceback."""
+    import signal
+    import subprocess
+    import time
+
+    sf.write(tmp_path / "long.wav", speech(240.0), 16000)
+    assert run("encode", tmp_path / "long.wav", tmp_path / "long.p2p", "--model", packed_models, "-q") == 0
+    out = tmp_path / "out"
+    out.mkdir()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "espnet2_p2p.bin.p2p_codec", "decode", str(tmp_path / "long.p2p"),
+         str(out / "long.wav"), "--model", str(packed_models), "-q", "--chunk_seconds", "5"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.time() + 120
+    while not list(out.glob(".*.tmp*")) and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.01)
+    assert proc.poll() is None, "the decode ended before it could be interrupted"
+    proc.send_signal(getattr(signal, sig))
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == code, err[-500:]
+    assert len(err.strip().splitlines()) == 1 and "no partial output" in err
+    assert list(out.iterdir()) == []
