@@ -161,14 +161,22 @@ def parse_hyp(spec: str) -> Tuple[str, Path]:
     return label, Path(path)
 
 
+# a bounded metric's worst value: what a stretch of hypothesis without reference counts as
+WORST = {"pesq_wb": 1.0, "stoi": 0.0, "estoi": 0.0, "visqol": 1.0}
+
+
 def score_pair(ref_path: Path, hyp_path: Path, metrics: List[str], max_shift_ms: float,
-               extra=None, utt: str = "", fs: Optional[int] = None):  # fmt: skip
+               extra_scorers=None, utt: str = "", fs: Optional[int] = None):  # fmt: skip
     """Scores of one hypothesis; both signals at ``fs`` (default: the reference's rate).
 
-    Returns (scores, lag, (ref, hyp, fs), notes). A hypothesis whose length differs from
-    the reference's by more than the alignment window is padded with silence (or the
-    reference is), so the missing part counts against it; a metric that cannot score the
-    pair (e.g. PESQ on a silent signal) gives NaN and a note naming it.
+    Returns (scores, lag, (ref, hyp, fs), notes). Lengths that differ by more than the
+    alignment window are scored both ways, with a note: a hypothesis that is too short is
+    padded with silence, so the missing part counts against it; of one that is too long,
+    the part past the reference's end is not speech the reference has, so it counts at
+    each bounded metric's worst value (:data:`WORST`), weighted by its duration (the
+    intrusive metrics would not see it: they leave out what is silent in the reference).
+    A metric that cannot score the pair (e.g. PESQ on a silent signal) gives NaN and a
+    note naming it.
     """
     ref, fs_ref = read_audio(ref_path)
     hyp, fs_hyp = read_audio(hyp_path)
@@ -176,11 +184,17 @@ def score_pair(ref_path: Path, hyp_path: Path, metrics: List[str], max_shift_ms:
     ref, hyp = resample(ref, fs_ref, fs), resample(hyp, fs_hyp, fs)
     notes = []
     shift = int(max_shift_ms * fs / 1000)
-    if abs(len(ref) - len(hyp)) > shift:
+    extra = 0
+    if len(ref) - len(hyp) > shift:
         notes.append(f"{utt}: hypothesis {len(hyp) / fs:.2f} s, reference {len(ref) / fs:.2f} s;"
                      " the missing part is scored as silence")  # fmt: skip
-        n = max(len(ref), len(hyp))
-        ref, hyp = (np.pad(x, (0, n - len(x))) for x in (ref, hyp))
+        hyp = np.pad(hyp, (0, len(ref) - len(hyp)))
+    elif len(hyp) - len(ref) > shift:
+        extra = len(hyp) - len(ref) - shift
+        notes.append(f"{utt}: hypothesis {len(hyp) / fs:.2f} s, reference {len(ref) / fs:.2f} s; the"
+                     f" {extra / fs:.2f} s past the reference's end count at the worst value of"
+                     f" {', '.join(sorted(WORST))}")  # fmt: skip
+        hyp = hyp[: len(ref) + shift]
     ref, hyp, lag = align(ref, hyp, shift)
     if len(ref) < fs // 4:
         raise ScoreError(f"{hyp_path}: under 0.25 s overlaps its reference {ref_path}")
@@ -192,7 +206,10 @@ def score_pair(ref_path: Path, hyp_path: Path, metrics: List[str], max_shift_ms:
             first = (str(e).strip().splitlines() or [type(e).__name__])[0]
             scores[name] = float("nan")
             notes.append(f"{utt}: {name} not scored ({type(e).__name__}: {first[:120]})")
-    for name, scorer in (extra or {}).items():
+    for name in scores:
+        if extra and name in WORST and np.isfinite(scores[name]):
+            scores[name] = (scores[name] * len(ref) + WORST[name] * extra) / (len(ref) + extra)
+    for name, scorer in (extra_scorers or {}).items():
         scores[name] = scorer(hyp, fs, utt)
     return scores, lag, (ref, hyp, fs), notes
 

@@ -250,6 +250,24 @@ def test_truncated_and_silent_hypotheses_are_scored_as_what_they_are(espeak_corp
     assert (tmp_path / "o" / "spectrograms.png").is_file()
 
 
+def test_a_hypothesis_longer_than_its_reference_is_penalised_and_noted(espeak_corpus, tmp_path):
+    """Issue 29 (9): the reference followed by 3 s more scored STOI 1.000 and PESQ 4.40."""
+    wav, fs = read(next((espeak_corpus / "test" / "wav").glob("*.wav")))
+    other = np.tile(wav, 1 + 3 * fs // len(wav))[: 3 * fs]
+    for name in ("ref", "long", "same"):
+        (tmp_path / name).mkdir()
+    sf.write(str(tmp_path / "ref" / "u.wav"), wav, fs)
+    sf.write(str(tmp_path / "same" / "u.wav"), wav, fs)
+    sf.write(str(tmp_path / "long" / "u.wav"), np.concatenate([wav, other]), fs)
+    results = score.run(tmp_path / "ref", [("long", tmp_path / "long"), ("same", tmp_path / "same")],
+                        tmp_path / "o", ["pesq_wb", "stoi"])  # fmt: skip
+    share = len(wav) / (len(wav) + 3 * fs - int(0.05 * fs))  # the part the reference covers
+    assert results["same"]["u"]["stoi"] > 0.999
+    assert results["long"]["u"]["stoi"] == pytest.approx(results["same"]["u"]["stoi"] * share, abs=0.02)
+    assert results["long"]["u"]["pesq_wb"] < 1.0 + (results["same"]["u"]["pesq_wb"] - 1.0) * share + 0.05
+    assert "past the reference's end count at the worst value" in (tmp_path / "o" / "RESULTS.md").read_text()
+
+
 def test_every_scores_a_slow_metric_on_every_kth_utterance(espeak_corpus, tmp_path):
     ref_dir = espeak_corpus / "test" / "wav"
     n = len(list(ref_dir.glob("*.wav")))
