@@ -18,6 +18,7 @@ tensors only, no pickled code. Anything that is not such a model raises
 checkpoint of another quantizer layout names both layouts.
 """
 
+import contextlib
 import hashlib
 import io
 import json
@@ -86,9 +87,41 @@ def codec_class(name, where: str) -> type:
     return getattr(importlib.import_module(module), cls)
 
 
+# what building a model from a config may map: a paper-scale student takes about 0.3 GB
+MAX_BUILD_BYTES = 2 << 30
+
+
+@contextlib.contextmanager
+def address_space_budget(extra: int):
+    """Within the block, the process may map at most ``extra`` bytes more than it has
+    (Linux ``RLIMIT_AS``; elsewhere no limit): an allocation past it fails at once, so a
+    config that asks for gigabytes of weights is refused before it takes them."""
+    try:
+        import resource
+
+        status = Path("/proc/self/status").read_text()
+        mapped = int(status.split("VmSize:")[1].split()[0]) * 1024
+        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    except (ImportError, OSError, IndexError, ValueError):
+        yield
+        return
+    limit = mapped + extra
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    if soft != resource.RLIM_INFINITY and soft <= limit:
+        yield
+        return
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
 def build_model(config: dict, where: str) -> torch.nn.Module:
     """``ESPnetGANCodecModel(codec=CLASS(**codec_conf), **model_conf)`` of a config, with
-    random weights: what ESPnet's ``GANCodecTask.build_model`` returns for it."""
+    random weights: what ESPnet's ``GANCodecTask.build_model`` returns for it. Built within
+    :data:`MAX_BUILD_BYTES` of address space: a config asking for more is refused."""
     from espnet2.gan_codec.espnet_model import ESPnetGANCodecModel
 
     cls = codec_class(config.get("codec"), where)
@@ -96,10 +129,15 @@ def build_model(config: dict, where: str) -> torch.nn.Module:
     if not isinstance(codec_conf, dict) or not isinstance(model_conf, dict):
         raise ModelLoadError(f"{where}: codec_conf and model_conf must be mappings")
     try:
-        model = ESPnetGANCodecModel(codec=cls(**codec_conf), **model_conf)
+        with address_space_budget(MAX_BUILD_BYTES):
+            model = ESPnetGANCodecModel(codec=cls(**codec_conf), **model_conf)
         model.codec.layout  # a config of no usable layout (a rate or hop of 0) stops here
         return model
+    except MemoryError:
+        raise ModelLoadError(f"{where}: its config asks for a model larger than {MAX_BUILD_BYTES >> 30} GB") from None
     except Exception as e:
+        if "allocate" in str(e):  # torch's allocator: "DefaultCPUAllocator: can't allocate memory"
+            raise ModelLoadError(f"{where}: its config asks for a model larger than {MAX_BUILD_BYTES >> 30} GB") from None
         raise ModelLoadError(f"{where}: cannot build the model of its config: {e}") from None
 
 

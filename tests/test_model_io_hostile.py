@@ -2,6 +2,7 @@
 is unpacked or built."""
 
 import io
+import shutil
 import time
 import zipfile
 
@@ -29,11 +30,15 @@ def _exp_dir(tmp_path, packed_models, edit_config=None):
     (lambda c: c.update(codec=["p2psyn"]), "unknown codec ['p2psyn']"),
     (lambda c: c.update(codec="dac"), "unknown codec 'dac'"),
     (lambda c: c["codec_conf"].update(sampling_rate=0), "sample rate 0"),
+    (lambda c: c["codec_conf"].update(codebook_size=2**26), "asks for a model larger than 2 GB"),
+    (lambda c: c["codec_conf"].update(channels=2**20), "asks for a model larger than 2 GB"),
 ])  # fmt: skip
 def test_a_config_that_names_no_usable_codec_is_refused(tmp_path, packed_models, edit, message):
     folder = _exp_dir(tmp_path, packed_models, edit)
+    start = time.perf_counter()
     with pytest.raises(ModelLoadError, match=message.replace("[", r"\[").replace("]", r"\]")):
         load_codec(folder)
+    assert time.perf_counter() - start < 10  # refused before gigabytes are built
 
 
 def test_a_prior_that_unpacks_to_gigabytes_is_refused_unread(tmp_path, packed_models):
@@ -74,3 +79,22 @@ def test_a_prior_whose_array_header_claims_a_huge_shape_is_refused(tmp_path, pac
     (folder / "prior.npz").write_bytes(buf.getvalue())
     with pytest.raises(ModelLoadError, match=r"claims \(1000000000000,\) of int64"):
         load_prior(folder)
+
+
+@pytest.mark.skipif(shutil.which("prlimit") is None, reason="prlimit (util-linux) is not installed")
+def test_under_a_4gb_address_space_a_hostile_config_is_one_line(tmp_path, packed_models):
+    """The acceptance of issue 29: under ``prlimit --as`` 4 GB (torch alone maps about 2 GB)
+    a config asking for gigabytes is refused with one line in under 10 s."""
+    import subprocess
+    import sys
+
+    folder = _exp_dir(tmp_path, packed_models, lambda c: c["codec_conf"].update(codebook_size=2**26))
+    (tmp_path / "a.wav").write_bytes(b"")
+    start = time.perf_counter()
+    proc = subprocess.run(["prlimit", f"--as={4 << 30}", sys.executable, "-m", "espnet2_p2p.bin.p2p_codec",
+                           "encode", str(tmp_path / "a.wav"), str(tmp_path / "a.p2p"), "--model", str(folder), "-q"],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert time.perf_counter() - start < 30  # the interpreter and torch start within it
+    assert proc.returncode == 1, proc.stderr[-800:]
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "larger than 2 GB" in lines[0], proc.stderr[-800:]
