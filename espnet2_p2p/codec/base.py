@@ -51,11 +51,11 @@ class CodecInterface(ABC):
 
     @property
     def frame_rate(self) -> float:
-        return self.fs / self.hop_length
+        return self.layout.frame_rate
 
     def frames_for(self, num_samples: int) -> int:
         """Code frames of ``num_samples`` samples (ceil, at least 1)."""
-        return frames_for(num_samples, self.hop_length)
+        return self.layout.frames_for(num_samples)
 
     @property
     @abstractmethod
@@ -70,7 +70,7 @@ class CodecInterface(ABC):
     @property
     def predicts_streams(self) -> bool:
         """Whether the decoder predicts streams that are not transmitted (a student)."""
-        return self.transmitted_streams < len(self.stream_sizes)
+        return self.layout.predicts_streams
 
     def teacher_tokens(self, x: torch.Tensor) -> torch.Tensor:
         """For a codec that predicts streams: the tokens of every stream that a full
