@@ -38,6 +38,31 @@ end - 4  4      CRC-32 of all bytes before it
 Version 3 is lossless: it decodes to the very tokens of version 2, so the audio is the
 same bit for bit. A version-3 file can only be read with the prior that wrote it.
 
+**Version 4** (the compact container, what the package writes) leaves out every field the
+model implies (sample rate, hop, codebook sizes, N, side-information and payload sizes)
+and names the model, with its prior when the payload is entropy-coded, by a 4-byte id:
+
+=======  =====  ==========================================================================
+offset   bytes  field
+=======  =====  ==========================================================================
+0        2      magic ``b"p4"``
+2        1-8    LEB128 varint (canonical): ``samples << 2 | flags``; flag 1: the payload is
+                entropy-coded; flag 2: the file carries all 1 + N streams (else stream 0)
+...      4      model id: the first 4 bytes of SHA-256 of ``b"p2p-v4" +`` the model's
+                8-byte fingerprint ``+`` the prior's (entropy-coded files only)
+...      ...    side information (the model's ``side_info_bytes``), then the payload as in
+                version 2 (packed) or 3 (entropy-coded, whole 32-bit words); its size is
+                what the file's size leaves
+end - 2  2      CRC-16/CCITT (``binascii.crc_hqx``, initial value 0xFFFF) of all bytes before it
+=======  =====  ==========================================================================
+
+A version-4 file costs 11 bytes of container for inputs of 0.26 to 32 s at 16 kHz (12 up
+to 17 minutes, 13 up to 37 hours) against 56 (64 entropy-coded) for versions 1 to 3, and can only be read with its
+model (:class:`ModelSpec`): a file of another model, or of another prior, is refused by
+the id (a chance of 2**-32 of missing a wrong model); damage by the CRC-16 (2**-16 of
+missing random damage; the token range checks and the range decoder's own checks stand
+behind it).
+
 So a version 1/2 file costs ``52 + 4`` bytes of container overhead plus at most 7 padding bits; the
 payload of the student is exactly ``10 bits x frames`` (500 bit/s at 50 Hz). Side
 information is part of what is sent and counted as such (not as container overhead).
@@ -46,7 +71,9 @@ information is part of what is sent and counted as such (not as container overhe
 raises :class:`~espnet2_p2p.errors.BitstreamError` naming what is wrong.
 """
 
+import binascii
 import dataclasses
+import hashlib
 import os
 import struct
 import zlib
@@ -83,6 +110,66 @@ MAX_FRAMES = (1 << 32) - 1
 # constriction's range coder quantises probabilities to 24 bits: no token costs more
 MAX_CODED_BITS_PER_TOKEN = 24
 
+# version 4, the compact container
+VERSION_COMPACT = 4
+MAGIC_V4 = b"p4"
+ID_SIZE = 4
+CRC16_SIZE = 2
+MAX_VARINT_BYTES = 8
+_FLAG_ENTROPY, _FLAG_ALL_STREAMS = 1, 2
+
+
+def model_id(fingerprint: bytes, prior_fingerprint: bytes = b"") -> bytes:
+    """The id of a model (8-byte fingerprint) and, for an entropy-coded file, its prior."""
+    return hashlib.sha256(b"p2p-v4" + bytes(fingerprint) + bytes(prior_fingerprint)).digest()[:ID_SIZE]
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        out.append((value & 0x7F) | (0x80 if value > 0x7F else 0))
+        value >>= 7
+        if not out[-1] & 0x80:
+            return bytes(out)
+
+
+def _read_varint(data: bytes, start: int) -> Tuple[int, int]:
+    """(value, bytes used) of the canonical LEB128 varint at ``data[start:]``."""
+    value = 0
+    for i in range(MAX_VARINT_BYTES):
+        if start + i >= len(data):
+            raise BitstreamError("truncated: the header's length field is cut off")
+        byte = data[start + i]
+        value |= (byte & 0x7F) << (7 * i)
+        if not byte & 0x80:
+            if i and not byte:
+                raise BitstreamError("damaged header: a length field with a needless zero byte")
+            return value, i + 1
+    raise BitstreamError(f"damaged header: a length field of more than {MAX_VARINT_BYTES} bytes")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What a version-4 file leaves out because its model implies it: the reading model's
+    layout and fingerprint (:meth:`of` a :class:`~espnet2_p2p.layout.Layout`)."""
+
+    sample_rate: int
+    hop_length: int
+    stream_sizes: Tuple[int, ...]
+    side_info_bytes: int
+    fingerprint: bytes
+    prior_fingerprint: bytes = b""  # the model's prior, when only its fingerprint is at hand
+
+    @classmethod
+    def of(cls, layout, fingerprint: bytes, prior_fingerprint: bytes = b"") -> "ModelSpec":
+        return cls(int(layout.fs), int(layout.hop_length), tuple(int(k) for k in layout.stream_sizes),
+                   int(layout.side_info_bytes), bytes(fingerprint), bytes(prior_fingerprint))  # fmt: skip
+
+    def id(self, prior=None) -> bytes:
+        """The model's id; with ``prior`` (or the recorded prior fingerprint), an
+        entropy-coded file's."""
+        return model_id(self.fingerprint, prior.fingerprint() if prior is not None else self.prior_fingerprint)
+
 
 @dataclass(frozen=True)
 class P2PHeader:
@@ -97,8 +184,9 @@ class P2PHeader:
     num_streams: int
     fingerprint: bytes
     side_info: bytes = b""
-    prior_fingerprint: bytes = b""  # version 3: the prior that coded the payload
-    coded_bytes: int = 0  # version 3: bytes of the entropy-coded payload
+    prior_fingerprint: bytes = b""  # versions 3 and 4: the prior that coded the payload
+    coded_bytes: int = 0  # versions 3 and 4: bytes of the entropy-coded payload
+    compact: bool = False  # version 4
 
     @property
     def num_frames(self) -> int:
@@ -141,13 +229,37 @@ class P2PHeader:
 
     @property
     def version(self) -> int:
+        if self.compact:
+            return VERSION_COMPACT
         if self.entropy_coded:
             return VERSION_ENTROPY
         return VERSION_SIDE_INFO if self.side_info else VERSION
 
     @property
     def header_size(self) -> int:
+        """Bytes before the side information (magic to model id in version 4)."""
+        if self.compact:
+            return len(MAGIC_V4) + len(_varint(self._v4_word)) + ID_SIZE
         return HEADER_SIZE_V3 if self.entropy_coded else HEADER_SIZE
+
+    @property
+    def crc_size(self) -> int:
+        return CRC16_SIZE if self.compact else CRC_SIZE
+
+    @property
+    def overhead_bytes(self) -> int:
+        """Bytes of container: the file less its side information and payload."""
+        return self.header_size + self.crc_size
+
+    @property
+    def _v4_word(self) -> int:
+        flags = (_FLAG_ENTROPY if self.entropy_coded else 0) | (_FLAG_ALL_STREAMS if self.num_streams > 1 else 0)
+        return self.num_samples << 2 | flags
+
+    @property
+    def model_id(self) -> bytes:
+        """The 4 bytes a version-4 file names its model (and prior) by."""
+        return model_id(self.fingerprint, self.prior_fingerprint)
 
     @property
     def stored_payload_bytes(self) -> int:
@@ -167,7 +279,7 @@ class P2PHeader:
 
     @property
     def file_size(self) -> int:
-        return self.header_size + CRC_SIZE + len(self.side_info) + self.stored_payload_bytes
+        return self.overhead_bytes + len(self.side_info) + self.stored_payload_bytes
 
     @classmethod
     def for_streams(
@@ -309,7 +421,7 @@ def check_prior(header: P2PHeader, prior) -> None:
     streams than the header's."""
     if prior is None:
         raise BitstreamError(
-            f"entropy-coded (format {VERSION_ENTROPY}) with prior {header.prior_fingerprint.hex()};"
+            f"entropy-coded (format {header.version}) with prior {header.prior_fingerprint.hex()};"
             " decoding needs the model that has that prior"
         )
     if prior.fingerprint() != header.prior_fingerprint:
@@ -321,10 +433,12 @@ def check_prior(header: P2PHeader, prior) -> None:
         raise BitstreamError(f"the prior codes streams of sizes {prior.sizes}, the file has {list(header.stream_sizes)}")
 
 
-def dumps(header: P2PHeader, codes: np.ndarray, prior=None) -> bytes:
+def dumps(header: P2PHeader, codes: np.ndarray, prior=None, compact: bool = False) -> bytes:
     """Header and tokens (S, frames) -> the bytes of a ``.p2p`` file; with ``prior`` (a
-    :class:`~espnet2_p2p.entropy.BigramPrior` of these streams) entropy-coded, version 3."""
+    :class:`~espnet2_p2p.entropy.BigramPrior` of these streams) entropy-coded. Version 4
+    with ``compact`` (what the package writes), else version 1, 2 or 3."""
     codes = np.asarray(codes)
+    header = dataclasses.replace(header, compact=bool(compact))
     if prior is not None:
         header = dataclasses.replace(header, prior_fingerprint=prior.fingerprint(), coded_bytes=4)
     header.validate()
@@ -343,6 +457,9 @@ def dumps(header: P2PHeader, codes: np.ndarray, prior=None) -> bytes:
             raise BitstreamError(str(e)) from None
         header = dataclasses.replace(header, coded_bytes=len(payload))
         header.validate()
+    if header.compact:
+        body = MAGIC_V4 + _varint(header._v4_word) + header.model_id + header.side_info + payload
+        return body + struct.pack("<H", binascii.crc_hqx(body, 0xFFFF))
     head = _HEADER.pack(
         MAGIC,
         header.version,
@@ -370,7 +487,7 @@ def parse_header(data: bytes, total_size: int) -> P2PHeader:
     if total_size == 0:
         raise BitstreamError("empty file: a .p2p file has at least 56 bytes")
     if len(data) < 4 or data[:4] != MAGIC:
-        raise BitstreamError(f"not a .p2p file: magic bytes {bytes(data[:4])!r}, expected {MAGIC!r}")
+        raise BitstreamError(f"not a .p2p file: magic bytes {bytes(data[:4])!r}, expected {MAGIC_V4!r} or {MAGIC!r}")
     if total_size < OVERHEAD_BYTES or len(data) < HEADER_SIZE:
         raise BitstreamError(
             f"truncated: {total_size} bytes, a .p2p file has at least {OVERHEAD_BYTES}"
@@ -441,32 +558,89 @@ def parse_header(data: bytes, total_size: int) -> P2PHeader:
     return header
 
 
-def _checked(data: bytes) -> P2PHeader:
+def parse_compact(data: bytes, total_size: int, spec: ModelSpec = None, prior=None) -> P2PHeader:
+    """Check the header of a version-4 file of ``total_size`` bytes (``data``: at least its
+    first bytes) against the reading model ``spec`` (and ``prior``); return it."""
+    least = len(MAGIC_V4) + 1 + ID_SIZE + CRC16_SIZE
+    if total_size < least:
+        raise BitstreamError(f"truncated: {total_size} bytes, a version 4 file has at least {least}")
+    word, used = _read_varint(data, len(MAGIC_V4))
+    pos = len(MAGIC_V4) + used
+    if len(data) < pos + ID_SIZE or total_size < pos + ID_SIZE + CRC16_SIZE:
+        raise BitstreamError(f"truncated: {total_size} bytes end inside the header")
+    written_id = bytes(data[pos : pos + ID_SIZE])
+    if spec is None:
+        raise BitstreamError(f"a version 4 file names its model by id {written_id.hex()};"
+                             " reading it needs that model (--model)")  # fmt: skip
+    entropy, all_streams = bool(word & _FLAG_ENTROPY), bool(word & _FLAG_ALL_STREAMS)
+    prior_fingerprint = prior.fingerprint() if prior is not None else spec.prior_fingerprint
+    if entropy and not prior_fingerprint:
+        raise BitstreamError(f"entropy-coded by model {written_id.hex()}; this model ({spec.id().hex()}) has no prior:"
+                             " decode with the model that encoded it, which has")  # fmt: skip
+    want_id = model_id(spec.fingerprint, prior_fingerprint if entropy else b"")
+    if written_id != want_id:
+        raise BitstreamError(
+            f"written by model {written_id.hex()}, this model{' with its prior' if entropy else ''} is"
+            f" {want_id.hex()}; decode with the model that encoded it"
+        )
+    sizes = spec.stream_sizes
+    if all_streams and len(sizes) == 1:
+        raise BitstreamError("damaged header: all streams of a model that has one")
+    stored = total_size - pos - ID_SIZE - CRC16_SIZE - spec.side_info_bytes
+    if stored < 0:
+        raise BitstreamError(f"truncated: {total_size} bytes, the side information alone needs {spec.side_info_bytes}")
+    placeholder = bytes(spec.side_info_bytes)  # until the bytes are read
+    header = P2PHeader(
+        sample_rate=spec.sample_rate, num_samples=word >> 2, hop_length=spec.hop_length,
+        codebook_size=sizes[0], pseudo_codebook_size=sizes[-1], num_pseudo=len(sizes) - 1,
+        num_streams=len(sizes) if all_streams else 1, fingerprint=spec.fingerprint, side_info=placeholder,
+        prior_fingerprint=prior_fingerprint if entropy else b"", coded_bytes=stored if entropy else 0, compact=True,
+    )  # fmt: skip
+    header.validate()
+    if total_size != header.file_size:
+        state = "truncated" if total_size < header.file_size else "trailing bytes"
+        raise BitstreamError(f"{state}: {total_size} bytes, the header describes {header.file_size}")
+    if entropy and prior is not None:
+        check_prior(header, prior)
+    return header
+
+
+def _parse(data: bytes, total_size: int, spec: ModelSpec = None, prior=None) -> P2PHeader:
+    if bytes(data[: len(MAGIC_V4)]) == MAGIC_V4:
+        return parse_compact(data, total_size, spec, prior)
+    return parse_header(data, total_size)
+
+
+def _checked(data: bytes, spec: ModelSpec = None, prior=None) -> P2PHeader:
     """The header of a whole file's bytes, CRC and side information checked."""
-    header = parse_header(data, len(data))
-    (crc,) = struct.unpack("<I", data[-CRC_SIZE:])
-    if zlib.crc32(data[:-CRC_SIZE]) != crc:
+    header = _parse(data, len(data), spec, prior)
+    if header.compact:
+        ok = struct.unpack("<H", data[-CRC16_SIZE:])[0] == binascii.crc_hqx(data[:-CRC16_SIZE], 0xFFFF)
+    else:
+        ok = struct.unpack("<I", data[-CRC_SIZE:])[0] == zlib.crc32(data[:-CRC_SIZE])
+    if not ok:
         raise BitstreamError("CRC mismatch: the file is damaged")
     start = header.header_size
     return dataclasses.replace(header, side_info=data[start : start + len(header.side_info)])
 
 
-def loads(data: bytes, prior=None) -> Tuple[P2PHeader, np.ndarray]:
-    """The bytes of a ``.p2p`` file -> (header, tokens (S, frames) int64). A version-3
-    file needs ``prior``, the one that coded it (:func:`check_prior`)."""
+def loads(data: bytes, prior=None, spec: ModelSpec = None) -> Tuple[P2PHeader, np.ndarray]:
+    """The bytes of a ``.p2p`` file -> (header, tokens (S, frames) int64). An entropy-coded
+    file needs ``prior``, the one that coded it (:func:`check_prior`); a version-4 file the
+    reading model's ``spec`` (which it is checked against)."""
     data = bytes(data)
-    header = _checked(data)
-    payload = data[header.header_size + len(header.side_info) : -CRC_SIZE]
+    header = _checked(data, spec, prior)
+    payload = data[header.header_size + len(header.side_info) : len(data) - header.crc_size]
     if not header.entropy_coded:
         return header, unpack_tokens(payload, header.stream_sizes, header.num_frames)
     check_prior(header, prior)
     return header, prior.decode(payload, header.num_frames)
 
 
-def write(path: PathLike, header: P2PHeader, codes: np.ndarray, prior=None) -> int:
+def write(path: PathLike, header: P2PHeader, codes: np.ndarray, prior=None, compact: bool = True) -> int:
     """Write a ``.p2p`` file atomically (a temporary file renamed); returns its size.
-    With ``prior`` the tokens are entropy-coded (version 3)."""
-    data = dumps(header, codes, prior)
+    With ``prior`` the tokens are entropy-coded; version 4 unless not ``compact``."""
+    data = dumps(header, codes, prior, compact)
     path = Path(path)
     tmp = temp_path(path)
     try:
@@ -477,32 +651,41 @@ def write(path: PathLike, header: P2PHeader, codes: np.ndarray, prior=None) -> i
     return len(data)
 
 
-def _read_bytes(path: Path) -> bytes:
+def is_compact(path: PathLike) -> bool:
+    """Whether a file starts as a version-4 ``.p2p`` file does (False if unreadable)."""
+    try:
+        with Path(path).open("rb") as f:
+            return f.read(len(MAGIC_V4)) == MAGIC_V4
+    except OSError:
+        return False
+
+
+def _read_bytes(path: Path, spec: ModelSpec = None, prior=None) -> bytes:
     size = path.stat().st_size
     with path.open("rb") as f:
         head = f.read(HEADER_SIZE_V3)
-        parse_header(head, size)  # checks the size before the payload is read
+        _parse(head, size, spec, prior)  # checks the size before the payload is read
         return head + f.read()
 
 
-def read(path: PathLike, prior=None) -> Tuple[P2PHeader, np.ndarray]:
-    """Read and check a ``.p2p`` file (a version-3 one with the ``prior`` that coded it);
-    errors name the file."""
+def read(path: PathLike, prior=None, spec: ModelSpec = None) -> Tuple[P2PHeader, np.ndarray]:
+    """Read and check a ``.p2p`` file (an entropy-coded one with the ``prior`` that coded
+    it, a version-4 one with its model's ``spec``); errors name the file."""
     path = Path(path)
     try:
-        return loads(_read_bytes(path), prior)
+        return loads(_read_bytes(path, spec, prior), prior, spec)
     except BitstreamError as e:
         raise BitstreamError(f"{path}: {e}") from None
     except OSError as e:
         raise BitstreamError(f"{path}: cannot read: {e.strerror or e}") from None
 
 
-def read_header(path: PathLike) -> P2PHeader:
+def read_header(path: PathLike, spec: ModelSpec = None, prior=None) -> P2PHeader:
     """Read and check a ``.p2p`` file's header, side information and CRC, without decoding
-    its tokens (no prior needed)."""
+    its tokens (a version-4 file needs its model's ``spec``, and ``prior`` if entropy-coded)."""
     path = Path(path)
     try:
-        return _checked(_read_bytes(path))
+        return _checked(_read_bytes(path, spec, prior), spec, prior)
     except BitstreamError as e:
         raise BitstreamError(f"{path}: {e}") from None
     except OSError as e:
@@ -522,6 +705,9 @@ class P2PFile:
     def side_info(self) -> bytes:
         return self.header.side_info
 
+    def __iter__(self):  # header, codes = P2PFile.read(...)
+        return iter((self.header, self.codes))
+
     @classmethod
     def of(cls, layout, codes: np.ndarray, num_samples: int, fingerprint: bytes, side_info: bytes = b"") -> "P2PFile":
         """The file of a codec's tokens: ``layout`` is its :class:`~espnet2_p2p.layout.Layout`,
@@ -533,12 +719,16 @@ class P2PFile:
     @classmethod
     def read(cls, path: PathLike, prior=None, layout=None, fingerprint: bytes = None) -> "P2PFile":
         """Read and check a file; with ``layout`` and ``fingerprint`` (a coder's), refuse
-        first, from the header alone, a file that another model wrote."""
-        if layout is not None:
-            read_header(path).check_compatible(layout.fs, layout.hop_length, layout.stream_sizes,
-                                               layout.side_info_bytes, fingerprint, path)  # fmt: skip
-        return cls(*read(path, prior))
+        first, from the header alone, a file that another model wrote (a version-4 file
+        can only be read so)."""
+        spec = ModelSpec.of(layout, fingerprint) if layout is not None else None
+        if spec is not None:
+            if Path(path).is_file() and not is_compact(path):
+                read_header(path).check_compatible(layout.fs, layout.hop_length, layout.stream_sizes,
+                                                   layout.side_info_bytes, fingerprint, path)  # fmt: skip
+        return cls(*read(path, prior, spec))
 
-    def write(self, path: PathLike, prior=None) -> int:
-        """Write atomically (entropy-coded with ``prior``); returns the file's size."""
-        return write(path, self.header, self.codes, prior)
+    def write(self, path: PathLike, prior=None, compact: bool = True) -> int:
+        """Write atomically (entropy-coded with ``prior``; version 4 unless not ``compact``);
+        returns the file's size."""
+        return write(path, self.header, self.codes, prior, compact)

@@ -39,6 +39,10 @@ from espnet2_p2p.utils.tokens import first_bad_token
 UNIFORM_WEIGHT = 1.0 / 64
 #: Bits a stored payload may carry beyond the tokens' information (the coder's final words).
 SLACK_BITS = 96
+#: Decoding stops once the decoded tokens' information (bits under the prior) passes this
+#: share of the payload's bits (+ slack): the 24-bit quantised frequencies the coder uses
+#: differ from the float probabilities by far less than 1%.
+COST_MARGIN = 1.02
 # what a stored prior may unpack to (the shipped teacher's: 19 MB in 13 arrays)
 MAX_PRIOR_UNPACKED = 256 << 20
 MAX_PRIOR_MEMBERS = 1 + 3 * 64
@@ -110,6 +114,13 @@ class _Stream:
             model = constriction.stream.model.Categorical(self.probabilities(np.array([context]))[0], perfect=False)
             self._models[context] = model
         return model
+
+    def bits(self, context: int, token: int) -> float:
+        """What one token costs in its context: ``-log2 p(token | context)``."""
+        start, end = self.indptr[context], self.indptr[context + 1]
+        pos = start + int(np.searchsorted(self.tokens[start:end], token))
+        own = self.counts[pos] if pos < end and self.tokens[pos] == token else 0
+        return -math.log2(self.own[context] * own + self.rest[context] * self.unigram[token] + self.floor)
 
     def max_probability(self) -> float:
         """An upper bound of every probability this stream codes with."""
@@ -235,14 +246,25 @@ class BigramPrior:
                 f" {self.num_streams} x {num_frames} tokens with this prior"
             )
         constriction, _ = _coder()
+        budget = COST_MARGIN * (8 * len(payload) + SLACK_BITS)
+        cost = 0.0
         try:
             decoder = constriction.stream.queue.RangeDecoder(np.frombuffer(payload, dtype="<u4").astype(np.uint32))
             out = np.empty((self.num_streams, num_frames), dtype=np.int64)
             for s, stream in enumerate(self.streams):
                 prev = stream.size
                 for t in range(num_frames):
-                    prev = out[s, t] = int(decoder.decode(stream.model(prev)))
+                    token = out[s, t] = int(decoder.decode(stream.model(prev)))
+                    cost += stream.bits(prev, token)
+                    prev = token
+                    if cost > budget:  # the payload is spent: it cannot hold the frames claimed
+                        raise BitstreamError(
+                            f"entropy-coded payload of {len(payload)} bytes is spent after {t} of"
+                            f" {num_frames} frames of stream {s}: the file claims more than it holds"
+                        )
             exhausted = decoder.maybe_exhausted()
+        except BitstreamError:
+            raise
         except Exception as e:  # constriction reports bad data with its own exception types
             raise BitstreamError(f"entropy-coded payload does not decode: {e}") from None
         if not exhausted:

@@ -4,14 +4,44 @@ and the demo call this; it reads audio with :class:`~espnet2_p2p.audio.AudioSour
 (resampling and downmixing with notices) and writes every output atomically."""
 
 from pathlib import Path
-from typing import Callable, Tuple
+from typing import Callable, Optional, Tuple
 
 import numpy as np
 
-from espnet2_p2p.bitstream import P2PFile
+from espnet2_p2p.bitstream import ModelSpec, P2PFile
 from espnet2_p2p.layout import check_streams
 from espnet2_p2p.utils.chunks import DEFAULT_CHUNK_SECONDS, DEFAULT_CONTEXT_SECONDS
 from espnet2_p2p.utils.files import temp_path
+
+
+def packed_spec(model=None, name: Optional[str] = None) -> Optional[ModelSpec]:
+    """What a format-4 file of a packed zip's model leaves out, from the zip's
+    ``meta.json`` alone (no torch): None when ``model`` is not a packed zip or its
+    ``meta.json`` records no layout (zips packed before format 4). ``model`` None: as
+    :func:`~espnet2_p2p.coder.open_coder` (``$P2P_CODEC_MODEL``, else the shipped model)."""
+    import json
+    import os
+    import zipfile
+
+    from espnet2_p2p.layout import Layout
+
+    if model is None:
+        model = os.environ.get("P2P_CODEC_MODEL") or None
+    if model is None:
+        from espnet2_p2p import pretrained
+
+        model = pretrained.default_model()
+    try:
+        with zipfile.ZipFile(model) as zf:
+            models = json.loads(zf.read("meta.json"))["models"]
+            name = name or ("student" if "student" in models else next(iter(models)) if len(models) == 1 else None)
+            entry = models[name]
+            if bool(entry.get("prior_fingerprint")) != (f"{name}/prior.npz" in zf.namelist()):
+                return None  # meta.json does not describe the zip's prior: read the model
+        layout = Layout(**{**entry["layout"], "stream_sizes": tuple(entry["layout"]["stream_sizes"])})
+        return ModelSpec.of(layout, bytes.fromhex(entry["fingerprint"]), bytes.fromhex(entry.get("prior_fingerprint") or ""))
+    except (OSError, zipfile.BadZipFile, KeyError, TypeError, ValueError, StopIteration):
+        return None  # not a packed zip with a recorded layout: the model itself is read
 
 
 class FileCoder:

@@ -120,3 +120,13 @@ def packed_models(tmp_path_factory) -> Path:
 def packed_causal_models(tmp_path_factory) -> Path:
     """The same with the causal variant (``causal: true``)."""
     return make_packed(tmp_path_factory.mktemp("packed_causal"), causal=True)
+
+
+def read_p2p(path, model, name=None):
+    """A ``.p2p`` file read with the model (a coder, or what open_coder takes) that wrote
+    it: a version-4 file names its model by id, not its layout. ``header, codes = ...``."""
+    from espnet2_p2p.bitstream import P2PFile
+    from espnet2_p2p.coder import open_coder
+
+    coder = model if hasattr(model, "layout") else open_coder(model, "torch", name)
+    return P2PFile.read(path, coder.prior, coder.layout, coder.fingerprint)

@@ -92,7 +92,7 @@ def test_the_prior_is_checked(priors, tmp_path):
     with pytest.raises(BitstreamError, match=r"prior codes streams of sizes \[1024, 256, 256, 256\]"):
         dumps(header, tokens_for(header), priors["teacher"])
     path = tmp_path / "a.p2p"
-    bitstream.write(path, header, tokens_for(header), priors["student"])
+    bitstream.write(path, header, tokens_for(header), priors["student"], compact=False)
     assert bitstream.read_header(path).coded_bytes == len(data) - 60 - 4  # no prior needed
     with pytest.raises(BitstreamError, match=r"a\.p2p: entropy-coded with prior"):
         bitstream.read(path, other)

@@ -164,7 +164,7 @@ def test_the_exported_files_run_with_onnxruntime_and_numpy_alone(tmp_path, shipp
         from espnet2_p2p import bitstream
         from espnet2_p2p.onnx import OnnxCodec
         codec = OnnxCodec({str(folder)!r}, threads=1)
-        header, codes = bitstream.read({str(tmp_path / 'in.p2p')!r}, codec.prior)
+        header, codes = bitstream.P2PFile.read({str(tmp_path / 'in.p2p')!r}, codec.prior, codec.layout, codec.fingerprint)
         assert header.entropy_coded and header.fingerprint == codec.fingerprint
         np.save({str(tmp_path / 'decoded.npy')!r}, codec.decode(codes, header.num_samples))
         np.save({str(tmp_path / 'codes.npy')!r}, codec.encode(np.load({str(tmp_path / 'audio.npy')!r})))

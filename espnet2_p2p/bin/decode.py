@@ -82,7 +82,7 @@ def decode_system(coder: TorchCoder, wav: np.ndarray, n_streams: Optional[int], 
                                     chunk_seconds=WHOLE_SECONDS)  # fmt: skip
     sent = codes[: layout.transmitted_streams][:n_streams]
     P2PFile.of(layout, sent, len(wav), coder.fingerprint, side).write(p2p_path)
-    p2p = P2PFile.read(p2p_path)
+    p2p = P2PFile.read(p2p_path, layout=layout, fingerprint=coder.fingerprint)
     pieces: List[np.ndarray] = []
     coder.decode_file(p2p.codes, p2p.header.num_samples, pieces.append, chunk_seconds=WHOLE_SECONDS,
                       side_info=p2p.side_info)  # fmt: skip
@@ -160,7 +160,7 @@ def decode_one(label: str, config: Path, model_file: Path, options: dict, utts, 
         payload_bits += header.payload_bits
         file_bytes += p2p.stat().st_size
         seconds += len(wav) / fs
-        sent.append(P2PFile.read(p2p).codes.reshape(header.num_streams, -1))
+        sent.append(P2PFile.read(p2p, layout=coder.layout, fingerprint=coder.fingerprint).codes)
         if tokens is not None:
             pairs.append(tokens)
     sizes = list(header.stream_sizes)

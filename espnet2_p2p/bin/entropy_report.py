@@ -1,66 +1,81 @@
 #!/usr/bin/env python3
-"""What entropy coding (format 3) saves on decoded test sets, measured by coding them.
+"""What entropy coding saves on decoded test sets, measured by coding them.
 
     python -m espnet2_p2p.bin.entropy_report --model exp/p2psyn_packed.zip \\
         --decode_dir exp/decode_test
 
 For every system folder of ``--decode_dir`` (stage 5's ``<system>/bitstreams/*.p2p``),
-the model of the packed zip that wrote those files (same fingerprint, same transmitted
-streams) and has a prior re-codes each file's tokens as format 3, decodes them back
-(checked equal: lossless) and times both. Writes ``bitrate_entropy.md`` in the decode dir
-(nominal and coded bit/s of the audio's duration, saving, coder time) and puts the same
-table into its ``bitrate.md`` under a heading of its own (replaced on a rerun).
-Systems no packed model with a prior wrote (e.g. plain-only decoding of a teacher, whose
-prior codes all of its streams) are listed as such; when none matches, nothing is written.
+the model of the packed zip that wrote those files (it reads them; the same transmitted
+streams) and has a prior re-codes each file's tokens entropy-coded in the compact
+container (format 4), decodes them back (checked equal: lossless) and times both. Writes
+``bitrate_entropy.md`` in the decode dir (nominal, coded-payload and whole-file bit/s of
+the audio's duration, saving, coder time) and puts the same table into its ``bitrate.md``
+under a heading of its own (replaced on a rerun). Systems no packed model with a prior
+wrote (e.g. plain-only decoding of a teacher, whose prior codes all of its streams) are
+listed as such; when none matches, nothing is written.
 """
 
 import argparse
-import json
 import sys
 import time
-import zipfile
 from pathlib import Path
 from typing import Optional, Sequence
 
 import numpy as np
 
-HEADING = "## Entropy-coded (format 3)"
+HEADING = "## Entropy-coded (format 4)"
 
 
 def _models(zip_path: Path):
-    """[(name, model fingerprint bytes, prior)] of a packed zip's models that have a prior."""
-    from espnet2_p2p.model_io import load_prior
+    """[(name, ModelSpec, prior)] of a packed zip's models that have a prior."""
+    from espnet2_p2p.bitstream import ModelSpec
+    from espnet2_p2p.coder import open_coder
+    from espnet2_p2p.model_io import packed_meta
 
-    with zipfile.ZipFile(zip_path) as zf:
-        meta = json.loads(zf.read("meta.json"))
     out = []
-    for name, info in meta["models"].items():
-        prior = load_prior(zip_path, name)
-        if prior is not None:
-            out.append((name, bytes.fromhex(info["fingerprint"]), prior))
+    for name in packed_meta(zip_path)["models"]:
+        coder = open_coder(zip_path, "torch", name)
+        if coder.prior is not None:
+            out.append((name, ModelSpec.of(coder.layout, coder.fingerprint), coder.prior))
     return out
 
 
-def measure(files, prior) -> dict:
+def _writer(path: Path, models):
+    """(name, spec, prior) of the model that reads ``path`` and whose prior codes its streams."""
+    from espnet2_p2p import bitstream
+    from espnet2_p2p.errors import BitstreamError
+
+    for name, spec, prior in models:
+        try:
+            header = bitstream.read_header(path, spec)
+        except BitstreamError:
+            continue
+        if header.fingerprint == spec.fingerprint and header.num_streams == prior.num_streams:
+            return name, spec, prior
+    return None
+
+
+def measure(files, spec, prior) -> dict:
     from espnet2_p2p import bitstream
 
-    seconds = nominal = coded = 0.0
+    seconds = nominal = coded = whole = 0.0
     encode_s = decode_s = 0.0
     for path in files:
-        header, codes = bitstream.read(path)
+        header, codes = bitstream.read(path, spec=spec)
         start = time.perf_counter()
-        data = bitstream.dumps(header, codes, prior)
+        data = bitstream.dumps(header, codes, prior, compact=True)
         encode_s += time.perf_counter() - start
         start = time.perf_counter()
-        _, back = bitstream.loads(data, prior)
+        back_header, back = bitstream.loads(data, prior, spec)
         decode_s += time.perf_counter() - start
         if not np.array_equal(back, codes):
             raise SystemExit(f"entropy_report: {path}: the coded tokens do not decode to themselves")
         seconds += header.duration
         nominal += header.payload_bits
-        coded += 8 * (len(data) - bitstream.HEADER_SIZE_V3 - bitstream.CRC_SIZE - len(header.side_info))
+        coded += 8 * back_header.coded_bytes
+        whole += 8 * len(data)
     return dict(files=len(files), seconds=seconds, nominal_bps=nominal / seconds, coded_bps=coded / seconds,
-                encode_s=encode_s, decode_s=decode_s)  # fmt: skip
+                file_bps=whole / seconds, encode_s=encode_s, decode_s=decode_s)  # fmt: skip
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -76,16 +91,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         files = sorted((system / "bitstreams").glob("*.p2p"))
         if not files:
             continue
-        header = bitstream.read_header(files[0])
-        match = [(n, p) for n, fp, p in models if fp == header.fingerprint and p.num_streams == header.num_streams]
-        if not match:
+        match = _writer(files[0], models)
+        if match is None:
             skipped.append(system.name)
             continue
-        name, prior = match[0]
-        r = measure(files, prior)
+        name, spec, prior = match
+        r = measure(files, spec, prior)
         rows.append(
             f"| {system.name} ({name}) | {r['files']} | {r['seconds']:.0f} | {r['nominal_bps']:.1f} | {r['coded_bps']:.1f}"
-            f" | {100 * (1 - r['coded_bps'] / r['nominal_bps']):.1f}% | {r['encode_s']:.2f} / {r['decode_s']:.2f} |"
+            f" | {r['file_bps']:.1f} | {100 * (1 - r['coded_bps'] / r['nominal_bps']):.1f}%"
+            f" | {r['encode_s']:.2f} / {r['decode_s']:.2f} |"
         )
         print(f"{system.name}: {r['nominal_bps']:.1f} -> {r['coded_bps']:.1f} bit/s over {r['seconds']:.0f} s", file=sys.stderr)
     if not rows:
@@ -93,14 +108,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
               " nothing written", file=sys.stderr)  # fmt: skip
         return 0
     table = (
-        "| system (packed model) | files | seconds | nominal bit/s | coded bit/s | saving | encode / decode s (coder) |\n"
-        "|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n"
+        "| system (packed model) | files | seconds | nominal bit/s | coded payload bit/s | whole file bit/s | saving"
+        " | encode / decode s (coder) |\n|---|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n"
     )
     note = (
         f"Produced by `python -m espnet2_p2p.bin.entropy_report --model {args.model} --decode_dir {args.decode_dir}`:"
         " each system's .p2p files re-coded with its model's prior (the tokens of the\ntrain set, stage 8),"
-        " decoded back and checked equal. Bit/s of the audio's duration, payload only (a format-3 header"
-        " has 64 bytes with its CRC).\n"
+        " decoded back and checked equal. Bit/s of the audio's duration: the entropy-coded payload, and the"
+        " whole file (payload + the format-4 container, 11-13 bytes).\n"
     )
     if skipped:
         note += f"Not coded (written by no model of the zip that has a prior for their streams): {', '.join(skipped)}.\n"
@@ -108,7 +123,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     bitrate = args.decode_dir / "bitrate.md"
     if bitrate.is_file():
         text = bitrate.read_text()
-        text = text.split(f"\n{HEADING}")[0].rstrip("\n")
+        text = text.split("\n## Entropy-coded")[0].rstrip("\n")  # this section, of any format
         bitrate.write_text(f"{text}\n\n{HEADING}\n\n{note}\n{table}")
     print(table)
     return 0

@@ -4,7 +4,7 @@
     p2p-codec encode IN.wav OUT.p2p --model exp/p2psyn_packed.zip
     p2p-codec decode IN.p2p OUT.wav --model exp/p2psyn_packed.zip
     p2p-codec tokens IN.wav OUT.npy --model exp/p2psyn_packed.zip --streams all
-    p2p-codec info IN.p2p
+    p2p-codec info IN.p2p [--model M]
     p2p-codec export --model exp/p2psyn_packed.zip --out exp/onnx
     p2p-codec encode IN.wav OUT.p2p --backend onnxruntime --model exp/onnx
 
@@ -26,11 +26,13 @@ coding; --context_seconds is not used). SecoustiCodec puts its paralinguistic ve
 the first seconds into the file as side information (one byte per dimension); its token
 files have one stream.
 
-When the model has an entropy-coding prior (``prior.npz`` in a packed zip, see
-``espnet2_p2p.bin.fit_prior``), ``encode`` writes format version 3: the same tokens,
-range-coded, usually well below the nominal bitrate; ``--no-entropy`` writes the fixed-width
-version 1/2. ``decode`` reads every version; ``info`` shows the nominal and the coded
-bit/s.
+``encode`` writes the compact container (format version 4: an 11-byte container for
+inputs of 0.26 to 32 s, which names its model by a 4-byte id, so ``decode`` and ``info``
+read it with that model). When the model has an entropy-coding prior (``prior.npz`` in a
+packed zip, see ``espnet2_p2p.bin.fit_prior``) the tokens are range-coded, usually well
+below the nominal bitrate; ``--no-entropy`` writes them at fixed width. ``decode`` reads
+every version (1 to 3 as well); ``info`` shows the nominal, the coded and the whole-file
+bit/s, and for several files (or a directory; ``-q``: the total only) their total.
 
 ``export`` writes the model as ONNX graphs (``encoder.onnx``, ``decoder.onnx``, a
 student's ``decoder_all.onnx``, ``codec.json``; see ``espnet2_p2p.onnx.export``). ``--backend onnxruntime --model DIR``
@@ -118,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", type=Path, help="audio file, directory or wav.scp")
     p.add_argument("output", type=Path, help=".p2p file or directory")
     p.add_argument("--no-entropy", dest="no_entropy", action="store_true",
-                   help="fixed-width tokens (format 1/2) even when the model has a prior")
+                   help="fixed-width tokens even when the model has a prior")
     model_options(p)
     p = sub.add_parser("decode", help=".p2p -> audio")
     p.add_argument("input", type=Path, help=".p2p file or directory")
@@ -132,8 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="transmitted: what a .p2p file carries (a student: the plain stream); all:"
                    " plain + the N pseudo streams; plain: stream 0 alone (the former default)")
     model_options(p)
-    p = sub.add_parser("info", help="show a .p2p file's header")
-    p.add_argument("input", type=Path, nargs="+")
+    p = sub.add_parser("info", help="show .p2p files' headers; for several, their total bit/s")
+    p.add_argument("input", type=Path, nargs="+", help=".p2p files or directories")
+    model_options(p)  # a version-4 file is read with its model (it names it, not its layout)
     p = sub.add_parser("export", help="model -> ONNX graphs (encoder.onnx, decoder.onnx, codec.json)")
     p.add_argument("--model", default=os.environ.get("P2P_CODEC_MODEL"),
                    help="packed zip, experiment dir or .pth (default: $P2P_CODEC_MODEL, else the shipped model)")
@@ -254,13 +257,23 @@ def check_subtype(subtype: str, outputs: List[Path]) -> None:
                            f" {', '.join(sorted(sf.available_subtypes(fmt)))}")  # fmt: skip
 
 
-def info(path: Path) -> str:
+def info(path: Path, runner: "Runner" = None):
+    """(what a .p2p file holds, its header); a version-4 file is read with ``runner``'s model."""
     from espnet2_p2p import bitstream, pretrained
 
-    header = bitstream.read_header(path)
+    from espnet2_p2p.filecoding import packed_spec
+
+    spec = None
+    if bitstream.is_compact(path):  # read with its model: from a packed zip's meta.json, else loaded
+        spec = packed_spec(runner.args.model, runner.args.model_name)
+        if spec is None:
+            coder = runner.codec
+            spec = bitstream.ModelSpec.of(coder.layout, coder.fingerprint,
+                                          coder.prior.fingerprint() if coder.prior is not None else b"")  # fmt: skip
+    header = bitstream.read_header(path, spec)
     size = path.stat().st_size
     lines = [
-        f"file: {path} ({size} bytes)",
+        f"file: {path} ({size} bytes, format {header.version})",
         f"sample rate: {header.sample_rate} Hz",
         f"samples: {header.num_samples} ({header.duration:.3f} s)",
         f"frames: {header.num_frames} ({header.frame_rate:g} Hz, hop {header.hop_length})",
@@ -273,17 +286,45 @@ def info(path: Path) -> str:
     ]
     if header.entropy_coded:
         saving = 1 - 8 * header.coded_bytes / header.payload_bits
-        lines += [
-            f"coded (format 3, prior {header.prior_fingerprint.hex()}): {8 * header.coded_bytes} bits ="
-            f" {header.coded_bitrate:.1f} bit/s of the audio's duration, {100 * saving:.1f}% below nominal",
-            f"container overhead: {header.header_size + bitstream.CRC_SIZE} bytes",
-        ]
-    else:
-        lines.append(f"container overhead: {bitstream.OVERHEAD_BYTES} bytes +"
-                     f" {8 * header.payload_bytes - header.payload_bits} padding bits (format {header.version})")  # fmt: skip
+        lines.append(f"coded (prior {header.prior_fingerprint.hex()}): {8 * header.coded_bytes} bits ="
+                     f" {header.coded_bitrate:.1f} bit/s of the audio's duration, {100 * saving:.1f}% below nominal")  # fmt: skip
+    padding = 0 if header.entropy_coded else 8 * header.payload_bytes - header.payload_bits
+    lines.append(f"container overhead: {header.overhead_bytes} bytes" + (f" + {padding} padding bits" if padding else ""))
+    lines.append(f"whole file: {8 * size / header.duration:.1f} bit/s of the audio's duration")
     if header.side_info:
         lines.append(f"side information: {len(header.side_info)} bytes, sent once (e.g. a paralinguistic vector)")
-    return "\n".join(lines)
+    return "\n".join(lines), header
+
+
+def info_main(args) -> int:
+    """``info``: each file's header (not with -q), then, for more than one file, the total
+    payload and whole-file bit/s of the audio's duration."""
+    status, runner = 0, Runner(args)
+    seconds = payload = whole = files = 0
+    for given in args.input:
+        try:
+            paths = [p for _, p in list_inputs(given, (".p2p",))] if given.is_dir() else [given]
+        except P2PError as e:
+            print(f"p2p-codec: error: {e}", file=sys.stderr)
+            status = 1
+            continue
+        for path in paths:
+            try:
+                text, header = info(path, runner)
+            except P2PError as e:
+                print(f"p2p-codec: error: {e}", file=sys.stderr)
+                status = 1
+                continue
+            if not args.quiet:
+                print(text)
+            files, seconds = files + 1, seconds + header.duration
+            payload += 8 * header.stored_payload_bytes
+            whole += 8 * path.stat().st_size
+    if files > 1 or args.quiet:
+        print(f"{files} files, {seconds:.1f} s of audio: payload {payload / max(seconds, 1e-9):.1f} bit/s,"
+              f" whole files {whole / max(seconds, 1e-9):.1f} bit/s"
+              f" (+{100 * (whole / max(payload, 1) - 1):.1f}% container and side information)")  # fmt: skip
+    return status
 
 
 def export(args) -> int:
@@ -351,14 +392,7 @@ def _main(argv=None) -> int:
     if args.command == "export":
         return export(args)
     if args.command == "info":
-        status = 0
-        for path in args.input:
-            try:
-                print(info(path))
-            except P2PError as e:
-                print(f"p2p-codec: error: {e}", file=sys.stderr)
-                status = 1
-        return status
+        return info_main(args)
     exts = (".p2p",) if args.command == "decode" else AUDIO_EXTS
     out_ext = {"encode": ".p2p", "decode": ".wav", "tokens": ".npy"}[args.command]
     try:

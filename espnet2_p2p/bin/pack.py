@@ -10,12 +10,13 @@ The zip holds ``<name>/config.yaml`` and ``<name>/model.pth`` per model (what
 ``<name>/prior.npz`` when a fourth field gives the model's entropy-coding prior
 (:mod:`espnet2_p2p.bin.fit_prior`; ``p2p-codec encode`` then writes format 3), and
 ``meta.json`` (meta_info, bitrate, parameter count, the model fingerprint that
-``.p2p`` files carry, the prior's fingerprint, package versions).
+``.p2p`` files carry, the prior's fingerprint, the layout, package versions).
 :func:`load_packed` builds one model of it (through ESPnet's ``GANCodecTask.build_model``,
 weights read with ``torch.load(weights_only=True)``; see :mod:`espnet2_p2p.model_io`).
 """
 
 import argparse
+import dataclasses
 import json
 import zipfile
 from pathlib import Path
@@ -56,6 +57,8 @@ def pack(output: Path, models) -> dict:
                 "parameters": codec.generator_parameters,
                 "fingerprint": fingerprint(model).hex(),
                 "prior_fingerprint": prior.fingerprint().hex() if prior else None,
+                # what a format-4 .p2p file leaves out: `p2p-codec info` reads it without torch
+                "layout": dataclasses.asdict(codec.layout),
             }
             zf.write(config, f"{name}/config.yaml")
             zf.write(model_file, f"{name}/model.pth")

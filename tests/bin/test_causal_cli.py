@@ -9,7 +9,7 @@ import soundfile as sf
 import torch
 
 from conftest import gliding_speech as speech
-from espnet2_p2p import bitstream
+from conftest import read_p2p
 from espnet2_p2p.bin.p2p_codec import main
 from espnet2_p2p.model_io import load_codec
 from espnet2_p2p.tokenizer import P2PTokenizer
@@ -32,7 +32,7 @@ def test_long_file_is_coded_exactly_in_chunks(tmp_path, packed_causal_models):
     with torch.no_grad():
         whole = codec.encode(torch.from_numpy(x).view(1, 1, -1))
         ref = codec.decode(whole, length=len(x))[0, 0].numpy()
-    _, codes = bitstream.read(tmp_path / "a.p2p")
+    _, codes = read_p2p(tmp_path / "a.p2p", packed_causal_models)
     np.testing.assert_array_equal(codes, whole[:, 0].numpy())
     y, _ = sf.read(tmp_path / "out.wav", dtype="float32")
     assert y.shape == ref.shape and np.abs(y - ref).max() < 1e-4
@@ -60,4 +60,4 @@ def test_ten_minutes_equal_whole_input_tokens_with_memory_independent_of_length(
     x, _ = sf.read(tmp_path / "600.wav", dtype="float32")
     with torch.no_grad():
         whole = codec.encode(torch.from_numpy(x).view(1, 1, -1))
-    np.testing.assert_array_equal(bitstream.read(tmp_path / "600.p2p")[1], whole[:, 0].numpy())
+    np.testing.assert_array_equal(read_p2p(tmp_path / "600.p2p", packed_causal_models).codes, whole[:, 0].numpy())

@@ -10,9 +10,10 @@ import pytest
 import soundfile as sf
 
 from conftest import gliding_speech as speech
-from espnet2_p2p import bitstream
+from conftest import read_p2p
 from espnet2_p2p.bin.p2p_codec import main
 from espnet2_p2p.bin.fit_prior import main as fit_prior_main
+from espnet2_p2p.coder import open_coder
 from espnet2_p2p.entropy import BigramPrior
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -64,8 +65,9 @@ def test_format_3_decodes_to_the_audio_of_format_2(tmp_path, with_priors, name, 
     common = ["--model", zipped, "--model_name", name, "-q"]
     assert run("encode", tmp_path / "in.wav", tmp_path / "v3.p2p", *common) == 0
     assert run("encode", tmp_path / "in.wav", tmp_path / "v2.p2p", *common, "--no-entropy") == 0
-    h3, h2 = bitstream.read_header(tmp_path / "v3.p2p"), bitstream.read_header(tmp_path / "v2.p2p")
-    assert h3.version == 3 and h2.version in (1, 2)
+    coder = open_coder(zipped, "torch", name)
+    h3, h2 = read_p2p(tmp_path / "v3.p2p", coder).header, read_p2p(tmp_path / "v2.p2p", coder).header
+    assert h3.version == h2.version == 4 and h3.entropy_coded and not h2.entropy_coded
     assert h3.side_info == h2.side_info and h3.num_streams == h2.num_streams
     # the file without a prior decodes with the plain model too; the two decodings are equal
     assert run("decode", tmp_path / "v3.p2p", tmp_path / "v3.wav", *common, "--subtype", "FLOAT") == 0
@@ -74,10 +76,10 @@ def test_format_3_decodes_to_the_audio_of_format_2(tmp_path, with_priors, name, 
     a, b = sf.read(tmp_path / "v3.wav")[0], sf.read(tmp_path / "v2.wav")[0]
     assert a.shape == b.shape and np.array_equal(a, b)
     capsys.readouterr()
-    assert run("info", tmp_path / "v3.p2p") == 0
+    assert run("info", tmp_path / "v3.p2p", "--model", zipped, "--model_name", name) == 0
     info = capsys.readouterr().out
-    assert f"coded (format 3, prior {h3.prior_fingerprint.hex()})" in info and "below nominal" in info
-    assert "bit/s of whole frames" in info
+    assert f"coded (prior {h3.prior_fingerprint.hex()})" in info and "below nominal" in info
+    assert "bit/s of whole frames" in info and "format 4" in info and "whole file:" in info
 
 
 def test_a_file_coded_with_one_prior_is_refused_by_another(tmp_path, with_priors, packed_models, capsys):
@@ -87,7 +89,7 @@ def test_a_file_coded_with_one_prior_is_refused_by_another(tmp_path, with_priors
     capsys.readouterr()
     assert run("decode", tmp_path / "a.p2p", tmp_path / "a.wav", "--model", plain_zip, "-q") == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 2 and "a.p2p: entropy-coded (format 3) with prior" in err[0]
+    assert len(err) == 2 and "a.p2p: entropy-coded by model" in err[0] and "has no prior" in err[0]
     assert not (tmp_path / "a.wav").exists()
     # a model whose prior is another one: the same weights, a prior fitted elsewhere
     other = tmp_path / "other.zip"
@@ -99,7 +101,7 @@ def test_a_file_coded_with_one_prior_is_refused_by_another(tmp_path, with_priors
             dst.writestr(n, data)
     assert run("decode", tmp_path / "a.p2p", tmp_path / "a.wav", "--model", other, "-q") == 1
     err = capsys.readouterr().err
-    assert "entropy-coded with prior" in err and "this model's prior is" in err
+    assert "this model with its prior is" in err and "decode with the model that encoded it" in err
 
 
 def test_fit_prior_refuses_what_it_cannot_use(tmp_path, packed_models, corpus, capsys):

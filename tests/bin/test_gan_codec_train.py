@@ -10,9 +10,9 @@ import torch
 from espnet2.bin.gan_codec_inference import AudioCoding
 from espnet2.tasks.gan_codec import GANCodecTask, codec_choices
 
-from conftest import CONF
-from espnet2_p2p import bitstream
+from conftest import CONF, read_p2p
 from espnet2_p2p.bin import decode
+from espnet2_p2p.coder import open_coder
 from espnet2_p2p.codec.p2psyn import P2PSynCodec
 
 
@@ -96,24 +96,25 @@ def test_teacher_then_student_through_espnet(espeak_corpus, tmp_path):
         "--system", f"student:{student_exp / 'config.yaml'}:{student_exp / '1epoch.pth'}",
     ])  # fmt: skip
     utts = [line.split()[0] for line in (espeak_corpus / "test" / "wav.scp").read_text().splitlines()]
+    coders = {"plain": open_coder(exp / "2epoch.pth"), "student": open_coder(student_exp / "1epoch.pth")}
     for system in ("plain", "student"):
         for utt in utts:
             wav, fs = sf.read(str(tmp_path / "decode" / system / f"{utt}.wav"))
             assert fs == 16000 and np.isfinite(wav).all()
-            header, codes = bitstream.read(tmp_path / "decode" / system / "bitstreams" / f"{utt}.p2p")
+            header, codes = read_p2p(tmp_path / "decode" / system / "bitstreams" / f"{utt}.p2p", coders[system])
             assert header.num_streams == 1 and header.num_samples == len(wav)
     rates = (tmp_path / "decode" / "bitrate.md").read_text()
     for line in rates.splitlines()[2:]:
         cells = line.split("|")
         assert float(cells[2]) == 500.0  # nominal: 10 bits x 50 Hz
         assert 500.0 <= float(cells[3]) < 510.0  # measured: whole frames of 10 bits
-        assert float(cells[4]) > float(cells[3])  # files carry the 56-byte container
+        assert float(cells[4]) > float(cells[3])  # files carry the 11-byte container
     assert "| student | 1: " in (tmp_path / "decode" / "token_accuracy.md").read_text()
     # codebook use counted from the files written: every transmitted token of every utterance
     import json
 
     summary = json.loads((tmp_path / "decode" / "summary.json").read_text())
-    sent = [bitstream.read(tmp_path / "decode" / "plain" / "bitstreams" / f"{u}.p2p")[1] for u in utts]
+    sent = [read_p2p(tmp_path / "decode" / "plain" / "bitstreams" / f"{u}.p2p", coders["plain"]).codes for u in utts]
     tokens = np.concatenate([s.reshape(-1) for s in sent])
     use = summary["plain"]["codebook_use"][0]
     assert use["size"] == 1024 and use["used"] == len(np.unique(tokens))

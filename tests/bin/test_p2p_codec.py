@@ -12,7 +12,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from espnet2_p2p import bitstream
+from conftest import read_p2p
 from espnet2_p2p.bin.p2p_codec import main
 from espnet2_p2p.errors import ModelLoadError
 from espnet2_p2p.model_io import fingerprint, load_codec
@@ -36,9 +36,10 @@ def test_round_trip_equals_in_memory_coding(tmp_path, packed_models):
     sf.write(tmp_path / "in.wav", x, 16000, subtype="FLOAT")
     assert run("encode", tmp_path / "in.wav", tmp_path / "a.p2p", "--model", packed_models) == 0
     assert run("decode", tmp_path / "a.p2p", tmp_path / "out.wav", "--model", packed_models, "--subtype", "FLOAT") == 0
-    header, codes = bitstream.read(tmp_path / "a.p2p")
+    header, codes = read_p2p(tmp_path / "a.p2p", packed_models)
     assert header.payload_bits / header.duration == 500.0
-    assert (tmp_path / "a.p2p").stat().st_size == bitstream.OVERHEAD_BYTES + 350 * 10 // 8 + 1
+    # the compact container: "p4", 3 bytes of length and flags, a 4-byte model id, CRC-16
+    assert header.version == 4 and (tmp_path / "a.p2p").stat().st_size == 11 + 350 * 10 // 8 + 1
     codec = load_codec(packed_models).codec
     with torch.no_grad():
         ref_codes = codec.encode(torch.from_numpy(x).view(1, 1, -1))
@@ -53,18 +54,27 @@ def test_info_reports_the_bitrate(tmp_path, packed_models, capsys):
     sf.write(tmp_path / "in.wav", speech(1.01), 16000)
     run("encode", tmp_path / "in.wav", tmp_path / "a.p2p", "--model", packed_models)
     capsys.readouterr()
-    assert run("info", tmp_path / "a.p2p") == 0
+    assert run("info", tmp_path / "a.p2p", "--model", packed_models) == 0
     out = capsys.readouterr().out
     assert "frames: 51 (50 Hz, hop 320)" in out
     assert "510 bits = 500 bit/s of whole frames" in out
-    assert "container overhead: 56 bytes + 2 padding bits" in out
+    assert "container overhead: 11 bytes + 2 padding bits" in out
     assert "streams: 1 transmitted of 4" in out
+    # several files (a directory): the total; -q: the total alone
+    sf.write(tmp_path / "in2.wav", speech(2.0), 16000)
+    run("encode", tmp_path / "in2.wav", tmp_path / "b.p2p", "--model", packed_models)
+    capsys.readouterr()
+    assert run("info", tmp_path, "--model", packed_models, "-q") == 0
+    out = capsys.readouterr().out.strip()
+    sizes = 8 * ((tmp_path / "a.p2p").stat().st_size + (tmp_path / "b.p2p").stat().st_size)
+    assert out.startswith("2 files, 3.0 s of audio: payload ")  # 1.01 s + 2 s
+    assert f"whole files {sizes / 3.01:.1f} bit/s" in out, out
 
 
 def test_teacher_writes_all_streams(tmp_path, packed_models):
     sf.write(tmp_path / "in.wav", speech(1.0), 16000)
     assert run("encode", tmp_path / "in.wav", tmp_path / "t.p2p", "--model", packed_models, "--model_name", "teacher") == 0
-    header, codes = bitstream.read(tmp_path / "t.p2p")
+    header, codes = read_p2p(tmp_path / "t.p2p", packed_models, "teacher")
     assert header.num_streams == 4 and header.payload_bitrate == 2000.0
     # the student cannot decode what the teacher wrote (another model)
     assert run("decode", tmp_path / "t.p2p", tmp_path / "x.wav", "--model", packed_models) == 1
@@ -121,7 +131,7 @@ def test_other_rates_and_stereo_are_converted(tmp_path, packed_models, capsys, f
     sf.write(tmp_path / "in.wav", speech(1.0, fs=fs, channels=channels), fs)
     assert run("encode", tmp_path / "in.wav", tmp_path / "a.p2p", "--model", packed_models) == 0
     assert notice in capsys.readouterr().err
-    header, _ = bitstream.read(tmp_path / "a.p2p")
+    header, _ = read_p2p(tmp_path / "a.p2p", packed_models)
     assert header.sample_rate == 16000 and header.num_samples == 16000
 
 
@@ -248,7 +258,7 @@ def test_thirty_minute_input_encodes_in_bounded_memory(tmp_path, packed_models):
     _write_long_wav(tmp_path / "long.wav", 1800)
     short = _peak_rss_mb("encode", tmp_path / "short.wav", tmp_path / "s.p2p", "--model", packed_models, "-q")
     long = _peak_rss_mb("encode", tmp_path / "long.wav", tmp_path / "l.p2p", "--model", packed_models, "-q")
-    header, _ = bitstream.read(tmp_path / "l.p2p")
+    header, _ = read_p2p(tmp_path / "l.p2p", packed_models)
     assert header.duration == 1800.0 and header.num_frames == 90000
     print(f"peak RSS: 1-minute encode {short:.0f} MB, 30-minute encode {long:.0f} MB")
     assert long - short < LONG_INPUT_EXTRA_MB, (short, long)
