@@ -51,7 +51,7 @@ from pathlib import Path
 from typing import Callable, Dict, List
 
 import torch
-import yaml
+from espnet2_p2p.utils.config import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 FS = 16000
@@ -74,7 +74,7 @@ def build_p2p(student_config: str, device: str):
     import espnet2_p2p  # noqa: F401
     from espnet2.tasks.gan_codec import GANCodecTask
 
-    student_cfg = yaml.safe_load((ROOT / "conf" / student_config).read_text())
+    student_cfg = load_config(ROOT / "conf" / student_config)
     teacher_cfg = copy.deepcopy(student_cfg)
     for key in ("quantizer_mode", "predictor_conf", "pseudo_codeword", "finetune_decoder", "lambda_ce"):
         teacher_cfg["codec_conf"].pop(key, None)
@@ -420,8 +420,8 @@ def part_train(device: str, runs: int) -> List[str]:
     from espnet2.tasks.gan_codec import GANCodecTask
 
     rows = ["| model (tiny) | batch | steps/s | samples/s (0.5 s each) | memory per batch item (MB) |", "|---|---|---|---|---|"]
-    teacher_cfg = yaml.safe_load((ROOT / "conf" / "teacher_tiny.yaml").read_text())
-    student_cfg = yaml.safe_load((ROOT / "conf" / "student_tiny.yaml").read_text())
+    teacher_cfg = load_config(ROOT / "conf" / "teacher_tiny.yaml")
+    student_cfg = load_config(ROOT / "conf" / "student_tiny.yaml")
     torch.manual_seed(0)
     teacher = GANCodecTask.build_model(_task_args(teacher_cfg)).to(device)
     teacher.train()

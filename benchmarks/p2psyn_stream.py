@@ -18,7 +18,7 @@ import platform
 from pathlib import Path
 
 import torch
-import yaml
+from espnet2_p2p.utils.config import load_config
 
 import espnet2_p2p  # noqa: F401
 from benchmarks.secousti_stream import measure
@@ -33,7 +33,7 @@ PIECES = (1, 2, 5)
 
 
 def build(config: str) -> P2PSynCodec:
-    conf = yaml.safe_load((ROOT / "conf" / config).read_text())["codec_conf"]
+    conf = load_config(ROOT / "conf" / config)["codec_conf"]
     conf["causal"] = True
     torch.manual_seed(0)
     return P2PSynCodec(**conf).eval()

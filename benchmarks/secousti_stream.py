@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 import torch
-import yaml
+from espnet2_p2p.utils.config import load_config
 
 import espnet2_p2p  # noqa: F401
 from espnet2_p2p.codec.secousti import SecoustiCodec
@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def build(config: str) -> SecoustiCodec:
-    conf = yaml.safe_load((ROOT / "conf" / config).read_text())["codec_conf"]
+    conf = load_config(ROOT / "conf" / config)["codec_conf"]
     torch.manual_seed(0)
     return SecoustiCodec(**conf).eval()
 

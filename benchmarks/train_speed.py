@@ -68,7 +68,7 @@ def measure_one(config: Path, threads: int, steps: int, warmup: int, wav_scp: Op
     """Build, warm up and time ``steps`` training steps in this process; with ``profile``,
     print torch's profile of that many more steps (operators by their own CPU time)."""
     import torch
-    import yaml
+    from espnet2_p2p.utils.config import load_config
 
     torch.set_num_threads(threads)
     import espnet2_p2p  # noqa: F401
@@ -77,7 +77,7 @@ def measure_one(config: Path, threads: int, steps: int, warmup: int, wav_scp: Op
     from benchmarks.codec_speed import _task_args
 
     torch.manual_seed(0)
-    cfg = yaml.safe_load(config.read_text())
+    cfg = load_config(config)
     data = _batches(wav_scp)
     conf = cfg["codec_conf"]
     if conf.get("quantizer_mode") == "student":

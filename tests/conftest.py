@@ -19,7 +19,10 @@ REAL_SPEECH = Path(__file__).resolve().parents[2] / "shared" / "data" / "real_sp
 
 
 def load_config(name: str) -> dict:
-    return yaml.safe_load((CONF / name).read_text())
+    """A config of conf/, its base configs merged (espnet2_p2p.utils.config)."""
+    from espnet2_p2p.utils.config import load_config as merged
+
+    return merged(CONF / name)
 
 
 def task_args(config: dict, **overrides) -> argparse.Namespace:
@@ -90,11 +93,12 @@ def make_packed(root: Path, **codec_overrides) -> Path:
     from espnet2.tasks.gan_codec import GANCodecTask
 
     from espnet2_p2p.bin.pack import pack
+    from espnet2_p2p.utils.config import resolved_argv
 
     # The configs as ESPnet's trainer writes them (every option, defaults filled in).
     parser = GANCodecTask.get_parser()
-    teacher_config = vars(parser.parse_args(["--config", str(CONF / "teacher_tiny.yaml")]))
-    student_config = vars(parser.parse_args(["--config", str(CONF / "student_tiny.yaml")]))
+    teacher_config = vars(parser.parse_args(resolved_argv(["--config", str(CONF / "teacher_tiny.yaml")])))
+    student_config = vars(parser.parse_args(resolved_argv(["--config", str(CONF / "student_tiny.yaml")])))
     for config in (teacher_config, student_config):
         config["codec_conf"].update(codec_overrides)
     teacher = trained_like(GANCodecTask.build_model(task_args(teacher_config)))

@@ -3,9 +3,8 @@ a student that differs from its teacher in the codec part fails only when the te
 weights are loaded, after its training has started."""
 
 import pytest
-import yaml
 
-from conftest import CONF
+from conftest import CONF, load_config
 
 STUDENT_KEYS = {"quantizer_mode", "predictor_conf", "pseudo_codeword", "finetune_decoder", "lambda_ce"}
 PAIRS = [
@@ -18,7 +17,7 @@ SINGLES = [("teacher_small", "single_small"), ("teacher_long", "single_long")]
 
 
 def codec_conf(name: str) -> dict:
-    return yaml.safe_load((CONF / f"{name}.yaml").read_text())["codec_conf"]
+    return load_config(f"{name}.yaml")["codec_conf"]
 
 
 @pytest.mark.parametrize("teacher, student", PAIRS)
@@ -36,3 +35,58 @@ def test_a_single_vq_control_is_its_teacher_without_residual_levels(teacher, sin
     assert s["num_pseudo"] == 0
     differ = sorted(k for k in set(s) | set(t) if k not in ("num_pseudo", "pseudo_codebook_size") and s.get(k) != t.get(k))
     assert not differ, f"{single}.yaml differs from {teacher}.yaml in {differ}"
+
+
+# ------------------------------------------------- configs as overrides of a base config
+def raw(name: str) -> dict:
+    import yaml
+
+    return yaml.safe_load((CONF / f"{name}.yaml").read_text())
+
+
+@pytest.mark.parametrize("name", sorted({s for _, s in PAIRS + SINGLES} | {"teacher_causal_small", "teacher_long", "teacher_48k"}))
+def test_a_variant_is_written_as_what_differs_from_its_base(name):
+    """No variant restates its teacher's codec block: its file names a base and holds a few
+    of the codec's keys at most (the whole block is about 15)."""
+    config = raw(name)
+    assert "base" in config, f"{name}.yaml copies a config instead of naming a base"
+    assert len(config.get("codec_conf", {})) <= 6, f"{name}.yaml restates {sorted(config['codec_conf'])}"
+
+
+def test_merging_and_its_refusals(tmp_path):
+    from espnet2_p2p.errors import P2PError
+    from espnet2_p2p.utils.config import load_config as merged, resolved_argv
+
+    (tmp_path / "a.yaml").write_text("codec: p2psyn\ncodec_conf: {x: 1, y: {p: 1, q: 2}}\nlist: [1, 2]\n")
+    (tmp_path / "b.yaml").write_text("base: a.yaml\ncodec_conf: {y: {q: 3}}\nlist: [9]\n")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "c.yaml").write_text("base: ../b.yaml\nmax_epoch: 2\n")
+    assert merged(tmp_path / "sub" / "c.yaml") == {
+        "codec": "p2psyn", "codec_conf": {"x": 1, "y": {"p": 1, "q": 3}}, "list": [9], "max_epoch": 2}  # fmt: skip
+    (tmp_path / "loop1.yaml").write_text("base: loop2.yaml\n")
+    (tmp_path / "loop2.yaml").write_text("base: loop1.yaml\n")
+    with pytest.raises(P2PError, match="loop: loop1.yaml -> loop2.yaml -> loop1.yaml"):
+        merged(tmp_path / "loop1.yaml")
+    (tmp_path / "missing.yaml").write_text("base: nowhere.yaml\n")
+    with pytest.raises(P2PError, match="nowhere.yaml: cannot read"):
+        merged(tmp_path / "missing.yaml")
+    # the trainer gets a complete file; a config without a base is passed as it is
+    argv = resolved_argv(["--config", str(tmp_path / "sub" / "c.yaml"), "--ngpu", "0"])
+    assert argv[0] == "--config" and argv[1] != str(tmp_path / "sub" / "c.yaml") and argv[2:] == ["--ngpu", "0"]
+    import yaml
+
+    assert yaml.safe_load(open(argv[1])) == merged(tmp_path / "sub" / "c.yaml")
+    assert resolved_argv([f"--config={tmp_path / 'a.yaml'}"]) == [f"--config={tmp_path / 'a.yaml'}"]
+
+
+def test_espnet_accepts_every_merged_config():
+    """ESPnet's parser takes each merged config as its --config (no unknown option)."""
+    from espnet2.tasks.gan_codec import GANCodecTask
+
+    import espnet2_p2p  # noqa: F401
+    from espnet2_p2p.utils.config import resolved_argv
+
+    parser = GANCodecTask.get_parser()
+    for name in sorted({s for _, s in PAIRS + SINGLES}):
+        args = parser.parse_args(resolved_argv(["--config", str(CONF / f"{name}.yaml")]))
+        assert args.codec == "p2psyn" and args.codec_conf == load_config(f"{name}.yaml")["codec_conf"]

@@ -4,15 +4,14 @@
 import argparse
 import sys
 
-import yaml
-
 import espnet2_p2p  # noqa: F401  (registers the codecs)
 from espnet2.tasks.gan_codec import GANCodecTask
 
+from espnet2_p2p.utils.config import load_config
+
 
 def count(config_path: str):
-    with open(config_path) as f:
-        config = yaml.safe_load(f)
+    config = load_config(config_path)
     args = argparse.Namespace(
         codec=config["codec"], codec_conf=config.get("codec_conf", {}), model_conf={}
     )

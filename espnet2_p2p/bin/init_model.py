@@ -21,6 +21,9 @@ import yaml
 
 from espnet2_p2p.utils.files import temp_path
 from espnet2_p2p.errors import P2PError
+import yaml
+
+from espnet2_p2p.utils.config import load_config
 from espnet2_p2p.model_io import _read_config, _read_state_dict, build_codec, resolve
 
 
@@ -29,7 +32,7 @@ def extract(packed: Path, name: str, config: Path, output: Path) -> Path:
     state = _read_state_dict(model_bytes, where)
     if not config.is_file():
         raise P2PError(f"{config} does not exist")
-    target = _read_config(config.read_text(), str(config))
+    target = _read_config(yaml.safe_dump(load_config(config)), str(config))  # its base configs merged
     build_codec(target, state, f"{where} as the start of {config}")  # strict: refuses other layouts
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_path(output)

@@ -90,3 +90,30 @@ def resolved_argv(argv: Sequence[str]) -> List[str]:
         atexit.register(lambda n=name: Path(n).unlink(missing_ok=True))
         argv[where] = name if where == i + 1 else f"--config={name}"
     return argv
+
+
+def main(argv=None) -> int:
+    """``python -m espnet2_p2p.utils.config CONFIG [KEY]``: the merged config, or one
+    top-level value of it (empty when absent), for shell scripts."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("config")
+    parser.add_argument("key", nargs="?")
+    args = parser.parse_args(argv)
+    try:
+        config = load_config(args.config)
+    except P2PError as e:
+        print(f"config: error: {e}", file=sys.stderr)
+        return 1
+    if args.key is None:
+        yaml.safe_dump(config, sys.stdout, sort_keys=False)
+    else:
+        value = config.get(args.key, "")
+        print(value if not isinstance(value, (dict, list)) else yaml.safe_dump(value).strip())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -332,8 +332,12 @@ def test_fine_tuning_the_shipped_model_with_init_model(tmp_path, espeak_corpus):
         pytest.skip("this checkout ships no model (espnet2_p2p/pretrained)")
     packed = pretrained.default_model()
     # the configs of the shipped model's layout, as a user would start from them
-    (tmp_path / "teacher.yaml").write_text((ROOT / "conf" / "teacher_small.yaml").read_text())
-    (tmp_path / "student.yaml").write_text((ROOT / "conf" / "student_small.yaml").read_text())
+    import yaml
+
+    from espnet2_p2p.utils.config import load_config
+
+    for name in ("teacher", "student"):  # merged with their base configs: complete files
+        (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump(load_config(ROOT / "conf" / f"{name}_small.yaml")))
     recipe = prepared_recipe(tmp_path, espeak_corpus)
     sh([CODEC_SH, "--stage", "3", "--stop_stage", "4", "--valid_set", "test", "--init_model", packed,
         "--train_config", tmp_path / "teacher.yaml", "--student_config", tmp_path / "student.yaml",

@@ -86,7 +86,7 @@ ft=(--stage 4 --stop_stage 4 --tag _ft --teacher_dir ${expdir}/teacher --student
 single=(--stage 3 --stop_stage 3 --tag _single --train_config "${conf}/single_${budget}.yaml")
 # The controls train as many epochs as student_small_ft, from the teacher (its residual
 # levels dropped: a single-VQ codec) and from the single VQ.
-ft_epochs=$(sed -n 's/^max_epoch: *\([0-9]*\).*/\1/p' "${conf}/student_${budget}_ft.yaml")
+ft_epochs=$(python -m espnet2_p2p.utils.config "${conf}/student_${budget}_ft.yaml" max_epoch)
 q=codec.generator.quantizer
 plain_ft=(--stage 3 --stop_stage 3 --tag _plain_ft --train_config "${conf}/single_${budget}.yaml"
     --teacher_max_epoch "${ft_epochs}" --train_args "${train_args} --init_param
