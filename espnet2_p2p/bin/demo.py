@@ -26,7 +26,7 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
 
     from espnet2_p2p.bin import p2p_codec
-    from espnet2_p2p.bin.score import plot_spectrograms
+    from espnet2_p2p.scoring import plot_spectrograms
     from espnet2_p2p.data.espeak import SENTENCES, TEST_SPEAKERS, synthesize
     from espnet2_p2p.metrics import stoi
 
