@@ -15,12 +15,13 @@ PYTEST_ARGS ?=
 
 setup: apt-deps $(STAMP)
 
-# System tools: espeak-ng (synthetic speech) and sox. Installed only when missing.
+# System tools: espeak-ng (synthetic speech), sox, and codec2 (c2enc/c2dec: the DSP baseline
+# of egs2/speechocean762/codec1/local/baselines.sh). Installed only when missing.
 apt-deps:
-	@if ! command -v espeak-ng >/dev/null || ! command -v sox >/dev/null; then \
-		echo "installing espeak-ng and sox with apt-get"; \
+	@if ! command -v espeak-ng >/dev/null || ! command -v sox >/dev/null || ! command -v c2enc >/dev/null; then \
+		echo "installing espeak-ng, sox and codec2 with apt-get"; \
 		$(SUDO) apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq espeak-ng sox >/dev/null; \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq espeak-ng sox codec2 >/dev/null; \
 	fi
 
 # The virtual environment is rebuilt only when setup.py changes.
