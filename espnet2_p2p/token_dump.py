@@ -163,3 +163,54 @@ def build_joint_vocab(texts: List[str], codec_tokens: List[str], output_dir: Pat
     }
     (output_dir / "offsets.json").write_text(json.dumps(offsets, indent=2) + "\n")
     return offsets
+
+
+# --------------------------------------------------- BPE units of a codec token stream
+#: Codec token i of a dump's ``lm_text`` is written as this character + i for BPE (CJK
+#: ideographs and beyond: 1024-code and 4096-code vocabularies stay in printable planes).
+UNIT_CHAR_BASE = 0x4E00
+
+
+def _unit_string(tokens: List[str], index: dict) -> str:
+    return "".join(chr(UNIT_CHAR_BASE + index[t]) for t in tokens)
+
+
+def bpe_lm_text(src_dir: Path, out_dir: Path, nbpe: int = 2000, model: Optional[Path] = None) -> Path:
+    """BPE units of a dump's codec tokens, for a speech LM over fewer, longer units.
+
+    Each utterance's token string (``src_dir/lm_text``) becomes one string of characters
+    (token i of ``lm_token_list`` -> ``chr(UNIT_CHAR_BASE + i)``); sentencepiece BPE
+    (``nbpe`` pieces, trained here unless ``model`` is given: train on the train set,
+    reuse its model for the others) cuts it into pieces. Writes ``out_dir/lm_text`` (the
+    pieces, space-separated: ESPnet's ``--token_type word``), ``lm_token_list`` and, when
+    trained, ``bpe.model``. Returns the model's path. Lossless: the pieces of an utterance
+    joined give its tokens back (:func:`bpe_units_to_tokens`)."""
+    import sentencepiece as spm
+
+    names = (src_dir / "lm_token_list").read_text().split()
+    index = {n: i for i, n in enumerate(names)}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    lines = [line.split() for line in (src_dir / "lm_text").read_text().splitlines() if line.strip()]
+    strings = [(parts[0], _unit_string(parts[1:], index)) for parts in lines]
+    if model is None:
+        corpus = out_dir / "bpe_train.txt"
+        corpus.write_text("\n".join(s for _, s in strings) + "\n")
+        spm.SentencePieceTrainer.train(
+            input=str(corpus), model_prefix=str(out_dir / "bpe"), vocab_size=nbpe, model_type="bpe",
+            character_coverage=1.0, max_sentence_length=1 << 16, max_sentencepiece_length=16,
+            split_by_whitespace=False, add_dummy_prefix=False, bos_id=-1, eos_id=-1, unk_id=0,
+            num_threads=1, minloglevel=2, hard_vocab_limit=False,  # a small corpus may hold fewer pieces
+        )  # fmt: skip
+        corpus.unlink()
+        model = out_dir / "bpe.model"
+    sp = spm.SentencePieceProcessor(model_file=str(model))
+    pieces = [sp.id_to_piece(i) for i in range(sp.get_piece_size()) if not sp.is_unknown(i)]
+    text = [f"{utt} {' '.join(sp.encode(s, out_type=str))}" for utt, s in strings]
+    (out_dir / "lm_text").write_text("\n".join(text) + "\n")
+    (out_dir / "lm_token_list").write_text("\n".join([*LM_SPECIALS, *pieces, LM_EOS]) + "\n")
+    return Path(model)
+
+
+def bpe_units_to_tokens(pieces: List[str], token_list: List[str]) -> List[str]:
+    """BPE pieces of :func:`bpe_lm_text` -> the codec token names they stand for."""
+    return [token_list[ord(c) - UNIT_CHAR_BASE] for c in "".join(pieces)]

@@ -1,6 +1,7 @@
 """The recipe driver egs2/TEMPLATE/codec1/codec.sh: options, data prep for every corpus
 layout, CPU distributed training through the launcher path, and resuming after a kill."""
 
+import math
 import os
 import re
 import signal
@@ -364,3 +365,30 @@ def test_fine_tuning_the_shipped_model_with_init_model(tmp_path, espeak_corpus):
     proc = sh([CODEC_SH, "--stage", "3", "--stop_stage", "3", "--valid_set", "test", "--init_model", packed,
                "--train_config", other, "--tag", "_n1", "--train_args", TINY_TRAIN], recipe, check=False)  # fmt: skip
     assert proc.returncode != 0 and "N=3 pseudo VQs" in proc.stderr and "N=1 pseudo VQs" in proc.stderr
+
+
+def test_speechlm_measures_every_token_choice(tmp_path, espeak_corpus, packed_models):
+    """local/speechlm.sh (issue 30): token dumps, BPE units, one ESPnet LM per choice,
+    perplexity on test and the table; the rates follow from the layout."""
+    import shutil
+
+    recipe = prepared_recipe(tmp_path, espeak_corpus)
+    shutil.copytree(recipe / "dump" / "test", recipe / "dump" / "dev")
+    (recipe / "local").mkdir()
+    shutil.copy(ROOT / "egs2" / "speechocean762" / "codec1" / "local" / "speechlm.sh", recipe / "local")
+    sh([recipe / "local" / "speechlm.sh", "--model", packed_models, "--expdir", tmp_path / "exp", "--nbpe", "300",
+        "--lm_config", ROOT / "conf" / "lm_tiny.yaml", "--lm_args", "--max_epoch 1"], recipe)  # fmt: skip
+    table = (recipe / "RESULTS_speechlm.md").read_text()
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
+            for line in table.splitlines() if line.startswith("| ") and "token choice" not in line}  # fmt: skip
+    plain = rows["plain stream (student, transmitted)"]
+    teacher = rows["teacher's 1 + N streams, flattened"]
+    bpe = rows["BPE units of the plain stream (300 pieces)"]
+    assert 49.0 < float(plain[0]) < 51.0 and 196.0 < float(teacher[0]) < 204.0  # ceil(T / 320) frames
+    assert float(bpe[0]) < float(plain[0])  # pieces join several tokens
+    for row in (plain, teacher, bpe):
+        ce_nats, ce_bits, bits_per_s = float(row[1]), float(row[2]), float(row[3])
+        assert ce_nats > 0 and abs(ce_bits - ce_nats / math.log(2)) < 2e-3
+        assert row[6] == "1" and row[5].endswith(" M")  # one epoch, a parameter count
+    # bits/s = CE (bits) x (tokens + one end-of-sentence per utterance) / seconds
+    assert float(plain[3]) > float(plain[2]) * float(plain[0])
