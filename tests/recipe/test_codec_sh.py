@@ -377,7 +377,8 @@ def test_speechlm_measures_every_token_choice(tmp_path, espeak_corpus, packed_mo
     (recipe / "local").mkdir()
     shutil.copy(ROOT / "egs2" / "speechocean762" / "codec1" / "local" / "speechlm.sh", recipe / "local")
     sh([recipe / "local" / "speechlm.sh", "--model", packed_models, "--expdir", tmp_path / "exp", "--nbpe", "300",
-        "--lm_config", ROOT / "conf" / "lm_tiny.yaml", "--lm_args", "--max_epoch 1"], recipe)  # fmt: skip
+        "--lm_config", ROOT / "conf" / "lm_tiny.yaml", "--lm_args", "--max_epoch 1", "--continue_prompts", "0"],
+       recipe)  # fmt: skip
     table = (recipe / "RESULTS_speechlm.md").read_text()
     rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
             for line in table.splitlines() if line.startswith("| ") and "token choice" not in line}  # fmt: skip
@@ -392,3 +393,21 @@ def test_speechlm_measures_every_token_choice(tmp_path, espeak_corpus, packed_mo
         assert row[6] == "1" and row[5].endswith(" M")  # one epoch, a parameter count
     # bits/s = CE (bits) x (tokens + one end-of-sentence per utterance) / seconds
     assert float(plain[3]) > float(plain[2]) * float(plain[0])
+    # item 3: the plain-stream LM continues test prompts; the student decodes both
+    from espnet2_p2p.bin.lm_continue import main as lm_continue
+
+    out = tmp_path / "continuations"
+    assert lm_continue(["--lm_exp", str(tmp_path / "exp" / "lm_plain"), "--tokens", str(tmp_path / "exp" / "tokens_plain" / "test"),
+                        "--data_dir", str(recipe / "dump" / "test"), "--output_dir", str(out), "--model", str(packed_models),
+                        "--num_prompts", "2", "--prompt_seconds", "0.4", "--continue_seconds", "1.2"]) == 0  # fmt: skip
+    import soundfile as sf
+
+    for kind in ("lm", "real"):
+        wavs = sorted((out / kind).glob("*.wav"))
+        assert len(wavs) == 2 and all(sf.info(str(w)).frames == 60 * 320 for w in wavs)  # 1.2 s at 50 Hz
+    report = (out / "continuations.md").read_text()
+    assert "| LM continuations |" in report and "| paired difference |" in report
+    assert (out / "spectrograms.png").stat().st_size > 10_000
+    assert lm_continue(["--lm_exp", str(tmp_path / "exp" / "lm_plain"), "--tokens", str(tmp_path / "exp" / "tokens_plain" / "test"),
+                        "--data_dir", str(recipe / "dump" / "test"), "--output_dir", str(out),
+                        "--continue_seconds", "60"]) == 1  # no utterance that long: one line  # fmt: skip

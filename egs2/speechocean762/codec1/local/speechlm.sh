@@ -3,6 +3,7 @@
 #
 #   local/speechlm.sh [--model ZIP] [--expdir DIR] [--choices "plain bpe teacher"] [--nbpe 2000]
 #                     [--dumpdir dump] [--lm_config ../../../conf/lm_speechlm.yaml] [--lm_args "..."]
+#                     [--continue_prompts 50]
 #
 # With a packed model (default: the shipped one), on speechocean762 (train: LM training,
 # dev: validation, test: the 25 unseen speakers, reported):
@@ -13,7 +14,9 @@
 # Each choice: a token dump (espnet2_p2p.bin.dump_tokens), ESPnet's LM task with one
 # config for all (conf/lm_speechlm.yaml: same architecture, epochs and batch), and
 # espnet2.bin.lm_calc_perplexity on test. RESULTS_speechlm.md here gets the table
-# (espnet2_p2p.bin.speechlm_report). Resumable: finished steps are skipped.
+# (espnet2_p2p.bin.speechlm_report), then the plain-stream LM continues --continue_prompts
+# test prompts (1 s -> 3 s more), decoded by the student and scored with DNSMOS against the
+# same span of real tokens (espnet2_p2p.bin.lm_continue). Resumable: finished steps are skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,6 +27,7 @@ nbpe=2000
 dumpdir=dump
 lm_config=../../../conf/lm_speechlm.yaml
 lm_args=""
+continue_prompts=50
 while [ $# -gt 0 ]; do
     case "$1" in
         --model) model=$2; shift 2 ;;
@@ -33,6 +37,7 @@ while [ $# -gt 0 ]; do
         --dumpdir) dumpdir=$2; shift 2 ;;
         --lm_config) lm_config=$2; shift 2 ;;
         --lm_args) lm_args=$2; shift 2 ;;
+        --continue_prompts) continue_prompts=$2; shift 2 ;;
         *) echo "speechlm.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -102,6 +107,16 @@ EOF
     fi
     reports+=(--choice "${label}=${lm},${lm}/ppl_test,${tokens}/test")
 done
+continuations=""
+if [[ " ${choices} " == *" plain "* ]] && [ "${continue_prompts}" -gt 0 ]; then
+    if [ ! -s "${expdir}/continuations_plain/continuations.md" ]; then
+        log "plain-stream LM: ${continue_prompts} continuations of test prompts, decoded by the student"
+        python -m espnet2_p2p.bin.lm_continue --lm_exp "${expdir}/lm_plain" --tokens "${expdir}/tokens_plain/test" \
+            --data_dir "${dumpdir}/test" --output_dir "${expdir}/continuations_plain" --model "${model}" \
+            --num_prompts "${continue_prompts}" > /dev/null
+    fi
+    continuations=${expdir}/continuations_plain/continuations.md
+fi
 {
     echo "# Token LMs on speechocean762 (issue 30)"
     echo
@@ -111,5 +126,11 @@ done
     echo
     python -m espnet2_p2p.bin.speechlm_report --data_dir "${dumpdir}/test" "${reports[@]}" --output "${expdir}/speechlm_table.md" > /dev/null
     cat "${expdir}/speechlm_table.md"
+    if [ -n "${continuations}" ]; then
+        echo
+        echo "## What the plain-stream LM's tokens sound like"
+        echo
+        cat "${continuations}"
+    fi
 } > RESULTS_speechlm.md
 log "table: $(pwd)/RESULTS_speechlm.md"

@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+"""What a token LM's continuations sound like (issue 30, item 3).
+
+    python -m espnet2_p2p.bin.lm_continue --lm_exp exp/lm_plain --tokens exp/tokens_plain/test \\
+        --data_dir dump/test --output_dir exp/continuations [--model ZIP]
+
+From the ``--num_prompts`` longest test utterances (at least prompt + continuation long),
+the first ``--prompt_seconds`` of each one's plain-stream tokens prompt ESPnet's LM
+(``espnet2.tasks.lm.LMTask``, the run's best checkpoint), which samples
+``--continue_seconds`` of tokens (``--temperature``; the special symbols are never
+drawn). The student decodes prompt + continuation (its pseudo streams predicted, as for
+any plain stream), and the continuation's part of the audio is kept. Beside it, the same
+utterance's real tokens over the same span are decoded the same way: the codec's own
+decoding of real speech. DNSMOS (P.835 overall) of both, mean with 95% CI and the paired
+difference, goes to ``OUTPUT_DIR/continuations.md``; ``lm/`` and ``real/`` hold the wavs,
+``spectrograms.png`` three examples.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+
+
+def sample(lm, prompt, steps: int, allowed: np.ndarray, temperature: float, generator) -> list:
+    """Continue ``prompt`` (LM token ids) by ``steps`` ids drawn from the LM, only among
+    ``allowed`` (a boolean mask over the vocabulary)."""
+    import torch
+
+    sos = lm.sos
+    y, state = [sos], None
+    mask = torch.from_numpy(~allowed)
+    for token in prompt:
+        _, state = lm.lm.score(torch.tensor(y), state, None)
+        y.append(int(token))
+    out = []
+    for _ in range(steps):
+        logp, state = lm.lm.score(torch.tensor(y), state, None)
+        logits = (logp / temperature).masked_fill(mask, -float("inf"))
+        token = int(torch.multinomial(torch.softmax(logits, dim=-1), 1, generator=generator))
+        y.append(token)
+        out.append(token)
+    return out
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--lm_exp", type=Path, required=True)
+    parser.add_argument("--tokens", type=Path, required=True, help="the test set's plain-stream dump (lm_text)")
+    parser.add_argument("--data_dir", type=Path, required=True, help="the test set's data dir (utt2num_samples)")
+    parser.add_argument("--output_dir", type=Path, required=True)
+    parser.add_argument("--model", default=None, help="the packed model whose student decodes (default: shipped)")
+    parser.add_argument("--num_prompts", type=int, default=50)
+    parser.add_argument("--prompt_seconds", type=float, default=1.0)
+    parser.add_argument("--continue_seconds", type=float, default=3.0)
+    parser.add_argument("--temperature", type=float, default=1.0)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    import soundfile as sf
+    import torch
+    from espnet2.tasks.lm import LMTask
+    from tqdm import tqdm
+
+    from espnet2_p2p.coder import open_coder
+    from espnet2_p2p.data.prepare import read_table
+    from espnet2_p2p.metrics import dnsmos
+    from espnet2_p2p.scoring import plot_spectrograms
+    from espnet2_p2p.utils.stats import mean_ci95
+
+    torch.set_num_threads(1)
+    lm, train_args = LMTask.build_model_from_file(args.lm_exp / "config.yaml", args.lm_exp / "valid.loss.best.pth", "cpu")
+    lm.eval()
+    token_list = list(train_args.token_list)
+    index = {name: i for i, name in enumerate(token_list)}
+    allowed = np.array([name.startswith("<codec_layer0_code") for name in token_list])
+    coder = open_coder(args.model, "torch", "student")
+    layout = coder.layout
+    prompt_frames = int(round(args.prompt_seconds * layout.frame_rate))
+    steps = int(round(args.continue_seconds * layout.frame_rate))
+    total = prompt_frames + steps
+    samples = {u: int(n) for u, n in read_table(args.data_dir / "utt2num_samples").items()}
+    tokens = {}
+    for line in (args.tokens / "lm_text").read_text().splitlines():
+        parts = line.split()
+        if len(parts) - 1 >= total and samples.get(parts[0], 0) >= total * layout.hop_length:
+            tokens[parts[0]] = parts[1:]
+    utts = sorted(tokens, key=lambda u: (-samples[u], u))[: args.num_prompts]
+    if not utts:
+        print(f"lm_continue: no test utterance holds {total} frames ({args.prompt_seconds:g} s +"
+              f" {args.continue_seconds:g} s)", file=sys.stderr)  # fmt: skip
+        return 1
+    if len(utts) < args.num_prompts:
+        print(f"lm_continue: only {len(utts)} test utterances hold {total} frames", file=sys.stderr)
+    generator = torch.Generator().manual_seed(args.seed)
+    hop = layout.hop_length
+    start, end = prompt_frames * hop, total * hop
+    for kind in ("lm", "real"):
+        (args.output_dir / kind).mkdir(parents=True, exist_ok=True)
+    scores = {"lm": [], "real": []}
+    examples = []
+
+    def decode(ids) -> np.ndarray:
+        codes = np.array([[int(token_list[i].rsplit("_code", 1)[1].rstrip(">")) for i in ids]], dtype=np.int64)
+        pieces = []
+        with torch.no_grad():
+            coder.decode_file(codes, total * hop, pieces.append)
+        return np.concatenate(pieces)[start:end]
+
+    for utt in tqdm(utts, desc="continuations"):
+        real_ids = [index[t] for t in tokens[utt][:total]]
+        drawn = sample(lm, real_ids[:prompt_frames], steps, allowed, args.temperature, generator)
+        for kind, ids in (("lm", real_ids[:prompt_frames] + drawn), ("real", real_ids)):
+            wav = decode(ids)
+            sf.write(str(args.output_dir / kind / f"{utt}.wav"), wav, layout.fs, subtype="FLOAT")
+            scores[kind].append(dnsmos(wav, layout.fs))
+            if len(examples) < 6:
+                examples.append((f"{utt}: {'LM continuation' if kind == 'lm' else 'real tokens'}", wav, layout.fs))
+    plot_spectrograms(examples, args.output_dir / "spectrograms.png")
+    lm_mean, lm_ci = mean_ci95(scores["lm"])
+    real_mean, real_ci = mean_ci95(scores["real"])
+    diff, diff_ci = mean_ci95(np.subtract(scores["lm"], scores["real"]))
+    table = (
+        f"Produced by `python -m espnet2_p2p.bin.lm_continue --lm_exp {args.lm_exp} --tokens {args.tokens}"
+        f" --data_dir {args.data_dir} --output_dir {args.output_dir}` ({len(utts)} prompts of"
+        f" {args.prompt_seconds:g} s, {args.continue_seconds:g} s continued, temperature {args.temperature:g},"
+        f" seed {args.seed}).\n\n"
+        "| decoded by the student (pseudo streams predicted) | DNSMOS (overall) |\n|---|---|\n"
+        f"| LM continuations | {lm_mean:.3f} ± {lm_ci:.3f} |\n"
+        f"| real tokens, same span | {real_mean:.3f} ± {real_ci:.3f} |\n"
+        f"| paired difference | {diff:+.3f} ± {diff_ci:.3f} |\n"
+    )
+    (args.output_dir / "continuations.md").write_text(table)
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
