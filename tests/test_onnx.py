@@ -478,3 +478,28 @@ def test_thread_counts_are_bounded(tmp_path, exported, capsys):
         with pytest.raises(SystemExit) as exit_code:
             main(["encode", "x.wav", "x.p2p", "--threads", str(threads)])
         assert exit_code.value.code == 2 and "--threads" in capsys.readouterr().err
+
+
+def test_int8_export_is_smaller_and_close_to_float32(tmp_path, shipped):
+    """p2p-codec export --int8 (issue 31): the matrix products quantised by ONNX Runtime;
+    on speech the plain tokens mostly equal float32's and decoding the same tokens stays
+    close (the shipped student on the 20 real clips: benchmarks/RESULTS_onnx_int8.md)."""
+    import json
+
+    _, float32, float_dir = shipped
+    assert main(["export", "--out", str(tmp_path / "int8"), "--int8"]) == 0
+    meta = json.loads((tmp_path / "int8" / "codec.json").read_text())
+    assert meta["int8"].startswith("dynamic: MatMul, Gemm") and json.loads((float_dir / "codec.json").read_text())["int8"] is None
+    for graph in ("encoder.onnx", "decoder.onnx"):
+        assert (tmp_path / "int8" / graph).stat().st_size < 0.9 * (float_dir / graph).stat().st_size
+    int8 = OnnxCodec(tmp_path / "int8", threads=1)
+    assert int8.fingerprint == float32.fingerprint  # the same model: its files decode with either
+    agree = total = 0
+    for seed in range(3):
+        x = gliding_speech(4.0, seed=seed).astype(np.float32)
+        a, b = float32.encode(x), int8.encode(x)
+        agree, total = agree + int((a == b).sum()), total + a.size
+        ref, got = float32.decode(a, len(x)), int8.decode(a, len(x))
+        snr = 10 * np.log10((ref**2).sum() / ((ref - got) ** 2).sum())
+        assert snr > 20, snr
+    assert agree / total > 0.8, agree / total

@@ -142,6 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="packed zip, experiment dir or .pth (default: $P2P_CODEC_MODEL, else the shipped model)")
     p.add_argument("--model_name", default=None, help="which model of a packed zip (default: student)")
     p.add_argument("--out", type=Path, required=True, help="folder to write")
+    p.add_argument("--int8", action="store_true",
+                   help="quantise the graphs' matrix products to int8 (ONNX Runtime's dynamic quantisation):"
+                   " faster, smaller; tokens may differ from float32's (docs/onnx.md)")
     p.add_argument("--max_seconds", type=seconds(positive=True), default=60.0,
                    help="the longest input one run of the graphs takes (longer ones are chunked, or refused"
                    " for a causal model and SecoustiCodec)")
@@ -335,7 +338,7 @@ def export(args) -> int:
             from espnet2_p2p import pretrained
 
             args.model = pretrained.default_model()
-        meta = export_model(args.model, args.out, args.model_name, args.max_seconds)
+        meta = export_model(args.model, args.out, args.model_name, args.max_seconds, args.int8)
     except P2PError as e:
         print(f"p2p-codec: error: {e}", file=sys.stderr)
         return 1

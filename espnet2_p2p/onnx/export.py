@@ -153,18 +153,41 @@ def _check_dynamic(path: Path, dynamic_shapes, input_names) -> None:
             raise RuntimeError(f"{path.name}: the export fixed axes {fixed} of {name!r} to the example's size")
 
 
-def export(model_path, out_dir, name: Optional[str] = None, max_seconds: float = 60.0) -> dict:
+def export(model_path, out_dir, name: Optional[str] = None, max_seconds: float = 60.0, int8: bool = False) -> dict:
     """Export the codec at ``model_path`` (anything :func:`espnet2_p2p.model_io.load_codec`
     takes) and its prior into ``out_dir``; returns the ``codec.json`` it wrote."""
     from espnet2_p2p.model_io import load_codec, load_prior
 
     model = load_codec(model_path, name)
-    return export_codec(model, out_dir, max_seconds, prior=load_prior(model_path, name), source=str(model_path))
+    return export_codec(model, out_dir, max_seconds, prior=load_prior(model_path, name), source=str(model_path),
+                        int8=int8)  # fmt: skip
 
 
-def export_codec(model, out_dir, max_seconds: float = 60.0, prior=None, source: str = "") -> dict:
+#: what ``int8`` quantises: the matrix products (weights int8, activations quantised per
+#: call by ONNX Runtime's dynamic quantisation); convolutions stay float32
+INT8_OPS = ["MatMul", "Gemm"]
+
+
+def quantize_int8(path: Path) -> None:
+    """Replace a float32 graph by its dynamically quantised int8 version (in place)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    tmp = path.with_name(f".{path.name}.int8")
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # the quantiser's advice to pre-process, once per graph
+    try:
+        quantize_dynamic(str(path), str(tmp), weight_type=QuantType.QInt8, op_types_to_quantize=INT8_OPS)
+        tmp.replace(path)
+    finally:
+        root.setLevel(level)
+        tmp.unlink(missing_ok=True)
+
+
+def export_codec(model, out_dir, max_seconds: float = 60.0, prior=None, source: str = "", int8: bool = False) -> dict:
     """Export a loaded codec (ESPnet's ``ESPnetGANCodecModel`` or its ``codec``) into
-    ``out_dir``; the model is unchanged afterwards."""
+    ``out_dir``; the model is unchanged afterwards. ``int8``: the graphs' matrix products
+    dynamically quantised (:func:`quantize_int8`; tokens may differ from float32's)."""
     from espnet2_p2p.codec.base import as_codec
     from espnet2_p2p.model_io import fingerprint
 
@@ -195,7 +218,7 @@ def export_codec(model, out_dir, max_seconds: float = 60.0, prior=None, source: 
         "fingerprint": fingerprint(codec).hex(), "max_frames": max_frames,
         "causal": bool(codec.streaming), "side_info_bytes": codec.side_info_bytes,
         "side_info_levels": codec.side_info_levels, "opset": OPSET, "torch": torch.__version__,
-        "source": source, "prior": None,
+        "source": source, "prior": None, "int8": None,
     }  # fmt: skip
     with _exportable(codec, max_frames) as ex:
         try:
@@ -204,7 +227,11 @@ def export_codec(model, out_dir, max_seconds: float = 60.0, prior=None, source: 
             raise ModelLoadError(f"{source or kind}: {e}") from None
         for graph in graphs:
             _export(graph.module, graph.args, graph.shapes, graph.inputs, graph.outputs, out_dir / graph.file)
+            if int8:
+                quantize_int8(out_dir / graph.file)
         meta.update(extra)
+    if int8:
+        meta["int8"] = f"dynamic: {', '.join(INT8_OPS)} (onnxruntime.quantization.quantize_dynamic, QInt8 weights)"
     if prior is not None:
         (out_dir / "prior.npz").write_bytes(prior.to_bytes())
         meta["prior"] = "prior.npz"
