@@ -58,7 +58,8 @@ done
     echo "Produced by \`local/baselines.sh ${model_args[*]} --expdir ${expdir} --sets \"${sets}\"\`:"
     echo "p2p: the model through p2p-codec encode/decode (${model:-the shipped model}); codec2_700C"
     echo "and codec2_450: Debian's codec2 (c2enc/c2dec, 8 kHz, resampled back to 16 kHz). Scored at"
-    echo "16 kHz by espnet2_p2p.bin.score (aligned within 50 ms); paired differences to p2p."
+    echo "16 kHz by espnet2_p2p.bin.score (aligned within 50 ms); paired differences to p2p. DNSMOS"
+    echo "on every 10th utterance of test (50 of 500), on all the real clips."
     for set in ${sets}; do
         echo
         echo "## ${set}"
