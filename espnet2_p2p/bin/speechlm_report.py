@@ -21,15 +21,11 @@ end-of-sentence) and the test set's token dump (``lm_text``). Per choice:
 
 import argparse
 import math
-import re
 import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 from espnet2_p2p.data.prepare import read_table
-
-_EPOCH_TIME = re.compile(r"(\d+)epoch results: .*time=([0-9.]+) seconds")
-
 
 def test_nll(ppl_dir: Path) -> Dict[str, tuple]:
     """{utt: (negative log-likelihood in nats, tokens incl. end-of-sentence)} from
@@ -40,13 +36,10 @@ def test_nll(ppl_dir: Path) -> Dict[str, tuple]:
 
 def training(lm_exp: Path) -> dict:
     """Epochs, hours and parameter count of an LM experiment."""
-    times = {}
+    from espnet2_p2p.bin.learning_curve import read_curve
+
     log = lm_exp / "train.log"
-    if log.is_file():
-        for line in log.read_text(errors="replace").splitlines():
-            m = _EPOCH_TIME.search(line)
-            if m:
-                times[int(m.group(1))] = float(m.group(2))
+    curve = read_curve(log, "loss") if log.is_file() else []  # training wall time per epoch
     params = None
     checkpoints = sorted(lm_exp.glob("*.best.pth")) or sorted(lm_exp.glob("*epoch.pth"))
     if checkpoints:
@@ -60,7 +53,7 @@ def training(lm_exp: Path) -> dict:
         import yaml
 
         vocab = len(yaml.safe_load(config.read_text()).get("token_list") or []) or None
-    return dict(epochs=len(times), hours=sum(times.values()) / 3600, params=params, vocab=vocab)
+    return dict(epochs=len(curve), hours=curve[-1].hours if curve else 0.0, params=params, vocab=vocab)
 
 
 def measure(ppl_dir: Path, token_dir: Path, samples: Dict[str, str], fs: int) -> dict:
