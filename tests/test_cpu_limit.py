@@ -34,3 +34,15 @@ def test_the_single_operator_graphs_compute_what_they_name():
                            [numpy_helper.from_array(w, "w")]))  # fmt: skip
     ref = torch.nn.functional.conv1d(torch.from_numpy(x), torch.from_numpy(w), padding=3, groups=6).numpy()
     np.testing.assert_allclose(sc.run(None, {"x": x})[0], ref, rtol=1e-4, atol=1e-5)
+
+
+def test_the_causal_small_student_is_inside_the_low_complexity_budget():
+    """conf/student_causal_small.yaml: at most 0.7 GFLOPs per second of audio in all, 30 ms
+    of algorithmic latency, 0.5 kbps, streaming (issue 31, item 5); the non-causal small
+    student is not (it does not stream)."""
+    from benchmarks.low_complexity import measure
+
+    causal = measure("conf/student_causal_small.yaml", seconds=2.0)
+    assert causal["inside"] and causal["bitrate"] == 500.0 and causal["latency_ms"] <= 30.0
+    assert 0.3 < causal["enc"] + causal["dec"] <= 0.7  # a real count: not zero, not over
+    assert not measure("conf/student_small.yaml", seconds=2.0)["inside"]
