@@ -28,6 +28,10 @@ install_requires = [
     "onnxscript==0.7.2",
     # ViSQOL v3 speech mode (pure Python port; its model files ship in the wheel)
     "visqol-python==3.8.0",
+    # the ASR probe (espnet2_p2p/asr_probe.py): error rates (jiwer) and ESPnet's own
+    # validation CER, which needs editdistance
+    "jiwer==4.0.0",
+    "editdistance==0.8.1",
 ]
 
 extras_require = {

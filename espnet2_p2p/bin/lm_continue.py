@@ -12,11 +12,12 @@ drawn). The student decodes prompt + continuation (its pseudo streams predicted,
 any plain stream), and the continuation's part of the audio is kept. Beside it, the same
 utterance's real tokens over the same span are decoded the same way: the codec's own
 decoding of real speech. DNSMOS (P.835 overall) of both, mean with 95% CI and the paired
-difference, goes to ``OUTPUT_DIR/continuations.md``; ``lm/`` and ``real/`` hold the wavs,
+difference, goes to ``OUTPUT_DIR/continuations.md`` (and ``.json``); ``lm/`` and ``real/`` hold the wavs,
 ``spectrograms.png`` three examples.
 """
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Optional, Sequence
@@ -132,6 +133,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         f"| paired difference | {diff:+.3f} ± {diff_ci:.3f} |\n"
     )
     (args.output_dir / "continuations.md").write_text(table)
+    summary = dict(prompts=len(utts), lm=lm_mean, lm_ci=lm_ci, real=real_mean, real_ci=real_ci, diff=diff, diff_ci=diff_ci)
+    (args.output_dir / "continuations.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(table)
     return 0
 

@@ -369,30 +369,50 @@ def test_fine_tuning_the_shipped_model_with_init_model(tmp_path, espeak_corpus):
 
 def test_speechlm_measures_every_token_choice(tmp_path, espeak_corpus, packed_models):
     """local/speechlm.sh (issue 30): token dumps, BPE units, one ESPnet LM per choice,
-    perplexity on test and the table; the rates follow from the layout."""
+    perplexity on test, a CTC ASR probe per choice and on log-mel, and the table; the
+    rates follow from the layout, the error rates from the probes' own outputs."""
+    import json
     import shutil
+
+    import jiwer
 
     recipe = prepared_recipe(tmp_path, espeak_corpus)
     shutil.copytree(recipe / "dump" / "test", recipe / "dump" / "dev")
     (recipe / "local").mkdir()
     shutil.copy(ROOT / "egs2" / "speechocean762" / "codec1" / "local" / "speechlm.sh", recipe / "local")
-    sh([recipe / "local" / "speechlm.sh", "--model", packed_models, "--expdir", tmp_path / "exp", "--nbpe", "300",
-        "--lm_config", ROOT / "conf" / "lm_tiny.yaml", "--lm_args", "--max_epoch 1", "--continue_prompts", "0"],
-       recipe)  # fmt: skip
+    exp = tmp_path / "exp"
+    sh([recipe / "local" / "speechlm.sh", "--model", packed_models, "--expdir", exp, "--nbpe", "300",
+        "--lm_config", ROOT / "conf" / "lm_tiny.yaml", "--lm_args", "--max_epoch 1", "--continue_prompts", "0",
+        "--probe_args", "--max_epoch 1 --batch_size 4"], recipe)  # fmt: skip
     table = (recipe / "RESULTS_speechlm.md").read_text()
-    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
-            for line in table.splitlines() if line.startswith("| ") and "token choice" not in line}  # fmt: skip
-    plain = rows["plain stream (student, transmitted)"]
-    teacher = rows["teacher's 1 + N streams, flattened"]
-    bpe = rows["BPE units of the plain stream (300 pieces)"]
+    rows = {}
+    for line in table.splitlines():
+        if line.startswith("| ") and "token choice" not in line:
+            rows.setdefault(line.split("|")[1].strip(), []).append([c.strip() for c in line.split("|")[2:-1]])
+    labels = ["plain stream (student, transmitted)", "BPE units of the plain stream (300 pieces)",
+              "teacher's 1 + N streams, flattened", "log-mel features (100 frames/s), no codec"]  # fmt: skip
+    assert list(rows) == labels and all(len(r) == 2 for r in rows.values())  # results and costs
+    (plain, plain_cost), (bpe, _), (teacher, teacher_cost), (logmel, logmel_cost) = (rows[k] for k in labels)
     assert 49.0 < float(plain[0]) < 51.0 and 196.0 < float(teacher[0]) < 204.0  # ceil(T / 320) frames
     assert float(bpe[0]) < float(plain[0])  # pieces join several tokens
     for row in (plain, teacher, bpe):
         ce_nats, ce_bits, bits_per_s = float(row[1]), float(row[2]), float(row[3])
         assert ce_nats > 0 and abs(ce_bits - ce_nats / math.log(2)) < 2e-3
-        assert row[6] == "1" and row[5].endswith(" M")  # one epoch, a parameter count
+    assert logmel[:4] == ["-"] * 4 and logmel_cost[:4] == ["-"] * 4  # no LM on log-mel
+    assert plain_cost[2] == "1" and plain_cost[1].endswith(" M")  # one epoch, a parameter count
     # bits/s = CE (bits) x (tokens + one end-of-sentence per utterance) / seconds
     assert float(plain[3]) > float(plain[2]) * float(plain[0])
+    # item 2: every probe's CER and WER are its greedy transcripts' against the normalised text
+    refs = dict(line.split(" ", 1) for line in (exp / "asr_text" / "test" / "text").read_text().splitlines())
+    for name, row in zip(("plain", "bpe", "teacher", "logmel"), (plain, bpe, teacher, logmel)):
+        score = json.loads((exp / f"probe_{name}" / "test" / "score.json").read_text())
+        hyps = dict((line.split(" ", 1) + [""])[:2] for line in (exp / f"probe_{name}" / "test" / "hyp").read_text().splitlines())
+        assert sorted(hyps) == sorted(refs) and score["epochs"] == 1
+        cer = jiwer.cer([refs[u] for u in sorted(refs)], [hyps[u] for u in sorted(refs)])
+        assert abs(score["cer"] - cer) < 1e-9 and float(row[4]) == round(100 * cer, 1)
+    # one encoder: the probes differ only in their input layers (the teacher's 4 x 1024 embeddings)
+    probe_params = {k: float(c[4].split()[0]) for k, c in (("plain", plain_cost), ("teacher", teacher_cost), ("logmel", logmel_cost))}
+    assert 0.9 < probe_params["logmel"] < probe_params["plain"] < probe_params["teacher"]
     # item 3: the plain-stream LM continues test prompts; the student decodes both
     from espnet2_p2p.bin.lm_continue import main as lm_continue
 
@@ -407,6 +427,12 @@ def test_speechlm_measures_every_token_choice(tmp_path, espeak_corpus, packed_mo
         assert len(wavs) == 2 and all(sf.info(str(w)).frames == 60 * 320 for w in wavs)  # 1.2 s at 50 Hz
     report = (out / "continuations.md").read_text()
     assert "| LM continuations |" in report and "| paired difference |" in report
+    from espnet2_p2p.bin.speechlm_report import main as speechlm_report
+
+    summary = json.loads((out / "continuations.json").read_text())
+    assert speechlm_report(["--data_dir", str(recipe / "dump" / "test"), "--output", str(tmp_path / "t.md"),
+                            "--continuations", f"{labels[0]}={out / 'continuations.json'}"]) == 0  # fmt: skip
+    assert f"| {labels[0]} | - | - | - | - | - | - | {summary['lm']:.3f} ± {summary['lm_ci']:.3f} |" in (tmp_path / "t.md").read_text()
     assert (out / "spectrograms.png").stat().st_size > 10_000
     assert lm_continue(["--lm_exp", str(tmp_path / "exp" / "lm_plain"), "--tokens", str(tmp_path / "exp" / "tokens_plain" / "test"),
                         "--data_dir", str(recipe / "dump" / "test"), "--output_dir", str(out),

@@ -3,7 +3,8 @@
 #
 #   local/speechlm.sh [--model ZIP] [--expdir DIR] [--choices "plain bpe teacher"] [--nbpe 2000]
 #                     [--dumpdir dump] [--lm_config ../../../conf/lm_speechlm.yaml] [--lm_args "..."]
-#                     [--continue_prompts 50]
+#                     [--continue_prompts 50] [--probe_choices "plain bpe teacher logmel"]
+#                     [--probe_args "..."]
 #
 # With a packed model (default: the shipped one), on speechocean762 (train: LM training,
 # dev: validation, test: the 25 unseen speakers, reported):
@@ -16,7 +17,12 @@
 # espnet2.bin.lm_calc_perplexity on test. RESULTS_speechlm.md here gets the table
 # (espnet2_p2p.bin.speechlm_report), then the plain-stream LM continues --continue_prompts
 # test prompts (1 s -> 3 s more), decoded by the student and scored with DNSMOS against the
-# same span of real tokens (espnet2_p2p.bin.lm_continue). Resumable: finished steps are skipped.
+# same span of real tokens (espnet2_p2p.bin.lm_continue). Item 2, what the tokens know: a CTC
+# ASR probe per --probe_choices (a token choice, or logmel: log-mel features of the audio)
+# with one encoder for all (conf/asr_probe.yaml), trained through ESPnet's MT task
+# (model discrete_asr; conf/asr_probe_tokens.yaml) or ASR task (conf/asr_probe_logmel.yaml)
+# on the normalised transcripts (espnet2_p2p/asr_probe.py), its CER and WER measured on
+# test (espnet2_p2p.bin.asr_probe; "" skips the probes). Resumable: finished steps are skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,6 +34,8 @@ dumpdir=dump
 lm_config=../../../conf/lm_speechlm.yaml
 lm_args=""
 continue_prompts=50
+probe_choices="plain bpe teacher logmel"
+probe_args=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --model) model=$2; shift 2 ;;
@@ -38,6 +46,8 @@ while [ $# -gt 0 ]; do
         --lm_config) lm_config=$2; shift 2 ;;
         --lm_args) lm_args=$2; shift 2 ;;
         --continue_prompts) continue_prompts=$2; shift 2 ;;
+        --probe_choices) probe_choices=$2; shift 2 ;;
+        --probe_args) probe_args=$2; shift 2 ;;
         *) echo "speechlm.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -50,6 +60,9 @@ for set in train dev test; do
 done
 mkdir -p "${expdir}"
 python -m espnet2_p2p.utils.config "${lm_config}" > "${expdir}/lm_speechlm.yaml"  # its base merged
+for kind in tokens logmel; do
+    python -m espnet2_p2p.utils.config "$(dirname "${lm_config}")/asr_probe_${kind}.yaml" > "${expdir}/asr_probe_${kind}.yaml"
+done
 
 dump() {  # dump NAME MODEL_NAME STREAMS
     local set
@@ -61,6 +74,7 @@ dump() {  # dump NAME MODEL_NAME STREAMS
     done
 }
 reports=()
+declare -A labels=([logmel]="log-mel features (100 frames/s), no codec")
 for choice in ${choices}; do
     case "${choice}" in
         plain) dump plain student transmitted; label="plain stream (student, transmitted)" ;;
@@ -106,31 +120,77 @@ EOF
             --output_dir "${lm}/ppl_test" > "${lm}/ppl_test.log" 2>&1 || { tail -n 20 "${lm}/ppl_test.log"; exit 1; }
     fi
     reports+=(--choice "${label}=${lm},${lm}/ppl_test,${tokens}/test")
+    labels[${choice}]=${label}
 done
-continuations=""
 if [[ " ${choices} " == *" plain "* ]] && [ "${continue_prompts}" -gt 0 ]; then
-    if [ ! -s "${expdir}/continuations_plain/continuations.md" ]; then
+    if [ ! -s "${expdir}/continuations_plain/continuations.json" ]; then
         log "plain-stream LM: ${continue_prompts} continuations of test prompts, decoded by the student"
         python -m espnet2_p2p.bin.lm_continue --lm_exp "${expdir}/lm_plain" --tokens "${expdir}/tokens_plain/test" \
             --data_dir "${dumpdir}/test" --output_dir "${expdir}/continuations_plain" --model "${model}" \
             --num_prompts "${continue_prompts}" > /dev/null
     fi
-    continuations=${expdir}/continuations_plain/continuations.md
+    reports+=(--continuations "${labels[plain]}=${expdir}/continuations_plain/continuations.json")
 fi
+texts=${expdir}/asr_text
+if [ -n "${probe_choices}" ] && [ ! -s "${texts}/chars.txt" ]; then
+    log "ASR probe: normalised transcripts -> ${texts}"
+    python -m espnet2_p2p.bin.asr_probe prepare --data "train=${dumpdir}/train" --data "dev=${dumpdir}/dev" \
+        --data "test=${dumpdir}/test" --output_dir "${texts}" > /dev/null
+fi
+for choice in ${probe_choices}; do
+    [ -n "${labels[${choice}]:-}" ] || { echo "speechlm.sh: probe ${choice}: not among --choices (${choices}) or logmel" >&2; exit 2; }
+    probe=${expdir}/probe_${choice}
+    tokens=${expdir}/tokens_${choice}
+    if [ ! -e "${probe}/.done" ]; then
+        log "ASR probe (${choice}) -> ${probe}; log: ${probe}/train.log"
+        mkdir -p "${probe}"
+        if [ "${choice}" = logmel ]; then
+            for set in train dev; do cp "${dumpdir}/${set}/utt2num_samples" "${texts}/${set}/speech_shape"; done
+            task=asr; inputs=("${dumpdir}" wav.scp speech sound speech_shape "${texts}")
+            extra=()
+        else
+            task=mt; inputs=("${tokens}" lm_text src_text text lm_shape "${tokens}")
+            streams=$(python -c "import json, sys; print(json.load(open(sys.argv[1])).get('streams', 1))" \
+                "${expdir}/tokens_${choice/bpe/plain}/train/token_info.json")
+            extra=(--src_token_type word --src_token_list "${tokens}/train/lm_token_list")
+            [ "${streams}" -eq 1 ] \
+                || extra+=(--frontend patch --frontend_conf "token_per_frame=${streams}" --model_conf "patch_size=${streams}")
+        fi
+        data=() shapes=()
+        for set in train valid; do
+            dir=${set/valid/dev}
+            # the transcripts' shapes come first: ESPnet takes the utterances from the first shape file
+            data+=(--${set}_data_path_and_name_and_type "${inputs[0]}/${dir}/${inputs[1]},${inputs[2]},${inputs[3]}"
+                   --${set}_data_path_and_name_and_type "${texts}/${dir}/text,text,text")
+            shapes+=(--${set}_shape_file "${texts}/${dir}/text_shape" --${set}_shape_file "${inputs[5]}/${dir}/${inputs[4]}")
+        done
+        python -m espnet2.bin.${task}_train --config "${expdir}/asr_probe_$([ ${task} = asr ] && echo logmel || echo tokens).yaml" \
+            --output_dir "${probe}" --token_type char --token_list "${texts}/chars.txt" "${extra[@]}" \
+            "${data[@]}" "${shapes[@]}" --ngpu 0 --resume true ${probe_args} >> "${probe}/train.log" 2>&1 \
+            || { tail -n 20 "${probe}/train.log"; exit 1; }
+        touch "${probe}/.done"
+    fi
+    if [ ! -s "${probe}/test/score.json" ]; then
+        log "ASR probe (${choice}): CER and WER on test"
+        if [ "${choice}" = logmel ]; then task=asr; src=${dumpdir}/test/wav.scp; else task=mt; src=${tokens}/test/lm_text; fi
+        python -m espnet2_p2p.bin.asr_probe score --exp "${probe}" --task ${task} --inputs "${src}" \
+            --text "${texts}/test/text" --output_dir "${probe}/test"
+    fi
+    reports+=(--probe "${labels[${choice}]}=${probe}/test/score.json")
+done
 {
-    echo "# Token LMs on speechocean762 (issue 30)"
+    echo "# Token LMs and ASR probes on speechocean762 (issue 30)"
     echo
-    echo "Produced by \`local/speechlm.sh --choices \"${choices}\"\` with $(basename "${model}"): ESPnet's LM task,"
-    echo "one config for every choice (${lm_config#../../../}), trained on train, validated on dev,"
-    echo "measured on test (25 unseen speakers) by espnet2.bin.lm_calc_perplexity."
+    echo "Produced by \`local/speechlm.sh --choices \"${choices}\" --probe_choices \"${probe_choices}\"\` with"
+    echo "$(basename "${model}"). LMs: ESPnet's LM task, one config for every choice"
+    echo "(${lm_config#../../../}), trained on train, validated on dev, measured on test (25 unseen"
+    echo "speakers) by espnet2.bin.lm_calc_perplexity. Probes: CTC over each input with one encoder"
+    echo "(conf/asr_probe.yaml), greedy decoding, CER and WER by jiwer on test; transcripts upper-cased,"
+    echo "everything but A-Z and the apostrophe made a space (espnet2_p2p/asr_probe.py). DNSMOS: the"
+    echo "plain-stream LM's continuations of ${continue_prompts} test prompts (1 s, 3 s continued),"
+    echo "decoded by the student (espnet2_p2p.bin.lm_continue)."
     echo
     python -m espnet2_p2p.bin.speechlm_report --data_dir "${dumpdir}/test" "${reports[@]}" --output "${expdir}/speechlm_table.md" > /dev/null
     cat "${expdir}/speechlm_table.md"
-    if [ -n "${continuations}" ]; then
-        echo
-        echo "## What the plain-stream LM's tokens sound like"
-        echo
-        cat "${continuations}"
-    fi
 } > RESULTS_speechlm.md
 log "table: $(pwd)/RESULTS_speechlm.md"
