@@ -90,6 +90,7 @@ def main(argv=None) -> int:
     import torch
 
     from benchmarks.codec_speed import gflops
+    from benchmarks.tables import markdown_table
     from espnet2_p2p.model_io import load_codec
     from espnet2_p2p.onnx import OnnxCodec
     from espnet2_p2p.onnx.export import export
@@ -104,7 +105,7 @@ def main(argv=None) -> int:
     frames = samples // 40  # MDCT hop of the shipped configs (mdct_hop_length: 40)
     rows = peaks(frames)
     peak = rows[0][1] / rows[0][2]
-    lines = [f"| {what} | {g:.3f} | {1e3 * t:.2f} | {g / t:.1f} |" for what, g, t in rows]
+    kernels = [(what, f"{g:.3f}", f"{1e3 * t:.2f}", f"{g / t:.1f}") for what, g, t in rows]
     x = torch.from_numpy(0.1 * np.random.default_rng(1).standard_normal(samples).astype(np.float32)).view(1, 1, -1)
     with torch.no_grad():
         codes = codec.encode(x)
@@ -116,17 +117,16 @@ def main(argv=None) -> int:
         plain = onnx.encode(wav)
         graphs = [("encoder.onnx", enc_flops, _best_seconds(lambda: onnx.encode(wav), 3)),
                   ("decoder.onnx (with the pseudo-VQ prediction)", dec_flops, _best_seconds(lambda: onnx.decode(plain, samples), 3))]  # fmt: skip
-    graph_lines = [f"| {what} | {g / args.seconds:.3f} | {t / args.seconds:.4f} | {g / t:.1f} | {100 * g / t / peak:.1f}% |"
-                   for what, g, t in graphs]  # fmt: skip
+    graph_rows = [(what, f"{g / args.seconds:.3f}", f"{t / args.seconds:.4f}", f"{g / t:.1f}", f"{100 * g / t / peak:.1f}%")
+                  for what, g, t in graphs]  # fmt: skip
     text = (
         "# One core's limit and the codec's share of it\n\n"
         f"Produced by `python -m benchmarks.cpu_limit` ({Path(str(args.model)).name}, {args.seconds:g} s of audio, one"
         f" thread, best of 5 runs after a warm-up). Load average when it ran: {os.getloadavg()[0]:.1f} on"
         f" {os.cpu_count()} cores.\n\n"
-        "| ONNX Runtime kernel | GFLOP (GOP) a run | ms a run | GFLOP/s (GOP/s) |\n|---|---|---|---|\n"
-        + "\n".join(lines) + "\n\n"
-        "| codec graph | GFLOPs per second of audio | RTF | achieved GFLOP/s | share of the float32 MatMul peak |\n"
-        "|---|---|---|---|---|\n" + "\n".join(graph_lines) + "\n"
+        + markdown_table(["ONNX Runtime kernel", "GFLOP (GOP) a run", "ms a run", "GFLOP/s (GOP/s)"], kernels) + "\n"
+        + markdown_table(["codec graph", "GFLOPs per second of audio", "RTF", "achieved GFLOP/s",
+                          "share of the float32 MatMul peak"], graph_rows)  # fmt: skip
     )
     args.output.write_text(text)
     print(text)

@@ -30,6 +30,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     import soundfile as sf
 
+    from benchmarks.tables import markdown_table
     from espnet2_p2p.metrics import METRICS, align, resample
     from espnet2_p2p.onnx import OnnxCodec
     from espnet2_p2p.onnx.export import export
@@ -68,16 +69,15 @@ def main(argv=None) -> int:
     base = results["float32"]["tokens"]
     for label, r in results.items():
         same = sum(int((a == b).sum()) for a, b in zip(base, r["tokens"])) / sum(a.size for a in base)
-        rows.append(f"| {label} | {r['size']:.1f} | {r['rtf']:.4f} | {100 * same:.1f}% |"
-                    f" {r['visqol'][0]:.3f} ± {r['visqol'][1]:.3f} | {r['stoi'][0]:.3f} ± {r['stoi'][1]:.3f} |")  # fmt: skip
+        rows.append((label, f"{r['size']:.1f}", f"{r['rtf']:.4f}", f"{100 * same:.1f}%",
+                     f"{r['visqol'][0]:.3f} ± {r['visqol'][1]:.3f}", f"{r['stoi'][0]:.3f} ± {r['stoi'][1]:.3f}"))  # fmt: skip
     load = os.getloadavg()[0]
     text = (
         "# int8 against float32 on ONNX Runtime\n\n"
         f"Produced by `python -m benchmarks.onnx_int8` with {Path(str(args.model)).name}, on the {len(clips)} real"
         f" clips ({sum(len(t[0]) for t in base)} frames), one thread. Load average when it ran: {load:.1f}"
         " on 2 cores (the speed column is only comparable on an idle machine).\n\n"
-        "| graphs | size (MB) | enc + dec RTF | plain tokens equal to float32 | ViSQOL | STOI |\n"
-        "|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n"
+        + markdown_table(["graphs", "size (MB)", "enc + dec RTF", "plain tokens equal to float32", "ViSQOL", "STOI"], rows)
     )
     args.output.write_text(text)
     print(text)
