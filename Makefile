@@ -2,7 +2,8 @@
 #             (the mini_espeak recipe for P2PSynCodec on CPU, about 20 minutes)
 # make demo-full  the same recipe for both codecs (P2PSynCodec and SecoustiCodec, about an hour)
 # make test   set up, then run the test suite (slow tests excluded; make test-slow runs them)
-# make bench  set up with the benchmark extras, then write benchmarks/RESULTS.md (about 30 minutes)
+# make bench  set up with the benchmark extras, then write benchmarks/RESULTS.md and
+#             RESULTS_cpu_limit.md and check the low-complexity budget (about 35 minutes)
 
 PYTHON ?= python3
 VENV   := .venv
@@ -50,6 +51,8 @@ test-slow: setup
 bench: setup
 	$(VPY) -m pip install -q -e '.[bench]'
 	$(VPY) -m benchmarks.codec_speed --only size,rtf,memory,scaling
+	$(VPY) -m benchmarks.cpu_limit
+	$(VPY) -m benchmarks.low_complexity
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -10,8 +10,13 @@ Codecs (``--codecs``), all with random weights (speed does not depend on trainin
 
 - ``p2p_paper`` / ``p2p_paper_ort``: the paper-scale student (``conf/student.yaml``,
   codebooks initialised by one teacher step), in PyTorch and exported to ONNX
-  (:mod:`espnet2_p2p.onnx`) run by ONNX Runtime;
+  (:mod:`espnet2_p2p.onnx`) run by ONNX Runtime; ``p2p_paper_ort_int8``: that export
+  with its matrix products dynamically quantised to int8 (``p2p-codec export --int8``);
 - ``p2p_small`` / ``p2p_small_ort``: the shipped student (trained, ``speechocean762_small``);
+
+Ours run as ``p2p-codec`` runs them: through :class:`espnet2_p2p.coder.TorchCoder` or
+:class:`espnet2_p2p.onnx.OnnxCodec` with the package's chunk plan
+(:mod:`espnet2_p2p.utils.chunks`), so long inputs are coded chunk by chunk.
 - ``dac16``: DAC's published 16 kHz configuration (64 -> 1536 channels, strides
   2, 4, 5, 8, 12 codebooks of 1024), built from transformers' ``DacModel``, a port of
   Descript's classes (Descript's own package pins protobuf 3.19, which breaks onnx here);
@@ -33,7 +38,7 @@ is left out with a notice. Parts (``--only``):
   in a fresh process (CPU: peak RSS, reset through ``/proc/self/clear_refs``, minus the
   RSS before; CUDA: ``max_memory_allocated`` minus the allocation before);
 - ``scaling``: the paper-scale student's encode + decode RTF for 1, 10, 60 and 600 s,
-  whole-input and chunked (30 s chunks, 2 s context, :mod:`espnet2_p2p.chunked`);
+  whole-input (PyTorch) and with the chunk plan (PyTorch and ONNX Runtime);
 - ``train``: training steps per second of the tiny teacher and student.
 
 The tables are printed as Markdown and written to ``--output`` (default
@@ -55,7 +60,7 @@ from espnet2_p2p.utils.config import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 FS = 16000
-ALL_CODECS = "p2p_paper,p2p_paper_ort,p2p_small,p2p_small_ort,dac16,encodec24,snac24"
+ALL_CODECS = "p2p_paper,p2p_paper_ort,p2p_paper_ort_int8,p2p_small,p2p_small_ort,dac16,encodec24,snac24"
 REFERENCE = "dac16"  # the codec our speed is compared with
 
 
@@ -113,35 +118,51 @@ class Coder:
 
 
 def _torch_p2p(name: str, model) -> Coder:
+    """The student as ``p2p-codec`` runs it in PyTorch: :class:`espnet2_p2p.coder.TorchCoder`
+    with the package's chunk plan (inputs up to one chunk are coded whole)."""
+    from espnet2_p2p.coder import TorchCoder
+
     codec = model.codec
-    return Coder(name, codec.fs, codec.encode, lambda c, n: codec.decode(c, length=n), [codec.generator], ours=True)
+    torch_coder = TorchCoder(codec, fingerprint=b"")
+
+    def encode(x):
+        flat = x[0, 0].cpu().numpy()
+        return torch_coder.encode_file(lambda s, e: flat[s:e], len(flat))[0]
+
+    def decode(codes, samples):
+        out = []
+        torch_coder.decode_file(codes, samples, out.append)
+        return out
+
+    return Coder(name, codec.fs, encode, decode, [codec.generator], ours=True)
 
 
-def _onnx_p2p(name: str, model, threads: int, twin: str) -> Coder:
-    """The model exported to ONNX (once per model) and run by ONNX Runtime on ``threads``."""
+def _onnx_p2p(name: str, model, threads: int, twin: str, int8: bool = False) -> Coder:
+    """The model exported to ONNX (once per model; ``int8``: its matrix products dynamically
+    quantised) and run by ONNX Runtime on ``threads`` with the package's chunk plan."""
     from espnet2_p2p.onnx import OnnxCodec
     from espnet2_p2p.onnx.export import export_codec
 
-    folder = _EXPORTS.get(id(model))
+    folder = _EXPORTS.get((id(model), int8))
     if folder is None:
         folder = Path(tempfile.mkdtemp(prefix="p2p_onnx_"))
-        export_codec(model, folder, max_seconds=61.0)
-        _EXPORTS[id(model)] = folder
+        export_codec(model, folder, max_seconds=61.0, int8=int8)
+        _EXPORTS[(id(model), int8)] = folder
     ort_codec = OnnxCodec(folder, threads=threads)
 
     def encode(x):
         flat = x[0, 0].cpu().numpy()
-        return ort_codec.encode_file(lambda s, e: flat[s:e], len(flat), chunk_seconds=3600.0)[0]
+        return ort_codec.encode_file(lambda s, e: flat[s:e], len(flat))[0]
 
     def decode(codes, samples):
         out = []
-        ort_codec.decode_file(codes, samples, out.append, chunk_seconds=3600.0)
+        ort_codec.decode_file(codes, samples, out.append)
         return out
 
     return Coder(name, ort_codec.fs, encode, decode, [], ours=True, twin=twin)
 
 
-_EXPORTS: Dict[int, Path] = {}
+_EXPORTS: Dict[tuple, Path] = {}
 _MODELS: Dict[str, object] = {}
 
 
@@ -181,12 +202,17 @@ def _model(which: str, device: str):
     return _MODELS[which]
 
 
+OURS = ("p2p_paper", "p2p_paper_ort", "p2p_paper_ort_int8", "p2p_small", "p2p_small_ort")
+
+
 def coder(key: str, device: str, threads: int = 1) -> Coder:
     """The codec ``key`` (ONNX ones run on ``threads``); our models are built once."""
-    if key not in ("p2p_paper", "p2p_paper_ort", "p2p_small", "p2p_small_ort"):
+    if key not in OURS:
         return {"dac16": _dac16, "encodec24": _encodec24, "snac24": _snac24}[key]()
     which = "paper" if key.startswith("p2p_paper") else "small"
     name = f"P2PSynCodec student, {'paper scale' if which == 'paper' else 'shipped small'} (0.5 kbps)"
+    if key.endswith("_ort_int8"):
+        return _onnx_p2p(f"{name}, ONNX Runtime int8", _model(which, device), threads, twin=f"{name}, PyTorch", int8=True)
     if key.endswith("_ort"):
         return _onnx_p2p(f"{name}, ONNX Runtime", _model(which, device), threads, twin=f"{name}, PyTorch")
     return _torch_p2p(f"{name}, PyTorch", _model(which, device))
@@ -286,7 +312,7 @@ def part_rtf(keys: List[str], device: str, threads: List[int], lengths: List[flo
     for n in threads:
         torch.set_num_threads(n)
         for key in keys:
-            if key not in built or key.endswith("_ort"):  # ONNX Runtime's threads are set per session
+            if key not in built or "_ort" in key:  # ONNX Runtime's threads are set per session
                 built[key] = coder(key, device, threads=n)
             c = built[key]
             for i, seconds in enumerate(sorted(lengths)):
@@ -373,44 +399,57 @@ def tables(names: List[str], sizes, rtf, memory, threads: List[int], lengths: Li
             ratio = f" {rtf[(ref, n, s)][1] / d:.1f} |" if ref else ""
             detail.append(f"| {name} | {n} | {s:g} | {e:.4f} | {d:.4f} | {e + d:.4f} |{ratio}")
     goals = []
-    paper_ort = next((n for n in names if n.startswith("P2PSynCodec student, paper") and "ONNX" in n), None)
     ours = [n for n in names if n.startswith("P2PSynCodec")]
     if ref:
         for name in ours:
             worst = min(rtf[(ref, one, s)][1] / rtf[(name, one, s)][1] for s in lengths if (name, one, s) in rtf)
             goals.append(f"- Decoding at least 10x faster than DAC 16 kHz on {one} thread ({name}): "
                          f"{'met' if worst >= 10 else 'not met'} (slowest of the lengths: {worst:.1f}x).")
-    if paper_ort:
-        worst = max(sum(rtf[(paper_ort, one, s)]) for s in lengths)
-        goals.append(f"- Encode + decode RTF at most 0.05 on {one} thread with ONNX Runtime (paper scale): "
+    for name in [n for n in names if n.startswith("P2PSynCodec student, paper") and "ONNX" in n]:
+        worst = max(sum(rtf[(name, one, s)]) for s in lengths)
+        goals.append(f"- Encode + decode RTF at most 0.05 on {one} thread ({name}): "
                      f"{'met' if worst <= 0.05 else 'not met'} (largest of the lengths: {worst:.4f}).")
+    if len(lengths) > 1:
+        short = min(lengths)
+        for name in ours:
+            if all((name, one, s) in rtf for s in lengths):
+                ratio = max(sum(rtf[(name, one, s)]) for s in lengths) / sum(rtf[(name, one, short)])
+                goals.append(f"- Linear in length (issue 31): the RTF of every length within 10% of {short:g} s's on {one}"
+                             f" thread ({name}): {'met' if ratio <= 1.1 else 'not met'} (largest / {short:g} s: {ratio:.2f}).")
     return (head + rows + ["", "### Encode and decode apart", ""] + detail
             + (["", "### Goals (issue 20), from the rows above", ""] + goals if goals else []))
 
 
 @torch.no_grad()
 def part_scaling(device: str, runs: int, lengths=(1.0, 10.0, 60.0, 600.0), whole_max: float = 60.0) -> List[str]:
-    from espnet2_p2p.coder import TorchCoder
+    """The paper-scale student's encode + decode RTF by input length, in PyTorch and on ONNX
+    Runtime (the current torch threads; ONNX Runtime as many), whole and with the
+    package's chunk plan."""
+    from espnet2_p2p.utils.chunks import DEFAULT_CHUNK_SECONDS, DEFAULT_CONTEXT_SECONDS
 
-    codec = build_p2p("student.yaml", device).codec
-    coder = TorchCoder(codec, fingerprint=b"")
-    rows = ["| input (s) | whole-input encode + decode RTF | chunked (30 s, 2 s context) encode + decode RTF |",
-            "|---|---|---|"]  # fmt: skip
+    model = _model("paper", device)
+    codec = model.codec
+    threads = torch.get_num_threads()
+    plan = f"{DEFAULT_CHUNK_SECONDS:g} s chunks, {DEFAULT_CONTEXT_SECONDS:g} s context"
+    backends = [("PyTorch", coder("p2p_paper", device))]
+    if device == "cpu":
+        backends.append(("ONNX Runtime", coder("p2p_paper_ort", device, threads=threads)))
+    rows = [f"{threads} thread(s). Whole input: PyTorch's `codec.encode` / `codec.decode` on the whole input; the plan:"
+            f" what `p2p-codec` does ({plan}; inputs up to one chunk and its context are coded whole).", "",
+            "| input (s) | PyTorch, whole input | " + " | ".join(f"{b}, {plan}" for b, _ in backends) + " |",
+            "|---|---|" + "---|" * len(backends)]  # fmt: skip
     for seconds in lengths:
         x = audio(seconds, device)
         whole = "-"
         r = runs if seconds <= 10 else 1  # long inputs: one timed run after the warm-up
         if seconds <= whole_max:
             whole = f"{timed(lambda: codec.decode(codec.encode(x), length=x.shape[-1]), r, device) / seconds:.4f}"
-        flat = x[0, 0].cpu().numpy()
-
-        def chunk_run():
-            codes, side = coder.encode_file(lambda s, e: flat[s:e], len(flat))
-            coder.decode_file(codes, len(flat), lambda w: None, side_info=side)
-
-        # 600 s: one run, no warm-up (the same model and chunk shapes ran just before)
-        t = timed(chunk_run, r, device, warmup=seconds < 600)
-        rows.append(f"| {seconds:g} | {whole} | {t / seconds:.4f} |")
+        cells = []
+        for _, c in backends:
+            # 600 s: one run, no warm-up (the same model and chunk shapes ran just before)
+            t = timed(lambda: c.decode(c.encode(x), x.shape[-1]), r, device, warmup=seconds < 600)
+            cells.append(f"{t / seconds:.4f}")
+        rows.append(f"| {seconds:g} | {whole} | " + " | ".join(cells) + " |")
         print(rows[-1], flush=True)
     return rows
 

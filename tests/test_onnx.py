@@ -71,13 +71,22 @@ def exported(tmp_path_factory, packed_models, packed_causal_models):
 def test_the_shipped_student_gives_torchs_tokens_and_audio_on_synthetic_speech(shipped):
     codec, onnx, _ = shipped
     agree, frames = 0, 0
-    for seconds, seed in [(0.01, 0), (0.3, 1), (2.7, 2), (11.0, 3)]:
+    # up to one chunk and its context (10.5 s), both code the whole input
+    for seconds, seed in [(0.01, 0), (0.3, 1), (2.7, 2), (10.0, 3)]:
         audio = gliding_speech(seconds, seed)
         ref, got = torch_tokens(codec, audio), onnx.encode(audio)
         assert got.shape == ref.shape
         agree, frames = agree + int((ref == got).sum()), frames + ref.size
         assert np.abs(onnx.decode(ref, len(audio)) - torch_audio(codec, ref, len(audio))).max() <= 1e-4
         assert (onnx.encode(audio, streams="all")[1:] == codec.tokens(torch.from_numpy(audio).view(1, 1, -1))[1:, 0].numpy()).mean() >= 0.999
+    # longer: both cut it by the same plan (two 10 s chunks here, 0.5 s context)
+    from espnet2_p2p.coder import TorchCoder
+
+    audio = gliding_speech(17.0, 4)
+    ref = TorchCoder(codec, fingerprint=b"").encode_file(lambda s, e: audio[s:e], len(audio))[0]
+    got = onnx.encode(audio)
+    assert got.shape == ref.shape and not np.array_equal(ref, torch_tokens(codec, audio))  # chunked, not whole
+    agree, frames = agree + int((ref == got).sum()), frames + ref.size
     assert agree / frames >= 0.999
 
 
@@ -240,7 +249,8 @@ def test_the_runtime_refuses_bad_input(tmp_path, exported):
     with pytest.raises(TokenError, match="2 token streams; this model decodes 1"):
         onnx.decode(np.zeros((2, 5), dtype=np.int64))
     with pytest.raises(AudioInputError, match="use a smaller --chunk_seconds"):
-        onnx.encode(gliding_speech(40.0))  # 30 s chunks + 2 x 2 s context > the export's 20 s
+        long = gliding_speech(40.0)  # 30 s chunks + 2 x 2 s context > the export's 20 s
+        onnx.encode_file(lambda s, e: long[s:e], len(long), chunk_seconds=30.0, context_seconds=2.0)
     causal = OnnxCodec(exported["causal_student"][2], threads=1)
     with pytest.raises(AudioInputError, match="longer than the exported graphs take"):
         causal.encode(gliding_speech(25.0))

@@ -51,6 +51,7 @@ from pathlib import Path
 from typing import List, Tuple
 
 from espnet2_p2p.errors import P2PError
+from espnet2_p2p.utils.chunks import DEFAULT_CHUNK_SECONDS, DEFAULT_CONTEXT_SECONDS
 
 AUDIO_EXTS = (".wav", ".flac", ".ogg")
 
@@ -112,8 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="onnxruntime: --model is a folder written by `p2p-codec export`")
         p.add_argument("--threads", type=threads, default=0,
                        help="CPU threads (0: the backend's default)")
-        p.add_argument("--chunk_seconds", type=seconds(positive=True), default=30.0)
-        p.add_argument("--context_seconds", type=seconds(positive=False), default=2.0)
+        p.add_argument("--chunk_seconds", type=seconds(positive=True), default=DEFAULT_CHUNK_SECONDS)
+        p.add_argument("--context_seconds", type=seconds(positive=False), default=DEFAULT_CONTEXT_SECONDS)
         p.add_argument("-q", "--quiet", action="store_true", help="no notices, no progress bars")
 
     p = sub.add_parser("encode", help="audio -> .p2p")

@@ -8,8 +8,13 @@ import numpy as np
 
 Chunk = Tuple[int, int, int, int]
 
-DEFAULT_CHUNK_SECONDS = 30.0
-DEFAULT_CONTEXT_SECONDS = 2.0
+# The plan ``p2p-codec`` uses: 10 s chunks with 0.5 s of context keep coding linear in
+# length (the student's predictors attend over a whole chunk, so longer chunks cost more
+# per second) at no measured loss of quality on long real speech against whole-input
+# coding (benchmarks/RESULTS_chunk_plan.md; docs/benchmarks.md). Until 2026-12-03 it was
+# 30 s and 2 s.
+DEFAULT_CHUNK_SECONDS = 10.0
+DEFAULT_CONTEXT_SECONDS = 0.5
 
 
 def frames_of_seconds(seconds: float, sample_rate: int, hop_length: int) -> int:
