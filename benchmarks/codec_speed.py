@@ -123,18 +123,23 @@ def _torch_p2p(name: str, model) -> Coder:
     from espnet2_p2p.coder import TorchCoder
 
     codec = model.codec
-    torch_coder = TorchCoder(codec, fingerprint=b"")
+    return Coder(name, codec.fs, *_planned(TorchCoder(codec, fingerprint=b"")), [codec.generator], ours=True)
+
+
+def _planned(file_coder):
+    """encode(x) and decode(codes, samples) through a coder's ``encode_file`` /
+    ``decode_file``, with the package's default chunk plan."""
 
     def encode(x):
         flat = x[0, 0].cpu().numpy()
-        return torch_coder.encode_file(lambda s, e: flat[s:e], len(flat))[0]
+        return file_coder.encode_file(lambda s, e: flat[s:e], len(flat))[0]
 
     def decode(codes, samples):
         out = []
-        torch_coder.decode_file(codes, samples, out.append)
+        file_coder.decode_file(codes, samples, out.append)
         return out
 
-    return Coder(name, codec.fs, encode, decode, [codec.generator], ours=True)
+    return encode, decode
 
 
 def _onnx_p2p(name: str, model, threads: int, twin: str, int8: bool = False) -> Coder:
@@ -149,17 +154,7 @@ def _onnx_p2p(name: str, model, threads: int, twin: str, int8: bool = False) -> 
         export_codec(model, folder, max_seconds=61.0, int8=int8)
         _EXPORTS[(id(model), int8)] = folder
     ort_codec = OnnxCodec(folder, threads=threads)
-
-    def encode(x):
-        flat = x[0, 0].cpu().numpy()
-        return ort_codec.encode_file(lambda s, e: flat[s:e], len(flat))[0]
-
-    def decode(codes, samples):
-        out = []
-        ort_codec.decode_file(codes, samples, out.append)
-        return out
-
-    return Coder(name, ort_codec.fs, encode, decode, [], ours=True, twin=twin)
+    return Coder(name, ort_codec.fs, *_planned(ort_codec), [], ours=True, twin=twin)
 
 
 _EXPORTS: Dict[tuple, Path] = {}
