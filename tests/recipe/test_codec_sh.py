@@ -4,6 +4,7 @@ layout, CPU distributed training through the launcher path, and resuming after a
 import math
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -365,6 +366,21 @@ def test_fine_tuning_the_shipped_model_with_init_model(tmp_path, espeak_corpus):
     proc = sh([CODEC_SH, "--stage", "3", "--stop_stage", "3", "--valid_set", "test", "--init_model", packed,
                "--train_config", other, "--tag", "_n1", "--train_args", TINY_TRAIN], recipe, check=False)  # fmt: skip
     assert proc.returncode != 0 and "N=3 pseudo VQs" in proc.stderr and "N=1 pseudo VQs" in proc.stderr
+
+
+@pytest.mark.parametrize("script", ["speechlm.sh", "baselines.sh"])
+def test_local_scripts_refuse_unknown_options_in_one_line(tmp_path, script):
+    """lib/local.sh's parse_options: a known option sets its variable, anything else stops."""
+    recipe = recipe_copy(tmp_path, "unit")
+    (recipe / "local").mkdir()
+    shutil.copy(ROOT / "egs2" / "speechocean762" / "codec1" / "local" / script, recipe / "local")
+    for args, said in ((["--no_such", "1"], "unknown option --no_such"), (["--expdir"], "--expdir needs a value"),
+                       (["--PATH", "/x"], "unknown option --PATH"), (["expdir", "x"], "unknown option expdir")):  # fmt: skip
+        proc = sh([recipe / "local" / script, *args], recipe, check=False)
+        assert proc.returncode == 2 and proc.stderr.strip() == f"{script}: {said}"
+    # a known option is taken: the script goes on to its first check (no dump here)
+    proc = sh([recipe / "local" / script, "--expdir", tmp_path / "e", "--model", tmp_path / "none.zip"], recipe, check=False)
+    assert proc.returncode != 0 and "unknown option" not in proc.stderr and "needs a value" not in proc.stderr
 
 
 def test_speechlm_measures_every_token_choice(tmp_path, espeak_corpus, packed_models):

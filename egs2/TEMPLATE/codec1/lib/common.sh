@@ -1,6 +1,9 @@
 # Helpers and the stages every codec shares, sourced by codec.sh (its options are set).
 # A codec's own stage blocks are in lib/<codec>.sh.
 
+# shellcheck source=lib/local.sh
+. "$(dirname "${BASH_SOURCE[0]}")/local.sh"  # helpers the recipes' local/ scripts share
+
 log() { echo "[$(date '+%H:%M:%S')] $*"; }
 die() { echo "codec.sh: $*" >&2; exit 1; }
 in_stage() { [ "${stage}" -le "$1" ] && [ "${stop_stage}" -ge "$1" ]; }
@@ -157,15 +160,9 @@ stage_tokens() {
     done
     if [ "${lm_train}" = true ]; then
         log "stage 7: ESPnet LM on the ${train_set} tokens -> ${lm_exp}; log: ${lm_exp}/train.log"
-        mkdir -p "${lm_exp}"
-        python -m espnet2.bin.lm_train --config "${lm_config}" --output_dir "${lm_exp}" \
-            --token_type word --token_list "${token_dir}/${train_set}/lm_token_list" \
-            --train_data_path_and_name_and_type "${token_dir}/${train_set}/lm_text,text,text" \
-            --valid_data_path_and_name_and_type "${token_dir}/${valid_set}/lm_text,text,text" \
-            --train_shape_file "${token_dir}/${train_set}/utt2num_frames" \
-            --valid_shape_file "${token_dir}/${valid_set}/utt2num_frames" \
-            --ngpu "${ngpu}" --resume true ${lm_args} >> "${lm_exp}/train.log" 2>&1 \
-            || { tail -n 20 "${lm_exp}/train.log"; die "LM training failed: ${lm_exp}"; }
+        # shellcheck disable=SC2086  # lm_args: ESPnet options, one word each
+        lm_train_tokens "${lm_config}" "${lm_exp}" "${token_dir}/${train_set}" "${token_dir}/${valid_set}" \
+            utt2num_frames "${ngpu}" ${lm_args} || die "LM training failed: ${lm_exp}"
         python -m espnet2_p2p.bin.lm_report "${lm_exp}/train.log" --output "${lm_exp}/RESULTS.md"
     fi
 }

@@ -15,15 +15,9 @@ model=""
 expdir=exp
 sets="test real_speech"
 nj=1
-while [ $# -gt 0 ]; do
-    case "$1" in
-        --model) model=$2; shift 2 ;;
-        --expdir) expdir=$2; shift 2 ;;
-        --sets) sets=$2; shift 2 ;;
-        --nj) nj=$2; shift 2 ;;
-        *) echo "baselines.sh: unknown option $1" >&2; exit 2 ;;
-    esac
-done
+# shellcheck source=../../../TEMPLATE/codec1/lib/local.sh
+. ../../TEMPLATE/codec1/lib/local.sh
+parse_options baselines.sh "$@"
 log() { echo "[$(date '+%H:%M:%S')] $*"; }
 model_args=(); [ -n "${model}" ] && model_args=(--model "${model}")
 

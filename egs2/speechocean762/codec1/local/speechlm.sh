@@ -36,21 +36,9 @@ lm_args=""
 continue_prompts=50
 probe_choices="plain bpe teacher logmel"
 probe_args=""
-while [ $# -gt 0 ]; do
-    case "$1" in
-        --model) model=$2; shift 2 ;;
-        --expdir) expdir=$2; shift 2 ;;
-        --choices) choices=$2; shift 2 ;;
-        --nbpe) nbpe=$2; shift 2 ;;
-        --dumpdir) dumpdir=$2; shift 2 ;;
-        --lm_config) lm_config=$2; shift 2 ;;
-        --lm_args) lm_args=$2; shift 2 ;;
-        --continue_prompts) continue_prompts=$2; shift 2 ;;
-        --probe_choices) probe_choices=$2; shift 2 ;;
-        --probe_args) probe_args=$2; shift 2 ;;
-        *) echo "speechlm.sh: unknown option $1" >&2; exit 2 ;;
-    esac
-done
+# shellcheck source=../../../TEMPLATE/codec1/lib/local.sh
+. ../../TEMPLATE/codec1/lib/local.sh
+parse_options speechlm.sh "$@"
 log() { echo "[$(date '+%H:%M:%S')] $*"; }
 if [ -z "${model}" ]; then
     model=$(python -c "from espnet2_p2p import pretrained; print(pretrained.default_model())")
@@ -103,13 +91,8 @@ EOF
     done
     if [ ! -e "${lm}/.done" ]; then
         log "LM (${choice}) -> ${lm}; log: ${lm}/train.log"
-        mkdir -p "${lm}"
-        python -m espnet2.bin.lm_train --config "${expdir}/lm_speechlm.yaml" --output_dir "${lm}" \
-            --token_type word --token_list "${tokens}/train/lm_token_list" \
-            --train_data_path_and_name_and_type "${tokens}/train/lm_text,text,text" \
-            --valid_data_path_and_name_and_type "${tokens}/dev/lm_text,text,text" \
-            --train_shape_file "${tokens}/train/lm_shape" --valid_shape_file "${tokens}/dev/lm_shape" \
-            --ngpu 0 --resume true ${lm_args} >> "${lm}/train.log" 2>&1 || { tail -n 20 "${lm}/train.log"; exit 1; }
+        # shellcheck disable=SC2086  # lm_args: ESPnet options, one word each
+        lm_train_tokens "${expdir}/lm_speechlm.yaml" "${lm}" "${tokens}/train" "${tokens}/dev" lm_shape 0 ${lm_args} || exit 1
         touch "${lm}/.done"
     fi
     if [ ! -s "${lm}/ppl_test/ppl" ]; then
