@@ -213,6 +213,7 @@ class Runner:
         self.args = args
         self.say = say_to_stderr(args.quiet)
         self._files = None
+        self._spec = None
 
     @property
     def files(self):
@@ -235,6 +236,22 @@ class Runner:
     def codec(self):
         """The coder (either backend)."""
         return self.files.coder
+
+    @property
+    def spec(self):
+        """What a version-4 file leaves to its model (:class:`~espnet2_p2p.bitstream.ModelSpec`),
+        found once a run: from a packed zip's ``meta.json`` without loading it, else from
+        the loaded coder."""
+        if self._spec is None:
+            from espnet2_p2p import bitstream
+            from espnet2_p2p.filecoding import packed_spec
+
+            self._spec = packed_spec(self.args.model, self.args.model_name)
+            if self._spec is None:
+                coder = self.codec
+                self._spec = bitstream.ModelSpec.of(coder.layout, coder.fingerprint,
+                                                    coder.prior.fingerprint() if coder.prior is not None else b"")  # fmt: skip
+        return self._spec
 
     def encode(self, path: Path, out: Path) -> None:
         self.files.encode(path, out, entropy=not self.args.no_entropy)
@@ -265,16 +282,7 @@ def info(path: Path, runner: "Runner" = None):
     """(what a .p2p file holds, its header); a version-4 file is read with ``runner``'s model."""
     from espnet2_p2p import bitstream, pretrained
 
-    from espnet2_p2p.filecoding import packed_spec
-
-    spec = None
-    if bitstream.is_compact(path):  # read with its model: from a packed zip's meta.json, else loaded
-        spec = packed_spec(runner.args.model, runner.args.model_name)
-        if spec is None:
-            coder = runner.codec
-            spec = bitstream.ModelSpec.of(coder.layout, coder.fingerprint,
-                                          coder.prior.fingerprint() if coder.prior is not None else b"")  # fmt: skip
-    header = bitstream.read_header(path, spec)
+    header = bitstream.read_header(path, runner.spec if bitstream.is_compact(path) else None)
     size = path.stat().st_size
     lines = [
         f"file: {path} ({size} bytes, format {header.version})",

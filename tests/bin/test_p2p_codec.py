@@ -71,6 +71,21 @@ def test_info_reports_the_bitrate(tmp_path, packed_models, capsys):
     assert f"whole files {sizes / 3.01:.1f} bit/s" in out, out
 
 
+def test_info_reads_the_model_once_for_many_files(tmp_path, packed_models, capsys, monkeypatch):
+    import espnet2_p2p.filecoding as filecoding
+
+    sf.write(tmp_path / "in.wav", speech(0.5), 16000)
+    for name in "abcd":
+        run("encode", tmp_path / "in.wav", tmp_path / f"{name}.p2p", "--model", packed_models)
+    calls = []
+    real = filecoding.packed_spec
+    monkeypatch.setattr(filecoding, "packed_spec", lambda *a: calls.append(a) or real(*a))
+    capsys.readouterr()
+    assert run("info", tmp_path, "--model", packed_models, "-q") == 0
+    assert capsys.readouterr().out.startswith("4 files, 2.0 s of audio")
+    assert len(calls) == 1  # the packed zip's meta.json is read once a run, not once a file
+
+
 def test_teacher_writes_all_streams(tmp_path, packed_models):
     sf.write(tmp_path / "in.wav", speech(1.0), 16000)
     assert run("encode", tmp_path / "in.wav", tmp_path / "t.p2p", "--model", packed_models, "--model_name", "teacher") == 0
