@@ -15,6 +15,11 @@ system and utterance) and writes Markdown:
    utterances (mean ± 95% CI), and the share of the plain-only-to-teacher gap that each
    student recovers;
 3. codebook use of every transmitted stream (codes used, token entropy).
+
+``--extra_scores DIR --extra_systems NAME=KBPS,...`` adds systems scored elsewhere on the
+same utterances (``DIR/scores.tsv``, e.g. the DSP baselines of a recipe's
+``local/baselines.sh``), with their nominal bitrates; they can be ``--baselines`` or in
+``--pairs`` like any other.
 """
 
 import argparse
@@ -73,6 +78,26 @@ def fewer(scores, metrics) -> str:
         if n < n_all:
             parts.append(f"{NAMES.get(m, m)} over {n}")
     return "; " + ", ".join(parts) if parts else ""
+
+
+def add_extra(summary: dict, scores, extra_dirs: Sequence[Path], systems: Dict[str, float]) -> None:
+    """Systems of other ``scores.tsv`` files, on exactly the utterances scored here."""
+    if not systems:
+        return
+    utts = set(next(iter(scores.values())))
+    found = {}
+    for d in extra_dirs:
+        for name, per_utt in read_scores(Path(d) / "scores.tsv").items():
+            if name in systems:
+                found[name] = per_utt
+    for name, kbps in systems.items():
+        if name not in found:
+            raise TableError(f"extra system {name!r} is in none of {', '.join(map(str, extra_dirs)) or 'no --extra_scores'}")
+        if set(found[name]) != utts:
+            raise TableError(f"extra system {name!r} was scored on {len(found[name])} utterances, not the"
+                             f" {len(utts)} of this table")  # fmt: skip
+        scores[name] = found[name]
+        summary[name] = {"nominal_bps": 1000 * kbps}
 
 
 def build(summary: dict, scores, metrics: List[str], baselines: List[str],
@@ -144,6 +169,8 @@ def main(argv=None) -> None:
     parser.add_argument("--students", default="", help="comma-separated system labels")
     parser.add_argument("--teacher", default=None)
     parser.add_argument("--pairs", default="", help="further differences: A-B,C-D (labels)")
+    parser.add_argument("--extra_scores", type=Path, action="append", default=[], help="more scores dirs (scores.tsv)")
+    parser.add_argument("--extra_systems", default="", help="NAME=KBPS,...: their systems to add")
     parser.add_argument("--title", default="")
     parser.add_argument("--output", type=Path, required=True)
     args = parser.parse_args(argv)
@@ -152,8 +179,14 @@ def main(argv=None) -> None:
         summary_file = args.decode_dir / "summary.json"
         if not summary_file.is_file():
             raise TableError(f"{summary_file} does not exist (run the decoding stage)")
+        summary, scores = json.loads(summary_file.read_text()), read_scores(args.scores_dir / "scores.tsv")
+        try:
+            extra = {k: float(v) for k, _, v in (x.partition("=") for x in split(args.extra_systems))}
+        except ValueError:
+            raise TableError(f"--extra_systems {args.extra_systems!r}: expected NAME=KBPS,...") from None
+        add_extra(summary, scores, args.extra_scores, extra)
         table = build(
-            json.loads(summary_file.read_text()), read_scores(args.scores_dir / "scores.tsv"),
+            summary, scores,
             split(args.metrics), split(args.baselines), split(args.students), args.teacher,
             args.title, [p.split("-", 1) for p in split(args.pairs)],
         )  # fmt: skip

@@ -59,3 +59,26 @@ def test_a_sparse_metric_is_averaged_over_its_scored_utterances(tmp_path):
     text = out.read_text()
     assert "over 3 utterances; mel distance over 2." in text
     assert "| base | 0.5 | 0.600 ± 0.113 | 3.000 ± 1.960 |" in text
+
+
+def test_systems_scored_elsewhere_join_the_table_on_the_same_utterances(tmp_path):
+    write_inputs(tmp_path, {"base": [(0.5, 2.0), (0.6, 2.0)], "student": [(0.7, 1.5), (0.8, 1.5)]})
+    (tmp_path / "dsp").mkdir()
+    (tmp_path / "dsp" / "scores.tsv").write_text(
+        "system\tutterance\tstoi\tmel_distance\n"
+        "p2p\tu0\t0.1\t9\np2p\tu1\t0.1\t9\n"  # another system of that run: not taken
+        "codec2_700C\tu0\t0.6\t3.0\ncodec2_700C\tu1\t0.6\t3.0\n")  # fmt: skip
+    out = tmp_path / "t.md"
+    args = ["--decode_dir", str(tmp_path / "dec"), "--scores_dir", str(tmp_path / "sc"), "--metrics", "stoi,mel_distance",
+            "--students", "student", "--extra_scores", str(tmp_path / "dsp"), "--output", str(out)]  # fmt: skip
+    results_table.main(args + ["--extra_systems", "codec2_700C=0.7", "--baselines", "codec2_700C"])
+    text = out.read_text()
+    assert "| codec2_700C | 0.7 | 0.600 ± 0.000 | 3.000 ± 0.000 | – |" in text and "| p2p |" not in text
+    assert "| student - codec2_700C | +0.150 ± 0.098 | -1.500 ± 0.000 |" in text
+    with pytest.raises(SystemExit, match="'codec2_450' is in none of"):
+        results_table.main(args + ["--extra_systems", "codec2_450=0.45"])
+    (tmp_path / "dsp" / "scores.tsv").write_text("system\tutterance\tstoi\tmel_distance\ncodec2_700C\tu0\t0.6\t3.0\n")
+    with pytest.raises(SystemExit, match="scored on 1 utterances, not the 2 of this table"):
+        results_table.main(args + ["--extra_systems", "codec2_700C=0.7"])
+    with pytest.raises(SystemExit, match="expected NAME=KBPS"):
+        results_table.main(args + ["--extra_systems", "codec2_700C"])

@@ -181,11 +181,19 @@ if in_range 6; then
         echo "training student_ft had (its decoder, ${ft_epochs} epochs). n1_*/n5_*: the N ablation"
         echo "with a shorter budget (teachers ${ablation_epochs} epochs, students ${ablation_student_epochs})."
         [ "${causal}" = true ] && echo "*_causal: the causal variant (streams exactly), trained as the non-causal systems were."
+        echo "codec2_700C and codec2_450, where local/baselines.sh --expdir ${expdir} has scored them: Debian's"
+        echo "codec2 at 0.7 and 0.45 kbps (8 kHz), on the same utterances, scored the same way."
         for set in ${test_sets}; do
             echo
+            # the DSP baselines, when local/baselines.sh --expdir ${expdir} has scored them
+            dsp=(); dsp_pairs=
+            if [ -s "${expdir}/scores_baselines_${set}/scores.tsv" ]; then
+                dsp=(--extra_scores "${expdir}/scores_baselines_${set}" --extra_systems codec2_700C=0.7,codec2_450=0.45)
+                dsp_pairs=,student_ft-codec2_700C,student_ft-codec2_450
+            fi
             python -m espnet2_p2p.bin.results_table --decode_dir "${expdir}/decode_${set}" \
                 --scores_dir "${expdir}/scores_${set}" --baselines single_vq,plain_only \
-                --students "${students}" --teacher teacher --pairs "${pairs}" \
+                --students "${students}" --teacher teacher --pairs "${pairs}${dsp_pairs}" "${dsp[@]}" \
                 --title "${set}" --output "${expdir}/table_${set}.md" >/dev/null
             cat "${expdir}/table_${set}.md"
             echo; echo "Spectrograms: ${expdir}/scores_${set}/spectrograms.png"
