@@ -24,11 +24,22 @@ import torch.nn.functional as F
 _TINY = 1e-24
 
 
+def _sum_over_time(v: torch.Tensor) -> torch.Tensor:
+    """v (B, T, C) summed over time -> (B, 1, C). Traced for export, the sum is written as a
+    product with a row of ones: ONNX Runtime's ReduceSum over the middle axis took 14 ms
+    on (1, 4000, 512) against 0.35 ms for that MatMul (one thread here), and GRN is in
+    every ConvNeXt block (a quarter of the exported encoder's time). Eager PyTorch keeps
+    its own sum (the tokens of every committed fixture stay as they are)."""
+    if torch.compiler.is_exporting() or torch.compiler.is_compiling():
+        return torch.matmul(torch.ones_like(v[:, :, :1]).transpose(1, 2), v)
+    return v.sum(dim=1, keepdim=True)
+
+
 def _grn_scale(h: torch.Tensor, mask: Optional[torch.Tensor], gamma: torch.Tensor, eps: float):
     """GRN's per-channel scale of h (B, T, C): (squared sum s, norm gx, its channel mean
     plus eps m, normalised norm nx, scale a = gamma * nx + 1), each (B, 1, C) or (B, 1, 1)."""
     hm = h if mask is None else h * mask
-    s = (hm * hm).sum(dim=1, keepdim=True)
+    s = _sum_over_time(hm * hm)
     gx = s.clamp_min(_TINY).sqrt()
     m = gx.mean(dim=-1, keepdim=True) + eps
     nx = gx / m

@@ -76,3 +76,23 @@ def test_without_gradients_it_computes_the_same_formula():
     x = torch.randn(2, 7, 5, dtype=torch.float64)
     with torch.no_grad():
         assert torch.allclose(grn(x), _reference_grn(x, grn.gamma, grn.beta, grn.eps), atol=1e-12)
+
+
+def test_exported_grn_sums_over_time_with_a_matmul_and_gives_the_same_output():
+    """ONNX Runtime's ReduceSum over the time axis was a quarter of the exported encoder's
+    time: traced for export, GRN's squared sum over time is a product with a row of ones."""
+    from espnet2_p2p.layers.convnext import GRN
+
+    torch.manual_seed(0)
+    grn = GRN(16).eval()
+    torch.nn.init.normal_(grn.gamma)
+    torch.nn.init.normal_(grn.beta)
+    x = torch.randn(2, 50, 16)
+    time = torch.export.Dim("time", min=2, max=400)
+    program = torch.export.export(grn, (x,), dynamic_shapes=({1: time},))
+    ops = [str(n.target) for n in program.graph.nodes if n.op == "call_function"]
+    assert any("matmul" in o or "bmm" in o for o in ops), ops
+    assert not any("sum" in o for o in ops), ops
+    longer = torch.randn(2, 123, 16)
+    with torch.no_grad():
+        torch.testing.assert_close(program.module()(longer), grn(longer), rtol=1e-5, atol=1e-5)
