@@ -62,3 +62,39 @@ def test_run_blocks_equals_norms_and_blocks_applied_in_bct():
         expected = _block_bct(b, expected, mask)
     expected = ln(norm_out, expected) * mask
     assert torch.allclose(run_blocks(x, norm_in, blocks, norm_out, mask), expected, atol=1e-10)
+
+
+def test_an_exported_block_runs_as_onnx_runtimes_fused_kernels_and_gives_the_same_output(tmp_path):
+    """Issue 31: traced for export, GELU is written in the form ONNX Runtime fuses (one
+    Gelu kernel, no Erf) and GRN sums over time with a MatMul (no ReduceSum, whose middle-
+    axis reduction was a quarter of the encoder's time); the output is eager PyTorch's."""
+    import collections
+    import contextlib
+    import io
+    import warnings
+
+    import onnx
+    import onnxruntime as ort
+
+    torch.manual_seed(0)
+    block = ConvNeXtV2Block(16, 32, 7).eval()
+    with torch.no_grad():
+        block.grn.gamma.normal_()
+        block.grn.beta.normal_()
+    x = torch.randn(1, 16, 90)
+    with torch.no_grad(), contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        program = torch.onnx.export(block, (x,), dynamo=True, opset_version=18, optimize=True, verbose=False,
+                                    dynamic_shapes=({2: torch.export.Dim("time", min=8, max=1000)},))  # fmt: skip
+    program.save(str(tmp_path / "block.onnx"))
+    options = ort.SessionOptions()
+    options.optimized_model_filepath = str(tmp_path / "optimized.onnx")
+    options.log_severity_level = 3
+    session = ort.InferenceSession(str(tmp_path / "block.onnx"), options, providers=["CPUExecutionProvider"])
+    ops = collections.Counter(n.op_type for n in onnx.load(str(tmp_path / "optimized.onnx")).graph.node)
+    assert ops["Gelu"] + ops["BiasGelu"] == 1 and ops["Erf"] == 0 and ops["ReduceSum"] == 0, ops
+    longer = torch.randn(1, 16, 333)
+    with torch.no_grad():
+        expected = block(longer).numpy()
+    got = session.run(None, {session.get_inputs()[0].name: longer.numpy()})[0]
+    assert abs(got - expected).max() < 1e-5
