@@ -1,7 +1,7 @@
 """What one core of this CPU can do with ONNX Runtime's own kernels, and how far the codec's
 graphs are from it (issue 31, item 1).
 
-    python -m benchmarks.cpu_limit [--model ZIP] [--seconds 10] [--output benchmarks/RESULTS_cpu_limit.md]
+    python -m benchmarks.cpu_limit [--model ZIP] [--paper] [--seconds 10] [--output benchmarks/RESULTS_cpu_limit.md]
 
 1. **The limit**: one-thread ONNX Runtime sessions of single-operator graphs, timed after a
    warm-up: a float32 ``MatMul`` (1024 x 1024 x 1024), its int8 form (``MatMulInteger``,
@@ -12,7 +12,9 @@ graphs are from it (issue 31, item 1).
 2. **The graphs**: the model's exported encoder and decoder (``p2p-codec export``) on
    ``--seconds`` of audio, one thread: their FLOPs per second of audio (counted on the torch
    model by ``torch.utils.flop_counter``, as ``benchmarks.codec_speed`` does), their time,
-   and the achieved GFLOP/s as a share of the float32 ``MatMul`` peak.
+   and the achieved GFLOP/s as a share of the float32 ``MatMul`` peak. ``--paper`` adds
+   the paper-scale student (``conf/student.yaml``, random weights, as
+   ``benchmarks.codec_speed`` builds it).
 
 Run it on an otherwise idle machine; the table records the load average when it ran.
 """
@@ -81,51 +83,69 @@ def peaks(frames: int) -> list:
     return out
 
 
+def graph_times(model, samples: int) -> list:
+    """[(graph, GFLOP a run, seconds a run)] of a model's exported encoder and decoder on
+    ``samples`` of noise (FLOPs counted on its PyTorch twin)."""
+    import torch
+
+    from benchmarks.codec_speed import gflops
+    from espnet2_p2p.onnx import OnnxCodec
+    from espnet2_p2p.onnx.export import export_codec
+
+    codec = model.codec
+    x = torch.from_numpy(0.1 * np.random.default_rng(1).standard_normal(samples).astype(np.float32)).view(1, 1, -1)
+    with torch.no_grad():
+        codes = codec.encode(x)
+        enc_flops, dec_flops = gflops(lambda: codec.encode(x)), gflops(lambda: codec.decode(codes, length=samples))
+    with tempfile.TemporaryDirectory() as tmp:
+        export_codec(model, Path(tmp), max_seconds=samples / codec.fs + 1)
+        onnx = OnnxCodec(Path(tmp), threads=1)
+        wav = x.view(-1).numpy()
+        plain = onnx.encode(wav)
+        return [("encoder.onnx", enc_flops, _best_seconds(lambda: onnx.encode(wav), 3)),
+                ("decoder.onnx (with the pseudo-VQ prediction)", dec_flops, _best_seconds(lambda: onnx.decode(plain, samples), 3))]  # fmt: skip
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=None, help="packed zip (default: the shipped model)")
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--paper", action="store_true", help="also the paper-scale student's graphs")
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "RESULTS_cpu_limit.md")
     args = parser.parse_args(argv)
     import torch
 
-    from benchmarks.codec_speed import gflops
     from benchmarks.tables import markdown_table
     from espnet2_p2p.model_io import load_codec
-    from espnet2_p2p.onnx import OnnxCodec
-    from espnet2_p2p.onnx.export import export
 
     torch.set_num_threads(1)
     if args.model is None:
         from espnet2_p2p import pretrained
 
         args.model = pretrained.default_model()
-    codec = load_codec(args.model).codec
-    samples = int(args.seconds * codec.fs)
+    shipped = load_codec(args.model)
+    samples = int(args.seconds * shipped.codec.fs)
     frames = samples // 40  # MDCT hop of the shipped configs (mdct_hop_length: 40)
     rows = peaks(frames)
     peak = rows[0][1] / rows[0][2]
     kernels = [(what, f"{g:.3f}", f"{1e3 * t:.2f}", f"{g / t:.1f}") for what, g, t in rows]
-    x = torch.from_numpy(0.1 * np.random.default_rng(1).standard_normal(samples).astype(np.float32)).view(1, 1, -1)
-    with torch.no_grad():
-        codes = codec.encode(x)
-        enc_flops, dec_flops = gflops(lambda: codec.encode(x)), gflops(lambda: codec.decode(codes, length=samples))
-    with tempfile.TemporaryDirectory() as tmp:
-        export(args.model, Path(tmp) / "export")
-        onnx = OnnxCodec(Path(tmp) / "export", threads=1)
-        wav = x.view(-1).numpy()
-        plain = onnx.encode(wav)
-        graphs = [("encoder.onnx", enc_flops, _best_seconds(lambda: onnx.encode(wav), 3)),
-                  ("decoder.onnx (with the pseudo-VQ prediction)", dec_flops, _best_seconds(lambda: onnx.decode(plain, samples), 3))]  # fmt: skip
-    graph_rows = [(what, f"{g / args.seconds:.3f}", f"{t / args.seconds:.4f}", f"{g / t:.1f}", f"{100 * g / t / peak:.1f}%")
-                  for what, g, t in graphs]  # fmt: skip
+    models = [(Path(str(args.model)).name, shipped)]
+    if args.paper:
+        from benchmarks.codec_speed import _model
+
+        models.append(("paper scale (conf/student.yaml, random weights)", _model("paper", "cpu")))
+    graph_rows = []
+    for name, model in models:
+        for what, g, t in graph_times(model, samples):
+            graph_rows.append((name, what, f"{g / args.seconds:.3f}", f"{t / args.seconds:.4f}", f"{g / t:.1f}",
+                               f"{100 * g / t / peak:.1f}%"))  # fmt: skip
     text = (
         "# One core's limit and the codec's share of it\n\n"
-        f"Produced by `python -m benchmarks.cpu_limit` ({Path(str(args.model)).name}, {args.seconds:g} s of audio, one"
+        f"Produced by `python -m benchmarks.cpu_limit{' --paper' if args.paper else ''}` ({args.seconds:g} s of audio, one"
         f" thread, best of 5 runs after a warm-up). Load average when it ran: {os.getloadavg()[0]:.1f} on"
         f" {os.cpu_count()} cores.\n\n"
         + markdown_table(["ONNX Runtime kernel", "GFLOP (GOP) a run", "ms a run", "GFLOP/s (GOP/s)"], kernels) + "\n"
-        + markdown_table(["codec graph", "GFLOPs per second of audio", "RTF", "achieved GFLOP/s",
+        + markdown_table(["student", "codec graph", "GFLOPs per second of audio", "RTF", "achieved GFLOP/s",
                           "share of the float32 MatMul peak"], graph_rows)  # fmt: skip
     )
     args.output.write_text(text)
