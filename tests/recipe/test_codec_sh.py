@@ -428,7 +428,7 @@ def test_speechlm_measures_every_token_choice(tmp_path, espeak_corpus, packed_mo
         assert abs(score["cer"] - cer) < 1e-9 and float(row[4]) == round(100 * cer, 1)
     # one encoder: the probes differ only in their input layers (the teacher's 4 x 1024 embeddings)
     probe_params = {k: float(c[4].split()[0]) for k, c in (("plain", plain_cost), ("teacher", teacher_cost), ("logmel", logmel_cost))}
-    assert 0.9 < probe_params["logmel"] < probe_params["plain"] < probe_params["teacher"]
+    assert 0.3 < probe_params["logmel"] < probe_params["plain"] < probe_params["teacher"]
     # item 3: the plain-stream LM continues test prompts; the student decodes both
     from espnet2_p2p.bin.lm_continue import main as lm_continue
 
