@@ -216,6 +216,7 @@ def test_the_onnx_backend_refuses_a_folder_that_is_not_an_export(tmp_path, capsy
     assert "p2p-codec export" in one_error_line(capsys)
 
 
+@pytest.mark.slow
 def test_a_model_file_is_exported_once_into_the_cache(tmp_path, packed_models, capsys, monkeypatch):
     """--backend onnxruntime with a packed zip: exported on first use into a folder keyed
     by the file's SHA-256, reused after, made again when damaged; the files equal the

@@ -274,6 +274,9 @@ def test_a_signal_while_decoding_leaves_nothing_and_says_one_line(tmp_path, pack
         [sys.executable, "-m", "espnet2_p2p.bin.p2p_codec", "decode", str(tmp_path / "long.p2p"),
          str(out / "long.wav"), "--model", str(packed_models), "-q", "--chunk_seconds", "5"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # a job started in the background by a script inherits SIGINT ignored, and Python then
+        # honours that (no KeyboardInterrupt): give the CLI the disposition a terminal gives it
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     deadline = time.time() + 120
     while not list(out.glob(".*.tmp*")) and proc.poll() is None and time.time() < deadline:

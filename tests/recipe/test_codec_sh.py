@@ -383,6 +383,28 @@ def test_local_scripts_refuse_unknown_options_in_one_line(tmp_path, script):
     assert proc.returncode != 0 and "unknown option" not in proc.stderr and "needs a value" not in proc.stderr
 
 
+def test_speechlm_measures_the_plain_stream(tmp_path, espeak_corpus, packed_models):
+    """The quick path of local/speechlm.sh: one token choice, its LM and its probe, and the
+    table (every choice and the log-mel probe: the slow test below)."""
+    import json
+
+    recipe = prepared_recipe(tmp_path, espeak_corpus)
+    shutil.copytree(recipe / "dump" / "test", recipe / "dump" / "dev")
+    (recipe / "local").mkdir()
+    shutil.copy(ROOT / "egs2" / "speechocean762" / "codec1" / "local" / "speechlm.sh", recipe / "local")
+    exp = tmp_path / "exp"
+    sh([recipe / "local" / "speechlm.sh", "--model", packed_models, "--expdir", exp, "--choices", "plain",
+        "--lm_config", ROOT / "conf" / "lm_tiny.yaml", "--lm_args", "--max_epoch 1", "--continue_prompts", "0",
+        "--probe_choices", "plain", "--probe_args", "--max_epoch 1 --batch_size 4"], recipe)  # fmt: skip
+    lines = [line for line in (recipe / "RESULTS_speechlm.md").read_text().splitlines()
+             if line.startswith("| plain stream (student, transmitted) |")]  # fmt: skip
+    assert len(lines) == 2  # results and costs
+    cells = [c.strip() for c in lines[0].split("|")[2:-1]]
+    score = json.loads((exp / "probe_plain" / "test" / "score.json").read_text())
+    assert 49.0 < float(cells[0]) < 51.0 and float(cells[4]) == round(100 * score["cer"], 1)
+
+
+@pytest.mark.slow
 def test_speechlm_measures_every_token_choice(tmp_path, espeak_corpus, packed_models):
     """local/speechlm.sh (issue 30): token dumps, BPE units, one ESPnet LM per choice,
     perplexity on test, a CTC ASR probe per choice and on log-mel, and the table; the
