@@ -383,19 +383,26 @@ def test_local_scripts_refuse_unknown_options_in_one_line(tmp_path, script):
     assert proc.returncode != 0 and "unknown option" not in proc.stderr and "needs a value" not in proc.stderr
 
 
-def test_speechlm_measures_the_plain_stream(tmp_path, espeak_corpus, packed_models):
-    """The quick path of local/speechlm.sh: one token choice, its LM and its probe, and the
-    table (every choice and the log-mel probe: the slow test below)."""
-    import json
-
+def run_speechlm(tmp_path, espeak_corpus, packed_models, *options):
+    """local/speechlm.sh on the espeak recipe (its test set doubling as dev), tiny LMs and
+    one-epoch probes: (recipe, experiment dir)."""
     recipe = prepared_recipe(tmp_path, espeak_corpus)
     shutil.copytree(recipe / "dump" / "test", recipe / "dump" / "dev")
     (recipe / "local").mkdir()
     shutil.copy(ROOT / "egs2" / "speechocean762" / "codec1" / "local" / "speechlm.sh", recipe / "local")
     exp = tmp_path / "exp"
-    sh([recipe / "local" / "speechlm.sh", "--model", packed_models, "--expdir", exp, "--choices", "plain",
-        "--lm_config", ROOT / "conf" / "lm_tiny.yaml", "--lm_args", "--max_epoch 1", "--continue_prompts", "0",
-        "--probe_choices", "plain", "--probe_args", "--max_epoch 1 --batch_size 4"], recipe)  # fmt: skip
+    sh([recipe / "local" / "speechlm.sh", "--model", packed_models, "--expdir", exp, "--lm_config",
+        ROOT / "conf" / "lm_tiny.yaml", "--lm_args", "--max_epoch 1", "--continue_prompts", "0",
+        "--probe_args", "--max_epoch 1 --batch_size 4", *options], recipe)  # fmt: skip
+    return recipe, exp
+
+
+def test_speechlm_measures_the_plain_stream(tmp_path, espeak_corpus, packed_models):
+    """The quick path of local/speechlm.sh: one token choice, its LM and its probe, and the
+    table (every choice and the log-mel probe: the slow test below)."""
+    import json
+
+    recipe, exp = run_speechlm(tmp_path, espeak_corpus, packed_models, "--choices", "plain", "--probe_choices", "plain")
     lines = [line for line in (recipe / "RESULTS_speechlm.md").read_text().splitlines()
              if line.startswith("| plain stream (student, transmitted) |")]  # fmt: skip
     assert len(lines) == 2  # results and costs
@@ -410,18 +417,10 @@ def test_speechlm_measures_every_token_choice(tmp_path, espeak_corpus, packed_mo
     perplexity on test, a CTC ASR probe per choice and on log-mel, and the table; the
     rates follow from the layout, the error rates from the probes' own outputs."""
     import json
-    import shutil
 
     import jiwer
 
-    recipe = prepared_recipe(tmp_path, espeak_corpus)
-    shutil.copytree(recipe / "dump" / "test", recipe / "dump" / "dev")
-    (recipe / "local").mkdir()
-    shutil.copy(ROOT / "egs2" / "speechocean762" / "codec1" / "local" / "speechlm.sh", recipe / "local")
-    exp = tmp_path / "exp"
-    sh([recipe / "local" / "speechlm.sh", "--model", packed_models, "--expdir", exp, "--nbpe", "300",
-        "--lm_config", ROOT / "conf" / "lm_tiny.yaml", "--lm_args", "--max_epoch 1", "--continue_prompts", "0",
-        "--probe_args", "--max_epoch 1 --batch_size 4"], recipe)  # fmt: skip
+    recipe, exp = run_speechlm(tmp_path, espeak_corpus, packed_models, "--nbpe", "300")
     table = (recipe / "RESULTS_speechlm.md").read_text()
     rows = {}
     for line in table.splitlines():
