@@ -16,7 +16,6 @@ the paired difference to whole-input coding.
 """
 
 import argparse
-import tempfile
 from pathlib import Path
 from typing import Dict, List
 
@@ -91,7 +90,7 @@ def main(argv=None) -> int:
     if not any(sets.values()):
         raise SystemExit(f"chunk_plan: no input of {args.seconds:g} s from {args.data_dir} or {CLIPS}")
     rows = []
-    with torch.no_grad(), tempfile.TemporaryDirectory():
+    with torch.no_grad():
         for name, inputs in sets.items():
             scores = {}
             whole_codes, whole_audio = {}, {}
