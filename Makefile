@@ -51,8 +51,10 @@ test-slow: setup
 bench: setup
 	$(VPY) -m pip install -q -e '.[bench]'
 	$(VPY) -m benchmarks.codec_speed --only size,rtf,memory,scaling
-	$(VPY) -m benchmarks.cpu_limit
+	$(VPY) -m benchmarks.cpu_limit --paper
 	$(VPY) -m benchmarks.low_complexity
+	$(VPY) -m benchmarks.onnx_int8
+	$(VPY) -m benchmarks.chunk_plan --plans 30:2,10:0.5,9.6:0.2
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -79,7 +79,7 @@ def test_the_shipped_student_gives_torchs_tokens_and_audio_on_synthetic_speech(s
         agree, frames = agree + int((ref == got).sum()), frames + ref.size
         assert np.abs(onnx.decode(ref, len(audio)) - torch_audio(codec, ref, len(audio))).max() <= 1e-4
         assert (onnx.encode(audio, streams="all")[1:] == codec.tokens(torch.from_numpy(audio).view(1, 1, -1))[1:, 0].numpy()).mean() >= 0.999
-    # longer: both cut it by the same plan (two 10 s chunks here, 0.5 s context)
+    # longer: both cut it by the same plan (two 8.5 s chunks here, 0.2 s context)
     from espnet2_p2p.coder import TorchCoder
 
     audio = gliding_speech(17.0, 4)

@@ -8,13 +8,14 @@ import numpy as np
 
 Chunk = Tuple[int, int, int, int]
 
-# The plan ``p2p-codec`` uses: 10 s chunks with 0.5 s of context keep coding linear in
-# length (the student's predictors attend over a whole chunk, so longer chunks cost more
-# per second) at no measured loss of quality on long real speech against whole-input
-# coding (benchmarks/RESULTS_chunk_plan.md; docs/benchmarks.md). Until 2026-12-03 it was
-# 30 s and 2 s.
-DEFAULT_CHUNK_SECONDS = 10.0
-DEFAULT_CONTEXT_SECONDS = 0.5
+# The plan ``p2p-codec`` uses: windows (a chunk with its context) of at most 10 s, so that
+# coding stays linear in length (the student's predictors attend over a whole window, so
+# longer windows cost more per second): an input of up to 10 s is coded whole, a longer one
+# in equal chunks of at most 9.6 s with 0.2 s of context each side. Quality against
+# whole-input coding on long real speech: benchmarks/RESULTS_chunk_plan.md and
+# docs/benchmarks.md. Until 2026-12-03 it was 30 s and 2 s, then 10 s and 0.5 s.
+DEFAULT_CHUNK_SECONDS = 9.6
+DEFAULT_CONTEXT_SECONDS = 0.2
 
 
 def frames_of_seconds(seconds: float, sample_rate: int, hop_length: int) -> int:
@@ -25,15 +26,18 @@ def frames_of_seconds(seconds: float, sample_rate: int, hop_length: int) -> int:
 def plan(num_frames: int, chunk_frames: int, context_frames: int) -> Iterator[Chunk]:
     """Chunks as (start, end, context_start, context_end) code frames.
 
-    One chunk covers everything when ``num_frames <= chunk_frames + context_frames``.
+    An input that fits one window (``chunk_frames`` and ``context_frames`` each side) is one
+    chunk; a longer one is cut into the fewest chunks of at most ``chunk_frames``, of equal
+    length within a frame, each with ``context_frames`` of context where the input has it.
     """
     if chunk_frames < 1 or context_frames < 0:
         raise ValueError(f"chunk_frames must be >= 1 and context_frames >= 0, got {chunk_frames}, {context_frames}")
-    if num_frames <= chunk_frames + context_frames:
+    if num_frames <= chunk_frames + 2 * context_frames:
         yield 0, num_frames, 0, num_frames
         return
-    for start in range(0, num_frames, chunk_frames):
-        end = min(num_frames, start + chunk_frames)
+    count = -(-num_frames // chunk_frames)
+    bounds = [i * num_frames // count for i in range(count + 1)]
+    for start, end in zip(bounds, bounds[1:]):
         yield start, end, max(0, start - context_frames), min(num_frames, end + context_frames)
 
 
