@@ -31,9 +31,9 @@ is left out with a notice. Parts (``--only``):
   = 2 x multiply-accumulates) of encoding and decoding (a student's decoding includes
   the pseudo-VQ prediction); an ONNX row repeats its PyTorch twin's counts;
 - ``rtf``: encode and decode real-time factors (seconds of compute per second of audio)
-  of ``--lengths`` second inputs with each of ``--threads``: the median of ``--runs``
-  after a warm-up for inputs up to 10 s, one run after the warm-up of the shorter input
-  above that; then the speed of each of ours relative to DAC 16 kHz, from the same run;
+  of ``--lengths`` second inputs with each of ``--threads``, after a warm-up call at that
+  length (PyTorch's first call on new chunk shapes costs more): the median of ``--runs``
+  for inputs up to 10 s, one run above that; then the speed of each of ours relative to DAC 16 kHz, from the same run;
 - ``memory``: the peak memory that encoding + decoding the longest input adds, each codec
   in a fresh process (CPU: peak RSS, reset through ``/proc/self/clear_refs``, minus the
   RSS before; CUDA: ``max_memory_allocated`` minus the allocation before);
@@ -119,7 +119,7 @@ class Coder:
 
 def _torch_p2p(name: str, model) -> Coder:
     """The student as ``p2p-codec`` runs it in PyTorch: :class:`espnet2_p2p.coder.TorchCoder`
-    with the package's chunk plan (inputs up to one chunk are coded whole)."""
+    with the package's chunk plan (inputs up to a chunk with its context on both sides are coded whole)."""
     from espnet2_p2p.coder import TorchCoder
 
     codec = model.codec
@@ -310,13 +310,12 @@ def part_rtf(keys: List[str], device: str, threads: List[int], lengths: List[flo
             if key not in built or "_ort" in key:  # ONNX Runtime's threads are set per session
                 built[key] = coder(key, device, threads=n)
             c = built[key]
-            for i, seconds in enumerate(sorted(lengths)):
+            for seconds in sorted(lengths):
                 x = audio(seconds, device, c.fs)
                 codes = c.encode(x)
-                # long inputs: one run, warmed up by the shorter one
-                r, warm = (runs, True) if seconds <= 10 or i == 0 else (1, False)
-                t_enc = timed(lambda: c.encode(x), r, device, warm) / seconds
-                t_dec = timed(lambda: c.decode(codes, x.shape[-1]), r, device, warm) / seconds
+                r = runs if seconds <= 10 else 1  # long inputs: one run after a warm-up at their length
+                t_enc = timed(lambda: c.encode(x), r, device) / seconds
+                t_dec = timed(lambda: c.decode(codes, x.shape[-1]), r, device) / seconds
                 results[(c.name, n, seconds)] = (t_enc, t_dec)
                 print(f"rtf {c.name} threads={n} {seconds:g}s: encode {t_enc:.4f} decode {t_dec:.4f}", flush=True)
     return results
@@ -430,7 +429,8 @@ def part_scaling(device: str, runs: int, lengths=(1.0, 10.0, 60.0, 600.0), whole
     if device == "cpu":
         backends.append(("ONNX Runtime", coder("p2p_paper_ort", device, threads=threads)))
     rows = [f"{threads} thread(s). Whole input: PyTorch's `codec.encode` / `codec.decode` on the whole input; the plan:"
-            f" what `p2p-codec` does ({plan}; inputs up to one chunk and its context are coded whole).", "",
+            f" what `p2p-codec` does ({plan}; inputs up to a chunk with its context on both sides are coded whole)."
+            " Each length after a warm-up call at it, except 600 s (its first chunk of 63 runs cold).", "",
             "| input (s) | PyTorch, whole input | " + " | ".join(f"{b}, {plan}" for b, _ in backends) + " |",
             "|---|---|" + "---|" * len(backends)]  # fmt: skip
     for seconds in lengths:
@@ -441,7 +441,7 @@ def part_scaling(device: str, runs: int, lengths=(1.0, 10.0, 60.0, 600.0), whole
             whole = f"{timed(lambda: codec.decode(codec.encode(x), length=x.shape[-1]), r, device) / seconds:.4f}"
         cells = []
         for _, c in backends:
-            # 600 s: one run, no warm-up (the same model and chunk shapes ran just before)
+            # 600 s: one run, no warm-up (the first of its 63 chunks runs cold)
             t = timed(lambda: c.decode(c.encode(x), x.shape[-1]), r, device, warmup=seconds < 600)
             cells.append(f"{t / seconds:.4f}")
         rows.append(f"| {seconds:g} | {whole} | " + " | ".join(cells) + " |")
