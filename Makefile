@@ -55,6 +55,7 @@ bench: setup
 	$(VPY) -m benchmarks.low_complexity
 	$(VPY) -m benchmarks.onnx_int8
 	$(VPY) -m benchmarks.chunk_plan --plans 30:2,10:0.5,9.6:0.2
+	$(VPY) -m benchmarks.ort_profile --model paper
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -33,7 +33,8 @@ is left out with a notice. Parts (``--only``):
 - ``rtf``: encode and decode real-time factors (seconds of compute per second of audio)
   of ``--lengths`` second inputs with each of ``--threads``, after a warm-up call at that
   length (PyTorch's first call on new chunk shapes costs more): the median of ``--runs``
-  for inputs up to 10 s, one run above that; then the speed of each of ours relative to DAC 16 kHz, from the same run;
+  (one run for the other codecs' inputs over 10 s, which take minutes); then the speed of
+  each of ours relative to DAC 16 kHz, from the same run;
 - ``memory``: the peak memory that encoding + decoding the longest input adds, each codec
   in a fresh process (CPU: peak RSS, reset through ``/proc/self/clear_refs``, minus the
   RSS before; CUDA: ``max_memory_allocated`` minus the allocation before);
@@ -313,7 +314,7 @@ def part_rtf(keys: List[str], device: str, threads: List[int], lengths: List[flo
             for seconds in sorted(lengths):
                 x = audio(seconds, device, c.fs)
                 codes = c.encode(x)
-                r = runs if seconds <= 10 else 1  # long inputs: one run after a warm-up at their length
+                r = runs if seconds <= 10 or c.ours else 1  # the others' long inputs: one run
                 t_enc = timed(lambda: c.encode(x), r, device) / seconds
                 t_dec = timed(lambda: c.decode(codes, x.shape[-1]), r, device) / seconds
                 results[(c.name, n, seconds)] = (t_enc, t_dec)
@@ -430,13 +431,14 @@ def part_scaling(device: str, runs: int, lengths=(1.0, 10.0, 60.0, 600.0), whole
         backends.append(("ONNX Runtime", coder("p2p_paper_ort", device, threads=threads)))
     rows = [f"{threads} thread(s). Whole input: PyTorch's `codec.encode` / `codec.decode` on the whole input; the plan:"
             f" what `p2p-codec` does ({plan}; inputs up to a chunk with its context on both sides are coded whole)."
-            " Each length after a warm-up call at it, except 600 s (its first chunk of 63 runs cold).", "",
+            f" Each length: the median of {runs} runs after a warm-up call at it; 600 s: one run, no warm-up"
+            " (the first of its 63 chunks runs cold).", "",
             "| input (s) | PyTorch, whole input | " + " | ".join(f"{b}, {plan}" for b, _ in backends) + " |",
             "|---|---|" + "---|" * len(backends)]  # fmt: skip
     for seconds in lengths:
         x = audio(seconds, device)
         whole = "-"
-        r = runs if seconds <= 10 else 1  # long inputs: one timed run after the warm-up
+        r = runs if seconds <= 60 else 1  # 600 s: one timed run
         if seconds <= whole_max:
             whole = f"{timed(lambda: codec.decode(codec.encode(x), length=x.shape[-1]), r, device) / seconds:.4f}"
         cells = []
@@ -526,7 +528,8 @@ def main(argv=None) -> None:
         names = list(dict.fromkeys([c for c in sizes] + [k[0] for k in rtf] + list(memory)))
         out += ["## Speed, size and memory", "",
                 "Random weights; RTF = seconds of compute per second of audio (lower is faster);"
-                " GFLOPs per second of audio; decoding includes the pseudo-VQ prediction;"
+                " GFLOPs per second of audio; decoding includes the pseudo-VQ prediction; RTF: after a warm-up call"
+                f" at each length, the median of {args.runs} runs (one run for the other codecs' inputs over 10 s);"
                 f" extra peak memory: encoding + decoding {max(lengths):g} s in a fresh process, beyond the loaded model"
                 f" ({min(threads)} thread).", ""]  # fmt: skip
         out += tables(names, sizes, rtf, memory, threads, lengths) + [""]
