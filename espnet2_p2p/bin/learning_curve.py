@@ -9,9 +9,11 @@ Each ``--exp LABEL=DIR`` reads ``DIR/train.log`` (ESPnet's trainer log; a resume
 appends to it): per epoch, the wall time of its training part (``[train] ... time=X
 seconds``) and the validation statistic (``--stat``, default ``mel_l1_loss``). An epoch
 logged twice (a training resumed from an earlier checkpoint) counts once, its last entry.
-The x axis is cumulative training hours (validation time excluded); with ``--steps`` it is
-optimizer steps (epochs times ``num_iters_per_epoch`` of ``DIR/config.yaml``). Writes the
-PNG and, beside it, a Markdown table of each curve's last point (``.md``).
+Wall time overstates training when the machine is shared or a training is paused (an
+epoch that spans a SIGSTOP counts the pause), so the x axis is epochs times the training's
+median epoch time, in hours (validation time excluded); with ``--steps`` it is optimizer
+steps (epochs times ``num_iters_per_epoch`` of ``DIR/config.yaml``). Writes the PNG and,
+beside it, a Markdown table of each curve's last point (``.md``) with both hours.
 """
 
 import argparse
@@ -61,6 +63,18 @@ def read_curve(log: Path, stat: str = "mel_l1_loss") -> List[Point]:
     return points
 
 
+def median_epoch_seconds(points: List[Point]) -> float:
+    """The median wall time of an epoch (from the cumulative hours of consecutive points)."""
+    import statistics
+
+    if not points:
+        return 0.0
+    edges = [0.0] + [p.hours for p in points]
+    epochs = [0] + [p.epoch for p in points]
+    per_epoch = [3600.0 * (edges[i + 1] - edges[i]) / (epochs[i + 1] - epochs[i]) for i in range(len(points))]
+    return statistics.median(per_epoch)
+
+
 def iters_per_epoch(exp: Path) -> Optional[int]:
     config = exp / "config.yaml"
     if not config.is_file():
@@ -78,9 +92,10 @@ def plot(curves: Dict[str, List[Point]], output: Path, stat: str, steps: Dict[st
     fig, ax = plt.subplots(figsize=(7, 4.2))
     for label, points in curves.items():
         per = (steps or {}).get(label)
-        xs = [p.epoch * per for p in points] if per else [p.hours for p in points]
+        median = median_epoch_seconds(points)
+        xs = [p.epoch * per for p in points] if per else [p.epoch * median / 3600.0 for p in points]
         ax.plot(xs, [p.value for p in points], marker=".", markersize=3, label=label)
-    ax.set_xlabel("optimizer steps" if steps else "training hours (one thread)")
+    ax.set_xlabel("optimizer steps" if steps else "training hours (epochs x median epoch time, one thread)")
     ax.set_ylabel(f"validation {stat}")
     ax.grid(alpha=0.3)
     ax.legend()
@@ -91,11 +106,13 @@ def plot(curves: Dict[str, List[Point]], output: Path, stat: str, steps: Dict[st
 
 
 def table(curves: Dict[str, List[Point]], stat: str) -> str:
-    rows = [f"| training | epochs | hours | last validation {stat} | best |", "|---|---|---|---|---|"]
+    rows = [f"| training | epochs | median epoch (s) | hours (epochs x median) | wall hours | last validation {stat} | best |",
+            "|---|---|---|---|---|---|---|"]  # fmt: skip
     for label, points in curves.items():
         if points:
-            last = points[-1]
-            rows.append(f"| {label} | {last.epoch} | {last.hours:.2f} | {last.value:.4f} | {min(p.value for p in points):.4f} |")
+            last, median = points[-1], median_epoch_seconds(points)
+            rows.append(f"| {label} | {last.epoch} | {median:.1f} | {last.epoch * median / 3600.0:.2f} | {last.hours:.2f} |"
+                        f" {last.value:.4f} | {min(p.value for p in points):.4f} |")  # fmt: skip
     return "\n".join(rows) + "\n"
 
 

@@ -9,9 +9,12 @@ the first ``--prompt_seconds`` of each one's plain-stream tokens prompt ESPnet's
 (``espnet2.tasks.lm.LMTask``, the run's best checkpoint), which samples
 ``--continue_seconds`` of tokens (``--temperature``; the special symbols are never
 drawn). The student decodes prompt + continuation (its pseudo streams predicted, as for
-any plain stream), and the continuation's part of the audio is kept. Beside it, the same
-utterance's real tokens over the same span are decoded the same way: the codec's own
-decoding of real speech. DNSMOS (P.835 overall) of both, mean with 95% CI and the paired
+any plain stream), and the continuation's part of the audio is kept. A multi-stream dump
+(the teacher's 1 + N streams flattened frame by frame, ``token_info.json``'s ``streams``)
+is continued the same way, each drawn token only among its level's codes, and decoded by
+``--model_name teacher`` with every stream given. Beside it, the same utterance's real
+tokens over the same span are decoded the same way: the codec's own decoding of real
+speech. DNSMOS (P.835 overall) of both, mean with 95% CI and the paired
 difference, goes to ``OUTPUT_DIR/continuations.md`` (and ``.json``); ``lm/`` and ``real/`` hold the wavs,
 ``spectrograms.png`` three examples.
 """
@@ -25,21 +28,22 @@ from typing import Optional, Sequence
 import numpy as np
 
 
-def sample(lm, prompt, steps: int, allowed: np.ndarray, temperature: float, generator) -> list:
-    """Continue ``prompt`` (LM token ids) by ``steps`` ids drawn from the LM, only among
-    ``allowed`` (a boolean mask over the vocabulary)."""
+def sample(lm, prompt, steps: int, allowed: Sequence[np.ndarray], temperature: float, generator) -> list:
+    """Continue ``prompt`` (LM token ids) by ``steps`` ids drawn from the LM; the i-th id of
+    the whole sequence only among ``allowed[i % len(allowed)]`` (boolean masks over the
+    vocabulary: one per stream of a frame-ordered multi-stream layout)."""
     import torch
 
     sos = lm.sos
     y, state = [sos], None
-    mask = torch.from_numpy(~allowed)
+    masks = [torch.from_numpy(~a) for a in allowed]
     for token in prompt:
         _, state = lm.lm.score(torch.tensor(y), state, None)
         y.append(int(token))
     out = []
     for _ in range(steps):
         logp, state = lm.lm.score(torch.tensor(y), state, None)
-        logits = (logp / temperature).masked_fill(mask, -float("inf"))
+        logits = (logp / temperature).masked_fill(masks[(len(y) - 1) % len(masks)], -float("inf"))
         token = int(torch.multinomial(torch.softmax(logits, dim=-1), 1, generator=generator))
         y.append(token)
         out.append(token)
@@ -49,10 +53,13 @@ def sample(lm, prompt, steps: int, allowed: np.ndarray, temperature: float, gene
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lm_exp", type=Path, required=True)
-    parser.add_argument("--tokens", type=Path, required=True, help="the test set's plain-stream dump (lm_text)")
+    parser.add_argument("--tokens", type=Path, required=True,
+                        help="the test set's token dump (lm_text, token_info.json): the plain stream or all streams")
     parser.add_argument("--data_dir", type=Path, required=True, help="the test set's data dir (utt2num_samples)")
     parser.add_argument("--output_dir", type=Path, required=True)
-    parser.add_argument("--model", default=None, help="the packed model whose student decodes (default: shipped)")
+    parser.add_argument("--model", default=None, help="the packed model that decodes (default: shipped)")
+    parser.add_argument("--model_name", default="student", choices=("student", "teacher"),
+                        help="which of its codecs decodes (teacher: every stream given)")
     parser.add_argument("--num_prompts", type=int, default=50)
     parser.add_argument("--prompt_seconds", type=float, default=1.0)
     parser.add_argument("--continue_seconds", type=float, default=3.0)
@@ -75,8 +82,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     lm.eval()
     token_list = list(train_args.token_list)
     index = {name: i for i, name in enumerate(token_list)}
-    allowed = np.array([name.startswith("<codec_layer0_code") for name in token_list])
-    coder = open_coder(args.model, "torch", "student")
+    info = args.tokens / "token_info.json"
+    streams = int(json.loads(info.read_text()).get("streams", 1)) if info.exists() else 1
+    allowed = [np.array([name.startswith(f"<codec_layer{k}_code") for name in token_list]) for k in range(streams)]
+    coder = open_coder(args.model, "torch", args.model_name)
     layout = coder.layout
     prompt_frames = int(round(args.prompt_seconds * layout.frame_rate))
     steps = int(round(args.continue_seconds * layout.frame_rate))
@@ -85,7 +94,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     tokens = {}
     for line in (args.tokens / "lm_text").read_text().splitlines():
         parts = line.split()
-        if len(parts) - 1 >= total and samples.get(parts[0], 0) >= total * layout.hop_length:
+        if len(parts) - 1 >= total * streams and samples.get(parts[0], 0) >= total * layout.hop_length:
             tokens[parts[0]] = parts[1:]
     utts = sorted(tokens, key=lambda u: (-samples[u], u))[: args.num_prompts]
     if not utts:
@@ -103,16 +112,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     examples = []
 
     def decode(ids) -> np.ndarray:
-        codes = np.array([[int(token_list[i].rsplit("_code", 1)[1].rstrip(">")) for i in ids]], dtype=np.int64)
+        flat = [int(token_list[i].rsplit("_code", 1)[1].rstrip(">")) for i in ids]
+        codes = np.array(flat, dtype=np.int64).reshape(total, streams).T  # (streams, frames)
         pieces = []
         with torch.no_grad():
             coder.decode_file(codes, total * hop, pieces.append)
         return np.concatenate(pieces)[start:end]
 
     for utt in tqdm(utts, desc="continuations"):
-        real_ids = [index[t] for t in tokens[utt][:total]]
-        drawn = sample(lm, real_ids[:prompt_frames], steps, allowed, args.temperature, generator)
-        for kind, ids in (("lm", real_ids[:prompt_frames] + drawn), ("real", real_ids)):
+        real_ids = [index[t] for t in tokens[utt][: total * streams]]
+        prompt = real_ids[: prompt_frames * streams]
+        drawn = sample(lm, prompt, steps * streams, allowed, args.temperature, generator)
+        for kind, ids in (("lm", prompt + drawn), ("real", real_ids)):
             wav = decode(ids)
             sf.write(str(args.output_dir / kind / f"{utt}.wav"), wav, layout.fs, subtype="FLOAT")
             scores[kind].append(dnsmos(wav, layout.fs))
@@ -122,18 +133,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     lm_mean, lm_ci = mean_ci95(scores["lm"])
     real_mean, real_ci = mean_ci95(scores["real"])
     diff, diff_ci = mean_ci95(np.subtract(scores["lm"], scores["real"]))
+    decoded_by = ("decoded by the student (pseudo streams predicted)" if streams == 1 and args.model_name == "student"
+                  else f"decoded by the {args.model_name} ({streams} stream(s) given)")
     table = (
         f"Produced by `python -m espnet2_p2p.bin.lm_continue --lm_exp {args.lm_exp} --tokens {args.tokens}"
-        f" --data_dir {args.data_dir} --output_dir {args.output_dir}` ({len(utts)} prompts of"
+        f" --data_dir {args.data_dir} --output_dir {args.output_dir} --model_name {args.model_name}` ({len(utts)} prompts of"
         f" {args.prompt_seconds:g} s, {args.continue_seconds:g} s continued, temperature {args.temperature:g},"
         f" seed {args.seed}).\n\n"
-        "| decoded by the student (pseudo streams predicted) | DNSMOS (overall) |\n|---|---|\n"
+        f"| {decoded_by} | DNSMOS (overall) |\n|---|---|\n"
         f"| LM continuations | {lm_mean:.3f} ± {lm_ci:.3f} |\n"
         f"| real tokens, same span | {real_mean:.3f} ± {real_ci:.3f} |\n"
         f"| paired difference | {diff:+.3f} ± {diff_ci:.3f} |\n"
     )
     (args.output_dir / "continuations.md").write_text(table)
-    summary = dict(prompts=len(utts), lm=lm_mean, lm_ci=lm_ci, real=real_mean, real_ci=real_ci, diff=diff, diff_ci=diff_ci)
+    summary = dict(prompts=len(utts), streams=streams, decoder=args.model_name, lm=lm_mean, lm_ci=lm_ci, real=real_mean, real_ci=real_ci, diff=diff, diff_ci=diff_ci)
     (args.output_dir / "continuations.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(table)
     return 0

@@ -22,7 +22,19 @@ def test_hours_accumulate_and_a_resumed_epoch_counts_once(tmp_path):
     out = tmp_path / "curve.png"
     assert learning_curve.main(["--exp", f"teacher={exp}", "--output", str(out)]) == 0
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "| teacher | 3 | 2.00 | 1.2000 | 1.2000 |" in out.with_suffix(".md").read_text()
+    # epochs of 1800, 3600 and 1800 s: median 1800 s, so 1.5 h by the median and 2 h of wall time
+    assert "| teacher | 3 | 1800.0 | 1.50 | 2.00 | 1.2000 | 1.2000 |" in out.with_suffix(".md").read_text()
+
+
+def test_a_paused_epoch_does_not_stretch_the_hours(tmp_path):
+    """An epoch that spans a SIGSTOP (the campaign pauses for quiet benchmarks) logs the
+    pause as training time; the median epoch time leaves it out."""
+    times = [60, 61, 59, 3660, 60]
+    points = [learning_curve.Point(e + 1, sum(times[: e + 1]) / 3600.0, 1.0) for e in range(len(times))]
+    assert abs(learning_curve.median_epoch_seconds(points) - 60.0) < 1e-9
+    assert abs(points[-1].hours - 3900 / 3600.0) < 1e-9  # the wall time keeps the pause
+    skipped = [points[0], points[2], points[4]]  # epochs without the statistic: time spreads over the gap
+    assert abs(learning_curve.median_epoch_seconds(skipped) - 60.0) < 1e-9
 
 
 def test_a_missing_log_is_one_line(tmp_path, capsys):

@@ -474,3 +474,13 @@ def test_speechlm_measures_every_token_choice(tmp_path, espeak_corpus, packed_mo
     assert lm_continue(["--lm_exp", str(tmp_path / "exp" / "lm_plain"), "--tokens", str(tmp_path / "exp" / "tokens_plain" / "test"),
                         "--data_dir", str(recipe / "dump" / "test"), "--output_dir", str(out),
                         "--continue_seconds", "60"]) == 1  # no utterance that long: one line  # fmt: skip
+    # the teacher's LM continues its 4 flattened streams; the teacher decodes them all
+    out = tmp_path / "continuations_teacher"
+    assert lm_continue(["--lm_exp", str(exp / "lm_teacher"), "--tokens", str(exp / "tokens_teacher" / "test"),
+                        "--data_dir", str(recipe / "dump" / "test"), "--output_dir", str(out), "--model", str(packed_models),
+                        "--model_name", "teacher", "--num_prompts", "2", "--prompt_seconds", "0.4",
+                        "--continue_seconds", "1.2"]) == 0  # fmt: skip
+    assert all(sf.info(str(w)).frames == 60 * 320 for w in (out / "lm").glob("*.wav"))
+    summary = json.loads((out / "continuations.json").read_text())
+    assert summary["streams"] == 4 and summary["decoder"] == "teacher" and summary["prompts"] == 2
+    assert "decoded by the teacher (4 stream(s) given)" in (out / "continuations.md").read_text()

@@ -17,7 +17,8 @@
 # espnet2.bin.lm_calc_perplexity on test. RESULTS_speechlm.md here gets the table
 # (espnet2_p2p.bin.speechlm_report), then the plain-stream LM continues --continue_prompts
 # test prompts (1 s -> 3 s more), decoded by the student and scored with DNSMOS against the
-# same span of real tokens (espnet2_p2p.bin.lm_continue). Item 2, what the tokens know: a CTC
+# same span of real tokens (espnet2_p2p.bin.lm_continue); the teacher's LM likewise, decoded by
+# the teacher with its 1 + N streams. Item 2, what the tokens know: a CTC
 # ASR probe per --probe_choices (a token choice, or logmel: log-mel features of the audio)
 # with one encoder for all (conf/asr_probe.yaml), trained through ESPnet's MT task
 # (model discrete_asr; conf/asr_probe_tokens.yaml) or ASR task (conf/asr_probe_logmel.yaml)
@@ -105,15 +106,18 @@ EOF
     reports+=(--choice "${label}=${lm},${lm}/ppl_test,${tokens}/test")
     labels[${choice}]=${label}
 done
-if [[ " ${choices} " == *" plain "* ]] && [ "${continue_prompts}" -gt 0 ]; then
-    if [ ! -s "${expdir}/continuations_plain/continuations.json" ]; then
-        log "plain-stream LM: ${continue_prompts} continuations of test prompts, decoded by the student"
-        python -m espnet2_p2p.bin.lm_continue --lm_exp "${expdir}/lm_plain" --tokens "${expdir}/tokens_plain/test" \
-            --data_dir "${dumpdir}/test" --output_dir "${expdir}/continuations_plain" --model "${model}" \
+for choice in plain teacher; do  # the student decodes the plain stream's, the teacher its own streams'
+    [[ " ${choices} " == *" ${choice} "* ]] && [ "${continue_prompts}" -gt 0 ] || continue
+    out=${expdir}/continuations_${choice}
+    decoder=$([ "${choice}" = plain ] && echo student || echo teacher)
+    if [ ! -s "${out}/continuations.json" ]; then
+        log "${choice} LM: ${continue_prompts} continuations of test prompts, decoded by the ${decoder}"
+        python -m espnet2_p2p.bin.lm_continue --lm_exp "${expdir}/lm_${choice}" --tokens "${expdir}/tokens_${choice}/test" \
+            --data_dir "${dumpdir}/test" --output_dir "${out}" --model "${model}" --model_name "${decoder}" \
             --num_prompts "${continue_prompts}" > /dev/null
     fi
-    reports+=(--continuations "${labels[plain]}=${expdir}/continuations_plain/continuations.json")
-fi
+    reports+=(--continuations "${labels[${choice}]}=${out}/continuations.json")
+done
 texts=${expdir}/asr_text
 if [ -n "${probe_choices}" ] && [ ! -s "${texts}/chars.txt" ]; then
     log "ASR probe: normalised transcripts -> ${texts}"
@@ -170,8 +174,8 @@ done
     echo "speakers) by espnet2.bin.lm_calc_perplexity. Probes: CTC over each input with one encoder"
     echo "(conf/asr_probe.yaml), greedy decoding, CER and WER by jiwer on test; transcripts upper-cased,"
     echo "everything but A-Z and the apostrophe made a space (espnet2_p2p/asr_probe.py). DNSMOS: the"
-    echo "plain-stream LM's continuations of ${continue_prompts} test prompts (1 s, 3 s continued),"
-    echo "decoded by the student (espnet2_p2p.bin.lm_continue)."
+    echo "LMs' continuations of ${continue_prompts} test prompts (1 s, 3 s continued), decoded by the"
+    echo "student (plain stream; pseudo streams predicted) or the teacher (its 1 + N streams) (espnet2_p2p.bin.lm_continue)."
     echo
     python -m espnet2_p2p.bin.speechlm_report --data_dir "${dumpdir}/test" "${reports[@]}" --output "${expdir}/speechlm_table.md" > /dev/null
     cat "${expdir}/speechlm_table.md"
