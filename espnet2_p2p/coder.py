@@ -58,10 +58,11 @@ class Coder(Protocol):
 
 def chunked_length(layout: Layout, chunk_seconds: Optional[float], context_seconds: float) -> Optional[float]:
     """Seconds above which an input is coded in pieces rather than whole (None: never): a
-    chunk and its context; a streaming codec has no context."""
+    chunk with its context on both sides (:func:`espnet2_p2p.utils.chunks.plan` codes what
+    fits that window whole); a streaming codec has no context."""
     if chunk_seconds is None:
         return None
-    return chunk_seconds + (0.0 if layout.streaming else context_seconds)
+    return chunk_seconds + (0.0 if layout.streaming else 2.0 * context_seconds)
 
 
 class TorchCoder:

@@ -74,7 +74,7 @@ class P2PTokenizer:
             file carries: a student's plain stream, a teacher's 1 + N) or "plain" (stream 0
             alone, the former name; SecoustiCodec: each gives its one stream).
         chunk_seconds (Optional[float]): A single waveform or token sequence longer than
-            this (plus ``context_seconds``) is coded in chunks, as ``p2p-codec`` does
+            this (plus twice ``context_seconds``) is coded in chunks, as ``p2p-codec`` does
             (:mod:`espnet2_p2p.chunked`): time linear in the length, memory bounded by one
             chunk. Shorter inputs, and SecoustiCodec at any length, give exactly what
             whole-input coding gives; a long P2PSynCodec input differs slightly (see

@@ -71,3 +71,19 @@ def test_the_default_chunk_plan_keeps_coding_linear_in_length(seconds):
         assert chunks == [(0, frames, 0, frames)]  # whole, exactly as codec.encode
     else:
         assert len(chunks) > 1
+
+
+def test_the_tokenizer_codes_whole_exactly_what_the_plan_codes_whole():
+    """P2PTokenizer sends an input down the chunked path when it is longer than
+    ``coder.chunked_length``; that must be the plan's own one-window limit."""
+    from types import SimpleNamespace
+
+    from espnet2_p2p.coder import chunked_length
+    from espnet2_p2p.utils.chunks import DEFAULT_CHUNK_SECONDS, DEFAULT_CONTEXT_SECONDS, plan_seconds
+
+    fs, hop = 16000, 320
+    limit = chunked_length(SimpleNamespace(streaming=False), DEFAULT_CHUNK_SECONDS, DEFAULT_CONTEXT_SECONDS)
+    for frames in (1, 489, 490, 499, 500, 501, 520):
+        whole = len(list(plan_seconds(frames, DEFAULT_CHUNK_SECONDS, DEFAULT_CONTEXT_SECONDS, fs, hop))) == 1
+        assert whole == (frames * hop / fs <= limit), frames
+    assert chunked_length(SimpleNamespace(streaming=True), 9.6, 0.2) == 9.6  # streaming: no context
