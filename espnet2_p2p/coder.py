@@ -33,7 +33,7 @@ import numpy as np
 
 from espnet2_p2p.errors import P2PError
 from espnet2_p2p.layout import Layout, check_streams
-from espnet2_p2p.utils.chunks import DEFAULT_CHUNK_SECONDS, DEFAULT_CONTEXT_SECONDS
+from espnet2_p2p.utils.chunks import DEFAULT_CHUNK_SECONDS, DEFAULT_CONTEXT_SECONDS, frames_of_plan, window_frames
 
 Reader = Callable[[int, int], np.ndarray]
 Writer = Callable[[np.ndarray], None]
@@ -62,7 +62,10 @@ def chunked_length(layout: Layout, chunk_seconds: Optional[float], context_secon
     fits that window whole); a streaming codec has no context."""
     if chunk_seconds is None:
         return None
-    return chunk_seconds + (0.0 if layout.streaming else 2.0 * context_seconds)
+    if layout.streaming:
+        return chunk_seconds
+    window = window_frames(*frames_of_plan(chunk_seconds, context_seconds, layout.fs, layout.hop_length))
+    return window * layout.hop_length / layout.fs
 
 
 class TorchCoder:

@@ -82,7 +82,8 @@ def test_the_tokenizer_codes_whole_exactly_what_the_plan_codes_whole():
     from espnet2_p2p.utils.chunks import DEFAULT_CHUNK_SECONDS, DEFAULT_CONTEXT_SECONDS, plan_seconds
 
     fs, hop = 16000, 320
-    limit = chunked_length(SimpleNamespace(streaming=False), DEFAULT_CHUNK_SECONDS, DEFAULT_CONTEXT_SECONDS)
+    layout = SimpleNamespace(streaming=False, fs=fs, hop_length=hop)
+    limit = chunked_length(layout, DEFAULT_CHUNK_SECONDS, DEFAULT_CONTEXT_SECONDS)
     for frames in (1, 489, 490, 499, 500, 501, 520):
         whole = len(list(plan_seconds(frames, DEFAULT_CHUNK_SECONDS, DEFAULT_CONTEXT_SECONDS, fs, hop))) == 1
         assert whole == (frames * hop / fs <= limit), frames

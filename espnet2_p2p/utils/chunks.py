@@ -23,6 +23,12 @@ def frames_of_seconds(seconds: float, sample_rate: int, hop_length: int) -> int:
     return max(0, int(round(seconds * sample_rate / hop_length)))
 
 
+def window_frames(chunk_frames: int, context_frames: int) -> int:
+    """The longest window of :func:`plan`: a chunk with its context on both sides; an
+    input of at most this many frames is coded whole."""
+    return chunk_frames + 2 * context_frames
+
+
 def plan(num_frames: int, chunk_frames: int, context_frames: int) -> Iterator[Chunk]:
     """Chunks as (start, end, context_start, context_end) code frames.
 
@@ -32,7 +38,7 @@ def plan(num_frames: int, chunk_frames: int, context_frames: int) -> Iterator[Ch
     """
     if chunk_frames < 1 or context_frames < 0:
         raise ValueError(f"chunk_frames must be >= 1 and context_frames >= 0, got {chunk_frames}, {context_frames}")
-    if num_frames <= chunk_frames + 2 * context_frames:
+    if num_frames <= window_frames(chunk_frames, context_frames):
         yield 0, num_frames, 0, num_frames
         return
     count = -(-num_frames // chunk_frames)
@@ -45,11 +51,13 @@ def plan_seconds(
     num_frames: int, chunk_seconds: float, context_seconds: float, sample_rate: int, hop_length: int
 ) -> Iterator[Chunk]:
     """:func:`plan` of chunks and context given in seconds (chunks of at least one frame)."""
-    return plan(
-        num_frames,
-        max(1, frames_of_seconds(chunk_seconds, sample_rate, hop_length)),
-        frames_of_seconds(context_seconds, sample_rate, hop_length),
-    )
+    return plan(num_frames, *frames_of_plan(chunk_seconds, context_seconds, sample_rate, hop_length))
+
+
+def frames_of_plan(chunk_seconds: float, context_seconds: float, sample_rate: int, hop_length: int) -> Tuple[int, int]:
+    """(chunk frames, context frames) of a plan given in seconds, as :func:`plan_seconds` cuts."""
+    return (max(1, frames_of_seconds(chunk_seconds, sample_rate, hop_length)),
+            frames_of_seconds(context_seconds, sample_rate, hop_length))  # fmt: skip
 
 
 def stitch_tokens(
