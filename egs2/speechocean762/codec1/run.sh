@@ -79,8 +79,14 @@ if in_range 2; then
     codec --stage 2 --stop_stage 2 --test_sets "${test_sets}"
 fi
 
-# Training queues: each line is one codec.sh call; a queue's calls run in order.
-teacher_a=(--stage 3 --stop_stage 4)
+# Training queues: each line is one codec.sh call; a queue's calls run in order. Queue A
+# trains the teacher, the student and student_ft; queue B the single VQ, single_vq_ft and,
+# once the teacher has finished, plain_only_ft (it starts from the teacher), so the two
+# queues take about as long.
+teacher_a=(--stage 3 --stop_stage 3)
+student_a=(--stage 4 --stop_stage 4)
+trained=${expdir}/teacher/.trained   # queue A writes it when the teacher's training has finished
+poll_seconds=${P2P_QUEUE_POLL_SECONDS:-30}
 ft=(--stage 4 --stop_stage 4 --tag _ft --teacher_dir ${expdir}/teacher --student_criterion mel_l1_loss
     --student_config "${conf}/student_${budget}_ft.yaml" --student_init ${expdir}/student/valid.ce_loss.best.pth)
 single=(--stage 3 --stop_stage 3 --tag _single --train_config "${conf}/single_${budget}.yaml")
@@ -102,15 +108,27 @@ ablate() {  # ablate N
         --student_max_epoch "${ablation_student_epochs}" \
         --train_args "${train_args} --codec_conf num_pseudo=$1"
 }
-queue_a() { codec "${teacher_a[@]}" && codec "${ft[@]}" && codec "${plain_ft[@]}"; }
+queue_a() { codec "${teacher_a[@]}" && touch "${trained}" && codec "${student_a[@]}" && codec "${ft[@]}"; }
+wait_for_teacher() {  # in queue B: until queue A has trained the teacher (fails if queue A stopped first)
+    [ -e "${trained}" ] && return 0
+    log "plain_only_ft waits for the teacher (queue A)"
+    while [ ! -e "${trained}" ]; do
+        if ! kill -0 "${pid_a:-0}" 2>/dev/null && [ ! -e "${trained}" ]; then
+            echo "run.sh: queue A stopped before the teacher finished, so plain_only_ft was not trained" >&2
+            return 1
+        fi
+        sleep "${poll_seconds}"
+    done
+}
 queue_b() {
-    codec "${single[@]}" && codec "${single_ft[@]}"
-    if [ "${ablation}" = true ]; then ablate 1 && ablate 5; fi
-    if [ "${causal}" = true ]; then codec "${causal_pair[@]}" && codec "${causal_ft[@]}"; fi
+    codec "${single[@]}" && codec "${single_ft[@]}" && wait_for_teacher && codec "${plain_ft[@]}" || return 1
+    if [ "${ablation}" = true ]; then ablate 1 && ablate 5 || return 1; fi
+    if [ "${causal}" = true ]; then codec "${causal_pair[@]}" && codec "${causal_ft[@]}" || return 1; fi
 }
 if in_range 3 || in_range 4; then
     log "stages 3-4: trainings in ${jobs} queue(s), one thread each (logs: ${expdir}/*/train.log)"
     mkdir -p "${expdir}"
+    rm -f "${trained}"   # written again once this run's teacher training returns
     if [ "${jobs}" -ge 2 ]; then
         ( export OMP_NUM_THREADS=1; queue_a > ${expdir}/queue_a.log 2>&1 ) & pid_a=$!
         ( export OMP_NUM_THREADS=1; queue_b > ${expdir}/queue_b.log 2>&1 ) & pid_b=$!
