@@ -368,8 +368,9 @@ def test_fine_tuning_the_shipped_model_with_init_model(tmp_path, espeak_corpus):
     assert proc.returncode != 0 and "N=3 pseudo VQs" in proc.stderr and "N=1 pseudo VQs" in proc.stderr
 
 
-@pytest.mark.parametrize("script", ["speechlm.sh", "baselines.sh"])
-def test_local_scripts_refuse_unknown_options_in_one_line(tmp_path, script):
+@pytest.mark.parametrize("script, known", [("speechlm.sh", "--model"), ("baselines.sh", "--model"),
+                                           ("campaign_check.sh", "--set")])  # fmt: skip
+def test_local_scripts_refuse_unknown_options_in_one_line(tmp_path, script, known):
     """lib/local.sh's parse_options: a known option sets its variable, anything else stops."""
     recipe = recipe_copy(tmp_path, "unit")
     (recipe / "local").mkdir()
@@ -379,15 +380,23 @@ def test_local_scripts_refuse_unknown_options_in_one_line(tmp_path, script):
         proc = sh([recipe / "local" / script, *args], recipe, check=False)
         assert proc.returncode == 2 and proc.stderr.strip() == f"{script}: {said}"
     # a known option is taken: the script goes on to its first check (no dump here)
-    proc = sh([recipe / "local" / script, "--expdir", tmp_path / "e", "--model", tmp_path / "none.zip"], recipe, check=False)
+    proc = sh([recipe / "local" / script, "--expdir", tmp_path / "e", known, tmp_path / "none"], recipe, check=False)
     assert proc.returncode != 0 and "unknown option" not in proc.stderr and "needs a value" not in proc.stderr
+    assert proc.stderr.strip().startswith(f"{script}: ") and len(proc.stderr.strip().splitlines()) == 1
 
 
-def run_speechlm(tmp_path, espeak_corpus, packed_models, *options):
-    """local/speechlm.sh on the espeak recipe (its test set doubling as dev), tiny LMs and
-    one-epoch probes: (recipe, experiment dir)."""
-    recipe = prepared_recipe(tmp_path, espeak_corpus)
-    shutil.copytree(recipe / "dump" / "test", recipe / "dump" / "dev")
+def run_speechlm(tmp_path, espeak_corpus, packed_models, *options, corpus="espeak"):
+    """local/speechlm.sh with tiny LMs and one-epoch probes, on the espeak recipe (its test
+    set doubling as dev) or on a fake speechocean762 prepared by its own run.sh (stages 1-2):
+    (recipe, experiment dir)."""
+    if corpus == "espeak":
+        recipe = prepared_recipe(tmp_path, espeak_corpus)
+        shutil.copytree(recipe / "dump" / "test", recipe / "dump" / "dev")
+    else:
+        source = make_speechocean762(tmp_path / "src")
+        recipe = recipe_copy(tmp_path, "speechocean762")
+        sh([recipe / "run.sh", "--corpus_dir", source, "--stop_stage", "2", "--real_speech_dir", tmp_path / "none",
+            "--min_duration", "0.1"], recipe)  # fmt: skip
     (recipe / "local").mkdir()
     shutil.copy(ROOT / "egs2" / "speechocean762" / "codec1" / "local" / "speechlm.sh", recipe / "local")
     exp = tmp_path / "exp"
@@ -398,11 +407,17 @@ def run_speechlm(tmp_path, espeak_corpus, packed_models, *options):
 
 
 def test_speechlm_measures_the_plain_stream(tmp_path, espeak_corpus, packed_models):
-    """The quick path of local/speechlm.sh: one token choice, its LM and its probe, and the
-    table (every choice and the log-mel probe: the slow test below)."""
+    """The quick path of local/speechlm.sh on a fake speechocean762 (its upper-case
+    transcripts, its split): one token choice, its LM and its probe, and the table (every
+    choice and the log-mel probe: the slow test below, on the espeak corpus)."""
     import json
 
-    recipe, exp = run_speechlm(tmp_path, espeak_corpus, packed_models, "--choices", "plain", "--probe_choices", "plain")
+    recipe, exp = run_speechlm(tmp_path, espeak_corpus, packed_models, "--choices", "plain", "--probe_choices", "plain",
+                               corpus="speechocean762")  # fmt: skip
+    # the probe's targets: the corpus' transcripts normalised (A-Z, the apostrophe, spaces)
+    refs = (exp / "asr_text" / "test" / "text").read_text().splitlines()
+    assert len(refs) == len((recipe / "dump" / "test" / "wav.scp").read_text().splitlines()) > 0
+    assert all(re.fullmatch(r"\S+ [A-Z' ]+", line) for line in refs)
     lines = [line for line in (recipe / "RESULTS_speechlm.md").read_text().splitlines()
              if line.startswith("| plain stream (student, transmitted) |")]  # fmt: skip
     assert len(lines) == 2  # results and costs
@@ -484,3 +499,37 @@ def test_speechlm_measures_every_token_choice(tmp_path, espeak_corpus, packed_mo
     summary = json.loads((out / "continuations.json").read_text())
     assert summary["streams"] == 4 and summary["decoder"] == "teacher" and summary["prompts"] == 2
     assert "decoded by the teacher (4 stream(s) given)" in (out / "continuations.md").read_text()
+
+
+def test_campaign_check_scores_the_best_checkpoints_so_far(tmp_path, espeak_corpus, packed_models):
+    """local/campaign_check.sh (issue 27): the trainings' best checkpoints, copied with the
+    epoch their train.log names, decode a subset of test and are scored, teacher against its
+    plain stream and the student."""
+    recipe = prepared_recipe(tmp_path, espeak_corpus)
+    (recipe / "local").mkdir()
+    shutil.copy(ROOT / "egs2" / "speechocean762" / "codec1" / "local" / "campaign_check.sh", recipe / "local")
+    exp = tmp_path / "exp"
+    for name, crit, best in (("teacher", "mel_l1_loss", 2), ("student", "ce_loss", 3)):
+        (exp / name).mkdir(parents=True)
+        shutil.copy(packed_models.parent / name / "config.yaml", exp / name / "config.yaml")
+        shutil.copy(packed_models.parent / name / "model.pth", exp / name / f"valid.{crit}.best.pth")
+        log = []
+        for epoch in range(1, 5):
+            log.append(f"[vm] 2026-12-03 (trainer:394) INFO: {epoch}epoch results: [train] loss=1.0")
+            if epoch <= best:
+                log.append(f"[vm] 2026-12-03 (trainer:462) INFO: The best model has been updated: valid.{crit}")
+        (exp / name / "train.log").write_text("\n".join(log) + "\n")
+    out = tmp_path / "check"
+    proc = sh([recipe / "local" / "campaign_check.sh", "--expdir", exp, "--output_dir", out, "--every", "1"], recipe)
+    epochs = (out / "checkpoints" / "epochs.md").read_text()
+    assert "| teacher | valid.mel_l1_loss.best.pth | 2 |" in epochs
+    assert "| student | valid.ce_loss.best.pth | 3 |" in epochs
+    summary = [line for line in (out / "score" / "RESULTS.md").read_text().splitlines() if line.startswith("| ")]
+    systems = [line.split("|")[1].strip() for line in summary]
+    assert {"teacher", "plain_only", "student"} <= set(systems) and "single_vq" not in systems
+    n = len((recipe / "dump" / "test" / "wav.scp").read_text().splitlines())
+    assert len(list((out / "decode" / "plain_only").glob("*.wav"))) == n
+    assert "visqol" in proc.stdout and "paired" in proc.stdout.lower()
+    # without a teacher checkpoint there is nothing to check: one line
+    proc = sh([recipe / "local" / "campaign_check.sh", "--expdir", tmp_path / "none"], recipe, check=False)
+    assert proc.returncode == 1 and proc.stderr.strip().endswith("has no best checkpoint yet")

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# A look at the quality campaign's trainings while they run (issue 27): the best checkpoint
+# of each training so far (copied first, so a running training may replace its own) decodes
+# every --every-th utterance of dump/--set, and espnet2_p2p.bin.score scores them: ViSQOL,
+# STOI, PESQ-wb, and DNSMOS on every 2nd of those. Systems, when their experiment exists:
+#   teacher      all 1 + N streams (2 kbps)       plain_only  its plain stream alone (0.5 kbps)
+#   single_vq    the single-VQ control            student     pseudo streams predicted
+#
+#   local/campaign_check.sh [--expdir DIR] [--output_dir DIR] [--set test] [--every 10]
+#
+# Writes OUTPUT_DIR/checkpoints (the copies, and epochs.md: which epoch each is from),
+# OUTPUT_DIR/decode and OUTPUT_DIR/score (RESULTS.md: the table, and paired differences to
+# the teacher). About 10 minutes of one core for 50 utterances.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+expdir=exp
+output_dir=""
+set=test
+every=10
+# shellcheck source=../../../TEMPLATE/codec1/lib/local.sh
+. ../../TEMPLATE/codec1/lib/local.sh
+parse_options campaign_check.sh "$@"
+log() { echo "[$(date '+%H:%M:%S')] $*"; }
+output_dir=${output_dir:-${expdir}/campaign_check_$(date '+%Y%m%d_%H%M')}
+scp=dump/${set}/wav.scp
+[ -s "${scp}" ] || { echo "campaign_check.sh: ${scp} is missing: run stages 1-2" >&2; exit 1; }
+[ -f "${expdir}/teacher/valid.mel_l1_loss.best.pth" ] \
+    || { echo "campaign_check.sh: ${expdir}/teacher has no best checkpoint yet" >&2; exit 1; }
+[[ "${every}" =~ ^[1-9][0-9]*$ ]] || { echo "campaign_check.sh: --every must be a positive integer" >&2; exit 2; }
+
+# best_epoch TRAIN_LOG CRITERION: the epoch whose checkpoint is <exp>/valid.CRITERION.best.pth
+best_epoch() {
+    awk -v crit="valid.$2" '/[0-9]+epoch results/ { match($0, /[0-9]+epoch results/); e = substr($0, RSTART, RLENGTH - 13) }
+        /The best model has been updated/ && index($0, crit) { best = e } END { print best }' "$1"
+}
+
+ckpt=${output_dir}/checkpoints
+mkdir -p "${ckpt}" "${output_dir}/data"
+awk -v k="${every}" 'NR % k == 1 || k == 1' "${scp}" > "${output_dir}/data/wav.scp"
+{
+    echo "| training | checkpoint | epoch | copied |"
+    echo "|---|---|---|---|"
+} > "${ckpt}/epochs.md"
+systems=()
+for entry in teacher:mel_l1_loss teacher_single:mel_l1_loss student:ce_loss; do
+    name=${entry%%:*} crit=${entry#*:}
+    src=${expdir}/${name}/valid.${crit}.best.pth
+    [ -f "${src}" ] || continue
+    mkdir -p "${ckpt}/${name}"
+    cp "${src}" "${ckpt}/${name}/model.pth"
+    cp "${expdir}/${name}/config.yaml" "${ckpt}/${name}/config.yaml"
+    echo "| ${name} | valid.${crit}.best.pth | $(best_epoch "${expdir}/${name}/train.log" "${crit}") | $(date '+%Y-%m-%d %H:%M') |" >> "${ckpt}/epochs.md"
+    files=${ckpt}/${name}/config.yaml:${ckpt}/${name}/model.pth
+    case ${name} in
+        teacher) systems+=(--system "teacher:${files}" --system "plain_only:${files}:streams=1") ;;
+        teacher_single) systems+=(--system "single_vq:${files}") ;;
+        student) systems+=(--system "student:${files}") ;;
+    esac
+done
+log "decoding $(wc -l < "${output_dir}/data/wav.scp") utterances of ${set} -> ${output_dir}/decode"
+python -m espnet2_p2p.bin.decode --data_dir "${output_dir}/data" --output_dir "${output_dir}/decode" "${systems[@]}"
+hyps=()
+for s in teacher plain_only single_vq student; do
+    [ -d "${output_dir}/decode/${s}" ] && hyps+=(--hyp "${s}=${output_dir}/decode/${s}")
+done
+log "scoring -> ${output_dir}/score/RESULTS.md"
+python -m espnet2_p2p.bin.score --ref "${output_dir}/data/wav.scp" --fs 16000 "${hyps[@]}" \
+    --metrics visqol,stoi,pesq_wb,dnsmos --every dnsmos:2 --output_dir "${output_dir}/score" > /dev/null
+cat "${ckpt}/epochs.md"
+echo
+sed -n '/^## Summary/,/^## teacher$/p' "${output_dir}/score/RESULTS.md" | sed '$d'
