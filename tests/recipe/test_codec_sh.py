@@ -442,7 +442,7 @@ def test_speechlm_measures_every_token_choice(tmp_path, espeak_corpus, packed_mo
         if line.startswith("| ") and "token choice" not in line:
             rows.setdefault(line.split("|")[1].strip(), []).append([c.strip() for c in line.split("|")[2:-1]])
     labels = ["plain stream (student, transmitted)", "BPE units of the plain stream (300 pieces)",
-              "teacher's 1 + N streams, flattened", "log-mel features (100 frames/s), no codec"]  # fmt: skip
+              "teacher's 1 + N streams, flattened", "log-mel features (50 frames/s), no codec"]  # fmt: skip
     assert list(rows) == labels and all(len(r) == 2 for r in rows.values())  # results and costs
     (plain, plain_cost), (bpe, _), (teacher, teacher_cost), (logmel, logmel_cost) = (rows[k] for k in labels)
     assert 49.0 < float(plain[0]) < 51.0 and 196.0 < float(teacher[0]) < 204.0  # ceil(T / 320) frames

@@ -63,7 +63,9 @@ dump() {  # dump NAME MODEL_NAME STREAMS
     done
 }
 reports=()
-declare -A labels=([logmel]="log-mel features (100 frames/s), no codec")
+# the log-mel probe's frame rate, from its own config (fs / hop_length)
+logmel_rate=$(python -c 'import sys, yaml; f = yaml.safe_load(open(sys.argv[1]))["frontend_conf"]; print(f["fs"] // f["hop_length"])' "${expdir}/asr_probe_logmel.yaml")
+declare -A labels=([logmel]="log-mel features (${logmel_rate} frames/s), no codec")
 for choice in ${choices}; do
     case "${choice}" in
         plain) dump plain student transmitted; label="plain stream (student, transmitted)" ;;
