@@ -90,3 +90,16 @@ def test_espnet_accepts_every_merged_config():
     for name in sorted({s for _, s in PAIRS + SINGLES}):
         args = parser.parse_args(resolved_argv(["--config", str(CONF / f"{name}.yaml")]))
         assert args.codec == "p2psyn" and args.codec_conf == load_config(f"{name}.yaml")["codec_conf"]
+
+
+def test_the_command_line_prints_a_merged_value_dotted_keys_included(capsys):
+    from espnet2_p2p.utils.config import main
+
+    assert main([str(CONF / "student_long_ft.yaml"), "max_epoch"]) == 0
+    assert capsys.readouterr().out.strip() == "90"
+    assert main([str(CONF / "student_long_ft.yaml"), "optim_conf.lr"]) == 0  # from its own file
+    assert float(capsys.readouterr().out) == 4.0e-4
+    assert main([str(CONF / "student_long_ft.yaml"), "optim_conf.betas"]) == 0  # from the base chain
+    assert capsys.readouterr().out.split() == ["-", "0.8", "-", "0.99"]
+    assert main([str(CONF / "student_long_ft.yaml"), "optim_conf.nothing.deeper"]) == 0
+    assert capsys.readouterr().out.strip() == ""

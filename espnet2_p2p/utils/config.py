@@ -94,7 +94,8 @@ def resolved_argv(argv: Sequence[str]) -> List[str]:
 
 def main(argv=None) -> int:
     """``python -m espnet2_p2p.utils.config CONFIG [KEY]``: the merged config, or one
-    top-level value of it (empty when absent), for shell scripts."""
+    value of it (KEY may be dotted, as ``optim_conf.lr``; empty when absent), for shell
+    scripts."""
     import argparse
     import sys
 
@@ -110,7 +111,9 @@ def main(argv=None) -> int:
     if args.key is None:
         yaml.safe_dump(config, sys.stdout, sort_keys=False)
     else:
-        value = config.get(args.key, "")
+        value = config
+        for part in args.key.split("."):
+            value = value.get(part, "") if isinstance(value, dict) else ""
         print(value if not isinstance(value, (dict, list)) else yaml.safe_dump(value).strip())
     return 0
 

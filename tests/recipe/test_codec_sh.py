@@ -369,7 +369,7 @@ def test_fine_tuning_the_shipped_model_with_init_model(tmp_path, espeak_corpus):
 
 
 @pytest.mark.parametrize("script, known", [("speechlm.sh", "--model"), ("baselines.sh", "--model"),
-                                           ("campaign_check.sh", "--set")])  # fmt: skip
+                                           ("campaign_check.sh", "--set"), ("adversarial_screen.sh", "--init")])  # fmt: skip
 def test_local_scripts_refuse_unknown_options_in_one_line(tmp_path, script, known):
     """lib/local.sh's parse_options: a known option sets its variable, anything else stops."""
     recipe = recipe_copy(tmp_path, "unit")

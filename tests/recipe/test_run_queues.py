@@ -19,10 +19,12 @@ while [ $# -gt 0 ]; do
         --tag) tag=$2; shift 2 ;;
         --stage) stage=$2; shift 2 ;;
         --expdir) expdir=$2; shift 2 ;;
+        --train_args) train_args=$2; shift 2 ;;
         *) shift ;;
     esac
 done
 name=stage${stage}${tag}
+echo "${name} ${train_args:-}" >> "${CALLS}.args"
 echo "start ${name} $(date +%s.%N)" >> "${CALLS}"
 if [ "${name}" = stage3 ]; then
     mkdir -p "${expdir}/teacher"
@@ -75,6 +77,11 @@ def test_queue_b_trains_plain_only_ft_after_the_teacher_and_its_own_controls(tmp
     assert ev["start", "stage3_plain_ft"] >= ev["end", "stage3_single_ft"]
     assert "plain_only_ft waits for the teacher" in (exp / "queue_b.log").read_text()
     assert (exp / "teacher" / ".trained").exists()
+    # the controls take student_long_ft's epochs and learning rate (conf/student_long_ft.yaml)
+    args = dict(line.split(" ", 1) for line in (tmp_path / "calls.txt.args").read_text().splitlines())
+    for control in ("stage3_plain_ft", "stage3_single_ft"):
+        assert "--optim_conf lr=0.0004 --optim2_conf lr=0.0004" in args[control]
+        assert "--init_param" in args[control]
 
 
 def test_a_failed_teacher_stops_queue_b_instead_of_waiting_forever(tmp_path):

@@ -90,15 +90,17 @@ poll_seconds=${P2P_QUEUE_POLL_SECONDS:-30}
 ft=(--stage 4 --stop_stage 4 --tag _ft --teacher_dir ${expdir}/teacher --student_criterion mel_l1_loss
     --student_config "${conf}/student_${budget}_ft.yaml" --student_init ${expdir}/student/valid.ce_loss.best.pth)
 single=(--stage 3 --stop_stage 3 --tag _single --train_config "${conf}/single_${budget}.yaml")
-# The controls train as many epochs as student_small_ft, from the teacher (its residual
-# levels dropped: a single-VQ codec) and from the single VQ.
+# The controls train as many epochs as student_BUDGET_ft, at its learning rate, from the
+# teacher (its residual levels dropped: a single-VQ codec) and from the single VQ.
 ft_epochs=$(python -m espnet2_p2p.utils.config "${conf}/student_${budget}_ft.yaml" max_epoch)
+ft_lr=$(python -m espnet2_p2p.utils.config "${conf}/student_${budget}_ft.yaml" optim_conf.lr)
+ft_args="--optim_conf lr=${ft_lr} --optim2_conf lr=${ft_lr}"
 q=codec.generator.quantizer
 plain_ft=(--stage 3 --stop_stage 3 --tag _plain_ft --train_config "${conf}/single_${budget}.yaml"
-    --teacher_max_epoch "${ft_epochs}" --train_args "${train_args} --init_param
+    --teacher_max_epoch "${ft_epochs}" --train_args "${train_args} ${ft_args} --init_param
     ${expdir}/teacher/valid.mel_l1_loss.best.pth:::${q}.layout,${q}.rvq.layers.1,${q}.rvq.layers.2,${q}.rvq.layers.3")
 single_ft=(--stage 3 --stop_stage 3 --tag _single_ft --train_config "${conf}/single_${budget}.yaml"
-    --teacher_max_epoch "${ft_epochs}" --train_args "${train_args} --init_param ${expdir}/teacher_single/valid.mel_l1_loss.best.pth")
+    --teacher_max_epoch "${ft_epochs}" --train_args "${train_args} ${ft_args} --init_param ${expdir}/teacher_single/valid.mel_l1_loss.best.pth")
 causal_pair=(--stage 3 --stop_stage 4 --tag _causal --train_config "${conf}/teacher_causal_small.yaml"
     --student_config "${conf}/student_causal_small.yaml")
 causal_ft=(--stage 4 --stop_stage 4 --tag _causal_ft --teacher_dir ${expdir}/teacher_causal --student_criterion mel_l1_loss
