@@ -4,6 +4,7 @@ A's teacher. codec.sh is replaced by a script that records its calls: what is un
 run.sh's orchestration, not the trainings (those are tested through codec.sh elsewhere)."""
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -43,6 +44,8 @@ def run_queues(tmp_path, teacher_seconds, teacher_fails=False, jobs=2):
     template.mkdir(parents=True)
     (template / "codec.sh").write_text(RECORDER)
     (template / "codec.sh").chmod(0o755)
+    (template / "lib").mkdir()
+    shutil.copy(ROOT / "egs2" / "TEMPLATE" / "codec1" / "lib" / "local.sh", template / "lib" / "local.sh")
     (tmp_path / "conf").symlink_to(ROOT / "conf")
     calls = tmp_path / "calls.txt"
     env = dict(os.environ, CALLS=str(calls), TEACHER_SECONDS=str(teacher_seconds),

@@ -50,12 +50,9 @@ done
     || { echo "run.sh: options come as --name value pairs" >&2; exit 1; }
 
 conf=../../../conf
-codec() {
-    ../../TEMPLATE/codec1/codec.sh --corpus speechocean762 --expect_fs 16000 --fs 16000 \
-        --train_set train --valid_set dev --expdir "${expdir}" \
-        --train_config "${conf}/teacher_${budget}.yaml" --student_config "${conf}/student_${budget}.yaml" \
-        "${passthrough[@]}" --train_args "${train_args}" "$@"
-}
+# shellcheck source=../../TEMPLATE/codec1/lib/local.sh
+. ../../TEMPLATE/codec1/lib/local.sh
+codec() { budget_codec speechocean762 "${budget}" "${passthrough[@]}" --train_args "${train_args}" "$@"; }
 log() { echo "[$(date '+%H:%M:%S')] $*"; }
 in_range() { [ "${stage}" -le "$1" ] && [ "${stop_stage}" -ge "$1" ]; }
 

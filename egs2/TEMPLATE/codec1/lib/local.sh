@@ -35,3 +35,14 @@ lm_train_tokens() {
         --ngpu "${ngpu}" --resume true "$@" >> "${exp}/train.log" 2>&1 \
         || { tail -n 20 "${exp}/train.log"; return 1; }
 }
+
+# budget_codec CORPUS BUDGET [codec.sh option ...]: codec.sh for a 16 kHz CORPUS whose recipe
+# trains on train and validates on dev, with ../../../conf/{teacher,student}_BUDGET.yaml and
+# the caller's ${expdir}; later options override these (the recipes' run.sh and local/).
+budget_codec() {
+    local corpus=$1 budget=$2
+    shift 2
+    ../../TEMPLATE/codec1/codec.sh --corpus "${corpus}" --expect_fs 16000 --fs 16000 \
+        --train_set train --valid_set dev --expdir "${expdir}" \
+        --train_config "../../../conf/teacher_${budget}.yaml" --student_config "../../../conf/student_${budget}.yaml" "$@"
+}

@@ -38,13 +38,8 @@ parse_options adversarial_screen.sh "$@"
 [ -f "${init}" ] || [ -f "${expdir}/init.pth" ] || { echo "adversarial_screen.sh: ${init} does not exist" >&2; exit 1; }
 [ -s dump/dev/wav.scp ] || { echo "adversarial_screen.sh: dump/dev/wav.scp is missing: run stages 1-2" >&2; exit 1; }
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
-conf=../../../conf
 log() { echo "[$(date '+%H:%M:%S')] $*"; }
-codec() {
-    ../../TEMPLATE/codec1/codec.sh --corpus speechocean762 --expect_fs 16000 --fs 16000 \
-        --train_set train --valid_set dev --expdir "${expdir}" \
-        --train_config "${conf}/teacher_long.yaml" --student_config "${conf}/student_long.yaml" "$@"
-}
+codec() { budget_codec speechocean762 long "$@"; }
 mkdir -p "${expdir}"
 [ -f "${expdir}/init.pth" ] || cp "${init}" "${expdir}/init.pth"
 lr_args=""; [ -n "${lr}" ] && lr_args="--optim_conf lr=${lr} --optim2_conf lr=${lr}"

@@ -29,13 +29,10 @@ while [ $# -gt 0 ]; do
     esac
 done
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
-conf=../../../conf
 log() { echo "[$(date '+%H:%M:%S')] $*"; }
-codec() {
-    ../../TEMPLATE/codec1/codec.sh --corpus speechocean762 --expect_fs 16000 --fs 16000 \
-        --train_set train --valid_set dev --expdir "${expdir}" \
-        --train_config "${conf}/teacher_small.yaml" --student_config "${conf}/student_small.yaml" "$@"
-}
+# shellcheck source=../../../TEMPLATE/codec1/lib/local.sh
+. ../../TEMPLATE/codec1/lib/local.sh
+codec() { budget_codec speechocean762 small "$@"; }
 overrides() {  # overrides DROPOUT K
     echo "--codec_conf quantizer_conf.quantizer_dropout=$1 --codec_conf pseudo_codebook_size=$2"
 }
