@@ -21,11 +21,13 @@ while [ $# -gt 0 ]; do
         --stage) stage=$2; shift 2 ;;
         --expdir) expdir=$2; shift 2 ;;
         --train_args) train_args=$2; shift 2 ;;
+        --student_criterion) criterion=$2; shift 2 ;;
         *) shift ;;
     esac
 done
 name=stage${stage}${tag}
 echo "${name} ${train_args:-}" >> "${CALLS}.args"
+echo "${name} ${criterion:-}" >> "${CALLS}.criterion"
 echo "start ${name} $(date +%s.%N)" >> "${CALLS}"
 if [ "${name}" = stage3 ]; then
     mkdir -p "${expdir}/teacher"
@@ -36,7 +38,7 @@ echo "end ${name} $(date +%s.%N)" >> "${CALLS}"
 """
 
 
-def run_queues(tmp_path, teacher_seconds, teacher_fails=False, jobs=2):
+def run_queues(tmp_path, teacher_seconds, teacher_fails=False, jobs=2, stages=(3, 4), extra=()):
     recipe = tmp_path / "egs2" / "speechocean762" / "codec1"
     recipe.mkdir(parents=True)
     (recipe / "run.sh").write_text((ROOT / "egs2" / "speechocean762" / "codec1" / "run.sh").read_text())
@@ -53,8 +55,9 @@ def run_queues(tmp_path, teacher_seconds, teacher_fails=False, jobs=2):
                PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")  # fmt: skip
     begin = time.monotonic()
     proc = subprocess.run(
-        ["bash", "run.sh", "--stage", "3", "--stop_stage", "4", "--jobs", str(jobs), "--budget", "long",
-         "--ablation", "false", "--causal", "false", "--expdir", str(tmp_path / "exp")],
+        ["bash", "run.sh", "--stage", str(stages[0]), "--stop_stage", str(stages[1]), "--jobs", str(jobs),
+         "--budget", "long", "--ablation", "false", "--causal", "false", "--expdir", str(tmp_path / "exp"),
+         *extra],
         cwd=recipe, env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     elapsed = time.monotonic() - begin
@@ -109,3 +112,20 @@ def test_one_queue_runs_everything_in_order(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     order = [name for (kind, name), _ in sorted(ev.items(), key=lambda kv: kv[1]) if kind == "start"]
     assert order == ["stage3", "stage4", "stage4_ft", "stage3_single", "stage3_single_ft", "stage3_plain_ft"]
+
+
+def test_ship_chooses_which_student_stages_7_8_pack(tmp_path):
+    # default: the fine-tuned student (tag _ft, its best mel_l1 checkpoint)
+    proc, ev, _, _ = run_queues(tmp_path / "ft", teacher_seconds=0, stages=(7, 8))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert {name for _, name in ev} == {"stage7_ft"}
+    assert (tmp_path / "ft" / "calls.txt.criterion").read_text().split() == ["stage7_ft", "mel_l1_loss"]
+    # --ship student: the student before decoder fine-tuning (no tag, its best ce checkpoint)
+    proc, ev, _, _ = run_queues(tmp_path / "st", teacher_seconds=0, stages=(7, 8), extra=("--ship", "student"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert {name for _, name in ev} == {"stage7"}
+    assert (tmp_path / "st" / "calls.txt.criterion").read_text().split() == ["stage7", "ce_loss"]
+    # anything else stops before any stage runs
+    proc, ev, _, _ = run_queues(tmp_path / "bad", teacher_seconds=0, extra=("--ship", "teacher"))
+    assert proc.returncode == 1 and "--ship is student_ft or student" in proc.stderr
+    assert not ev

@@ -36,10 +36,11 @@ real_speech_dir=../../../../shared/data/real_speech
 train_args=               # extra trainer arguments for every training
 expdir=exp                # where the experiments go (the quality campaign keeps them outside the tree)
 budget=small              # the configs: conf/{teacher,student,single}_BUDGET.yaml, conf/student_BUDGET_ft.yaml
+ship=student_ft           # the student stages 7-8 dump and pack: student_ft, or student (no decoder fine-tuning)
 passthrough=()
 while [ $# -gt 0 ]; do
     case "$1" in
-        --stage|--stop_stage|--jobs|--ablation|--ablation_epochs|--ablation_student_epochs|--causal|--real_speech_dir|--train_args|--expdir|--budget)
+        --stage|--stop_stage|--jobs|--ablation|--ablation_epochs|--ablation_student_epochs|--causal|--real_speech_dir|--train_args|--expdir|--budget|--ship)
             [ $# -ge 2 ] || { echo "run.sh: $1 needs a value" >&2; exit 1; }
             printf -v "${1#--}" '%s' "$2"; shift 2 ;;
         --help|-h) sed -n '2,/^set -euo/p' "$0" | sed 's/^# \{0,1\}//'; exec ../../TEMPLATE/codec1/codec.sh --help ;;
@@ -48,6 +49,12 @@ while [ $# -gt 0 ]; do
 done
 [ ${#passthrough[@]} -eq 0 ] || [ $(( ${#passthrough[@]} % 2 )) -eq 0 ] \
     || { echo "run.sh: options come as --name value pairs" >&2; exit 1; }
+
+case ${ship} in
+    student_ft) pack=(--tag _ft --student_criterion mel_l1_loss) ;;
+    student) pack=(--student_criterion ce_loss) ;;
+    *) echo "run.sh: --ship is student_ft or student, not '${ship}'" >&2; exit 1 ;;
+esac
 
 conf=../../../conf
 # shellcheck source=../../TEMPLATE/codec1/lib/local.sh
@@ -219,7 +226,8 @@ if in_range 6; then
     log "results: $(pwd)/RESULTS.md"
 fi
 if in_range 7 || in_range 8; then
-    # tokens and the packed model of the student that ships: student_ft (exp/p2psyn_ft_packed.zip)
+    # tokens and the packed model of the student that ships: student_ft (EXPDIR/p2psyn_ft_packed.zip)
+    # or, with --ship student, the student before decoder fine-tuning (EXPDIR/p2psyn_packed.zip)
     codec --stage $(( stage > 7 ? stage : 7 )) --stop_stage "${stop_stage}" --test_sets test \
-        --tag _ft --teacher_dir ${expdir}/teacher --student_criterion mel_l1_loss
+        --teacher_dir ${expdir}/teacher "${pack[@]}"
 fi
