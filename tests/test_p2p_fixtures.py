@@ -2,7 +2,8 @@
 
 The fixtures in tests/fixtures were written by the code of commit 45e4b91 (before
 espnet2_p2p/codec/base.py; tests/fixtures/make_p2p_fixtures.py says how): one file of
-each container version, and what that code decoded them to.
+each container version, coded by a model of random weights packed beside them, and what
+that code decoded them to.
 """
 
 from pathlib import Path
@@ -17,7 +18,7 @@ from espnet2_p2p.bin import p2p_codec
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 ROOT = FIXTURES.parents[1]
 CASES = [
-    ("v1_speechocean762_small.p2p", ROOT / "espnet2_p2p" / "pretrained" / "speechocean762_small.zip", 1),
+    ("v1_p2psyn_fixture.p2p", FIXTURES / "p2psyn_fixture.zip", 1),
     ("v2_secousti_fixture.p2p", FIXTURES / "secousti_fixture.zip", 2),
 ]
 
