@@ -338,8 +338,12 @@ def test_fine_tuning_the_shipped_model_with_init_model(tmp_path, espeak_corpus):
 
     from espnet2_p2p.utils.config import load_config
 
-    for name in ("teacher", "student"):  # merged with their base configs: complete files
-        (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump(load_config(ROOT / "conf" / f"{name}_small.yaml")))
+    # the small recipe's training options with the shipped model's codec (whichever layout ships)
+    with zipfile.ZipFile(packed) as zf:
+        for name in ("teacher", "student"):
+            config = load_config(ROOT / "conf" / f"{name}_small.yaml")  # merged with its base: complete
+            config["codec_conf"] = yaml.safe_load(zf.read(f"{name}/config.yaml"))["codec_conf"]
+            (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump(config))
     recipe = prepared_recipe(tmp_path, espeak_corpus)
     sh([CODEC_SH, "--stage", "3", "--stop_stage", "4", "--valid_set", "test", "--init_model", packed,
         "--train_config", tmp_path / "teacher.yaml", "--student_config", tmp_path / "student.yaml",
