@@ -12,8 +12,10 @@ logged twice (a training resumed from an earlier checkpoint) counts once, its la
 Wall time overstates training when the machine is shared or a training is paused (an
 epoch that spans a SIGSTOP counts the pause), so the x axis is epochs times the training's
 median epoch time, in hours (validation time excluded); with ``--steps`` it is optimizer
-steps (epochs times ``num_iters_per_epoch`` of ``DIR/config.yaml``). Writes the PNG and,
-beside it, a Markdown table of each curve's last point (``.md``) with both hours.
+steps (epochs times ``num_iters_per_epoch`` of ``DIR/config.yaml``). ``--after
+student=teacher`` starts a curve where another ends (a student trains from its finished
+teacher), so the x axis reads as the training that went into each point. Writes the PNG
+and, beside it, a Markdown table of each curve's last point (``.md``) with both hours.
 """
 
 import argparse
@@ -83,18 +85,41 @@ def iters_per_epoch(exp: Path) -> Optional[int]:
     return int(found.group(1)) if found else None
 
 
-def plot(curves: Dict[str, List[Point]], output: Path, stat: str, steps: Dict[str, Optional[int]] = None) -> None:
+def x_values(points: List[Point], per_epoch_steps: Optional[int]) -> List[float]:
+    """Steps (epochs x steps per epoch) or hours (epochs x the median epoch time)."""
+    if per_epoch_steps:
+        return [float(p.epoch * per_epoch_steps) for p in points]
+    median = median_epoch_seconds(points)
+    return [p.epoch * median / 3600.0 for p in points]
+
+
+def positions(
+    curves: Dict[str, List[Point]], steps: Dict[str, Optional[int]] = None, after: Dict[str, str] = None
+) -> Dict[str, List[float]]:
+    """Each curve's x values; a curve named in ``after`` starts where the other one ends."""
+    own = {label: x_values(points, (steps or {}).get(label)) for label, points in curves.items()}
+    return {label: [(own[after[label]][-1] if label in (after or {}) else 0.0) + x for x in xs]
+            for label, xs in own.items()}  # fmt: skip
+
+
+def plot(
+    curves: Dict[str, List[Point]],
+    output: Path,
+    stat: str,
+    steps: Dict[str, Optional[int]] = None,
+    after: Dict[str, str] = None,
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.2))
+    placed = positions(curves, steps, after)
     for label, points in curves.items():
-        per = (steps or {}).get(label)
-        median = median_epoch_seconds(points)
-        xs = [p.epoch * per for p in points] if per else [p.epoch * median / 3600.0 for p in points]
-        ax.plot(xs, [p.value for p in points], marker=".", markersize=3, label=label)
+        first = (after or {}).get(label)
+        ax.plot(placed[label], [p.value for p in points], marker=".", markersize=3,
+                label=f"{label} (from the end of {first})" if first else label)  # fmt: skip
     ax.set_xlabel("optimizer steps" if steps else "training hours (epochs x median epoch time, one thread)")
     ax.set_ylabel(f"validation {stat}")
     ax.grid(alpha=0.3)
@@ -121,8 +146,16 @@ def main(argv=None) -> int:
     parser.add_argument("--exp", action="append", required=True, metavar="LABEL=DIR")
     parser.add_argument("--stat", default="mel_l1_loss", help="a validation statistic of the log")
     parser.add_argument("--steps", action="store_true", help="x axis: optimizer steps instead of hours")
+    parser.add_argument("--after", action="append", default=[], metavar="LABEL=OTHER",
+                        help="draw LABEL's curve from where OTHER's ends (a student after its teacher)")
     parser.add_argument("--output", type=Path, required=True, help="the PNG to write")
     args = parser.parse_args(argv)
+    after = {}
+    for spec in args.after:
+        label, sep, other = spec.partition("=")
+        if not sep or not label or not other or label == other:
+            parser.error(f"--after wants LABEL=OTHER with two different --exp labels, got {spec!r}")
+        after[label] = other
     curves, steps = {}, {}
     for spec in args.exp:
         label, sep, folder = spec.partition("=")
@@ -140,7 +173,11 @@ def main(argv=None) -> int:
         if not curves[label]:
             print(f"learning_curve: error: {exp / 'train.log'} has no epoch with a validation {args.stat}", file=sys.stderr)
             return 1
-    plot(curves, args.output, args.stat, steps if args.steps else None)
+    unknown = sorted(({*after} | {*after.values()}) - {*curves})
+    if unknown:
+        print(f"learning_curve: error: --after names {', '.join(unknown)}, which no --exp labels", file=sys.stderr)
+        return 1
+    plot(curves, args.output, args.stat, steps if args.steps else None, after)
     text = table(curves, args.stat)
     args.output.with_suffix(".md").write_text(text)
     print(text + f"wrote {args.output} and {args.output.with_suffix('.md')}")

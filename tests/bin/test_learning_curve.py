@@ -51,3 +51,32 @@ def test_durations_in_minutes_and_hours_are_read_whole(tmp_path):
     (exp / "train.log").write_text("\n".join(lines) + "\n")
     points = learning_curve.read_curve(exp / "train.log")
     assert [round(p.hours, 3) for p in points] == [0.03, 2.08]
+
+
+def test_after_starts_a_curve_where_another_ends(tmp_path):
+    """A student trains from its finished teacher: --after student=teacher shifts its x axis
+    by the teacher's last x, in hours and in steps."""
+    curves, steps = {}, {}
+    for name, times in (("teacher", [1800, 1800]), ("student", [900, 900, 900])):
+        (tmp_path / name).mkdir()
+        lines = [LINE.format(e=e + 1, t=t, v=1.0) for e, t in enumerate(times)]
+        (tmp_path / name / "train.log").write_text("\n".join(lines) + "\n")
+        (tmp_path / name / "config.yaml").write_text("num_iters_per_epoch: 200\n")
+        curves[name] = learning_curve.read_curve(tmp_path / name / "train.log")
+        steps[name] = learning_curve.iters_per_epoch(tmp_path / name)
+    hours = learning_curve.positions(curves, after={"student": "teacher"})
+    assert hours == {"teacher": [0.5, 1.0], "student": [1.25, 1.5, 1.75]}
+    assert learning_curve.positions(curves, steps, {"student": "teacher"})["student"] == [600.0, 800.0, 1000.0]
+    assert learning_curve.positions(curves)["student"] == [0.25, 0.5, 0.75]
+    exps = ["--exp", f"teacher={tmp_path / 'teacher'}", "--exp", f"student={tmp_path / 'student'}"]
+    out = tmp_path / "c.png"
+    assert learning_curve.main(exps + ["--after", "student=teacher", "--output", str(out)]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_after_naming_an_unknown_curve_is_one_line(tmp_path, capsys):
+    (tmp_path / "t").mkdir()
+    (tmp_path / "t" / "train.log").write_text(LINE.format(e=1, t=60, v=1.0) + "\n")
+    argv = ["--exp", f"teacher={tmp_path / 't'}", "--after", "student=teacher", "--output", str(tmp_path / "c.png")]
+    assert learning_curve.main(argv) == 1
+    assert "--after names student, which no --exp labels" in capsys.readouterr().err
