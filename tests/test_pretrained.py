@@ -142,3 +142,34 @@ def test_the_shipped_model_keeps_its_quality_floor_on_real_speech(tmp_path):
     means = {m: float(np.mean(v)) for m, v in scores.items()}
     for m, v in floor.items():
         assert means[m] >= v, f"mean {m} {means[m]:.3f} fell below the card's floor {v:.3f}"
+
+
+def test_restore_writes_a_finished_experiment_the_recipe_skips(tmp_path, packed_models):
+    """init_model --experiment: a packed model back as an experiment dir (config.yaml, the
+    best .pth, packed_from) that decodes as the packed model does, is never written over,
+    and that the recipe's run_train skips instead of training it again."""
+    import subprocess
+
+    from espnet2_p2p.model_io import load_codec
+
+    exp = tmp_path / "exp" / "teacher"
+    init_model.main(["--packed", str(packed_models), "--name", "teacher", "--experiment", str(exp)])
+    assert sorted(p.name for p in exp.iterdir()) == ["config.yaml", "packed_from", "valid.mel_l1_loss.best.pth"]
+    restored, packed = load_codec(exp), load_codec(packed_models, name="teacher")
+    for a, b in zip(restored.state_dict().values(), packed.state_dict().values()):
+        assert torch.equal(a, b)
+    before = (exp / "valid.mel_l1_loss.best.pth").read_bytes()
+    with pytest.raises(SystemExit, match="exists: .* is not restored over"):
+        init_model.main(["--packed", str(packed_models), "--name", "teacher", "--experiment", str(exp)])
+    assert (exp / "valid.mel_l1_loss.best.pth").read_bytes() == before
+    with pytest.raises(SystemExit):  # neither mode
+        init_model.main(["--packed", str(packed_models), "--name", "teacher"])
+
+    lib = Path(__file__).resolve().parents[1] / "egs2" / "TEMPLATE" / "codec1" / "lib" / "common.sh"
+    config = tmp_path / "c.yaml"
+    config.write_text("codec: p2psyn\n")
+    script = f'. "{lib}"; dumpdir={tmp_path}/no_dump; train_set=train; run_train {config} "$1" 1 && echo returned'
+    done = subprocess.run(["bash", "-c", script, "-", str(exp)], capture_output=True, text=True)
+    assert done.returncode == 0 and "restored from a packed model" in done.stdout and "returned" in done.stdout
+    fresh = subprocess.run(["bash", "-c", script, "-", str(tmp_path / "exp" / "other")], capture_output=True, text=True)
+    assert fresh.returncode != 0 and "wav.scp is missing" in fresh.stderr

@@ -5,7 +5,15 @@
         --name teacher --config conf/teacher_small.yaml --output exp/init/teacher.pth
 
 The recipe's ``--init_model`` runs this before its teacher and student stages and hands
-the written ``.pth`` to ESPnet's ``--init_param``. The packed weights are first loaded,
+the written ``.pth`` to ESPnet's ``--init_param``.
+
+    python -m espnet2_p2p.bin.init_model --packed X.zip --name teacher \\
+        --experiment ~/exp/speechocean762/teacher --best valid.mel_l1_loss.best.pth
+
+writes the model back as a finished training instead (the recipe's ``--restore``): its
+``config.yaml``, its weights under ``--best`` and a ``packed_from`` file, so that the
+stages after it (a student, a fine-tuning, decoding) run on a machine that has the packed
+zip but not the experiment; ``run_train`` skips an experiment with ``packed_from``. The packed weights are first loaded,
 strictly, into the model that ``--config`` builds: a model of another layout (another N,
 other codebook sizes) or another architecture is refused here with one line that names
 both layouts, before any training starts. A shipped model's SHA-256 is checked by
@@ -19,11 +27,9 @@ from pathlib import Path
 import torch
 import yaml
 
-from espnet2_p2p.utils.files import temp_path
 from espnet2_p2p.errors import P2PError
-import yaml
-
 from espnet2_p2p.utils.config import load_config
+from espnet2_p2p.utils.files import temp_path
 from espnet2_p2p.model_io import _read_config, _read_state_dict, build_codec, resolve
 
 
@@ -41,20 +47,45 @@ def extract(packed: Path, name: str, config: Path, output: Path) -> Path:
     return output
 
 
+def restore(packed: Path, name: str, experiment: Path, best: str) -> Path:
+    """Write model ``name`` of ``packed`` as the finished experiment ``experiment``."""
+    where, config_text, model_bytes = resolve(packed, name)
+    state = _read_state_dict(model_bytes, where)
+    build_codec(_read_config(config_text, where), state, where)  # the packed model loads as it is
+    experiment.mkdir(parents=True, exist_ok=True)
+    for target in (experiment / best, experiment / "config.yaml"):
+        if target.exists():
+            raise P2PError(f"{target} exists: {experiment} is not restored over")
+    best_path = experiment / best
+    tmp = temp_path(best_path)
+    torch.save(state, tmp)
+    tmp.replace(best_path)
+    (experiment / "config.yaml").write_text(config_text)
+    (experiment / "packed_from").write_text(f"{Path(packed).resolve()} {name}\n")
+    return best_path
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--packed", type=Path, required=True, help="a packed zip (stage 8, or a shipped model)")
     parser.add_argument("--name", required=True, help="teacher or student")
-    parser.add_argument("--config", type=Path, required=True, help="the config of the stage to start")
-    parser.add_argument("--output", type=Path, required=True)
+    parser.add_argument("--config", type=Path, help="the config of the stage to start")
+    parser.add_argument("--output", type=Path, help="the .pth for --init_param")
+    parser.add_argument("--experiment", type=Path, help="instead: write the model as this finished experiment")
+    parser.add_argument("--best", default="valid.mel_l1_loss.best.pth", help="with --experiment: the weights' name")
     args = parser.parse_args(argv)
+    if (args.experiment is None) == (args.config is None or args.output is None):
+        parser.error("give --config and --output, or --experiment")
     try:
-        extract(args.packed, args.name, args.config, args.output)
+        if args.experiment is not None:
+            output = restore(args.packed, args.name, args.experiment, args.best)
+        else:
+            output = extract(args.packed, args.name, args.config, args.output)
     except P2PError as e:
         sys.exit(f"init_model: {e}")
     except yaml.YAMLError as e:
         sys.exit(f"init_model: {args.config}: {e}")
-    print(f"wrote {args.output} ({args.name} of {args.packed})")
+    print(f"wrote {output} ({args.name} of {args.packed})")
 
 
 if __name__ == "__main__":

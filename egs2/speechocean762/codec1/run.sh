@@ -37,10 +37,12 @@ train_args=               # extra trainer arguments for every training
 expdir=exp                # where the experiments go (the quality campaign keeps them outside the tree)
 budget=small              # the configs: conf/{teacher,student,single}_BUDGET.yaml, conf/student_BUDGET_ft.yaml
 ship=student_ft           # the student stages 7-8 dump and pack: student_ft, or student (no decoder fine-tuning)
+restore=                  # a packed zip (a shipped model): its teacher and student become EXPDIR/teacher and
+                          #   EXPDIR/student, finished, so stages 3-4 train only what follows them
 passthrough=()
 while [ $# -gt 0 ]; do
     case "$1" in
-        --stage|--stop_stage|--jobs|--ablation|--ablation_epochs|--ablation_student_epochs|--causal|--real_speech_dir|--train_args|--expdir|--budget|--ship)
+        --stage|--stop_stage|--jobs|--ablation|--ablation_epochs|--ablation_student_epochs|--causal|--real_speech_dir|--train_args|--expdir|--budget|--ship|--restore)
             [ $# -ge 2 ] || { echo "run.sh: $1 needs a value" >&2; exit 1; }
             printf -v "${1#--}" '%s' "$2"; shift 2 ;;
         --help|-h) sed -n '2,/^set -euo/p' "$0" | sed 's/^# \{0,1\}//'; exec ../../TEMPLATE/codec1/codec.sh --help ;;
@@ -86,7 +88,7 @@ fi
 # Training queues: each line is one codec.sh call; a queue's calls run in order. Queue A
 # trains the teacher, the student and student_ft; queue B the single VQ, single_vq_ft and,
 # once the teacher has finished, plain_only_ft (it starts from the teacher), so the two
-# queues take about as long.
+# queues take about as long. With --restore (no single VQ here), queue B trains plain_only_ft first.
 teacher_a=(--stage 3 --stop_stage 3)
 student_a=(--stage 4 --stop_stage 4)
 trained=${expdir}/teacher/.trained   # queue A writes it when the teacher's training has finished
@@ -127,13 +129,28 @@ wait_for_teacher() {  # in queue B: until queue A has trained the teacher (fails
     done
 }
 queue_b() {
-    codec "${single[@]}" && codec "${single_ft[@]}" && wait_for_teacher && codec "${plain_ft[@]}" || return 1
+    if [ -s "${expdir}/teacher/packed_from" ]; then  # --restore: the teacher is there, the single VQ is not
+        codec "${plain_ft[@]}" && codec "${single[@]}" && codec "${single_ft[@]}" || return 1
+    else
+        codec "${single[@]}" && codec "${single_ft[@]}" && wait_for_teacher && codec "${plain_ft[@]}" || return 1
+    fi
     if [ "${ablation}" = true ]; then ablate 1 && ablate 5 || return 1; fi
     if [ "${causal}" = true ]; then codec "${causal_pair[@]}" && codec "${causal_ft[@]}" || return 1; fi
 }
 if in_range 3 || in_range 4; then
     log "stages 3-4: trainings in ${jobs} queue(s), one thread each (logs: ${expdir}/*/train.log)"
     mkdir -p "${expdir}"
+    if [ -n "${restore}" ]; then
+        for pair in teacher:valid.mel_l1_loss.best.pth student:valid.ce_loss.best.pth; do
+            name=${pair%%:*}
+            if [ -e "${expdir}/${name}/${pair#*:}" ]; then
+                log "--restore: ${expdir}/${name} has its model already; kept"
+            else
+                python -m espnet2_p2p.bin.init_model --packed "${restore}" --name "${name}" \
+                    --experiment "${expdir}/${name}" --best "${pair#*:}"
+            fi
+        done
+    fi
     rm -f "${trained}"   # written again once this run's teacher training returns
     if [ "${jobs}" -ge 2 ]; then
         ( export OMP_NUM_THREADS=1; queue_a > ${expdir}/queue_a.log 2>&1 ) & pid_a=$!

@@ -12,10 +12,15 @@ done_or_force() { [ "${force}" != true ] && [ -e "$1" ]; }
 all_sets() { printf '%s\n' ${train_set} ${valid_set} ${test_sets} | awk '!seen[$0]++'; }
 
 # run_train CONFIG OUTPUT_DIR MAX_EPOCH [trainer options...]
+# (an OUTPUT_DIR with a packed_from file holds a model restored from a packed zip: skipped)
 run_train() {
     local config=$1 out=$2 epochs=$3
     shift 3
     [ -f "${config}" ] || die "config ${config} does not exist"
+    if [ -s "${out}/packed_from" ]; then  # written by espnet2_p2p.bin.init_model --experiment
+        log "${out} was restored from a packed model ($(cat "${out}/packed_from")): not trained here"
+        return 0
+    fi
     [ -s "${dumpdir}/${train_set}/wav.scp" ] || die "${dumpdir}/${train_set}/wav.scp is missing: run stages 1-2"
     mkdir -p "${out}"
     local args=(
