@@ -135,8 +135,8 @@ def table(curves: Dict[str, List[Point]], stat: str) -> str:
             "|---|---|---|---|---|---|---|"]  # fmt: skip
     for label, points in curves.items():
         if points:
-            last, median = points[-1], median_epoch_seconds(points)
-            rows.append(f"| {label} | {last.epoch} | {median:.1f} | {last.epoch * median / 3600.0:.2f} | {last.hours:.2f} |"
+            last = points[-1]
+            rows.append(f"| {label} | {last.epoch} | {median_epoch_seconds(points):.1f} | {x_values(points, None)[-1]:.2f} | {last.hours:.2f} |"
                         f" {last.value:.4f} | {min(p.value for p in points):.4f} |")  # fmt: skip
     return "\n".join(rows) + "\n"
 
