@@ -5,8 +5,11 @@
 # STOI, PESQ-wb, and DNSMOS on every 2nd of those. Systems, when their experiment exists:
 #   teacher      all 1 + N streams (2 kbps)       plain_only  its plain stream alone (0.5 kbps)
 #   single_vq    the single-VQ control            student     pseudo streams predicted
+#   student_ft   the student, decoder fine-tuned  plain_only_ft, single_vq_ft  its controls
 #
 #   local/campaign_check.sh [--expdir DIR] [--output_dir DIR] [--set test] [--every 10]
+#                           [--reference teacher]
+# The paired differences in the summary are to --reference (one of the systems above).
 #
 # Writes OUTPUT_DIR/checkpoints (the copies, and epochs.md: which epoch each is from),
 # OUTPUT_DIR/decode and OUTPUT_DIR/score (RESULTS.md: the table, and paired differences to
@@ -18,6 +21,7 @@ expdir=exp
 output_dir=""
 set=test
 every=10
+reference=teacher
 # shellcheck source=../../../TEMPLATE/codec1/lib/local.sh
 . ../../TEMPLATE/codec1/lib/local.sh
 parse_options campaign_check.sh "$@"
@@ -43,30 +47,41 @@ awk -v k="${every}" 'NR % k == 1 || k == 1' "${scp}" > "${output_dir}/data/wav.s
     echo "|---|---|---|---|"
 } > "${ckpt}/epochs.md"
 systems=()
-for entry in teacher:mel_l1_loss teacher_single:mel_l1_loss student:ce_loss; do
+for entry in teacher:mel_l1_loss teacher_single:mel_l1_loss student:ce_loss student_ft:mel_l1_loss \
+        teacher_plain_ft:mel_l1_loss teacher_single_ft:mel_l1_loss; do
     name=${entry%%:*} crit=${entry#*:}
     src=${expdir}/${name}/valid.${crit}.best.pth
     [ -f "${src}" ] || continue
     mkdir -p "${ckpt}/${name}"
     cp "${src}" "${ckpt}/${name}/model.pth"
     cp "${expdir}/${name}/config.yaml" "${ckpt}/${name}/config.yaml"
-    echo "| ${name} | valid.${crit}.best.pth | $(best_epoch "${expdir}/${name}/train.log" "${crit}") | $(date '+%Y-%m-%d %H:%M') |" >> "${ckpt}/epochs.md"
+    if [ -f "${expdir}/${name}/train.log" ]; then
+        epoch=$(best_epoch "${expdir}/${name}/train.log" "${crit}")
+    else
+        epoch="restored from $(cat "${expdir}/${name}/packed_from" 2>/dev/null || echo '?')"
+    fi
+    echo "| ${name} | valid.${crit}.best.pth | ${epoch} | $(date '+%Y-%m-%d %H:%M') |" >> "${ckpt}/epochs.md"
     files=${ckpt}/${name}/config.yaml:${ckpt}/${name}/model.pth
     case ${name} in
         teacher) systems+=(--system "teacher:${files}" --system "plain_only:${files}:streams=1") ;;
         teacher_single) systems+=(--system "single_vq:${files}") ;;
         student) systems+=(--system "student:${files}") ;;
+        student_ft) systems+=(--system "student_ft:${files}") ;;
+        teacher_plain_ft) systems+=(--system "plain_only_ft:${files}") ;;
+        teacher_single_ft) systems+=(--system "single_vq_ft:${files}") ;;
     esac
 done
 log "decoding $(wc -l < "${output_dir}/data/wav.scp") utterances of ${set} -> ${output_dir}/decode"
 python -m espnet2_p2p.bin.decode --data_dir "${output_dir}/data" --output_dir "${output_dir}/decode" "${systems[@]}"
-hyps=()
-for s in teacher plain_only single_vq student; do
-    [ -d "${output_dir}/decode/${s}" ] && hyps+=(--hyp "${s}=${output_dir}/decode/${s}")
+[ -d "${output_dir}/decode/${reference}" ] \
+    || { echo "campaign_check.sh: --reference ${reference} was not decoded (its experiment is missing)" >&2; exit 1; }
+hyps=(--hyp "${reference}=${output_dir}/decode/${reference}")  # first: the paired differences are to it
+for s in teacher plain_only single_vq student student_ft plain_only_ft single_vq_ft; do
+    [ "${s}" != "${reference}" ] && [ -d "${output_dir}/decode/${s}" ] && hyps+=(--hyp "${s}=${output_dir}/decode/${s}")
 done
 log "scoring -> ${output_dir}/score/RESULTS.md"
 python -m espnet2_p2p.bin.score --ref "${output_dir}/data/wav.scp" --fs 16000 "${hyps[@]}" \
     --metrics visqol,stoi,pesq_wb,dnsmos --every dnsmos:2 --output_dir "${output_dir}/score" > /dev/null
 cat "${ckpt}/epochs.md"
 echo
-sed -n '/^## Summary/,/^## teacher$/p' "${output_dir}/score/RESULTS.md" | sed '$d'
+sed -n "/^## Summary/,/^## ${reference}\$/p" "${output_dir}/score/RESULTS.md" | sed '$d'
