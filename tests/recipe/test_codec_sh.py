@@ -507,16 +507,19 @@ def test_speechlm_measures_every_token_choice(tmp_path, espeak_corpus, packed_mo
 
 def test_campaign_check_scores_the_best_checkpoints_so_far(tmp_path, espeak_corpus, packed_models):
     """local/campaign_check.sh (issue 27): the trainings' best checkpoints, copied with the
-    epoch their train.log names, decode a subset of test and are scored, teacher against its
-    plain stream and the student."""
+    epoch their train.log names (a restored experiment: where from), decode a subset of test
+    and are scored, with the paired differences to --reference."""
+    from espnet2_p2p.bin import init_model
+
     recipe = prepared_recipe(tmp_path, espeak_corpus)
     (recipe / "local").mkdir()
     shutil.copy(ROOT / "egs2" / "speechocean762" / "codec1" / "local" / "campaign_check.sh", recipe / "local")
     exp = tmp_path / "exp"
-    for name, crit, best in (("teacher", "mel_l1_loss", 2), ("student", "ce_loss", 3)):
+    init_model.main(["--packed", str(packed_models), "--name", "teacher", "--experiment", str(exp / "teacher")])
+    for name, crit, best in (("student", "ce_loss", 3), ("student_ft", "mel_l1_loss", 2)):
         (exp / name).mkdir(parents=True)
-        shutil.copy(packed_models.parent / name / "config.yaml", exp / name / "config.yaml")
-        shutil.copy(packed_models.parent / name / "model.pth", exp / name / f"valid.{crit}.best.pth")
+        shutil.copy(packed_models.parent / "student" / "config.yaml", exp / name / "config.yaml")
+        shutil.copy(packed_models.parent / "student" / "model.pth", exp / name / f"valid.{crit}.best.pth")
         log = []
         for epoch in range(1, 5):
             log.append(f"[vm] 2026-12-03 (trainer:394) INFO: {epoch}epoch results: [train] loss=1.0")
@@ -524,16 +527,25 @@ def test_campaign_check_scores_the_best_checkpoints_so_far(tmp_path, espeak_corp
                 log.append(f"[vm] 2026-12-03 (trainer:462) INFO: The best model has been updated: valid.{crit}")
         (exp / name / "train.log").write_text("\n".join(log) + "\n")
     out = tmp_path / "check"
-    proc = sh([recipe / "local" / "campaign_check.sh", "--expdir", exp, "--output_dir", out, "--every", "1"], recipe)
+    proc = sh([recipe / "local" / "campaign_check.sh", "--expdir", exp, "--output_dir", out, "--every", "1",
+               "--reference", "student_ft"], recipe)  # fmt: skip
     epochs = (out / "checkpoints" / "epochs.md").read_text()
-    assert "| teacher | valid.mel_l1_loss.best.pth | 2 |" in epochs
+    assert f"| teacher | valid.mel_l1_loss.best.pth | restored from {packed_models.resolve()} teacher |" in epochs
     assert "| student | valid.ce_loss.best.pth | 3 |" in epochs
-    summary = [line for line in (out / "score" / "RESULTS.md").read_text().splitlines() if line.startswith("| ")]
+    assert "| student_ft | valid.mel_l1_loss.best.pth | 2 |" in epochs
+    results = (out / "score" / "RESULTS.md").read_text()
+    summary = [line for line in results.split("## Paired")[0].splitlines() if line.startswith("| ")][1:]
     systems = [line.split("|")[1].strip() for line in summary]
-    assert {"teacher", "plain_only", "student"} <= set(systems) and "single_vq" not in systems
+    assert systems[0] == "student_ft", results
+    assert {"teacher", "plain_only", "student"} <= set(systems)
+    assert "single_vq" not in systems and "plain_only_ft" not in systems
     n = len((recipe / "dump" / "test" / "wav.scp").read_text().splitlines())
     assert len(list((out / "decode" / "plain_only").glob("*.wav"))) == n
-    assert "visqol" in proc.stdout and "paired" in proc.stdout.lower()
+    assert "visqol" in proc.stdout and "paired difference to student_ft" in proc.stdout.lower()
+    # a reference that was not decoded: one line
+    proc = sh([recipe / "local" / "campaign_check.sh", "--expdir", exp, "--output_dir", tmp_path / "c2",
+               "--every", "1", "--reference", "single_vq_ft"], recipe, check=False)  # fmt: skip
+    assert proc.returncode == 1 and proc.stderr.strip().endswith("was not decoded (its experiment is missing)")
     # without a teacher checkpoint there is nothing to check: one line
     proc = sh([recipe / "local" / "campaign_check.sh", "--expdir", tmp_path / "none"], recipe, check=False)
     assert proc.returncode == 1 and proc.stderr.strip().endswith("has no best checkpoint yet")
