@@ -542,10 +542,11 @@ def test_campaign_check_scores_the_best_checkpoints_so_far(tmp_path, espeak_corp
     n = len((recipe / "dump" / "test" / "wav.scp").read_text().splitlines())
     assert len(list((out / "decode" / "plain_only").glob("*.wav"))) == n
     assert "visqol" in proc.stdout and "paired difference to student_ft" in proc.stdout.lower()
-    # a reference that was not decoded: one line
+    # a reference that was not decoded (here: left out with --exclude): one line
     proc = sh([recipe / "local" / "campaign_check.sh", "--expdir", exp, "--output_dir", tmp_path / "c2",
-               "--every", "1", "--reference", "single_vq_ft"], recipe, check=False)  # fmt: skip
+               "--every", "1", "--reference", "student_ft", "--exclude", "student_ft"], recipe, check=False)  # fmt: skip
     assert proc.returncode == 1 and proc.stderr.strip().endswith("was not decoded (its experiment is missing)")
+    assert "student_ft" not in (tmp_path / "c2" / "checkpoints" / "epochs.md").read_text()
     # without a teacher checkpoint there is nothing to check: one line
     proc = sh([recipe / "local" / "campaign_check.sh", "--expdir", tmp_path / "none"], recipe, check=False)
     assert proc.returncode == 1 and proc.stderr.strip().endswith("has no best checkpoint yet")

@@ -8,8 +8,9 @@
 #   student_ft   the student, decoder fine-tuned  plain_only_ft, single_vq_ft  its controls
 #
 #   local/campaign_check.sh [--expdir DIR] [--output_dir DIR] [--set test] [--every 10]
-#                           [--reference teacher]
-# The paired differences in the summary are to --reference (one of the systems above).
+#                           [--reference teacher] [--exclude teacher_single,...]
+# The paired differences in the summary are to --reference (one of the systems above);
+# --exclude leaves out trainings (their experiment names), e.g. one that has just started.
 #
 # Writes OUTPUT_DIR/checkpoints (the copies, and epochs.md: which epoch each is from),
 # OUTPUT_DIR/decode and OUTPUT_DIR/score (RESULTS.md: the table, and paired differences to
@@ -22,6 +23,7 @@ output_dir=""
 set=test
 every=10
 reference=teacher
+exclude=
 # shellcheck source=../../../TEMPLATE/codec1/lib/local.sh
 . ../../TEMPLATE/codec1/lib/local.sh
 parse_options campaign_check.sh "$@"
@@ -50,6 +52,7 @@ systems=()
 for entry in teacher:mel_l1_loss teacher_single:mel_l1_loss student:ce_loss student_ft:mel_l1_loss \
         teacher_plain_ft:mel_l1_loss teacher_single_ft:mel_l1_loss; do
     name=${entry%%:*} crit=${entry#*:}
+    [[ ",${exclude}," == *",${name},"* ]] && continue
     src=${expdir}/${name}/valid.${crit}.best.pth
     [ -f "${src}" ] || continue
     mkdir -p "${ckpt}/${name}"
