@@ -173,3 +173,32 @@ def test_restore_writes_a_finished_experiment_the_recipe_skips(tmp_path, packed_
     assert done.returncode == 0 and "restored from a packed model" in done.stdout and "returned" in done.stdout
     fresh = subprocess.run(["bash", "-c", script, "-", str(tmp_path / "exp" / "other")], capture_output=True, text=True)
     assert fresh.returncode != 0 and "wav.scp is missing" in fresh.stderr
+
+
+def test_restore_into_lays_out_the_recipes_experiments(tmp_path, packed_models):
+    """init_model --restore_into (run.sh --restore): teacher/ and student/, or student_ft/
+    for a student whose decoder was fine-tuned; experiments already there are kept."""
+    import zipfile
+
+    import yaml
+
+    exp = tmp_path / "exp"
+    (exp / "teacher").mkdir(parents=True)
+    (exp / "teacher" / "valid.mel_l1_loss.best.pth").write_bytes(b"a training of this machine")
+    init_model.main(["--packed", str(packed_models), "--restore_into", str(exp)])
+    assert (exp / "teacher" / "valid.mel_l1_loss.best.pth").read_bytes() == b"a training of this machine"
+    assert (exp / "student" / "valid.ce_loss.best.pth").is_file() and (exp / "student" / "packed_from").is_file()
+    assert not (exp / "student_ft").exists()
+
+    ft = tmp_path / "ft.zip"  # the same zip with the student's decoder marked fine-tuned
+    with zipfile.ZipFile(packed_models) as src, zipfile.ZipFile(ft, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            if item.filename == "student/config.yaml":
+                config = yaml.safe_load(data)
+                config["codec_conf"]["finetune_decoder"] = True
+                data = yaml.safe_dump(config).encode()
+            dst.writestr(item, data)
+    assert init_model.experiment_of(ft, "student") == ("student_ft", "valid.mel_l1_loss.best.pth")
+    init_model.main(["--packed", str(ft), "--restore_into", str(tmp_path / "exp_ft")])
+    assert sorted(p.name for p in (tmp_path / "exp_ft").iterdir()) == ["student_ft", "teacher"]

@@ -38,7 +38,8 @@ expdir=exp                # where the experiments go (the quality campaign keeps
 budget=small              # the configs: conf/{teacher,student,single}_BUDGET.yaml, conf/student_BUDGET_ft.yaml
 ship=student_ft           # the student stages 7-8 dump and pack: student_ft, or student (no decoder fine-tuning)
 restore=                  # a packed zip (a shipped model): its teacher and student become EXPDIR/teacher and
-                          #   EXPDIR/student, finished, so stages 3-4 train only what follows them
+                          #   EXPDIR/student (EXPDIR/student_ft when its decoder was fine-tuned), finished,
+                          #   so stages 3-4 train only what the zip does not hold
 passthrough=()
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -140,16 +141,8 @@ queue_b() {
 if in_range 3 || in_range 4; then
     log "stages 3-4: trainings in ${jobs} queue(s), one thread each (logs: ${expdir}/*/train.log)"
     mkdir -p "${expdir}"
-    if [ -n "${restore}" ]; then
-        for pair in teacher:valid.mel_l1_loss.best.pth student:valid.ce_loss.best.pth; do
-            name=${pair%%:*}
-            if [ -e "${expdir}/${name}/${pair#*:}" ]; then
-                log "--restore: ${expdir}/${name} has its model already; kept"
-            else
-                python -m espnet2_p2p.bin.init_model --packed "${restore}" --name "${name}" \
-                    --experiment "${expdir}/${name}" --best "${pair#*:}"
-            fi
-        done
+    if [ -n "${restore}" ]; then  # teacher/, and student/ or student_ft/ (a fine-tuned decoder)
+        python -m espnet2_p2p.bin.init_model --packed "${restore}" --restore_into "${expdir}"
     fi
     rm -f "${trained}"   # written again once this run's teacher training returns
     if [ "${jobs}" -ge 2 ]; then
