@@ -3,12 +3,13 @@
 # and the same data, one arm per design choice, decoded and scored on the dev set (held-out
 # utterances of training speakers; the 25 test speakers are not used to choose).
 #
-#   local/screen.sh [--expdir DIR] [--arms "NAME:DROPOUT:PSEUDO_K ..."] [--teacher_epochs 15]
-#                   [--student_epochs 5] [--stage 3] [--stop_stage 6]
+#   local/screen.sh [--expdir DIR] [--arms "NAME:DROPOUT:PSEUDO_K[:causal] ..."]
+#                   [--teacher_epochs 15] [--student_epochs 5] [--stage 3] [--stop_stage 6]
 #
 # Each arm trains a teacher (conf/teacher_small.yaml with the arm's quantizer dropout and
 # pseudo codebook size), then its student (conf/student_small.yaml, the same overrides),
-# each resumable; stages 5-6 decode plain_only / student / teacher of every arm on dev.
+# each resumable; an arm ending in ":causal" uses conf/teacher_causal_small.yaml and
+# conf/student_causal_small.yaml (the same configs with causal: true) instead; stages 5-6 decode plain_only / student / teacher of every arm on dev.
 # Run stages 1-2 of run.sh first. One thread (OMP_NUM_THREADS=1) unless told otherwise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,20 +37,31 @@ codec() { budget_codec speechocean762 small "$@"; }
 overrides() {  # overrides DROPOUT K
     echo "--codec_conf quantizer_conf.quantizer_dropout=$1 --codec_conf pseudo_codebook_size=$2"
 }
+configs() {  # configs VARIANT: the teacher and student configs of an arm ("" or causal)
+    case "$1" in
+        "") echo "--train_config ../../../conf/teacher_small.yaml --student_config ../../../conf/student_small.yaml" ;;
+        causal) echo "--train_config ../../../conf/teacher_causal_small.yaml --student_config ../../../conf/student_causal_small.yaml" ;;
+        *) echo "screen.sh: an arm's 4th field is causal or nothing, not '$1'" >&2; exit 1 ;;
+    esac
+}
 mkdir -p "${expdir}"
 for arm in ${arms}; do
-    IFS=: read -r name dropout k <<< "${arm}"
+    IFS=: read -r name dropout k variant <<< "${arm}"
     if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
-        log "arm ${name}: teacher (dropout ${dropout}, pseudo codebooks ${k})"
-        codec --stage 3 --stop_stage 3 --tag "_${name}" --teacher_max_epoch "${teacher_epochs}" \
+        log "arm ${name}: teacher (dropout ${dropout}, pseudo codebooks ${k}${variant:+, ${variant}})"
+        cf=$(configs "${variant}") || exit 1
+        # shellcheck disable=SC2086
+        codec --stage 3 --stop_stage 3 --tag "_${name}" --teacher_max_epoch "${teacher_epochs}" ${cf} \
             --train_args "$(overrides "${dropout}" "${k}")"
     fi
 done
 for arm in ${arms}; do
-    IFS=: read -r name dropout k <<< "${arm}"
+    IFS=: read -r name dropout k variant <<< "${arm}"
     if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
         log "arm ${name}: student"
-        codec --stage 4 --stop_stage 4 --tag "_${name}" --student_max_epoch "${student_epochs}" \
+        cf=$(configs "${variant}") || exit 1
+        # shellcheck disable=SC2086
+        codec --stage 4 --stop_stage 4 --tag "_${name}" --student_max_epoch "${student_epochs}" ${cf} \
             --train_args "$(overrides "${dropout}" "${k}")"
     fi
 done
@@ -57,7 +69,7 @@ if [ "${stop_stage}" -ge 5 ]; then
     systems=
     m=valid.mel_l1_loss.best.pth; c=valid.ce_loss.best.pth
     for arm in ${arms}; do
-        IFS=: read -r name _ _ <<< "${arm}"
+        IFS=: read -r name _ _ _ <<< "${arm}"
         t=${expdir}/teacher_${name}; s=${expdir}/student_${name}
         systems+="${name}_plain_only:${t}/config.yaml:${t}/${m}:streams=1 "
         systems+="${name}_student_expected:${s}/config.yaml:${s}/${c}:pseudo_codeword=expected "
