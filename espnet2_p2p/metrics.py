@@ -172,6 +172,59 @@ def align(ref: np.ndarray, hyp: np.ndarray, max_shift: int, hop: int = 16, min_g
     return ref[:m], hyp[:m], lag
 
 
+GRID_RATE = 50.0
+"""The frame grid :func:`frame_grid` looks at by default: P2PSynCodec's code rate at 16 kHz
+(16000 / 320 samples a frame)."""
+
+
+def frame_grid(wav, fs: int, rate: float = GRID_RATE, width: float = 1.5, fmin: float = 25.0,
+               fmax: float = 8000.0):  # fmt: skip
+    """How much of a waveform is periodic at ``rate`` Hz (a codec's code-frame rate): the
+    buzz of a decoder that stamps one pattern per code frame.
+
+    From a Welch power spectrum of 0.25 Hz bins (2 s Hann segments, half overlap; a
+    shorter signal is one segment) over ``fmin`` to ``min(fmax, fs / 2)`` Hz:
+
+    - ``share``: the fraction of the energy within ``width`` Hz of a multiple of ``rate``
+      (the line bands). Energy spread evenly puts ``2 * width / rate`` there (6% for 1.5
+      Hz at 50 Hz); natural speech, whose pitch moves, about that.
+    - ``line_db``: the mean over the lines k * rate in the range of 10 log10 of the mean
+      power density in the line's band over that of its neighbourhood (the rest of
+      ``k * rate +- rate / 2``): how far the lines stand above their neighbours, about 0
+      dB for noise and slightly below for speech. Unlike ``share`` it weighs every line
+      alike, so weak lines high in the spectrum count as much as strong low ones.
+
+    Returns (share, line_db).
+    """
+    from scipy.signal import welch
+
+    wav = np.asarray(wav, dtype=np.float64)
+    if wav.ndim != 1 or len(wav) < fs // 4:
+        raise ValueError(f"frame_grid needs a mono waveform of at least 0.25 s, got shape {wav.shape}")
+    if not (0 < 2 * width < rate):
+        raise ValueError(f"the line width {width} Hz must be positive and below half the grid rate {rate} Hz")
+    segment = min(len(wav), 2 * fs)
+    freqs, power = welch(wav, fs, window="hann", nperseg=segment, noverlap=segment // 2,
+                         nfft=max(segment, 4 * fs), detrend=False)  # fmt: skip
+    top = min(fmax, fs / 2)
+    line = np.round(freqs / rate)
+    on = np.abs(freqs - line * rate) <= width
+    band = (freqs >= fmin) & (freqs <= top)
+    total = power[band].sum()
+    if total <= 0:
+        raise ValueError("frame_grid: the signal is silent in the band")
+    share = float(power[band & on].sum() / total)
+    ratios = []
+    for k in np.unique(line[band]):
+        if k < 1 or not fmin <= k * rate <= top:
+            continue
+        near = band & (line == k)
+        inside, outside = power[near & on], power[near & ~on]
+        if len(inside) and len(outside) and outside.mean() > 0 and inside.mean() > 0:
+            ratios.append(10 * np.log10(inside.mean() / outside.mean()))
+    return share, float(np.mean(ratios)) if ratios else float("nan")
+
+
 METRICS = {
     "pesq_wb": lambda r, h, fs: pesq_wb(r, h, fs),
     "stoi": lambda r, h, fs: stoi(r, h, fs),
@@ -180,7 +233,12 @@ METRICS = {
     "mel_distance": lambda r, h, fs: mel_distance(r, h, fs),
     "dnsmos": lambda r, h, fs: dnsmos(h, fs),
     "visqol": lambda r, h, fs: visqol(r, h, fs),
+    "grid_share": lambda r, h, fs, grid_rate=GRID_RATE: frame_grid(h, fs, grid_rate)[0],
+    "grid_line_db": lambda r, h, fs, grid_rate=GRID_RATE: frame_grid(h, fs, grid_rate)[1],
 }
-"""Metric name -> f(ref, hyp, fs). Higher is better except for lsd and mel_distance."""
+"""Metric name -> f(ref, hyp, fs). Higher is better except for :data:`LOWER_IS_BETTER`.
+The grid metrics (:func:`frame_grid` of the hypothesis) also take ``grid_rate``."""
 
-LOWER_IS_BETTER = {"lsd", "mel_distance"}
+GRID_METRICS = ("grid_share", "grid_line_db")
+
+LOWER_IS_BETTER = {"lsd", "mel_distance", *GRID_METRICS}

@@ -12,7 +12,7 @@ import numpy as np
 import soundfile as sf
 
 from espnet2_p2p.errors import P2PError
-from espnet2_p2p.metrics import METRICS, align, resample
+from espnet2_p2p.metrics import GRID_METRICS, GRID_RATE, METRICS, align, resample
 
 
 class TorchScriptMOS:
@@ -67,7 +67,7 @@ class ESPnetWER:
         words = normalise_words(result[0][0] if result else "")
         return editdistance.eval(ref, words) / len(ref)
 
-DEFAULT_METRICS = ["visqol", "pesq_wb", "stoi", "estoi", "lsd", "mel_distance", "dnsmos"]
+DEFAULT_METRICS = ["visqol", "pesq_wb", "stoi", "estoi", "lsd", "mel_distance", "dnsmos", *GRID_METRICS]
 
 
 class ScoreError(P2PError):
@@ -119,8 +119,10 @@ WORST = {"pesq_wb": 1.0, "stoi": 0.0, "estoi": 0.0, "visqol": 1.0}
 
 
 def score_pair(ref_path: Path, hyp_path: Path, metrics: List[str], max_shift_ms: float,
-               extra_scorers=None, utt: str = "", fs: Optional[int] = None):  # fmt: skip
-    """Scores of one hypothesis; both signals at ``fs`` (default: the reference's rate).
+               extra_scorers=None, utt: str = "", fs: Optional[int] = None,
+               grid_rate: float = GRID_RATE):  # fmt: skip
+    """Scores of one hypothesis; both signals at ``fs`` (default: the reference's rate);
+    the grid metrics look at ``grid_rate`` Hz (:func:`espnet2_p2p.metrics.frame_grid`).
 
     Returns (scores, lag, (ref, hyp, fs), notes). Lengths that differ by more than the
     alignment window are scored both ways, with a note: a hypothesis that is too short is
@@ -154,7 +156,8 @@ def score_pair(ref_path: Path, hyp_path: Path, metrics: List[str], max_shift_ms:
     scores = {}
     for name in metrics:
         try:
-            scores[name] = float(METRICS[name](ref, hyp, fs))
+            options = {"grid_rate": grid_rate} if name in GRID_METRICS else {}
+            scores[name] = float(METRICS[name](ref, hyp, fs, **options))
         except Exception as e:  # metric libraries raise their own types (pesq: NoUtterances)
             first = (str(e).strip().splitlines() or [type(e).__name__])[0]
             scores[name] = float("nan")

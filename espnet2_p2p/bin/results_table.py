@@ -32,6 +32,7 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 from espnet2_p2p.errors import P2PError
+from espnet2_p2p.metrics import LOWER_IS_BETTER
 from espnet2_p2p.utils.stats import mean_ci95 as ci95
 
 NAMES = {
@@ -42,8 +43,9 @@ NAMES = {
     "lsd": "LSD",
     "mel_distance": "mel distance",
     "dnsmos": "DNSMOS",
+    "grid_share": "grid share",
+    "grid_line_db": "grid lines (dB)",
 }
-LOWER_IS_BETTER = {"lsd", "mel_distance"}
 
 
 class TableError(P2PError):
@@ -126,8 +128,9 @@ def build(summary: dict, scores, metrics: List[str], baselines: List[str],
         lines.append(f"| {system} | {rate} | " + " | ".join(cells) + f" | {acc} |")
     differences = [(s, b) for s in students for b in baselines] + [tuple(p) for p in pairs]
     if differences:
+        lower = ", ".join(NAMES.get(m, m) for m in metrics if m in LOWER_IS_BETTER) or "none"
         lines += ["", "Paired differences (mean ± 95% CI over the same utterances; positive is"
-                  " better for every column but LSD and mel distance):", "",
+                  f" better for every column but {lower}):", "",
                   f"| system - baseline | {head} |", "|---" * (len(metrics) + 1) + "|"]  # fmt: skip
         for s, b in differences:
             cells = ["{:+.3f} ± {:.3f}".format(*paired(scores, s, b, m)) for m in metrics]
@@ -164,7 +167,7 @@ def main(argv=None) -> None:
     )
     parser.add_argument("--decode_dir", type=Path, required=True, help="holds summary.json")
     parser.add_argument("--scores_dir", type=Path, required=True, help="holds scores.tsv")
-    parser.add_argument("--metrics", default="visqol,pesq_wb,stoi,mel_distance,dnsmos")
+    parser.add_argument("--metrics", default="visqol,pesq_wb,stoi,mel_distance,dnsmos,grid_share,grid_line_db")
     parser.add_argument("--baselines", default="", help="comma-separated system labels")
     parser.add_argument("--students", default="", help="comma-separated system labels")
     parser.add_argument("--teacher", default=None)

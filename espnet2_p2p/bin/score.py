@@ -11,7 +11,10 @@ to the reference's rate (or both to ``--fs``: a 16 kHz codec is scored at 16 kHz
 against a 48 kHz reference, so the band it never codes does not dominate LSD) and aligned
 to it (the cross-correlation lag within ``--max_shift_ms``), then scored with ViSQOL v3
 in speech mode (visqol-python, its bundled model), PESQ-wb, STOI, eSTOI, log-spectral
-distance, mel distance (silence masked) and DNSMOS (speechmos' bundled ONNX models).
+distance, mel distance (silence masked), DNSMOS (speechmos' bundled ONNX models) and the
+buzz at the code frame rate (``grid_share``: the share of the energy within 1.5 Hz of a
+multiple of ``--grid_rate``, about 0.06 for natural speech; ``grid_line_db``: how far those
+lines stand above their neighbours, about 0 dB; ``espnet2_p2p.metrics.frame_grid``).
 Nothing is downloaded.
 
 Optional scorers run only on model files the user already has (nothing is fetched):
@@ -45,7 +48,7 @@ from tqdm import tqdm
 
 from espnet2_p2p.data.prepare import read_table
 from espnet2_p2p.utils.stats import mean_ci95
-from espnet2_p2p.metrics import LOWER_IS_BETTER, METRICS
+from espnet2_p2p.metrics import GRID_METRICS, GRID_RATE, LOWER_IS_BETTER, METRICS
 
 LOWER_IS_BETTER = LOWER_IS_BETTER | {"wer"}
 
@@ -69,8 +72,8 @@ def _one_thread() -> None:
 
 
 def _score_job(job):
-    ref_path, hyp_path, metrics, max_shift_ms, utt, fs = job
-    return score_pair(ref_path, hyp_path, metrics, max_shift_ms, None, utt, fs)
+    ref_path, hyp_path, metrics, max_shift_ms, utt, fs, grid_rate = job
+    return score_pair(ref_path, hyp_path, metrics, max_shift_ms, None, utt, fs, grid_rate)
 
 
 def format_results(results, metrics: List[str]) -> str:
@@ -132,7 +135,7 @@ def previous_scores(output_dir: Path, metrics: List[str]):
 def run(ref: Path, hyps: List[Tuple[str, Path]], output_dir: Path, metrics: List[str],
         max_shift_ms: float = 50.0, extra=None, fs: Optional[int] = None,
         nj: int = 1, every: Optional[Dict[str, int]] = None,
-        force: bool = False) -> Dict[str, Dict[str, Dict[str, float]]]:  # fmt: skip
+        force: bool = False, grid_rate: float = GRID_RATE) -> Dict[str, Dict[str, Dict[str, float]]]:  # fmt: skip
     """Score every system; write scores.tsv, RESULTS.md and spectrograms.png.
 
     ``extra`` maps further metric names to callables (hyp, fs, utterance) -> float;
@@ -140,9 +143,13 @@ def run(ref: Path, hyps: List[Tuple[str, Path]], output_dir: Path, metrics: List
     ``nj`` > 1 scores utterances in that many processes (built-in metrics only);
     ``every`` maps slow metrics to K: they are scored on every K-th utterance only (the
     others get NaN, left out of means; RESULTS.md says on how many); ``force`` scores
-    systems whose scores in output_dir are up to date again (so does any ``extra``).
+    systems whose scores in output_dir are up to date again (so does any ``extra``);
+    ``grid_rate`` is the frame rate (Hz) whose grid ``grid_share`` and ``grid_line_db``
+    measure (default 50, P2PSynCodec's code rate).
     """
     every = every or {}
+    if not (isinstance(grid_rate, (int, float)) and 4 <= grid_rate <= 1000):
+        raise ScoreError(f"--grid_rate must be a frame rate from 4 to 1000 Hz, got {grid_rate}")
     if fs is not None and not (isinstance(fs, int) and 8000 <= fs <= 384000):
         raise ScoreError(f"--fs must be a sampling rate from 8000 to 384000 Hz, got {fs}")
     unknown = [m for m in metrics if m not in METRICS]
@@ -157,6 +164,8 @@ def run(ref: Path, hyps: List[Tuple[str, Path]], output_dir: Path, metrics: List
     if len(set(labels)) != len(labels):
         raise ScoreError(f"a system label is given twice: {labels}")
     settings = [metrics, sorted(every.items()), fs, max_shift_ms]
+    if any(m in GRID_METRICS for m in metrics):
+        settings.append(grid_rate)
     cache, before = ({}, {}) if force or extra else previous_scores(output_dir, metrics)
     new_cache = {}
     for label, hyp_dir in hyps:
@@ -181,7 +190,8 @@ def run(ref: Path, hyps: List[Tuple[str, Path]], output_dir: Path, metrics: List
             continue
         base = metrics[: len(metrics) - len(extra)]
         jobs = [
-            (ref_path, hyp_dir / f"{utt}.wav", [m for m in base if i % every.get(m, 1) == 0], max_shift_ms, utt, fs)
+            (ref_path, hyp_dir / f"{utt}.wav", [m for m in base if i % every.get(m, 1) == 0], max_shift_ms, utt, fs,
+             grid_rate)
             for i, (utt, ref_path) in enumerate(refs.items())
         ]  # fmt: skip
         if nj > 1 and not extra:
@@ -190,7 +200,7 @@ def run(ref: Path, hyps: List[Tuple[str, Path]], output_dir: Path, metrics: List
             with multiprocessing.get_context("fork").Pool(nj, initializer=_one_thread) as pool:
                 outputs = list(tqdm(pool.imap(_score_job, jobs), total=len(jobs), desc=f"scoring {label} ({nj} jobs)"))
         else:
-            outputs = [score_pair(*job[:4], extra, job[4], job[5]) for job in tqdm(jobs, desc=f"scoring {label}")]
+            outputs = [score_pair(*job[:4], extra, *job[4:]) for job in tqdm(jobs, desc=f"scoring {label}")]
         per_utt = {}
         for utt, (scores, _, (r, h, rate), utt_notes) in zip(refs, outputs):
             per_utt[utt] = {m: scores.get(m, float("nan")) for m in metrics}
@@ -241,6 +251,9 @@ def main(argv=None) -> None:
     parser.add_argument("--fs", type=int, default=None,
                         help="score at this rate (e.g. the codec's 16000 against 48 kHz"
                         " references); default: each reference's rate")  # fmt: skip
+    parser.add_argument("--grid_rate", type=float, default=GRID_RATE,
+                        help="the frame rate (Hz) whose grid grid_share and grid_line_db measure:"
+                        " the codec's code rate (default: %(default)s)")  # fmt: skip
     parser.add_argument("--nj", type=int, default=1, help="processes scoring utterances in parallel")
     parser.add_argument("--every", action="append", default=[], metavar="METRIC:K",
                         help="score a slow metric on every K-th utterance only (e.g. dnsmos:10)")
@@ -273,7 +286,7 @@ def main(argv=None) -> None:
                 raise ScoreError(f"--every wants METRIC:K with K >= 1, got {spec!r}")
             every[name] = int(k)
         run(args.ref, args.hyp, args.output_dir, args.metrics.split(","), args.max_shift_ms, extra,
-            args.fs, args.nj, every, args.force)
+            args.fs, args.nj, every, args.force, args.grid_rate)
     except ScoreError as e:
         sys.exit(f"score: {e}")
     print("\n## ".join((args.output_dir / "RESULTS.md").read_text().split("\n## ")[:2]))

@@ -11,10 +11,15 @@ from conftest import load_config, task_args, trained_like
 from espnet2_p2p import chunked
 
 
-@pytest.fixture(scope="module")
-def codecs():
-    teacher = trained_like(GANCodecTask.build_model(task_args(load_config("teacher_tiny.yaml"))))
-    student = GANCodecTask.build_model(task_args(load_config("student_tiny.yaml")))
+def with_upsample(config: dict, upsample: str) -> dict:
+    config["codec_conf"]["decoder_upsample"] = upsample
+    return config
+
+
+@pytest.fixture(scope="module", params=["transposed", "linear"])
+def codecs(request):
+    teacher = trained_like(GANCodecTask.build_model(task_args(with_upsample(load_config("teacher_tiny.yaml"), request.param))))
+    student = GANCodecTask.build_model(task_args(with_upsample(load_config("student_tiny.yaml"), request.param)))
     student.load_state_dict(teacher.state_dict(), strict=False)
     return {"teacher": teacher.codec, "student": student.eval().codec}
 

@@ -69,3 +69,50 @@ def test_training_forward_refuses_unbatched_audio(tiny_config):
     for codec in (P2PSynCodec(**copy.deepcopy(tiny_config["codec_conf"])), SecoustiCodec(**SMALL)):
         with pytest.raises(ValueError, match="must be a mono batch"):
             codec(torch.zeros(3200), forward_generator=True)
+
+
+def _reference_turn_grads(codec, x):
+    """The gradients of both turns computed the plain way: every discriminator pass run
+    afresh, the discriminator's weights differentiated in the generator turn too."""
+    out = codec.generator_pass(x)
+    p_hat = codec.discriminator(out["audio_hat"])
+    with torch.no_grad():
+        p = codec.discriminator(x)
+    loss, _ = codec.generator_loss(x, out)
+    loss = loss + codec.lambda_adv * codec.generator_adv_loss(p_hat) + codec.lambda_feat_match * codec.feat_match_loss(p_hat, p)
+    gen = dict(codec.generator.named_parameters())
+    g_grads = torch.autograd.grad(loss, [p for p in gen.values() if p.requires_grad], allow_unused=True)
+    real, fake = codec.discriminator_adv_loss(codec.discriminator(out["audio_hat"].detach()), codec.discriminator(x))
+    disc = [p for p in codec.discriminator.parameters()]
+    d_grads = torch.autograd.grad(real + fake, disc)
+    return g_grads, d_grads
+
+
+def test_adversarial_turns_update_as_the_plain_computation_does(tiny_config):
+    """The generator turn leaves the discriminator without gradients and hands its real
+    pass to the discriminator turn; the gradients of both turns are those of the plain
+    computation."""
+    conf = copy.deepcopy(tiny_config["codec_conf"])
+    conf.update(lambda_adv=1.0, lambda_feat_match=2.0)
+    conf["quantizer_conf"] = dict(conf.get("quantizer_conf") or {}, quantizer_dropout=0.0)
+    torch.manual_seed(0)
+    codec = P2PSynCodec(**conf).train()
+    x = 0.3 * torch.randn(2, 1, 3200)
+    codec.generator_pass(x)  # k-means initialisation; then no codebook update, so that
+    codec.generator.quantizer.eval()  # both computations see the same codebooks
+    ref_g, ref_d = _reference_turn_grads(codec, x)
+    codec._turns.clear()
+    calls = []
+    codec.discriminator.register_forward_hook(lambda *a: calls.append(1))
+    codec(x, forward_generator=True)["loss"].backward()
+    assert all(p.grad is None for p in codec.discriminator.parameters())
+    got_g = [p.grad for p in codec.generator.parameters() if p.requires_grad]
+    for a, b in zip(got_g, ref_g):
+        assert (a is None and b is None) or torch.allclose(a, b, atol=1e-6)
+    codec.generator.zero_grad(set_to_none=True)
+    codec(x, forward_generator=False)["loss"].backward()
+    for p, b in zip(codec.discriminator.parameters(), ref_d):
+        assert torch.allclose(p.grad, b, atol=1e-6)
+    assert all(p.grad is None for p in codec.generator.parameters())
+    assert len(calls) == 3  # fake and real in the generator turn, fake only in the other
+    assert all(p.requires_grad for p in codec.discriminator.parameters())

@@ -32,9 +32,19 @@ def test_build_model_from_tiny_config(tiny_model):
     assert tiny_model.codec.bitrate() == pytest.approx(2000.0)
 
 
+@pytest.fixture(scope="module")
+def linear_model(tiny_config):
+    torch.manual_seed(0)
+    config = copy.deepcopy(tiny_config)
+    config["codec_conf"]["decoder_upsample"] = "linear"
+    return GANCodecTask.build_model(task_args(config))
+
+
+@pytest.mark.parametrize("upsample", ["transposed", "linear"])
 @pytest.mark.parametrize("length", [1, 319, 320, 16000, 16001])
-def test_encode_decode_shapes(tiny_model, length):
-    codec = tiny_model.codec.eval()
+def test_encode_decode_shapes(tiny_model, linear_model, upsample, length):
+    model = tiny_model if upsample == "transposed" else linear_model
+    codec = model.codec.eval()
     x = 0.1 * torch.randn(2, 1, length)
     codes = codec.encode(x)
     assert codes.shape == (4, 2, math.ceil(length / 320))
@@ -45,7 +55,25 @@ def test_encode_decode_shapes(tiny_model, length):
     out = codec.inference(x[0, 0])
     assert out["wav"].shape == (length,)
     # ESPnet's wrapper accepts (B, T) and gives the same codes.
-    assert torch.equal(tiny_model.encode(x[:, 0]), codes)
+    assert torch.equal(model.encode(x[:, 0]), codes)
+
+
+def test_linear_upsampling_stamps_no_pattern_on_code_frames(tiny_model, linear_model):
+    """A steady latent: the linear decoder's MDCT frames are steady away from the edges,
+    the transposed conv's repeat a pattern every 8 frames (the 50 Hz buzz of issue 40)."""
+    z = torch.randn(1, 32, 1).expand(1, 32, 12)
+    steady = linear_model.codec.generator.decoder.eval()(z)[0, :, 24:-24]
+    assert (steady - steady[:, :1]).abs().max() < 1e-5
+    stamped = tiny_model.codec.generator.decoder.eval()(z)[0, :, 24:-24]
+    assert torch.allclose(stamped[:, :-8], stamped[:, 8:], atol=1e-5)  # period 8 ...
+    assert (stamped - stamped[:, :1]).abs().max() > 1e-2  # ... and not steady
+
+
+def test_the_causal_codec_refuses_linear_upsampling(tiny_config):
+    config = copy.deepcopy(tiny_config)
+    config["codec_conf"].update(decoder_upsample="linear", causal=True)
+    with pytest.raises(ValueError, match="decoder_upsample must be 'transposed'"):
+        GANCodecTask.build_model(task_args(config))
 
 
 def test_plain_only_decoding_differs_from_full(tiny_config):

@@ -121,6 +121,45 @@ def test_finetune_decoder_flag_trains_the_decoder(teacher_file):
     assert not any(k.startswith(("encoder.", "quantizer.rvq.")) for k in changed)
 
 
+@pytest.mark.parametrize("mode", ["student", "teacher"])
+def test_decoder_only_trains_the_decoder_alone_and_keeps_the_tokens(teacher_file, mode):
+    """Issue 40's decoder-side training: the student's predictors, the codebooks and the
+    encoder stay bit-identical (and so do the tokens); a teacher of the plain VQ alone
+    (num_pseudo 0) is trained the same way as the plain-only control."""
+    overrides = dict(decoder_only=True, lambda_adv=1.0, lambda_feat_match=2.0, decoder_upsample="linear")
+    if mode == "student":
+        model, args = build_student(**overrides)
+    else:
+        config = load_config("teacher_tiny.yaml")
+        config["codec_conf"].update(overrides, num_pseudo=0)
+        args = task_args(config)
+        model = GANCodecTask.build_model(args)
+    q = "codec.generator.quantizer.rvq.layers"
+    drop = ["codec.generator.decoder.upsample"]  # the teacher's decoder upsampled otherwise
+    if mode == "teacher":  # its plain VQ alone
+        drop += [f"{q}.1", f"{q}.2", f"{q}.3", "codec.generator.quantizer.layout"]
+    load_pretrained_model(f"{teacher_file}:::{','.join(drop)}", model, False)
+    optim_g, optim_d = GANCodecTask.build_optimizers(args, model)
+    x = 0.1 * torch.randn(2, 8000)
+    codec = model.codec
+    tokens = codec.eval().tokens(x.view(2, 1, -1)) if mode == "student" else codec.eval().encode(x.view(2, 1, -1))
+    before = copy.deepcopy(codec.generator.state_dict())
+    model.train()
+    assert not codec.generator.quantizer.training and not codec.generator.encoder.training
+    assert codec.generator.decoder.training
+    for turn, optim in ((True, optim_g), (False, optim_d)):
+        out = model(x, forward_generator=turn)
+        optim.zero_grad()
+        out["loss"].backward()
+        optim.step()
+    after = codec.generator.state_dict()
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed and all(k.startswith("decoder.") for k in changed)
+    assert out["stats"]["discriminator_loss"] > 0  # the discriminator trained too
+    again = codec.eval().tokens(x.view(2, 1, -1)) if mode == "student" else codec.eval().encode(x.view(2, 1, -1))
+    assert torch.equal(tokens, again)
+
+
 @pytest.mark.parametrize(
     "teacher_overrides, message",
     [

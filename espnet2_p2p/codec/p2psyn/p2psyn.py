@@ -75,8 +75,47 @@ class MDCTEncoder(torch.nn.Module):
         return self.downsample(run_blocks(h, self.input_norm, self.blocks, self.output_norm, mask))
 
 
+class LinearUpsample(torch.nn.Module):
+    """Linear interpolation of code frames (B, C, m) to MDCT frames (B, C, factor * m + 1).
+
+    Code frame j is placed at MDCT frame ``factor * j + factor // 2``, the middle of the
+    ``factor + 1`` frames the encoder's strided conv reads for it; the frames before the
+    first and after the last one repeat it. Nothing is learned: unlike a transposed conv,
+    which adds one learned pattern per code frame, a steady input gives a steady output,
+    and the interpolation's response is zero at every multiple of the code rate.
+    """
+
+    def __init__(self, factor: int):
+        super().__init__()
+        self.factor = factor
+        taps = 1.0 - torch.arange(1 - factor, factor).abs().float() / factor  # a triangle
+        self.register_buffer("kernel", taps.view(1, 1, -1), persistent=False)
+
+    def forward(self, h: torch.Tensor, frames: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """h (B, C, m); frames: valid code frames per item (B,), whose last frame is then
+        repeated past them (as when the item is alone)."""
+        b, c, m = h.shape
+        f = self.factor
+        if frames is not None:
+            last = (frames.long().clamp(min=1) - 1).view(-1, 1, 1)
+            index = torch.minimum(torch.arange(m, device=h.device).view(1, 1, -1), last)
+            h = h.gather(-1, index.expand(b, c, m))
+        h = torch.nn.functional.pad(h, (1, 1), mode="replicate")
+        up = torch.nn.functional.conv_transpose1d(h.reshape(b * c, 1, m + 2), self.kernel, stride=f)
+        start = 2 * f - 1 - f // 2  # code frame j peaks at f * (j + 1) + f - 1 before the cut
+        return up[:, 0, start : start + f * m + 1].reshape(b, c, f * m + 1)
+
+
+UPSAMPLERS = ("transposed", "linear")
+
+
 class MDCTDecoder(torch.nn.Module):
-    """Latent (B, latent_dim, m) -> MDCT coefficients (B, H, downsample * m + 1)."""
+    """Latent (B, latent_dim, m) -> MDCT coefficients (B, H, downsample * m + 1).
+
+    ``upsample`` is how code frames become MDCT frames: "transposed" (a transposed conv
+    of kernel downsample + 1, the layout of the models trained before issue 40) or
+    "linear" (a conv of kernel 3 at the code rate, then :class:`LinearUpsample`).
+    """
 
     def __init__(
         self,
@@ -87,11 +126,19 @@ class MDCTDecoder(torch.nn.Module):
         kernel_size: int,
         downsample: int,
         latent_dim: int,
+        upsample: str = "transposed",
     ):
         super().__init__()
-        self.upsample = torch.nn.ConvTranspose1d(
-            latent_dim, channels, downsample + 1, stride=downsample
-        )
+        if upsample not in UPSAMPLERS:
+            raise ValueError(f"decoder_upsample must be one of {UPSAMPLERS}, got {upsample!r}")
+        self.upsample_mode = upsample
+        if upsample == "transposed":
+            self.upsample = torch.nn.ConvTranspose1d(
+                latent_dim, channels, downsample + 1, stride=downsample
+            )
+        else:
+            self.project = torch.nn.Conv1d(latent_dim, channels, 3, padding=1)
+            self.interpolate = LinearUpsample(downsample)
         self.input_norm = ChannelLayerNorm(channels, eps=1e-6)
         self.blocks = torch.nn.Sequential(
             *[ConvNeXtV2Block(channels, ffn_channels, kernel_size) for _ in range(num_blocks)]
@@ -105,7 +152,12 @@ class MDCTDecoder(torch.nn.Module):
         """z (B, D, m); masks: optional (code-frame mask (B, 1, m), MDCT-frame mask
         (B, 1, 8m + 1)), 1 on valid frames."""
         frame_mask, mask = (None, None) if masks is None else masks
-        h = self.upsample(_masked(z, frame_mask))
+        z = _masked(z, frame_mask)
+        if self.upsample_mode == "transposed":
+            h = self.upsample(z)
+        else:
+            frames = None if frame_mask is None else frame_mask.sum(-1).view(-1)
+            h = self.interpolate(self.project(z), frames)
         return _masked(self.output_conv(run_blocks(h, self.input_norm, self.blocks, self.output_norm, mask)), mask)
 
 
@@ -124,6 +176,7 @@ class P2PSynGenerator(GeneratorBase):
         downsample: int,
         latent_dim: int,
         quantizer: torch.nn.Module,
+        decoder_upsample: str = "transposed",
     ):
         super().__init__()
         self.mdct = MDCT(mdct_frame_length, mdct_hop_length, mdct_window)
@@ -138,7 +191,7 @@ class P2PSynGenerator(GeneratorBase):
         )
         self.encoder = MDCTEncoder(in_channels=mdct_hop_length, **arch)
         self.quantizer = quantizer
-        self.decoder = MDCTDecoder(out_channels=mdct_hop_length, **arch)
+        self.decoder = MDCTDecoder(out_channels=mdct_hop_length, upsample=decoder_upsample, **arch)
 
     def frame_masks(self, frames: torch.Tensor, max_frames: int):
         """Masks for a batch whose item b has ``frames[b]`` code frames: code-frame mask
@@ -203,6 +256,11 @@ class P2PSynCodec(GANCodecBase):
         kernel_size (int): Kernel of the depthwise and input/output convs.
         downsample (int): MDCT frames per code frame.
         latent_dim (int): Dimension of the quantized latent.
+        decoder_upsample (str): How the decoder turns code frames into MDCT frames:
+            "transposed" (a transposed conv, which stamps a learned pattern on every code
+            frame: the 50 Hz buzz of issue 40) or "linear" (a conv at the code rate, then
+            linear interpolation). The causal variant has its own decoder and takes
+            "transposed" only.
         codebook_size (int): Entries of the plain codebook (sets the bitrate).
         num_pseudo (int): N, the residual codebooks beyond the plain one.
         pseudo_codebook_size (Optional[int]): Entries of each residual codebook
@@ -218,6 +276,11 @@ class P2PSynCodec(GANCodecBase):
             (decay, kmeans_init, kmeans_iters, threshold_ema_dead_code, quantizer_dropout).
         finetune_decoder (bool): Student: also train the decoder on predicted codewords
             with the reconstruction (and, if lambda_adv > 0, adversarial) losses.
+        decoder_only (bool): Train the decoder (and the discriminator) alone: the
+            encoder, the codebooks and a student's predictors stay exactly as they are
+            (no gradient, no codebook update, no dropout), so the tokens, and with them
+            the entropy prior and the bit rate, do not change (issue 40's decoder-side
+            training; a teacher with ``num_pseudo: 0`` is then the plain-only control).
         discriminator_params (Optional[Dict]): Arguments of
             :class:`P2PSynDiscriminator`.
         mel_loss_params (Optional[Dict]): Arguments of :class:`MultiResolutionLogMelLoss`
@@ -249,6 +312,7 @@ class P2PSynCodec(GANCodecBase):
         kernel_size: int = 7,
         downsample: int = 8,
         latent_dim: int = 32,
+        decoder_upsample: str = "transposed",
         codebook_size: int = 1024,
         num_pseudo: int = 3,
         pseudo_codebook_size: Optional[int] = None,
@@ -258,6 +322,7 @@ class P2PSynCodec(GANCodecBase):
         predictor_conf: Optional[Dict[str, Any]] = None,
         quantizer_conf: Optional[Dict[str, Any]] = None,
         finetune_decoder: bool = False,
+        decoder_only: bool = False,
         discriminator_params: Optional[Dict[str, Any]] = None,
         mel_loss_params: Optional[Dict[str, Any]] = None,
         mdct_loss_power: float = 0.5,
@@ -290,6 +355,9 @@ class P2PSynCodec(GANCodecBase):
             causal=causal,
         )
         self.causal = causal
+        if causal and decoder_upsample != "transposed":
+            raise ValueError("the causal P2PSynCodec has its own decoder: decoder_upsample must be 'transposed'")
+        extra = {} if causal else {"decoder_upsample": decoder_upsample}
         self.generator = (CausalP2PSynGenerator if causal else P2PSynGenerator)(
             mdct_frame_length=mdct_frame_length,
             mdct_hop_length=mdct_hop_length,
@@ -301,6 +369,7 @@ class P2PSynCodec(GANCodecBase):
             downsample=downsample,
             latent_dim=latent_dim,
             quantizer=quantizer,
+            **extra,
         )
         self.setup_gan(sampling_rate, discriminator_params, mel_loss_params, adv_loss_type,
                        lambda_adv, lambda_feat_match, cache_generator_outputs)  # fmt: skip
@@ -310,9 +379,23 @@ class P2PSynCodec(GANCodecBase):
         self.lambda_mdct = lambda_mdct
         self.lambda_commit = lambda_commit
         self.lambda_ce = lambda_ce
-        self.finetune_decoder = finetune_decoder
+        self.decoder_only = decoder_only
+        self.finetune_decoder = finetune_decoder or decoder_only
         if self.is_student:
             self._freeze_for_stage2()
+        if decoder_only:
+            self.generator.encoder.requires_grad_(False)
+            self.generator.quantizer.requires_grad_(False)
+            self.train(self.training)
+
+    def train(self, mode: bool = True):
+        """As ``torch.nn.Module.train``; with ``decoder_only`` the encoder and the quantizer
+        stay in eval mode (no codebook update, no quantizer or predictor dropout)."""
+        super().train(mode)
+        if getattr(self, "decoder_only", False):
+            self.generator.encoder.eval()
+            self.generator.quantizer.eval()
+        return self
 
     @property
     def is_student(self) -> bool:
@@ -413,6 +496,8 @@ class P2PSynCodec(GANCodecBase):
         else:
             loss = self.lambda_commit * vq.commit_loss
             stats.update(commit_loss=vq.commit_loss.item())
+        if self.decoder_only:  # nothing those terms reach is trained
+            loss = torch.zeros((), device=audio.device)
         if "audio_hat" in out:
             mel_l1, mel_l2 = self.mel_loss(out["audio_hat"], audio)
             mdct_loss = compressed_mdct_mse(out["coeffs_hat"], out["coeffs"], self.mdct_loss_power)
