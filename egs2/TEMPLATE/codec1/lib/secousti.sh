@@ -23,7 +23,7 @@ codec_stage2() {
         if done_or_force "${dumpdir}/${set}/frame_labels/.done"; then continue; fi
         log "stage 2: ${text_unit} labels aligned to ${set} -> ${dumpdir}/${set}/frame_labels"
         python -m espnet2_p2p.bin.frame_labels --data_dir "${dumpdir}/${set}" \
-            --out_dir "${dumpdir}/${set}/frame_labels" --unit "${text_unit}" --unit_list "${units}" \
+            --out_dir "${dumpdir}/${set}/frame_labels" --unit "${text_unit}" --text_norm "${text_norm}" --unit_list "${units}" \
             --bpe_model "${dumpdir}/${train_set}/frame_labels/bpe.model" --nbpe "${nbpe}"
         touch "${dumpdir}/${set}/frame_labels/.done"
     done
