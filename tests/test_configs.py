@@ -103,3 +103,17 @@ def test_the_command_line_prints_a_merged_value_dotted_keys_included(capsys):
     assert capsys.readouterr().out.split() == ["-", "0.8", "-", "0.99"]
     assert main([str(CONF / "student_long_ft.yaml"), "optim_conf.nothing.deeper"]) == 0
     assert capsys.readouterr().out.strip() == ""
+
+
+@pytest.mark.parametrize("name", ["secousti_21hz_small", "secousti_21hz_long"])
+def test_the_speechocean762_secousti_budgets_keep_the_21_hz_point(name):
+    """The CPU budgets of run.sh --codec secousti code at secousti_21hz.yaml's rate: the same
+    hop (768 samples, 20.83 Hz) and FSQ levels (13 bits a frame: 270.8 bit/s)."""
+    paper, small = codec_conf("secousti_21hz"), codec_conf(name)
+    for conf in (paper, small):
+        assert conf["mdct_hop_length"] * conf["downsample"] == 768
+    assert small["fsq_levels"] == paper["fsq_levels"] and small["sampling_rate"] == paper["sampling_rate"]
+    config = load_config(f"{name}.yaml")
+    assert config["chunk_length"] % 768 == 0
+    if name.endswith("_long"):  # the campaign: the small budget trained longer, nothing else
+        assert raw(name)["base"] == "secousti_21hz_small.yaml" and small == codec_conf("secousti_21hz_small")

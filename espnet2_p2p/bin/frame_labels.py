@@ -7,7 +7,9 @@
 Text units: ``phoneme`` runs ``espeak-ng -q -x`` on each transcript (stress marks
 removed; what the mini corpus uses), ``bpe`` trains a sentencepiece model on the
 training transcripts (``--bpe_model`` reuses one for dev/test), ``char`` takes
-letters. Unit 0 is ``<sil>``.
+letters. Unit 0 is ``<sil>``. ``--text_norm lower`` lowercases the transcripts first
+(for all-caps corpora such as speechocean762: espeak-ng reads a short all-caps word as
+an abbreviation, "IT" as the letters I and T).
 
 Alignment (computed here, no model needed, and crude on purpose): an energy detector
 (20 ms frames, speech where the level is within ``--threshold_db`` of the loudest
@@ -33,6 +35,7 @@ from tqdm import tqdm
 from espnet2_p2p.data.prepare import read_table
 
 SIL = "<sil>"
+TEXT_NORMS = {"none": lambda text: text, "lower": str.lower}
 
 
 def phonemes(text: str, voice: str = "en") -> List[str]:
@@ -81,6 +84,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser.add_argument("--unit", choices=["phoneme", "bpe", "char"], default="phoneme")
     parser.add_argument("--unit_list", type=Path, required=True,
                         help="unit inventory: written if missing (training set), read otherwise")  # fmt: skip
+    parser.add_argument("--text_norm", choices=list(TEXT_NORMS), default="none",
+                        help="transcript normalisation before the units")  # fmt: skip
     parser.add_argument("--bpe_model", type=Path, help="sentencepiece model (--unit bpe)")
     parser.add_argument("--nbpe", type=int, default=100)
     parser.add_argument("--voice", default="en")
@@ -89,7 +94,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 
     wavs = read_table(args.data_dir / "wav.scp")
-    texts = read_table(args.data_dir / "text")
+    texts = {key: TEXT_NORMS[args.text_norm](text) for key, text in read_table(args.data_dir / "text").items()}
     missing = sorted(set(wavs) - set(texts))
     if missing:
         raise SystemExit(f"{args.data_dir}/text has no transcript for {len(missing)} utterances, e.g. {missing[:3]}")
@@ -143,7 +148,8 @@ def main(argv: Optional[List[str]] = None) -> None:
         np.save(path, labels)
         lines.append(f"{key} {path}")
     (args.out_dir / "frame_labels.scp").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    info = {"unit": args.unit, "num_units": len(inventory), "utterances": len(lines), "unknown_units": unknown}
+    info = {"unit": args.unit, "text_norm": args.text_norm, "num_units": len(inventory),
+            "utterances": len(lines), "unknown_units": unknown}  # fmt: skip
     (args.out_dir / "info.json").write_text(json.dumps(info, indent=2) + "\n")
     logging.info("wrote %s: %s", args.out_dir / "frame_labels.scp", info)
 

@@ -27,6 +27,17 @@ def test_phonemes_from_espeak():
     assert 5 <= len(units) <= 12 and all(u and "'" not in u for u in units)
 
 
+def test_lowercasing_keeps_espeak_from_spelling_all_caps_words():
+    """speechocean762's transcripts are upper case: espeak-ng reads a short all-caps word as
+    an abbreviation (IT as the letters I, T), so the recipe lowercases them first."""
+    caps = "WE CALL IT BEAR"
+    lower = frame_labels.TEXT_NORMS["lower"](caps)
+    assert lower == "we call it bear" and frame_labels.TEXT_NORMS["none"](caps) == caps
+    spelled, read = frame_labels.phonemes(caps), frame_labels.phonemes(lower)
+    assert "aI" in spelled and "aI" not in read  # "IT": the names of I and T, against the word "it"
+    assert len(spelled) > len(read)
+
+
 def test_labels_for_a_data_dir(tmp_path):
     data = tmp_path / "data"
     data.mkdir()

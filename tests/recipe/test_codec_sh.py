@@ -110,6 +110,56 @@ def test_speechocean762_recipe_splits_speakers_apart(tmp_path):
     assert "real clips" in proc.stdout
 
 
+@pytest.mark.slow
+def test_speechocean762_recipe_trains_and_codes_secousti(tmp_path):
+    """run.sh --codec secousti on a fake corpus, stages 1-8 with a few training steps of
+    conf/secousti_21hz_small.yaml: labels from the lowercased transcripts, the training
+    (then continued for one more epoch, as a campaign is), .p2p files of both sets that
+    p2p-codec decodes, RESULTS_secousti.md and the packed model."""
+    import json
+
+    import soundfile as sf
+
+    corpus = make_speechocean762(tmp_path / "src")
+    recipe = recipe_copy(tmp_path, "speechocean762")
+    real = tmp_path / "real"
+    real.mkdir()
+    for wav in sorted((corpus / "WAVE" / "SPEAKER0002").glob("*.WAV"))[:2]:  # stands for real clips
+        shutil.copy(wav, real / (wav.stem + ".wav"))
+    exp = tmp_path / "exp"
+    tiny = "--num_iters_per_epoch 4 --batch_size 2 --use_tensorboard false --use_matplotlib false"
+    common = ["--codec", "secousti", "--corpus_dir", corpus, "--real_speech_dir", real, "--expdir", exp,
+              "--train_args", tiny, "--min_duration", "0.1"]  # fmt: skip
+    proc = sh([recipe / "run.sh", *common, "--teacher_max_epoch", "1"], recipe)
+    assert "SecoustiCodec, one training on one thread" in proc.stdout and "no student stage" in proc.stdout
+    info = json.loads((recipe / "dump" / "train" / "frame_labels" / "info.json").read_text())
+    assert info["text_norm"] == "lower" and info["unknown_units"] == 0
+    config = (exp / "secousti" / "config.yaml").read_text()
+    assert "downsample: 32" in config and "num_text_units: 128" in config  # the 21 Hz point, small
+    assert (exp / "secousti" / "valid.mel_l1_loss.best.pth").exists()
+    assert not (exp / "teacher").exists() and not (exp / "queue_a.log").exists()
+    for set_name in ("test", "real_speech"):
+        wavs = read_col(recipe / "dump" / set_name / "wav.scp")
+        p2p = sorted((exp / f"decode_secousti_{set_name}" / "secousti" / "bitstreams").glob("*.p2p"))
+        assert [p.stem for p in p2p] == sorted(wavs), set_name
+    first = p2p[0]
+    out = tmp_path / "decoded.wav"
+    run = subprocess.run([sys.executable, "-m", "espnet2_p2p.bin.p2p_codec", "decode", first, out,
+                          "--model", exp / "secousti", "-q"], capture_output=True, text=True, env=env())  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert sf.info(str(out)).frames == sf.info(wavs[first.stem]).frames
+    results = (recipe / "RESULTS_secousti.md").read_text()
+    for set_name in ("test", "real_speech"):
+        section = results.split(f"## {set_name}\n", 1)[1]
+        assert re.search(r"^\| secousti \| 0\.27\d* \|", section, re.M), results
+    assert "| secousti | 6561 |" in results  # the token probe's row
+    assert (exp / "secousti_packed.zip").exists() and (recipe / "dump" / "tokens_secousti" / "test" / ".done").exists()
+    # Continuing (a campaign's next session): the training resumes from its checkpoint.
+    sh([recipe / "run.sh", *common, "--stage", "3", "--stop_stage", "3", "--teacher_max_epoch", "2"], recipe)
+    log = (exp / "secousti" / "train.log").read_text()
+    assert log.count("1epoch results") == 1 and log.count("2epoch results") == 1
+
+
 def test_speechocean762_bad_corpus_stops_with_one_line(tmp_path):
     corpus = make_speechocean762(tmp_path / "src", test_speakers=5, train_speakers=1, utts_per_speaker=1)
     recipe = recipe_copy(tmp_path, "speechocean762")

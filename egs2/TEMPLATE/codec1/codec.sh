@@ -73,6 +73,8 @@ prior_max_seconds=      # stage 8: code at most this much training audio for a p
 force=false
 codec=p2psyn            # p2psyn (teacher + student) or secousti (one model, stages 2, 3, 5-8)
 text_unit=phoneme       # secousti: text units of the contrastive term: phoneme (espeak-ng), bpe, char
+text_norm=none          # secousti: none, or lower: transcripts lowercased before the text units (espeak-ng
+                        #   spells short all-caps words letter by letter: IT as the letters I, T)
 secousti_ablation=false # secousti: also train without the contrastive term; speaker probe in stage 6
 
 usage() { sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; echo; echo "Options (default):"; \

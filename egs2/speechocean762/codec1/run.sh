@@ -21,12 +21,19 @@
 #                  plain-only, student and student_ft with the budget of the non-causal ones
 # Then decoding and scoring (stages 5-6) of all of them on the test speakers and, out of
 # domain, on the real clips in --real_speech_dir when it exists; RESULTS.md holds the tables.
+#
+# --codec secousti: SecoustiCodec at 21 Hz (0.27 kbps) instead, one training on one thread
+# (conf/secousti_21hz_BUDGET.yaml, in EXPDIR/secousti), on the same data: stage 2 also writes
+# its text-unit labels (espeak-ng phonemes of the lowercased transcripts, README.md); stages
+# 5-6 decode and score it on the same sets (RESULTS_secousti.md), stages 7-8 dump its tokens
+# and pack it (EXPDIR/secousti_packed.zip).
 # Other options go to ../../TEMPLATE/codec1/codec.sh (./run.sh --help lists them).
 set -euo pipefail
 cd "$(dirname "$0")"
 
 stage=1
 stop_stage=8
+codec=p2psyn              # p2psyn, or secousti (SecoustiCodec: one training, conf/secousti_21hz_BUDGET.yaml)
 jobs=2                    # trainings run at the same time (one thread each)
 ablation=true             # also the N = 1 and N = 5 ablation
 ablation_epochs=5         # the ablation teachers' epochs (the main teacher: its config's)
@@ -43,7 +50,7 @@ restore=                  # a packed zip (a shipped model): its teacher and stud
 passthrough=()
 while [ $# -gt 0 ]; do
     case "$1" in
-        --stage|--stop_stage|--jobs|--ablation|--ablation_epochs|--ablation_student_epochs|--causal|--real_speech_dir|--train_args|--expdir|--budget|--ship|--restore)
+        --stage|--stop_stage|--codec|--jobs|--ablation|--ablation_epochs|--ablation_student_epochs|--causal|--real_speech_dir|--train_args|--expdir|--budget|--ship|--restore)
             [ $# -ge 2 ] || { echo "run.sh: $1 needs a value" >&2; exit 1; }
             printf -v "${1#--}" '%s' "$2"; shift 2 ;;
         --help|-h) sed -n '2,/^set -euo/p' "$0" | sed 's/^# \{0,1\}//'; exec ../../TEMPLATE/codec1/codec.sh --help ;;
@@ -60,9 +67,17 @@ case ${ship} in
 esac
 
 conf=../../../conf
+case ${codec} in
+    p2psyn) codec_opts=(); pack_opts=(--teacher_dir "${expdir}/teacher" "${pack[@]}") ;;
+    # espeak-ng spells short all-caps words (IT, US) letter by letter: the contrastive term's
+    # phonemes come from the lowercased transcripts
+    secousti) codec_opts=(--codec secousti --train_config "${conf}/secousti_21hz_${budget}.yaml" --text_norm lower)
+              pack_opts=() ;;
+    *) echo "run.sh: --codec is p2psyn or secousti, not '${codec}'" >&2; exit 1 ;;
+esac
 # shellcheck source=../../TEMPLATE/codec1/lib/local.sh
 . ../../TEMPLATE/codec1/lib/local.sh
-codec() { budget_codec speechocean762 "${budget}" "${passthrough[@]}" --train_args "${train_args}" "$@"; }
+codec() { budget_codec speechocean762 "${budget}" "${passthrough[@]}" --train_args "${train_args}" "${codec_opts[@]}" "$@"; }
 log() { echo "[$(date '+%H:%M:%S')] $*"; }
 in_range() { [ "${stage}" -le "$1" ] && [ "${stop_stage}" -ge "$1" ]; }
 
@@ -138,7 +153,10 @@ queue_b() {
     if [ "${ablation}" = true ]; then ablate 1 && ablate 5 || return 1; fi
     if [ "${causal}" = true ]; then codec "${causal_pair[@]}" && codec "${causal_ft[@]}" || return 1; fi
 }
-if in_range 3 || in_range 4; then
+if [ "${codec}" = secousti ] && { in_range 3 || in_range 4; }; then
+    log "stages 3-4: SecoustiCodec, one training on one thread (log: ${expdir}/secousti/train.log)"
+    ( export OMP_NUM_THREADS=1; codec --stage 3 --stop_stage 4 ) || exit 1
+elif in_range 3 || in_range 4; then
     log "stages 3-4: trainings in ${jobs} queue(s), one thread each (logs: ${expdir}/*/train.log)"
     mkdir -p "${expdir}"
     if [ -n "${restore}" ]; then  # teacher/, and student/ or student_ft/ (a fine-tuned decoder)
@@ -185,25 +203,48 @@ student_causal_ft:${expdir}/student_causal_ft/config.yaml:${expdir}/student_caus
 teacher_causal:${expdir}/teacher_causal/config.yaml:${expdir}/teacher_causal/${m}"
     pairs+=,student_causal-student_expected,student_causal_ft-student_ft,student_causal_ft-plain_only_causal,teacher_causal-teacher
 fi
+# stages 5-6 decode and score these systems into EXPDIR/{decode,scores}_SET, or (--codec secousti) the
+# SecoustiCodec experiment into EXPDIR/{decode,scores}_secousti_SET (codec.sh's lib/secousti.sh)
+if [ "${codec}" = secousti ]; then suffix=_secousti; system_opts=(); else suffix=; system_opts=(--systems "${systems}"); fi
 if in_range 5; then
     # decoding is single-threaded: one process per test set, side by side
     pids=()
     for set in ${test_sets}; do
         ( export OMP_NUM_THREADS=1
-          codec --stage 5 --stop_stage 5 --test_sets "${set}" --systems "${systems}" > "${expdir}/decode_${set}.log" 2>&1 ) &
+          codec --stage 5 --stop_stage 5 --test_sets "${set}" "${system_opts[@]}" > "${expdir}/decode${suffix}_${set}.log" 2>&1 ) &
         pids+=($!)
     done
-    for pid in "${pids[@]}"; do wait "${pid}" || { tail -n 5 ${expdir}/decode_*.log; exit 1; }; done
+    for pid in "${pids[@]}"; do wait "${pid}" || { tail -n 5 "${expdir}"/decode"${suffix}"_*.log; exit 1; }; done
 fi
 if in_range 6; then
     for set in ${test_sets}; do
         # DNSMOS costs about 2 s an utterance here: on every 10th test utterance (all real clips)
         sparse=(); [ "${set}" = test ] && sparse=(--score_args "--every dnsmos:10")
-        codec --stage 6 --stop_stage 6 --test_sets "${set}" --systems "${systems}" --score_fs 16000 \
+        codec --stage 6 --stop_stage 6 --test_sets "${set}" "${system_opts[@]}" --score_fs 16000 \
             --score_nj "${jobs}" "${sparse[@]}"
     done
 fi
-if in_range 6; then
+if in_range 6 && [ "${codec}" = secousti ]; then
+    {
+        echo "# speechocean762: SecoustiCodec at 21 Hz (0.27 kbps) on real speech"
+        echo
+        echo "Produced by egs2/speechocean762/codec1/run.sh --codec secousti --budget ${budget} (stages 5-6):"
+        echo "conf/secousti_21hz_${budget}.yaml, trained on the text-unit labels of the lowercased transcripts."
+        echo "The sets of RESULTS.md (test: 25 unseen speakers; real_speech: real clips out of domain),"
+        echo "scored at 16 kHz. Its rows sit beside those of RESULTS.md (P2PSynCodec, 0.5 kbps); where"
+        echo "P2PSynCodec was decoded in the same experiment dir (${expdir}), its systems are in these tables too."
+        for set in ${test_sets}; do
+            echo
+            python -m espnet2_p2p.bin.results_table --decode_dir "${expdir}/decode_secousti_${set}" \
+                --scores_dir "${expdir}/scores_secousti_${set}" --title "${set}" \
+                --output "${expdir}/table_secousti_${set}.md" >/dev/null
+            cat "${expdir}/table_secousti_${set}.md"
+            echo; echo "Spectrograms: ${expdir}/scores_secousti_${set}/spectrograms.png"
+        done
+        echo; sed 's/^# /## /' "${expdir}/token_probe.md"
+    } > RESULTS_secousti.md
+    log "results: $(pwd)/RESULTS_secousti.md"
+elif in_range 6; then
     {
         echo "# speechocean762: P2PSynCodec at 0.5 kbps on real speech"
         echo
@@ -237,7 +278,7 @@ if in_range 6; then
 fi
 if in_range 7 || in_range 8; then
     # tokens and the packed model of the student that ships: student_ft (EXPDIR/p2psyn_ft_packed.zip)
-    # or, with --ship student, the student before decoder fine-tuning (EXPDIR/p2psyn_packed.zip)
-    codec --stage $(( stage > 7 ? stage : 7 )) --stop_stage "${stop_stage}" --test_sets test \
-        --teacher_dir ${expdir}/teacher "${pack[@]}"
+    # or, with --ship student, the student before decoder fine-tuning (EXPDIR/p2psyn_packed.zip);
+    # --codec secousti: SecoustiCodec's (EXPDIR/secousti_packed.zip)
+    codec --stage $(( stage > 7 ? stage : 7 )) --stop_stage "${stop_stage}" --test_sets test "${pack_opts[@]}"
 fi

@@ -23,7 +23,7 @@ codec_stage2() {
         if done_or_force "${dumpdir}/${set}/frame_labels/.done"; then continue; fi
         log "stage 2: ${text_unit} labels aligned to ${set} -> ${dumpdir}/${set}/frame_labels"
         python -m espnet2_p2p.bin.frame_labels --data_dir "${dumpdir}/${set}" \
-            --out_dir "${dumpdir}/${set}/frame_labels" --unit "${text_unit}" --unit_list "${units}" \
+            --out_dir "${dumpdir}/${set}/frame_labels" --unit "${text_unit}" --text_norm "${text_norm}" --unit_list "${units}" \
             --bpe_model "${dumpdir}/${train_set}/frame_labels/bpe.model" --nbpe "${nbpe}"
         touch "${dumpdir}/${set}/frame_labels/.done"
     done
@@ -37,7 +37,7 @@ codec_stage3() {
     [ -s "${dumpdir}/${train_set}/frame_labels/frame_labels.scp" ] || die "frame labels are missing: run stage 2 with --codec secousti"
     local units limit
     units=$(wc -l < "${dumpdir}/${train_set}/frame_labels/units.txt")
-    limit=$(sed -n 's/^ *num_text_units: *\([0-9]*\).*/\1/p' "${train_config}")
+    limit=$(python -m espnet2_p2p.utils.config "${train_config}" codec_conf.num_text_units)  # its base configs merged
     [ "${units}" -le "${limit:-0}" ] || die "${units} text units, ${train_config} has num_text_units ${limit:-0}"
     log "stage 3: SecoustiCodec training -> ${secousti_exp}"
     run_train "${train_config}" "${secousti_exp}" "${teacher_max_epoch}" "${labels[@]}"
