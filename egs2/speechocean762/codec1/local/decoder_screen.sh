@@ -8,7 +8,7 @@
 #   NAME:UPSAMPLE:ADV   UPSAMPLE transposed (today's) or linear; ADV 1 with the paper's
 #                       discriminators (lambda_adv 1, lambda_feat_match 2), 0 mel + MDCT only
 #
-#   local/decoder_screen.sh [--expdir DIR] [--epochs 5] [--arms "..."] [--zip ZIP] [--dnsmos_every 1]
+#   local/decoder_screen.sh [--expdir DIR] [--epochs 3] [--arms "..."] [--zip ZIP] [--dnsmos_every 1]
 #
 # Then the last epoch of every arm and the shipped student are decoded through .p2p files and
 # scored on dev (held-out utterances of training speakers): RESULTS.md of the _decscreen run,
@@ -18,7 +18,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 expdir=${HOME}/exp/speechocean762_decoder_screen
-epochs=5
+epochs=3
 arms="tconv_mel:transposed:0 linear_mel:linear:0 tconv_gan:transposed:1 linear_gan:linear:1"
 zip=../../../espnet2_p2p/pretrained/speechocean762_long_ft.zip
 dnsmos_every=1

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Issue 40's decoder campaign: the shipped student's decoder trained for natural speech
+# (conf/student_long_gan.yaml: linear upsampling, the paper's discriminators, only the decoder
+# and discriminators learning, so the tokens and the bit rate stay the shipped model's) and its
+# fair control, the teacher's plain VQ alone with the same decoder training from the same
+# (teacher's) decoder weights (conf/plain_only_long_gan.yaml), step for step on one thread:
+# both train to the first epoch of --rounds, then both to the next, and so on. After each
+# round its epoch is kept (EXPDIR/student_gan/snapshots/, EXPDIR/student_plain_only_gan/snapshots/) and both are decoded through .p2p files
+# and scored on dev (EXPDIR/curve/), and the learning curve is drawn again
+# (EXPDIR/curve/quality_curve.png and .md: DNSMOS, ViSQOL and the 50 Hz grid lines against
+# training steps).
+#
+#   local/decoder_campaign.sh [--expdir ~/exp/speechocean762] [--rounds "5 15 30 55 110 220"]
+#                             [--zip ZIP] [--systems "student_gan plain_only_gan"] [--dnsmos_every 1]
+#
+# Resumable: the same command continues (each training from its checkpoint.pth; a round
+# already scored is not scored again). Run stages 1-2 of run.sh first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+expdir=${HOME}/exp/speechocean762
+rounds="5 15 30 55 110 220"
+zip=../../../espnet2_p2p/pretrained/speechocean762_long_ft.zip
+systems="student_gan plain_only_gan"
+dnsmos_every=1
+# shellcheck source=../../../TEMPLATE/codec1/lib/local.sh
+. ../../TEMPLATE/codec1/lib/local.sh
+parse_options decoder_campaign.sh "$@"
+[ -s dump/dev/wav.scp ] || { echo "decoder_campaign.sh: dump/dev/wav.scp is missing: run stages 1-2" >&2; exit 1; }
+[ -f "${zip}" ] || { echo "decoder_campaign.sh: ${zip} does not exist" >&2; exit 1; }
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+log() { echo "[$(date '+%H:%M:%S')] $*"; }
+mkdir -p "${expdir}"
+expdir=$(cd "${expdir}" && pwd)
+conf=$(cd ../../../conf && pwd)
+codec() { budget_codec speechocean762 long "$@"; }
+q=codec.generator.quantizer
+new_upsampler=(--new codec.generator.decoder.upsample --new codec.generator.decoder.project)
+
+exp_of() { echo "${expdir}/student_${1#student_}"; }  # codec.sh's stage 4 trains EXPDIR/student<tag>
+
+init_of() {  # init_of SYSTEM: the .pth the system's training starts from
+    local system=$1 init
+    init=$(exp_of "$1")/init.pth
+    mkdir -p "$(dirname "${init}")"
+    if [ ! -f "${init}" ]; then
+        case ${system} in
+            student_gan) python -m espnet2_p2p.bin.init_model --packed "${zip}" --name student --decoder_of teacher \
+                --config "${conf}/student_long_gan.yaml" --output "${init}" "${new_upsampler[@]}" ;;
+            plain_only_gan) python -m espnet2_p2p.bin.init_model --packed "${zip}" --name teacher \
+                --config "${conf}/plain_only_long_gan.yaml" --output "${init}" "${new_upsampler[@]}" \
+                --new "${q}.layout" --new "${q}.rvq.layers.1" --new "${q}.rvq.layers.2" --new "${q}.rvq.layers.3" ;;
+            *) echo "decoder_campaign.sh: --systems: student_gan and/or plain_only_gan, not ${system}" >&2; exit 2 ;;
+        esac >&2
+    fi
+    echo "${init}"
+}
+
+for epochs in ${rounds}; do
+    curve=()
+    for system in ${systems}; do
+        config=${conf}/${system%_gan}_long_gan.yaml
+        exp=$(exp_of "${system}")
+        snapshot=${exp}/snapshots/${epochs}epoch.pth
+        if [ ! -f "${snapshot}" ]; then
+            init=$(init_of "${system}")
+            log "${system}: training to epoch ${epochs}"
+            codec --stage 4 --stop_stage 4 --tag "_${system#student_}" --student_config "${config}" \
+                --student_init "${init}" --student_max_epoch "${epochs}" --student_criterion mel_l1_loss
+            [ "$(basename "$(readlink "${exp}/latest.pth")")" = "${epochs}epoch.pth" ] \
+                || { echo "decoder_campaign.sh: ${exp} did not end at epoch ${epochs}" >&2; exit 1; }
+            mkdir -p "${exp}/snapshots"
+            ln -f "${exp}/${epochs}epoch.pth" "${snapshot}"  # a hard link: ESPnet removes its own later
+        fi
+        curve+=("${system}_e${epochs}:${exp}/config.yaml:${snapshot}")
+    done
+    if [ ! -f "${expdir}/curve/scores_e${epochs}_dev/.curve" ]; then
+        log "round ${epochs}: decoding and scoring on dev"
+        budget_codec speechocean762 long --expdir "${expdir}/curve" --stage 5 --stop_stage 6 --tag "_e${epochs}" \
+            --test_sets dev --systems "${curve[*]}" --score_fs 16000 --score_args "--every dnsmos:${dnsmos_every}"
+        touch "${expdir}/curve/scores_e${epochs}_dev/.curve"
+    fi
+    python -m espnet2_p2p.bin.quality_curve --curve_dir "${expdir}/curve" --output "${expdir}/curve/quality_curve.png"
+done
