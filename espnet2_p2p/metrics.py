@@ -186,8 +186,9 @@ def frame_grid(wav, fs: int, rate: float = GRID_RATE, width: float = 1.5, fmin: 
     shorter signal is one segment) over ``fmin`` to ``min(fmax, fs / 2)`` Hz:
 
     - ``share``: the fraction of the energy within ``width`` Hz of a multiple of ``rate``
-      (the line bands). Energy spread evenly puts ``2 * width / rate`` there (6% for 1.5
-      Hz at 50 Hz); natural speech, whose pitch moves, about that.
+      (the line bands). Energy spread evenly puts about ``2 * width / rate`` there (6.5%
+      for 1.5 Hz at 50 Hz: 13 of every 200 bins); natural speech, whose pitch moves,
+      about that.
     - ``line_db``: the mean over the lines k * rate in the range of 10 log10 of the mean
       power density in the line's band over that of its neighbourhood (the rest of
       ``k * rate +- rate / 2``): how far the lines stand above their neighbours, about 0
