@@ -28,6 +28,10 @@ install_requires = [
     "onnxscript==0.7.2",
     # ViSQOL v3 speech mode (pure Python port; its model files ship in the wheel)
     "visqol-python==3.8.0",
+    # speaker similarity: Resemblyzer's voice encoder, its weights inside the package (it
+    # pulls webrtcvad, built from source: a C compiler; and the old `typing` backport,
+    # which the standard library's typing shadows)
+    "resemblyzer==0.1.4",
     # the ASR probe (espnet2_p2p/asr_probe.py): error rates (jiwer) and ESPnet's own
     # validation CER, which needs editdistance
     "jiwer==4.0.0",

@@ -42,6 +42,7 @@ NAMES = {
     "lsd": "LSD",
     "mel_distance": "mel distance",
     "dnsmos": "DNSMOS",
+    "speaker_sim": "speaker sim.",
 }
 LOWER_IS_BETTER = {"lsd", "mel_distance"}
 
@@ -164,7 +165,7 @@ def main(argv=None) -> None:
     )
     parser.add_argument("--decode_dir", type=Path, required=True, help="holds summary.json")
     parser.add_argument("--scores_dir", type=Path, required=True, help="holds scores.tsv")
-    parser.add_argument("--metrics", default="visqol,pesq_wb,stoi,mel_distance,dnsmos")
+    parser.add_argument("--metrics", default="visqol,pesq_wb,stoi,mel_distance,dnsmos,speaker_sim")
     parser.add_argument("--baselines", default="", help="comma-separated system labels")
     parser.add_argument("--students", default="", help="comma-separated system labels")
     parser.add_argument("--teacher", default=None)

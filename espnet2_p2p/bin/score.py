@@ -11,7 +11,8 @@ to the reference's rate (or both to ``--fs``: a 16 kHz codec is scored at 16 kHz
 against a 48 kHz reference, so the band it never codes does not dominate LSD) and aligned
 to it (the cross-correlation lag within ``--max_shift_ms``), then scored with ViSQOL v3
 in speech mode (visqol-python, its bundled model), PESQ-wb, STOI, eSTOI, log-spectral
-distance, mel distance (silence masked) and DNSMOS (speechmos' bundled ONNX models).
+distance, mel distance (silence masked), DNSMOS (speechmos' bundled ONNX models) and
+speaker similarity (the cosine of Resemblyzer's speaker embeddings, its bundled weights).
 Nothing is downloaded.
 
 Optional scorers run only on model files the user already has (nothing is fetched):
