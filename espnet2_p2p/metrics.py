@@ -118,9 +118,11 @@ def speaker_similarity(ref, hyp, fs: int, min_speech_s: float = 0.2) -> float:
 
     The embeddings are Resemblyzer's (a GE2E voice encoder whose weights ship inside its
     pip package; nothing is downloaded), each of the signal at 16 kHz after Resemblyzer's
-    own preprocessing (quiet audio raised to -30 dBFS, long pauses cut by WebRTC's VAD).
+    preprocessing (set to -30 dBFS, long pauses cut by WebRTC's VAD), except that a loud
+    signal is turned down as a quiet one is turned up: its encoder reads linear mel
+    energies, so a codec's change of level alone would otherwise lower the score.
     They are non-negative and L2-normed, so the cosine lies in [0, 1]: one espeak-ng voice
-    reading two sentences scores about 0.89, two espeak-ng voices reading one about 0.69
+    reading two sentences scores about 0.88, two espeak-ng voices reading one about 0.67
     (tests/bin/test_score.py). A signal with less than ``min_speech_s`` of speech left
     after the VAD has no embedding: ValueError (the scorer's NaN and note).
     """
@@ -129,16 +131,18 @@ def speaker_similarity(ref, hyp, fs: int, min_speech_s: float = 0.2) -> float:
 
         with warnings.catch_warnings():  # its import of scipy.ndimage.morphology is deprecated
             warnings.simplefilter("ignore", DeprecationWarning)
-            from resemblyzer import VoiceEncoder, preprocess_wav
+            import resemblyzer
 
-        _SPEAKER["encoder"] = VoiceEncoder("cpu", verbose=False)
-        _SPEAKER["preprocess"] = preprocess_wav
+        _SPEAKER["encoder"] = resemblyzer.VoiceEncoder("cpu", verbose=False)
+        _SPEAKER["module"] = resemblyzer
 
     def embedding(wav):
-        wav = np.clip(resample(wav, fs, 16000), -1.0, 1.0)  # its VAD packs int16, unclipped
-        if np.abs(wav).max() < 2**-15:  # its loudness step would divide by zero
+        rz = _SPEAKER["module"]
+        wav = resample(wav, fs, 16000)
+        if np.abs(wav).max() < 2**-15:  # the level step would divide by zero
             raise ValueError("a silent signal has no voice to embed")
-        wav = _SPEAKER["preprocess"](wav)
+        wav = rz.normalize_volume(wav, rz.hparams.audio_norm_target_dBFS, increase_only=False)
+        wav = rz.trim_long_silences(np.clip(wav, -1.0, 1.0))  # its VAD packs int16, unclipped
         if len(wav) < min_speech_s * 16000:
             raise ValueError(f"under {min_speech_s} s of speech after voice activity detection")
         with torch.no_grad():

@@ -184,6 +184,7 @@ def test_speaker_similarity_is_high_for_one_voice_and_low_for_two(tmp_path):
     same, one_voice, two_voices = sim(a, a, 16000), sim(a, b, 16000), sim(a, c, 16000)
     assert same == pytest.approx(1.0, abs=1e-5)
     assert one_voice > 0.8 and two_voices < 0.75 and one_voice - two_voices > 0.1, (one_voice, two_voices)
+    assert sim(a, 0.2 * a, 16000) > 0.999  # the level is not the voice
     noisy = sim(a, degrade(a, 16000, noise=0.003), 16000)  # a codec's noise keeps the voice
     assert noisy > two_voices + 0.1
     assert sim(metrics.resample(a, 16000, 48000), metrics.resample(c, 16000, 48000), 48000) == pytest.approx(
