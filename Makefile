@@ -16,13 +16,15 @@ PYTEST_ARGS ?=
 
 setup: apt-deps $(STAMP)
 
-# System tools: espeak-ng (synthetic speech), sox, and codec2 (c2enc/c2dec: the DSP baseline
-# of egs2/speechocean762/codec1/local/baselines.sh). Installed only when missing.
+# System tools: espeak-ng (synthetic speech), sox, codec2 (c2enc/c2dec: the DSP baseline
+# of egs2/speechocean762/codec1/local/baselines.sh) and chromium (the test that loads the
+# scorer's listening page in a browser). Installed only when missing.
 apt-deps:
-	@if ! command -v espeak-ng >/dev/null || ! command -v sox >/dev/null || ! command -v c2enc >/dev/null; then \
-		echo "installing espeak-ng, sox and codec2 with apt-get"; \
+	@if ! command -v espeak-ng >/dev/null || ! command -v sox >/dev/null || ! command -v c2enc >/dev/null \
+		|| ! command -v chromium >/dev/null; then \
+		echo "installing espeak-ng, sox, codec2 and chromium with apt-get"; \
 		$(SUDO) apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq espeak-ng sox codec2 >/dev/null; \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq espeak-ng sox codec2 chromium >/dev/null; \
 	fi
 
 # The virtual environment is rebuilt only when setup.py changes.
