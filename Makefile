@@ -2,6 +2,8 @@
 #             (the mini_espeak recipe for P2PSynCodec on CPU, about 20 minutes)
 # make demo-full  the same recipe for both codecs (P2PSynCodec and SecoustiCodec, about an hour)
 # make test   set up, then run the test suite (slow tests excluded; make test-slow runs them)
+# make wheel  dist/espnet2_p2p-*.whl: the package with the shipped model, the training configs
+#             and the p2p-codec command, for `pip install` outside this checkout
 # make bench  set up with the benchmark extras, then write benchmarks/RESULTS.md and
 #             RESULTS_cpu_limit.md and check the low-complexity budget (about 35 minutes)
 
@@ -12,7 +14,7 @@ STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
-.PHONY: setup apt-deps demo demo-full test test-slow bench clean
+.PHONY: setup apt-deps demo demo-full test test-slow wheel bench clean
 
 setup: apt-deps $(STAMP)
 
@@ -49,6 +51,15 @@ test: setup
 test-slow: setup
 	$(VPY) -m pytest -q -m slow $(PYTEST_ARGS) tests
 
+# pip builds it with setuptools in a build environment of its own (from the package index);
+# the test that installs it into a fresh virtual environment: tests/test_wheel.py (slow)
+WHEEL_DIR ?= dist
+wheel:
+	@test -x $(VPY) || $(MAKE) setup
+	rm -rf build
+	$(VPY) -m pip wheel -q --no-deps -w $(WHEEL_DIR) .
+	@ls $(WHEEL_DIR)/espnet2_p2p-*.whl
+
 # the codecs compared (DAC, EnCodec, SNAC) come from packages the tests do not need
 bench: setup
 	$(VPY) -m pip install -q -e '.[bench]'
@@ -60,4 +71,4 @@ bench: setup
 	$(VPY) -m benchmarks.ort_profile --model paper
 
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache
+	rm -rf $(VENV) *.egg-info .pytest_cache build dist
