@@ -96,6 +96,10 @@ def test_the_page_shows_the_chosen_utterances_with_relative_links(espeak_corpus,
     ref, fs_ref = sf.read(str(ref_dir / f"{shown[0]}.wav"), dtype="float32")
     assert fs == fs_ref and len(clip) == len(ref) and np.abs(clip - ref).max() < 1e-4
 
+    # a run of one system keeps the other's scores (score_cache.json), and its clips here
+    score.run(ref_dir, hyps[1:], out, ["stoi", "lsd"], page_utts=3)
+    assert sum(link.endswith(".flac") for link in check_links(page)) == 3 * 3
+
     moved = tmp_path / "elsewhere" / "copy"
     shutil.move(str(out), str(moved))  # a moved (or unzipped, or served) folder still works
     check_links(moved / PAGE)

@@ -173,7 +173,7 @@ def run(ref: Path, hyps: List[Tuple[str, Path]], output_dir: Path, metrics: List
                 f" e.g. {missing[0]}.wav"
             )
         key = score_key(label, hyp_dir, refs, settings)
-        new_cache[label] = {"key": key, "notes": [], "dir": str(hyp_dir)}
+        new_cache[label] = {"key": key, "notes": [], "dir": str(hyp_dir.resolve())}  # for the listening page
         old = before.get(label, {})
         if cache.get(label, {}).get("key") == key and set(old) == set(refs):
             print(f"score: {label}: scored before from the same files, kept")
