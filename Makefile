@@ -2,6 +2,8 @@
 #             (the mini_espeak recipe for P2PSynCodec on CPU, about 20 minutes)
 # make demo-full  the same recipe for both codecs (P2PSynCodec and SecoustiCodec, about an hour)
 # make test   set up, then run the test suite (slow tests excluded; make test-slow runs them)
+# make wheel  dist/espnet2_p2p-*.whl: the package with the shipped model, the training configs
+#             and the p2p-codec command, for `pip install` outside this checkout
 # make bench  set up with the benchmark extras, then write benchmarks/RESULTS.md and
 #             RESULTS_cpu_limit.md and check the low-complexity budget (about 35 minutes)
 
@@ -12,17 +14,19 @@ STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
-.PHONY: setup apt-deps demo demo-full test test-slow bench clean
+.PHONY: setup apt-deps demo demo-full test test-slow wheel bench clean
 
 setup: apt-deps $(STAMP)
 
-# System tools: espeak-ng (synthetic speech), sox, and codec2 (c2enc/c2dec: the DSP baseline
-# of egs2/speechocean762/codec1/local/baselines.sh). Installed only when missing.
+# System tools: espeak-ng (synthetic speech), sox, codec2 (c2enc/c2dec: the DSP baseline
+# of egs2/speechocean762/codec1/local/baselines.sh) and chromium (the test that loads the
+# scorer's listening page in a browser). Installed only when missing.
 apt-deps:
-	@if ! command -v espeak-ng >/dev/null || ! command -v sox >/dev/null || ! command -v c2enc >/dev/null; then \
-		echo "installing espeak-ng, sox and codec2 with apt-get"; \
+	@if ! command -v espeak-ng >/dev/null || ! command -v sox >/dev/null || ! command -v c2enc >/dev/null \
+		|| ! command -v chromium >/dev/null; then \
+		echo "installing espeak-ng, sox, codec2 and chromium with apt-get"; \
 		$(SUDO) apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq espeak-ng sox codec2 >/dev/null; \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq espeak-ng sox codec2 chromium >/dev/null; \
 	fi
 
 # The virtual environment is rebuilt only when setup.py changes.
@@ -47,6 +51,15 @@ test: setup
 test-slow: setup
 	$(VPY) -m pytest -q -m slow $(PYTEST_ARGS) tests
 
+# pip builds it with setuptools in a build environment of its own (from the package index);
+# the test that installs it into a fresh virtual environment: tests/test_wheel.py (slow)
+WHEEL_DIR ?= dist
+wheel:
+	@test -x $(VPY) || $(MAKE) setup
+	rm -rf build
+	$(VPY) -m pip wheel -q --no-deps -w $(WHEEL_DIR) .
+	@ls $(WHEEL_DIR)/espnet2_p2p-*.whl
+
 # the codecs compared (DAC, EnCodec, SNAC) come from packages the tests do not need
 bench: setup
 	$(VPY) -m pip install -q -e '.[bench]'
@@ -58,4 +71,4 @@ bench: setup
 	$(VPY) -m benchmarks.ort_profile --model paper
 
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache
+	rm -rf $(VENV) *.egg-info .pytest_cache build dist

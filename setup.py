@@ -28,6 +28,10 @@ install_requires = [
     "onnxscript==0.7.2",
     # ViSQOL v3 speech mode (pure Python port; its model files ship in the wheel)
     "visqol-python==3.8.0",
+    # speaker similarity: Resemblyzer's voice encoder, its weights inside the package (it
+    # pulls webrtcvad, built from source: a C compiler; and the old `typing` backport,
+    # which the standard library's typing shadows)
+    "resemblyzer==0.1.4",
     # the ASR probe (espnet2_p2p/asr_probe.py): error rates (jiwer) and ESPnet's own
     # validation CER, which needs editdistance
     "jiwer==4.0.0",
@@ -49,9 +53,12 @@ setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.10,<3.12",
-    packages=find_packages(include=["espnet2_p2p", "espnet2_p2p.*"]),
-    # the shipped model and its card (espnet2_p2p/pretrained)
-    package_data={"espnet2_p2p.pretrained": ["*.zip", "*.md"]},
+    # conf/ (the training configs) goes into the wheel as espnet2_p2p/conf
+    # (espnet2_p2p.utils.config.config_dir finds either)
+    packages=find_packages(include=["espnet2_p2p", "espnet2_p2p.*"]) + ["espnet2_p2p.conf"],
+    package_dir={"espnet2_p2p.conf": "conf"},
+    # the shipped model and its card (espnet2_p2p/pretrained), the configs
+    package_data={"espnet2_p2p.pretrained": ["*.zip", "*.md"], "espnet2_p2p.conf": ["*.yaml"]},
     install_requires=install_requires,
     extras_require=extras_require,
     entry_points={"console_scripts": ["p2p-codec = espnet2_p2p.bin.p2p_codec:main"]},

@@ -67,7 +67,7 @@ class ESPnetWER:
         words = normalise_words(result[0][0] if result else "")
         return editdistance.eval(ref, words) / len(ref)
 
-DEFAULT_METRICS = ["visqol", "pesq_wb", "stoi", "estoi", "lsd", "mel_distance", "dnsmos", *GRID_METRICS]
+DEFAULT_METRICS = ["visqol", "pesq_wb", "stoi", "estoi", "lsd", "mel_distance", "dnsmos", "speaker_sim", *GRID_METRICS]
 
 
 class ScoreError(P2PError):

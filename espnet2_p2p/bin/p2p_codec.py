@@ -149,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max_seconds", type=seconds(positive=True), default=60.0,
                    help="the longest input one run of the graphs takes (longer ones are chunked, or refused"
                    " for a causal model and SecoustiCodec)")
+    p.add_argument("-q", "--quiet", action="store_true", help="nothing printed but errors")
     return parser
 
 
@@ -358,8 +359,9 @@ def export(args) -> int:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         print(f"p2p-codec: error: exporting {args.model} failed: {first[:300]}", file=sys.stderr)
         return 1
-    print(f"wrote {args.out}/encoder.onnx, decoder.onnx{', decoder_all.onnx' if meta.get('decoder_all') else ''},"
-          f" codec.json ({meta['codec']}, fingerprint {meta['fingerprint']}{', prior.npz' if meta['prior'] else ''})")  # fmt: skip
+    if not args.quiet:
+        print(f"wrote {args.out}/encoder.onnx, decoder.onnx{', decoder_all.onnx' if meta.get('decoder_all') else ''},"
+              f" codec.json ({meta['codec']}, fingerprint {meta['fingerprint']}{', prior.npz' if meta['prior'] else ''})")  # fmt: skip
     return 0
 
 

@@ -45,6 +45,7 @@ NAMES = {
     "dnsmos": "DNSMOS",
     "grid_share": "grid share",
     "grid_line_db": "grid lines (dB)",
+    "speaker_sim": "speaker sim.",
 }
 
 
@@ -167,7 +168,7 @@ def main(argv=None) -> None:
     )
     parser.add_argument("--decode_dir", type=Path, required=True, help="holds summary.json")
     parser.add_argument("--scores_dir", type=Path, required=True, help="holds scores.tsv")
-    parser.add_argument("--metrics", default="visqol,pesq_wb,stoi,mel_distance,dnsmos,grid_share,grid_line_db")
+    parser.add_argument("--metrics", default="visqol,pesq_wb,stoi,mel_distance,dnsmos,speaker_sim,grid_share,grid_line_db")
     parser.add_argument("--baselines", default="", help="comma-separated system labels")
     parser.add_argument("--students", default="", help="comma-separated system labels")
     parser.add_argument("--teacher", default=None)

@@ -11,9 +11,10 @@ to the reference's rate (or both to ``--fs``: a 16 kHz codec is scored at 16 kHz
 against a 48 kHz reference, so the band it never codes does not dominate LSD) and aligned
 to it (the cross-correlation lag within ``--max_shift_ms``), then scored with ViSQOL v3
 in speech mode (visqol-python, its bundled model), PESQ-wb, STOI, eSTOI, log-spectral
-distance, mel distance (silence masked), DNSMOS (speechmos' bundled ONNX models) and the
+distance, mel distance (silence masked), DNSMOS (speechmos' bundled ONNX models), speaker
+similarity (the cosine of Resemblyzer's speaker embeddings, its bundled weights) and the
 buzz at the code frame rate (``grid_share``: the share of the energy within 1.5 Hz of a
-multiple of ``--grid_rate``, about 0.06 for natural speech; ``grid_line_db``: how far those
+multiple of ``--grid_rate``, about 0.065 for natural speech; ``grid_line_db``: how far those
 lines stand above their neighbours, about 0 dB; ``espnet2_p2p.metrics.frame_grid``).
 Nothing is downloaded.
 
@@ -25,7 +26,10 @@ beside the reference ``wav.scp``, or ``--ref_text``).
 
 Writes ``scores.tsv`` (one line per system and utterance), ``RESULTS.md`` (summary with
 95% confidence intervals, paired differences to the first system, then per-utterance
-tables) and ``spectrograms.png`` (reference vs each system).
+tables), ``spectrograms.png`` (reference vs each system) and ``listening.html`` with its
+folder ``listening/``: the summary, then ``--page_utts`` utterances chosen to span the
+score range, the reference and each system with an audio player (FLAC), a spectrogram and
+its scores (plain HTML, relative links: the output folder can be moved, zipped or served).
 
 A system scored before into the same OUTPUT_DIR is not scored again when nothing it
 depends on changed (``score_cache.json``: the bytes of the reference and hypothesis files,
@@ -47,6 +51,7 @@ from typing import Dict, List, Optional, Tuple
 from tqdm import tqdm
 
 from espnet2_p2p.data.prepare import read_table
+from espnet2_p2p.listening import DEFAULT_UTTERANCES, PAGE, write_page
 from espnet2_p2p.utils.stats import mean_ci95
 from espnet2_p2p.metrics import GRID_METRICS, GRID_RATE, LOWER_IS_BETTER, METRICS
 
@@ -135,8 +140,10 @@ def previous_scores(output_dir: Path, metrics: List[str]):
 def run(ref: Path, hyps: List[Tuple[str, Path]], output_dir: Path, metrics: List[str],
         max_shift_ms: float = 50.0, extra=None, fs: Optional[int] = None,
         nj: int = 1, every: Optional[Dict[str, int]] = None,
-        force: bool = False, grid_rate: float = GRID_RATE) -> Dict[str, Dict[str, Dict[str, float]]]:  # fmt: skip
-    """Score every system; write scores.tsv, RESULTS.md and spectrograms.png.
+        force: bool = False, page_utts: int = DEFAULT_UTTERANCES,
+        grid_rate: float = GRID_RATE) -> Dict[str, Dict[str, Dict[str, float]]]:  # fmt: skip
+    """Score every system; write scores.tsv, RESULTS.md, spectrograms.png and the
+    listening page (listening.html, with ``page_utts`` utterances).
 
     ``extra`` maps further metric names to callables (hyp, fs, utterance) -> float;
     ``fs`` is the rate both signals are scored at (default: each reference's own);
@@ -176,7 +183,7 @@ def run(ref: Path, hyps: List[Tuple[str, Path]], output_dir: Path, metrics: List
                 f" e.g. {missing[0]}.wav"
             )
         key = score_key(label, hyp_dir, refs, settings)
-        new_cache[label] = {"key": key, "notes": []}
+        new_cache[label] = {"key": key, "notes": [], "dir": str(hyp_dir.resolve())}  # for the listening page
         old = before.get(label, {})
         if cache.get(label, {}).get("key") == key and set(old) == set(refs):
             print(f"score: {label}: scored before from the same files, kept")
@@ -234,6 +241,11 @@ def run(ref: Path, hyps: List[Tuple[str, Path]], output_dir: Path, metrics: List
         plot_spectrograms(examples, output_dir / "spectrograms.png")
     except Exception as e:  # the tables are written: a plot problem must not hide them
         print(f"score: spectrograms.png not drawn: {e}", file=sys.stderr)
+    try:
+        hyp_dirs = {label: new_cache[label].get("dir") for label in results}
+        write_page(output_dir, text, results, metrics, refs, hyp_dirs, page_utts, fs, LOWER_IS_BETTER)
+    except Exception as e:  # as for the plot
+        print(f"score: {PAGE} not written: {type(e).__name__}: {e}", file=sys.stderr)
     return results
 
 
@@ -258,6 +270,8 @@ def main(argv=None) -> None:
     parser.add_argument("--every", action="append", default=[], metavar="METRIC:K",
                         help="score a slow metric on every K-th utterance only (e.g. dnsmos:10)")
     parser.add_argument("--force", action="store_true", help="score systems scored before again")
+    parser.add_argument("--page_utts", type=int, default=DEFAULT_UTTERANCES,
+                        help=f"utterances on {PAGE}, chosen to span the score range (0: the tables only)")
     parser.add_argument("--utmos_model", type=Path, help="local TorchScript MOS model")
     parser.add_argument("--asr_config", type=Path, help="ESPnet ASR config.yaml (for WER)")
     parser.add_argument("--asr_model", type=Path, help="ESPnet ASR model .pth (for WER)")
@@ -277,6 +291,8 @@ def main(argv=None) -> None:
             extra["wer"] = ESPnetWER(args.asr_config, args.asr_model, read_table(text_file))
         if args.nj < 1:
             raise ScoreError(f"--nj must be at least 1, got {args.nj}")
+        if args.page_utts < 0:
+            raise ScoreError(f"--page_utts must be at least 0, got {args.page_utts}")
         if not math.isfinite(args.max_shift_ms) or args.max_shift_ms < 0:
             raise ScoreError(f"--max_shift_ms must be a finite number >= 0, got {args.max_shift_ms}")
         every = {}
@@ -286,11 +302,11 @@ def main(argv=None) -> None:
                 raise ScoreError(f"--every wants METRIC:K with K >= 1, got {spec!r}")
             every[name] = int(k)
         run(args.ref, args.hyp, args.output_dir, args.metrics.split(","), args.max_shift_ms, extra,
-            args.fs, args.nj, every, args.force, args.grid_rate)
+            args.fs, args.nj, every, args.force, args.page_utts, args.grid_rate)
     except ScoreError as e:
         sys.exit(f"score: {e}")
     print("\n## ".join((args.output_dir / "RESULTS.md").read_text().split("\n## ")[:2]))
-    print(f"wrote {args.output_dir}/RESULTS.md, scores.tsv, spectrograms.png")
+    print(f"wrote {args.output_dir}/RESULTS.md, scores.tsv, spectrograms.png, {PAGE}")
 
 
 if __name__ == "__main__":

@@ -21,8 +21,12 @@ valid (no mask), eval mode, ESPnet's ``rel_pos_type="latest"`` layout without
 import math
 
 import torch
-from espnet.nets.pytorch_backend.transformer.attention import RelPositionMultiHeadedAttention
 from torch._higher_order_ops.scan import scan
+
+from espnet2_p2p.utils.quiet import no_flash_attention_notice
+
+with no_flash_attention_notice():
+    from espnet.nets.pytorch_backend.transformer.attention import RelPositionMultiHeadedAttention
 
 #: Queries per scan step: one step holds (batch, heads, BLOCK, 2T) position scores.
 BLOCK = 256

@@ -6,12 +6,13 @@ import math
 from typing import Optional, Tuple
 
 import torch
-from espnet2.asr.encoder.conformer_encoder import ConformerEncoder
-from espnet.nets.pytorch_backend.transformer.attention import (
-    RelPositionMultiHeadedAttention,
-)
 
 from espnet2_p2p.layers.causal import CausalConvBlock, CausalLSTM, CausalStack, CausalTransformerLayer
+from espnet2_p2p.utils.quiet import no_flash_attention_notice
+
+with no_flash_attention_notice():
+    from espnet2.asr.encoder.conformer_encoder import ConformerEncoder
+    from espnet.nets.pytorch_backend.transformer.attention import RelPositionMultiHeadedAttention
 
 
 class FusedRelPositionAttention(RelPositionMultiHeadedAttention):

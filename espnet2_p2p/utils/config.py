@@ -31,6 +31,16 @@ BASE_KEY = "base"
 MAX_DEPTH = 8
 
 
+def config_dir() -> Path:
+    """The training configs: ``conf/`` of a checkout, or the copy that an installed wheel
+    holds as ``espnet2_p2p/conf`` (``make wheel``)."""
+    package = Path(__file__).resolve().parents[1]
+    for folder in (package / "conf", package.parent / "conf"):
+        if (folder / "teacher.yaml").is_file():
+            return folder
+    raise P2PError(f"no training configs beside {package} (neither {package / 'conf'} nor {package.parent / 'conf'})")
+
+
 def merge(base: dict, override: dict) -> dict:
     """``override`` on ``base``: mappings merged recursively, other values replaced."""
     out = dict(base)

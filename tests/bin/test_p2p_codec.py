@@ -277,3 +277,35 @@ def test_thirty_minute_input_encodes_in_bounded_memory(tmp_path, packed_models):
     assert header.duration == 1800.0 and header.num_frames == 90000
     print(f"peak RSS: 1-minute encode {short:.0f} MB, 30-minute encode {long:.0f} MB")
     assert long - short < LONG_INPUT_EXTRA_MB, (short, long)
+
+
+def test_a_plain_encode_prints_only_its_own_notice(tmp_path, request):
+    """Issue 44: ESPnet's "Failed to import Flash Attention" line and torch's weight_norm
+    FutureWarning were printed on every call; -q prints nothing."""
+    from espnet2_p2p import pretrained
+
+    sf.write(tmp_path / "in.wav", speech(1.0), 16000)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"}  # Python's default filters
+    cli = [sys.executable, "-m", "espnet2_p2p.bin.p2p_codec"]
+    model = [] if pretrained.DEFAULT else ["--model", str(request.getfixturevalue("packed_models"))]
+    proc = subprocess.run([*cli, "encode", tmp_path / "in.wav", tmp_path / "a.p2p", *model], capture_output=True,
+                          text=True, env=env)  # fmt: skip
+    assert proc.returncode == 0 and proc.stdout == "", proc.stderr
+    notices = proc.stderr.splitlines()
+    assert len(notices) <= 1 and all(line.startswith("model: the shipped ") for line in notices), proc.stderr
+    for argv in (["encode", tmp_path / "in.wav", tmp_path / "b.p2p", *model, "-q"],
+                 ["decode", tmp_path / "a.p2p", tmp_path / "a.wav", *model, "-q"]):  # fmt: skip
+        proc = subprocess.run([*cli, *argv], capture_output=True, text=True, env=env)
+        assert proc.returncode == 0 and (proc.stdout, proc.stderr) == ("", ""), (argv[0], proc.stdout, proc.stderr)
+
+
+def test_export_takes_q_too(tmp_path, monkeypatch, capsys):
+    """The one verb without -q had none (the export itself is tested in tests/test_onnx.py)."""
+    from espnet2_p2p.onnx import export
+
+    meta = {"codec": "P2PSynCodec", "fingerprint": "00" * 8, "prior": False}
+    monkeypatch.setattr(export, "export", lambda *args: meta)
+    assert run("export", "--model", tmp_path / "m.zip", "--out", tmp_path / "o") == 0
+    assert capsys.readouterr().out.startswith(f"wrote {tmp_path / 'o'}/encoder.onnx")
+    assert run("export", "--model", tmp_path / "m.zip", "--out", tmp_path / "o", "-q") == 0
+    assert capsys.readouterr() == ("", "")

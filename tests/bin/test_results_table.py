@@ -82,3 +82,19 @@ def test_systems_scored_elsewhere_join_the_table_on_the_same_utterances(tmp_path
         results_table.main(args + ["--extra_systems", "codec2_700C=0.7"])
     with pytest.raises(SystemExit, match="expected NAME=KBPS"):
         results_table.main(args + ["--extra_systems", "codec2_700C"])
+
+
+def test_speaker_similarity_is_a_default_column_when_scored(tmp_path):
+    (tmp_path / "dec").mkdir()
+    (tmp_path / "sc").mkdir()
+    (tmp_path / "dec" / "summary.json").write_text(json.dumps({"a": {"nominal_bps": 500.0}, "b": {}}))
+    rows = ["system\tutterance\tstoi\tspeaker_sim"]
+    rows += [f"{s}\tu{i}\t0.8\t{0.9 - 0.2 * (s == 'b') + 0.01 * i}" for s in "ab" for i in range(3)]
+    (tmp_path / "sc" / "scores.tsv").write_text("\n".join(rows) + "\n")
+    out = tmp_path / "table.md"
+    results_table.main(["--decode_dir", str(tmp_path / "dec"), "--scores_dir", str(tmp_path / "sc"),
+                        "--pairs", "b-a", "--output", str(out)])  # fmt: skip
+    text = out.read_text()
+    assert "| system | kbit/s | STOI ↑ | speaker sim. ↑ |" in text
+    assert "| a | 0.5 | 0.800 ± 0.000 | 0.910 ± 0.011 |" in text
+    assert "| b - a | +0.000 ± 0.000 | -0.200 ± 0.000 |" in text

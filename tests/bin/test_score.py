@@ -171,6 +171,39 @@ def test_real_speech_scores(tmp_path):
     assert all(s["stoi"] > 0.999 for s in results["identity"].values())
 
 
+def test_speaker_similarity_is_high_for_one_voice_and_low_for_two(tmp_path):
+    """One espeak-ng voice reading two sentences against two voices reading one sentence;
+    a silent hypothesis has no embedding: NaN and a note, not a traceback."""
+    from espnet2_p2p.data.espeak import Speaker, synthesize
+
+    text, other = "The quick brown fox jumps over the lazy dog near the river bank.", \
+        "She sells sea shells by the sea shore every summer morning."  # fmt: skip
+    us, rp = Speaker("us", "en-us"), Speaker("rp", "en-gb-x-rp+f3")
+    a, b, c = synthesize(us, text), synthesize(us, other), synthesize(rp, text)
+    sim = METRICS["speaker_sim"]
+    same, one_voice, two_voices = sim(a, a, 16000), sim(a, b, 16000), sim(a, c, 16000)
+    assert same == pytest.approx(1.0, abs=1e-5)
+    assert one_voice > 0.8 and two_voices < 0.75 and one_voice - two_voices > 0.1, (one_voice, two_voices)
+    assert sim(a, 0.2 * a, 16000) > 0.999  # the level is not the voice
+    noisy = sim(a, degrade(a, 16000, noise=0.003), 16000)  # a codec's noise keeps the voice
+    assert noisy > two_voices + 0.1
+    assert sim(metrics.resample(a, 16000, 48000), metrics.resample(c, 16000, 48000), 48000) == pytest.approx(
+        two_voices, abs=0.02)  # fmt: skip
+
+    for name, wav in (("ref", a), ("rp", c), ("silent", np.zeros_like(a))):
+        (tmp_path / name).mkdir()
+        sf.write(str(tmp_path / name / "u.wav"), wav, 16000)
+    hyps = [("same", tmp_path / "ref"), ("rp", tmp_path / "rp"), ("silent", tmp_path / "silent")]
+    results = score.run(tmp_path / "ref", hyps, tmp_path / "o", ["stoi", "speaker_sim"])
+    assert results["same"]["u"]["speaker_sim"] > 0.999
+    assert results["rp"]["u"]["speaker_sim"] == pytest.approx(two_voices, abs=0.02)
+    assert np.isnan(results["silent"]["u"]["speaker_sim"])
+    text = (tmp_path / "o" / "RESULTS.md").read_text()
+    assert "speaker_sim ↑" in text and "silent: u: speaker_sim not scored" in text
+    paired = text.split("## Paired difference to same")[1].split("\n## ")[0]
+    assert paired.splitlines()[2].endswith("| speaker_sim ↑ |") and "| rp | " in paired
+
+
 @pytest.mark.slow
 def test_dnsmos_prefers_clean_speech(espeak_corpus):
     wav, fs = read(next((espeak_corpus / "test" / "wav").glob("*.wav")))

@@ -592,6 +592,7 @@ def test_campaign_check_scores_the_best_checkpoints_so_far(tmp_path, espeak_corp
     n = len((recipe / "dump" / "test" / "wav.scp").read_text().splitlines())
     assert len(list((out / "decode" / "plain_only").glob("*.wav"))) == n
     assert "visqol" in proc.stdout and "paired difference to student_ft" in proc.stdout.lower()
+    assert "speaker_sim ↑" in results and "<audio" in (out / "score" / "listening.html").read_text()
     # a reference that was not decoded (here: left out with --exclude): one line
     proc = sh([recipe / "local" / "campaign_check.sh", "--expdir", exp, "--output_dir", tmp_path / "c2",
                "--every", "1", "--reference", "student_ft", "--exclude", "student_ft"], recipe, check=False)  # fmt: skip

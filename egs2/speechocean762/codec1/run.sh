@@ -271,7 +271,8 @@ elif in_range 6; then
                 --students "${students}" --teacher teacher --pairs "${pairs}${dsp_pairs}" "${dsp[@]}" \
                 --title "${set}" --output "${expdir}/table_${set}.md" >/dev/null
             cat "${expdir}/table_${set}.md"
-            echo; echo "Spectrograms: ${expdir}/scores_${set}/spectrograms.png"
+            echo; echo "Spectrograms: ${expdir}/scores_${set}/spectrograms.png; listening page:" \
+                "${expdir}/scores_${set}/listening.html"
         done
     } > RESULTS.md
     log "results: $(pwd)/RESULTS.md"

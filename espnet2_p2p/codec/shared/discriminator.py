@@ -11,6 +11,7 @@ from espnet2.gan_tts.hifigan.hifigan import HiFiGANMultiPeriodDiscriminator
 from torch.nn.utils.parametrizations import weight_norm
 
 from espnet2_p2p.layers.mdct import MDCT
+from espnet2_p2p.utils.quiet import old_weight_norm
 
 
 class MDCTDiscriminator(torch.nn.Module):
@@ -117,9 +118,10 @@ class P2PSynDiscriminator(torch.nn.Module):
             use_spectral_norm=False,
         )
         params.update(period_discriminator_params or {})
-        self.mpd = HiFiGANMultiPeriodDiscriminator(
-            periods=list(periods), discriminator_params=params
-        )
+        with old_weight_norm():  # torch's FutureWarning: see espnet2_p2p.utils.quiet
+            self.mpd = HiFiGANMultiPeriodDiscriminator(
+                periods=list(periods), discriminator_params=params
+            )
         self.mrd = MultiResolutionMDCTDiscriminator(
             mdct_frame_lengths, channels=mdct_channels, num_layers=mdct_num_layers
         )

@@ -133,7 +133,8 @@ write_results() {
                 echo; cat "${expdir}/${decode_name}_${set}/token_accuracy.md"; echo
             fi
             sed 's/^## /### /' "${expdir}/${scores_name}_${set}/RESULTS.md"
-            echo; echo "Spectrograms: ${scores_name}_${set}/spectrograms.png"
+            echo; echo "Spectrograms: ${scores_name}_${set}/spectrograms.png; listening page:" \
+                "${scores_name}_${set}/listening.html"
         done
         if [ -f "${expdir}/token_probe${tag}.md" ]; then
             echo; sed 's/^# /## /' "${expdir}/token_probe${tag}.md"

@@ -2,7 +2,8 @@
 # A look at the quality campaign's trainings while they run (issue 27): the best checkpoint
 # of each training so far (copied first, so a running training may replace its own) decodes
 # every --every-th utterance of dump/--set, and espnet2_p2p.bin.score scores them: ViSQOL,
-# STOI, PESQ-wb, and DNSMOS on every 2nd of those. Systems, when their experiment exists:
+# STOI, PESQ-wb, speaker similarity, and DNSMOS on every 2nd of those. Systems, when their
+# experiment exists:
 #   teacher      all 1 + N streams (2 kbps)       plain_only  its plain stream alone (0.5 kbps)
 #   single_vq    the single-VQ control            student     pseudo streams predicted
 #   student_ft   the student, decoder fine-tuned  plain_only_ft, single_vq_ft  its controls
@@ -84,7 +85,7 @@ for s in teacher plain_only single_vq student student_ft plain_only_ft single_vq
 done
 log "scoring -> ${output_dir}/score/RESULTS.md"
 python -m espnet2_p2p.bin.score --ref "${output_dir}/data/wav.scp" --fs 16000 "${hyps[@]}" \
-    --metrics visqol,stoi,pesq_wb,dnsmos --every dnsmos:2 --output_dir "${output_dir}/score" > /dev/null
+    --metrics visqol,stoi,pesq_wb,dnsmos,speaker_sim --every dnsmos:2 --output_dir "${output_dir}/score" > /dev/null
 cat "${ckpt}/epochs.md"
 echo
 sed -n "/^## Summary/,/^## ${reference}\$/p" "${output_dir}/score/RESULTS.md" | sed '$d'
