@@ -198,13 +198,12 @@ def open_coder(model=None, backend: str = "torch", name: Optional[str] = None, d
     from espnet2_p2p.onnx.runtime import check_threads
 
     threads = check_threads(threads)
-    if model is None:
-        model = os.environ.get("P2P_CODEC_MODEL") or None
-    if model is None:
-        from espnet2_p2p import pretrained
+    from espnet2_p2p import pretrained
 
-        model = pretrained.default_model()
-        notify(f"model: the shipped {pretrained.DEFAULT} ({model})")
+    chosen = pretrained.chosen_model(model)
+    if chosen != model and str(chosen).startswith(str(pretrained.HERE)):
+        notify(f"model: the shipped {pretrained.which_file(chosen)} ({chosen})")
+    model = chosen
     if backend == "onnxruntime":
         from espnet2_p2p.onnx import OnnxCodec
 

@@ -25,12 +25,9 @@ def packed_spec(model=None, name: Optional[str] = None) -> Optional[ModelSpec]:
 
     from espnet2_p2p.layout import Layout
 
-    if model is None:
-        model = os.environ.get("P2P_CODEC_MODEL") or None
-    if model is None:
-        from espnet2_p2p import pretrained
+    from espnet2_p2p import pretrained
 
-        model = pretrained.default_model()
+    model = pretrained.chosen_model(model)
     try:
         with zipfile.ZipFile(model) as zf:
             models = json.loads(zf.read("meta.json"))["models"]

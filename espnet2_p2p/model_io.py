@@ -189,7 +189,9 @@ def resolve(path: PathLike, name: Optional[str] = None) -> Tuple[str, bytes, byt
     Nothing larger than its config's model can be is read: a config over 1 MB or a model
     file over :func:`max_state_bytes` (a zip bomb, a wrong file) is refused unread.
     """
-    path = Path(path)
+    from espnet2_p2p import pretrained
+
+    path = Path(pretrained.chosen_model(path))  # a shipped model's name is its file
     if not path.exists():
         raise ModelLoadError(f"{path} does not exist")
     if path.is_dir():

@@ -107,20 +107,16 @@ class P2PTokenizer:
     @classmethod
     def from_pretrained(cls, path=None, name: Optional[str] = None, device: str = "cpu", streams: str = "all",
                         **chunking):  # fmt: skip
-        """Load a packed zip, an experiment dir or a .pth (see :mod:`espnet2_p2p.model_io`);
-        with no path, ``$P2P_CODEC_MODEL`` or else the model shipped in the package
+        """Load a packed zip, an experiment dir, a .pth (see :mod:`espnet2_p2p.model_io`) or
+        the model shipped in the package under that name; with no path,
+        ``$P2P_CODEC_MODEL`` or else the default shipped model
         (:mod:`espnet2_p2p.pretrained`, checked against its SHA-256). ``chunking``:
         ``chunk_seconds`` and ``context_seconds`` of the constructor."""
-        import os
-
         from espnet2_p2p.model_io import load_codec
 
-        if path is None:
-            path = os.environ.get("P2P_CODEC_MODEL")
-        if path is None:
-            from espnet2_p2p import pretrained
+        from espnet2_p2p import pretrained
 
-            path = pretrained.default_model()
+        path = pretrained.chosen_model(path)
 
         from espnet2_p2p.coder import torch_device
 

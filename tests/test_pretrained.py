@@ -52,8 +52,34 @@ def test_no_model_named_uses_the_shipped_one(tmp_path, shipped, packed_models, c
     assert "(the shipped model tiny (student))" in capsys.readouterr().out
     from espnet2_p2p.bin.p2p_codec import build_parser
 
-    assert "the shipped model tiny" in build_parser().format_help() + "".join(
+    helps = build_parser().format_help() + "".join(
         a.format_help() for a in build_parser()._subparsers._group_actions[0].choices.values())
+    assert "the shipped model tiny" in " ".join(helps.split())  # however argparse wraps it
+
+
+def test_a_shipped_model_is_chosen_by_name_everywhere(tmp_path, shipped, packed_models, monkeypatch, capsys):
+    """Issue 41: with two shipped models, each is taken by its name by p2p-codec, the
+    tokenizer, load_codec and $P2P_CODEC_MODEL; a file of that name in the working folder
+    is still the file."""
+    from espnet2_p2p.model_io import load_codec
+
+    second = shipped.parent / "second.zip"
+    shutil.copy(packed_models, second)
+    monkeypatch.setitem(pretrained.MODELS, "second", ("second.zip", pretrained.sha256(second), {}))
+    sf.write(str(tmp_path / "x.wav"), speech(1.0), 16000)
+    assert main(["encode", str(tmp_path / "x.wav"), str(tmp_path / "x.p2p"), "--model", "second"]) == 0
+    assert "model: the shipped second" in capsys.readouterr().err
+    assert main(["decode", str(tmp_path / "x.p2p"), str(tmp_path / "y.wav"), "--model", "second"]) == 0
+    assert load_codec("second", "student").codec.is_student
+    assert P2PTokenizer.from_pretrained("second").num_streams == 4
+    monkeypatch.setenv("P2P_CODEC_MODEL", "second")
+    assert pretrained.chosen_model() == second
+    second.write_bytes(second.read_bytes()[:-1])  # damaged: refused by its SHA-256, by name too
+    with pytest.raises(ModelLoadError, match="second.zip is damaged or replaced"):
+        load_codec("second")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "second").mkdir()  # a folder of that name here is what is meant
+    assert pretrained.chosen_model("second") == "second"
 
 
 def test_environment_variable_overrides_the_shipped_model(tmp_path, shipped, monkeypatch, capsys):

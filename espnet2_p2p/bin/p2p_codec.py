@@ -104,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     def model_options(p):
         p.add_argument("--model", default=os.environ.get("P2P_CODEC_MODEL"),
-                       help="packed zip, experiment dir or .pth (default: $P2P_CODEC_MODEL, else"
+                       help="a shipped model's name, packed zip, experiment dir or .pth (default: $P2P_CODEC_MODEL, else"
                        f" the shipped model{shipped_name()})")
         p.add_argument("--model_name", default=None,
                        help="which model of a packed zip (default: student, or its only model)")
@@ -140,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     model_options(p)  # a version-4 file is read with its model (it names it, not its layout)
     p = sub.add_parser("export", help="model -> ONNX graphs (encoder.onnx, decoder.onnx, codec.json)")
     p.add_argument("--model", default=os.environ.get("P2P_CODEC_MODEL"),
-                   help="packed zip, experiment dir or .pth (default: $P2P_CODEC_MODEL, else the shipped model)")
+                   help="a shipped model's name, packed zip, experiment dir or .pth (default: $P2P_CODEC_MODEL, else the shipped model)")
     p.add_argument("--model_name", default=None, help="which model of a packed zip (default: student)")
     p.add_argument("--out", type=Path, required=True, help="folder to write")
     p.add_argument("--int8", action="store_true",
@@ -344,10 +344,9 @@ def export(args) -> int:
     try:
         from espnet2_p2p.onnx.export import export as export_model
 
-        if not args.model:
-            from espnet2_p2p import pretrained
+        from espnet2_p2p import pretrained
 
-            args.model = pretrained.default_model()
+        args.model = pretrained.chosen_model(args.model)
         meta = export_model(args.model, args.out, args.model_name, args.max_seconds, args.int8)
     except P2PError as e:
         print(f"p2p-codec: error: {e}", file=sys.stderr)

@@ -40,6 +40,14 @@ def which(fingerprint: bytes) -> str:
     return ""
 
 
+def which_file(path) -> str:
+    """The name of the shipped model whose file is ``path``, or ''."""
+    for name, (file_name, _, _) in MODELS.items():
+        if Path(path) == HERE / file_name:
+            return name
+    return ""
+
+
 def sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
@@ -63,6 +71,24 @@ def model_path(name: str) -> Path:
             f" {expected[:16]}...): reinstall espnet2_p2p"
         )
     return path
+
+
+def chosen_model(model=None):
+    """What a user asked for, as a path to load: ``model`` itself when it is given and is
+    not the name of a shipped model (a packed zip, an experiment dir, a .pth), the shipped
+    model of that name (checked), and with no ``model`` ``$P2P_CODEC_MODEL`` (which may
+    name a shipped model too), else the default shipped model. The one place every entry
+    point (``p2p-codec``, :meth:`P2PTokenizer.from_pretrained`, ``load_codec``, the coders)
+    turns a choice of model into a file."""
+    import os
+
+    if model is None or model == "":
+        model = os.environ.get("P2P_CODEC_MODEL") or None
+    if model is None:
+        return default_model()
+    if isinstance(model, str) and model in MODELS and not Path(model).exists():
+        return model_path(model)
+    return model
 
 
 def default_model() -> Path:
