@@ -43,8 +43,11 @@ for arm in ${arms}; do
         *) echo "decoder_screen.sh: --arms wants NAME:transposed|linear:0|1, not ${arm}" >&2; exit 2 ;;
     esac
     config=${expdir}/${name}.yaml
-    printf 'base: %s\ncodec_conf:\n    decoder_upsample: %s\n    lambda_adv: %s\n    lambda_feat_match: %s\n' \
-        "${base}" "${upsample}" "${adv}" "$(( 2 * adv ))" > "${config}"
+    # the campaign's config, merged, with the arm's settings (a complete file: no base)
+    python -c 'import sys, yaml; from espnet2_p2p.utils.config import load_config
+c = load_config(sys.argv[1]); c["codec_conf"].update(decoder_upsample=sys.argv[2], lambda_adv=float(sys.argv[3]),
+    lambda_feat_match=2.0 * float(sys.argv[3])); yaml.safe_dump(c, sys.stdout, sort_keys=False)' \
+        "${base}" "${upsample}" "${adv}" > "${config}"
     init=${expdir}/init_${name}.pth
     new=()
     [ "${upsample}" = linear ] && new=(--new codec.generator.decoder.upsample --new codec.generator.decoder.project)
