@@ -13,6 +13,10 @@
 #   local/decoder_campaign.sh [--expdir ~/exp/speechocean762] [--rounds "5 15 30 55 110 220"]
 #                             [--zip ZIP] [--systems "student_gan plain_only_gan"] [--dnsmos_every 1]
 #
+# A system NAME_gan trains conf/NAME_long_gan.yaml (student_* from the packed student,
+# plain_only_* from the teacher's plain VQ; both with the teacher's decoder): e.g.
+# --systems "student_gan student_tconv_gan" compares the two upsampling designs first.
+#
 # Resumable: the same command continues (each training from its checkpoint.pth; a round
 # already scored is not scored again). Run stages 1-2 of run.sh first.
 set -euo pipefail
@@ -37,6 +41,12 @@ codec() { budget_codec speechocean762 long "$@"; }
 q=codec.generator.quantizer
 new_upsampler=(--new codec.generator.decoder.upsample --new codec.generator.decoder.project)
 
+config_of() {  # student_gan -> conf/student_long_gan.yaml, student_tconv_gan -> conf/student_tconv_long_gan.yaml
+    local config=${conf}/${1%_gan}_long_gan.yaml
+    [ -f "${config}" ] || { echo "decoder_campaign.sh: --systems: ${1} has no ${config}" >&2; exit 2; }
+    echo "${config}"
+}
+
 exp_of() { echo "${expdir}/student_${1#student_}"; }  # codec.sh's stage 4 trains EXPDIR/student<tag>
 
 init_of() {  # init_of SYSTEM: the .pth the system's training starts from
@@ -44,13 +54,16 @@ init_of() {  # init_of SYSTEM: the .pth the system's training starts from
     init=$(exp_of "$1")/init.pth
     mkdir -p "$(dirname "${init}")"
     if [ ! -f "${init}" ]; then
+        local config new=()
+        config=$(config_of "${system}")
+        # a linear decoder's upsampler starts afresh; everything else is the zip's
+        [ "$(python -m espnet2_p2p.utils.config "${config}" codec_conf.decoder_upsample)" = linear ] && new=("${new_upsampler[@]}")
         case ${system} in
-            student_gan) python -m espnet2_p2p.bin.init_model --packed "${zip}" --name student --decoder_of teacher \
-                --config "${conf}/student_long_gan.yaml" --output "${init}" "${new_upsampler[@]}" ;;
-            plain_only_gan) python -m espnet2_p2p.bin.init_model --packed "${zip}" --name teacher \
-                --config "${conf}/plain_only_long_gan.yaml" --output "${init}" "${new_upsampler[@]}" \
+            student_*) python -m espnet2_p2p.bin.init_model --packed "${zip}" --name student --decoder_of teacher \
+                --config "${config}" --output "${init}" "${new[@]}" ;;
+            plain_only_*) python -m espnet2_p2p.bin.init_model --packed "${zip}" --name teacher \
+                --config "${config}" --output "${init}" "${new[@]}" \
                 --new "${q}.layout" --new "${q}.rvq.layers.1" --new "${q}.rvq.layers.2" --new "${q}.rvq.layers.3" ;;
-            *) echo "decoder_campaign.sh: --systems: student_gan and/or plain_only_gan, not ${system}" >&2; exit 2 ;;
         esac >&2
     fi
     echo "${init}"
@@ -59,7 +72,7 @@ init_of() {  # init_of SYSTEM: the .pth the system's training starts from
 for epochs in ${rounds}; do
     curve=()
     for system in ${systems}; do
-        config=${conf}/${system%_gan}_long_gan.yaml
+        config=$(config_of "${system}")
         exp=$(exp_of "${system}")
         snapshot=${exp}/snapshots/${epochs}epoch.pth
         if [ ! -f "${snapshot}" ]; then
