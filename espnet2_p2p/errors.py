@@ -25,3 +25,21 @@ class AudioInputError(P2PError):
 
 class TokenError(P2PError):
     """Tokens or side information that do not fit the codec (range, streams, frames)."""
+
+
+def one_line_errors(prog: str):
+    """Decorate a command-line ``main``: a :class:`P2PError` it raises ends the program with
+    the one line ``PROG: error: MESSAGE`` on stderr and exit status 1, not a traceback."""
+    import functools
+
+    def wrap(main):
+        @functools.wraps(main)
+        def run(*args, **kwargs):
+            try:
+                return main(*args, **kwargs)
+            except P2PError as e:
+                raise SystemExit(f"{prog}: error: {e}") from None
+
+        return run
+
+    return wrap

@@ -42,6 +42,7 @@ import espnet2_p2p  # noqa: F401  (registers the codecs)
 from espnet2_p2p.bitstream import P2PFile
 from espnet2_p2p.coder import TorchCoder
 from espnet2_p2p.data.prepare import read_table
+from espnet2_p2p.errors import one_line_errors
 from espnet2_p2p.model_io import load_files
 from espnet2_p2p.utils.files import file_digest
 
@@ -154,6 +155,7 @@ def write_tables(summary: Dict[str, dict], output_dir: Path) -> None:
         (output_dir / "token_accuracy.md").unlink(missing_ok=True)
 
 
+@one_line_errors("decode")
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter

@@ -27,6 +27,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from espnet2_p2p.errors import one_line_errors
+
 
 def sample(lm, prompt, steps: int, allowed: Sequence[np.ndarray], temperature: float, generator) -> list:
     """Continue ``prompt`` (LM token ids) by ``steps`` ids drawn from the LM; the i-th id of
@@ -50,6 +52,7 @@ def sample(lm, prompt, steps: int, allowed: Sequence[np.ndarray], temperature: f
     return out
 
 
+@one_line_errors("lm_continue")
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lm_exp", type=Path, required=True)

@@ -162,21 +162,10 @@ def list_inputs(path: Path, exts) -> List[Tuple[str, Path]]:
     if not path.exists():
         raise P2PError(f"{path} does not exist")
     if path.suffix == ".scp" or path.name == "wav.scp":
-        pairs = []
-        for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
-            parts = line.split(maxsplit=1)
-            if not parts:
-                continue
-            if len(parts) != 2:
-                raise P2PError(f"{path}:{number}: expected '<id> <path>', got {line.strip()!r}")
-            if parts[1].strip().endswith("|"):
-                raise P2PError(f"{path}:{number}: {parts[0]} is a command ('... |'); only file paths are read")
-            pairs.append((parts[0], Path(parts[1].strip())))
-        seen = {}
+        from espnet2_p2p.utils.tables import read_kaldi_table
+
+        pairs = [(name, Path(value)) for name, value in read_kaldi_table(path, "wav.scp").items()]
         for name, _ in pairs:
-            if name in seen:
-                raise P2PError(f"{path}: the id {name!r} appears twice (lines of one id would overwrite each other)")
-            seen[name] = True
             if Path(name).is_absolute() or ".." in Path(name).parts:
                 raise P2PError(f"{path}: the id {name!r} would write outside the output folder")
         return pairs
