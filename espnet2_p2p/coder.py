@@ -31,8 +31,9 @@ from typing import Callable, Optional, Protocol, Tuple
 
 import numpy as np
 
-from espnet2_p2p.errors import P2PError
+from espnet2_p2p.errors import P2PError, TokenError
 from espnet2_p2p.layout import Layout, check_streams
+from espnet2_p2p.utils.checks import check_audio_array, checked_reader, whole_number
 from espnet2_p2p.utils.chunks import DEFAULT_CHUNK_SECONDS, DEFAULT_CONTEXT_SECONDS, frames_of_plan, window_frames
 
 Reader = Callable[[int, int], np.ndarray]
@@ -100,6 +101,7 @@ class TorchCoder:
         from espnet2_p2p import chunked
 
         check_streams(streams)
+        read = checked_reader(read, num_samples, sample_rate=self.layout.fs)
         if self.layout.streaming:
             return chunked.stream_encode(self.codec, read, num_samples, chunk_seconds, progress, streams)
         return chunked.encode(self.codec, read, num_samples, streams, chunk_seconds, context_seconds, progress), b""
@@ -112,6 +114,10 @@ class TorchCoder:
         its neutral vector)."""
         from espnet2_p2p import chunked
 
+        codes = self.layout.check_codes(codes, plain=True)  # a teacher decodes its plain stream alone
+        num_samples = whole_number(num_samples, "num_samples", TokenError)
+        if codes.shape[-1] != self.layout.frames_for(num_samples):
+            raise TokenError(f"{codes.shape[-1]} frames do not fit {num_samples} samples (hop {self.layout.hop_length})")
         if self.layout.streaming:
             g = self.codec.side_info_codes(side_info) if side_info is not None else None
             chunked.stream_decode(self.codec, codes, None, num_samples, write, chunk_seconds, progress, paralinguistic=g)
@@ -150,7 +156,7 @@ class TorchCoder:
         (streams, frames); a codec that predicts no streams raises ValueError."""
         import torch
 
-        x = torch.as_tensor(np.ascontiguousarray(audio), dtype=torch.float32)
+        x = torch.from_numpy(check_audio_array(audio, sample_rate=self.layout.fs))
         device = next(self.codec.parameters()).device
         with torch.no_grad():
             return self.codec.teacher_tokens(x.view(1, 1, -1).to(device))[:, 0].cpu().numpy()
@@ -161,7 +167,7 @@ class TorchCoder:
 
         if not self.layout.side_info_bytes:
             return b""
-        x = torch.as_tensor(np.ascontiguousarray(audio), dtype=torch.float32)
+        x = torch.from_numpy(check_audio_array(audio, sample_rate=self.layout.fs))
         device = next(self.codec.parameters()).device
         return self.codec.side_info(x.view(1, 1, -1).to(device))
 

@@ -26,6 +26,7 @@ import numpy as np
 from espnet2_p2p.errors import AudioInputError, ModelLoadError, P2PError, TokenError
 from espnet2_p2p.utils.chunks import DEFAULT_CHUNK_SECONDS, DEFAULT_CONTEXT_SECONDS, plan_seconds, stitch_audio, stitch_tokens
 from espnet2_p2p.layout import Layout
+from espnet2_p2p.utils.checks import check_audio_array, checked_reader, whole_number
 
 FORMAT = "espnet2_p2p-onnx"
 VERSION = 1
@@ -195,15 +196,7 @@ class OnnxCodec:
 
     # ------------------------------------------------------------ one run
     def _check_audio(self, audio) -> np.ndarray:
-        audio = np.asarray(audio, dtype=np.float32)
-        if audio.ndim != 1:
-            raise AudioInputError(f"audio must be mono samples (T,), got shape {audio.shape}")
-        if audio.size == 0:
-            raise AudioInputError("audio is empty: 0 samples")
-        if not np.isfinite(audio).all():
-            first = int(np.argmin(np.isfinite(audio)))
-            raise AudioInputError(f"non-finite sample (NaN or Inf) at {first / self.fs:.3f} s")
-        return audio
+        return check_audio_array(audio, sample_rate=self.fs)
 
     def _run(self, session, feed: dict) -> list:
         try:
@@ -257,7 +250,8 @@ class OnnxCodec:
     def encode(self, audio, streams: str = "transmitted") -> np.ndarray:
         """Samples (T,) at ``fs`` -> tokens (streams, ceil(T / hop)), as the torch codec's
         ``encode`` (``streams="all"``: with a student's pseudo streams, as ``tokens``)."""
-        codes, _ = self.encode_file(lambda s, e: audio[s:e], len(self._check_audio(audio)), streams)
+        audio = self._check_audio(audio)
+        codes, _ = self.encode_file(lambda s, e: audio[s:e], len(audio), streams)
         return codes
 
     def decode(self, codes, num_samples: Optional[int] = None, side_info=None) -> np.ndarray:
@@ -265,7 +259,7 @@ class OnnxCodec:
         student takes its plain stream (the pseudo streams are predicted) or all 1 + N
         (tokens a language model generated; nothing is predicted), as the torch codec."""
         codes = self.check_codes(codes)
-        num_samples = codes.shape[-1] * self.hop_length if num_samples is None else int(num_samples)
+        num_samples = codes.shape[-1] * self.hop_length if num_samples is None else num_samples
         out = []
         self.decode_file(codes, num_samples, out.append, side_info=side_info)
         return np.concatenate(out) if out else np.zeros(0, np.float32)
@@ -306,12 +300,13 @@ class OnnxCodec:
         """Tokens (streams, frames) and side information of ``read(start, end)`` samples."""
         if streams not in ("transmitted", "all"):
             raise ValueError(f"streams must be 'transmitted' or 'all', got {streams!r}")
+        read = checked_reader(read, num_samples, sample_rate=self.fs)
         hop, num_frames = self.hop_length, self.frames_for(num_samples)
         side = b""
 
         def code(cstart: int, cend: int) -> np.ndarray:
             nonlocal side
-            codes, side = self._run_encoder(self._check_audio(read(cstart * hop, min(num_samples, cend * hop))))
+            codes, side = self._run_encoder(read(cstart * hop, min(num_samples, cend * hop)))
             if streams == "all" and self.predicts_streams:
                 codes = np.concatenate([codes, self._run_decoder(codes)[1]])
             return codes
@@ -331,6 +326,7 @@ class OnnxCodec:
     ) -> None:
         """Decode tokens (streams, frames); ``write`` gets the samples in order."""
         codes = self.check_codes(codes)
+        num_samples = whole_number(num_samples, "num_samples", TokenError)
         hop, num_frames = self.hop_length, codes.shape[-1]
         if num_frames != self.frames_for(num_samples):
             raise TokenError(f"{num_frames} frames do not fit {num_samples} samples (hop {hop})")
