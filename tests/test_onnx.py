@@ -699,6 +699,80 @@ def test_fuzzed_graph_outputs_are_refused_or_sane(tmp_path, exported):
         assert out.shape == audio.shape and np.isfinite(out).all() and np.abs(out).max() <= 100
 
 
+# -------------------------------- the ONNX cache checks its entries (issue 42, item 3)
+def _fake_exports(monkeypatch, source: Path, delay: float = 0.0, calls=None):
+    """``export`` made a copy of a finished export (the exporter takes a minute)."""
+    import espnet2_p2p.onnx.export as exporter
+
+    def export(model, out, name=None, *args, **kwargs):
+        if calls is not None:
+            calls.append(model)
+        time.sleep(delay)
+        shutil.copytree(source, out, dirs_exist_ok=True)
+
+    monkeypatch.setattr(exporter, "export", export)
+
+
+def test_a_cache_entry_of_another_model_is_made_again(tmp_path, exported, shipped, monkeypatch, capsys):
+    """Another model's export copied over the shipped model's cache entry: encode wrote files
+    with the other model's id under a notice naming the shipped model."""
+    from espnet2_p2p.bitstream import P2PFile
+
+    monkeypatch.setenv("P2P_CODEC_CACHE", str(tmp_path / "cache"))
+    _fake_exports(monkeypatch, shipped[2])
+    wav = tmp_path / "in.wav"
+    sf.write(wav, gliding_speech(1.0), 16000)
+    assert main(["encode", str(wav), str(tmp_path / "a.p2p"), "--backend", "onnxruntime"]) == 0
+    (entry,) = (tmp_path / "cache" / "onnx").iterdir()
+    shutil.rmtree(entry)
+    shutil.copytree(exported["student"][2], entry)  # the tiny student's export in its place
+    capsys.readouterr()
+    assert main(["encode", str(wav), str(tmp_path / "b.p2p"), "--backend", "onnxruntime"]) == 0
+    err = capsys.readouterr().err
+    tiny = json.loads((exported["student"][2] / "codec.json").read_text())["fingerprint"]
+    assert f"is of model {tiny}" in err and "not of speechocean762_long_ft.zip's 76eb6e5642bfd5ea" in err
+    assert "making it again" in err
+    assert json.loads((entry / "codec.json").read_text())["fingerprint"] == "76eb6e5642bfd5ea"
+    codec, onnx, _ = shipped
+    from espnet2_p2p.filecoding import packed_spec
+
+    spec = packed_spec(pretrained.default_model(), "student")
+    assert P2PFile.read(tmp_path / "b.p2p", onnx.prior, onnx.layout, spec.fingerprint).header.fingerprint == spec.fingerprint
+    assert sorted(p.name for p in (tmp_path / "cache" / "onnx").iterdir()) == [entry.name]  # nothing left aside
+
+
+def test_concurrent_exports_rename_whole_entries_and_keep_one_in_use(tmp_path, exported, monkeypatch):
+    """Two processes exporting at once: each export goes to a temporary folder that is
+    renamed into place; an entry that loads and fits is never removed while used."""
+    import threading
+
+    from espnet2_p2p.coder import cached_export
+
+    monkeypatch.setenv("P2P_CODEC_CACHE", str(tmp_path / "cache"))
+    model, name, folder = exported["student"]
+    calls = []
+    _fake_exports(monkeypatch, folder, delay=0.5, calls=calls)
+    results, errors = [], []
+
+    def export():
+        try:
+            results.append(cached_export(model, name, lambda message: None, threads=1))
+        except Exception as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=export) for _ in range(3)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert not errors and len(results) == 3 and len(calls) == 3
+    (entry,) = (tmp_path / "cache" / "onnx").iterdir()  # one entry, no temporary folders left
+    want = json.loads((folder / "codec.json").read_text())["fingerprint"]
+    assert all(r.fingerprint.hex() == want for r in results)
+    # an entry in use is not touched by a later run: the same files (inodes) stay
+    before = {p.name: p.stat().st_ino for p in entry.iterdir()}
+    assert cached_export(model, name, lambda message: None, threads=1).fingerprint.hex() == want
+    assert {p.name: p.stat().st_ino for p in entry.iterdir()} == before and len(calls) == 3
+
+
 # --------------------------------- error lines name their file (issue 42, item 10)
 def test_a_coder_error_names_the_file_it_is_about(tmp_path, exported, capsys):
     """"1 token streams; this model decodes 4" named no file: a format-1 file of a teacher's
