@@ -83,6 +83,7 @@ from typing import Sequence, Tuple, Union
 
 import numpy as np
 
+from espnet2_p2p.entropy import MAX_CODED_TOKENS
 from espnet2_p2p.utils.files import temp_path
 from espnet2_p2p.utils.tokens import first_bad_token, frames_for
 from espnet2_p2p.errors import BitstreamError
@@ -367,6 +368,11 @@ class P2PHeader:
                 raise BitstreamError(f"implausible header: {what}")
         if frames_for(self.num_samples, self.hop_length) > MAX_FRAMES:
             raise BitstreamError(f"implausible header: {self.num_samples} samples")
+        if self.entropy_coded and self.num_streams * self.num_frames > MAX_CODED_TOKENS:
+            raise BitstreamError(
+                f"implausible header: an entropy-coded payload of {self.num_streams} x {self.num_frames} tokens,"
+                f" more than the {MAX_CODED_TOKENS} one may hold"
+            )
         if self.entropy_coded and (self.coded_bytes % 4 or not 4 <= self.coded_bytes <= self.max_coded_bytes):
             raise BitstreamError(
                 f"implausible header: an entropy-coded payload of {self.coded_bytes} bytes for"

@@ -11,6 +11,7 @@ import numpy as np
 
 from espnet2_p2p.bitstream import ModelSpec, P2PFile
 from espnet2_p2p.errors import naming
+from espnet2_p2p.entropy import MAX_CODED_TOKENS
 from espnet2_p2p.layout import check_streams
 from espnet2_p2p.utils.chunks import DEFAULT_CHUNK_SECONDS, DEFAULT_CONTEXT_SECONDS
 from espnet2_p2p.utils.files import temp_path
@@ -98,8 +99,13 @@ class FileCoder:
     def _encode(self, path: Path, out: Path, entropy: bool) -> None:
         codes, side, num_samples = self.tokens_of(path)
         p2p = P2PFile.of(self.layout, codes, num_samples, self.coder.fingerprint, side)
+        prior = self.coder.prior if entropy else None
+        if prior is not None and codes.size > MAX_CODED_TOKENS:
+            self.notify(f"{path}: {codes.size} tokens, more than an entropy-coded file holds ({MAX_CODED_TOKENS}):"
+                        " written at fixed width")  # fmt: skip
+            prior = None
         out.parent.mkdir(parents=True, exist_ok=True)
-        p2p.write(out, self.coder.prior if entropy else None)
+        p2p.write(out, prior)
 
     def tokens(self, path: Path, out: Path, streams: str = "transmitted") -> None:
         """Audio file -> ``.npy`` tokens (frames, streams), int64."""
