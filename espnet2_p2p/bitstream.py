@@ -83,6 +83,7 @@ from typing import Sequence, Tuple, Union
 
 import numpy as np
 
+from espnet2_p2p.entropy import MAX_CODED_TOKENS
 from espnet2_p2p.utils.files import temp_path
 from espnet2_p2p.utils.tokens import first_bad_token, frames_for
 from espnet2_p2p.errors import BitstreamError
@@ -117,6 +118,20 @@ ID_SIZE = 4
 CRC16_SIZE = 2
 MAX_VARINT_BYTES = 8
 _FLAG_ENTROPY, _FLAG_ALL_STREAMS = 1, 2
+
+
+def check_stream_sizes(stream_sizes: Sequence[int]) -> Tuple[int, ...]:
+    """The codebook sizes of a model whose files this container can hold (the plain one,
+    then N pseudo ones that share one size: a header has one field for them), else a
+    :class:`BitstreamError` naming them (a model of codebooks (1024, 512, 256) would be
+    written as (1024, 256, 256), at the wrong bit rate and token range)."""
+    sizes = tuple(int(k) for k in stream_sizes)
+    if not sizes or len(set(sizes[1:])) > 1:
+        raise BitstreamError(
+            f"codebook sizes {list(sizes)}: a .p2p file holds a plain codebook and pseudo codebooks"
+            " of one size; this layout has none or several"
+        )
+    return sizes
 
 
 def model_id(fingerprint: bytes, prior_fingerprint: bytes = b"") -> bytes:
@@ -289,7 +304,11 @@ class P2PHeader:
         """The header of a file transmitting the first ``num_streams`` of a codec's streams
         of codebook sizes ``stream_sizes`` (plain first; the residual/pseudo ones share one
         size), for ``num_samples`` samples, with optional side information."""
-        sizes = [int(k) for k in stream_sizes]
+        sizes = check_stream_sizes(stream_sizes)
+        if int(num_streams) not in (1, len(sizes)):
+            raise BitstreamError(
+                f"{num_streams} streams: a .p2p file carries stream 0 alone or all {len(sizes)} streams of this model"
+            )
         return cls(
             sample_rate=int(sample_rate),
             num_samples=int(num_samples),
@@ -349,6 +368,11 @@ class P2PHeader:
                 raise BitstreamError(f"implausible header: {what}")
         if frames_for(self.num_samples, self.hop_length) > MAX_FRAMES:
             raise BitstreamError(f"implausible header: {self.num_samples} samples")
+        if self.entropy_coded and self.num_streams * self.num_frames > MAX_CODED_TOKENS:
+            raise BitstreamError(
+                f"implausible header: an entropy-coded payload of {self.num_streams} x {self.num_frames} tokens,"
+                f" more than the {MAX_CODED_TOKENS} one may hold"
+            )
         if self.entropy_coded and (self.coded_bytes % 4 or not 4 <= self.coded_bytes <= self.max_coded_bytes):
             raise BitstreamError(
                 f"implausible header: an entropy-coded payload of {self.coded_bytes} bytes for"
@@ -583,7 +607,7 @@ def parse_compact(data: bytes, total_size: int, spec: ModelSpec = None, prior=No
             f"written by model {written_id.hex()}, this model{' with its prior' if entropy else ''} is"
             f" {want_id.hex()}; decode with the model that encoded it"
         )
-    sizes = spec.stream_sizes
+    sizes = check_stream_sizes(spec.stream_sizes)
     if all_streams and len(sizes) == 1:
         raise BitstreamError("damaged header: all streams of a model that has one")
     stored = total_size - pos - ID_SIZE - CRC16_SIZE - spec.side_info_bytes

@@ -31,8 +31,9 @@ from typing import Callable, Optional, Protocol, Tuple
 
 import numpy as np
 
-from espnet2_p2p.errors import P2PError
+from espnet2_p2p.errors import P2PError, TokenError
 from espnet2_p2p.layout import Layout, check_streams
+from espnet2_p2p.utils.checks import check_audio_array, checked_reader, whole_number
 from espnet2_p2p.utils.chunks import DEFAULT_CHUNK_SECONDS, DEFAULT_CONTEXT_SECONDS, frames_of_plan, window_frames
 
 Reader = Callable[[int, int], np.ndarray]
@@ -100,6 +101,7 @@ class TorchCoder:
         from espnet2_p2p import chunked
 
         check_streams(streams)
+        read = checked_reader(read, num_samples, sample_rate=self.layout.fs)
         if self.layout.streaming:
             return chunked.stream_encode(self.codec, read, num_samples, chunk_seconds, progress, streams)
         return chunked.encode(self.codec, read, num_samples, streams, chunk_seconds, context_seconds, progress), b""
@@ -112,6 +114,10 @@ class TorchCoder:
         its neutral vector)."""
         from espnet2_p2p import chunked
 
+        codes = self.layout.check_codes(codes, plain=True)  # a teacher decodes its plain stream alone
+        num_samples = whole_number(num_samples, "num_samples", TokenError)
+        if codes.shape[-1] != self.layout.frames_for(num_samples):
+            raise TokenError(f"{codes.shape[-1]} frames do not fit {num_samples} samples (hop {self.layout.hop_length})")
         if self.layout.streaming:
             g = self.codec.side_info_codes(side_info) if side_info is not None else None
             chunked.stream_decode(self.codec, codes, None, num_samples, write, chunk_seconds, progress, paralinguistic=g)
@@ -150,7 +156,7 @@ class TorchCoder:
         (streams, frames); a codec that predicts no streams raises ValueError."""
         import torch
 
-        x = torch.as_tensor(np.ascontiguousarray(audio), dtype=torch.float32)
+        x = torch.from_numpy(check_audio_array(audio, sample_rate=self.layout.fs))
         device = next(self.codec.parameters()).device
         with torch.no_grad():
             return self.codec.teacher_tokens(x.view(1, 1, -1).to(device))[:, 0].cpu().numpy()
@@ -161,7 +167,7 @@ class TorchCoder:
 
         if not self.layout.side_info_bytes:
             return b""
-        x = torch.as_tensor(np.ascontiguousarray(audio), dtype=torch.float32)
+        x = torch.from_numpy(check_audio_array(audio, sample_rate=self.layout.fs))
         device = next(self.codec.parameters()).device
         return self.codec.side_info(x.view(1, 1, -1).to(device))
 
@@ -190,7 +196,7 @@ def open_coder(model=None, backend: str = "torch", name: Optional[str] = None, d
     ``model``: for torch a packed zip, an experiment dir or a ``.pth``
     (:func:`espnet2_p2p.model_io.load_codec`); for ONNX Runtime a folder written by
     ``p2p-codec export``, or a torch model, exported once into the cache
-    (:func:`cached_export`). None: ``$P2P_CODEC_MODEL``, else the shipped model. ``name``
+    (:func:`cached_export`, which checks the entry's model before using it). None: ``$P2P_CODEC_MODEL``, else the shipped model. ``name``
     picks a model of a packed zip; ``notify`` receives one-line notices (which model, an
     export being made)."""
     if backend not in ("torch", "onnxruntime"):
@@ -208,7 +214,7 @@ def open_coder(model=None, backend: str = "torch", name: Optional[str] = None, d
         from espnet2_p2p.onnx import OnnxCodec
 
         folder = Path(model)  # an export; a model file is exported into the cache once
-        return OnnxCodec(folder if folder.is_dir() else cached_export(folder, name, notify), threads=threads)
+        return OnnxCodec(folder, threads=threads) if folder.is_dir() else cached_export(folder, name, notify, threads)
     import torch
 
     from espnet2_p2p.model_io import check_prior_fits, load_codec, load_prior
@@ -230,16 +236,39 @@ def cache_root() -> Path:
     return Path(base) / "espnet2_p2p"
 
 
-def cached_export(model, name: Optional[str], notify: Callable[[str], None]) -> Path:
-    """The ONNX export of a torch model (a packed zip or a ``.pth`` file), made once into
-    ``cache_root()/onnx/<SHA-256 of the file>[-name]``; an entry that does not load (a
-    damaged or interrupted one) is made again."""
+def model_identity(model, name: Optional[str] = None) -> Tuple[bytes, bytes]:
+    """(fingerprint, prior fingerprint or b"") of a torch model file: from a packed zip's
+    ``meta.json`` when it records them (the shipped model's does), else from the model
+    itself (loaded, not exported)."""
+    from espnet2_p2p.filecoding import packed_spec
+
+    spec = packed_spec(model, name)
+    if spec is not None:
+        return spec.fingerprint, spec.prior_fingerprint
+    from espnet2_p2p.model_io import fingerprint, load_codec, load_prior
+
+    prior = load_prior(model, name)
+    return fingerprint(load_codec(model, name)), prior.fingerprint() if prior is not None else b""
+
+
+def cached_export(model, name: Optional[str], notify: Callable[[str], None], threads: int = 0):
+    """The ONNX export of a torch model (a packed zip or a ``.pth`` file) as a loaded
+    :class:`~espnet2_p2p.onnx.OnnxCodec`, made once into ``cache_root()/onnx/<SHA-256 of
+    the file>[-name]``.
+
+    An entry is used only when it loads and is of this model: its fingerprint (and its
+    prior's) must be the model's (:func:`model_identity`); a damaged, interrupted or
+    replaced entry (another model's export copied over it) is made again. An export is
+    written into a temporary folder and renamed into place, so a process never sees a
+    half-written entry, and an entry that is in use (one that loads and fits) is never
+    removed: only an unusable one is moved aside, by one rename, before the new one
+    takes its place."""
     import hashlib
     import shutil
     import tempfile
+    import uuid
 
     from espnet2_p2p.errors import ModelLoadError
-
     from espnet2_p2p.onnx import OnnxCodec
 
     path = Path(model)
@@ -257,19 +286,28 @@ def cached_export(model, name: Optional[str], notify: Callable[[str], None]) -> 
                     digest.update(block)
     key = digest.hexdigest()[:32] + (f"-{name}" if name else "")
     target = cache_root() / "onnx" / key
+    want, want_prior = model_identity(path, name)
 
-    def usable() -> bool:
+    def load():
+        """The entry at ``target`` if it loads and is of this model, else None."""
         if not (target / "codec.json").is_file():
-            return False
+            return None
         try:
-            OnnxCodec(target, threads=1)
-            return True
+            codec = OnnxCodec(target, threads=threads)
         except ModelLoadError as e:
             notify(f"the cached export {target} does not load ({e}); making it again")
-            return False
+            return None
+        got_prior = codec.prior.fingerprint() if codec.prior is not None else b""
+        if (codec.fingerprint, got_prior) != (want, want_prior):
+            notify(f"the cached export {target} is of model {codec.fingerprint.hex()}"
+                   f"{f' (prior {got_prior.hex()})' if got_prior else ''}, not of {path.name}'s {want.hex()}"
+                   f"{f' (prior {want_prior.hex()})' if want_prior else ''}; making it again")  # fmt: skip
+            return None
+        return codec
 
-    if usable():
-        return target
+    codec = load()
+    if codec is not None:
+        return codec
     notify(f"exporting {path.name} to ONNX once, into {target} (about a minute)")
     work = None
     try:
@@ -278,13 +316,24 @@ def cached_export(model, name: Optional[str], notify: Callable[[str], None]) -> 
         from espnet2_p2p.onnx.export import export
 
         export(path, work, name)
-        shutil.rmtree(target, ignore_errors=True)
-        os.replace(work, target)
+        for _ in range(3):
+            try:
+                os.rename(work, target)  # fails while an entry is there
+                work = None
+                break
+            except OSError:
+                codec = load()
+                if codec is not None:  # another process made it meanwhile: use theirs
+                    return codec
+                aside = target.with_name(f".{key}-unusable-{uuid.uuid4().hex[:8]}")
+                try:
+                    os.rename(target, aside)  # only an unusable entry is moved, in one step
+                except FileNotFoundError:
+                    continue
+                shutil.rmtree(aside, ignore_errors=True)
     except P2PError:
         raise
     except OSError as e:
-        if usable():  # another process made it meanwhile
-            return target
         raise P2PError(f"cannot write the ONNX cache {target.parent}: {e.strerror or e} (set $P2P_CODEC_CACHE)") from None
     except Exception as e:  # the exporter's own errors
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
@@ -292,7 +341,10 @@ def cached_export(model, name: Optional[str], notify: Callable[[str], None]) -> 
     finally:
         if work is not None:
             shutil.rmtree(work, ignore_errors=True)
-    return target
+    codec = load()
+    if codec is None:
+        raise P2PError(f"the ONNX export of {path} in {target} is not of this model ({want.hex()})")
+    return codec
 
 
 def say_to_stderr(quiet: bool) -> Callable[[str], None]:

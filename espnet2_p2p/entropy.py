@@ -43,10 +43,17 @@ SLACK_BITS = 96
 #: share of the payload's bits (+ slack): the 24-bit quantised frequencies the coder uses
 #: differ from the float probabilities by far less than 1%.
 COST_MARGIN = 1.02
+# The most tokens an entropy-coded payload may hold (5.8 hours of a one-stream model at
+# 50 Hz): range decoding goes token by token, so a hostile header claiming 24 million
+# frames in an all-zero payload of 10 MB took 73 s and a gigabyte before the payload ran
+# out; within this bound any payload is decoded or refused in about a second. Longer
+# inputs are written at fixed width (espnet2_p2p.filecoding.FileCoder.encode).
+MAX_CODED_TOKENS = 1 << 20
 # what a stored prior may unpack to (the shipped teacher's: 19 MB in 13 arrays)
 MAX_PRIOR_UNPACKED = 256 << 20
 MAX_PRIOR_MEMBERS = 1 + 3 * 64
 _BLOCK = 1024  # frames whose probabilities are built at once when encoding (memory bound)
+_COST_BLOCK = 4096  # tokens decoded between two looks at what they cost
 _KIND = b"espnet2_p2p bigram prior v1 (Witten-Bell + add-one unigram, uniform 1/64)"
 
 
@@ -78,6 +85,7 @@ class _Stream:
         self.contexts = contexts[order].astype(np.int64)
         self.tokens = tokens[order].astype(np.int64)
         self.counts = counts[order].astype(np.int64)
+        self.keys = keys[order]  # context * size + token, sorted: where a pair's count lies
         self.indptr = np.searchsorted(self.contexts, np.arange(size + 2))
         totals = np.bincount(self.contexts, weights=self.counts, minlength=size + 1)
         lens = np.diff(self.indptr)
@@ -115,12 +123,13 @@ class _Stream:
             self._models[context] = model
         return model
 
-    def bits(self, context: int, token: int) -> float:
-        """What one token costs in its context: ``-log2 p(token | context)``."""
-        start, end = self.indptr[context], self.indptr[context + 1]
-        pos = start + int(np.searchsorted(self.tokens[start:end], token))
-        own = self.counts[pos] if pos < end and self.tokens[pos] == token else 0
-        return -math.log2(self.own[context] * own + self.rest[context] * self.unigram[token] + self.floor)
+    def costs(self, contexts: np.ndarray, tokens: np.ndarray) -> np.ndarray:
+        """What tokens (n,) cost in their contexts (n,): ``-log2 p(token | context)``, float64."""
+        contexts, tokens = np.asarray(contexts, dtype=np.int64), np.asarray(tokens, dtype=np.int64)
+        keys = contexts * self.size + tokens
+        pos = np.minimum(np.searchsorted(self.keys, keys), max(0, self.keys.size - 1))
+        own = np.where(self.keys[pos] == keys, self.counts[pos], 0) if self.keys.size else np.zeros(keys.shape)
+        return -np.log2(self.own[contexts] * own + self.rest[contexts] * self.unigram[tokens] + self.floor)
 
     def max_probability(self) -> float:
         """An upper bound of every probability this stream codes with."""
@@ -240,7 +249,7 @@ class BigramPrior:
         :class:`~espnet2_p2p.errors.BitstreamError`."""
         if len(payload) % 4:
             raise BitstreamError(f"entropy-coded payload of {len(payload)} bytes is not whole 32-bit words")
-        if self.num_streams * num_frames > self.max_tokens(len(payload)):
+        if self.num_streams * num_frames > min(self.max_tokens(len(payload)), MAX_CODED_TOKENS):
             raise BitstreamError(
                 f"an entropy-coded payload of {len(payload)} bytes cannot hold"
                 f" {self.num_streams} x {num_frames} tokens with this prior"
@@ -252,16 +261,18 @@ class BigramPrior:
             decoder = constriction.stream.queue.RangeDecoder(np.frombuffer(payload, dtype="<u4").astype(np.uint32))
             out = np.empty((self.num_streams, num_frames), dtype=np.int64)
             for s, stream in enumerate(self.streams):
-                prev = stream.size
+                prev, row, start = stream.size, out[s], 0
                 for t in range(num_frames):
-                    token = out[s, t] = int(decoder.decode(stream.model(prev)))
-                    cost += stream.bits(prev, token)
-                    prev = token
-                    if cost > budget:  # the payload is spent: it cannot hold the frames claimed
-                        raise BitstreamError(
-                            f"entropy-coded payload of {len(payload)} bytes is spent after {t} of"
-                            f" {num_frames} frames of stream {s}: the file claims more than it holds"
-                        )
+                    prev = row[t] = decoder.decode(stream.model(prev))
+                    if t + 1 - start == _COST_BLOCK or t + 1 == num_frames:  # what the block cost
+                        contexts = np.concatenate([[stream.size if start == 0 else row[start - 1]], row[start:t]])
+                        cost += float(stream.costs(contexts, row[start : t + 1]).sum())
+                        start = t + 1
+                        if cost > budget:  # the payload is spent: it cannot hold the frames claimed
+                            raise BitstreamError(
+                                f"entropy-coded payload of {len(payload)} bytes is spent after {t} of"
+                                f" {num_frames} frames of stream {s}: the file claims more than it holds"
+                            )
             exhausted = decoder.maybe_exhausted()
         except BitstreamError:
             raise

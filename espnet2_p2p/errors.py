@@ -6,6 +6,8 @@ names the file and what is wrong. They subclass ``ValueError``, so code that alr
 catches ``ValueError`` keeps working.
 """
 
+import contextlib
+
 
 class P2PError(ValueError):
     """Base class of the errors this package raises for bad input."""
@@ -25,3 +27,34 @@ class AudioInputError(P2PError):
 
 class TokenError(P2PError):
     """Tokens or side information that do not fit the codec (range, streams, frames)."""
+
+
+@contextlib.contextmanager
+def naming(path):
+    """Within the block, a :class:`P2PError` whose message does not name ``path`` (a coder's
+    "1 token streams; this model decodes 4", a prior's "tokens must lie within the
+    codebooks") is raised again, of the same class, with ``PATH: `` in front."""
+    try:
+        yield
+    except P2PError as e:
+        if str(path) in str(e):
+            raise
+        raise type(e)(f"{path}: {e}") from None
+
+
+def one_line_errors(prog: str):
+    """Decorate a command-line ``main``: a :class:`P2PError` it raises ends the program with
+    the one line ``PROG: error: MESSAGE`` on stderr and exit status 1, not a traceback."""
+    import functools
+
+    def wrap(main):
+        @functools.wraps(main)
+        def run(*args, **kwargs):
+            try:
+                return main(*args, **kwargs)
+            except P2PError as e:
+                raise SystemExit(f"{prog}: error: {e}") from None
+
+        return run
+
+    return wrap

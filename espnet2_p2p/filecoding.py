@@ -3,12 +3,15 @@
 and the demo call this; it reads audio with :class:`~espnet2_p2p.audio.AudioSource`
 (resampling and downmixing with notices) and writes every output atomically."""
 
+import errno
 from pathlib import Path
 from typing import Callable, Optional, Tuple
 
 import numpy as np
 
 from espnet2_p2p.bitstream import ModelSpec, P2PFile
+from espnet2_p2p.errors import naming
+from espnet2_p2p.entropy import MAX_CODED_TOKENS
 from espnet2_p2p.layout import check_streams
 from espnet2_p2p.utils.chunks import DEFAULT_CHUNK_SECONDS, DEFAULT_CONTEXT_SECONDS
 from espnet2_p2p.utils.files import temp_path
@@ -87,14 +90,24 @@ class FileCoder:
 
     def encode(self, path: Path, out: Path, entropy: bool = True) -> None:
         """Audio file -> ``.p2p`` (entropy-coded when the model has a prior and ``entropy``)."""
+        with naming(path):
+            self._encode(path, out, entropy)
+
+    def _encode(self, path: Path, out: Path, entropy: bool) -> None:
         codes, side, num_samples = self.tokens_of(path)
         p2p = P2PFile.of(self.layout, codes, num_samples, self.coder.fingerprint, side)
+        prior = self.coder.prior if entropy else None
+        if prior is not None and codes.size > MAX_CODED_TOKENS:
+            self.notify(f"{path}: {codes.size} tokens, more than an entropy-coded file holds ({MAX_CODED_TOKENS}):"
+                        " written at fixed width")  # fmt: skip
+            prior = None
         out.parent.mkdir(parents=True, exist_ok=True)
-        p2p.write(out, self.coder.prior if entropy else None)
+        p2p.write(out, prior)
 
     def tokens(self, path: Path, out: Path, streams: str = "transmitted") -> None:
         """Audio file -> ``.npy`` tokens (frames, streams), int64."""
-        codes, _, _ = self.tokens_of(path, streams)
+        with naming(path):
+            codes, _, _ = self.tokens_of(path, streams)
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = temp_path(out, ".npy")
         try:
@@ -106,6 +119,10 @@ class FileCoder:
     def decode(self, path: Path, out: Path, subtype: str = "PCM_16") -> None:
         """``.p2p`` -> audio file (FLAC for a ``.flac`` name, else WAV); a peak above full
         scale is clipped (noticed) unless ``subtype`` is FLOAT."""
+        with naming(path):
+            self._decode(path, out, subtype)
+
+    def _decode(self, path: Path, out: Path, subtype: str) -> None:
         import soundfile as sf
 
         p2p = P2PFile.read(path, self.coder.prior, self.layout, self.coder.fingerprint)
@@ -128,6 +145,8 @@ class FileCoder:
                         side_info=header.side_info,
                     )  # fmt: skip
             tmp.replace(out)
+        except sf.SoundFileError as e:  # libsndfile's own errors: a full disk, a file size limit
+            raise OSError(errno.EIO, f"cannot write it: {(str(e).strip().splitlines() or ['?'])[-1]}", str(out)) from None
         finally:
             tmp.unlink(missing_ok=True)
         if peak[0] > 1.0 and subtype != "FLOAT":

@@ -32,6 +32,7 @@ from typing import Optional, Tuple
 import numpy as np
 
 from espnet2_p2p.errors import TokenError
+from espnet2_p2p.utils.checks import check_token_array, integer_array
 from espnet2_p2p.utils.tokens import first_bad_token, frames_for
 
 STREAM_CHOICES = ("transmitted", "all")
@@ -107,28 +108,13 @@ class Layout:
         return sum(token_bits(k) for k in self.stream_sizes[: self.transmitted_streams]) * self.frame_rate
 
     # ------------------------------------------------------------ checks
-    def check_codes(self, codes) -> np.ndarray:
+    def check_codes(self, codes, name: str = "tokens", plain: bool = False) -> np.ndarray:
         """Tokens (streams, frames) a decoder of this layout takes, as int64: the
         transmitted streams, or all of a student's streams (tokens a language model
-        generated); else :class:`TokenError` naming what is wrong."""
-        arr = np.asarray(codes)
-        if arr.ndim != 2 or arr.shape[-1] == 0:
-            raise TokenError(f"tokens must be (streams, frames) with frames > 0, got shape {arr.shape}")
-        if arr.dtype.kind not in "iu":
-            raise TokenError(f"tokens must be integers, got {arr.dtype}")
-        streams = arr.shape[0]
-        if streams not in (self.transmitted_streams, len(self.stream_sizes)):
-            raise TokenError(
-                f"{streams} token streams; this model decodes {self.transmitted_streams}"
-                + (f" (or all {len(self.stream_sizes)})" if self.predicts_streams else "")
-            )
-        bad = first_bad_token(arr, self.stream_sizes[:streams])
-        if bad is not None:
-            raise TokenError(
-                f"token {bad.value} in stream {bad.stream} (frame {bad.index}) is outside its codebook of"
-                f" {self.stream_sizes[bad.stream]}"
-            )
-        return arr.astype(np.int64, copy=False)
+        generated), or with ``plain`` stream 0 alone; else :class:`TokenError` naming what
+        is wrong (:func:`espnet2_p2p.utils.checks.check_token_array`)."""
+        streams = (self.transmitted_streams, len(self.stream_sizes)) + ((1,) if plain else ())
+        return check_token_array(codes, self.stream_sizes, name, streams)
 
     def check_side_info(self, side) -> Optional[np.ndarray]:
         """Side information (a file's bytes or integer codes) -> its codes (side_info_bytes,)
@@ -139,7 +125,7 @@ class Layout:
             return None
         if side is None:
             raise TokenError("this model decodes with side information (a file's paralinguistic codes)")
-        codes = np.asarray(list(side), dtype=np.int64)
+        codes = integer_array(list(side) if isinstance(side, (bytes, bytearray)) else side, "side information")
         if codes.shape != (self.side_info_bytes,) or first_bad_token(codes[None], [self.side_info_levels]):
             raise TokenError(f"side information must be {self.side_info_bytes} codes in [0, {self.side_info_levels})")
         return codes

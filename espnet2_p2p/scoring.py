@@ -93,20 +93,12 @@ def list_references(ref: Path) -> Dict[str, Path]:
     if ref.is_dir():
         found = {p.stem: p for p in sorted(ref.glob("*.wav"))}
     elif ref.is_file():
-        found = {}
-        for number, line in enumerate(ref.read_text(errors="replace").splitlines(), 1):
-            if not line.strip():
-                continue
-            fields = line.split(maxsplit=1)
-            utt, path = fields[0], (fields[1].strip() if len(fields) > 1 else "")
-            if not path:
-                raise ScoreError(f"{ref}:{number}: expected '<utt> <path>', got {utt!r} without a path")
-            if path.endswith("|"):
-                raise ScoreError(f"{ref}:{number}: {utt} is a command ('... |'); only file paths are read")
-            if utt in found:
-                raise ScoreError(f"{ref}:{number}: the id {utt!r} appears twice (its lines name"
-                                 f" {found[utt]} and {path}); which one is the reference?")  # fmt: skip
-            found[utt] = Path(path)
+        from espnet2_p2p.utils.tables import TableError, read_kaldi_table
+
+        try:
+            found = {utt: Path(path) for utt, path in read_kaldi_table(ref, "wav.scp").items()}
+        except TableError as e:
+            raise ScoreError(str(e)) from None
     else:
         raise ScoreError(f"reference {ref} is neither a folder nor a wav.scp file")
     if not found:

@@ -47,21 +47,10 @@ from espnet2_p2p import chunked  # noqa: F401  (its defaults)
 from espnet2_p2p.codec.base import as_codec, check_streams
 from espnet2_p2p.coder import TorchCoder, chunked_length
 from espnet2_p2p.errors import AudioInputError, TokenError
-from espnet2_p2p.utils.checks import check_audio_batch, check_counts
+from espnet2_p2p.utils.checks import check_audio_batch, check_counts, check_sample_type, check_token_array, integer_array, whole_number
 from espnet2_p2p.utils.tokens import first_bad_token, frames_for
 
 ORDERS = ("frame", "stream")
-
-
-def float_audio(wav, name: str = "wav"):
-    """``wav`` if its samples are real floating-point numbers (a tensor, an array or a
-    list), else :class:`AudioInputError`: integer samples (int16 from a WAV file) would be
-    coded as values up to 32767, and bool or complex ones mean nothing."""
-    kind = str(wav.dtype).replace("torch.", "") if isinstance(wav, torch.Tensor) else str(np.asarray(wav).dtype)
-    if not kind.startswith(("float", "bfloat")):
-        hint = "; divide integer PCM by its full scale (32768 for int16)" if kind.startswith(("int", "uint")) else ""
-        raise AudioInputError(f"{name} must hold floating-point samples in [-1, 1], got {kind}{hint}")
-    return wav
 
 
 class P2PTokenizer:
@@ -163,17 +152,17 @@ class P2PTokenizer:
         Returns:
             LongTensor: Tokens, stream 0 = plain, streams 1..N = pseudo (``streams="all"``).
         """
-        x = torch.as_tensor(float_audio(wav, "wav"), dtype=torch.float32)
+        x = torch.as_tensor(check_sample_type(wav, "wav"), dtype=torch.float32)
+        if x.dim() not in (1, 2):
+            raise AudioInputError(f"wav must be (T,) or (B, T), got shape {tuple(x.shape)}")
         single = x.dim() == 1
         if single and self._long(x.shape[0]):
             check_audio_batch(x.view(1, 1, -1), "wav")
             return self._encode_chunked(x.cpu().numpy())
         x = x.view(1, 1, -1) if single else x.unsqueeze(1)
-        if x.dim() != 3:
-            raise AudioInputError(f"wav must be (T,) or (B, T), got shape {tuple(torch.as_tensor(wav).shape)}")
+        lengths = check_counts(lengths, x.shape[0], max(1, x.shape[-1]), "lengths")
         if x.shape[-1] and self._long(x.shape[-1]):  # a long batch: its items one by one
-            n = check_counts(lengths, x.shape[0], x.shape[-1], "lengths")
-            n = [x.shape[-1]] * x.shape[0] if n is None else n.tolist()
+            n = [x.shape[-1]] * x.shape[0] if lengths is None else lengths.tolist()
             out = torch.zeros(x.shape[0], self.num_frames(x.shape[-1]), self.num_streams, dtype=torch.long)
             for b, length in enumerate(n):
                 out[b, : self.num_frames(length)] = self.encode(x[b, 0, :length])
@@ -219,7 +208,7 @@ class P2PTokenizer:
         vector (from the first ``reference_seconds``), as a .p2p file carries them."""
         if not self.has_paralinguistic:
             raise TokenError(f"{type(self.codec).__name__} has no paralinguistic vector")
-        x = torch.as_tensor(float_audio(wav, "wav"), dtype=torch.float32)
+        x = torch.as_tensor(check_sample_type(wav, "wav"), dtype=torch.float32)
         if x.dim() != 1 or x.numel() == 0:
             raise AudioInputError(f"wav must be (T,) with T >= 1, got shape {tuple(x.shape)}")
         check_audio_batch(x.view(1, 1, -1), "wav")
@@ -239,15 +228,18 @@ class P2PTokenizer:
         if paralinguistic is not None:
             if not self.has_paralinguistic:
                 raise TokenError(f"{type(self.codec).__name__} takes no paralinguistic vector")
-            p = torch.as_tensor(np.asarray(paralinguistic))
             levels = self.coder.layout.side_info_levels
-            fits = not p.dtype.is_floating_point and p.shape == (self.paralinguistic_dim,)
-            if not fits or int(p.min()) < 0 or int(p.max()) >= levels:
+            try:
+                p = integer_array(paralinguistic, "paralinguistic")
+            except TokenError:  # floats, bools, strings: described below
+                p = None
+            if p is None or p.shape != (self.paralinguistic_dim,) or first_bad_token(p[None], [levels]):
+                got = np.asarray(paralinguistic, dtype=object) if p is None else p
                 raise TokenError(
                     f"paralinguistic: expected {self.paralinguistic_dim} integer codes in [0, {levels}),"
-                    f" got shape {tuple(p.shape)} {p.dtype}"
+                    f" got shape {tuple(got.shape)} {getattr(paralinguistic, 'dtype', type(paralinguistic).__name__)}"
                 )
-            side = p.long().tolist()
+            side = p.tolist()
         if self._long(tokens.shape[0] * self.hop_length):
             return self._decode_chunked(tokens, length or tokens.shape[0] * self.hop_length, side)
         codes = tokens.t().unsqueeze(1).to(self.device)  # (S, 1, frames)
@@ -258,23 +250,15 @@ class P2PTokenizer:
 
         ``streams``: the stream counts accepted (default: this tokenizer's).
         """
-        t = torch.as_tensor(np.asarray(tokens) if not isinstance(tokens, torch.Tensor) else tokens)
-        if t.dtype.is_floating_point or t.dtype == torch.bool:
-            raise TokenError(f"{name}: tokens must be integers, got {t.dtype}")
-        t = t.long().cpu()  # checked (and decoded from) on the CPU, wherever an LM made them
+        t = integer_array(tokens, name)  # checked (and decoded from) on the CPU, wherever an LM made them
         valid = sorted(set(streams or [self.num_streams]))
-        if t.dim() != 2 or t.shape[1] not in valid:
-            raise TokenError(
-                f"{name}: expected (frames, streams) with streams in {valid}, got shape {tuple(t.shape)}"
-            )
+        if t.ndim != 2 or t.shape[1] not in valid:
+            raise TokenError(f"{name}: expected (frames, streams) with streams in {valid}, got shape {tuple(t.shape)}")
         if t.shape[0] == 0:
             raise TokenError(f"{name}: no frames")
-        bad = first_bad_token(t.T, self.codec_sizes[: t.shape[1]])
-        if bad:
-            raise TokenError(
-                f"{name}: stream {bad.stream} has token {bad.value} at frame {bad.index},"
-                f" outside [0, {self.codec_sizes[bad.stream]})"
-            )
+        t = torch.from_numpy(np.ascontiguousarray(check_token_array(t.T, self.codec_sizes, name, [t.shape[1]]).T))
+        if num_samples is not None:
+            num_samples = whole_number(num_samples, f"{name}: the length", TokenError)
         if num_samples is not None and self.num_frames(num_samples) != t.shape[0]:
             raise TokenError(
                 f"{name}: {t.shape[0]} frames, but {num_samples} samples make {self.num_frames(num_samples)}"
@@ -294,7 +278,7 @@ class P2PTokenizer:
         """1-D ids -> tokens (frames, S); refuses ids of the wrong stream or length."""
         if order not in ORDERS:
             raise ValueError(f"order must be one of {ORDERS}, got {order!r}")
-        ids = torch.as_tensor(np.asarray(ids)).long().reshape(-1)
+        ids = torch.from_numpy(integer_array(ids, name).reshape(-1))
         S = self.num_streams
         if ids.numel() == 0 or ids.numel() % S:
             raise TokenError(f"{name}: {ids.numel()} ids are not a whole number of frames of {S} streams")

@@ -3,6 +3,7 @@
 import argparse
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -134,3 +135,39 @@ def read_p2p(path, model, name=None):
 
     coder = model if hasattr(model, "layout") else open_coder(model, "torch", name)
     return P2PFile.read(path, coder.prior, coder.layout, coder.fingerprint)
+
+
+# ------------------------ input every entry point refuses (issue 42, item 6: utils/checks.py)
+#: audio a coder must refuse, and a word of the message
+BAD_AUDIO = [
+    (np.zeros(800, np.int16), "floating-point samples"),
+    (np.zeros(800, np.int32), "divide integer PCM"),
+    (np.zeros(800, np.complex64), "floating-point samples"),
+    (np.zeros(800, bool), "floating-point samples"),
+    (np.array([0.1, "a"], dtype=object), "floating-point samples"),
+    (np.zeros((2, 800), np.float32), "mono samples (T,), got shape (2, 800)"),
+    (np.float32(0.1), "got a single number"),
+    (np.zeros(0, np.float32), "empty"),
+    (np.array([0.0, np.nan], np.float32), "non-finite sample"),
+    (np.array([0.0, 1e300]), "non-finite sample"),
+    (["a", "b"], "floating-point samples"),
+    ([[0.1], [0.1, 0.2]], "not an array of numbers"),
+    (torch.zeros(800, dtype=torch.int16), "floating-point samples"),
+]  # fmt: skip
+
+#: tokens (streams, frames) a decoder of a student of codebooks [1024, 256, 256, 256] must
+#: refuse (1 or 4 streams), and a word of the message
+BAD_TOKENS = [
+    (np.full((1, 5), 3.7), "must be integers, got float64"),
+    (np.ones((1, 5), bool), "must be integers, got bool"),
+    (np.array([[1, "a"]], dtype=object), "must be integers"),
+    (np.array([[2**70, 1]], dtype=object), "must be integers, got numbers beyond int64"),
+    ([[2**70, 1]], "must be integers"),
+    (np.array([[2**63 + 5]], dtype=np.uint64), "beyond int64"),
+    (np.arange(5), "(streams, frames)"),
+    (np.int64(3), "(streams, frames)"),
+    (np.zeros((1, 0), np.int64), "frames > 0"),
+    (np.zeros((2, 5), np.int64), "2 token streams; this model decodes 1 or 4"),
+    (np.full((1, 5), 1024), "stream 0 has token 1024 at frame 0, outside [0, 1024)"),
+    (np.array([[1, 2], [3, -1], [0, 0], [0, 0]]), "stream 1 has token -1 at frame 1, outside [0, 256)"),
+]  # fmt: skip

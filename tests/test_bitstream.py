@@ -265,3 +265,18 @@ def test_packing_and_unpacking_memory_stays_near_the_tokens_size():
     tokens_bytes = codes.nbytes  # 16 MB of int64
     assert peak_unpack < tokens_bytes + 8_000_000, peak_unpack
     assert peak_pack < 4 * len(payload) + 8_000_000, peak_pack
+
+
+def test_a_layout_the_container_cannot_hold_is_refused():
+    """Issue 42 (9): codebooks (1024, 512, 256) were written as (1024, 256, 256) (the wrong
+    bit rate and token range); 2 of 4 streams gave "implausible header" at write time."""
+    from espnet2_p2p.bitstream import ModelSpec, P2PHeader
+
+    with pytest.raises(BitstreamError, match=r"codebook sizes \[1024, 512, 256\]: .* pseudo codebooks of one size"):
+        P2PHeader.for_streams(16000, 320, [1024, 512, 256], 1, 3200, b"\0" * 8)
+    with pytest.raises(BitstreamError, match="2 streams: a .p2p file carries stream 0 alone or all 4 streams"):
+        P2PHeader.for_streams(16000, 320, [1024, 256, 256, 256], 2, 3200, b"\0" * 8)
+    spec = ModelSpec(16000, 320, (1024, 512, 256), 0, b"\0" * 8)
+    data = b"p4" + bitstream._varint(3200 << 2) + spec.id() + bytes(200) + b"\0\0"
+    with pytest.raises(BitstreamError, match="pseudo codebooks of one size"):
+        bitstream.loads(data, None, spec)

@@ -112,10 +112,14 @@ def test_hostile_v3_headers(priors):
     struct.pack_into("<I", fewer, 24, 40)
     with pytest.raises(BitstreamError, match="holds more than 40 frames"):
         loads(_refix(bytes(fewer)), prior)
-    huge = bytearray(data)  # 10 hours of frames claimed by a payload of a few hundred bytes
-    struct.pack_into("<Q", huge, 12, 16000 * 36000)
+    huge = bytearray(data)  # 5 hours of frames claimed by a payload of a few hundred bytes
+    struct.pack_into("<Q", huge, 12, 16000 * 18000)
+    struct.pack_into("<I", huge, 24, 50 * 18000)
+    with pytest.raises(BitstreamError, match="cannot hold 1 x 900000 tokens"):
+        loads(_refix(bytes(huge)), prior)
+    struct.pack_into("<Q", huge, 12, 16000 * 36000)  # 10 hours: more than any payload may hold
     struct.pack_into("<I", huge, 24, 50 * 36000)
-    with pytest.raises(BitstreamError, match="cannot hold 1 x 1800000 tokens"):
+    with pytest.raises(BitstreamError, match="1 x 1800000 tokens, more than the 1048576 one may hold"):
         loads(_refix(bytes(huge)), prior)
     odd = bytearray(data[:-5] + data[-4:])  # a payload that is not whole words
     struct.pack_into("<I", odd, 48, len(data) - 60 - 4 - 1)

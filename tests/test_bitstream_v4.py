@@ -118,30 +118,92 @@ def test_damage_is_refused_with_one_line(priors):
         loads(fix_crc(bytes(flagged)), None, spec_for("secousti"))
 
 
-def test_a_forged_file_cannot_claim_ten_times_its_frames(priors):
-    """An all-zero payload of a 100 KB file that claims eight hours: the decoder stops once
-    the tokens it decoded cost more than the payload holds, in little time and memory."""
+def forged(spec, prior, samples: int, payload_bytes: int) -> bytes:
+    """A version-4 file of ``spec``'s model that claims ``samples`` in an all-zero
+    entropy-coded payload of ``payload_bytes``."""
+    body = b"p4" + bitstream._varint(samples << 2 | 1) + spec.id(prior) + bytes(payload_bytes)
+    return fix_crc(body + b"\0\0")
+
+
+@pytest.mark.parametrize("hours, message", [
+    (8, "more than the 1048576 one may hold"),  # refused from the header alone
+    (5, "spent after .* frames .* claims more than it holds"),  # 900,000 frames: decoded until the payload is spent
+])  # fmt: skip
+def test_a_forged_file_cannot_claim_ten_times_its_frames(priors, hours, message):
+    """An all-zero payload of a 100 KB file that claims hours: the decoder stops once the
+    tokens it decoded cost more than the payload holds, in little time and memory."""
     prior, spec = priors["student"], spec_for("student")
-    samples = 8 * 3600 * 16000
-    word = samples << 2 | 1
-    varint = bytearray()
-    while True:
-        varint.append((word & 0x7F) | (0x80 if word > 0x7F else 0))
-        word >>= 7
-        if not varint[-1] & 0x80:
-            break
-    body = b"p4" + bytes(varint) + spec.id(prior) + bytes(100 * 1024)
-    forged = fix_crc(body + b"\0\0")
+    data = forged(spec, prior, hours * 3600 * 16000, 100 * 1024)
     tracemalloc.start()
     start = time.perf_counter()
     try:
-        with pytest.raises(BitstreamError, match="spent after .* frames .* claims more than it holds"):
-            loads(forged, prior, spec)
+        with pytest.raises(BitstreamError, match=message):
+            loads(data, prior, spec)
     finally:
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
-    assert time.perf_counter() - start < 30
+    assert time.perf_counter() - start < 5
     assert peak < 64 * 1024 * 1024  # the claimed 8 h would be 920 MB of audio, 11 MB of tokens
+
+
+@pytest.fixture(scope="module")
+def shipped_student():
+    from espnet2_p2p import pretrained
+    from espnet2_p2p.filecoding import packed_spec
+    from espnet2_p2p.model_io import load_prior
+
+    if pretrained.DEFAULT is None:
+        pytest.skip("this checkout ships no model")
+    model = pretrained.default_model()
+    return model, packed_spec(model, "student"), load_prior(model, "student")
+
+
+@pytest.mark.parametrize("payload_mb, frames", [(10, 24_000_000), (1.4, 3_400_000), (0.45, 1 << 20), (0.01, 1 << 20)])
+def test_a_forged_payload_of_any_size_is_refused_within_two_seconds(tmp_path, shipped_student, payload_mb, frames):
+    """Issue 42 (7): 10 MB of zeros claiming 24 million frames took 73 s and 1 GB, 1.4 MB
+    10 s. Entropy-coded files hold at most 2**20 tokens: more is refused from the header,
+    and decoding that many from any payload is refused (or done) within two seconds."""
+    model, spec, prior = shipped_student
+    path = tmp_path / "forged.p2p"
+    path.write_bytes(forged(spec, prior, frames * 320, 4 * int(payload_mb * (1 << 20) / 4)))
+    start = time.process_time()
+    with pytest.raises(BitstreamError) as err:
+        bitstream.read(path, prior, spec)
+    assert time.process_time() - start < 2.0
+    assert str(err.value).startswith(str(path)) and "\n" not in str(err.value)
+
+
+def test_the_command_line_refuses_a_forged_payload_in_bounded_time_and_memory(tmp_path, shipped_student):
+    """The issue's 10 MB file through ``p2p-codec decode`` within 4 GB of address space."""
+    import resource
+    import subprocess
+    import sys
+
+    model, spec, prior = shipped_student
+    path, out = tmp_path / "forged.p2p", tmp_path / "out.wav"
+    path.write_bytes(forged(spec, prior, 24_000_000 * 320, 10 << 20))
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
+
+    run = subprocess.run([sys.executable, "-m", "espnet2_p2p.bin.p2p_codec", "decode", str(path), str(out), "-q"],
+                         capture_output=True, text=True, timeout=120, preexec_fn=limit)  # fmt: skip
+    assert run.returncode == 1
+    assert run.stderr.strip().splitlines() == [
+        f"p2p-codec: error: {path}: implausible header: an entropy-coded payload of 1 x 24000000 tokens, more"
+        " than the 1048576 one may hold"
+    ]
+    assert not out.exists() and not list(tmp_path.glob(".*tmp*"))
+
+
+def test_an_input_longer_than_entropy_coding_holds_is_written_at_fixed_width(priors):
+    from espnet2_p2p.entropy import MAX_CODED_TOKENS
+
+    header = header_for("student", (MAX_CODED_TOKENS + 1) * 320)
+    with pytest.raises(BitstreamError, match="more than the 1048576 one may hold"):
+        dumps(header, tokens_for(header), priors["student"], compact=True)
+    back, codes = loads(dumps(header, tokens_for(header), compact=True), None, spec_for("student"))
+    assert codes.shape == (1, MAX_CODED_TOKENS + 1) and not back.entropy_coded
 
 
 def test_written_files_name_version_4_and_read_back(tmp_path, priors):

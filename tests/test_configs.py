@@ -2,9 +2,11 @@
 a student that differs from its teacher in the codec part fails only when the teacher's
 weights are loaded, after its training has started."""
 
+from pathlib import Path
+
 import pytest
 
-from conftest import CONF, load_config
+from conftest import CONF, ROOT, load_config
 
 STUDENT_KEYS = {"quantizer_mode", "predictor_conf", "pseudo_codeword", "finetune_decoder", "lambda_ce"}
 PAIRS = [
@@ -117,3 +119,92 @@ def test_the_speechocean762_secousti_budgets_keep_the_21_hz_point(name):
     assert config["chunk_length"] % 768 == 0
     if name.endswith("_long"):  # the campaign: the small budget trained longer, nothing else
         assert raw(name)["base"] == "secousti_21hz_small.yaml" and small == codec_conf("secousti_21hz_small")
+
+
+# ------------------------------------- hostile bases (issue 42, item 2): one line, at once
+def _config_cli(tmp_path, config: Path, seconds: float = 20):
+    """``python -m espnet2_p2p.utils.config CONFIG`` within 4 GB of address space."""
+    import resource
+    import subprocess
+    import sys
+    import time
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
+
+    start = time.perf_counter()
+    run = subprocess.run([sys.executable, "-m", "espnet2_p2p.utils.config", str(config)], capture_output=True,
+                         text=True, timeout=60, preexec_fn=limit, cwd=tmp_path)  # fmt: skip
+    assert time.perf_counter() - start < seconds
+    return run
+
+
+@pytest.mark.parametrize("base, message", [
+    ("fifo.yaml", "not a regular file (a FIFO)"),
+    ("/dev/zero", "must be a .yaml file named relative to the config's folder"),
+    ("zero.yaml", "not a regular file (a device or socket)"),
+    ("deep.yaml", "nests mappings or lists more than 64 deep"),
+    ("/etc/passwd", "must be a .yaml file named relative"),
+    ("../../../../../../../../../../etc/passwd", "must be a .yaml file named relative"),
+    ("../../..", "must be a .yaml file named relative"),
+    ("sub.yaml", "not a regular file (a folder)"),
+    ("big.yaml", "more than 1048576"),
+    ("binary.yaml", "is not text (UTF-8)"),
+    (7, "base must be a file name, got 7"),
+])  # fmt: skip
+def test_a_hostile_base_is_one_line_at_once(tmp_path, base, message):
+    import os
+
+    os.mkfifo(tmp_path / "fifo.yaml")  # reading it used to block forever
+    (tmp_path / "zero.yaml").symlink_to("/dev/zero")  # read to 3.8 GB, then a MemoryError
+    (tmp_path / "deep.yaml").write_text("[" * 100_000 + "]" * 100_000)  # a RecursionError
+    (tmp_path / "sub.yaml").mkdir()
+    (tmp_path / "big.yaml").write_text("# padding\n" * 200_000)
+    (tmp_path / "binary.yaml").write_bytes(b"\xff\xfe\x00" * 100)
+    config = tmp_path / "conf" / "f.yaml"
+    config.parent.mkdir()
+    config.write_text(f"base: {'../' + base if isinstance(base, str) and not base.startswith(('/', '.')) else base}\n")
+    run = _config_cli(tmp_path, config)
+    assert run.returncode == 1 and run.stdout == ""
+    (line,) = run.stderr.strip().splitlines()
+    assert line.startswith("config: error: ") and message in line and "Traceback" not in run.stderr
+
+
+def test_the_shipped_and_recipe_configs_read_as_before():
+    """The recipes' configs name a shared config outside their folder by a relative path."""
+    from espnet2_p2p.utils.config import load_config as merged
+
+    wide = ROOT / "egs2" / "speechocean762" / "codec1" / "conf" / "student_small_wide.yaml"
+    assert merged(wide)["codec_conf"]["quantizer_mode"] == "student"
+    for path in sorted(CONF.glob("*.yaml")):
+        assert isinstance(merged(path), dict)
+
+
+@pytest.mark.slow
+def test_fuzzed_bases_are_a_config_or_one_line(tmp_path):
+    """Random bytes, random YAML nesting and aliases as a base: a mapping or a P2PError,
+    never another exception, each within a second."""
+    import random
+    import time
+
+    from espnet2_p2p.errors import P2PError
+    from espnet2_p2p.utils.config import load_config as merged
+
+    rng = random.Random(42)
+    (tmp_path / "f.yaml").write_text("base: b.yaml\nx: 1\n")
+    pieces = ["[", "]", "{", "}", "a: ", "- ", "&x ", "*x ", "\n", "  ", "1", "'", '"', ":", ",", "!!python/object ", "\t"]
+    for trial in range(400):
+        if trial % 3 == 0:
+            data = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 300)))
+        elif trial % 3 == 1:
+            data = "".join(rng.choice(pieces) for _ in range(rng.randrange(1, 400))).encode()
+        else:
+            depth = rng.randrange(1, 3000)
+            data = ("a: " + "{b: " * depth + "1" + "}" * depth + "\n").encode()
+        (tmp_path / "b.yaml").write_bytes(data)
+        start = time.perf_counter()
+        try:
+            assert merged(tmp_path / "f.yaml")["x"] == 1
+        except P2PError as e:
+            assert "\n" not in str(e) and "b.yaml" in str(e)
+        assert time.perf_counter() - start < 1.0

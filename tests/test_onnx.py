@@ -245,7 +245,7 @@ def test_the_runtime_refuses_bad_input(tmp_path, exported):
         onnx.encode(np.array([0.0, np.nan, 0.1], dtype=np.float32))
     with pytest.raises(AudioInputError, match="empty"):
         onnx.encode(np.zeros(0, dtype=np.float32))
-    with pytest.raises(TokenError, match="outside its codebook"):
+    with pytest.raises(TokenError, match=r"outside \[0, "):
         onnx.decode(np.array([[3, onnx.stream_sizes[0], 5]]))
     with pytest.raises(TokenError, match="2 token streams; this model decodes 1"):
         onnx.decode(np.zeros((2, 5), dtype=np.int64))
@@ -354,7 +354,7 @@ def test_a_student_decodes_all_its_streams_like_torch(exported, key):
     assert got.shape == ref.shape and np.abs(got - ref).max() <= 1e-4
     # the given streams were used: the audio is far nearer torch's than the plain stream's
     assert np.abs(got - onnx.decode(tokens[:1], len(audio))).max() > 10 * np.abs(got - ref).max()
-    with pytest.raises(TokenError, match="outside its codebook"):
+    with pytest.raises(TokenError, match=r"outside \[0, "):
         onnx.decode(np.concatenate([tokens[:3], np.full((1, tokens.shape[1]), onnx.stream_sizes[3])]))
 
 
@@ -514,3 +514,336 @@ def test_int8_export_is_smaller_and_close_to_float32(tmp_path, shipped):
         snr = 10 * np.log10((ref**2).sum() / ((ref - got) ** 2).sum())
         assert snr > 20, snr
     assert agree / total > 0.8, agree / total
+
+
+# ------------------------------- one validation of audio and tokens (issue 42, item 6)
+from conftest import BAD_AUDIO, BAD_TOKENS  # noqa: E402
+
+
+@pytest.mark.parametrize("audio, message", BAD_AUDIO)
+def test_the_onnx_coder_refuses_bad_audio_as_the_torch_coder_does(exported, audio, message):
+    """int16, complex, bool and (2, N) audio used to be coded; 0-d gave an IndexError."""
+    onnx = OnnxCodec(exported["student"][2], threads=1)
+    for call in (lambda: onnx.encode(audio), lambda: onnx.encode_file(lambda s, e: audio, 800)):
+        with pytest.raises(AudioInputError) as err:
+            call()
+        assert message in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("codes, message", BAD_TOKENS)
+def test_the_onnx_coder_refuses_bad_tokens_as_the_torch_coder_does(exported, codes, message):
+    """Float tokens were truncated (3.7 decoded as 3), bool ones decoded, 1-d ones an IndexError."""
+    onnx = OnnxCodec(exported["student"][2], threads=1)
+    with pytest.raises(TokenError) as err:
+        onnx.decode_file(codes, 5 * onnx.hop_length, lambda samples: None)
+    assert message.split(",")[0] in str(err.value) and "\n" not in str(err.value)  # (its codebooks: 1024 each)
+    with pytest.raises(TokenError, match="num_samples must be a whole number"):
+        onnx.decode(np.zeros((1, 5), np.int64), 5 * onnx.hop_length - 0.5)
+
+
+# ------------------------- tampered codec.json (issue 42, item 4): every number checked
+def _cli_in_4gb(*argv, timeout: float = 120):
+    """``p2p-codec ARGV`` in a process of at most 4 GB of address space: (status, stderr lines)."""
+    import resource
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
+
+    run = subprocess.run([sys.executable, "-m", "espnet2_p2p.bin.p2p_codec", *map(str, argv)], capture_output=True,
+                         text=True, timeout=timeout, preexec_fn=limit)  # fmt: skip
+    return run.returncode, run.stderr.strip().splitlines()
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"hop_length": 1e9}, "hop 1000000000.0, not a whole number in [1, 1048576]"),
+    ({"hop_length": 2**40}, "hop 1099511627776, not a whole number in [1, 1048576]"),
+    ({"hop_length": True}, "hop True"),
+    ({"sample_rate": float("inf")}, "sample rate 'Infinity', not a whole number"),
+    ({"sample_rate": float("nan")}, "sample rate 'NaN'"),
+    ({"sample_rate": 10**7}, "sample rate 10000000"),
+    ({"stream_sizes": [1024, 2**40]}, "codebook sizes [1024, 1099511627776]"),
+    ({"stream_sizes": [1024, 1.5]}, "codebook sizes [1024, 1.5]"),
+    ({"stream_sizes": [1024] * 100}, "codebook sizes"),
+    ({"stream_sizes": [1024, 512, 256, 256]}, "pseudo codebooks of one size"),
+    ({"transmitted_streams": 0}, "transmitted streams 0"),
+    ({"transmitted_streams": 4}, "student is True, but it transmits 4 of 4 streams"),
+    ({"side_info_bytes": 2**20}, "side-information codes 1048576"),
+    ({"max_frames": 2**40}, "frames of one run 1099511627776"),
+    ({"max_frames": -1}, "frames of one run -1"),
+    ({"fingerprint": "zz"}, "fingerprint 'zz', not 16 hex digits"),
+    ({"causal": "no"}, "causal 'no', not true or false"),
+    ({"hop_length": 640}, "encoder.onnx: its audio has size 320 on axis 2, codec.json says 640"),
+    ({"stream_sizes": [1024, 1024, 1024]}, "decoder.onnx: its pseudo has size 3 on axis 0, codec.json says 2"),
+])  # fmt: skip
+def test_every_number_of_codec_json_is_checked(tmp_path, exported, changes, message):
+    folder = _edited_export(tmp_path, exported["student"][2], **changes)
+    start = time.perf_counter()
+    with pytest.raises(ModelLoadError) as err:
+        OnnxCodec(folder, threads=1)
+    assert message in str(err.value) and "\n" not in str(err.value)
+    assert time.perf_counter() - start < 10
+
+
+@pytest.mark.parametrize("changes", [{"hop_length": 1e9}, {"hop_length": 2**40}, {"sample_rate": float("inf")}])
+def test_a_tampered_codec_json_is_one_line_in_bounded_memory(tmp_path, exported, changes):
+    """A huge allocation (hop 1e9, 2**40) or an OverflowError (rate Infinity) before."""
+    folder = _edited_export(tmp_path, exported["student"][2], **changes)
+    wav = tmp_path / "in.wav"
+    sf.write(wav, gliding_speech(0.5), 16000)
+    status, err = _cli_in_4gb("encode", wav, tmp_path / "o.p2p", "--backend", "onnxruntime", "--model", folder, "-q")
+    assert status == 1 and len(err) == 1 and "lacks or garbles an entry" in err[0] and str(folder) in err[0]
+    assert not list(tmp_path.glob("*.p2p")) and not list(tmp_path.glob(".*tmp*"))
+
+
+# ----------------------------- graphs that lie (issue 42, item 5): every output checked
+def _lying_graph(path: Path, kind: str, hop: int, streams: int, pseudo: int = 0, audio=0.0, audio_samples=None,
+                 token: int = 0) -> None:  # fmt: skip
+    """An ONNX graph with the names and shapes of an export's ``encoder.onnx`` ("encoder") or
+    ``decoder.onnx`` ("decoder") that outputs constants: tokens ``token``, audio ``audio``
+    (``audio_samples`` samples, default frames * hop)."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    nodes, outputs = [], []
+    const = lambda name, values: nodes.append(helper.make_node(  # noqa: E731
+        "Constant", [], [name], value=helper.make_tensor(name, TensorProto.INT64, [len(values)], values)))
+    const("one", [1])
+    const("hop", [hop])
+    const("i1", [1])
+    const("i2", [2])
+    src = "audio" if kind == "encoder" else "codes"
+    nodes += [helper.make_node("Shape", [src], ["shape"]), helper.make_node("Gather", ["shape", "i1"], ["batch"], axis=0),
+              helper.make_node("Gather", ["shape", "i2"], ["len"], axis=0)]  # fmt: skip
+    if kind == "encoder":
+        nodes.append(helper.make_node("Div", ["len", "hop"], ["frames"]))
+        const("s", [streams])
+        nodes += [helper.make_node("Concat", ["s", "batch", "frames"], ["cshape"], axis=0),
+                  helper.make_node("ConstantOfShape", ["cshape"], ["codes"],
+                                   value=helper.make_tensor("v", TensorProto.INT64, [1], [token]))]  # fmt: skip
+        inputs = [helper.make_tensor_value_info("audio", TensorProto.FLOAT, ["batch", 1, f"{hop}*frames"])]
+        outputs = [helper.make_tensor_value_info("codes", TensorProto.INT64, [streams, "batch", "frames"])]
+    else:
+        nodes.append(helper.make_node("Identity", ["len"], ["frames"]))
+        if audio_samples is None:
+            nodes.append(helper.make_node("Mul", ["frames", "hop"], ["samples"]))
+        else:
+            const("samples", [audio_samples])
+        nodes += [helper.make_node("Concat", ["batch", "one", "samples"], ["ashape"], axis=0),
+                  helper.make_node("ConstantOfShape", ["ashape"], ["audio"],
+                                   value=helper.make_tensor("a", TensorProto.FLOAT, [1], [audio]))]  # fmt: skip
+        inputs = [helper.make_tensor_value_info("codes", TensorProto.INT64, [streams, "batch", "frames"])]
+        outputs = [helper.make_tensor_value_info("audio", TensorProto.FLOAT, ["batch", 1, f"{hop}*frames"])]
+        if pseudo:
+            const("n", [pseudo])
+            nodes += [helper.make_node("Concat", ["n", "batch", "frames"], ["pshape"], axis=0),
+                      helper.make_node("ConstantOfShape", ["pshape"], ["pseudo"],
+                                       value=helper.make_tensor("p", TensorProto.INT64, [1], [token]))]  # fmt: skip
+            outputs.append(helper.make_tensor_value_info("pseudo", TensorProto.INT64, [pseudo, "batch", "frames"]))
+    graph = helper.make_graph(nodes, kind, inputs, outputs)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], ir_version=8), str(path))
+
+
+@pytest.mark.parametrize("lie, command, message", [
+    (dict(kind="decoder", audio=float("nan")), "decode", "gave audio of samples that are NaN or Inf"),
+    (dict(kind="decoder", audio=float("inf")), "decode", "gave audio of samples that are NaN or Inf"),
+    (dict(kind="decoder", audio=1e30), "decode", "gave audio of a sample of 1e+30, not audio"),
+    (dict(kind="decoder", audio_samples=118), "decode", "gave audio of shape (1, 1, 118), expected (1, 1, 16000)"),
+    (dict(kind="decoder", token=99999), "tokens", "gave pseudo of token 99999 in its stream 0, outside [0, 1024)"),
+    (dict(kind="encoder", token=5000), "tokens", "encoder.onnx gave codes of token 5000 in its stream 0, outside [0, 1024)"),
+    (dict(kind="encoder", token=5000), "encode", "encoder.onnx gave codes of token 5000"),
+])  # fmt: skip
+def test_a_graph_that_lies_is_refused_with_one_line_and_no_output(tmp_path, exported, capsys, lie, command, message):
+    """A replaced decoder.onnx giving NaN, Inf or 1e30 wrote a full-scale DC file (exit 0);
+    one giving 118 samples a 7 ms file; pseudo tokens of 99999 and plain codes of 5000 went
+    into the .npy."""
+    folder = _edited_export(tmp_path, exported["student"][2])
+    kind = lie.pop("kind")
+    _lying_graph(folder / f"{kind}.onnx", kind, 320, 1, pseudo=3, **lie)
+    wav, p2p = tmp_path / "in.wav", tmp_path / "in.p2p"
+    sf.write(wav, gliding_speech(1.0), 16000)
+    assert main(["encode", str(wav), str(p2p), "--model", str(exported["student"][2]), "--backend", "onnxruntime", "-q"]) == 0
+    capsys.readouterr()
+    source, out = (p2p, tmp_path / "out.wav") if command == "decode" else (wav, tmp_path / f"out.{command[:3]}")
+    out = out.with_suffix(".npy") if command == "tokens" else out.with_suffix(".p2p") if command == "encode" else out
+    argv = [command, str(source), str(out), "--model", str(folder), "--backend", "onnxruntime", "-q"]
+    assert main(argv + (["--streams", "all"] if command == "tokens" else [])) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0] and str(folder) in err[0], err
+    assert not out.exists() and not [p for p in tmp_path.iterdir() if ".tmp" in p.name]
+
+
+@pytest.mark.slow
+def test_fuzzed_graph_outputs_are_refused_or_sane(tmp_path, exported):
+    """Graphs giving random constants and lengths: each run is refused with a
+    ModelLoadError naming the graph, or gives tokens within their codebooks and finite
+    audio of the length asked for."""
+    import random
+
+    rng = random.Random(7)
+    folder = _edited_export(tmp_path, exported["student"][2])
+    audio = gliding_speech(0.5)
+    for trial in range(60):
+        token = rng.choice([0, 1, 1023, 1024, -1, 2**40, rng.randrange(-5000, 5000)])
+        level = rng.choice([0.0, 0.5, -1.0, 99.0, 101.0, 1e30, float("nan"), float("-inf")])
+        samples = rng.choice([None, None, 1, 118, 320 * 25, 320 * 26])
+        _lying_graph(folder / "encoder.onnx", "encoder", 320, 1, token=token)
+        _lying_graph(folder / "decoder.onnx", "decoder", 320, 1, pseudo=3, token=token, audio=level, audio_samples=samples)
+        onnx = OnnxCodec(folder, threads=1)
+        try:
+            codes = onnx.encode(audio, streams="all")
+            out = onnx.decode(codes[:1], len(audio))
+        except ModelLoadError as e:
+            assert str(folder) in str(e) and "\n" not in str(e)
+            continue
+        assert 0 <= token < 1024 and codes.shape == (4, 25) and (codes == token).all()
+        assert out.shape == audio.shape and np.isfinite(out).all() and np.abs(out).max() <= 100
+
+
+# -------------------------------- the ONNX cache checks its entries (issue 42, item 3)
+def _fake_exports(monkeypatch, source: Path, delay: float = 0.0, calls=None):
+    """``export`` made a copy of a finished export (the exporter takes a minute)."""
+    import espnet2_p2p.onnx.export as exporter
+
+    def export(model, out, name=None, *args, **kwargs):
+        if calls is not None:
+            calls.append(model)
+        time.sleep(delay)
+        shutil.copytree(source, out, dirs_exist_ok=True)
+
+    monkeypatch.setattr(exporter, "export", export)
+
+
+def test_a_cache_entry_of_another_model_is_made_again(tmp_path, exported, shipped, monkeypatch, capsys):
+    """Another model's export copied over the shipped model's cache entry: encode wrote files
+    with the other model's id under a notice naming the shipped model."""
+    from espnet2_p2p.bitstream import P2PFile
+
+    monkeypatch.setenv("P2P_CODEC_CACHE", str(tmp_path / "cache"))
+    _fake_exports(monkeypatch, shipped[2])
+    wav = tmp_path / "in.wav"
+    sf.write(wav, gliding_speech(1.0), 16000)
+    assert main(["encode", str(wav), str(tmp_path / "a.p2p"), "--backend", "onnxruntime"]) == 0
+    (entry,) = (tmp_path / "cache" / "onnx").iterdir()
+    shutil.rmtree(entry)
+    shutil.copytree(exported["student"][2], entry)  # the tiny student's export in its place
+    capsys.readouterr()
+    assert main(["encode", str(wav), str(tmp_path / "b.p2p"), "--backend", "onnxruntime"]) == 0
+    err = capsys.readouterr().err
+    tiny = json.loads((exported["student"][2] / "codec.json").read_text())["fingerprint"]
+    assert f"is of model {tiny}" in err and "not of speechocean762_long_ft.zip's 76eb6e5642bfd5ea" in err
+    assert "making it again" in err
+    assert json.loads((entry / "codec.json").read_text())["fingerprint"] == "76eb6e5642bfd5ea"
+    codec, onnx, _ = shipped
+    from espnet2_p2p.filecoding import packed_spec
+
+    spec = packed_spec(pretrained.default_model(), "student")
+    assert P2PFile.read(tmp_path / "b.p2p", onnx.prior, onnx.layout, spec.fingerprint).header.fingerprint == spec.fingerprint
+    assert sorted(p.name for p in (tmp_path / "cache" / "onnx").iterdir()) == [entry.name]  # nothing left aside
+
+
+def test_concurrent_exports_rename_whole_entries_and_keep_one_in_use(tmp_path, exported, monkeypatch):
+    """Two processes exporting at once: each export goes to a temporary folder that is
+    renamed into place; an entry that loads and fits is never removed while used."""
+    import threading
+
+    from espnet2_p2p.coder import cached_export
+
+    monkeypatch.setenv("P2P_CODEC_CACHE", str(tmp_path / "cache"))
+    model, name, folder = exported["student"]
+    calls = []
+    _fake_exports(monkeypatch, folder, delay=0.5, calls=calls)
+    results, errors = [], []
+
+    def export():
+        try:
+            results.append(cached_export(model, name, lambda message: None, threads=1))
+        except Exception as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=export) for _ in range(3)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert not errors and len(results) == 3 and len(calls) == 3
+    (entry,) = (tmp_path / "cache" / "onnx").iterdir()  # one entry, no temporary folders left
+    want = json.loads((folder / "codec.json").read_text())["fingerprint"]
+    assert all(r.fingerprint.hex() == want for r in results)
+    # an entry in use is not touched by a later run: the same files (inodes) stay
+    before = {p.name: p.stat().st_ino for p in entry.iterdir()}
+    assert cached_export(model, name, lambda message: None, threads=1).fingerprint.hex() == want
+    assert {p.name: p.stat().st_ino for p in entry.iterdir()} == before and len(calls) == 3
+
+
+# --------------------------------- error lines name their file (issue 42, item 10)
+def test_a_coder_error_names_the_file_it_is_about(tmp_path, exported, capsys):
+    """"1 token streams; this model decodes 4" named no file: a format-1 file of a teacher's
+    plain stream, decoded by an export of its decoder of all streams."""
+    from espnet2_p2p import bitstream
+
+    path = tmp_path / "plain.p2p"
+    teacher = OnnxCodec(exported["teacher"][2], threads=1)
+    header = bitstream.P2PHeader.for_streams(16000, 320, teacher.stream_sizes, 1, 3200, teacher.fingerprint)
+    bitstream.write(path, header, np.zeros((1, 10), np.int64), compact=False)
+    assert main(["decode", str(path), str(tmp_path / "o.wav"), "--model", str(exported["teacher"][2]),
+                 "--backend", "onnxruntime", "-q"]) == 1  # fmt: skip
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line == f"p2p-codec: error: {path}: tokens: 1 token streams; this model decodes 4"
+    assert not (tmp_path / "o.wav").exists()
+
+
+def test_a_prior_error_names_the_file_it_is_about(tmp_path):
+    """"tokens must lie within the codebooks [1024]" named no file."""
+    from espnet2_p2p.entropy import BigramPrior
+    from espnet2_p2p.errors import BitstreamError
+    from espnet2_p2p.filecoding import FileCoder
+    from espnet2_p2p.layout import Layout
+
+    class Liar:  # a coder whose tokens are outside the codebook its prior codes
+        layout = Layout(16000, 320, (1024,), 1)
+        fingerprint, prior = b"\0" * 8, BigramPrior.fit([np.zeros((1, 10), np.int64)], [1024])
+
+        def encode_file(self, read, num_samples, *args, **kwargs):
+            return np.full((1, self.layout.frames_for(num_samples)), 5000), b""
+
+    wav = tmp_path / "in.wav"
+    sf.write(wav, gliding_speech(0.5), 16000)
+    with pytest.raises(BitstreamError) as err:
+        FileCoder(Liar(), progress=False).encode(wav, tmp_path / "o.p2p")
+    assert str(err.value) == f"{wav}: tokens must lie within the codebooks [1024]"
+    assert not (tmp_path / "o.p2p").exists()
+
+
+def test_with_q_onnx_runtimes_own_error_lines_stay_quiet(tmp_path, exported):
+    """A graph that fails while running: ONNX Runtime printed its own [E:onnxruntime ...]
+    lines beside ours; with -q only the one line is left."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    folder = _edited_export(tmp_path, exported["student"][2])
+    const = lambda name, values: helper.make_node(  # noqa: E731
+        "Constant", [], [name], value=helper.make_tensor(name, TensorProto.INT64, [len(values)], values))
+    nodes = [
+        const("one", [1]), const("two", [2]), const("zero", [0]), const("hop", [320]),
+        helper.make_node("Shape", ["codes"], ["shape"]),
+        helper.make_node("Gather", ["shape", "zero"], ["batch"], axis=0),
+        helper.make_node("Gather", ["shape", "two"], ["frames"], axis=0),
+        helper.make_node("Add", ["frames", "one"], ["more"]),
+        helper.make_node("Reshape", ["codes", "more"], ["bad"]),  # frames values into frames + 1: fails when run
+        helper.make_node("Reshape", ["bad", "shape"], ["p1"]),
+        helper.make_node("Concat", ["p1", "p1", "p1"], ["pseudo"], axis=0),
+        helper.make_node("Mul", ["frames", "hop"], ["samples"]),
+        helper.make_node("Concat", ["one", "one", "samples"], ["ashape"], axis=0),
+        helper.make_node("ConstantOfShape", ["ashape"], ["audio"], value=helper.make_tensor("a", TensorProto.FLOAT, [1], [0.0])),
+    ]
+    graph = helper.make_graph(
+        nodes, "failing", [helper.make_tensor_value_info("codes", TensorProto.INT64, [1, "batch", "frames"])],
+        [helper.make_tensor_value_info("audio", TensorProto.FLOAT, ["batch", 1, "320*frames"]),
+         helper.make_tensor_value_info("pseudo", TensorProto.INT64, [3, "batch", "frames"])],
+    )  # fmt: skip
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], ir_version=8), str(folder / "decoder.onnx"))
+    wav, p2p = tmp_path / "in.wav", tmp_path / "in.p2p"
+    sf.write(wav, gliding_speech(1.0), 16000)
+    assert main(["encode", str(wav), str(p2p), "--model", str(exported["student"][2]), "--backend", "onnxruntime", "-q"]) == 0
+    status, err = _cli_in_4gb("decode", p2p, tmp_path / "o.wav", "--model", folder, "--backend", "onnxruntime", "-q")
+    assert status == 1 and len(err) == 1, err
+    assert err[0].startswith(f"p2p-codec: error: {p2p}: ONNX Runtime failed in {folder / 'decoder.onnx'}: ")
+    assert not (tmp_path / "o.wav").exists()

@@ -24,8 +24,10 @@ from typing import Optional, Sequence
 
 from espnet2_p2p import asr_probe
 from espnet2_p2p.data.prepare import read_table
+from espnet2_p2p.errors import one_line_errors
 
 
+@one_line_errors("asr_probe")
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)

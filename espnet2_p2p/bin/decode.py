@@ -10,8 +10,9 @@ Each ``--system LABEL:CONFIG:MODEL_FILE[:OPTIONS]`` is built through ESPnet
 ``OUTPUT_DIR/LABEL/bitstreams/<utt>.p2p`` (:mod:`espnet2_p2p.bitstream`) and the audio
 decoded from that file, ``OUTPUT_DIR/LABEL/<utt>.wav``. A SecoustiCodec system codes
 through its streaming path, with its paralinguistic vector as the file's side information.
-OPTIONS, comma-separated: ``streams=K`` keeps the first K streams of a teacher's codes
-(1 = plain-only decoding); ``pseudo_codeword=argmax|expected`` overrides a student's
+OPTIONS, comma-separated: ``streams=1`` keeps the plain stream of a teacher's codes
+(plain-only decoding; a ``.p2p`` file holds stream 0 alone or all 1 + N, so another K is
+refused); ``pseudo_codeword=argmax|expected`` overrides a student's
 codeword rule. For students, ``OUTPUT_DIR/token_accuracy.md`` gives the pseudo-token
 top-1 accuracy against the teacher's tokens and the majority-token baseline (the most
 frequent teacher token of the decoded set, per level), and every system's bitrate
@@ -42,6 +43,7 @@ import espnet2_p2p  # noqa: F401  (registers the codecs)
 from espnet2_p2p.bitstream import P2PFile
 from espnet2_p2p.coder import TorchCoder
 from espnet2_p2p.data.prepare import read_table
+from espnet2_p2p.errors import one_line_errors
 from espnet2_p2p.model_io import load_files
 from espnet2_p2p.utils.files import file_digest
 
@@ -57,6 +59,8 @@ def parse_system(spec: str):
         key, _, value = item.partition("=")
         if key not in ("streams", "pseudo_codeword") or not value:
             raise argparse.ArgumentTypeError(f"unknown --system option {item!r} in {spec!r}")
+        if key == "streams" and not value.isdigit():
+            raise argparse.ArgumentTypeError(f"streams wants a whole number, got {value!r} in {spec!r}")
         options[key] = int(value) if key == "streams" else value
     return parts[0], Path(parts[1]), Path(parts[2]), options
 
@@ -95,8 +99,10 @@ def decode_one(label: str, config: Path, model_file: Path, options: dict, utts, 
         except ValueError as e:
             raise SystemExit(f"decode: {label}: {e}") from None
     n_streams = options.get("streams")
-    if n_streams is not None and not 1 <= n_streams <= coder.layout.transmitted_streams:
-        raise SystemExit(f"decode: {label}: streams={n_streams}, but it transmits {coder.layout.transmitted_streams}")
+    if n_streams is not None and n_streams not in (1, coder.layout.transmitted_streams):
+        # a .p2p file (and the decoder) takes the plain stream alone or every transmitted one
+        raise SystemExit(f"decode: {label}: streams={n_streams}: a system sends stream 0 alone (streams=1) or all"
+                         f" {coder.layout.transmitted_streams} streams it transmits")  # fmt: skip
     fs = coder.layout.fs
     (out_dir / "bitstreams").mkdir(parents=True, exist_ok=True)
     pairs, payload_bits, file_bytes, seconds, sent = [], 0, 0, 0.0, []
@@ -154,6 +160,7 @@ def write_tables(summary: Dict[str, dict], output_dir: Path) -> None:
         (output_dir / "token_accuracy.md").unlink(missing_ok=True)
 
 
+@one_line_errors("decode")
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter

@@ -69,9 +69,9 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     try:
         from espnet2_p2p.model_io import fingerprint, load_codec
 
+        cuts = load_cuts(args.data_dir, args.cuts)  # the data's errors before the model loads
         model = load_codec(args.model, args.model_name, args.device)
         tokenizer = P2PTokenizer(model, args.streams)
-        cuts = load_cuts(args.data_dir, args.cuts)
         import shutil
 
         # A dump dir is complete when it has .done (written last).

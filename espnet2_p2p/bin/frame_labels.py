@@ -33,6 +33,7 @@ import soundfile as sf
 from tqdm import tqdm
 
 from espnet2_p2p.data.prepare import read_table
+from espnet2_p2p.errors import one_line_errors
 
 SIL = "<sil>"
 TEXT_NORMS = {"none": lambda text: text, "lower": str.lower}
@@ -77,6 +78,7 @@ def align(units: List[int], num_samples: int, span) -> np.ndarray:
     return labels
 
 
+@one_line_errors("frame_labels")
 def main(argv: Optional[List[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data_dir", type=Path, required=True, help="holds wav.scp and text")

@@ -27,6 +27,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from espnet2_p2p.errors import P2PError, one_line_errors
+
 
 def sample(lm, prompt, steps: int, allowed: Sequence[np.ndarray], temperature: float, generator) -> list:
     """Continue ``prompt`` (LM token ids) by ``steps`` ids drawn from the LM; the i-th id of
@@ -50,6 +52,7 @@ def sample(lm, prompt, steps: int, allowed: Sequence[np.ndarray], temperature: f
     return out
 
 
+@one_line_errors("lm_continue")
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lm_exp", type=Path, required=True)
@@ -66,6 +69,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--temperature", type=float, default=1.0)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    needed = [args.lm_exp / "config.yaml", args.lm_exp / "valid.loss.best.pth", args.tokens / "lm_text",
+              args.data_dir / "utt2num_samples"]  # fmt: skip
+    missing = [str(path) for path in needed if not path.is_file()]
+    if missing:
+        raise P2PError(f"{', '.join(missing)}: missing (--lm_exp is a trained LM's folder, --tokens a token dump,"
+                       " --data_dir a data dir)")  # fmt: skip
     import soundfile as sf
     import torch
     from espnet2.tasks.lm import LMTask

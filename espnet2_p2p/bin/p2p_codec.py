@@ -163,21 +163,10 @@ def list_inputs(path: Path, exts) -> List[Tuple[str, Path]]:
     if not path.exists():
         raise P2PError(f"{path} does not exist")
     if path.suffix == ".scp" or path.name == "wav.scp":
-        pairs = []
-        for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
-            parts = line.split(maxsplit=1)
-            if not parts:
-                continue
-            if len(parts) != 2:
-                raise P2PError(f"{path}:{number}: expected '<id> <path>', got {line.strip()!r}")
-            if parts[1].strip().endswith("|"):
-                raise P2PError(f"{path}:{number}: {parts[0]} is a command ('... |'); only file paths are read")
-            pairs.append((parts[0], Path(parts[1].strip())))
-        seen = {}
+        from espnet2_p2p.utils.tables import read_kaldi_table
+
+        pairs = [(name, Path(value)) for name, value in read_kaldi_table(path, "wav.scp").items()]
         for name, _ in pairs:
-            if name in seen:
-                raise P2PError(f"{path}: the id {name!r} appears twice (lines of one id would overwrite each other)")
-            seen[name] = True
             if Path(name).is_absolute() or ".." in Path(name).parts:
                 raise P2PError(f"{path}: the id {name!r} would write outside the output folder")
         return pairs
@@ -379,7 +368,8 @@ def _stop(signum, frame):
 
 def main(argv=None) -> int:
     """The command line; Ctrl-C exits with 130 and SIGTERM with 143, each with one line and
-    no partial or temporary output."""
+    no partial or temporary output; a closed stdout (``p2p-codec info ... | head``) ends it
+    quietly with 141."""
     import signal
     import threading
 
@@ -388,7 +378,17 @@ def main(argv=None) -> int:
         for sig in (signal.SIGTERM, signal.SIGHUP):
             handlers[sig] = signal.signal(sig, _stop)
     try:
-        return _main(argv)
+        status = _main(argv)
+        sys.stdout.flush()  # a reader gone away (`| head`) is found here, not at exit
+        return status
+    except BrokenPipeError:
+        # the reader of stdout went away: end quietly, as a program killed by SIGPIPE does
+        # (its status), and leave nothing for the interpreter to fail to flush at exit
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):  # a stdout without a descriptor (captured)
+            pass
+        return 128 + signal.SIGPIPE
     except KeyboardInterrupt:
         print("p2p-codec: interrupted (Ctrl-C); no partial output was left", file=sys.stderr)
         return 130
@@ -398,6 +398,28 @@ def main(argv=None) -> int:
     finally:
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
+
+
+def run_jobs(args, work, inputs, outputs) -> int:
+    """``work(path, out)`` for every input; a bad input or an output that cannot be written
+    is one line and the others go on. Returns how many failed."""
+    from tqdm import tqdm
+
+    failed = 0
+    for (name, path), out in tqdm(
+        list(zip(inputs, outputs)), desc=args.command, unit="file",
+        disable=args.quiet or len(inputs) == 1,
+    ):  # fmt: skip
+        try:
+            work(path, out)
+        except P2PError as e:
+            failed += 1
+            tqdm.write(f"p2p-codec: error: {e}", file=sys.stderr)
+        except OSError as e:  # an output that is a folder, a read-only folder, a full disk
+            failed += 1
+            where = out if out.is_dir() else (e.filename or out)
+            tqdm.write(f"p2p-codec: error: {path} -> {out}: {where}: {e.strerror or e}", file=sys.stderr)
+    return failed
 
 
 def _main(argv=None) -> int:
@@ -419,23 +441,11 @@ def _main(argv=None) -> int:
     except P2PError as e:
         print(f"p2p-codec: error: {e}", file=sys.stderr)
         return 1
-    from tqdm import tqdm
-
-    failed = 0
-    for (name, path), out in tqdm(
-        list(zip(inputs, outputs)), desc=args.command, unit="file",
-        disable=args.quiet or len(inputs) == 1,
-    ):  # fmt: skip
-        try:
-            work(path, out)
-        except P2PError as e:
-            failed += 1
-            tqdm.write(f"p2p-codec: error: {e}", file=sys.stderr)
-        except OSError as e:  # an output that is a folder, a read-only folder, a full disk
-            failed += 1
-            where = out if out.is_dir() else (e.filename or out)
-            tqdm.write(f"p2p-codec: error: {path} -> {out}: {where}: {e.strerror or e}", file=sys.stderr)
-    if failed:
+    with warnings.catch_warnings():
+        if args.quiet:  # -q: errors only (numpy's warnings about a broken graph's output too)
+            warnings.simplefilter("ignore")
+        failed = run_jobs(args, work, inputs, outputs)
+    if failed and len(inputs) > 1:  # (one input: its error line says it all)
         print(f"p2p-codec: {failed} of {len(inputs)} inputs failed", file=sys.stderr)
     return 1 if failed else 0
 

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 from espnet2_p2p.data.prepare import read_table
+from espnet2_p2p.errors import one_line_errors
 
 def test_nll(ppl_dir: Path) -> Dict[str, tuple]:
     """{utt: (negative log-likelihood in nats, tokens incl. end-of-sentence)} from
@@ -97,6 +98,7 @@ def ci(d: dict, key: str) -> str:
     return f"{d[key]:.3f} ± {d[key + '_ci']:.3f}"
 
 
+@one_line_errors("speechlm_report")
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data_dir", type=Path, required=True, help="the test set's data dir (utt2num_samples)")

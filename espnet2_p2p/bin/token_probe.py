@@ -26,6 +26,7 @@ import torch
 from tqdm import tqdm
 
 from espnet2_p2p.data.prepare import read_table
+from espnet2_p2p.errors import one_line_errors
 from espnet2_p2p.model_io import load_codec
 from espnet2_p2p.quantizer.fsq import codebook_usage
 
@@ -101,6 +102,7 @@ def speaker_probe(tokens: Dict[str, torch.Tensor], utt2spk: Dict[str, str], leve
     return result
 
 
+@one_line_errors("token_probe")
 def main(argv: Optional[List[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", action="append", required=True, help="exp dir / packed zip / .pth (repeatable)")

@@ -32,6 +32,7 @@ from lhotse import CutSet, Recording, RecordingSet, SupervisionSegment, Supervis
 from tqdm import tqdm
 
 from espnet2_p2p.errors import P2PError
+from espnet2_p2p.utils.tables import read_kaldi_table
 
 LIBRITTS_SPLITS = {
     "train": ["train-clean-100", "train-clean-360"],
@@ -57,9 +58,10 @@ def _recording(path: Path, rec_id: str, expect_fs: Optional[int]) -> Recording:
 
 
 def read_table(path: Path) -> Dict[str, str]:
-    """A Kaldi table (``<key> <value>`` per line) as a dict; values may be empty."""
-    pairs = (line.split(maxsplit=1) for line in path.read_text().splitlines() if line.strip())
-    return {p[0]: (p[1] if len(p) > 1 else "") for p in pairs}
+    """A Kaldi table (``<key> <value>`` per line) as a dict; values may be empty. An id
+    given twice, or a line that does not fit its table, is refused
+    (:func:`espnet2_p2p.utils.tables.read_kaldi_table`)."""
+    return read_kaldi_table(path)
 
 
 def from_kaldi_dir(data_dir: Path, expect_fs: Optional[int] = None) -> CutSet:
@@ -210,6 +212,7 @@ def import_kaldi_dir(data_dir: Path, root: Path, expect_fs: Optional[int]) -> Cu
         (tmp / "wav.scp").write_text("\n".join(rows) + "\n")
         for name in ("text", "utt2spk", "spk2gender"):
             if (data_dir / name).is_file():
+                read_kaldi_table(data_dir / name)  # Lhotse would keep one of two lines of an id
                 shutil.copy(data_dir / name, tmp / name)
         recordings, supervisions, _ = load_kaldi_data_dir(tmp, sampling_rate=rates.pop())
     return CutSet.from_manifests(recordings=recordings, supervisions=supervisions).to_eager()
@@ -397,7 +400,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
                     args.min_duration, args.max_duration,
                 )  # fmt: skip
                 print(f"{out}: {n} utterances at {args.fs} Hz")
-    except DataPrepError as e:
+    except P2PError as e:  # DataPrepError, and a data dir's table that does not read
         sys.exit(f"data prep: {e}")
 
 

@@ -26,11 +26,18 @@ import numpy as np
 from espnet2_p2p.errors import AudioInputError, ModelLoadError, P2PError, TokenError
 from espnet2_p2p.utils.chunks import DEFAULT_CHUNK_SECONDS, DEFAULT_CONTEXT_SECONDS, plan_seconds, stitch_audio, stitch_tokens
 from espnet2_p2p.layout import Layout
+from espnet2_p2p.utils.checks import check_audio_array, checked_reader, whole_number
+from espnet2_p2p.utils.files import read_regular_file
+from espnet2_p2p.utils.tokens import first_bad_token
 
 FORMAT = "espnet2_p2p-onnx"
 VERSION = 1
 MAX_META_BYTES = 1 << 20
 MAX_PRIOR_FILE_BYTES = 256 << 20
+#: the most frames an export may say one run takes (93 hours at 50 Hz)
+MAX_RUN_FRAMES = 1 << 24
+#: a decoded sample beyond this (40 dB above full scale) is not audio but a broken graph
+MAX_AUDIO_LEVEL = 100.0
 
 
 def max_threads() -> int:
@@ -49,15 +56,21 @@ def check_threads(threads) -> int:
     return value
 
 
-def read_bounded(path: Path, limit: int) -> bytes:
-    """The bytes of a file of at most ``limit`` bytes (checked before reading), else OSError."""
-    if not path.is_file():
-        raise OSError("not a regular file")
-    size = path.stat().st_size
-    if size > limit:
-        raise OSError(f"holds {size} bytes, more than {limit}")
-    with open(path, "rb") as f:
-        return f.read(limit + 1)[:limit]
+def _entry(meta: dict, meta_path: Path, key: str, label: str, low: int, high: int) -> int:
+    """``meta[key]``, a whole number in [low, high] (a JSON integer: not 1e9, not Infinity,
+    not true), else a ModelLoadError naming it."""
+    if key not in meta:
+        raise ModelLoadError(f"{meta_path} lacks or garbles an entry: no {key!r}")
+    value = meta[key]
+    if type(value) is not int or not low <= value <= high:
+        raise ModelLoadError(f"{meta_path} lacks or garbles an entry: {label} {value!r}, not a whole number in [{low}, {high}]")
+    return value
+
+
+def _flag(meta: dict, meta_path: Path, key: str) -> bool:
+    if type(meta.get(key)) is not bool:
+        raise ModelLoadError(f"{meta_path} lacks or garbles an entry: {key} {meta.get(key)!r}, not true or false")
+    return meta[key]
 
 
 class OnnxCodec:
@@ -82,7 +95,7 @@ class OnnxCodec:
         if meta_path.stat().st_size > MAX_META_BYTES:
             raise ModelLoadError(f"{meta_path} holds {meta_path.stat().st_size} bytes, more than an export's codec.json")
         try:
-            meta = json.loads(meta_path.read_text())
+            meta = json.loads(meta_path.read_text(), parse_constant=lambda name: name)  # Infinity, NaN: garbled
         except (UnicodeDecodeError, json.JSONDecodeError) as e:
             raise ModelLoadError(f"{meta_path} is not valid JSON: {e}") from None
         except RecursionError:
@@ -92,33 +105,98 @@ class OnnxCodec:
         if meta.get("version") != VERSION:
             raise ModelLoadError(f"{meta_path} is export version {meta.get('version')}; this runtime reads {VERSION}")
         self.folder, self.meta = folder, meta
-        try:
-            self.layout = Layout(
-                fs=int(meta["sample_rate"]), hop_length=int(meta["hop_length"]),
-                stream_sizes=tuple(int(k) for k in meta["stream_sizes"]),
-                transmitted_streams=int(meta["transmitted_streams"]),
-                side_info_bytes=int(meta["side_info_bytes"]), side_info_levels=int(meta["side_info_levels"]),
-                streaming=bool(meta["causal"]),
-            )  # fmt: skip
-            self.is_student = bool(meta["student"])
-            self.max_frames = int(meta["max_frames"])
-            self.fingerprint = bytes.fromhex(meta["fingerprint"])
-            self.reference_samples = int(meta.get("reference_samples", 0))
-        except (KeyError, TypeError, ValueError) as e:
-            raise ModelLoadError(f"{meta_path} lacks or garbles an entry ({type(e).__name__}: {e})") from None
+        self._read_layout(meta, meta_path)
         self.prior = None
         if meta.get("prior"):
             from espnet2_p2p.entropy import BigramPrior
 
             prior_path = self._member(meta["prior"], "prior")
             try:
-                self.prior = BigramPrior.from_bytes(read_bounded(prior_path, MAX_PRIOR_FILE_BYTES))
-            except (OSError, ValueError) as e:
+                self.prior = BigramPrior.from_bytes(read_regular_file(prior_path, MAX_PRIOR_FILE_BYTES))
+            except OSError as e:
+                raise ModelLoadError(f"{prior_path}: cannot read: {e.strerror or e}") from None
+            except ValueError as e:
                 raise ModelLoadError(f"{prior_path}: {e}") from None
         self.encoder = self._session(folder / "encoder.onnx", threads, providers)
         self.decoder = self._session(folder / "decoder.onnx", threads, providers)
         # a student's decoder of all 1 + N streams (language-model tokens); loaded when used
         self._decoder_all, self._options = None, (threads, providers)
+        self._check_graph("encoder.onnx", self.encoder)
+        self._check_graph("decoder.onnx", self.decoder)
+
+    def _read_layout(self, meta: dict, meta_path: Path) -> None:
+        """The layout and limits of ``codec.json``: every number a whole number within what
+        a codec can be (the limits of the ``.p2p`` container), every flag a boolean."""
+        from espnet2_p2p import bitstream
+
+        sizes = meta.get("stream_sizes")
+        if not (isinstance(sizes, list) and 1 <= len(sizes) <= 1 + bitstream.MAX_PSEUDO
+                and all(type(k) is int and 2 <= k <= bitstream.MAX_CODEBOOK_SIZE for k in sizes)):  # fmt: skip
+            raise ModelLoadError(
+                f"{meta_path} lacks or garbles an entry: codebook sizes {sizes!r}, not 1 to"
+                f" {1 + bitstream.MAX_PSEUDO} whole numbers in [2, {bitstream.MAX_CODEBOOK_SIZE}]"
+            )
+        fs = _entry(meta, meta_path, "sample_rate", "sample rate", 1, bitstream.MAX_SAMPLE_RATE)
+        hop = _entry(meta, meta_path, "hop_length", "hop", 1, bitstream.MAX_HOP)
+        side_bytes = _entry(meta, meta_path, "side_info_bytes", "side-information codes", 0, bitstream.MAX_SIDE_INFO)
+        try:
+            bitstream.check_stream_sizes(sizes)
+            self.layout = Layout(
+                fs=fs, hop_length=hop, stream_sizes=tuple(sizes),
+                transmitted_streams=_entry(meta, meta_path, "transmitted_streams", "transmitted streams", 1, len(sizes)),
+                side_info_bytes=side_bytes,
+                side_info_levels=_entry(meta, meta_path, "side_info_levels", "side-information levels", 0, 256),
+                streaming=_flag(meta, meta_path, "causal"),
+            )  # fmt: skip
+        except ValueError as e:  # an impossible layout (Layout's and the container's own checks)
+            raise ModelLoadError(f"{meta_path}: {e}") from None
+        self.is_student = _flag(meta, meta_path, "student")
+        if self.is_student != self.layout.predicts_streams:
+            raise ModelLoadError(f"{meta_path}: student is {self.is_student}, but it transmits"
+                                 f" {self.layout.transmitted_streams} of {len(sizes)} streams")  # fmt: skip
+        self.max_frames = _entry(meta, meta_path, "max_frames", "frames of one run", 4, MAX_RUN_FRAMES)
+        self.reference_samples = (_entry(meta, meta_path, "reference_samples", "reference samples", 1,
+                                         self.max_frames * hop) if "reference_samples" in meta else 0)  # fmt: skip
+        fingerprint = meta.get("fingerprint")
+        if not (isinstance(fingerprint, str) and len(fingerprint) == 16 and all(c in "0123456789abcdef" for c in fingerprint)):
+            raise ModelLoadError(f"{meta_path} lacks or garbles an entry: fingerprint {fingerprint!r}, not 16 hex digits")
+        self.fingerprint = bytes.fromhex(fingerprint)
+
+    def _graph_io(self, graph: str) -> Tuple[dict, dict]:
+        """What a graph of this export takes and gives: ``{name: {axis: size}}`` of its inputs
+        and outputs (rank 3 but the side codes (B, P); ``"hop"``: a time axis of whole
+        frames, ``K*frames`` in the graph)."""
+        codes_in = {0: self.transmitted_streams if graph == "decoder.onnx" else len(self.stream_sizes)}
+        audio = {1: 1, 2: "hop"}
+        if graph == "encoder.onnx":
+            inputs = {"audio": audio, **({"reference": {1: 1}} if self.side_info_bytes else {})}
+            return inputs, {"codes": {0: self.transmitted_streams}, **({"side": {1: self.side_info_bytes}} if self.side_info_bytes else {})}
+        inputs = {"codes": codes_in, **({"side": {1: self.side_info_bytes}} if self.side_info_bytes else {})}
+        pseudo = graph == "decoder.onnx" and self.predicts_streams
+        return inputs, {"audio": audio, **({"pseudo": {0: len(self.stream_sizes) - self.transmitted_streams}} if pseudo else {})}
+
+    def _check_graph(self, graph: str, session) -> None:
+        """Refuse a graph whose inputs and outputs are not what codec.json describes: their
+        names and ranks, each fixed size, and the hop of each length of whole frames."""
+        import re
+
+        path = self.folder / graph
+        for kind, got, want in zip(("inputs", "outputs"), (session.get_inputs(), session.get_outputs()), self._graph_io(graph)):
+            if [x.name for x in got] != list(want):
+                raise ModelLoadError(f"{path}: its {kind} are {[x.name for x in got]}, codec.json describes"
+                                     f" {list(want)}: not this export's graph")  # fmt: skip
+            for x in got:
+                rank = 2 if x.name == "side" else 3
+                if len(x.shape) != rank:
+                    raise ModelLoadError(f"{path}: its {x.name} has {len(x.shape)} axes, not {rank}: not this export's graph")
+                for axis, size in want[x.name].items():
+                    dim = x.shape[axis]
+                    if size == "hop":
+                        match = re.fullmatch(r"\s*(\d+)\s*\*.*", dim) if isinstance(dim, str) else None
+                        dim, size = (int(match.group(1)) if match else dim), self.hop_length
+                    if isinstance(dim, int) and dim != size:
+                        raise ModelLoadError(f"{path}: its {x.name} has size {dim} on axis {axis}, codec.json says"
+                                             f" {size}: not this export's graph")  # fmt: skip
 
     def _member(self, name, entry: str) -> Path:
         """A file that codec.json names: a plain file name inside the export folder."""
@@ -138,7 +216,9 @@ class OnnxCodec:
         options = ort.SessionOptions()
         options.intra_op_num_threads = int(threads)
         options.inter_op_num_threads = 1
-        options.log_severity_level = 3
+        # fatal messages only: ONNX Runtime's own error lines (a failed run, a bad graph)
+        # would repeat on stderr what the one-line error raised here already says
+        options.log_severity_level = 4
         try:
             return ort.InferenceSession(str(path), options, providers=providers or ["CPUExecutionProvider"])
         except Exception as e:  # onnxruntime raises its own types for damaged files
@@ -190,26 +270,58 @@ class OnnxCodec:
     def decoder_all(self):
         """The student's session decoding all 1 + N streams (``decoder_all.onnx``)."""
         if self._decoder_all is None:
-            self._decoder_all = self._session(self._member(self.meta["decoder_all"], "decoder_all"), *self._options)
+            session = self._session(self._member(self.meta["decoder_all"], "decoder_all"), *self._options)
+            self._check_graph(self.meta["decoder_all"], session)
+            self._decoder_all = session
         return self._decoder_all
+
+    def _sessions(self, graph: str):
+        """The session of a graph file: the encoder, the decoder, or the decoder of all streams."""
+        return {"encoder.onnx": self.encoder, "decoder.onnx": self.decoder}.get(graph) or self.decoder_all
 
     # ------------------------------------------------------------ one run
     def _check_audio(self, audio) -> np.ndarray:
-        audio = np.asarray(audio, dtype=np.float32)
-        if audio.ndim != 1:
-            raise AudioInputError(f"audio must be mono samples (T,), got shape {audio.shape}")
-        if audio.size == 0:
-            raise AudioInputError("audio is empty: 0 samples")
-        if not np.isfinite(audio).all():
-            first = int(np.argmin(np.isfinite(audio)))
-            raise AudioInputError(f"non-finite sample (NaN or Inf) at {first / self.fs:.3f} s")
-        return audio
+        return check_audio_array(audio, sample_rate=self.fs)
 
-    def _run(self, session, feed: dict) -> list:
+    def _run(self, graph: str, feed: dict, frames: int) -> dict:
+        """Run one graph on ``frames`` frames; its outputs by name, each checked here, the one
+        place: a graph that gives other shapes, non-finite or absurd audio, or tokens outside
+        their codebooks (a damaged or replaced file) is refused with a ModelLoadError naming
+        it, before anything of it is used."""
+        session = self._sessions(graph)
         try:
-            return session.run(None, feed)
+            values = session.run(None, feed)
         except Exception as e:  # onnxruntime's own error types
-            raise P2PError(f"ONNX Runtime failed in {self.folder}: {str(e).splitlines()[0][:300]}") from None
+            raise P2PError(f"ONNX Runtime failed in {self.folder / graph}: {str(e).splitlines()[0][:300]}") from None
+        names = list(self._graph_io(graph)[1])
+        out = dict(zip(names, values))
+        sizes, sent = self.stream_sizes, self.transmitted_streams
+        expected = {
+            "codes": ((sent, 1, frames), sizes[:sent]),
+            "side": ((1, self.side_info_bytes), [self.side_info_levels]),
+            "pseudo": ((len(sizes) - sent, 1, frames), sizes[sent:]),
+            "audio": ((1, 1, frames * self.hop_length), None),
+        }
+        for name, value in out.items():
+            shape, codebooks = expected[name]
+            problem = None
+            if not isinstance(value, np.ndarray) or value.shape != shape:
+                problem = f"shape {getattr(value, 'shape', type(value).__name__)}, expected {shape}"
+            elif codebooks is None:
+                if value.dtype.kind != "f" or not np.isfinite(value).all():
+                    problem = "samples that are NaN or Inf" if value.dtype.kind == "f" else f"samples of type {value.dtype}"
+                elif value.size and float(np.abs(value).max()) > MAX_AUDIO_LEVEL:
+                    problem = f"a sample of {float(np.abs(value).max()):.3g}, not audio"
+            elif value.dtype.kind not in "iu":
+                problem = f"values of type {value.dtype}, not tokens"
+            else:
+                bad = first_bad_token(value.reshape(len(codebooks), -1), codebooks)
+                if bad is not None:
+                    problem = f"token {bad.value} in its stream {bad.stream}, outside [0, {codebooks[bad.stream]})"
+            if problem:
+                raise ModelLoadError(f"{self.folder / graph} gave {name} of {problem}: the export is damaged or"
+                                     " replaced; export it again")  # fmt: skip
+        return out
 
     def _check_length(self, frames: int) -> None:
         if frames > self.max_frames:
@@ -226,11 +338,12 @@ class OnnxCodec:
         self._check_length(frames)
         x = np.zeros((1, 1, frames * self.hop_length), dtype=np.float32)
         x[0, 0, : audio.shape[0]] = audio
+        feed = {"audio": x}
         if self.side_info_bytes:  # side information of the first seconds
-            reference = x[..., : max(1, min(audio.shape[0], self.reference_samples))]
-            codes, side = self._run(self.encoder, {"audio": x, "reference": reference})
-            return codes[:, 0].astype(np.int64), bytes(side[0].astype(np.uint8).tolist())
-        return self._run(self.encoder, {"audio": x})[0][:, 0].astype(np.int64), b""
+            feed["reference"] = x[..., : max(1, min(audio.shape[0], self.reference_samples))]
+        out = self._run("encoder.onnx", feed, frames)
+        side = bytes(out["side"][0].astype(np.uint8).tolist()) if self.side_info_bytes else b""
+        return out["codes"][:, 0].astype(np.int64), side
 
     def check_codes(self, codes: np.ndarray) -> np.ndarray:
         codes = self.layout.check_codes(codes)
@@ -249,15 +362,17 @@ class OnnxCodec:
             feed["side"] = self.layout.check_side_info(side).reshape(1, -1)
         else:
             self.layout.check_side_info(side)
-        out = self._run(self.decoder if codes.shape[0] == self.transmitted_streams else self.decoder_all, feed)
-        pseudo = out[1][:, 0].astype(np.int64) if len(out) > 1 else None
-        return out[0][0, 0], pseudo
+        graph = "decoder.onnx" if codes.shape[0] == self.transmitted_streams else self.meta["decoder_all"]
+        out = self._run(graph, feed, codes.shape[-1])
+        pseudo = out["pseudo"][:, 0].astype(np.int64) if "pseudo" in out else None
+        return out["audio"][0, 0], pseudo
 
     # ------------------------------------------------------ whole inputs
     def encode(self, audio, streams: str = "transmitted") -> np.ndarray:
         """Samples (T,) at ``fs`` -> tokens (streams, ceil(T / hop)), as the torch codec's
         ``encode`` (``streams="all"``: with a student's pseudo streams, as ``tokens``)."""
-        codes, _ = self.encode_file(lambda s, e: audio[s:e], len(self._check_audio(audio)), streams)
+        audio = self._check_audio(audio)
+        codes, _ = self.encode_file(lambda s, e: audio[s:e], len(audio), streams)
         return codes
 
     def decode(self, codes, num_samples: Optional[int] = None, side_info=None) -> np.ndarray:
@@ -265,7 +380,7 @@ class OnnxCodec:
         student takes its plain stream (the pseudo streams are predicted) or all 1 + N
         (tokens a language model generated; nothing is predicted), as the torch codec."""
         codes = self.check_codes(codes)
-        num_samples = codes.shape[-1] * self.hop_length if num_samples is None else int(num_samples)
+        num_samples = codes.shape[-1] * self.hop_length if num_samples is None else num_samples
         out = []
         self.decode_file(codes, num_samples, out.append, side_info=side_info)
         return np.concatenate(out) if out else np.zeros(0, np.float32)
@@ -306,12 +421,13 @@ class OnnxCodec:
         """Tokens (streams, frames) and side information of ``read(start, end)`` samples."""
         if streams not in ("transmitted", "all"):
             raise ValueError(f"streams must be 'transmitted' or 'all', got {streams!r}")
+        read = checked_reader(read, num_samples, sample_rate=self.fs)
         hop, num_frames = self.hop_length, self.frames_for(num_samples)
         side = b""
 
         def code(cstart: int, cend: int) -> np.ndarray:
             nonlocal side
-            codes, side = self._run_encoder(self._check_audio(read(cstart * hop, min(num_samples, cend * hop))))
+            codes, side = self._run_encoder(read(cstart * hop, min(num_samples, cend * hop)))
             if streams == "all" and self.predicts_streams:
                 codes = np.concatenate([codes, self._run_decoder(codes)[1]])
             return codes
@@ -331,6 +447,7 @@ class OnnxCodec:
     ) -> None:
         """Decode tokens (streams, frames); ``write`` gets the samples in order."""
         codes = self.check_codes(codes)
+        num_samples = whole_number(num_samples, "num_samples", TokenError)
         hop, num_frames = self.hop_length, codes.shape[-1]
         if num_frames != self.frames_for(num_samples):
             raise TokenError(f"{num_frames} frames do not fit {num_samples} samples (hop {hop})")

@@ -1,8 +1,16 @@
 """Training configs written as overrides of a base config.
 
-A config may name a ``base:`` (a path relative to the config's own folder) and give only
-what differs from it: mappings are merged key by key, at any depth; any other value
-(a number, a string, a list) replaces the base's. A base may have a base of its own.
+A config may name a ``base:`` and give only what differs from it: mappings are merged key
+by key, at any depth; any other value (a number, a string, a list) replaces the base's. A
+base may have a base of its own, up to :data:`MAX_DEPTH` in a chain.
+
+What a base may be: a YAML file (``.yaml`` or ``.yml``) named by a path relative to the
+config's own folder. It may lie outside that folder (a recipe's ``conf/`` names the shared
+configs as ``../../../../conf/student_small.yaml``), but an absolute path (``/etc/passwd``)
+is refused, as is anything that is not a regular file of at most :data:`MAX_CONFIG_BYTES`
+(a folder, a FIFO, which would block forever, a device such as ``/dev/zero``) and YAML
+nested more than :data:`MAX_NESTING` deep. Every config file, the first as its bases, is
+read so.
 
     # conf/student_small.yaml
     base: teacher_small.yaml        # the codec block is the teacher's, not a copy of it
@@ -28,7 +36,10 @@ import yaml
 from espnet2_p2p.errors import P2PError
 
 BASE_KEY = "base"
-MAX_DEPTH = 8
+MAX_DEPTH = 8  # base configs in a chain
+MAX_CONFIG_BYTES = 1 << 20  # the largest config of the package takes 3 kB
+MAX_NESTING = 64  # mappings and lists within each other (the configs nest 3 deep)
+YAML_SUFFIXES = (".yaml", ".yml")
 
 
 def config_dir() -> Path:
@@ -52,6 +63,48 @@ def merge(base: dict, override: dict) -> dict:
     return out
 
 
+def nesting(value) -> int:
+    """How deep mappings and lists lie within each other in ``value`` (a scalar: 0); each
+    object is looked at once, so aliases that share an object cost nothing more."""
+    deepest, seen, stack = 0, set(), [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if not isinstance(item, (dict, list)) or id(item) in seen:
+            continue
+        seen.add(id(item))
+        deepest = max(deepest, depth)
+        if deepest > MAX_NESTING:
+            break
+        children = list(item.keys()) + list(item.values()) if isinstance(item, dict) else item
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def read_yaml(path: Path):
+    """The YAML document of a config file, read as the module docstring says, else a
+    :class:`P2PError` naming the file."""
+    from espnet2_p2p.utils.files import read_regular_file
+
+    try:
+        text = read_regular_file(path, MAX_CONFIG_BYTES).decode("utf-8")
+    except OSError as e:
+        raise P2PError(f"config {path}: cannot read: {e.strerror or e}") from None
+    except UnicodeDecodeError:
+        raise P2PError(f"config {path} is not text (UTF-8)") from None
+    try:
+        config = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise P2PError(f"config {path} is not YAML: {str(e).splitlines()[0]}") from None
+    except RecursionError:
+        config = None
+        too_deep = True
+    else:
+        too_deep = nesting(config) > MAX_NESTING
+    if too_deep:
+        raise P2PError(f"config {path} nests mappings or lists more than {MAX_NESTING} deep")
+    return config
+
+
 def load_config(path: Union[str, os.PathLike], _chain: Sequence[Path] = ()) -> dict:
     """The config at ``path`` with its ``base:`` chain merged (no ``base`` key left)."""
     path = Path(path).resolve()
@@ -59,19 +112,19 @@ def load_config(path: Union[str, os.PathLike], _chain: Sequence[Path] = ()) -> d
         raise P2PError(f"{path}: base configs form a loop: {' -> '.join(p.name for p in (*_chain, path))}")
     if len(_chain) >= MAX_DEPTH:
         raise P2PError(f"{path}: more than {MAX_DEPTH} base configs in a chain")
-    try:
-        config = yaml.safe_load(path.read_text())
-    except OSError as e:
-        raise P2PError(f"config {path}: cannot read: {e.strerror or e}") from None
-    except yaml.YAMLError as e:
-        raise P2PError(f"config {path} is not YAML: {str(e).splitlines()[0]}") from None
+    config = read_yaml(path)
     if not isinstance(config, dict):
         raise P2PError(f"config {path} is not a mapping of options")
     base = config.pop(BASE_KEY, None)
     if base is None:
         return config
-    if not isinstance(base, str):
+    if not isinstance(base, str) or not base.strip() or "\0" in base:
         raise P2PError(f"config {path}: base must be a file name, got {base!r}")
+    if Path(base).is_absolute() or Path(base).suffix.lower() not in YAML_SUFFIXES:
+        raise P2PError(
+            f"config {path}: base {base!r} must be a .yaml file named relative to the config's folder"
+            " (e.g. base: teacher_small.yaml)"
+        )
     return merge(load_config(path.parent / base, (*_chain, path)), config)
 
 
@@ -87,8 +140,8 @@ def resolved_argv(argv: Sequence[str]) -> List[str]:
         else:
             continue
         try:
-            raw = yaml.safe_load(Path(value).read_text())
-        except (OSError, yaml.YAMLError):
+            raw = read_yaml(Path(value))
+        except P2PError:
             continue  # ESPnet reports it as it does for any config
         if not (isinstance(raw, dict) and BASE_KEY in raw):
             continue

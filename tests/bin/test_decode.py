@@ -80,3 +80,17 @@ def test_missing_model_and_twice_given_label_are_one_line(espeak_corpus, models,
     with pytest.raises(SystemExit, match="given twice"):
         decode.main(["--data_dir", str(data), "--output_dir", str(out),
                      "--system", spec(models, "a", "teacher"), "--system", spec(models, "a", "student")])  # fmt: skip
+
+
+@pytest.mark.parametrize("streams", ["2", "3", "5", "x"])
+def test_streams_other_than_plain_or_all_are_refused_before_decoding(espeak_corpus, models, tmp_path, capsys, streams):
+    """Issue 42 (9): streams=2 of a teacher of 1 + 3 streams was accepted, then failed writing
+    its first file ("implausible header: 2 streams"): a .p2p file holds 1 or 1 + N."""
+    out = tmp_path / "decode"
+    argv = ["--data_dir", str(espeak_corpus / "test"), "--output_dir", str(out),
+            "--system", spec(models, "plain", "teacher", f":streams={streams}")]  # fmt: skip
+    with pytest.raises(SystemExit) as exit_:
+        decode.main(argv)
+    message = str(exit_.value.code) if streams != "x" else capsys.readouterr().err.strip().splitlines()[-1]
+    assert ("stream 0 alone (streams=1) or all 4 streams" in message) if streams != "x" else "whole number" in message
+    assert not list(out.rglob("*.p2p")) and not list(out.rglob("*.wav"))

@@ -89,7 +89,7 @@ def test_a_file_coded_with_one_prior_is_refused_by_another(tmp_path, with_priors
     capsys.readouterr()
     assert run("decode", tmp_path / "a.p2p", tmp_path / "a.wav", "--model", plain_zip, "-q") == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 2 and "a.p2p: entropy-coded by model" in err[0] and "has no prior" in err[0]
+    assert len(err) == 1 and "a.p2p: entropy-coded by model" in err[0] and "has no prior" in err[0]
     assert not (tmp_path / "a.wav").exists()
     # a model whose prior is another one: the same weights, a prior fitted elsewhere
     other = tmp_path / "other.zip"
@@ -109,3 +109,17 @@ def test_fit_prior_refuses_what_it_cannot_use(tmp_path, packed_models, corpus, c
                            "--output", str(tmp_path / "p.npz")]) == 1  # fmt: skip
     assert "does not exist" in capsys.readouterr().err
     assert not (tmp_path / "p.npz").exists()
+
+
+def test_an_input_longer_than_an_entropy_coded_file_holds_is_written_at_fixed_width(tmp_path, monkeypatch, capsys):
+    """Issue 42 (7): a payload holds at most entropy.MAX_CODED_TOKENS tokens (2**20, 5.8 h;
+    lowered here): a longer input is written at fixed width, with a notice, and decodes."""
+    import espnet2_p2p.filecoding as filecoding
+
+    monkeypatch.setattr(filecoding, "MAX_CODED_TOKENS", 40)
+    sf.write(tmp_path / "in.wav", speech(1.0), 16000)  # 50 tokens of the shipped student
+    assert run("encode", tmp_path / "in.wav", tmp_path / "o.p2p") == 0
+    assert "50 tokens, more than an entropy-coded file holds (40): written at fixed width" in capsys.readouterr().err
+    header, codes = read_p2p(tmp_path / "o.p2p", None)
+    assert not header.entropy_coded and codes.shape == (1, 50)
+    assert run("decode", tmp_path / "o.p2p", tmp_path / "o.wav", "-q") == 0

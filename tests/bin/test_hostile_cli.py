@@ -287,3 +287,46 @@ def test_a_signal_while_decoding_leaves_nothing_and_says_one_line(tmp_path, pack
     assert proc.returncode == code, err[-500:]
     assert len(err.strip().splitlines()) == 1 and "no partial output" in err
     assert list(out.iterdir()) == []
+
+
+# ------------------------------------------------------- faults (issue 42, item 8)
+def test_a_full_disk_is_one_line_per_file_and_the_run_goes_on(tmp_path, packed_models):
+    """``ulimit -f 100``: the file that does not fit was a 35-line LibsndfileError traceback
+    that stopped the run; now one line, the others are decoded, the count is said."""
+    import resource
+    import subprocess
+
+    src, out = tmp_path / "src", tmp_path / "out"
+    src.mkdir()
+    for name, seconds in (("a", 0.5), ("big", 4.0), ("c", 0.5)):  # 4 s: 128 KB of PCM_16
+        sf.write(tmp_path / f"{name}.wav", speech(seconds), 16000)
+        assert run("encode", tmp_path / f"{name}.wav", src / f"{name}.p2p", "--model", packed_models, "-q") == 0
+
+    def small_files():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (100 * 1024, 100 * 1024))
+
+    proc = subprocess.run([sys.executable, "-m", "espnet2_p2p.bin.p2p_codec", "decode", str(src), str(out), "--model",
+                           str(packed_models), "-q"], capture_output=True, text=True, timeout=300,
+                          preexec_fn=small_files)  # fmt: skip
+    err = proc.stderr.strip().splitlines()
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert err[-1] == "p2p-codec: 1 of 3 inputs failed" and len(err) == 2, err
+    assert err[0].startswith(f"p2p-codec: error: {src / 'big.p2p'} -> {out / 'big.wav'}: ") and "cannot write" in err[0]
+    assert sorted(p.name for p in out.iterdir()) == ["a.wav", "c.wav"]  # no partial big.wav, no temporary file
+
+
+def test_a_closed_stdout_ends_info_quietly(tmp_path, packed_models):
+    """``p2p-codec info a.p2p | head -3`` printed a BrokenPipeError traceback."""
+    import subprocess
+
+    sf.write(tmp_path / "a.wav", speech(0.5), 16000)
+    assert run("encode", tmp_path / "a.wav", tmp_path / "a.p2p", "--model", packed_models, "-q") == 0
+    # enough files that the output outgrows the pipe: the reader closes it mid-way
+    cmd = [sys.executable, "-m", "espnet2_p2p.bin.p2p_codec", "info", *[str(tmp_path / "a.p2p")] * 2000,
+           "--model", str(packed_models)]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    head = [proc.stdout.readline() for _ in range(3)]
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=300) == 141
+    assert head[0].startswith("file: ") and err == ""

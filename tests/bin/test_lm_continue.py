@@ -36,3 +36,20 @@ def test_a_single_stream_continuation_never_draws_a_special_symbol():
     allowed = [np.array([n.startswith("<codec_layer0_code") for n in names])]
     drawn = sample(_UniformLM(len(names)), [3, 4], 200, allowed, 1.0, torch.Generator().manual_seed(1))
     assert max(drawn) < 8 and len(set(drawn)) == 8
+
+
+def test_a_missing_lm_or_dump_is_one_line(tmp_path):
+    """Issue 42 (8): an --lm_exp without config.yaml was a FileNotFoundError traceback."""
+    import subprocess
+    import sys
+
+    (tmp_path / "lm").mkdir()
+    run = subprocess.run(
+        [sys.executable, "-m", "espnet2_p2p.bin.lm_continue", "--lm_exp", str(tmp_path / "lm"), "--tokens",
+         str(tmp_path / "tokens"), "--data_dir", str(tmp_path / "data"), "--output_dir", str(tmp_path / "out")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert run.returncode == 1
+    (line,) = run.stderr.strip().splitlines()
+    assert line.startswith(f"lm_continue: error: {tmp_path / 'lm' / 'config.yaml'}, ") and "missing" in line
+    assert not (tmp_path / "out").exists()

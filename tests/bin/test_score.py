@@ -99,7 +99,7 @@ def test_bad_inputs_are_named(espeak_corpus, tmp_path):
     with pytest.raises(SystemExit, match="score: reference .*nowhere is neither a folder nor a wav.scp"):
         score.main(["--ref", str(tmp_path / "nowhere"), "--hyp", str(ref_dir), "--output_dir", str(tmp_path / "o")])
     (tmp_path / "bad.scp").write_text("u1 /x.wav\nu2\n")
-    with pytest.raises(score.ScoreError, match=r"bad.scp:2: expected '<utt> <path>', got 'u2' without a path"):
+    with pytest.raises(score.ScoreError, match=r"bad.scp:2: expected '<id> <path>', got 'u2' without a path"):
         score.run(tmp_path / "bad.scp", [("p", ref_dir)], tmp_path / "o", ["stoi"])
 
 
