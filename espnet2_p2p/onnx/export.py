@@ -172,11 +172,12 @@ INT8_OPS = ["MatMul", "Gemm"]
 #: network that writes the signal. P2PSynCodec's ``generator.decoder`` outputs the MDCT
 #: coefficients themselves; its activations quantised per call (one scale for a whole
 #: input, loud and silent frames alike) cost the shipped student 0.21 ViSQOL on the 20
-#: real clips (benchmarks/RESULTS_onnx_int8.md, docs/onnx.md), the rest of it 0.01.
+#: real clips; the other Linear layers in int8 move its ViSQOL by -0.008 +- 0.015
+#: (benchmarks/RESULTS_int8_variants.md, docs/onnx.md).
 INT8_FLOAT32 = ("generator.decoder",)
 
 
-def _modules(node) -> list:
+def _modules(node) -> Optional[list]:
     """[(module path, class)] a node of the dynamo exporter was traced in, outermost first,
     from its ``namespace`` metadata (``": Root/codec.generator.decoder: Cls/.../op: aten..."``);
     None when the node carries none."""
@@ -207,8 +208,8 @@ def int8_nodes(graph, float32=INT8_FLOAT32) -> list:
 def quantize_int8(path: Path, nodes: Optional[list] = None, per_channel: bool = True) -> int:
     """Replace a float32 graph by its dynamically quantised int8 version (in place): the
     ``nodes`` named (default: :func:`int8_nodes`), int8 weights with a scale per output
-    channel (``per_channel``) or per tensor. Returns how many were quantised (0: the graph
-    is left as it was)."""
+    channel (``per_channel``) or per tensor. Returns how many nodes it asked the quantiser
+    for (0: the graph is left as it was)."""
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
