@@ -6,6 +6,8 @@
 #             and the p2p-codec command, for `pip install` outside this checkout
 # make bench  set up with the benchmark extras, then write benchmarks/RESULTS.md and
 #             RESULTS_cpu_limit.md and check the low-complexity budget (about 35 minutes)
+# make results  regenerate every RESULTS file that describes the shipped model, with it
+#             (benchmarks/results.py; SO762_TEST=dir adds the speechocean762 test set)
 
 PYTHON ?= python3
 VENV   := .venv
@@ -14,7 +16,7 @@ STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
-.PHONY: setup apt-deps demo demo-full test test-slow wheel bench clean
+.PHONY: setup apt-deps demo demo-full test test-slow wheel bench results clean
 
 setup: apt-deps $(STAMP)
 
@@ -69,6 +71,12 @@ bench: setup
 	$(VPY) -m benchmarks.onnx_int8
 	$(VPY) -m benchmarks.chunk_plan --plans 30:2,10:0.5,9.6:0.2
 	$(VPY) -m benchmarks.ort_profile --model paper
+
+# each file's first line names the model and its SHA-256 (tests/test_results_provenance.py);
+# SO762_TEST: the speechocean762 recipe's test set (run.sh --stop_stage 2), used where present
+SO762_TEST ?= egs2/speechocean762/codec1/dump/test
+results: setup
+	$(VPY) -m benchmarks.results --test_data $(SO762_TEST)
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache build dist

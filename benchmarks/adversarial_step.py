@@ -95,7 +95,11 @@ def main(argv=None) -> int:
             times[name].append((time.perf_counter() - start) / args.steps)
     gan_codec.GANCodecBase.adversarial_terms = now_terms
     base = statistics.median(times["mel-only"])
+    from benchmarks.provenance import RANDOM
+
     lines = [
+        RANDOM,
+        "",
         "# An adversarial step against a mel-only one (one CPU thread)",
         "",
         f"`python -m benchmarks.adversarial_step --config {args.config.relative_to(ROOT) if args.config.is_relative_to(ROOT) else args.config}"

@@ -98,7 +98,11 @@ def main(argv=None) -> int:
             for name, h in stages:
                 add(f"per code frame: {name}", (periodic_share(h[0].numpy(), down), float("nan")))
     name = Path(model).name if args.model else f"{DEFAULT} (shipped)"
+    from benchmarks.provenance import model_line
+
     lines = [
+        model_line(model),
+        "",
         f"# The buzz stage by stage: {name}",
         "",
         f"Produced by `python -m benchmarks.buzz_stages{' --model ' + str(args.model) if args.model else ''}` on the"

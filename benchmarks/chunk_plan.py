@@ -118,8 +118,10 @@ def main(argv=None) -> int:
                              fmt(mean_ci95(v)), fmt(mean_ci95(s)),
                              "-" if plan is None else f"{dv[0]:+.3f} ± {dv[1]:.3f}",
                              "-" if plan is None else f"{ds[0]:+.3f} ± {ds[1]:.3f}"))  # fmt: skip
+    from benchmarks.provenance import model_line
+
     text = (
-        "# Chunk plans on long real speech\n\n"
+        model_line(args.model, " (its student)") + "\n\n# Chunk plans on long real speech\n\n"
         f"Produced by `python -m benchmarks.chunk_plan --plans {args.plans} --seconds {args.seconds:g}"
         f" --pieces {args.pieces}` with {Path(str(args.model)).name} (its student, PyTorch, one thread).\n\n"
         + markdown_table(["inputs", "length", "plan", "plain tokens equal to whole input", "SNR to whole-input decoding (dB)",

@@ -12,7 +12,8 @@ Codecs (``--codecs``), all with random weights (speed does not depend on trainin
   codebooks initialised by one teacher step), in PyTorch and exported to ONNX
   (:mod:`espnet2_p2p.onnx`) run by ONNX Runtime; ``p2p_paper_ort_int8``: that export
   with its matrix products dynamically quantised to int8 (``p2p-codec export --int8``);
-- ``p2p_small`` / ``p2p_small_ort``: the shipped student (trained, ``speechocean762_small``);
+- ``p2p_small`` / ``p2p_small_ort`` / ``p2p_small_ort_int8``: the shipped student (trained,
+  ``espnet2_p2p.pretrained.DEFAULT``; the rows name it, and the file's first line its SHA-256);
 
 Ours run as ``p2p-codec`` runs them: through :class:`espnet2_p2p.coder.TorchCoder` or
 :class:`espnet2_p2p.onnx.OnnxCodec` with the package's chunk plan
@@ -48,6 +49,7 @@ The tables are printed as Markdown and written to ``--output`` (default
 
 import argparse
 import copy
+import os
 import platform
 import statistics
 import sys
@@ -57,6 +59,7 @@ from pathlib import Path
 from typing import Callable, Dict, List
 
 import torch
+from espnet2_p2p import pretrained
 from espnet2_p2p.utils.config import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -198,7 +201,10 @@ def _model(which: str, device: str):
     return _MODELS[which]
 
 
-OURS = ("p2p_paper", "p2p_paper_ort", "p2p_paper_ort_int8", "p2p_small", "p2p_small_ort")
+OURS = ("p2p_paper", "p2p_paper_ort", "p2p_paper_ort_int8", "p2p_small", "p2p_small_ort", "p2p_small_ort_int8")
+
+#: how the shipped student's rows are named: by the model shipped when the benchmark runs
+_SHIPPED = f"shipped {pretrained.DEFAULT}"
 
 
 def coder(key: str, device: str, threads: int = 1) -> Coder:
@@ -206,7 +212,7 @@ def coder(key: str, device: str, threads: int = 1) -> Coder:
     if key not in OURS:
         return {"dac16": _dac16, "encodec24": _encodec24, "snac24": _snac24}[key]()
     which = "paper" if key.startswith("p2p_paper") else "small"
-    name = f"P2PSynCodec student, {'paper scale' if which == 'paper' else 'shipped small'} (0.5 kbps)"
+    name = f"P2PSynCodec student, {'paper scale' if which == 'paper' else _SHIPPED} (0.5 kbps)"
     if key.endswith("_ort_int8"):
         return _onnx_p2p(f"{name}, ONNX Runtime int8", _model(which, device), threads, twin=f"{name}, PyTorch", int8=True)
     if key.endswith("_ort"):
@@ -511,7 +517,13 @@ def main(argv=None) -> None:
     keys = available(args.codecs.split(","))
     torch.set_num_threads(max(threads))
     started = time.time()
+    from benchmarks.provenance import RANDOM, model_line
+
+    shipped = [k for k in keys if k in OURS and not k.startswith("p2p_paper")]
+    rest = f' in the rows "{_SHIPPED}"; the other rows: random weights'
     out = [
+        model_line(pretrained.default_model(), rest) if shipped else RANDOM,
+        "",
         "# Codec benchmarks",
         "",
         f"`python -m benchmarks.codec_speed {' '.join(sys.argv[1:] if argv is None else argv)}`".replace(" `", "`"),
@@ -527,7 +539,8 @@ def main(argv=None) -> None:
         memory = part_memory(args.device, keys, max(lengths), min(threads)) if "memory" in parts else {}
         names = list(dict.fromkeys([c for c in sizes] + [k[0] for k in rtf] + list(memory)))
         out += ["## Speed, size and memory", "",
-                "Random weights; RTF = seconds of compute per second of audio (lower is faster);"
+                ("Random weights but the shipped student's rows; " if shipped else "Random weights; ")
+                + "RTF = seconds of compute per second of audio (lower is faster);"
                 " GFLOPs per second of audio; decoding includes the pseudo-VQ prediction; RTF: after a warm-up call"
                 f" at each length, the median of {args.runs} runs (one run for the other codecs' inputs over 10 s);"
                 f" extra peak memory: encoding + decoding {max(lengths):g} s in a fresh process, beyond the loaded model"
@@ -539,7 +552,8 @@ def main(argv=None) -> None:
     if "train" in parts:
         torch.set_num_threads(max(threads))
         out += ["## Training throughput", ""] + part_train(args.device, args.runs) + [""]
-    out += [f"The run took {(time.time() - started) / 60:.1f} min.", ""]
+    out += [f"The run took {(time.time() - started) / 60:.1f} min; load average when it ended: {os.getloadavg()[0]:.1f}"
+            f" on {os.cpu_count()} cores (speed is only comparable between runs on an otherwise idle machine).", ""]
     text = "\n".join(out)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(text + "\n")

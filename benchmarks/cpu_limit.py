@@ -139,8 +139,11 @@ def main(argv=None) -> int:
         for what, g, t in graph_times(model, samples):
             graph_rows.append((name, what, f"{g / args.seconds:.3f}", f"{t / args.seconds:.4f}", f"{g / t:.1f}",
                                f"{100 * g / t / peak:.1f}%"))  # fmt: skip
+    from benchmarks.provenance import model_line
+
     text = (
-        "# One core's limit and the codec's share of it\n\n"
+        model_line(args.model, " (its student); the paper-scale rows: random weights" if args.paper else " (its student)")
+        + "\n\n# One core's limit and the codec's share of it\n\n"
         f"Produced by `python -m benchmarks.cpu_limit{' --paper' if args.paper else ''}` ({args.seconds:g} s of audio, one"
         f" thread, best of 5 runs after a warm-up). Load average when it ran: {os.getloadavg()[0]:.1f} on"
         f" {os.cpu_count()} cores.\n\n"

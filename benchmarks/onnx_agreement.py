@@ -65,7 +65,11 @@ def main(argv=None) -> None:
                 pseudo, pseudo_n = pseudo + int((ref[sent:] == got[sent:]).sum()), pseudo_n + ref[sent:].size
                 worst_all = max(worst_all, float(np.abs(decoded(onnx, ref, n, side) - decoded(ours, ref, n, side)).max()))
             worst = max(worst, float(np.abs(decoded(onnx, ref[:sent], n, side) - decoded(ours, ref[:sent], n, side)).max()))
+    from benchmarks.provenance import model_line
+
     rows = [
+        model_line(model, f" ({args.model_name or 'student'})"),
+        "",
         "# ONNX Runtime against PyTorch",
         "",
         f"`python -m benchmarks.onnx_agreement{' --model ' + str(args.model) if args.model else ''}"

@@ -90,7 +90,11 @@ def main(argv=None) -> int:
             for op, sec in per_op.most_common(args.top):
                 rows.append((f"{graph}.onnx", op, f"{1000 * sec:.1f}", f"{100 * sec / kernels:.1f}%"))
     commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    from benchmarks.provenance import RANDOM, model_line
+    from espnet2_p2p import pretrained
+
     text = (
+        (RANDOM if args.model == "paper" else model_line(pretrained.default_model(), " (its student)")) + "\n\n"
         "# Where ONNX Runtime spends its time\n\n"
         f"Produced by `python -m benchmarks.ort_profile --model {args.model} --seconds {args.seconds:g} --runs {args.runs}`"
         f" at commit {commit or '?'}: the {'paper-scale' if args.model == 'paper' else 'shipped'} student, one thread,"

@@ -47,7 +47,11 @@ def main(argv=None) -> None:
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "RESULTS_p2psyn_stream.md")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
+    from benchmarks.provenance import RANDOM
+
     lines = [
+        RANDOM,
+        "",
         "# Causal P2PSynCodec streaming",
         "",
         f"`python -m benchmarks.p2psyn_stream --threads {args.threads} --seconds {args.seconds:g} --runs {args.runs}`",

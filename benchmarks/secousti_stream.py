@@ -92,7 +92,11 @@ def main(argv=None) -> None:
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "RESULTS_secousti.md")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
+    from benchmarks.provenance import RANDOM
+
     lines = [
+        RANDOM,
+        "",
         "# SecoustiCodec streaming",
         "",
         f"`python -m benchmarks.secousti_stream --threads {args.threads} --seconds {args.seconds:g} --runs {args.runs}`",

@@ -198,7 +198,11 @@ def main(argv=None) -> None:
                     f" {r['backward_ms']:.1f} | {r['optimizer_ms']:.1f} | {r['data']} |"
                 )
                 print(rows[-1], flush=True)
+    from benchmarks.provenance import RANDOM
+
     lines = [
+        RANDOM,
+        "",
         "# Training throughput on this CPU",
         "",
         f"`python -m benchmarks.train_speed {' '.join(argv if argv is not None else sys.argv[1:])}`".replace("  ", " "),

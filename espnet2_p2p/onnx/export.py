@@ -163,31 +163,79 @@ def export(model_path, out_dir, name: Optional[str] = None, max_seconds: float =
                         int8=int8)  # fmt: skip
 
 
-#: what ``int8`` quantises: the matrix products (weights int8, activations quantised per
-#: call by ONNX Runtime's dynamic quantisation); convolutions stay float32
+#: what ``int8`` quantises: the products of ``torch.nn.Linear`` layers (int8 weights, one
+#: scale per output channel; activations quantised per call by ONNX Runtime's dynamic
+#: quantisation). Convolutions and the products of two activations (GRN's norms, the VQ's
+#: distances and codeword look-ups) stay float32.
 INT8_OPS = ["MatMul", "Gemm"]
+#: modules (paths below the codec) whose layers stay float32 in an int8 export: the
+#: network that writes the signal. P2PSynCodec's ``generator.decoder`` outputs the MDCT
+#: coefficients themselves; its activations quantised per call (one scale for a whole
+#: input, loud and silent frames alike) cost the shipped student 0.21 ViSQOL on the 20
+#: real clips; the other Linear layers in int8 move its ViSQOL by -0.008 +- 0.015
+#: (benchmarks/RESULTS_int8_variants.md, docs/onnx.md).
+INT8_FLOAT32 = ("generator.decoder",)
 
 
-def quantize_int8(path: Path) -> None:
-    """Replace a float32 graph by its dynamically quantised int8 version (in place)."""
+def _modules(node) -> Optional[list]:
+    """[(module path, class)] a node of the dynamo exporter was traced in, outermost first,
+    from its ``namespace`` metadata (``": Root/codec.generator.decoder: Cls/.../op: aten..."``);
+    None when the node carries none."""
+    namespace = next((p.value for p in node.metadata_props if p.key == "namespace"), None)
+    if namespace is None:
+        return None
+    return [tuple(part.strip() for part in seg.split(":", 1)) for seg in namespace.split("/")[1:-1]]
+
+
+def int8_nodes(graph, float32=INT8_FLOAT32) -> list:
+    """Names of the nodes :func:`quantize_int8` quantises in ``graph`` (an ``onnx.ModelProto``):
+    the ``INT8_OPS`` of ``torch.nn.Linear`` layers outside the ``float32`` modules."""
+    keep = tuple(f"codec.{m}" for m in float32)
+    names, traced = [], False
+    for node in graph.graph.node:
+        modules = _modules(node)
+        traced = traced or modules is not None
+        if node.op_type not in INT8_OPS or not modules or modules[-1][1] != "torch.nn.modules.linear.Linear":
+            continue
+        if any(path == k or path.startswith(k + ".") for path, _ in modules for k in keep):
+            continue
+        names.append(node.name)
+    if not traced:
+        raise RuntimeError("the graph carries no module names (the exporter's namespace metadata): cannot choose its int8 layers")
+    return names
+
+
+def quantize_int8(path: Path, nodes: Optional[list] = None, per_channel: bool = True) -> int:
+    """Replace a float32 graph by its dynamically quantised int8 version (in place): the
+    ``nodes`` named (default: :func:`int8_nodes`), int8 weights with a scale per output
+    channel (``per_channel``) or per tensor. Returns how many nodes it asked the quantiser
+    for (0: the graph is left as it was)."""
+    import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
+    if nodes is None:
+        nodes = int8_nodes(onnx.load(str(path), load_external_data=False))
+    if not nodes:  # an empty list would mean "every node" to the quantiser
+        return 0
     tmp = path.with_name(f".{path.name}.int8")
     root = logging.getLogger()
     level = root.level
     root.setLevel(logging.ERROR)  # the quantiser's advice to pre-process, once per graph
     try:
-        quantize_dynamic(str(path), str(tmp), weight_type=QuantType.QInt8, op_types_to_quantize=INT8_OPS)
+        quantize_dynamic(str(path), str(tmp), weight_type=QuantType.QInt8, op_types_to_quantize=INT8_OPS,
+                         per_channel=per_channel, nodes_to_quantize=nodes)  # fmt: skip
         tmp.replace(path)
     finally:
         root.setLevel(level)
         tmp.unlink(missing_ok=True)
+    return len(nodes)
 
 
 def export_codec(model, out_dir, max_seconds: float = 60.0, prior=None, source: str = "", int8: bool = False) -> dict:
     """Export a loaded codec (ESPnet's ``ESPnetGANCodecModel`` or its ``codec``) into
-    ``out_dir``; the model is unchanged afterwards. ``int8``: the graphs' matrix products
-    dynamically quantised (:func:`quantize_int8`; tokens may differ from float32's)."""
+    ``out_dir``; the model is unchanged afterwards. ``int8``: the graphs' Linear layers
+    dynamically quantised, but for ``INT8_FLOAT32`` (:func:`quantize_int8`; tokens may
+    differ from float32's)."""
     from espnet2_p2p.codec.base import as_codec
     from espnet2_p2p.model_io import fingerprint
 
@@ -231,7 +279,8 @@ def export_codec(model, out_dir, max_seconds: float = 60.0, prior=None, source: 
                 quantize_int8(out_dir / graph.file)
         meta.update(extra)
     if int8:
-        meta["int8"] = f"dynamic: {', '.join(INT8_OPS)} (onnxruntime.quantization.quantize_dynamic, QInt8 weights)"
+        meta["int8"] = (f"dynamic: {', '.join(INT8_OPS)} of Linear layers, QInt8 weights per channel; float32:"
+                        f" {', '.join(INT8_FLOAT32)} (onnxruntime.quantization.quantize_dynamic)")
     if prior is not None:
         (out_dir / "prior.npz").write_bytes(prior.to_bytes())
         meta["prior"] = "prior.npz"
