@@ -230,6 +230,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+@pytest.mark.slow  # 58 s; DDP itself stays in make test (test_cpu_distributed_training_with_two_processes)
 def test_multi_node_training_through_the_slurm_launcher(tmp_path, espeak_corpus):
     recipe = prepared_recipe(tmp_path, espeak_corpus)
     bin_dir = tmp_path / "fake_slurm"
