@@ -13,7 +13,7 @@ install_requires = [
     "sentencepiece==0.2.0",
     "soundfile",
     "soxr==1.1.0",  # streaming resampling of input audio at any rate (memory bounded)
-    "constriction==0.4.1",  # range coding of tokens (espnet2_p2p/entropy.py)
+    "constriction==0.4.1",  # range coding of tokens (espnet2_p2p/container/entropy.py)
     "numpy<2.4",
     "tqdm",
     "matplotlib",
@@ -32,7 +32,7 @@ install_requires = [
     # pulls webrtcvad, built from source: a C compiler; and the old `typing` backport,
     # which the standard library's typing shadows)
     "resemblyzer==0.1.4",
-    # the ASR probe (espnet2_p2p/asr_probe.py): error rates (jiwer) and ESPnet's own
+    # the ASR probe (espnet2_p2p/evaluation/asr_probe.py): error rates (jiwer) and ESPnet's own
     # validation CER, which needs editdistance
     "jiwer==4.0.0",
     "editdistance==0.8.1",

@@ -3,7 +3,7 @@
     python -m benchmarks.buzz_stages [--model ZIP] [--output benchmarks/RESULTS_buzz_stages.md]
 
 For each clip of ``../shared/data/real_speech`` (at 16 kHz) and a packed P2PSynCodec (the
-shipped one by default): :func:`espnet2_p2p.metrics.frame_grid` at the code rate (the share
+shipped one by default): :func:`espnet2_p2p.evaluation.metrics.frame_grid` at the code rate (the share
 of the energy within 1.5 Hz of a multiple of it, and how far those lines stand above their
 neighbours) of the reference, of the MDCT analysis and synthesis alone, of the unquantized
 autoencoder (encoder -> latent -> decoder), of a zero latent decoded, of the teacher at 1 and
@@ -44,7 +44,7 @@ def main(argv=None) -> int:
     import soundfile as sf
     import torch
 
-    from espnet2_p2p.metrics import frame_grid, resample
+    from espnet2_p2p.evaluation.metrics import frame_grid, resample
     from espnet2_p2p.model_io import load_codec
     from espnet2_p2p.pretrained import DEFAULT, default_model
 
@@ -107,7 +107,7 @@ def main(argv=None) -> int:
         "",
         f"Produced by `python -m benchmarks.buzz_stages{' --model ' + str(args.model) if args.model else ''}` on the"
         f" {len(clips)} real clips of `{args.clips.relative_to(ROOT.parent) if args.clips.is_relative_to(ROOT.parent) else args.clips}`"
-        f" (means). Grid: multiples of the code rate, {rate:g} Hz (`espnet2_p2p.metrics.frame_grid`: the share"
+        f" (means). Grid: multiples of the code rate, {rate:g} Hz (`espnet2_p2p.evaluation.metrics.frame_grid`: the share"
         " of the energy within 1.5 Hz of them, about 6% when spread evenly; how far those lines stand above"
         " their neighbours, dB). \"Per code frame\" rows: the share of the decoder features' power (along"
         f" the MDCT frames, means removed) at multiples of 1/{down} cycles per frame, a pattern repeated every"

@@ -8,7 +8,7 @@ speakers; no speechocean762 utterance is longer than 20 s), in name order, joine
 end into ``--pieces`` inputs of ``--seconds``; and the 20 real clips of
 ``../shared/data/real_speech`` (at the model's rate) joined the same way into as many
 inputs as they fill. Each input is coded by the packed model's student (PyTorch, through
-:class:`espnet2_p2p.coder.TorchCoder`, whose chunk plan ONNX Runtime shares) whole, in one
+:class:`espnet2_p2p.coding.coder.TorchCoder`, whose chunk plan ONNX Runtime shares) whole, in one
 piece, and with each plan ``CHUNK:CONTEXT`` (seconds). Per set and plan: plain tokens
 equal to whole-input coding, the SNR of the decoding against whole-input decoding, and
 ViSQOL and STOI of the decoding against the input (mean +- 95% CI over the inputs), with
@@ -61,9 +61,9 @@ def main(argv=None) -> int:
     from tqdm import tqdm
 
     from benchmarks.tables import markdown_table
-    from espnet2_p2p.coder import open_coder
+    from espnet2_p2p.coding.coder import open_coder
     from espnet2_p2p.data.prepare import read_table
-    from espnet2_p2p.metrics import METRICS, resample
+    from espnet2_p2p.evaluation.metrics import METRICS, resample
     from espnet2_p2p.utils.stats import mean_ci95
 
     torch.set_num_threads(1)

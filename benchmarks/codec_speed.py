@@ -15,9 +15,9 @@ Codecs (``--codecs``), all with random weights (speed does not depend on trainin
 - ``p2p_small`` / ``p2p_small_ort`` / ``p2p_small_ort_int8``: the shipped student (trained,
   ``espnet2_p2p.pretrained.DEFAULT``; the rows name it, and the file's first line its SHA-256);
 
-Ours run as ``p2p-codec`` runs them: through :class:`espnet2_p2p.coder.TorchCoder` or
+Ours run as ``p2p-codec`` runs them: through :class:`espnet2_p2p.coding.coder.TorchCoder` or
 :class:`espnet2_p2p.onnx.OnnxCodec` with the package's chunk plan
-(:mod:`espnet2_p2p.utils.chunks`), so long inputs are coded chunk by chunk.
+(:mod:`espnet2_p2p.coding.chunks`), so long inputs are coded chunk by chunk.
 - ``dac16``: DAC's published 16 kHz configuration (64 -> 1536 channels, strides
   2, 4, 5, 8, 12 codebooks of 1024), built from transformers' ``DacModel``, a port of
   Descript's classes (Descript's own package pins protobuf 3.19, which breaks onnx here);
@@ -122,9 +122,9 @@ class Coder:
 
 
 def _torch_p2p(name: str, model) -> Coder:
-    """The student as ``p2p-codec`` runs it in PyTorch: :class:`espnet2_p2p.coder.TorchCoder`
+    """The student as ``p2p-codec`` runs it in PyTorch: :class:`espnet2_p2p.coding.coder.TorchCoder`
     with the package's chunk plan (inputs up to a chunk with its context on both sides are coded whole)."""
-    from espnet2_p2p.coder import TorchCoder
+    from espnet2_p2p.coding.coder import TorchCoder
 
     codec = model.codec
     return Coder(name, codec.fs, *_planned(TorchCoder(codec, fingerprint=b"")), [codec.generator], ours=True)
@@ -426,7 +426,7 @@ def part_scaling(device: str, runs: int, lengths=(1.0, 10.0, 60.0, 600.0), whole
     """The paper-scale student's encode + decode RTF by input length, in PyTorch and on ONNX
     Runtime (the current torch threads; ONNX Runtime as many), whole and with the
     package's chunk plan."""
-    from espnet2_p2p.utils.chunks import DEFAULT_CHUNK_SECONDS, DEFAULT_CONTEXT_SECONDS
+    from espnet2_p2p.coding.chunks import DEFAULT_CHUNK_SECONDS, DEFAULT_CONTEXT_SECONDS
 
     model = _model("paper", device)
     codec = model.codec

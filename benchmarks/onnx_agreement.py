@@ -31,7 +31,7 @@ def main(argv=None) -> None:
 
     from espnet2_p2p import pretrained
     from espnet2_p2p.audio import AudioSource
-    from espnet2_p2p.coder import TorchCoder, open_coder
+    from espnet2_p2p.coding.coder import TorchCoder, open_coder
     from espnet2_p2p.model_io import load_codec
     from espnet2_p2p.onnx.export import export
 

@@ -9,7 +9,7 @@ Exports the model twice (``p2p-codec export`` and ``export --int8``), codes each
 unseen speakers), every ``--every``-th utterance of it. It writes a Markdown table per
 set: graph sizes, one-thread encode + decode time (real-time factor, the real clips
 only), plain-token agreement with float32, ViSQOL / STOI of each against the clip (scored
-at 16 kHz by :mod:`espnet2_p2p.metrics` after alignment, mean ± 95% CI) and int8's paired
+at 16 kHz by :mod:`espnet2_p2p.evaluation.metrics` after alignment, mean ± 95% CI) and int8's paired
 difference to float32 (mean ± 95% CI over the clips). The speed column is only comparable
 between runs on an otherwise idle machine; the table says how loaded this one was (the
 load average when it ran).
@@ -31,7 +31,7 @@ TEST = ROOT / "egs2" / "speechocean762" / "codec1" / "dump" / "test"
 
 def code_all(codec, wavs):
     """Tokens, ViSQOL, STOI of each waveform coded by ``codec`` and the seconds it took."""
-    from espnet2_p2p.metrics import METRICS, align
+    from espnet2_p2p.evaluation.metrics import METRICS, align
 
     fs = codec.layout.fs
     tokens, visqol, stoi, elapsed = [], [], [], 0.0
@@ -53,7 +53,7 @@ def speech_sets(fs: int, clips, data_dir: Path, every: int) -> dict:
     import soundfile as sf
 
     from espnet2_p2p.data.prepare import read_table
-    from espnet2_p2p.metrics import resample
+    from espnet2_p2p.evaluation.metrics import resample
 
     sets = {}
     wavs = []

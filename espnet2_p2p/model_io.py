@@ -255,10 +255,10 @@ PRIOR_FILE = "prior.npz"
 
 
 def load_prior(path: PathLike, name: Optional[str] = None):
-    """The entropy-coding prior stored with a model (:class:`espnet2_p2p.entropy.BigramPrior`),
+    """The entropy-coding prior stored with a model (:class:`espnet2_p2p.container.entropy.BigramPrior`),
     or None when it has none: ``<name>/prior.npz`` in a packed zip, ``prior.npz`` in an
     experiment dir or beside a ``.pth`` file."""
-    from espnet2_p2p.entropy import BigramPrior
+    from espnet2_p2p.container.entropy import BigramPrior
 
     path = Path(path)
     where, data = None, None

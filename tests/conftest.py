@@ -130,8 +130,8 @@ def packed_causal_models(tmp_path_factory) -> Path:
 def read_p2p(path, model, name=None):
     """A ``.p2p`` file read with the model (a coder, or what open_coder takes) that wrote
     it: a version-4 file names its model by id, not its layout. ``header, codes = ...``."""
-    from espnet2_p2p.bitstream import P2PFile
-    from espnet2_p2p.coder import open_coder
+    from espnet2_p2p.container.bitstream import P2PFile
+    from espnet2_p2p.coding.coder import open_coder
 
     coder = model if hasattr(model, "layout") else open_coder(model, "torch", name)
     return P2PFile.read(path, coder.prior, coder.layout, coder.fingerprint)

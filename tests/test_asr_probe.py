@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from espnet2_p2p import asr_probe
+from espnet2_p2p.evaluation import asr_probe
 
 
 def test_normalise_keeps_letters_and_apostrophes():

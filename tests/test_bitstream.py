@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from espnet2_p2p import bitstream
-from espnet2_p2p.bitstream import OVERHEAD_BYTES, P2PHeader, dumps, loads
+from espnet2_p2p.container import bitstream
+from espnet2_p2p.container.bitstream import OVERHEAD_BYTES, P2PHeader, dumps, loads
 from espnet2_p2p.errors import BitstreamError
 
 
@@ -223,7 +223,7 @@ def test_fuzz_mutated_files_long(seed, ops):
 
 
 def test_side_information_round_trips_and_is_checked():
-    from espnet2_p2p.bitstream import P2PHeader, dumps, loads
+    from espnet2_p2p.container.bitstream import P2PHeader, dumps, loads
 
     header = P2PHeader(sample_rate=16000, num_samples=1000, hop_length=192, codebook_size=6561,
                        pseudo_codebook_size=6561, num_pseudo=0, num_streams=1,
@@ -247,7 +247,7 @@ def test_packing_and_unpacking_memory_stays_near_the_tokens_size():
     every bit to an int64: about 75 times the file's size)."""
     import tracemalloc
 
-    from espnet2_p2p.bitstream import pack_tokens, unpack_tokens
+    from espnet2_p2p.container.bitstream import pack_tokens, unpack_tokens
 
     rng = np.random.default_rng(0)
     frames = 1_000_003  # not a multiple of the block: the last block is partial
@@ -270,7 +270,7 @@ def test_packing_and_unpacking_memory_stays_near_the_tokens_size():
 def test_a_layout_the_container_cannot_hold_is_refused():
     """Issue 42 (9): codebooks (1024, 512, 256) were written as (1024, 256, 256) (the wrong
     bit rate and token range); 2 of 4 streams gave "implausible header" at write time."""
-    from espnet2_p2p.bitstream import ModelSpec, P2PHeader
+    from espnet2_p2p.container.bitstream import ModelSpec, P2PHeader
 
     with pytest.raises(BitstreamError, match=r"codebook sizes \[1024, 512, 256\]: .* pseudo codebooks of one size"):
         P2PHeader.for_streams(16000, 320, [1024, 512, 256], 1, 3200, b"\0" * 8)

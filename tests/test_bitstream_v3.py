@@ -10,9 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from espnet2_p2p import bitstream
-from espnet2_p2p.bitstream import P2PHeader, dumps, loads
-from espnet2_p2p.entropy import BigramPrior
+from espnet2_p2p.container import bitstream
+from espnet2_p2p.container.bitstream import P2PHeader, dumps, loads
+from espnet2_p2p.container.entropy import BigramPrior
 from espnet2_p2p.errors import BitstreamError
 from test_bitstream import _loads_bounded, _mutate, mutation
 

@@ -12,9 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from espnet2_p2p import bitstream
-from espnet2_p2p.bitstream import ModelSpec, dumps, loads
-from espnet2_p2p.entropy import BigramPrior
+from espnet2_p2p.container import bitstream
+from espnet2_p2p.container.bitstream import ModelSpec, dumps, loads
+from espnet2_p2p.container.entropy import BigramPrior
 from espnet2_p2p.errors import BitstreamError
 from test_bitstream import _loads_bounded
 from test_bitstream_v3 import KINDS, fuzz_seeds, header_for, tokens_for, walk
@@ -149,7 +149,7 @@ def test_a_forged_file_cannot_claim_ten_times_its_frames(priors, hours, message)
 @pytest.fixture(scope="module")
 def shipped_student():
     from espnet2_p2p import pretrained
-    from espnet2_p2p.filecoding import packed_spec
+    from espnet2_p2p.coding.files import packed_spec
     from espnet2_p2p.model_io import load_prior
 
     if pretrained.DEFAULT is None:
@@ -197,7 +197,7 @@ def test_the_command_line_refuses_a_forged_payload_in_bounded_time_and_memory(tm
 
 
 def test_an_input_longer_than_entropy_coding_holds_is_written_at_fixed_width(priors):
-    from espnet2_p2p.entropy import MAX_CODED_TOKENS
+    from espnet2_p2p.container.entropy import MAX_CODED_TOKENS
 
     header = header_for("student", (MAX_CODED_TOKENS + 1) * 320)
     with pytest.raises(BitstreamError, match="more than the 1048576 one may hold"):

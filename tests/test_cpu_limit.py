@@ -54,7 +54,7 @@ def test_the_default_chunk_plan_keeps_coding_linear_in_length(seconds):
     with its context) never exceed 10 s and whose coded frames never exceed the input's by
     more than 5%: the predictors' attention, quadratic in a window's length, costs no more
     per second at an hour than at 10 s, which is coded whole."""
-    from espnet2_p2p.utils.chunks import DEFAULT_CHUNK_SECONDS, DEFAULT_CONTEXT_SECONDS, plan_seconds
+    from espnet2_p2p.coding.chunks import DEFAULT_CHUNK_SECONDS, DEFAULT_CONTEXT_SECONDS, plan_seconds
 
     fs, hop = 16000, 320
     frames = int(np.ceil(seconds * fs / hop))
@@ -78,8 +78,8 @@ def test_the_tokenizer_codes_whole_exactly_what_the_plan_codes_whole():
     ``coder.chunked_length``; that must be the plan's own one-window limit."""
     from types import SimpleNamespace
 
-    from espnet2_p2p.coder import chunked_length
-    from espnet2_p2p.utils.chunks import DEFAULT_CHUNK_SECONDS, DEFAULT_CONTEXT_SECONDS, plan_seconds
+    from espnet2_p2p.coding.coder import chunked_length
+    from espnet2_p2p.coding.chunks import DEFAULT_CHUNK_SECONDS, DEFAULT_CONTEXT_SECONDS, plan_seconds
 
     fs, hop = 16000, 320
     layout = SimpleNamespace(streaming=False, fs=fs, hop_length=hop)

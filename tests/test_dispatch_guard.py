@@ -1,6 +1,6 @@
 """Which codec is loaded is asked in ``codec/`` and the coders only (issue 28).
 
-Every other module codes through a coder (:mod:`espnet2_p2p.coder`) and reads the
+Every other module codes through a coder (:mod:`espnet2_p2p.coding.coder`) and reads the
 :class:`~espnet2_p2p.layout.Layout`; it does not branch on ``streaming``, on whether a
 codec has side information, or on class names."""
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 # the codecs, the two coders (torch: coder.py over chunked.py; ONNX Runtime: onnx/), the layout
-ALLOWED = ("espnet2_p2p/codec/", "espnet2_p2p/coder.py", "espnet2_p2p/chunked.py", "espnet2_p2p/layout.py",
+ALLOWED = ("espnet2_p2p/codec/", "espnet2_p2p/coding/coder.py", "espnet2_p2p/coding/torch_chunks.py", "espnet2_p2p/layout.py",
            "espnet2_p2p/onnx/")  # fmt: skip
 PATTERNS = {
     "a branch on streaming": re.compile(r"\.streaming\b"),

@@ -1,4 +1,4 @@
-"""Entropy coding of tokens (espnet2_p2p/entropy.py): exact round trips, fewer bits than
+"""Entropy coding of tokens (espnet2_p2p/container/entropy.py): exact round trips, fewer bits than
 the fixed width on predictable tokens, identical coding in another process, refusals."""
 
 import subprocess
@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from espnet2_p2p.entropy import BigramPrior, _Stream, coded_bits_per_token
+from espnet2_p2p.container.entropy import BigramPrior, _Stream, coded_bits_per_token
 from espnet2_p2p.errors import BitstreamError
 
 K = 64
@@ -52,7 +52,7 @@ def test_another_process_decodes_what_this_one_coded(prior, tmp_path):
     (tmp_path / "prior.npz").write_bytes(prior.to_bytes())
     (tmp_path / "payload").write_bytes(prior.encode(tokens))
     code = (
-        "import sys, numpy as np; from pathlib import Path; from espnet2_p2p.entropy import BigramPrior;"
+        "import sys, numpy as np; from pathlib import Path; from espnet2_p2p.container.entropy import BigramPrior;"
         "d = Path(sys.argv[1]); p = BigramPrior.from_bytes((d / 'prior.npz').read_bytes());"
         "np.save(d / 'out.npy', p.decode((d / 'payload').read_bytes(), 777)); print(p.fingerprint().hex())"
     )

@@ -1,4 +1,4 @@
-"""The listening page of a scoring run (espnet2_p2p/listening.py): which utterances it
+"""The listening page of a scoring run (espnet2_p2p/evaluation/listening.py): which utterances it
 shows, its HTML and relative links, its size, and the page in a real browser (headless
 Chromium plays every clip to its end and decodes every image)."""
 
@@ -11,7 +11,7 @@ import pytest
 import soundfile as sf
 
 from espnet2_p2p.bin import score
-from espnet2_p2p.listening import PAGE, choose_utterances, markdown_to_html
+from espnet2_p2p.evaluation.listening import PAGE, choose_utterances, markdown_to_html
 
 from chromium import Chromium, find_chromium
 from conftest import REAL_SPEECH
@@ -114,7 +114,7 @@ def test_the_page_shows_the_chosen_utterances_with_relative_links(espeak_corpus,
 
 @pytest.mark.skipif(not REAL_SPEECH.is_dir(), reason="../shared/data/real_speech is not present")
 def test_a_20_clip_run_with_six_systems_makes_a_page_under_5_mb(tmp_path):
-    from espnet2_p2p.metrics import resample
+    from espnet2_p2p.evaluation.metrics import resample
 
     clips = sorted((REAL_SPEECH / "libritts_16k").glob("*.wav")) + sorted((REAL_SPEECH / "vctk_48k").glob("*.wav"))
     (tmp_path / "ref").mkdir()

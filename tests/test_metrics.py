@@ -1,10 +1,10 @@
-"""The buzz measure: energy on a code-frame-rate grid (espnet2_p2p.metrics.frame_grid)."""
+"""The buzz measure: energy on a code-frame-rate grid (espnet2_p2p.evaluation.metrics.frame_grid)."""
 
 import numpy as np
 import pytest
 import soundfile as sf
 
-from espnet2_p2p.metrics import METRICS, frame_grid
+from espnet2_p2p.evaluation.metrics import METRICS, frame_grid
 
 from conftest import REAL_SPEECH  # noqa: E402
 

@@ -56,7 +56,7 @@ def test_a_prior_that_unpacks_to_gigabytes_is_refused_unread(tmp_path, packed_mo
 def test_a_truncated_prior_is_one_line(tmp_path, packed_models):
     import numpy as np
 
-    from espnet2_p2p.entropy import BigramPrior
+    from espnet2_p2p.container.entropy import BigramPrior
 
     folder = _exp_dir(tmp_path, packed_models)
     rng = np.random.default_rng(0)

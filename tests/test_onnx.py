@@ -80,7 +80,7 @@ def test_the_shipped_student_gives_torchs_tokens_and_audio_on_synthetic_speech(s
         assert np.abs(onnx.decode(ref, len(audio)) - torch_audio(codec, ref, len(audio))).max() <= 1e-4
         assert (onnx.encode(audio, streams="all")[1:] == codec.tokens(torch.from_numpy(audio).view(1, 1, -1))[1:, 0].numpy()).mean() >= 0.999
     # longer: both cut it by the same plan (two 8.5 s chunks here, 0.2 s context)
-    from espnet2_p2p.coder import TorchCoder
+    from espnet2_p2p.coding.coder import TorchCoder
 
     audio = gliding_speech(17.0, 4)
     ref = TorchCoder(codec, fingerprint=b"").encode_file(lambda s, e: audio[s:e], len(audio))[0]
@@ -170,7 +170,7 @@ def test_the_exported_files_run_with_onnxruntime_and_numpy_alone(tmp_path, shipp
         except ImportError:
             pass
         import numpy as np
-        from espnet2_p2p import bitstream
+        from espnet2_p2p.container import bitstream
         from espnet2_p2p.onnx import OnnxCodec
         codec = OnnxCodec({str(folder)!r}, threads=1)
         header, codes = bitstream.P2PFile.read({str(tmp_path / 'in.p2p')!r}, codec.prior, codec.layout, codec.fingerprint)
@@ -716,7 +716,7 @@ def _fake_exports(monkeypatch, source: Path, delay: float = 0.0, calls=None):
 def test_a_cache_entry_of_another_model_is_made_again(tmp_path, exported, shipped, monkeypatch, capsys):
     """Another model's export copied over the shipped model's cache entry: encode wrote files
     with the other model's id under a notice naming the shipped model."""
-    from espnet2_p2p.bitstream import P2PFile
+    from espnet2_p2p.container.bitstream import P2PFile
 
     monkeypatch.setenv("P2P_CODEC_CACHE", str(tmp_path / "cache"))
     _fake_exports(monkeypatch, shipped[2])
@@ -734,7 +734,7 @@ def test_a_cache_entry_of_another_model_is_made_again(tmp_path, exported, shippe
     assert "making it again" in err
     assert json.loads((entry / "codec.json").read_text())["fingerprint"] == "76eb6e5642bfd5ea"
     codec, onnx, _ = shipped
-    from espnet2_p2p.filecoding import packed_spec
+    from espnet2_p2p.coding.files import packed_spec
 
     spec = packed_spec(pretrained.default_model(), "student")
     assert P2PFile.read(tmp_path / "b.p2p", onnx.prior, onnx.layout, spec.fingerprint).header.fingerprint == spec.fingerprint
@@ -746,7 +746,7 @@ def test_concurrent_exports_rename_whole_entries_and_keep_one_in_use(tmp_path, e
     renamed into place; an entry that loads and fits is never removed while used."""
     import threading
 
-    from espnet2_p2p.coder import cached_export
+    from espnet2_p2p.coding.coder import cached_export
 
     monkeypatch.setenv("P2P_CODEC_CACHE", str(tmp_path / "cache"))
     model, name, folder = exported["student"]
@@ -777,7 +777,7 @@ def test_concurrent_exports_rename_whole_entries_and_keep_one_in_use(tmp_path, e
 def test_a_coder_error_names_the_file_it_is_about(tmp_path, exported, capsys):
     """"1 token streams; this model decodes 4" named no file: a format-1 file of a teacher's
     plain stream, decoded by an export of its decoder of all streams."""
-    from espnet2_p2p import bitstream
+    from espnet2_p2p.container import bitstream
 
     path = tmp_path / "plain.p2p"
     teacher = OnnxCodec(exported["teacher"][2], threads=1)
@@ -792,9 +792,9 @@ def test_a_coder_error_names_the_file_it_is_about(tmp_path, exported, capsys):
 
 def test_a_prior_error_names_the_file_it_is_about(tmp_path):
     """"tokens must lie within the codebooks [1024]" named no file."""
-    from espnet2_p2p.entropy import BigramPrior
+    from espnet2_p2p.container.entropy import BigramPrior
     from espnet2_p2p.errors import BitstreamError
-    from espnet2_p2p.filecoding import FileCoder
+    from espnet2_p2p.coding.files import FileCoder
     from espnet2_p2p.layout import Layout
 
     class Liar:  # a coder whose tokens are outside the codebook its prior codes

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from espnet2_p2p import bitstream
+from espnet2_p2p.container import bitstream
 from espnet2_p2p.bin import p2p_codec
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

@@ -14,7 +14,7 @@ from espnet2_p2p import pretrained
 from espnet2_p2p.bin import init_model
 from espnet2_p2p.bin.p2p_codec import main
 from espnet2_p2p.errors import ModelLoadError
-from espnet2_p2p.tokenizer import P2PTokenizer
+from espnet2_p2p.speechlm.tokenizer import P2PTokenizer
 
 sys.path.insert(0, str(Path(__file__).parent / "bin"))
 from test_p2p_codec import speech  # noqa: E402
@@ -146,7 +146,7 @@ from conftest import REAL_SPEECH  # noqa: E402
 def test_the_shipped_model_keeps_its_quality_floor_on_real_speech(tmp_path):
     """The shipped student codes the 20 real clips (16 and 48 kHz) through .p2p files at
     the quality its model card states, within the card's margin."""
-    from espnet2_p2p.metrics import METRICS, resample
+    from espnet2_p2p.evaluation.metrics import METRICS, resample
 
     if pretrained.DEFAULT is None:
         pytest.skip("this checkout ships no model")

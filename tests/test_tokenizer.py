@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from espnet2_p2p.errors import AudioInputError, P2PError
-from espnet2_p2p.tokenizer import P2PTokenizer, TokenError
+from espnet2_p2p.speechlm.tokenizer import P2PTokenizer, TokenError
 
 
 @pytest.fixture(scope="module")
@@ -152,7 +152,7 @@ def test_long_input_is_coded_in_chunks_linear_in_time(packed_models, monkeypatch
     """A single input longer than chunk_seconds goes through the chunker: no model call
     sees more than a chunk plus its context, the tokens are those of p2p-codec's chunked
     path, and decoding long tokens is chunked too; a short one is coded whole."""
-    from espnet2_p2p import chunked
+    from espnet2_p2p.coding import torch_chunks as chunked
 
     tok = P2PTokenizer.from_pretrained(packed_models, chunk_seconds=1.0, context_seconds=0.2)
     longest = []

@@ -25,7 +25,7 @@ import soundfile as sf
 import torch
 
 import espnet2_p2p
-from espnet2_p2p.tokenizer import P2PTokenizer
+from espnet2_p2p.speechlm.tokenizer import P2PTokenizer
 from espnet2_p2p.utils.config import config_dir, load_config
 
 venv = Path(sys.argv[1]).resolve()

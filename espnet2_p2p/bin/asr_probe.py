@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
-from espnet2_p2p import asr_probe
+from espnet2_p2p.evaluation import asr_probe
 from espnet2_p2p.data.prepare import read_table
 from espnet2_p2p.errors import one_line_errors
 

@@ -6,7 +6,7 @@ decoded into a folder of wavs for :mod:`espnet2_p2p.bin.score`.
         --output_dir exp/baselines/codec2_700C/test --mode 700C
 
 Each input (a wav.scp, a folder of audio files or one file) is downmixed, resampled to
-codec2's 8 kHz (soxr, :func:`espnet2_p2p.metrics.resample`), coded with ``c2enc MODE`` and
+codec2's 8 kHz (soxr, :func:`espnet2_p2p.evaluation.metrics.resample`), coded with ``c2enc MODE`` and
 decoded with ``c2dec MODE`` (the codec2 command-line tools, run as they are), and written
 back at ``--fs`` (16 kHz) as ``OUTPUT_DIR/<utt>.wav`` (float). codec2 delays its output
 by a few tens of milliseconds; the scorer aligns each hypothesis to its reference within
@@ -41,7 +41,7 @@ def tools():
 
 def code(wav: np.ndarray, fs: int, mode: str, out_fs: int, work: Path) -> np.ndarray:
     """Mono float audio at ``fs`` -> codec2 ``mode`` -> float audio at ``out_fs``."""
-    from espnet2_p2p.metrics import resample
+    from espnet2_p2p.evaluation.metrics import resample
 
     enc, dec = tools()
     narrow = resample(wav.astype(np.float32), fs, CODEC2_FS)

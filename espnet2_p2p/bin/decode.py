@@ -7,7 +7,7 @@
 
 Each ``--system LABEL:CONFIG:MODEL_FILE[:OPTIONS]`` is built through ESPnet
 (:func:`espnet2_p2p.model_io.load_files`) and writes, per utterance, the bitstream
-``OUTPUT_DIR/LABEL/bitstreams/<utt>.p2p`` (:mod:`espnet2_p2p.bitstream`) and the audio
+``OUTPUT_DIR/LABEL/bitstreams/<utt>.p2p`` (:mod:`espnet2_p2p.container.bitstream`) and the audio
 decoded from that file, ``OUTPUT_DIR/LABEL/<utt>.wav``. A SecoustiCodec system codes
 through its streaming path, with its paralinguistic vector as the file's side information.
 OPTIONS, comma-separated: ``streams=1`` keeps the plain stream of a teacher's codes
@@ -40,8 +40,8 @@ import soundfile as sf
 from tqdm import tqdm
 
 import espnet2_p2p  # noqa: F401  (registers the codecs)
-from espnet2_p2p.bitstream import P2PFile
-from espnet2_p2p.coder import TorchCoder
+from espnet2_p2p.container.bitstream import P2PFile
+from espnet2_p2p.coding.coder import TorchCoder
 from espnet2_p2p.data.prepare import read_table
 from espnet2_p2p.errors import one_line_errors
 from espnet2_p2p.model_io import load_files
@@ -65,7 +65,7 @@ def parse_system(spec: str):
     return parts[0], Path(parts[1]), Path(parts[2]), options
 
 
-from espnet2_p2p.evaluation import codebook_use, decode_system, token_accuracy
+from espnet2_p2p.evaluation.decoding import codebook_use, decode_system, token_accuracy
 
 
 def system_key(label: str, config: Path, model_file: Path, options: dict, utts) -> str:

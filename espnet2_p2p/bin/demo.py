@@ -26,9 +26,9 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
 
     from espnet2_p2p.bin import p2p_codec
-    from espnet2_p2p.scoring import plot_spectrograms
+    from espnet2_p2p.evaluation.scoring import plot_spectrograms
     from espnet2_p2p.data.espeak import SENTENCES, TEST_SPEAKERS, synthesize
-    from espnet2_p2p.metrics import stoi
+    from espnet2_p2p.evaluation.metrics import stoi
 
     out = args.output_dir
     out.mkdir(parents=True, exist_ok=True)

@@ -42,9 +42,9 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from espnet2_p2p.errors import P2PError
-from espnet2_p2p.token_dump import build_joint_vocab, dump, load_cuts
-from espnet2_p2p.token_dump import read_back, read_paralinguistic  # noqa: F401  (read a dump back)
-from espnet2_p2p.tokenizer import P2PTokenizer
+from espnet2_p2p.speechlm.token_dump import build_joint_vocab, dump, load_cuts
+from espnet2_p2p.speechlm.token_dump import read_back, read_paralinguistic  # noqa: F401  (read a dump back)
+from espnet2_p2p.speechlm.tokenizer import P2PTokenizer
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:

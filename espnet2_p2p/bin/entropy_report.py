@@ -28,8 +28,8 @@ HEADING = "## Entropy-coded (format 4)"
 
 def _models(zip_path: Path):
     """[(name, ModelSpec, prior)] of a packed zip's models that have a prior."""
-    from espnet2_p2p.bitstream import ModelSpec
-    from espnet2_p2p.coder import open_coder
+    from espnet2_p2p.container.bitstream import ModelSpec
+    from espnet2_p2p.coding.coder import open_coder
     from espnet2_p2p.model_io import packed_meta
 
     out = []
@@ -42,7 +42,7 @@ def _models(zip_path: Path):
 
 def _writer(path: Path, models):
     """(name, spec, prior) of the model that reads ``path`` and whose prior codes its streams."""
-    from espnet2_p2p import bitstream
+    from espnet2_p2p.container import bitstream
     from espnet2_p2p.errors import BitstreamError
 
     for name, spec, prior in models:
@@ -56,7 +56,7 @@ def _writer(path: Path, models):
 
 
 def measure(files, spec, prior) -> dict:
-    from espnet2_p2p import bitstream
+    from espnet2_p2p.container import bitstream
 
     seconds = nominal = coded = whole = 0.0
     encode_s = decode_s = 0.0
@@ -83,7 +83,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--model", type=Path, required=True, help="packed zip with priors (stage 8)")
     parser.add_argument("--decode_dir", type=Path, required=True, help="stage 5's decode dir of a test set")
     args = parser.parse_args(argv)
-    from espnet2_p2p import bitstream
+    from espnet2_p2p.container import bitstream
 
     models = _models(args.model)
     rows, skipped = [], []

@@ -10,7 +10,7 @@ The tokens are those ``p2p-codec encode`` puts into a file (a student's plain st
 teacher's 1 + N streams, SecoustiCodec's FSQ stream): read from ``--tokens_dir`` when it is
 a token dump of this very model (``espnet2_p2p.bin.dump_tokens``; its first streams are
 the transmitted ones), else coded from ``--wav_scp`` by the CLI's own code path. The
-prior (:class:`espnet2_p2p.entropy.BigramPrior`) is written as ``.npz``;
+prior (:class:`espnet2_p2p.container.entropy.BigramPrior`) is written as ``.npz``;
 ``espnet2_p2p.bin.pack`` stores it with the model (``NAME:CONFIG:MODEL:PRIOR``), and
 ``p2p-codec encode`` then writes format 3.
 """
@@ -27,9 +27,9 @@ from espnet2_p2p.errors import P2PError
 
 
 def _runner(args):
-    """A :class:`~espnet2_p2p.filecoding.FileCoder` of the model (torch backend, quiet)."""
-    from espnet2_p2p.coder import open_coder
-    from espnet2_p2p.filecoding import FileCoder
+    """A :class:`~espnet2_p2p.coding.files.FileCoder` of the model (torch backend, quiet)."""
+    from espnet2_p2p.coding.coder import open_coder
+    from espnet2_p2p.coding.files import FileCoder
 
     return FileCoder(open_coder(args.model, "torch", args.model_name, args.device), progress=False)
 
@@ -85,7 +85,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--output", type=Path, required=True)
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args(argv)
-    from espnet2_p2p.entropy import BigramPrior
+    from espnet2_p2p.container.entropy import BigramPrior
     from espnet2_p2p.utils.files import temp_path
 
     try:

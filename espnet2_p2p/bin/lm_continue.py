@@ -80,10 +80,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from espnet2.tasks.lm import LMTask
     from tqdm import tqdm
 
-    from espnet2_p2p.coder import open_coder
+    from espnet2_p2p.coding.coder import open_coder
     from espnet2_p2p.data.prepare import read_table
-    from espnet2_p2p.metrics import dnsmos
-    from espnet2_p2p.scoring import plot_spectrograms
+    from espnet2_p2p.evaluation.metrics import dnsmos
+    from espnet2_p2p.evaluation.scoring import plot_spectrograms
     from espnet2_p2p.utils.stats import mean_ci95
 
     torch.set_num_threads(1)

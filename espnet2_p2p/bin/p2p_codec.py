@@ -51,7 +51,7 @@ from pathlib import Path
 from typing import List, Tuple
 
 from espnet2_p2p.errors import P2PError
-from espnet2_p2p.utils.chunks import DEFAULT_CHUNK_SECONDS, DEFAULT_CONTEXT_SECONDS
+from espnet2_p2p.coding.chunks import DEFAULT_CHUNK_SECONDS, DEFAULT_CONTEXT_SECONDS
 
 AUDIO_EXTS = (".wav", ".flac", ".ogg")
 
@@ -195,10 +195,10 @@ def plan_outputs(inputs, output: Path, ext: str) -> List[Path]:
 
 class Runner:
     """The command line's options applied: the coder (loaded when first needed) and the
-    one-file jobs of :class:`~espnet2_p2p.filecoding.FileCoder`."""
+    one-file jobs of :class:`~espnet2_p2p.coding.files.FileCoder`."""
 
     def __init__(self, args):
-        from espnet2_p2p.coder import say_to_stderr
+        from espnet2_p2p.coding.coder import say_to_stderr
 
         self.args = args
         self.say = say_to_stderr(args.quiet)
@@ -208,8 +208,8 @@ class Runner:
     @property
     def files(self):
         if self._files is None:
-            from espnet2_p2p.coder import open_coder
-            from espnet2_p2p.filecoding import FileCoder
+            from espnet2_p2p.coding.coder import open_coder
+            from espnet2_p2p.coding.files import FileCoder
 
             args = self.args
             # what libraries print while the model loads (ESPnet's notice that flash attention
@@ -229,12 +229,12 @@ class Runner:
 
     @property
     def spec(self):
-        """What a version-4 file leaves to its model (:class:`~espnet2_p2p.bitstream.ModelSpec`),
+        """What a version-4 file leaves to its model (:class:`~espnet2_p2p.container.bitstream.ModelSpec`),
         found once a run: from a packed zip's ``meta.json`` without loading it, else from
         the loaded coder."""
         if self._spec is None:
-            from espnet2_p2p import bitstream
-            from espnet2_p2p.filecoding import packed_spec
+            from espnet2_p2p.container import bitstream
+            from espnet2_p2p.coding.files import packed_spec
 
             self._spec = packed_spec(self.args.model, self.args.model_name)
             if self._spec is None:
@@ -270,7 +270,8 @@ def check_subtype(subtype: str, outputs: List[Path]) -> None:
 
 def info(path: Path, runner: "Runner" = None):
     """(what a .p2p file holds, its header); a version-4 file is read with ``runner``'s model."""
-    from espnet2_p2p import bitstream, pretrained
+    from espnet2_p2p import pretrained
+    from espnet2_p2p.container import bitstream
 
     header = bitstream.read_header(path, runner.spec if bitstream.is_compact(path) else None)
     size = path.stat().st_size

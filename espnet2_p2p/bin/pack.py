@@ -26,7 +26,7 @@ import torch
 
 import espnet2_p2p
 from espnet2_p2p.utils.files import temp_path
-from espnet2_p2p.entropy import BigramPrior
+from espnet2_p2p.container.entropy import BigramPrior
 from espnet2_p2p.errors import ModelLoadError
 from espnet2_p2p.model_io import PRIOR_FILE, check_prior_fits, fingerprint, load_codec, load_files
 

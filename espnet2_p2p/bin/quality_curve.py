@@ -21,7 +21,7 @@ from typing import Dict, List, Optional
 
 from espnet2_p2p.bin.results_table import NAMES, read_scores
 from espnet2_p2p.errors import P2PError
-from espnet2_p2p.metrics import LOWER_IS_BETTER
+from espnet2_p2p.evaluation.metrics import LOWER_IS_BETTER
 from espnet2_p2p.utils.stats import mean_ci95
 
 SCORES_DIR = re.compile(r"scores_e(\d+)_(\w+)$")

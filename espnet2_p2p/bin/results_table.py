@@ -32,7 +32,7 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 from espnet2_p2p.errors import P2PError
-from espnet2_p2p.metrics import LOWER_IS_BETTER
+from espnet2_p2p.evaluation.metrics import LOWER_IS_BETTER
 from espnet2_p2p.utils.stats import mean_ci95 as ci95
 
 NAMES = {

@@ -15,7 +15,7 @@ distance, mel distance (silence masked), DNSMOS (speechmos' bundled ONNX models)
 similarity (the cosine of Resemblyzer's speaker embeddings, its bundled weights) and the
 buzz at the code frame rate (``grid_share``: the share of the energy within 1.5 Hz of a
 multiple of ``--grid_rate``, about 0.065 for natural speech; ``grid_line_db``: how far those
-lines stand above their neighbours, about 0 dB; ``espnet2_p2p.metrics.frame_grid``).
+lines stand above their neighbours, about 0 dB; ``espnet2_p2p.evaluation.metrics.frame_grid``).
 Nothing is downloaded.
 
 Optional scorers run only on model files the user already has (nothing is fetched):
@@ -51,14 +51,14 @@ from typing import Dict, List, Optional, Tuple
 from tqdm import tqdm
 
 from espnet2_p2p.data.prepare import read_table
-from espnet2_p2p.listening import DEFAULT_UTTERANCES, PAGE, write_page
+from espnet2_p2p.evaluation.listening import DEFAULT_UTTERANCES, PAGE, write_page
 from espnet2_p2p.utils.stats import mean_ci95
-from espnet2_p2p.metrics import GRID_METRICS, GRID_RATE, LOWER_IS_BETTER, METRICS
+from espnet2_p2p.evaluation.metrics import GRID_METRICS, GRID_RATE, LOWER_IS_BETTER, METRICS
 
 LOWER_IS_BETTER = LOWER_IS_BETTER | {"wer"}
 
 
-from espnet2_p2p.scoring import (  # score_pair: looked up here, so a test can patch it
+from espnet2_p2p.evaluation.scoring import (  # score_pair: looked up here, so a test can patch it
     DEFAULT_METRICS, ESPnetWER, ScoreError, TorchScriptMOS, list_references, plot_spectrograms, score_pair,
 )
 

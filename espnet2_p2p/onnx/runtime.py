@@ -8,7 +8,7 @@
 It codes as the torch backend does, so ``.p2p`` files are interchangeable between the
 two: the same fingerprint, the same tokens, audio equal to float rounding.
 
-- P2PSynCodec (offline): long inputs go in the chunks of :mod:`espnet2_p2p.chunked`
+- P2PSynCodec (offline): long inputs go in the chunks of :mod:`espnet2_p2p.coding.torch_chunks`
   (the same plan, so the same tokens as ``p2p-codec`` with the torch backend).
 - Causal P2PSynCodec and SecoustiCodec: the torch backend streams them exactly; their
   graphs here are the offline ones, equal to streaming, and an input is coded in one run
@@ -24,7 +24,7 @@ from typing import Callable, Optional, Tuple
 import numpy as np
 
 from espnet2_p2p.errors import AudioInputError, ModelLoadError, P2PError, TokenError
-from espnet2_p2p.utils.chunks import DEFAULT_CHUNK_SECONDS, DEFAULT_CONTEXT_SECONDS, plan_seconds, stitch_audio, stitch_tokens
+from espnet2_p2p.coding.chunks import DEFAULT_CHUNK_SECONDS, DEFAULT_CONTEXT_SECONDS, plan_seconds, stitch_audio, stitch_tokens
 from espnet2_p2p.layout import Layout
 from espnet2_p2p.utils.checks import check_audio_array, checked_reader, whole_number
 from espnet2_p2p.utils.files import read_regular_file
@@ -108,7 +108,7 @@ class OnnxCodec:
         self._read_layout(meta, meta_path)
         self.prior = None
         if meta.get("prior"):
-            from espnet2_p2p.entropy import BigramPrior
+            from espnet2_p2p.container.entropy import BigramPrior
 
             prior_path = self._member(meta["prior"], "prior")
             try:
@@ -127,7 +127,7 @@ class OnnxCodec:
     def _read_layout(self, meta: dict, meta_path: Path) -> None:
         """The layout and limits of ``codec.json``: every number a whole number within what
         a codec can be (the limits of the ``.p2p`` container), every flag a boolean."""
-        from espnet2_p2p import bitstream
+        from espnet2_p2p.container import bitstream
 
         sizes = meta.get("stream_sizes")
         if not (isinstance(sizes, list) and 1 <= len(sizes) <= 1 + bitstream.MAX_PSEUDO
@@ -393,7 +393,7 @@ class OnnxCodec:
         return self._run_encoder(audio[: max(1, self.reference_samples)])[1]
 
     def _chunks(self, num_frames: int, chunk_seconds: float, context_seconds: float):
-        """The chunk plan of :mod:`espnet2_p2p.chunked` (the same tokens as the torch
+        """The chunk plan of :mod:`espnet2_p2p.coding.torch_chunks` (the same tokens as the torch
         backend); a causal model: one run (the run refuses it when longer than the graphs
         take). A chunk longer than the graphs take is refused before any is run."""
         if self.streaming:  # streamed exactly by torch: here one run

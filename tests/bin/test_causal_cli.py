@@ -12,7 +12,7 @@ from conftest import gliding_speech as speech
 from conftest import read_p2p
 from espnet2_p2p.bin.p2p_codec import main
 from espnet2_p2p.model_io import load_codec
-from espnet2_p2p.tokenizer import P2PTokenizer
+from espnet2_p2p.speechlm.tokenizer import P2PTokenizer
 from test_audio import peak_increase
 
 

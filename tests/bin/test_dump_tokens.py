@@ -18,7 +18,7 @@ from lhotse.utils import compute_num_frames
 from espnet2_p2p.bin import dump_tokens
 from espnet2_p2p.data.prepare import read_table
 from espnet2_p2p.errors import P2PError
-from espnet2_p2p.tokenizer import P2PTokenizer, TokenError
+from espnet2_p2p.speechlm.tokenizer import P2PTokenizer, TokenError
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,8 @@ from conftest import gliding_speech as speech
 from conftest import read_p2p
 from espnet2_p2p.bin.p2p_codec import main
 from espnet2_p2p.bin.fit_prior import main as fit_prior_main
-from espnet2_p2p.coder import open_coder
-from espnet2_p2p.entropy import BigramPrior
+from espnet2_p2p.coding.coder import open_coder
+from espnet2_p2p.container.entropy import BigramPrior
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
@@ -114,7 +114,7 @@ def test_fit_prior_refuses_what_it_cannot_use(tmp_path, packed_models, corpus, c
 def test_an_input_longer_than_an_entropy_coded_file_holds_is_written_at_fixed_width(tmp_path, monkeypatch, capsys):
     """Issue 42 (7): a payload holds at most entropy.MAX_CODED_TOKENS tokens (2**20, 5.8 h;
     lowered here): a longer input is written at fixed width, with a notice, and decodes."""
-    import espnet2_p2p.filecoding as filecoding
+    import espnet2_p2p.coding.files as filecoding
 
     monkeypatch.setattr(filecoding, "MAX_CODED_TOKENS", 40)
     sf.write(tmp_path / "in.wav", speech(1.0), 16000)  # 50 tokens of the shipped student

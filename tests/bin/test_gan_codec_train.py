@@ -12,7 +12,7 @@ from espnet2.tasks.gan_codec import GANCodecTask, codec_choices
 
 from conftest import CONF, read_p2p
 from espnet2_p2p.bin import decode
-from espnet2_p2p.coder import open_coder
+from espnet2_p2p.coding.coder import open_coder
 from espnet2_p2p.codec.p2psyn import P2PSynCodec
 
 

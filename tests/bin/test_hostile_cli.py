@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from espnet2_p2p import bitstream
+from espnet2_p2p.container import bitstream
 from espnet2_p2p.bin.p2p_codec import main
 
 sys.path.insert(0, str(Path(__file__).parent))

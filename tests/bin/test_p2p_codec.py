@@ -72,7 +72,7 @@ def test_info_reports_the_bitrate(tmp_path, packed_models, capsys):
 
 
 def test_info_reads_the_model_once_for_many_files(tmp_path, packed_models, capsys, monkeypatch):
-    import espnet2_p2p.filecoding as filecoding
+    import espnet2_p2p.coding.files as filecoding
 
     sf.write(tmp_path / "in.wav", speech(0.5), 16000)
     for name in "abcd":

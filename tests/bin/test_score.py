@@ -9,8 +9,8 @@ import torch
 import torchaudio
 
 from espnet2_p2p.bin import score
-from espnet2_p2p import metrics
-from espnet2_p2p.metrics import METRICS, align
+from espnet2_p2p.evaluation import metrics
+from espnet2_p2p.evaluation.metrics import METRICS, align
 
 from conftest import REAL_SPEECH  # noqa: E402
 FAST_METRICS = ["pesq_wb", "stoi", "estoi", "lsd", "mel_distance"]

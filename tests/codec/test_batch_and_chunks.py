@@ -8,7 +8,7 @@ import torch
 from espnet2.tasks.gan_codec import GANCodecTask
 
 from conftest import load_config, task_args, trained_like
-from espnet2_p2p import chunked
+from espnet2_p2p.coding import torch_chunks as chunked
 
 
 def with_upsample(config: dict, upsample: str) -> dict:

@@ -218,7 +218,7 @@ def test_gan_turns_share_one_generator_pass():
 
 
 def test_tokenizer_gives_one_stream_and_the_paralinguistic_codes(codec):
-    from espnet2_p2p.tokenizer import P2PTokenizer, TokenError
+    from espnet2_p2p.speechlm.tokenizer import P2PTokenizer, TokenError
 
     tok = P2PTokenizer(codec, "all")
     assert tok.num_streams == 1 and tok.sizes == [6561] and tok.has_paralinguistic

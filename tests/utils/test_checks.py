@@ -47,7 +47,7 @@ def test_whole_numbers_and_integer_arrays():
 # --------------------------------------------------------- through the entry points
 @pytest.fixture(scope="module")
 def coder(packed_models):
-    from espnet2_p2p.coder import open_coder
+    from espnet2_p2p.coding.coder import open_coder
 
     return open_coder(packed_models, "torch", "student")
 
@@ -80,7 +80,7 @@ def test_the_torch_coder_refuses_a_length_that_is_not_a_whole_number(coder):
 
 
 def test_the_tokenizer_refuses_fractional_lengths_and_ids(packed_models):
-    from espnet2_p2p.tokenizer import P2PTokenizer
+    from espnet2_p2p.speechlm.tokenizer import P2PTokenizer
 
     tok = P2PTokenizer.from_pretrained(packed_models)
     batch = 0.1 * torch.randn(2, 640)
@@ -101,7 +101,7 @@ def test_fuzzed_api_inputs_are_coded_or_refused_with_the_documented_errors(coder
     a result, or an AudioInputError / TokenError of one line, never another exception."""
     import random
 
-    from espnet2_p2p.tokenizer import P2PTokenizer
+    from espnet2_p2p.speechlm.tokenizer import P2PTokenizer
 
     tok = P2PTokenizer.from_pretrained(packed_models)
     rng = random.Random(3)

@@ -22,7 +22,7 @@
 # ASR probe per --probe_choices (a token choice, or logmel: log-mel features of the audio)
 # with one encoder for all (conf/asr_probe.yaml), trained through ESPnet's MT task
 # (model discrete_asr; conf/asr_probe_tokens.yaml) or ASR task (conf/asr_probe_logmel.yaml)
-# on the normalised transcripts (espnet2_p2p/asr_probe.py), its CER and WER measured on
+# on the normalised transcripts (espnet2_p2p/evaluation/asr_probe.py), its CER and WER measured on
 # test (espnet2_p2p.bin.asr_probe; "" skips the probes). Resumable: finished steps are skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -77,7 +77,7 @@ for choice in ${choices}; do
                 python - "${expdir}" "${nbpe}" <<'EOF'
 import sys
 from pathlib import Path
-from espnet2_p2p.token_dump import bpe_lm_text
+from espnet2_p2p.speechlm.token_dump import bpe_lm_text
 exp, nbpe = Path(sys.argv[1]), int(sys.argv[2])
 bpe = bpe_lm_text(exp / "tokens_plain" / "train", exp / "tokens_bpe" / "train", nbpe)
 for s in ("dev", "test"):
@@ -175,7 +175,7 @@ done
     echo "(${lm_config#../../../}), trained on train, validated on dev, measured on test (25 unseen"
     echo "speakers) by espnet2.bin.lm_calc_perplexity. Probes: CTC over each input with one encoder"
     echo "(conf/asr_probe.yaml), greedy decoding, CER and WER by jiwer on test; transcripts upper-cased,"
-    echo "everything but A-Z and the apostrophe made a space (espnet2_p2p/asr_probe.py). DNSMOS: the"
+    echo "everything but A-Z and the apostrophe made a space (espnet2_p2p/evaluation/asr_probe.py). DNSMOS: the"
     echo "LMs' continuations of ${continue_prompts} test prompts (1 s, 3 s continued), decoded by the"
     echo "student (plain stream; pseudo streams predicted) or the teacher (its 1 + N streams) (espnet2_p2p.bin.lm_continue)."
     echo

@@ -13,7 +13,7 @@ import torch
 from tqdm import tqdm
 
 from espnet2_p2p.errors import P2PError
-from espnet2_p2p.tokenizer import P2PTokenizer
+from espnet2_p2p.speechlm.tokenizer import P2PTokenizer
 
 LM_SPECIALS = ("<blank>", "<unk>")
 LM_EOS = "<sos/eos>"

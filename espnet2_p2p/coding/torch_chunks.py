@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from espnet2_p2p.codec.base import check_streams
-from espnet2_p2p.utils.chunks import (  # noqa: F401  (plan and the defaults: part of this module's API)
+from espnet2_p2p.coding.chunks import (  # noqa: F401  (plan and the defaults: part of this module's API)
     DEFAULT_CHUNK_SECONDS,
     DEFAULT_CONTEXT_SECONDS,
     frames_of_seconds,

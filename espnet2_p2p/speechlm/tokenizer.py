@@ -4,7 +4,7 @@ P2PSynCodec transmits one token stream (the plain VQ) but reconstructs from 1 + 
 plain stream and N pseudo streams predicted from it. A speech LM can model all 1 + N as
 targets. :class:`P2PTokenizer` gives them in the layouts LMs use::
 
-    from espnet2_p2p.tokenizer import P2PTokenizer
+    from espnet2_p2p.speechlm.tokenizer import P2PTokenizer
 
     tok = P2PTokenizer.from_pretrained("exp/p2psyn_packed.zip")   # or an exp dir / .pth
     tokens = tok.encode(wav)              # (frames, 1 + N) int64; stream 0 = plain
@@ -43,9 +43,9 @@ from typing import List, Optional, Sequence, Union
 import numpy as np
 import torch
 
-from espnet2_p2p import chunked  # noqa: F401  (its defaults)
+from espnet2_p2p.coding import torch_chunks as chunked  # noqa: F401  (its defaults)
 from espnet2_p2p.codec.base import as_codec, check_streams
-from espnet2_p2p.coder import TorchCoder, chunked_length
+from espnet2_p2p.coding.coder import TorchCoder, chunked_length
 from espnet2_p2p.errors import AudioInputError, TokenError
 from espnet2_p2p.utils.checks import check_audio_batch, check_counts, check_sample_type, check_token_array, integer_array, whole_number
 from espnet2_p2p.utils.tokens import first_bad_token, frames_for
@@ -64,7 +64,7 @@ class P2PTokenizer:
             alone, the former name; SecoustiCodec: each gives its one stream).
         chunk_seconds (Optional[float]): A single waveform or token sequence longer than
             this (plus twice ``context_seconds``) is coded in chunks, as ``p2p-codec`` does
-            (:mod:`espnet2_p2p.chunked`): time linear in the length, memory bounded by one
+            (:mod:`espnet2_p2p.coding.torch_chunks`): time linear in the length, memory bounded by one
             chunk. Shorter inputs, and SecoustiCodec at any length, give exactly what
             whole-input coding gives; a long P2PSynCodec input differs slightly (see
             ``chunked``). None codes every input whole (memory quadratic in its length).
@@ -107,7 +107,7 @@ class P2PTokenizer:
 
         path = pretrained.chosen_model(path)
 
-        from espnet2_p2p.coder import torch_device
+        from espnet2_p2p.coding.coder import torch_device
 
         return cls(load_codec(path, name, torch_device(device)), streams, **chunking)
 

@@ -1,6 +1,6 @@
 """Lossless entropy coding of token streams: a bigram prior and constriction's range coder.
 
-``.p2p`` format version 3 (:mod:`espnet2_p2p.bitstream`) codes the transmitted tokens with
+``.p2p`` format version 3 (:mod:`espnet2_p2p.container.bitstream`) codes the transmitted tokens with
 a :class:`BigramPrior` instead of packing them at ``ceil(log2 K)`` bits each.
 
 The prior holds integer counts per stream: how often token ``b`` followed token ``a`` in
@@ -47,7 +47,7 @@ COST_MARGIN = 1.02
 # 50 Hz): range decoding goes token by token, so a hostile header claiming 24 million
 # frames in an all-zero payload of 10 MB took 73 s and a gigabyte before the payload ran
 # out; within this bound any payload is decoded or refused in about a second. Longer
-# inputs are written at fixed width (espnet2_p2p.filecoding.FileCoder.encode).
+# inputs are written at fixed width (espnet2_p2p.coding.files.FileCoder.encode).
 MAX_CODED_TOKENS = 1 << 20
 # what a stored prior may unpack to (the shipped teacher's: 19 MB in 13 arrays)
 MAX_PRIOR_UNPACKED = 256 << 20

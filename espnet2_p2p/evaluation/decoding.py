@@ -9,8 +9,8 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 import torch
 
-from espnet2_p2p.bitstream import P2PFile
-from espnet2_p2p.coder import TorchCoder
+from espnet2_p2p.container.bitstream import P2PFile
+from espnet2_p2p.coding.coder import TorchCoder
 
 
 WHOLE_SECONDS = 3600.0

@@ -16,8 +16,8 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 import soundfile as sf
 
-from espnet2_p2p.metrics import resample
-from espnet2_p2p.scoring import read_audio
+from espnet2_p2p.evaluation.metrics import resample
+from espnet2_p2p.evaluation.scoring import read_audio
 
 PAGE = "listening.html"
 ASSETS = "listening"

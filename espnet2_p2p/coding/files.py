@@ -1,5 +1,5 @@
 """Files in, files out: audio to ``.p2p`` files, tokens (``.npy``) and back, through a
-:mod:`~espnet2_p2p.coder` of either backend. The ``p2p-codec`` command line, ``fit_prior``
+:mod:`~espnet2_p2p.coding.coder` of either backend. The ``p2p-codec`` command line, ``fit_prior``
 and the demo call this; it reads audio with :class:`~espnet2_p2p.audio.AudioSource`
 (resampling and downmixing with notices) and writes every output atomically."""
 
@@ -9,11 +9,11 @@ from typing import Callable, Optional, Tuple
 
 import numpy as np
 
-from espnet2_p2p.bitstream import ModelSpec, P2PFile
+from espnet2_p2p.container.bitstream import ModelSpec, P2PFile
 from espnet2_p2p.errors import naming
-from espnet2_p2p.entropy import MAX_CODED_TOKENS
+from espnet2_p2p.container.entropy import MAX_CODED_TOKENS
 from espnet2_p2p.layout import check_streams
-from espnet2_p2p.utils.chunks import DEFAULT_CHUNK_SECONDS, DEFAULT_CONTEXT_SECONDS
+from espnet2_p2p.coding.chunks import DEFAULT_CHUNK_SECONDS, DEFAULT_CONTEXT_SECONDS
 from espnet2_p2p.utils.files import temp_path
 
 
@@ -21,7 +21,7 @@ def packed_spec(model=None, name: Optional[str] = None) -> Optional[ModelSpec]:
     """What a format-4 file of a packed zip's model leaves out, from the zip's
     ``meta.json`` alone (no torch): None when ``model`` is not a packed zip or its
     ``meta.json`` records no layout (zips packed before format 4). ``model`` None: as
-    :func:`~espnet2_p2p.coder.open_coder` (``$P2P_CODEC_MODEL``, else the shipped model)."""
+    :func:`~espnet2_p2p.coding.coder.open_coder` (``$P2P_CODEC_MODEL``, else the shipped model)."""
     import json
     import os
     import zipfile
@@ -48,7 +48,7 @@ class FileCoder:
     """Codes files with ``coder``.
 
     Args:
-        coder: A :class:`~espnet2_p2p.coder.Coder` (:func:`~espnet2_p2p.coder.open_coder`).
+        coder: A :class:`~espnet2_p2p.coding.coder.Coder` (:func:`~espnet2_p2p.coding.coder.open_coder`).
         chunk_seconds, context_seconds: How long inputs are cut (the coder's plan).
         notify: Receives one-line notices (a resampled input, clipping).
         progress (bool): A progress bar (in frames) for inputs of more than two chunks.

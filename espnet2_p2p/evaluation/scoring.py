@@ -12,7 +12,7 @@ import numpy as np
 import soundfile as sf
 
 from espnet2_p2p.errors import P2PError
-from espnet2_p2p.metrics import GRID_METRICS, GRID_RATE, METRICS, align, resample
+from espnet2_p2p.evaluation.metrics import GRID_METRICS, GRID_RATE, METRICS, align, resample
 
 
 class TorchScriptMOS:
@@ -114,7 +114,7 @@ def score_pair(ref_path: Path, hyp_path: Path, metrics: List[str], max_shift_ms:
                extra_scorers=None, utt: str = "", fs: Optional[int] = None,
                grid_rate: float = GRID_RATE):  # fmt: skip
     """Scores of one hypothesis; both signals at ``fs`` (default: the reference's rate);
-    the grid metrics look at ``grid_rate`` Hz (:func:`espnet2_p2p.metrics.frame_grid`).
+    the grid metrics look at ``grid_rate`` Hz (:func:`espnet2_p2p.evaluation.metrics.frame_grid`).
 
     Returns (scores, lag, (ref, hyp, fs), notes). Lengths that differ by more than the
     alignment window are scored both ways, with a note: a hypothesis that is too short is

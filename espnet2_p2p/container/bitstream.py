@@ -23,14 +23,14 @@ offset   bytes  field
 40       8      fingerprint of the model that wrote the file (:func:`espnet2_p2p.model_io.fingerprint`)
 48       4      payload size in bytes
 52       8      version 3 only: fingerprint of the prior that coded the payload
-                (:meth:`espnet2_p2p.entropy.BigramPrior.fingerprint`)
+                (:meth:`espnet2_p2p.container.entropy.BigramPrior.fingerprint`)
 52 / 60  ...    side information (versions 2 and 3): bytes the model needs once per
                 file, e.g. SecoustiCodec's paralinguistic vector (one byte per dimension)
 ...      ...    payload, versions 1 and 2: tokens frame by frame (stream 0 .. S-1 within
                 a frame), each packed MSB first at ``ceil(log2(K))`` bits (exactly
                 ``log2 K`` for the power-of-two codebooks of the shipped configs),
                 zero-padded to a byte. Version 3: the tokens of stream 0, then stream 1 ...
-                range-coded with the model's bigram prior (:mod:`espnet2_p2p.entropy`),
+                range-coded with the model's bigram prior (:mod:`espnet2_p2p.container.entropy`),
                 whole 32-bit little-endian words
 end - 4  4      CRC-32 of all bytes before it
 =======  =====  ==========================================================================
@@ -83,7 +83,7 @@ from typing import Sequence, Tuple, Union
 
 import numpy as np
 
-from espnet2_p2p.entropy import MAX_CODED_TOKENS
+from espnet2_p2p.container.entropy import MAX_CODED_TOKENS
 from espnet2_p2p.utils.files import temp_path
 from espnet2_p2p.utils.tokens import first_bad_token, frames_for
 from espnet2_p2p.errors import BitstreamError
@@ -459,7 +459,7 @@ def check_prior(header: P2PHeader, prior) -> None:
 
 def dumps(header: P2PHeader, codes: np.ndarray, prior=None, compact: bool = False) -> bytes:
     """Header and tokens (S, frames) -> the bytes of a ``.p2p`` file; with ``prior`` (a
-    :class:`~espnet2_p2p.entropy.BigramPrior` of these streams) entropy-coded. Version 4
+    :class:`~espnet2_p2p.container.entropy.BigramPrior` of these streams) entropy-coded. Version 4
     with ``compact`` (what the package writes), else version 1, 2 or 3."""
     codes = np.asarray(codes)
     header = dataclasses.replace(header, compact=bool(compact))

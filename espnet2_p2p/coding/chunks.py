@@ -1,4 +1,4 @@
-"""The chunk plan of long inputs and its stitching (torch-free): :mod:`espnet2_p2p.chunked`
+"""The chunk plan of long inputs and its stitching (torch-free): :mod:`espnet2_p2p.coding.torch_chunks`
 (torch) and :mod:`espnet2_p2p.onnx.runtime` (ONNX Runtime) cut an input the same way and
 keep the same part of each chunk, so both backends give the same tokens."""
 

@@ -8,7 +8,7 @@ it chooses how to code a long input itself:
 
 - :class:`TorchCoder` (a codec of ``codec/`` in PyTorch): a streaming codec
   (``layout.streaming``: SecoustiCodec, a causal P2PSynCodec) is coded piece by piece,
-  exactly; the others in overlapping chunks (:mod:`espnet2_p2p.chunked`);
+  exactly; the others in overlapping chunks (:mod:`espnet2_p2p.coding.torch_chunks`);
 - :class:`espnet2_p2p.onnx.OnnxCodec` (an export on ONNX Runtime, no torch): the same
   chunk plan, so the same ``.p2p`` files.
 
@@ -34,7 +34,7 @@ import numpy as np
 from espnet2_p2p.errors import P2PError, TokenError
 from espnet2_p2p.layout import Layout, check_streams
 from espnet2_p2p.utils.checks import check_audio_array, checked_reader, whole_number
-from espnet2_p2p.utils.chunks import DEFAULT_CHUNK_SECONDS, DEFAULT_CONTEXT_SECONDS, frames_of_plan, window_frames
+from espnet2_p2p.coding.chunks import DEFAULT_CHUNK_SECONDS, DEFAULT_CONTEXT_SECONDS, frames_of_plan, window_frames
 
 Reader = Callable[[int, int], np.ndarray]
 Writer = Callable[[np.ndarray], None]
@@ -59,7 +59,7 @@ class Coder(Protocol):
 
 def chunked_length(layout: Layout, chunk_seconds: Optional[float], context_seconds: float) -> Optional[float]:
     """Seconds above which an input is coded in pieces rather than whole (None: never): a
-    chunk with its context on both sides (:func:`espnet2_p2p.utils.chunks.plan` codes what
+    chunk with its context on both sides (:func:`espnet2_p2p.coding.chunks.plan` codes what
     fits that window whole); a streaming codec has no context."""
     if chunk_seconds is None:
         return None
@@ -98,7 +98,7 @@ class TorchCoder:
                     chunk_seconds: float = DEFAULT_CHUNK_SECONDS, context_seconds: float = DEFAULT_CONTEXT_SECONDS,
                     progress: Progress = None) -> Tuple[np.ndarray, bytes]:  # fmt: skip
         """Tokens (streams, frames) and side information of ``read``'s ``num_samples``."""
-        from espnet2_p2p import chunked
+        from espnet2_p2p.coding import torch_chunks as chunked
 
         check_streams(streams)
         read = checked_reader(read, num_samples, sample_rate=self.layout.fs)
@@ -112,7 +112,7 @@ class TorchCoder:
         """Decode tokens (streams, frames); ``write`` gets the samples in order. ``side_info``:
         a file's bytes or integer codes (a codec with side information: None decodes with
         its neutral vector)."""
-        from espnet2_p2p import chunked
+        from espnet2_p2p.coding import torch_chunks as chunked
 
         codes = self.layout.check_codes(codes, plain=True)  # a teacher decodes its plain stream alone
         num_samples = whole_number(num_samples, "num_samples", TokenError)
@@ -240,7 +240,7 @@ def model_identity(model, name: Optional[str] = None) -> Tuple[bytes, bytes]:
     """(fingerprint, prior fingerprint or b"") of a torch model file: from a packed zip's
     ``meta.json`` when it records them (the shipped model's does), else from the model
     itself (loaded, not exported)."""
-    from espnet2_p2p.filecoding import packed_spec
+    from espnet2_p2p.coding.files import packed_spec
 
     spec = packed_spec(model, name)
     if spec is not None:
