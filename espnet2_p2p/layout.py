@@ -23,6 +23,9 @@ Vocabulary:
   ``max(1, ceil(log2 K))`` bits per token, what a fixed-width file (``.p2p`` versions 1
   and 2) spends on tokens. Entropy coding (version 3) spends less; ``p2p-codec info``
   shows both.
+- :class:`Rates`: the bit rates of coded audio, each with one name and one formula
+  (``nominal_bps``, ``payload_bps``, ``coded_bps``, ``file_bps``); every table and notice
+  of the package reads them.
 """
 
 import math
@@ -103,9 +106,18 @@ class Layout:
         return self.transmitted_streams if streams == "transmitted" else len(self.stream_sizes)
 
     @property
+    def bits_per_frame(self) -> int:
+        """Bits of one frame of the transmitted streams at fixed width."""
+        return sum(token_bits(k) for k in self.stream_sizes[: self.transmitted_streams])
+
+    @property
     def nominal_bitrate(self) -> float:
         """Bits per second of the transmitted streams at fixed width (module docstring)."""
-        return sum(token_bits(k) for k in self.stream_sizes[: self.transmitted_streams]) * self.frame_rate
+        return self.bits_per_frame * self.frame_rate
+
+    def frame_bitrate(self, bits: float, frames: int = 1) -> float:
+        """Bits per second of whole frames: ``bits`` spent on ``frames`` frames."""
+        return bits / frames * self.frame_rate
 
     # ------------------------------------------------------------ checks
     def check_codes(self, codes, name: str = "tokens", plain: bool = False) -> np.ndarray:
@@ -138,3 +150,41 @@ def check_streams(streams: str, plain: bool = False) -> str:
     if streams not in choices:
         raise ValueError(f"streams must be {' or '.join(repr(c) for c in choices)}, got {streams!r}")
     return streams
+
+
+@dataclass(frozen=True)
+class Rates:
+    """The bit rates of coded audio: one name and one formula for each, read by every table
+    and notice (``p2p-codec info``, the recipes' decoding and entropy reports, the demo).
+    Totals over several files add up (``a + b``; ``sum(rates, Rates())``).
+
+    - ``nominal_bps``: the transmitted streams at fixed width, per second of whole frames
+      (:attr:`Layout.nominal_bitrate` of the streams a file carries);
+    - ``payload_bps``: the tokens at fixed width (``payload_bits``, without padding to a
+      byte), per second of the audio's duration;
+    - ``coded_bps``: the payload as the file stores it (``coded_bits``: entropy-coded, or
+      packed to whole bytes), per second of the audio's duration;
+    - ``file_bps``: whole files (container, side information, payload), per second of the
+      audio's duration;
+    - ``saving``: the share of the fixed-width payload that the stored one saves.
+    """
+
+    seconds: float = 0.0
+    payload_bits: int = 0
+    coded_bits: int = 0
+    file_bits: int = 0
+    nominal_bps: float = 0.0
+
+    def __add__(self, other: "Rates") -> "Rates":
+        return Rates(self.seconds + other.seconds, self.payload_bits + other.payload_bits,
+                     self.coded_bits + other.coded_bits, self.file_bits + other.file_bits,
+                     self.nominal_bps or other.nominal_bps)  # fmt: skip
+
+    def per_second(self, bits: float) -> float:
+        """``bits`` per second of the audio's duration."""
+        return bits / max(self.seconds, 1e-9)
+
+    payload_bps = property(lambda self: self.per_second(self.payload_bits))
+    coded_bps = property(lambda self: self.per_second(self.coded_bits))
+    file_bps = property(lambda self: self.per_second(self.file_bits))
+    saving = property(lambda self: 1 - self.coded_bits / self.payload_bits)

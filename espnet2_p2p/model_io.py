@@ -25,14 +25,15 @@ import json
 import zipfile
 import zlib
 from pathlib import Path
-from typing import Optional, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
 import yaml
 
 from espnet2_p2p import CODECS
 from espnet2_p2p.codec.base import as_codec
-from espnet2_p2p.errors import ModelLoadError
+from espnet2_p2p.errors import ModelLoadError, P2PError
+from espnet2_p2p.utils.files import temp_path
 
 PathLike = Union[str, Path]
 
@@ -298,3 +299,137 @@ def packed_meta(path: PathLike) -> dict:
             return json.loads(zf.read("meta.json"))
     except (OSError, zipfile.BadZipFile, KeyError, json.JSONDecodeError) as e:
         raise ModelLoadError(f"{path} is not a packed codec: {e}") from None
+
+
+def pack(output: Path, models) -> dict:
+    """Write the packed zip ``output`` of ``models`` ((name, config, model file[, prior file])
+    each; ``python -m espnet2_p2p.bin.pack`` describes the zip); returns its ``meta.json``.
+    Written atomically; the readers of the zip are above (:func:`resolve`, :func:`packed_meta`)."""
+    import dataclasses
+
+    import espnet2_p2p
+    from espnet2_p2p.container.entropy import BigramPrior
+
+    meta = {"espnet2_p2p": espnet2_p2p.__version__, "torch": torch.__version__, "models": {}}
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_path(output)
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name, config, model_file, *rest in models:
+            prior_file = rest[0] if rest else None
+            for path in (config, model_file) + ((prior_file,) if prior_file else ()):
+                if not path.is_file():
+                    raise SystemExit(f"pack: {path} does not exist")
+            model = load_files(config, model_file)
+            codec = model.codec
+            prior = None
+            if prior_file:
+                try:
+                    prior = BigramPrior.from_bytes(prior_file.read_bytes())
+                    check_prior_fits(prior, codec, str(prior_file))
+                except (ValueError, ModelLoadError) as e:
+                    raise SystemExit(f"pack: {prior_file}: {e}") from None
+            meta["models"][name] = {
+                "codec": type(codec).__name__,
+                "meta_info": codec.meta_info(),
+                "bitrate": codec.bitrate(),
+                "parameters": codec.generator_parameters,
+                "fingerprint": fingerprint(model).hex(),
+                "prior_fingerprint": prior.fingerprint().hex() if prior else None,
+                # what a format-4 .p2p file leaves out: `p2p-codec info` reads it without torch
+                "layout": dataclasses.asdict(codec.layout),
+            }
+            zf.write(config, f"{name}/config.yaml")
+            zf.write(model_file, f"{name}/model.pth")
+            if prior_file:
+                zf.write(prior_file, f"{name}/{PRIOR_FILE}")
+        zf.writestr("meta.json", json.dumps(meta, indent=2))
+    tmp.replace(output)
+    return meta
+
+
+DECODER = "codec.generator.decoder."
+
+
+def extract(packed: Path, name: str, config: Path, output: Path, new: Sequence[str] = (),
+            decoder_of: str = "") -> Path:  # fmt: skip
+    """Model ``name`` of ``packed`` as the start of ``config``'s training, written to
+    ``output``. Every tensor must fit strictly, except those under the prefixes ``new``
+    (e.g. ``codec.generator.decoder``'s upsampler of another design): the packed ones
+    there are dropped and the config's model starts them afresh. With ``decoder_of``,
+    the decoder's tensors are those of that model of ``packed`` (e.g. a student whose
+    decoder starts where the teacher's is, as its plain-only control's does)."""
+    from espnet2_p2p.utils.config import load_config
+
+    where, _, model_bytes = resolve(packed, name)
+    state = _read_state_dict(model_bytes, where)
+    if decoder_of:
+        other, _, other_bytes = resolve(packed, decoder_of)
+        decoder = {k: v for k, v in _read_state_dict(other_bytes, other).items() if k.startswith(DECODER)}
+        if not decoder:
+            raise P2PError(f"{other} has no {DECODER.rstrip('.')}")
+        state = {k: v for k, v in state.items() if not k.startswith(DECODER)} | decoder
+        where = f"{where} (its decoder from {decoder_of})"
+    if not config.is_file():
+        raise P2PError(f"{config} does not exist")
+    target = _read_config(yaml.safe_dump(load_config(config)), str(config))  # its base configs merged
+    if new:
+        fresh = build_model(target, str(config)).state_dict()
+        is_new = lambda key: any(key == p or key.startswith(p + ".") for p in new)  # noqa: E731
+        unknown = [p for p in new if not any(is_new(k) for k in (*fresh, *state))]
+        if unknown:
+            raise P2PError(f"--new {unknown[0]}: no tensor of {where} or {config} lies under it")
+        state = {k: v for k, v in state.items() if not is_new(k)}
+        state.update({k: v for k, v in fresh.items() if is_new(k)})
+    build_codec(target, state, f"{where} as the start of {config}")  # strict: refuses other layouts
+    if new:  # ESPnet's --init_param: only the packed tensors; the new ones keep their initialisation
+        state = {k: v for k, v in state.items() if not is_new(k)}
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_path(output)
+    torch.save(state, tmp)
+    tmp.replace(output)
+    return output
+
+
+def restore(packed: Path, name: str, experiment: Path, best: str) -> Path:
+    """Write model ``name`` of ``packed`` as the finished experiment ``experiment``."""
+    where, config_text, model_bytes = resolve(packed, name)
+    state = _read_state_dict(model_bytes, where)
+    build_codec(_read_config(config_text, where), state, where)  # the packed model loads as it is
+    experiment.mkdir(parents=True, exist_ok=True)
+    for target in (experiment / best, experiment / "config.yaml"):
+        if target.exists():
+            raise P2PError(f"{target} exists: {experiment} is not restored over")
+    best_path = experiment / best
+    tmp = temp_path(best_path)
+    torch.save(state, tmp)
+    tmp.replace(best_path)
+    (experiment / "config.yaml").write_text(config_text)
+    (experiment / "packed_from").write_text(f"{Path(packed).resolve()} {name}\n")
+    return best_path
+
+
+def experiment_of(packed: Path, name: str) -> Tuple[str, str]:
+    """(experiment dir name, best-checkpoint name) of model ``name`` of ``packed`` in the
+    recipes' layout: ``teacher``, ``student`` or, when its decoder was fine-tuned,
+    ``student_ft`` (codec.sh's ``--tag _ft``)."""
+    where, config_text, _ = resolve(packed, name)
+    conf = _read_config(config_text, where).get("codec_conf") or {}
+    if conf.get("quantizer_mode") != "student":
+        return "teacher", "valid.mel_l1_loss.best.pth"
+    if conf.get("finetune_decoder"):
+        return "student_ft", "valid.mel_l1_loss.best.pth"
+    return "student", "valid.ce_loss.best.pth"
+
+
+def restore_all(packed: Path, expdir: Path) -> List[Path]:
+    """Every model of ``packed`` restored under ``expdir`` (:func:`experiment_of`); an
+    experiment that has its checkpoint already is kept as it is."""
+    written = []
+    for name in packed_meta(packed)["models"]:
+        dirname, best = experiment_of(packed, name)
+        if (expdir / dirname / best).exists():
+            print(f"{expdir / dirname} has {best} already: kept")
+            continue
+        written.append(restore(packed, name, expdir / dirname, best))
+        print(f"wrote {written[-1]} ({name} of {packed})")
+    return written

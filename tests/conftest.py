@@ -93,7 +93,7 @@ def make_packed(root: Path, **codec_overrides) -> Path:
     """A packed zip (espnet2_p2p.bin.pack) with a tiny teacher and its student."""
     from espnet2.tasks.gan_codec import GANCodecTask
 
-    from espnet2_p2p.bin.pack import pack
+    from espnet2_p2p.model_io import pack
     from espnet2_p2p.utils.config import resolved_argv
 
     # The configs as ESPnet's trainer writes them (every option, defaults filled in).

@@ -29,6 +29,7 @@ def main(argv=None) -> None:
     from espnet2_p2p.evaluation.scoring import plot_spectrograms
     from espnet2_p2p.data.espeak import SENTENCES, TEST_SPEAKERS, synthesize
     from espnet2_p2p.evaluation.metrics import stoi
+    from espnet2_p2p.layout import Rates
 
     out = args.output_dir
     out.mkdir(parents=True, exist_ok=True)
@@ -47,7 +48,8 @@ def main(argv=None) -> None:
                        ("decoded from the .p2p file (shipped model, 0.5 kbps)", hyp, 16000)], png)  # fmt: skip
     duration = len(wav) / 16000
     print(f"coded {duration:.2f} s of speech in {seconds:.1f} s (model loading included)")
-    print(f"  bitstream: {p2p} ({p2p.stat().st_size} bytes, {8 * p2p.stat().st_size / duration:.0f} bit/s with the container)")
+    rates = Rates(seconds=duration, file_bits=8 * p2p.stat().st_size)
+    print(f"  bitstream: {p2p} ({p2p.stat().st_size} bytes, {rates.file_bps:.0f} bit/s with the container)")
     print(f"  decoded:   {dec} (STOI {stoi(wav[:n], hyp[:n], 16000):.3f} against the reference)")
     print(f"  reference: {ref}")
     print(f"  spectrograms: {png}")

@@ -17,65 +17,10 @@ listed as such; when none matches, nothing is written.
 
 import argparse
 import sys
-import time
 from pathlib import Path
 from typing import Optional, Sequence
 
-import numpy as np
-
-HEADING = "## Entropy-coded (format 4)"
-
-
-def _models(zip_path: Path):
-    """[(name, ModelSpec, prior)] of a packed zip's models that have a prior."""
-    from espnet2_p2p.container.bitstream import ModelSpec
-    from espnet2_p2p.coding.coder import open_coder
-    from espnet2_p2p.model_io import packed_meta
-
-    out = []
-    for name in packed_meta(zip_path)["models"]:
-        coder = open_coder(zip_path, "torch", name)
-        if coder.prior is not None:
-            out.append((name, ModelSpec.of(coder.layout, coder.fingerprint), coder.prior))
-    return out
-
-
-def _writer(path: Path, models):
-    """(name, spec, prior) of the model that reads ``path`` and whose prior codes its streams."""
-    from espnet2_p2p.container import bitstream
-    from espnet2_p2p.errors import BitstreamError
-
-    for name, spec, prior in models:
-        try:
-            header = bitstream.read_header(path, spec)
-        except BitstreamError:
-            continue
-        if header.fingerprint == spec.fingerprint and header.num_streams == prior.num_streams:
-            return name, spec, prior
-    return None
-
-
-def measure(files, spec, prior) -> dict:
-    from espnet2_p2p.container import bitstream
-
-    seconds = nominal = coded = whole = 0.0
-    encode_s = decode_s = 0.0
-    for path in files:
-        header, codes = bitstream.read(path, spec=spec)
-        start = time.perf_counter()
-        data = bitstream.dumps(header, codes, prior, compact=True)
-        encode_s += time.perf_counter() - start
-        start = time.perf_counter()
-        back_header, back = bitstream.loads(data, prior, spec)
-        decode_s += time.perf_counter() - start
-        if not np.array_equal(back, codes):
-            raise SystemExit(f"entropy_report: {path}: the coded tokens do not decode to themselves")
-        seconds += header.duration
-        nominal += header.payload_bits
-        coded += 8 * back_header.coded_bytes
-        whole += 8 * len(data)
-    return dict(files=len(files), seconds=seconds, nominal_bps=nominal / seconds, coded_bps=coded / seconds,
-                file_bps=whole / seconds, encode_s=encode_s, decode_s=decode_s)  # fmt: skip
+from espnet2_p2p.container.entropy_report import HEADING, _models, _writer, measure
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -83,8 +28,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--model", type=Path, required=True, help="packed zip with priors (stage 8)")
     parser.add_argument("--decode_dir", type=Path, required=True, help="stage 5's decode dir of a test set")
     args = parser.parse_args(argv)
-    from espnet2_p2p.container import bitstream
-
     models = _models(args.model)
     rows, skipped = [], []
     for system in sorted(p for p in args.decode_dir.iterdir() if (p / "bitstreams").is_dir()):
@@ -98,11 +41,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         name, spec, prior = match
         r = measure(files, spec, prior)
         rows.append(
-            f"| {system.name} ({name}) | {r['files']} | {r['seconds']:.0f} | {r['nominal_bps']:.1f} | {r['coded_bps']:.1f}"
-            f" | {r['file_bps']:.1f} | {100 * (1 - r['coded_bps'] / r['nominal_bps']):.1f}%"
+            f"| {system.name} ({name}) | {r['files']} | {r['seconds']:.0f} | {r['payload_bps']:.1f} | {r['coded_bps']:.1f}"
+            f" | {r['file_bps']:.1f} | {100 * r['saving']:.1f}%"
             f" | {r['encode_s']:.2f} / {r['decode_s']:.2f} |"
         )
-        print(f"{system.name}: {r['nominal_bps']:.1f} -> {r['coded_bps']:.1f} bit/s over {r['seconds']:.0f} s", file=sys.stderr)
+        print(f"{system.name}: {r['payload_bps']:.1f} -> {r['coded_bps']:.1f} bit/s over {r['seconds']:.0f} s", file=sys.stderr)
     if not rows:
         print(f"entropy_report: no system of {args.decode_dir} was written by a model of {args.model} with a prior;"
               " nothing written", file=sys.stderr)  # fmt: skip

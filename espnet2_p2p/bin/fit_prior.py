@@ -16,7 +16,6 @@ prior (:class:`espnet2_p2p.container.entropy.BigramPrior`) is written as ``.npz`
 """
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import List, Optional, Sequence
@@ -24,6 +23,7 @@ from typing import List, Optional, Sequence
 import numpy as np
 
 from espnet2_p2p.errors import P2PError
+from espnet2_p2p.speechlm.token_dump import dump_of, tokens_from_dump
 
 
 def _runner(args):
@@ -37,9 +37,9 @@ def _runner(args):
 def tokens_from_audio(runner, wav_scp: Path, max_seconds: Optional[float]) -> List[np.ndarray]:
     from tqdm import tqdm
 
-    from espnet2_p2p.bin.p2p_codec import list_inputs
+    from espnet2_p2p.coding.files import AUDIO_EXTS, list_inputs
 
-    inputs = list_inputs(wav_scp, (".wav", ".flac", ".ogg"))
+    inputs = list_inputs(wav_scp, AUDIO_EXTS)
     out, seconds = [], 0.0
     for _, path in tqdm(inputs, desc="tokens", unit="file"):
         codes, _, num_samples = runner.tokens_of(path)
@@ -47,31 +47,6 @@ def tokens_from_audio(runner, wav_scp: Path, max_seconds: Optional[float]) -> Li
         seconds += num_samples / runner.layout.fs
         if max_seconds is not None and seconds >= max_seconds:
             break
-    return out
-
-
-def dump_of(tokens_dir: Optional[Path], fingerprint_hex: str) -> Optional[dict]:
-    """token_info.json of a token dump of the model of that fingerprint, else None."""
-    info_file = None if tokens_dir is None else tokens_dir / "token_info.json"
-    if info_file is None or not info_file.is_file():
-        return None
-    info = json.loads(info_file.read_text())
-    return info if info.get("model_fingerprint") == fingerprint_hex else None
-
-
-def tokens_from_dump(layout, info: dict, tokens_dir: Path) -> List[np.ndarray]:
-    import kaldiio
-
-    streams = layout.transmitted_streams
-    sizes = list(layout.stream_sizes[:streams])
-    if info["codebook_sizes"][:streams] != sizes:
-        raise P2PError(f"{tokens_dir}: codebooks {info['codebook_sizes']}, the model transmits {sizes}")
-    offsets = np.asarray(info["offsets"][:streams])[:, None]
-    out = []
-    for ids in kaldiio.load_scp(str(tokens_dir / "tokens.scp")).values():
-        ids = np.asarray(ids, dtype=np.int64)
-        flat = ids.reshape(-1, info["streams"]).T if info["order"] == "frame" else ids.reshape(info["streams"], -1)
-        out.append(flat[:streams] - offsets)
     return out
 
 
@@ -116,7 +91,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         tmp.unlink(missing_ok=True)
     tokens = sum(s.size for s in sequences)
     frames = sum(s.shape[1] for s in sequences)
-    ideal = sum(prior.bits(s) for s in sequences) / frames * layout.frame_rate
+    ideal = layout.frame_bitrate(sum(prior.bits(s) for s in sequences), frames)
     print(f"wrote {args.output}: prior {prior.fingerprint().hex()} of {len(sequences)} utterances,"
           f" {tokens} tokens ({frames / layout.frame_rate / 3600:.2f} h); on them {ideal:.0f} bit/s"
           f" against {layout.nominal_bitrate:.0f} nominal")  # fmt: skip

@@ -28,28 +28,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from espnet2_p2p.errors import P2PError, one_line_errors
-
-
-def sample(lm, prompt, steps: int, allowed: Sequence[np.ndarray], temperature: float, generator) -> list:
-    """Continue ``prompt`` (LM token ids) by ``steps`` ids drawn from the LM; the i-th id of
-    the whole sequence only among ``allowed[i % len(allowed)]`` (boolean masks over the
-    vocabulary: one per stream of a frame-ordered multi-stream layout)."""
-    import torch
-
-    sos = lm.sos
-    y, state = [sos], None
-    masks = [torch.from_numpy(~a) for a in allowed]
-    for token in prompt:
-        _, state = lm.lm.score(torch.tensor(y), state, None)
-        y.append(int(token))
-    out = []
-    for _ in range(steps):
-        logp, state = lm.lm.score(torch.tensor(y), state, None)
-        logits = (logp / temperature).masked_fill(masks[(len(y) - 1) % len(masks)], -float("inf"))
-        token = int(torch.multinomial(torch.softmax(logits, dim=-1), 1, generator=generator))
-        y.append(token)
-        out.append(token)
-    return out
+from espnet2_p2p.speechlm.lm_tools import sample
 
 
 @one_line_errors("lm_continue")

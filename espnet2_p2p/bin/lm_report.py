@@ -10,22 +10,10 @@ package print on stdout never lands in it).
 """
 
 import math
-import re
 import sys
 from pathlib import Path
-from typing import List, Tuple
 
-_EPOCH = re.compile(r"(\d+)epoch results: .*\[valid\] loss=([0-9.eE+-]+)")
-
-
-def valid_losses(log: Path) -> List[Tuple[int, float]]:
-    """(epoch, validation loss) per epoch, in order (a resumed run's last report wins)."""
-    found = {}
-    for line in Path(log).read_text(errors="replace").splitlines():
-        m = _EPOCH.search(line)
-        if m:
-            found[int(m.group(1))] = float(m.group(2))
-    return sorted(found.items())
+from espnet2_p2p.utils.train_log import valid_losses
 
 
 def report(log: Path) -> str:

@@ -48,12 +48,11 @@ import os
 import sys
 import warnings
 from pathlib import Path
-from typing import List, Tuple
+from typing import Callable
 
-from espnet2_p2p.errors import P2PError
 from espnet2_p2p.coding.chunks import DEFAULT_CHUNK_SECONDS, DEFAULT_CONTEXT_SECONDS
-
-AUDIO_EXTS = (".wav", ".flac", ".ogg")
+from espnet2_p2p.coding.files import JOBS, list_inputs, plan_outputs
+from espnet2_p2p.errors import P2PError
 
 
 def shipped_name() -> str:
@@ -117,24 +116,13 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--context_seconds", type=seconds(positive=False), default=DEFAULT_CONTEXT_SECONDS)
         p.add_argument("-q", "--quiet", action="store_true", help="no notices, no progress bars")
 
-    p = sub.add_parser("encode", help="audio -> .p2p")
-    p.add_argument("input", type=Path, help="audio file, directory or wav.scp")
-    p.add_argument("output", type=Path, help=".p2p file or directory")
-    p.add_argument("--no-entropy", dest="no_entropy", action="store_true",
-                   help="fixed-width tokens even when the model has a prior")
-    model_options(p)
-    p = sub.add_parser("decode", help=".p2p -> audio")
-    p.add_argument("input", type=Path, help=".p2p file or directory")
-    p.add_argument("output", type=Path, help="audio file (.wav/.flac) or directory")
-    p.add_argument("--subtype", default="PCM_16", help="libsndfile subtype: PCM_16, PCM_24, FLOAT")
-    model_options(p)
-    p = sub.add_parser("tokens", help="audio -> tokens (.npy, frames x streams)")
-    p.add_argument("input", type=Path, help="audio file, directory or wav.scp")
-    p.add_argument("output", type=Path, help=".npy file or directory")
-    p.add_argument("--streams", choices=["transmitted", "all", "plain"], default="transmitted",
-                   help="transmitted: what a .p2p file carries (a student: the plain stream); all:"
-                   " plain + the N pseudo streams; plain: stream 0 alone (the former default)")
-    model_options(p)
+    for command, job in JOBS.items():  # encode, decode, tokens: espnet2_p2p.coding.files.JOBS
+        p = sub.add_parser(command, help=job.help)
+        p.add_argument("input", type=Path, help=job.input_help)
+        p.add_argument("output", type=Path, help=job.output_help)
+        for flags, keywords in job.options:
+            p.add_argument(*flags, **keywords)
+        model_options(p)
     p = sub.add_parser("info", help="show .p2p files' headers; for several, their total bit/s")
     p.add_argument("input", type=Path, nargs="+", help=".p2p files or directories")
     model_options(p)  # a version-4 file is read with its model (it names it, not its layout)
@@ -151,46 +139,6 @@ def build_parser() -> argparse.ArgumentParser:
                    " for a causal model and SecoustiCodec)")
     p.add_argument("-q", "--quiet", action="store_true", help="nothing printed but errors")
     return parser
-
-
-def list_inputs(path: Path, exts) -> List[Tuple[str, Path]]:
-    """(name, path) pairs: one file, a directory's files below it, or a wav.scp."""
-    if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.suffix.lower() in exts and p.is_file())
-        if not files:
-            raise P2PError(f"{path} holds no {'/'.join(exts)} files")
-        return [(str(p.relative_to(path).with_suffix("")), p) for p in files]
-    if not path.exists():
-        raise P2PError(f"{path} does not exist")
-    if path.suffix == ".scp" or path.name == "wav.scp":
-        from espnet2_p2p.utils.tables import read_kaldi_table
-
-        pairs = [(name, Path(value)) for name, value in read_kaldi_table(path, "wav.scp").items()]
-        for name, _ in pairs:
-            if Path(name).is_absolute() or ".." in Path(name).parts:
-                raise P2PError(f"{path}: the id {name!r} would write outside the output folder")
-        return pairs
-    return [(path.stem, path)]
-
-
-def plan_outputs(inputs, output: Path, ext: str) -> List[Path]:
-    """Output paths; refuses two inputs that would write one output, and any output that
-    is one of the inputs (coding a file onto itself would destroy it)."""
-    if len(inputs) == 1 and output.suffix and not output.is_dir():
-        outputs = [output]
-    else:
-        outputs = [output / f"{name}{ext}" for name, _ in inputs]
-    first = {}
-    for (_, src), out in zip(inputs, outputs):
-        key = out.resolve()
-        if key in first:
-            raise P2PError(f"{first[key]} and {src} would both be written to {out}; rename one")
-        first[key] = src
-    sources = {src.resolve(): src for _, src in inputs}
-    for out in outputs:
-        if out.resolve() in sources:
-            raise P2PError(f"{out} is both an input and an output: refusing to overwrite the input")
-    return outputs
 
 
 class Runner:
@@ -243,67 +191,18 @@ class Runner:
                                                     coder.prior.fingerprint() if coder.prior is not None else b"")  # fmt: skip
         return self._spec
 
-    def encode(self, path: Path, out: Path) -> None:
-        self.files.encode(path, out, entropy=not self.args.no_entropy)
-
-    def tokens(self, path: Path, out: Path) -> None:
-        self.files.tokens(path, out, self.args.streams)
-
-    def decode(self, path: Path, out: Path) -> None:
-        self.files.decode(path, out, self.args.subtype)
-
-
-def check_subtype(subtype: str, outputs: List[Path]) -> None:
-    """Refuse a libsndfile subtype that is unknown or that an output's format cannot hold."""
-    import soundfile as sf
-
-    for out in outputs:
-        if out.suffix.lower() not in (".wav", ".flac"):
-            raise P2PError(f"{out}: decode writes .wav or .flac files, not {out.suffix or 'a name without an extension'}")
-    if subtype not in sf.available_subtypes():
-        raise P2PError(f"--subtype {subtype}: unknown; e.g. PCM_16, PCM_24, FLOAT")
-    for fmt in sorted({"FLAC" if out.suffix.lower() == ".flac" else "WAV" for out in outputs}):
-        if not sf.check_format(fmt, subtype):
-            raise P2PError(f"--subtype {subtype} cannot be written as {fmt}; {fmt} takes"
-                           f" {', '.join(sorted(sf.available_subtypes(fmt)))}")  # fmt: skip
-
-
-def info(path: Path, runner: "Runner" = None):
-    """(what a .p2p file holds, its header); a version-4 file is read with ``runner``'s model."""
-    from espnet2_p2p import pretrained
-    from espnet2_p2p.container import bitstream
-
-    header = bitstream.read_header(path, runner.spec if bitstream.is_compact(path) else None)
-    size = path.stat().st_size
-    lines = [
-        f"file: {path} ({size} bytes, format {header.version})",
-        f"sample rate: {header.sample_rate} Hz",
-        f"samples: {header.num_samples} ({header.duration:.3f} s)",
-        f"frames: {header.num_frames} ({header.frame_rate:g} Hz, hop {header.hop_length})",
-        f"streams: {header.num_streams} transmitted of {1 + header.num_pseudo}"
-        f" (codebooks {list(header.stream_sizes)}; N = {header.num_pseudo} pseudo VQs)",
-        f"model fingerprint: {header.fingerprint.hex()}"
-        + (f" (the shipped model {shipped})" if (shipped := pretrained.which(header.fingerprint)) else ""),
-        f"nominal: {header.payload_bits} bits = {header.payload_bitrate:g} bit/s of whole frames,"
-        f" {header.payload_bits / header.duration:.1f} bit/s of the audio's duration",
-    ]
-    if header.entropy_coded:
-        saving = 1 - 8 * header.coded_bytes / header.payload_bits
-        lines.append(f"coded (prior {header.prior_fingerprint.hex()}): {8 * header.coded_bytes} bits ="
-                     f" {header.coded_bitrate:.1f} bit/s of the audio's duration, {100 * saving:.1f}% below nominal")  # fmt: skip
-    padding = 0 if header.entropy_coded else 8 * header.payload_bytes - header.payload_bits
-    lines.append(f"container overhead: {header.overhead_bytes} bytes" + (f" + {padding} padding bits" if padding else ""))
-    lines.append(f"whole file: {8 * size / header.duration:.1f} bit/s of the audio's duration")
-    if header.side_info:
-        lines.append(f"side information: {len(header.side_info)} bytes, sent once (e.g. a paralinguistic vector)")
-    return "\n".join(lines), header
+    def work(self, job) -> Callable[[Path, Path], None]:
+        """``job`` (of :data:`~espnet2_p2p.coding.files.JOBS`) for one input and its output."""
+        return lambda path, out: job.run(self.files, path, out, self.args)
 
 
 def info_main(args) -> int:
     """``info``: each file's header (not with -q), then, for more than one file, the total
     payload and whole-file bit/s of the audio's duration."""
-    status, runner = 0, Runner(args)
-    seconds = payload = whole = files = 0
+    from espnet2_p2p.coding.files import describe
+    from espnet2_p2p.layout import Rates
+
+    status, runner, total, files = 0, Runner(args), Rates(), 0
     for given in args.input:
         try:
             paths = [p for _, p in list_inputs(given, (".p2p",))] if given.is_dir() else [given]
@@ -313,20 +212,18 @@ def info_main(args) -> int:
             continue
         for path in paths:
             try:
-                text, header = info(path, runner)
+                text, header = describe(path, runner.spec)
             except P2PError as e:
                 print(f"p2p-codec: error: {e}", file=sys.stderr)
                 status = 1
                 continue
             if not args.quiet:
                 print(text)
-            files, seconds = files + 1, seconds + header.duration
-            payload += 8 * header.stored_payload_bytes
-            whole += 8 * path.stat().st_size
+            files, total = files + 1, total + header.rates()
     if files > 1 or args.quiet:
-        print(f"{files} files, {seconds:.1f} s of audio: payload {payload / max(seconds, 1e-9):.1f} bit/s,"
-              f" whole files {whole / max(seconds, 1e-9):.1f} bit/s"
-              f" (+{100 * (whole / max(payload, 1) - 1):.1f}% container and side information)")  # fmt: skip
+        print(f"{files} files, {total.seconds:.1f} s of audio: payload {total.coded_bps:.1f} bit/s,"
+              f" whole files {total.file_bps:.1f} bit/s"
+              f" (+{100 * (total.file_bits / max(total.coded_bits, 1) - 1):.1f}% container and side information)")  # fmt: skip
     return status
 
 
@@ -354,51 +251,13 @@ def export(args) -> int:
     return 0
 
 
-class Stopped(BaseException):
-    """SIGTERM (or SIGHUP) while coding: raised where the program is, so that every
-    ``finally`` removes its temporary file, as on Ctrl-C."""
-
-    def __init__(self, signum: int):
-        super().__init__(signum)
-        self.signum = signum
-
-
-def _stop(signum, frame):
-    raise Stopped(signum)
-
-
 def main(argv=None) -> int:
-    """The command line; Ctrl-C exits with 130 and SIGTERM with 143, each with one line and
-    no partial or temporary output; a closed stdout (``p2p-codec info ... | head``) ends it
-    quietly with 141."""
-    import signal
-    import threading
+    """The command line (:func:`espnet2_p2p.errors.run_command`: Ctrl-C exits with 130 and
+    SIGTERM with 143, each with one line and no partial or temporary output; a closed stdout
+    ends it quietly with 141)."""
+    from espnet2_p2p.errors import run_command
 
-    handlers = {}
-    if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGTERM, signal.SIGHUP):
-            handlers[sig] = signal.signal(sig, _stop)
-    try:
-        status = _main(argv)
-        sys.stdout.flush()  # a reader gone away (`| head`) is found here, not at exit
-        return status
-    except BrokenPipeError:
-        # the reader of stdout went away: end quietly, as a program killed by SIGPIPE does
-        # (its status), and leave nothing for the interpreter to fail to flush at exit
-        try:
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        except (OSError, ValueError):  # a stdout without a descriptor (captured)
-            pass
-        return 128 + signal.SIGPIPE
-    except KeyboardInterrupt:
-        print("p2p-codec: interrupted (Ctrl-C); no partial output was left", file=sys.stderr)
-        return 130
-    except Stopped as e:
-        print(f"p2p-codec: stopped by signal {e.signum}; no partial output was left", file=sys.stderr)
-        return 128 + e.signum
-    finally:
-        for sig, handler in handlers.items():
-            signal.signal(sig, handler)
+    return run_command("p2p-codec", _main, argv)
 
 
 def run_jobs(args, work, inputs, outputs) -> int:
@@ -429,15 +288,14 @@ def _main(argv=None) -> int:
         return export(args)
     if args.command == "info":
         return info_main(args)
-    exts = (".p2p",) if args.command == "decode" else AUDIO_EXTS
-    out_ext = {"encode": ".p2p", "decode": ".wav", "tokens": ".npy"}[args.command]
+    job = JOBS[args.command]
     try:
-        inputs = list_inputs(args.input, exts)
-        outputs = plan_outputs(inputs, args.output, out_ext)
-        if args.command == "decode":
-            check_subtype(args.subtype, outputs)
+        inputs = list_inputs(args.input, job.inputs)
+        outputs = plan_outputs(inputs, args.output, job.output)
+        if job.check is not None:
+            job.check(args, outputs)
         runner = Runner(args)
-        work = getattr(runner, args.command)
+        work = runner.work(job)
         runner.codec  # load the model before the loop: its errors are not per file
     except P2PError as e:
         print(f"p2p-codec: error: {e}", file=sys.stderr)

@@ -19,14 +19,14 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from espnet2_p2p.bin.results_table import NAMES, read_scores
 from espnet2_p2p.errors import P2PError
 from espnet2_p2p.evaluation.metrics import LOWER_IS_BETTER
+from espnet2_p2p.evaluation.results import NAMES, read_scores
 from espnet2_p2p.utils.stats import mean_ci95
+from espnet2_p2p.utils.train_log import steps_per_epoch
 
 SCORES_DIR = re.compile(r"scores_e(\d+)_(\w+)$")
 LABEL = re.compile(r"(.+)_e(\d+)$")
-BATCHES = re.compile(r"(\d+)epoch:train:\d+-(\d+)batch")
 
 
 def read_points(curve_dir: Path, metrics: List[str], split: str = "dev") -> Dict[str, Dict[int, Dict[str, tuple]]]:
@@ -47,18 +47,6 @@ def read_points(curve_dir: Path, metrics: List[str], split: str = "dev") -> Dict
     if not points:
         raise P2PError(f"no scores_e<EPOCH>_{split}/scores.tsv of systems <name>_e<EPOCH> in {curve_dir}")
     return points
-
-
-def steps_per_epoch(train_log: Path) -> Optional[int]:
-    """The optimizer steps of one epoch, from the batch counts ESPnet's trainer logs (the
-    largest batch index logged in an epoch; the log interval rounds it down)."""
-    if not train_log.is_file():
-        return None
-    most: Dict[int, int] = {}
-    for epoch, last in BATCHES.findall(train_log.read_text(errors="replace")):
-        most[int(epoch)] = max(most.get(int(epoch), 0), int(last))
-    done = [n for e, n in most.items() if e < max(most)] if len(most) > 1 else list(most.values())
-    return max(done) if done else None
 
 
 def table(points, metrics: List[str], steps: Dict[str, Optional[int]]) -> str:

@@ -87,7 +87,7 @@ from espnet2_p2p.container.entropy import MAX_CODED_TOKENS
 from espnet2_p2p.utils.files import temp_path
 from espnet2_p2p.utils.tokens import first_bad_token, frames_for
 from espnet2_p2p.errors import BitstreamError
-from espnet2_p2p.layout import token_bits
+from espnet2_p2p.layout import Layout, Rates, token_bits
 
 PathLike = Union[str, os.PathLike]
 
@@ -163,22 +163,56 @@ def _read_varint(data: bytes, start: int) -> Tuple[int, int]:
     raise BitstreamError(f"damaged header: a length field of more than {MAX_VARINT_BYTES} bytes")
 
 
-@dataclass(frozen=True)
+def _of_layout(name: str) -> property:
+    """A read-only attribute of the holder's ``layout`` (``P2PHeader``, ``ModelSpec``)."""
+    return property(lambda self: getattr(self.layout, name), doc=f"``layout.{name}``")
+
+
+def _side_levels(side_info_bytes: int, levels: int = 256) -> int:
+    """The side-information levels of a layout of ``side_info_bytes`` codes: ``levels``, by
+    default a byte each (a file does not record its model's own range; the model checks
+    it), 0 for none."""
+    return min(int(side_info_bytes), 1) * levels
+
+
+@dataclass(frozen=True, init=False)
 class ModelSpec:
     """What a version-4 file leaves out because its model implies it: the reading model's
-    layout and fingerprint (:meth:`of` a :class:`~espnet2_p2p.layout.Layout`)."""
+    :class:`~espnet2_p2p.layout.Layout` and fingerprint (:meth:`of`). Also built from the
+    numbers alone, ``ModelSpec(sample_rate, hop_length, stream_sizes, side_info_bytes,
+    fingerprint[, prior_fingerprint])``; ``sample_rate`` ... ``side_info_bytes`` read the layout."""
 
-    sample_rate: int
-    hop_length: int
-    stream_sizes: Tuple[int, ...]
-    side_info_bytes: int
+    layout: Layout
     fingerprint: bytes
     prior_fingerprint: bytes = b""  # the model's prior, when only its fingerprint is at hand
 
+    def __init__(self, sample_rate: int = None, hop_length: int = None, stream_sizes: Sequence[int] = None,
+                 side_info_bytes: int = None, fingerprint: bytes = b"", prior_fingerprint: bytes = b"",
+                 layout: Layout = None):  # fmt: skip
+        given = dict(fs=sample_rate, hop_length=hop_length, side_info_bytes=side_info_bytes,
+                     stream_sizes=None if stream_sizes is None else tuple(int(k) for k in stream_sizes))  # fmt: skip
+        given = {k: v for k, v in given.items() if v is not None}
+        if layout is None:
+            sides = int(given.get("side_info_bytes", 0))
+            layout = Layout(transmitted_streams=1, side_info_levels=_side_levels(sides), **given)
+        elif given:  # dataclasses.replace(spec, stream_sizes=...): the layout with that changed
+            sides = given.get("side_info_bytes", layout.side_info_bytes)
+            given["side_info_levels"] = _side_levels(sides, layout.side_info_levels or 256)
+            if "stream_sizes" in given:
+                given["transmitted_streams"] = min(layout.transmitted_streams, len(given["stream_sizes"]))
+            layout = dataclasses.replace(layout, **given)
+        object.__setattr__(self, "layout", layout)
+        object.__setattr__(self, "fingerprint", bytes(fingerprint))
+        object.__setattr__(self, "prior_fingerprint", bytes(prior_fingerprint))
+
     @classmethod
     def of(cls, layout, fingerprint: bytes, prior_fingerprint: bytes = b"") -> "ModelSpec":
-        return cls(int(layout.fs), int(layout.hop_length), tuple(int(k) for k in layout.stream_sizes),
-                   int(layout.side_info_bytes), bytes(fingerprint), bytes(prior_fingerprint))  # fmt: skip
+        return cls(layout=layout, fingerprint=fingerprint, prior_fingerprint=prior_fingerprint)
+
+    sample_rate = _of_layout("fs")
+    hop_length = _of_layout("hop_length")
+    stream_sizes = _of_layout("stream_sizes")
+    side_info_bytes = _of_layout("side_info_bytes")
 
     def id(self, prior=None) -> bytes:
         """The model's id; with ``prior`` (or the recorded prior fingerprint), an
@@ -186,43 +220,82 @@ class ModelSpec:
         return model_id(self.fingerprint, prior.fingerprint() if prior is not None else self.prior_fingerprint)
 
 
-@dataclass(frozen=True)
-class P2PHeader:
-    """The header fields of a ``.p2p`` file (see the module docstring)."""
+def _plausible_layout(sample_rate, hop_length, codebook_size, pseudo_codebook_size, num_pseudo, num_streams,
+                      side_info_bytes) -> None:  # fmt: skip
+    """Raise :class:`BitstreamError` unless a header's layout fields are plausible."""
+    checks = [
+        (1 <= sample_rate <= MAX_SAMPLE_RATE, f"sample rate {sample_rate} Hz"),
+        (1 <= hop_length <= MAX_HOP, f"hop of {hop_length} samples"),
+        (2 <= codebook_size <= MAX_CODEBOOK_SIZE, f"codebook size {codebook_size}"),
+        (2 <= pseudo_codebook_size <= MAX_CODEBOOK_SIZE, f"pseudo codebook size {pseudo_codebook_size}"),
+        (0 <= num_pseudo <= MAX_PSEUDO, f"{num_pseudo} pseudo VQs"),
+        (num_streams in (1, 1 + num_pseudo), f"{num_streams} streams (1 or 1 + N = {1 + num_pseudo} are valid)"),
+        (side_info_bytes <= MAX_SIDE_INFO, f"{side_info_bytes} bytes of side information"),
+    ]
+    for ok, what in checks:
+        if not ok:
+            raise BitstreamError(f"implausible header: {what}")
 
-    sample_rate: int
+
+@dataclass(frozen=True, init=False)
+class P2PHeader:
+    """The header of a ``.p2p`` file (see the module docstring): the file's
+    :class:`~espnet2_p2p.layout.Layout` (its model's rate, hop and stream sizes; the streams
+    the file carries as ``transmitted_streams``; its side-information bytes, a byte each,
+    as ``side_info_bytes``), the samples, the model's fingerprint and what the payload is.
+
+    Built from a layout (``P2PHeader(layout=..., num_samples=..., fingerprint=...)``) or from
+    a version 1-3 header's fields (``sample_rate``, ``hop_length``, ``codebook_size``,
+    ``pseudo_codebook_size``, ``num_pseudo``, ``num_streams``), which read the layout; the
+    format on disk is the module docstring's either way."""
+
+    layout: Layout
     num_samples: int
-    hop_length: int
-    codebook_size: int
-    pseudo_codebook_size: int
-    num_pseudo: int
-    num_streams: int
     fingerprint: bytes
     side_info: bytes = b""
     prior_fingerprint: bytes = b""  # versions 3 and 4: the prior that coded the payload
     coded_bytes: int = 0  # versions 3 and 4: bytes of the entropy-coded payload
     compact: bool = False  # version 4
 
-    @property
-    def num_frames(self) -> int:
-        return frames_for(self.num_samples, self.hop_length)
+    def __init__(self, sample_rate: int = None, num_samples: int = 0, hop_length: int = None,
+                 codebook_size: int = None, pseudo_codebook_size: int = None, num_pseudo: int = None,
+                 num_streams: int = None, fingerprint: bytes = b"", side_info: bytes = b"",
+                 prior_fingerprint: bytes = b"", coded_bytes: int = 0, compact: bool = False,
+                 layout: Layout = None):  # fmt: skip
+        side_info = bytes(side_info)
+        if layout is not None:  # a layout, with any field given beside it changed
+            sizes = check_stream_sizes(layout.stream_sizes)
+            sample_rate = layout.fs if sample_rate is None else sample_rate
+            hop_length = layout.hop_length if hop_length is None else hop_length
+            codebook_size = sizes[0] if codebook_size is None else codebook_size
+            pseudo_codebook_size = sizes[-1] if pseudo_codebook_size is None else pseudo_codebook_size
+            num_pseudo = len(sizes) - 1 if num_pseudo is None else num_pseudo
+            num_streams = layout.transmitted_streams if num_streams is None else num_streams
+        fields = [int(v) for v in (sample_rate, hop_length, codebook_size, pseudo_codebook_size, num_pseudo, num_streams)]
+        _plausible_layout(*fields, len(side_info))
+        sample_rate, hop_length, codebook_size, pseudo_codebook_size, num_pseudo, num_streams = fields
+        layout = Layout(fs=sample_rate, hop_length=hop_length,
+                        stream_sizes=(codebook_size,) + (pseudo_codebook_size,) * num_pseudo,
+                        transmitted_streams=num_streams, side_info_bytes=len(side_info),
+                        side_info_levels=_side_levels(len(side_info)))  # fmt: skip
+        for name, value in (("layout", layout), ("num_samples", int(num_samples)), ("fingerprint", bytes(fingerprint)),
+                            ("side_info", side_info), ("prior_fingerprint", bytes(prior_fingerprint)),
+                            ("coded_bytes", int(coded_bytes)), ("compact", bool(compact))):  # fmt: skip
+            object.__setattr__(self, name, value)
 
-    @property
-    def frame_rate(self) -> float:
-        return self.sample_rate / self.hop_length
-
-    @property
-    def duration(self) -> float:
-        """Seconds of decoded audio."""
-        return self.num_samples / self.sample_rate
-
-    @property
-    def stream_sizes(self) -> Tuple[int, ...]:
-        return (self.codebook_size,) + (self.pseudo_codebook_size,) * (self.num_streams - 1)
-
-    @property
-    def bits_per_frame(self) -> int:
-        return sum(token_bits(k) for k in self.stream_sizes)
+    # the fields of a version 1-3 header, read from the layout
+    sample_rate = _of_layout("fs")
+    hop_length = _of_layout("hop_length")
+    num_streams = _of_layout("transmitted_streams")
+    frame_rate = _of_layout("frame_rate")
+    bits_per_frame = _of_layout("bits_per_frame")
+    codebook_size = property(lambda self: self.layout.stream_sizes[0])
+    pseudo_codebook_size = property(lambda self: self.layout.stream_sizes[-1])
+    num_pseudo = property(lambda self: len(self.layout.stream_sizes) - 1)
+    num_frames = property(lambda self: self.layout.frames_for(self.num_samples))
+    duration = property(lambda self: self.num_samples / self.sample_rate, doc="Seconds of decoded audio.")
+    stream_sizes = property(lambda self: self.layout.stream_sizes[: self.num_streams],
+                            doc="Codebook sizes of the streams the file carries.")  # fmt: skip
 
     @property
     def payload_bits(self) -> int:
@@ -235,8 +308,8 @@ class P2PHeader:
 
     @property
     def payload_bitrate(self) -> float:
-        """Token bits per second of whole frames (the codec's nominal bitrate)."""
-        return self.bits_per_frame * self.frame_rate
+        """Token bits per second of whole frames (the layout's nominal bitrate)."""
+        return self.layout.nominal_bitrate
 
     @property
     def entropy_coded(self) -> bool:
@@ -289,12 +362,17 @@ class P2PHeader:
 
     @property
     def coded_bitrate(self) -> float:
-        """Payload bits per second of the audio's duration, as stored."""
-        return 8 * self.stored_payload_bytes / self.duration
+        """Payload bits per second of the audio's duration, as stored (:attr:`Rates.coded_bps`)."""
+        return self.rates().coded_bps
 
     @property
     def file_size(self) -> int:
         return self.overhead_bytes + len(self.side_info) + self.stored_payload_bytes
+
+    def rates(self) -> Rates:
+        """The file's :class:`~espnet2_p2p.layout.Rates`."""
+        return Rates(seconds=self.duration, payload_bits=self.payload_bits, coded_bits=8 * self.stored_payload_bytes,
+                     file_bits=8 * self.file_size, nominal_bps=self.payload_bitrate)  # fmt: skip
 
     @classmethod
     def for_streams(
@@ -309,17 +387,9 @@ class P2PHeader:
             raise BitstreamError(
                 f"{num_streams} streams: a .p2p file carries stream 0 alone or all {len(sizes)} streams of this model"
             )
-        return cls(
-            sample_rate=int(sample_rate),
-            num_samples=int(num_samples),
-            hop_length=int(hop_length),
-            codebook_size=sizes[0],
-            pseudo_codebook_size=sizes[-1],
-            num_pseudo=len(sizes) - 1,
-            num_streams=int(num_streams),
-            fingerprint=fingerprint,
-            side_info=bytes(side_info),
-        )
+        return cls(sample_rate=int(sample_rate), num_samples=int(num_samples), hop_length=int(hop_length),
+                   codebook_size=sizes[0], pseudo_codebook_size=sizes[-1], num_pseudo=len(sizes) - 1,
+                   num_streams=int(num_streams), fingerprint=fingerprint, side_info=bytes(side_info))  # fmt: skip
 
     def check_compatible(
         self, sample_rate: int, hop_length: int, stream_sizes: Sequence[int],
@@ -345,22 +415,10 @@ class P2PHeader:
 
     def validate(self) -> None:
         """Raise :class:`BitstreamError` unless every field is plausible."""
+        # the layout's fields were checked when the header was made (_plausible_layout)
         checks = [
-            (1 <= self.sample_rate <= MAX_SAMPLE_RATE, f"sample rate {self.sample_rate} Hz"),
-            (1 <= self.hop_length <= MAX_HOP, f"hop of {self.hop_length} samples"),
             (1 <= self.num_samples, f"{self.num_samples} samples"),
-            (2 <= self.codebook_size <= MAX_CODEBOOK_SIZE, f"codebook size {self.codebook_size}"),
-            (
-                2 <= self.pseudo_codebook_size <= MAX_CODEBOOK_SIZE,
-                f"pseudo codebook size {self.pseudo_codebook_size}",
-            ),
-            (0 <= self.num_pseudo <= MAX_PSEUDO, f"{self.num_pseudo} pseudo VQs"),
-            (
-                self.num_streams in (1, 1 + self.num_pseudo),
-                f"{self.num_streams} streams (1 or 1 + N = {1 + self.num_pseudo} are valid)",
-            ),
             (len(self.fingerprint) == 8, f"a fingerprint of {len(self.fingerprint)} bytes"),
-            (len(self.side_info) <= MAX_SIDE_INFO, f"{len(self.side_info)} bytes of side information"),
             (len(self.prior_fingerprint) in (0, 8), f"a prior fingerprint of {len(self.prior_fingerprint)} bytes"),
         ]
         for ok, what in checks:
@@ -615,10 +673,9 @@ def parse_compact(data: bytes, total_size: int, spec: ModelSpec = None, prior=No
         raise BitstreamError(f"truncated: {total_size} bytes, the side information alone needs {spec.side_info_bytes}")
     placeholder = bytes(spec.side_info_bytes)  # until the bytes are read
     header = P2PHeader(
-        sample_rate=spec.sample_rate, num_samples=word >> 2, hop_length=spec.hop_length,
-        codebook_size=sizes[0], pseudo_codebook_size=sizes[-1], num_pseudo=len(sizes) - 1,
-        num_streams=len(sizes) if all_streams else 1, fingerprint=spec.fingerprint, side_info=placeholder,
-        prior_fingerprint=prior_fingerprint if entropy else b"", coded_bytes=stored if entropy else 0, compact=True,
+        layout=spec.layout, num_samples=word >> 2, num_streams=len(sizes) if all_streams else 1,
+        fingerprint=spec.fingerprint, side_info=placeholder, prior_fingerprint=prior_fingerprint if entropy else b"",
+        coded_bytes=stored if entropy else 0, compact=True,
     )  # fmt: skip
     header.validate()
     if total_size != header.file_size:

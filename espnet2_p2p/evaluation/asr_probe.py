@@ -148,7 +148,7 @@ def error_rates(refs: Dict[str, str], hyps: Dict[str, str]) -> Tuple[float, floa
 
 def score(exp_dir: Path, task: str, inputs: Dict[str, str], text: Path, out_dir: Path) -> dict:
     """Transcribe, count errors and write ``out_dir/{hyp, score.json}``."""
-    from espnet2_p2p.bin.learning_curve import read_curve
+    from espnet2_p2p.utils.train_log import read_curve
 
     model, args = load_probe(exp_dir, task)
     refs = read_table(text)

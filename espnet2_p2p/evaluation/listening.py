@@ -17,7 +17,6 @@ import numpy as np
 import soundfile as sf
 
 from espnet2_p2p.evaluation.metrics import resample
-from espnet2_p2p.evaluation.scoring import read_audio
 
 PAGE = "listening.html"
 ASSETS = "listening"
@@ -182,6 +181,8 @@ def write_page(output_dir: Path, results_md: str, results, metrics: Sequence[str
     if assets.is_dir():
         shutil.rmtree(assets)  # the clips of an earlier run
     assets.mkdir(parents=True)
+    from espnet2_p2p.evaluation.scoring import read_audio  # (scoring writes this page)
+
     labels = list(results)
     chosen, by = choose_utterances(results, metrics, n_utts, lower_is_better)
     arrows = {m: "↓" if m in lower_is_better else "↑" for m in metrics}

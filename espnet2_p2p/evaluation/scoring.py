@@ -4,7 +4,10 @@ scorers (a local TorchScript MOS model, an ESPnet ASR model's word error rate) a
 spectrogram figure. ``python -m espnet2_p2p.bin.score`` runs it over folders and writes
 the tables."""
 
+import hashlib
+import json
 import re
+import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
@@ -12,7 +15,10 @@ import numpy as np
 import soundfile as sf
 
 from espnet2_p2p.errors import P2PError
+from espnet2_p2p.evaluation.listening import DEFAULT_UTTERANCES, PAGE, write_page
 from espnet2_p2p.evaluation.metrics import GRID_METRICS, GRID_RATE, METRICS, align, resample
+from espnet2_p2p.evaluation.metrics import LOWER_IS_BETTER as _METRICS_LOWER
+from espnet2_p2p.utils.stats import mean_ci95
 
 
 class TorchScriptMOS:
@@ -180,3 +186,189 @@ def plot_spectrograms(examples, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+LOWER_IS_BETTER = _METRICS_LOWER | {"wer"}
+
+
+def _one_thread() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def _score_job(job):
+    ref_path, hyp_path, metrics, max_shift_ms, utt, fs, grid_rate = job
+    return score_pair(ref_path, hyp_path, metrics, max_shift_ms, None, utt, fs, grid_rate)
+
+
+def format_results(results, metrics: List[str]) -> str:
+    arrows = {m: "↓" if m in LOWER_IS_BETTER else "↑" for m in metrics}
+    header = "| system | " + " | ".join(f"{m} {arrows[m]}" for m in metrics) + " | utterances |"
+    rule = "|---" * (len(metrics) + 2) + "|"
+    lines = ["## Summary (mean ± 95% CI)", "", header, rule]
+    for label, per_utt in results.items():
+        cells = []
+        for m in metrics:
+            mean, half = mean_ci95([s[m] for s in per_utt.values()])
+            cells.append(f"{mean:.3f} ± {half:.3f}")
+        lines.append(f"| {label} | " + " | ".join(cells) + f" | {len(per_utt)} |")
+    labels = list(results)
+    if len(labels) > 1:
+        base = results[labels[0]]
+        lines += ["", f"## Paired difference to {labels[0]} (mean ± 95% CI over the same utterances)",
+                  "", header.replace(" | utterances |", " |"), "|---" * (len(metrics) + 1) + "|"]  # fmt: skip
+        for label in labels[1:]:
+            cells = []
+            for m in metrics:
+                mean, half = mean_ci95([s[m] - base[u][m] for u, s in results[label].items()])
+                cells.append(f"{mean:+.3f} ± {half:.3f}")
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    for label, per_utt in results.items():
+        lines += ["", f"## {label}", "", "| utterance | " + " | ".join(metrics) + " |",
+                  "|---" * (len(metrics) + 1) + "|"]  # fmt: skip
+        for utt, s in per_utt.items():
+            lines.append(f"| {utt} | " + " | ".join(f"{s[m]:.3f}" for m in metrics) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def score_key(label: str, hyp_dir: Path, refs: Dict[str, Path], settings) -> str:
+    """What a system's scores depend on: the bytes of every reference and hypothesis file
+    and the settings (a decoding that rewrote the same audio changes nothing)."""
+    from espnet2_p2p.utils.files import file_digest
+
+    digests = [[file_digest(Path(ref_path)), file_digest(hyp_dir / f"{utt}.wav")] for utt, ref_path in refs.items()]
+    return hashlib.sha256(json.dumps([label, settings, sorted(refs), digests]).encode()).hexdigest()
+
+
+def previous_scores(output_dir: Path, metrics: List[str]):
+    """(cache, per-system per-utterance scores) of an earlier run into output_dir."""
+    try:
+        cache = json.loads((output_dir / "score_cache.json").read_text())
+        with open(output_dir / "scores.tsv") as f:
+            header = f.readline().rstrip("\n").split("\t")
+            if header[2:] != metrics:
+                return {}, {}
+            rows: Dict[str, Dict[str, Dict[str, float]]] = {}
+            for line in f:
+                label, utt, *values = line.rstrip("\n").split("\t")
+                rows.setdefault(label, {})[utt] = dict(zip(metrics, map(float, values)))
+    except (OSError, ValueError):
+        return {}, {}
+    return cache, rows
+
+
+def run(ref: Path, hyps: List[Tuple[str, Path]], output_dir: Path, metrics: List[str],
+        max_shift_ms: float = 50.0, extra=None, fs: Optional[int] = None,
+        nj: int = 1, every: Optional[Dict[str, int]] = None,
+        force: bool = False, page_utts: int = DEFAULT_UTTERANCES,
+        grid_rate: float = GRID_RATE) -> Dict[str, Dict[str, Dict[str, float]]]:  # fmt: skip
+    """Score every system; write scores.tsv, RESULTS.md, spectrograms.png and the
+    listening page (listening.html, with ``page_utts`` utterances).
+
+    ``extra`` maps further metric names to callables (hyp, fs, utterance) -> float;
+    ``fs`` is the rate both signals are scored at (default: each reference's own);
+    ``nj`` > 1 scores utterances in that many processes (built-in metrics only);
+    ``every`` maps slow metrics to K: they are scored on every K-th utterance only (the
+    others get NaN, left out of means; RESULTS.md says on how many); ``force`` scores
+    systems whose scores in output_dir are up to date again (so does any ``extra``);
+    ``grid_rate`` is the frame rate (Hz) whose grid ``grid_share`` and ``grid_line_db``
+    measure (default 50, P2PSynCodec's code rate).
+    """
+    every = every or {}
+    if not (isinstance(grid_rate, (int, float)) and 4 <= grid_rate <= 1000):
+        raise ScoreError(f"--grid_rate must be a frame rate from 4 to 1000 Hz, got {grid_rate}")
+    if fs is not None and not (isinstance(fs, int) and 8000 <= fs <= 384000):
+        raise ScoreError(f"--fs must be a sampling rate from 8000 to 384000 Hz, got {fs}")
+    unknown = [m for m in metrics if m not in METRICS]
+    if unknown:
+        raise ScoreError(f"unknown metrics {unknown}; choose from {sorted(METRICS)}")
+    extra = extra or {}
+    metrics = list(metrics) + list(extra)
+    refs = list_references(ref)
+    first = next(iter(refs))  # the utterance shown in spectrograms.png
+    results, examples, notes = {}, [], []
+    labels = [label for label, _ in hyps]
+    if len(set(labels)) != len(labels):
+        raise ScoreError(f"a system label is given twice: {labels}")
+    settings = [metrics, sorted(every.items()), fs, max_shift_ms]
+    if any(m in GRID_METRICS for m in metrics):
+        settings.append(grid_rate)
+    cache, before = ({}, {}) if force or extra else previous_scores(output_dir, metrics)
+    new_cache = {}
+    for label, hyp_dir in hyps:
+        missing = [u for u in refs if not (hyp_dir / f"{u}.wav").is_file()]
+        if missing:
+            raise ScoreError(
+                f"{hyp_dir} lacks {len(missing)} of the {len(refs)} reference utterances,"
+                f" e.g. {missing[0]}.wav"
+            )
+        key = score_key(label, hyp_dir, refs, settings)
+        new_cache[label] = {"key": key, "notes": [], "dir": str(hyp_dir.resolve())}  # for the listening page
+        old = before.get(label, {})
+        if cache.get(label, {}).get("key") == key and set(old) == set(refs):
+            print(f"score: {label}: scored before from the same files, kept")
+            results[label] = old
+            new_cache[label]["notes"] = cache[label].get("notes", [])
+            notes += [f"{label}: {n}" for n in new_cache[label]["notes"]]
+            _, _, (r, h, rate), _ = score_pair(refs[first], hyp_dir / f"{first}.wav", [], max_shift_ms, None, first, fs)
+            if not examples:
+                examples.append((f"reference: {first}", r, rate))
+            examples.append((f"{label}: {first}", h, rate))
+            continue
+        base = metrics[: len(metrics) - len(extra)]
+        jobs = [
+            (ref_path, hyp_dir / f"{utt}.wav", [m for m in base if i % every.get(m, 1) == 0], max_shift_ms, utt, fs,
+             grid_rate)
+            for i, (utt, ref_path) in enumerate(refs.items())
+        ]  # fmt: skip
+        if nj > 1 and not extra:
+            import multiprocessing
+
+            from tqdm import tqdm
+
+            with multiprocessing.get_context("fork").Pool(nj, initializer=_one_thread) as pool:
+                outputs = list(tqdm(pool.imap(_score_job, jobs), total=len(jobs), desc=f"scoring {label} ({nj} jobs)"))
+        else:
+            from tqdm import tqdm
+
+            outputs = [score_pair(*job[:4], extra, *job[4:]) for job in tqdm(jobs, desc=f"scoring {label}")]
+        per_utt = {}
+        for utt, (scores, _, (r, h, rate), utt_notes) in zip(refs, outputs):
+            per_utt[utt] = {m: scores.get(m, float("nan")) for m in metrics}
+            notes += [f"{label}: {n}" for n in utt_notes]
+            new_cache[label]["notes"] += utt_notes
+            if utt == first:
+                if not examples:
+                    examples.append((f"reference: {utt}", r, rate))
+                examples.append((f"{label}: {utt}", h, rate))
+        results[label] = per_utt
+    for label, old in before.items():  # systems of earlier runs that this one does not name
+        if label not in results and label in cache and set(old) == set(refs):
+            print(f"score: {label}: not in this run, its earlier scores kept")
+            results[label] = old
+            new_cache[label] = cache[label]
+    output_dir.mkdir(parents=True, exist_ok=True)
+    with open(output_dir / "scores.tsv", "w") as f:
+        f.write("system\tutterance\t" + "\t".join(metrics) + "\n")
+        for label, per_utt in results.items():
+            for utt, s in per_utt.items():
+                f.write(f"{label}\t{utt}\t" + "\t".join(f"{s[m]:.6f}" for m in metrics) + "\n")
+    (output_dir / "score_cache.json").write_text(json.dumps(new_cache, indent=1))
+    text = format_results(results, metrics)
+    for m, k in every.items():
+        if k > 1:
+            text += f"\n{m}: scored on every {k}th utterance ({-(-len(refs) // k)} of {len(refs)}); the others are left out of its means.\n"
+    if notes:
+        text += "\n## Notes\n\n" + "\n".join(f"- {n}" for n in notes) + "\n"
+    (output_dir / "RESULTS.md").write_text(text)
+    try:
+        plot_spectrograms(examples, output_dir / "spectrograms.png")
+    except Exception as e:  # the tables are written: a plot problem must not hide them
+        print(f"score: spectrograms.png not drawn: {e}", file=sys.stderr)
+    try:
+        hyp_dirs = {label: new_cache[label].get("dir") for label in results}
+        write_page(output_dir, text, results, metrics, refs, hyp_dirs, page_utts, fs, LOWER_IS_BETTER)
+    except Exception as e:  # as for the plot
+        print(f"score: {PAGE} not written: {type(e).__name__}: {e}", file=sys.stderr)
+    return results

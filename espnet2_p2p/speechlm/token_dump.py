@@ -214,3 +214,28 @@ def bpe_lm_text(src_dir: Path, out_dir: Path, nbpe: int = 2000, model: Optional[
 def bpe_units_to_tokens(pieces: List[str], token_list: List[str]) -> List[str]:
     """BPE pieces of :func:`bpe_lm_text` -> the codec token names they stand for."""
     return [token_list[ord(c) - UNIT_CHAR_BASE] for c in "".join(pieces)]
+
+
+def dump_of(tokens_dir: Optional[Path], fingerprint_hex: str) -> Optional[dict]:
+    """token_info.json of a token dump of the model of that fingerprint, else None."""
+    info_file = None if tokens_dir is None else tokens_dir / "token_info.json"
+    if info_file is None or not info_file.is_file():
+        return None
+    info = json.loads(info_file.read_text())
+    return info if info.get("model_fingerprint") == fingerprint_hex else None
+
+
+def tokens_from_dump(layout, info: dict, tokens_dir: Path) -> List[np.ndarray]:
+    import kaldiio
+
+    streams = layout.transmitted_streams
+    sizes = list(layout.stream_sizes[:streams])
+    if info["codebook_sizes"][:streams] != sizes:
+        raise P2PError(f"{tokens_dir}: codebooks {info['codebook_sizes']}, the model transmits {sizes}")
+    offsets = np.asarray(info["offsets"][:streams])[:, None]
+    out = []
+    for ids in kaldiio.load_scp(str(tokens_dir / "tokens.scp")).values():
+        ids = np.asarray(ids, dtype=np.int64)
+        flat = ids.reshape(-1, info["streams"]).T if info["order"] == "frame" else ids.reshape(info["streams"], -1)
+        out.append(flat[:streams] - offsets)
+    return out

@@ -8,6 +8,7 @@ import soundfile as sf
 
 from conftest import gliding_speech as speech
 from espnet2_p2p.bin import codec2_baseline
+from espnet2_p2p.evaluation import baselines
 
 needs_codec2 = pytest.mark.skipif(shutil.which("c2enc") is None, reason="codec2 (c2enc/c2dec) is not installed")
 
@@ -33,7 +34,7 @@ def test_codes_a_folder_into_wavs_of_the_same_length(tmp_path, mode, rate):
 
 def test_missing_tools_are_one_line(tmp_path, monkeypatch, capsys):
     sf.write(tmp_path / "a.wav", speech(0.5), 16000)
-    monkeypatch.setattr(codec2_baseline.shutil, "which", lambda name: None)
+    monkeypatch.setattr(baselines.shutil, "which", lambda name: None)
     assert codec2_baseline.main(["--input", str(tmp_path / "a.wav"), "--output_dir", str(tmp_path / "out")]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["codec2_baseline: error: codec2's c2enc/c2dec are not installed (Debian/Ubuntu: apt-get install codec2)"]

@@ -9,6 +9,7 @@ import torch
 import torchaudio
 
 from espnet2_p2p.bin import score
+from espnet2_p2p.evaluation import scoring
 from espnet2_p2p.evaluation import metrics
 from espnet2_p2p.evaluation.metrics import METRICS, align
 
@@ -327,8 +328,8 @@ def test_a_system_scored_before_is_kept_and_a_changed_one_rescored(espeak_corpus
     out = tmp_path / "scores"
     first = score.run(ref_dir, [("noisy", hyp_dir)], out, ["stoi", "lsd"])
     calls = []
-    real = score.score_pair
-    monkeypatch.setattr(score, "score_pair", lambda *a, **k: calls.append(a[2]) or real(*a, **k))
+    real = scoring.score_pair
+    monkeypatch.setattr(scoring, "score_pair", lambda *a, **k: calls.append(a[2]) or real(*a, **k))
     again = score.run(ref_dir, [("noisy", hyp_dir), ("same", ref_dir)], out, ["stoi", "lsd"])
     n = len(first["noisy"])
     # noisy: one call without metrics for the spectrogram; same: every utterance scored

@@ -43,7 +43,6 @@ import torch
 import torch.nn.functional as F
 from typeguard import typechecked
 
-from espnet2_p2p.layout import token_bits
 from espnet2_p2p.codec.shared.gan_codec import GANCodecBase, as_audio_batch
 from espnet2_p2p.codec.shared.loss import compressed_mdct_mse
 from espnet2_p2p.codec.shared.streaming import StreamDecoder, StreamEncoder
@@ -366,10 +365,10 @@ class SecoustiCodec(GANCodecBase):
         para = self.generator.paralinguistic
         return {
             "frame_rate_hz": self.frame_rate,
-            "bits_per_frame_packed": token_bits(self.codebook_size),
+            "bits_per_frame_packed": self.layout.bits_per_frame,
             "bits_per_frame_entropy_bound": math.log2(self.codebook_size),
             "bitrate_packed": self.bitrate(),
-            "bitrate_entropy_bound": math.log2(self.codebook_size) * self.frame_rate,
+            "bitrate_entropy_bound": self.layout.frame_bitrate(math.log2(self.codebook_size)),
             "paralinguistic_bits_per_stream": self.paralinguistic_dim * para.bits,
             "algorithmic_latency_ms": 1000.0 * self.latency_samples / self.fs,
         }
