@@ -121,6 +121,26 @@ class CodecInterface(ABC):
             raise ValueError(f"{type(self).__name__} takes no side information")
         return None
 
+    @property
+    def side_info_samples(self) -> int:
+        """Samples at the start of an input that its side information is read from (0: it
+        has none): the coders read them and pass them to :meth:`side_info`."""
+        return 0
+
+    def decode_tokens(self, codes: torch.Tensor, length: Optional[int] = None, side_info=None) -> torch.Tensor:
+        """:meth:`decode` of tokens (streams, B, frames) with the side information as a file
+        carries it (bytes or integer codes; None: the codec's neutral one). A codec without
+        side information refuses any (TokenError); one with it overrides this."""
+        self.layout.check_side_info(side_info)
+        return self.decode(codes, length=length)
+
+    # ------------------------------------------------------- ONNX export
+    def onnx_graphs(self, example: torch.Tensor, batch, frames):
+        """The graphs an ONNX export traces and what ``codec.json`` says of them
+        (:func:`espnet2_p2p.codec.export_graphs.onnx_graphs`); a codec without raises
+        ValueError."""
+        raise ValueError(f"cannot export a {type(self).__name__}")
+
     # ------------------------------------------------- recipe-level tools
     @property
     def generator_parameters(self) -> int:

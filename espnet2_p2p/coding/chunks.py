@@ -1,8 +1,11 @@
-"""The chunk plan of long inputs and its stitching (torch-free): :mod:`espnet2_p2p.coding.torch_chunks`
-(torch) and :mod:`espnet2_p2p.onnx.runtime` (ONNX Runtime) cut an input the same way and
-keep the same part of each chunk, so both backends give the same tokens."""
+"""How an input is coded, chosen here once for every backend and client
+(:func:`coding_plan`; :func:`chunked_length`: from what length on), the chunk plan of long
+inputs and its stitching (torch-free): :mod:`espnet2_p2p.coding.torch_chunks` (torch) and
+:mod:`espnet2_p2p.onnx.runtime` (ONNX Runtime) cut an input the same way and keep the same
+part of each chunk, so both backends give the same tokens; the tokenizer and the recipes'
+decoding ask the same functions."""
 
-from typing import Callable, Iterable, Iterator, Optional, Tuple
+from typing import Callable, Iterable, Iterator, List, NamedTuple, Optional, Tuple
 
 import numpy as np
 
@@ -95,3 +98,52 @@ def stitch_audio(
         write(audio[(start - cstart) * hop_length : min(num_samples, end * hop_length) - cstart * hop_length])
         if progress is not None:
             progress(end)
+
+
+class CodingPlan(NamedTuple):
+    """How one input is coded (:func:`coding_plan`): ``chunks`` (start, end, context start,
+    context end) in frames; with ``stream`` they are consecutive pieces without context,
+    coded in order with the codec's exact state, else each chunk is coded with its context."""
+
+    stream: bool
+    chunks: List[Chunk]
+
+
+def coding_plan(layout, num_frames: int, chunk_seconds: Optional[float], context_seconds: float,
+                streams_exactly: bool = True) -> CodingPlan:  # fmt: skip
+    """The one choice of how an input of ``num_frames`` frames of ``layout`` is coded:
+
+    - ``chunk_seconds`` None: whole, in one piece (what whole-input coding gives);
+    - a causal codec (``layout.streaming``), on a backend that streams it (``streams_exactly``,
+      the torch backend): pieces of ``chunk_seconds``, in order, with exact state, no context
+      (equal to whole-input coding); on one that runs its offline graphs (ONNX Runtime,
+      which equal streaming): one piece;
+    - any other codec: the overlapping chunks of :func:`plan_seconds` (one chunk when the
+      input fits a window)."""
+    whole = [(0, num_frames, 0, num_frames)]
+    if chunk_seconds is None:
+        return CodingPlan(layout.streaming and streams_exactly, whole)
+    if layout.streaming:
+        if not streams_exactly:
+            return CodingPlan(False, whole)
+        step = max(1, frames_of_seconds(chunk_seconds, layout.fs, layout.hop_length))
+        return CodingPlan(True, [(s, min(num_frames, s + step)) * 2 for s in range(0, num_frames, step)])
+    return CodingPlan(False, list(plan_seconds(num_frames, chunk_seconds, context_seconds, layout.fs, layout.hop_length)))
+
+
+def chunked_length(layout, chunk_seconds: Optional[float], context_seconds: float) -> Optional[float]:
+    """Seconds above which an input is coded in pieces rather than whole (None: never): a
+    chunk with its context on both sides (:func:`plan` codes what fits that window whole);
+    a streaming codec has no context."""
+    if chunk_seconds is None:
+        return None
+    if layout.streaming:
+        return chunk_seconds
+    window = window_frames(*frames_of_plan(chunk_seconds, context_seconds, layout.fs, layout.hop_length))
+    return window * layout.hop_length / layout.fs
+
+
+def in_pieces(layout, num_samples: int, chunk_seconds: Optional[float], context_seconds: float) -> bool:
+    """Whether an input of ``num_samples`` is coded in pieces (:func:`chunked_length`)."""
+    limit = chunked_length(layout, chunk_seconds, context_seconds)
+    return limit is not None and num_samples > limit * layout.fs

@@ -12,6 +12,8 @@ it chooses how to code a long input itself:
 - :class:`espnet2_p2p.onnx.OnnxCodec` (an export on ONNX Runtime, no torch): the same
   chunk plan, so the same ``.p2p`` files.
 
+Both ask :func:`espnet2_p2p.coding.chunks.coding_plan`, the one place that chooses.
+
 The contract (:class:`Coder`)::
 
     codes, side = coder.encode_file(read, num_samples, streams, chunk_seconds, context_seconds, progress)
@@ -34,7 +36,9 @@ import numpy as np
 from espnet2_p2p.errors import P2PError, TokenError
 from espnet2_p2p.layout import Layout, check_streams
 from espnet2_p2p.utils.checks import check_audio_array, checked_reader, whole_number
-from espnet2_p2p.coding.chunks import DEFAULT_CHUNK_SECONDS, DEFAULT_CONTEXT_SECONDS, frames_of_plan, window_frames
+from espnet2_p2p.coding.chunks import (  # noqa: F401  (chunked_length: where the choice is made, named here too)
+    DEFAULT_CHUNK_SECONDS, DEFAULT_CONTEXT_SECONDS, chunked_length, coding_plan,
+)  # fmt: skip
 
 Reader = Callable[[int, int], np.ndarray]
 Writer = Callable[[np.ndarray], None]
@@ -55,18 +59,6 @@ class Coder(Protocol):
     def decode_file(self, codes: np.ndarray, num_samples: int, write: Writer,
                     chunk_seconds: float = DEFAULT_CHUNK_SECONDS, context_seconds: float = DEFAULT_CONTEXT_SECONDS,
                     progress: Progress = None, side_info=None) -> None: ...  # fmt: skip
-
-
-def chunked_length(layout: Layout, chunk_seconds: Optional[float], context_seconds: float) -> Optional[float]:
-    """Seconds above which an input is coded in pieces rather than whole (None: never): a
-    chunk with its context on both sides (:func:`espnet2_p2p.coding.chunks.plan` codes what
-    fits that window whole); a streaming codec has no context."""
-    if chunk_seconds is None:
-        return None
-    if layout.streaming:
-        return chunk_seconds
-    window = window_frames(*frames_of_plan(chunk_seconds, context_seconds, layout.fs, layout.hop_length))
-    return window * layout.hop_length / layout.fs
 
 
 class TorchCoder:
@@ -97,14 +89,19 @@ class TorchCoder:
     def encode_file(self, read: Reader, num_samples: int, streams: str = "transmitted",
                     chunk_seconds: float = DEFAULT_CHUNK_SECONDS, context_seconds: float = DEFAULT_CONTEXT_SECONDS,
                     progress: Progress = None) -> Tuple[np.ndarray, bytes]:  # fmt: skip
-        """Tokens (streams, frames) and side information of ``read``'s ``num_samples``."""
-        from espnet2_p2p.coding import torch_chunks as chunked
+        """Tokens (streams, frames) and side information of ``read``'s ``num_samples``
+        (:func:`~espnet2_p2p.coding.chunks.coding_plan` chooses how; ``chunk_seconds`` None:
+        whole)."""
+        from espnet2_p2p.coding import torch_chunks
 
         check_streams(streams)
         read = checked_reader(read, num_samples, sample_rate=self.layout.fs)
-        if self.layout.streaming:
-            return chunked.stream_encode(self.codec, read, num_samples, chunk_seconds, progress, streams)
-        return chunked.encode(self.codec, read, num_samples, streams, chunk_seconds, context_seconds, progress), b""
+        plan = coding_plan(self.layout, self.layout.frames_for(num_samples), chunk_seconds, context_seconds)
+        side = torch_chunks.side_info(self.codec, read, num_samples)
+        if plan.stream:
+            return torch_chunks.stream_encode(self.codec, read, num_samples, progress=progress, streams=streams,
+                                              chunks=plan.chunks), side  # fmt: skip
+        return torch_chunks.encode(self.codec, read, num_samples, streams, progress=progress, chunks=plan.chunks), side
 
     def decode_file(self, codes: np.ndarray, num_samples: int, write: Writer,
                     chunk_seconds: float = DEFAULT_CHUNK_SECONDS, context_seconds: float = DEFAULT_CONTEXT_SECONDS,
@@ -112,17 +109,15 @@ class TorchCoder:
         """Decode tokens (streams, frames); ``write`` gets the samples in order. ``side_info``:
         a file's bytes or integer codes (a codec with side information: None decodes with
         its neutral vector)."""
-        from espnet2_p2p.coding import torch_chunks as chunked
+        from espnet2_p2p.coding import torch_chunks
 
         codes = self.layout.check_codes(codes, plain=True)  # a teacher decodes its plain stream alone
         num_samples = whole_number(num_samples, "num_samples", TokenError)
         if codes.shape[-1] != self.layout.frames_for(num_samples):
             raise TokenError(f"{codes.shape[-1]} frames do not fit {num_samples} samples (hop {self.layout.hop_length})")
-        if self.layout.streaming:
-            g = self.codec.side_info_codes(side_info) if side_info is not None else None
-            chunked.stream_decode(self.codec, codes, None, num_samples, write, chunk_seconds, progress, paralinguistic=g)
-        else:
-            chunked.decode(self.codec, codes, num_samples, write, chunk_seconds, context_seconds, progress)
+        plan = coding_plan(self.layout, codes.shape[-1], chunk_seconds, context_seconds)
+        run = torch_chunks.stream_decode if plan.stream else torch_chunks.decode
+        run(self.codec, codes, num_samples, write, progress=progress, side_info=side_info, chunks=plan.chunks)
 
     # ------------------------------------------------- in-memory batches
     def encode_batch(self, x, lengths=None, streams: str = "transmitted"):
@@ -145,11 +140,7 @@ class TorchCoder:
 
     def decode_batch(self, codes, length: Optional[int] = None, side_info=None):
         """Audio (B, 1, T) of tokens (streams, B, frames) on the codec's device."""
-        if self.layout.side_info_bytes:
-            g = self.codec.side_info_codes(side_info) if side_info is not None else None
-            return self.codec.decode(codes, paralinguistic=g, length=length)
-        self.layout.check_side_info(side_info)
-        return self.codec.decode(codes, length=length)
+        return self.codec.decode_tokens(codes, length=length, side_info=side_info)
 
     def teacher_tokens(self, audio) -> np.ndarray:
         """A student's targets: every stream a full encoding of mono samples (T,) gives

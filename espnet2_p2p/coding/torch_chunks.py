@@ -17,13 +17,14 @@ measures and bounds the difference (token agreement, waveform SNR) and the READM
 gives the measured numbers for the demo model.
 """
 
-from typing import Callable, Optional
+from typing import Callable, List, Optional
 
 import numpy as np
 import torch
 
 from espnet2_p2p.codec.base import check_streams
 from espnet2_p2p.coding.chunks import (  # noqa: F401  (plan and the defaults: part of this module's API)
+    Chunk,
     DEFAULT_CHUNK_SECONDS,
     DEFAULT_CONTEXT_SECONDS,
     frames_of_seconds,
@@ -42,6 +43,17 @@ def _device(codec) -> torch.device:
     return next(codec.parameters()).device
 
 
+def _tensor(audio, device) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32)).to(device).view(1, 1, -1)
+
+
+def _chunks(codec, num_frames: int, chunk_seconds, context_seconds, chunks):
+    """``chunks`` when the coder planned them, else the plan of these seconds."""
+    if chunks is not None:
+        return chunks
+    return plan_seconds(num_frames, chunk_seconds, context_seconds, codec.fs, codec.hop_length)
+
+
 @torch.no_grad()
 def encode(
     codec,
@@ -51,6 +63,7 @@ def encode(
     chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
     context_seconds: float = DEFAULT_CONTEXT_SECONDS,
     progress: Optional[Callable[[int], None]] = None,
+    chunks: Optional[List[Chunk]] = None,
 ) -> np.ndarray:
     """Tokens of a long input, chunk by chunk.
 
@@ -61,6 +74,8 @@ def encode(
         streams (str): "transmitted" (what ``codec.encode`` gives: the plain stream of a
             student, all levels of a teacher) or "all" (``codec.tokens``: 1 + N).
         progress: Called with the frames done after each chunk.
+        chunks: The plan (:func:`~espnet2_p2p.coding.chunks.coding_plan`); default: the
+            chunks of ``chunk_seconds`` and ``context_seconds``.
 
     Returns:
         np.ndarray: Tokens (streams, ceil(num_samples / hop)), int64.
@@ -68,12 +83,11 @@ def encode(
     check_streams(streams)
     hop = codec.hop_length
     num_frames = codec.frames_for(num_samples)
-    chunks = plan_seconds(num_frames, chunk_seconds, context_seconds, codec.fs, hop)
+    chunks = _chunks(codec, num_frames, chunk_seconds, context_seconds, chunks)
     device = _device(codec)
 
     def code(cstart: int, cend: int) -> np.ndarray:
-        piece = read(cstart * hop, min(num_samples, cend * hop))
-        x = torch.from_numpy(np.ascontiguousarray(piece, dtype=np.float32)).to(device).view(1, 1, -1)
+        x = _tensor(read(cstart * hop, min(num_samples, cend * hop)), device)
         return (codec.tokens(x) if streams == "all" else codec.encode(x))[:, 0].cpu().numpy()
 
     return stitch_tokens(chunks, num_frames, code, progress)
@@ -88,48 +102,59 @@ def decode(
     chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
     context_seconds: float = DEFAULT_CONTEXT_SECONDS,
     progress: Optional[Callable[[int], None]] = None,
+    side_info=None,
+    chunks: Optional[List[Chunk]] = None,
 ) -> None:
-    """Decode tokens (streams, frames) chunk by chunk; ``write`` gets the samples in order."""
+    """Decode tokens (streams, frames) chunk by chunk; ``write`` gets the samples in order;
+    ``side_info``: a file's side information (:meth:`CodecInterface.decode_tokens`)."""
     hop = codec.hop_length
     num_frames = codes.shape[-1]
     if num_frames != codec.frames_for(num_samples):
         raise ValueError(f"{num_frames} frames do not fit {num_samples} samples (hop {hop})")
-    chunks = plan_seconds(num_frames, chunk_seconds, context_seconds, codec.fs, hop)
+    chunks = _chunks(codec, num_frames, chunk_seconds, context_seconds, chunks)
     device = _device(codec)
 
     def decode_chunk(cstart: int, cend: int) -> np.ndarray:
         piece = torch.as_tensor(codes[:, cstart:cend], dtype=torch.long, device=device).unsqueeze(1)
         length = min(num_samples, cend * hop) - cstart * hop
-        return codec.decode(piece, length=length)[0, 0].cpu().numpy()
+        return codec.decode_tokens(piece, length=length, side_info=side_info)[0, 0].cpu().numpy()
 
     stitch_audio(chunks, hop, num_samples, decode_chunk, write, progress)
 
 
+def side_info(codec, read, num_samples: int) -> bytes:
+    """The side information of an input (b"" when the codec has none): the codec's own of
+    its first ``codec.side_info_samples`` samples (SecoustiCodec: its paralinguistic
+    vector of the first ``reference_seconds``, one byte per dimension)."""
+    samples = codec.side_info_samples
+    if not samples:
+        return b""
+    with torch.no_grad():
+        return codec.side_info(_tensor(read(0, min(num_samples, samples)), _device(codec)))
+
+
 # ---------------------------------- streaming codecs (SecoustiCodec, causal P2PSynCodec)
+def _pieces(codec, num_frames: int, chunk_seconds, chunks):
+    if chunks is not None:
+        return chunks
+    step = max(1, _frames(codec, chunk_seconds))
+    return [(s, min(num_frames, s + step)) * 2 for s in range(0, num_frames, step)]
+
+
 @torch.no_grad()
 def stream_encode(codec, read, num_samples: int, chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
-                  progress: Optional[Callable[[int], None]] = None, streams: str = "transmitted"):  # fmt: skip
-    """A streaming codec's tokens (streams, frames) and side information (bytes) of a long
-    input read in chunks; equal to whole-input coding (the codec is causal). With
-    ``streams="all"`` a causal student adds the pseudo streams its predictors give.
-
-    The side information is the codec's paralinguistic vector of the first
-    ``codec.reference_seconds``, one byte per dimension.
-    """
-    device = _device(codec)
-
-    def tensor(a):
-        return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)).to(device).view(1, 1, -1)
-
-    side = b""
-    if codec.side_info_bytes:
-        reference = read(0, min(num_samples, codec.reference_samples))
-        side = codec.side_info(tensor(reference))
-    step = max(1, _frames(codec, chunk_seconds)) * codec.hop_length
+                  progress: Optional[Callable[[int], None]] = None, streams: str = "transmitted",
+                  chunks: Optional[List[Chunk]] = None) -> np.ndarray:  # fmt: skip
+    """A streaming codec's tokens (streams, frames) of a long input read in pieces
+    (``chunks``, default: of ``chunk_seconds``); equal to whole-input coding (the codec is
+    causal). With ``streams="all"`` a causal student adds the pseudo streams its predictors
+    give."""
+    device, hop = _device(codec), codec.hop_length
+    pieces = _pieces(codec, codec.frames_for(num_samples), chunk_seconds, chunks)
     enc = codec.encode_stream()
     parts = []
-    for start in range(0, num_samples, step):
-        parts.append(enc(tensor(read(start, min(num_samples, start + step)))[:, 0]).cpu())
+    for start, end, _, _ in pieces:
+        parts.append(enc(_tensor(read(start * hop, min(num_samples, end * hop)), device)[:, 0]).cpu())
         if progress is not None:
             progress(sum(p.shape[-1] for p in parts))
     parts.append(enc.flush().cpu())
@@ -137,33 +162,31 @@ def stream_encode(codec, read, num_samples: int, chunk_seconds: float = DEFAULT_
     check_streams(streams)
     if streams == "all" and codec.predicts_streams:
         state, pseudo = None, []
-        for start in range(0, codes.shape[-1], step // codec.hop_length):
-            piece = torch.from_numpy(codes[:, start : start + step // codec.hop_length]).to(device).unsqueeze(1)
+        for start, end, _, _ in pieces:
+            piece = torch.from_numpy(codes[:, start:end]).to(device).unsqueeze(1)
             tokens, state = codec.predict_stream(piece, state)
             pseudo.append(tokens[:, 0].cpu().numpy())
         codes = np.concatenate([codes, np.concatenate(pseudo, axis=-1)])
-    return codes, side
+    return codes
 
 
 @torch.no_grad()
-def stream_decode(codec, codes: np.ndarray, side_info: Optional[bytes], num_samples: int,
-                  write: Callable[[np.ndarray], None], chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
-                  progress: Optional[Callable[[int], None]] = None, paralinguistic=None) -> None:  # fmt: skip
-    """Decode (streams, frames) tokens of a streaming codec chunk by chunk; ``write`` gets
-    consecutive pieces of exactly ``num_samples`` samples in all. The global vector comes
-    from ``side_info`` (a file's bytes) or, when that is None, ``paralinguistic`` (the
-    codec's vector (1, P); None: its neutral vector)."""
+def stream_decode(codec, codes: np.ndarray, num_samples: int, write: Callable[[np.ndarray], None],
+                  chunk_seconds: float = DEFAULT_CHUNK_SECONDS, progress: Optional[Callable[[int], None]] = None,
+                  side_info=None, chunks: Optional[List[Chunk]] = None) -> None:  # fmt: skip
+    """Decode (streams, frames) tokens of a streaming codec piece by piece; ``write`` gets
+    consecutive pieces of exactly ``num_samples`` samples in all. ``side_info``: a file's
+    side information (bytes or integer codes; None: the codec's neutral one)."""
     device = _device(codec)
-    g = codec.side_info_codes(side_info) if side_info is not None else paralinguistic
+    g = codec.side_info_codes(side_info) if side_info is not None else None
     dec = codec.decode_stream(g, batch=1)
-    step = max(1, _frames(codec, chunk_seconds))
     written = 0
-    for start in range(0, codes.shape[-1], step):
-        piece = torch.from_numpy(np.ascontiguousarray(codes[:, start : start + step])).to(device).unsqueeze(1)
+    for start, end, _, _ in _pieces(codec, codes.shape[-1], chunk_seconds, chunks):
+        piece = torch.from_numpy(np.ascontiguousarray(codes[:, start:end])).to(device).unsqueeze(1)
         audio = dec(piece)[0, 0].cpu().numpy()
         audio = audio[: max(0, num_samples - written)]
         write(audio)
         written += audio.shape[0]
         if progress is not None:
-            progress(min(codes.shape[-1], start + step))
+            progress(end)
     write(dec.flush(num_samples)[0, 0].cpu().numpy()[: max(0, num_samples - written)])

@@ -19,8 +19,6 @@ from espnet2_p2p.model_io import load_files
 from espnet2_p2p.utils.files import file_digest
 
 
-WHOLE_SECONDS = 3600.0
-
 
 @torch.no_grad()
 def decode_system(coder: TorchCoder, wav: np.ndarray, n_streams: Optional[int], p2p_path: Path):
@@ -34,14 +32,14 @@ def decode_system(coder: TorchCoder, wav: np.ndarray, n_streams: Optional[int], 
     layout = coder.layout
     student = layout.predicts_streams
     # A student's transmitted stream is the first of all its streams: code once, keep both.
-    # one piece for any utterance of a corpus (a chunk of an hour): what whole-input coding gives
+    # chunk_seconds None: one piece, what whole-input coding gives (coding_plan)
     codes, side = coder.encode_file(lambda a, b: wav[a:b], len(wav), "all" if student else "transmitted",
-                                    chunk_seconds=WHOLE_SECONDS)  # fmt: skip
+                                    chunk_seconds=None)  # fmt: skip
     sent = codes[: layout.transmitted_streams][:n_streams]
     P2PFile.of(layout, sent, len(wav), coder.fingerprint, side).write(p2p_path)
     p2p = P2PFile.read(p2p_path, layout=layout, fingerprint=coder.fingerprint)
     pieces: List[np.ndarray] = []
-    coder.decode_file(p2p.codes, p2p.header.num_samples, pieces.append, chunk_seconds=WHOLE_SECONDS,
+    coder.decode_file(p2p.codes, p2p.header.num_samples, pieces.append, chunk_seconds=None,
                       side_info=p2p.side_info)  # fmt: skip
     tokens = None
     if student:

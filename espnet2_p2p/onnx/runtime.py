@@ -24,7 +24,7 @@ from typing import Callable, Optional, Tuple
 import numpy as np
 
 from espnet2_p2p.errors import AudioInputError, ModelLoadError, P2PError, TokenError
-from espnet2_p2p.coding.chunks import DEFAULT_CHUNK_SECONDS, DEFAULT_CONTEXT_SECONDS, plan_seconds, stitch_audio, stitch_tokens
+from espnet2_p2p.coding.chunks import DEFAULT_CHUNK_SECONDS, DEFAULT_CONTEXT_SECONDS, coding_plan, stitch_audio, stitch_tokens
 from espnet2_p2p.layout import Layout
 from espnet2_p2p.utils.checks import check_audio_array, checked_reader, whole_number
 from espnet2_p2p.utils.files import read_regular_file
@@ -339,10 +339,10 @@ class OnnxCodec:
         x = np.zeros((1, 1, frames * self.hop_length), dtype=np.float32)
         x[0, 0, : audio.shape[0]] = audio
         feed = {"audio": x}
-        if self.side_info_bytes:  # side information of the first seconds
+        if "reference" in self._graph_io("encoder.onnx")[0]:  # side information of the first seconds
             feed["reference"] = x[..., : max(1, min(audio.shape[0], self.reference_samples))]
         out = self._run("encoder.onnx", feed, frames)
-        side = bytes(out["side"][0].astype(np.uint8).tolist()) if self.side_info_bytes else b""
+        side = bytes(out["side"][0].astype(np.uint8).tolist()) if "side" in out else b""
         return out["codes"][:, 0].astype(np.int64), side
 
     def check_codes(self, codes: np.ndarray) -> np.ndarray:
@@ -358,11 +358,10 @@ class OnnxCodec:
         """Codes (S, frames) -> (audio (frames * hop,), pseudo tokens (N, frames) or None)."""
         self._check_length(codes.shape[-1])
         feed = {"codes": codes[:, None, :]}
-        if self.side_info_bytes:
-            feed["side"] = self.layout.check_side_info(side).reshape(1, -1)
-        else:
-            self.layout.check_side_info(side)
         graph = "decoder.onnx" if codes.shape[0] == self.transmitted_streams else self.meta["decoder_all"]
+        side = self.layout.check_side_info(side)
+        if "side" in self._graph_io(graph)[0]:  # the graph takes the file's side information
+            feed["side"] = side.reshape(1, -1)
         out = self._run(graph, feed, codes.shape[-1])
         pseudo = out["pseudo"][:, 0].astype(np.int64) if "pseudo" in out else None
         return out["audio"][0, 0], pseudo
@@ -393,12 +392,13 @@ class OnnxCodec:
         return self._run_encoder(audio[: max(1, self.reference_samples)])[1]
 
     def _chunks(self, num_frames: int, chunk_seconds: float, context_seconds: float):
-        """The chunk plan of :mod:`espnet2_p2p.coding.torch_chunks` (the same tokens as the torch
-        backend); a causal model: one run (the run refuses it when longer than the graphs
-        take). A chunk longer than the graphs take is refused before any is run."""
-        if self.streaming:  # streamed exactly by torch: here one run
-            return [(0, num_frames, 0, num_frames)]
-        chunks = list(plan_seconds(num_frames, chunk_seconds, context_seconds, self.fs, self.hop_length))
+        """The plan of :func:`~espnet2_p2p.coding.chunks.coding_plan` (the same tokens as the
+        torch backend); a causal model: one run of its offline graphs (the run refuses it
+        when longer than the graphs take). A chunk longer than the graphs take is refused
+        before any is run."""
+        chunks = coding_plan(self.layout, num_frames, chunk_seconds, context_seconds, streams_exactly=False).chunks
+        if self.streaming:  # one run: _check_length names its limit
+            return chunks
         longest = max(cend - cstart for _, _, cstart, cend in chunks)
         if longest > self.max_frames:
             raise AudioInputError(

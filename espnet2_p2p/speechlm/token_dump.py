@@ -62,7 +62,7 @@ def dump(
     }
     if tokenizer.has_paralinguistic:
         info["paralinguistic_dim"] = tokenizer.paralinguistic_dim
-        info["paralinguistic_levels"] = tokenizer.codec.paralinguistic_levels
+        info["paralinguistic_levels"] = tokenizer.coder.layout.side_info_levels
     (output_dir / "token_info.json").write_text(json.dumps(info, indent=2) + "\n")
     fs = tokenizer.sample_rate
     cut_list = [c if c.sampling_rate == fs else c.resample(fs) for c in cuts]

@@ -45,7 +45,8 @@ import torch
 
 from espnet2_p2p.coding import torch_chunks as chunked  # noqa: F401  (its defaults)
 from espnet2_p2p.codec.base import as_codec, check_streams
-from espnet2_p2p.coding.coder import TorchCoder, chunked_length
+from espnet2_p2p.coding.chunks import in_pieces
+from espnet2_p2p.coding.coder import TorchCoder
 from espnet2_p2p.errors import AudioInputError, TokenError
 from espnet2_p2p.utils.checks import check_audio_batch, check_counts, check_sample_type, check_token_array, integer_array, whole_number
 from espnet2_p2p.utils.tokens import first_bad_token, frames_for
@@ -178,8 +179,7 @@ class P2PTokenizer:
 
     def _long(self, num_samples: int) -> bool:
         """Whether an input of this length is coded in chunks."""
-        limit = chunked_length(self.coder.layout, self.chunk_seconds, self.context_seconds)
-        return limit is not None and num_samples > limit * self.sample_rate
+        return in_pieces(self.coder.layout, num_samples, self.chunk_seconds, self.context_seconds)
 
     def _encode_chunked(self, wav: np.ndarray) -> torch.Tensor:
         codes, _ = self.coder.encode_file(lambda a, b: wav[a:b], len(wav), self._coder_streams,

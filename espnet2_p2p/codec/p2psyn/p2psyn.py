@@ -627,6 +627,11 @@ class P2PSynCodec(GANCodecBase):
         return {"wav": wav.reshape(x.shape), "codec": codes}
 
     # ----------------------------------------------------------- streaming
+    def onnx_graphs(self, example: torch.Tensor, batch, frames):
+        from espnet2_p2p.codec.p2psyn.onnx_graphs import graphs
+
+        return graphs(self, example, batch, frames)
+
     def encode_stream(self) -> StreamEncoder:
         """Causal variant: the transmitted tokens (streams, B, k) of audio fed in pieces."""
         if not self.causal:

@@ -436,6 +436,19 @@ class SecoustiCodec(GANCodecBase):
 
     # ----------------------------------------------------------- inference
     @property
+    def side_info_samples(self) -> int:
+        return self.reference_samples
+
+    def decode_tokens(self, codes: torch.Tensor, length: Optional[int] = None, side_info=None) -> torch.Tensor:
+        g = self.side_info_codes(side_info) if side_info is not None else None
+        return self.decode(codes, paralinguistic=g, length=length)
+
+    def onnx_graphs(self, example: torch.Tensor, batch, frames):
+        from espnet2_p2p.codec.secousti.onnx_graphs import graphs
+
+        return graphs(self, example, batch, frames)
+
+    @property
     def reference_samples(self) -> int:
         """Samples of the input prefix the paralinguistic vector comes from."""
         return max(1, int(round(self.reference_seconds * self.fs)))
