@@ -2,6 +2,8 @@
 #             (the mini_espeak recipe for P2PSynCodec on CPU, about 20 minutes)
 # make demo-full  the same recipe for both codecs (P2PSynCodec and SecoustiCodec, about an hour)
 # make test   set up, then run the test suite (slow tests excluded; make test-slow runs them)
+# make test-counts  the number of tests per folder (pytest's collection), also written into
+#             docs/testing.md
 # make wheel  dist/espnet2_p2p-*.whl: the package with the shipped model, the training configs
 #             and the p2p-codec command, for `pip install` outside this checkout
 # make bench  set up with the benchmark extras, then write benchmarks/RESULTS.md and
@@ -16,7 +18,7 @@ STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
-.PHONY: setup apt-deps demo demo-full test test-slow wheel bench results clean
+.PHONY: setup apt-deps demo demo-full test test-slow test-counts wheel bench results clean
 
 setup: apt-deps $(STAMP)
 
@@ -52,6 +54,9 @@ test: setup
 
 test-slow: setup
 	$(VPY) -m pytest -q -m slow $(PYTEST_ARGS) tests
+
+test-counts: setup
+	$(VPY) tools/test_counts.py --write docs/testing.md
 
 # pip builds it with setuptools in a build environment of its own (from the package index);
 # the test that installs it into a fresh virtual environment: tests/test_wheel.py (slow)

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import jiwer
 import numpy as np
 import pytest
 import soundfile as sf
@@ -12,6 +13,7 @@ from espnet2_p2p.bin import score
 from espnet2_p2p.evaluation import scoring
 from espnet2_p2p.evaluation import metrics
 from espnet2_p2p.evaluation.metrics import METRICS, align
+from espnet2_p2p.evaluation.scoring import normalise_words
 
 from conftest import REAL_SPEECH  # noqa: E402
 FAST_METRICS = ["pesq_wb", "stoi", "estoi", "lsd", "mel_distance"]
@@ -240,8 +242,26 @@ class ConstantMOS(torch.nn.Module):
         return torch.full((1,), 3.25) + 0.0 * wav.mean()
 
 
-def test_optional_scorers_use_local_model_files_only(espeak_corpus, tmp_path):
+def test_optional_scorers_use_local_model_files_only(espeak_corpus, tmp_path, monkeypatch):
     asr_config, asr_model = tiny_espnet_asr(tmp_path / "asr")
+    heard = {}  # utterance -> what the ASR model transcribed
+
+    class RecordingWER(score.ESPnetWER):
+        def __call__(self, hyp, fs, utt):
+            recognise = self.speech2text
+
+            def record(speech):
+                result = recognise(speech)
+                heard[utt] = result[0][0] if result else ""
+                return result
+
+            self.speech2text = record
+            try:
+                return super().__call__(hyp, fs, utt)
+            finally:
+                self.speech2text = recognise
+
+    monkeypatch.setattr(score, "ESPnetWER", RecordingWER)
     mos = tmp_path / "mos.pt"
     torch.jit.script(ConstantMOS()).save(str(mos))
     ref = espeak_corpus / "test" / "wav.scp"  # its text file holds the transcripts
@@ -251,9 +271,14 @@ def test_optional_scorers_use_local_model_files_only(espeak_corpus, tmp_path):
                 "--asr_config", str(asr_config), "--asr_model", str(asr_model)])  # fmt: skip
     header, *rows = (out / "scores.tsv").read_text().splitlines()
     assert header.split("\t")[2:] == ["stoi", "utmos", "wer"]
+    texts = dict(line.split(" ", 1) for line in (espeak_corpus / "test" / "text").read_text().splitlines())
+    assert sorted(heard) == sorted(row.split("\t")[1] for row in rows)
     for row in rows:
+        utt = row.split("\t")[1]
         stoi, utmos, wer = map(float, row.split("\t")[2:])
-        assert utmos == 3.25 and wer >= 0.0  # a random ASR model: some error rate, computed
+        # a random ASR model: whatever it transcribed, the WER is jiwer's for that transcript
+        expected = jiwer.wer(" ".join(normalise_words(texts[utt])), " ".join(normalise_words(heard[utt])))
+        assert utmos == 3.25 and wer == pytest.approx(expected, abs=1e-6)
     assert "wer ↓" in (out / "RESULTS.md").read_text()
     with pytest.raises(SystemExit, match="MOS model .*nothing.pt does not exist"):
         score.main(["--ref", str(ref), "--hyp", str(espeak_corpus / "test" / "wav"),
@@ -261,6 +286,35 @@ def test_optional_scorers_use_local_model_files_only(espeak_corpus, tmp_path):
     with pytest.raises(SystemExit, match="needs both --asr_config and --asr_model"):
         score.main(["--ref", str(ref), "--hyp", str(espeak_corpus / "test" / "wav"),
                     "--output_dir", str(out), "--asr_config", str(asr_config)])  # fmt: skip
+
+
+@pytest.mark.parametrize("transcript, wer", [
+    ("the cat sat on the mat", 0.0),  # the reference, normalised: no error
+    ("the cat sat on a mat", 1 / 6),  # one substitution of 6 words
+    ("the cat sat on mat", 1 / 6),  # one deletion
+    ("the black cat sat on the mat", 1 / 6),  # one insertion
+    ("a dog sat", 5 / 6),  # 2 substitutions (a, dog) and 3 deletions
+    ("", 1.0),  # nothing heard: every word deleted
+])  # fmt: skip
+def test_wer_counts_the_word_errors_of_a_known_transcript(tmp_path, monkeypatch, transcript, wer):
+    """ESPnetWER on a known pair: an ASR stand-in that transcribes as told, against the
+    reference "The cat sat on the mat." (case and punctuation normalised away)."""
+    import types
+
+    class Told:
+        def __init__(self, asr_train_config, asr_model_file, beam_size):
+            self.asr_train_args = types.SimpleNamespace(frontend_conf={"fs": 16000})
+
+        def __call__(self, speech):
+            return [(transcript, [], [], None)]
+
+    monkeypatch.setattr("espnet2.bin.asr_inference.Speech2Text", Told)
+    for name in ("config.yaml", "model.pth"):
+        (tmp_path / name).write_text("")
+    scorer = score.ESPnetWER(tmp_path / "config.yaml", tmp_path / "model.pth", {"u": "The cat sat on the mat."})
+    assert scorer(np.zeros(16000, dtype=np.float32), 16000, "u") == pytest.approx(wer, abs=1e-12)
+    assert scorer(np.zeros(16000, dtype=np.float32), 16000, "u") == pytest.approx(
+        jiwer.wer("the cat sat on the mat", transcript), abs=1e-12)  # fmt: skip
 
 
 def test_truncated_and_silent_hypotheses_are_scored_as_what_they_are(espeak_corpus, tmp_path):

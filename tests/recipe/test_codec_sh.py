@@ -38,13 +38,15 @@ def sh(args, cwd, check=True, **kw):
 
 
 def recipe_copy(tmp_path, name):
-    """egs2/<name>/codec1 copied beside links to the real TEMPLATE and conf."""
+    """egs2/<name>/codec1 (its run.sh and local/) copied beside links to the real TEMPLATE and conf."""
     (tmp_path / "egs2" / name / "codec1").mkdir(parents=True)
     (tmp_path / "egs2" / "TEMPLATE").symlink_to(ROOT / "egs2" / "TEMPLATE")
     (tmp_path / "conf").symlink_to(ROOT / "conf")
     recipe = tmp_path / "egs2" / name / "codec1"
     if (ROOT / "egs2" / name / "codec1" / "run.sh").exists():
         (recipe / "run.sh").write_text((ROOT / "egs2" / name / "codec1" / "run.sh").read_text())
+    if (ROOT / "egs2" / name / "codec1" / "local").is_dir():
+        shutil.copytree(ROOT / "egs2" / name / "codec1" / "local", recipe / "local")
     return recipe
 
 
@@ -452,7 +454,7 @@ def run_speechlm(tmp_path, espeak_corpus, packed_models, *options, corpus="espea
         recipe = recipe_copy(tmp_path, "speechocean762")
         sh([recipe / "run.sh", "--corpus_dir", source, "--stop_stage", "2", "--real_speech_dir", tmp_path / "none",
             "--min_duration", "0.1"], recipe)  # fmt: skip
-    (recipe / "local").mkdir()
+    (recipe / "local").mkdir(exist_ok=True)  # the speechocean762 recipe has its local/ already
     shutil.copy(ROOT / "egs2" / "speechocean762" / "codec1" / "local" / "speechlm.sh", recipe / "local")
     exp = tmp_path / "exp"
     sh([recipe / "local" / "speechlm.sh", "--model", packed_models, "--expdir", exp, "--lm_config",

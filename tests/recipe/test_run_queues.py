@@ -42,6 +42,7 @@ def run_queues(tmp_path, teacher_seconds, teacher_fails=False, jobs=2, stages=(3
     recipe = tmp_path / "egs2" / "speechocean762" / "codec1"
     recipe.mkdir(parents=True)
     (recipe / "run.sh").write_text((ROOT / "egs2" / "speechocean762" / "codec1" / "run.sh").read_text())
+    shutil.copytree(ROOT / "egs2" / "speechocean762" / "codec1" / "local", recipe / "local")  # the queues
     template = tmp_path / "egs2" / "TEMPLATE" / "codec1"
     template.mkdir(parents=True)
     (template / "codec.sh").write_text(RECORDER)

@@ -77,29 +77,19 @@ text_norm=none          # secousti: none, or lower: transcripts lowercased befor
                         #   spells short all-caps words letter by letter: IT as the letters I, T)
 secousti_ablation=false # secousti: also train without the contrastive term; speaker probe in stage 6
 
-usage() { sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; echo; echo "Options (default):"; \
+usage() { usage_header; echo; echo "Options (default):"; \
     sed -n '/^# -* options/,/^# -* end of options/p' "$0" | grep -E '^[a-z_]+=' \
     | sed -E 's/^([a-z_]+)=([^ ]*) *#? *(.*)/  --\1 (\2)  \3/'; }
 # ----------------------------------------------------------- end of options
 
-while [ $# -gt 0 ]; do
-    case "$1" in
-        -h|--help) usage; exit 0 ;;
-        --*=*) name=${1%%=*}; name=${name#--}; value=${1#*=}; shift ;;
-        --*) name=${1#--}; [ $# -ge 2 ] || { echo "codec.sh: $1 needs a value" >&2; exit 1; }
-             value=$2; shift 2 ;;
-        *) echo "codec.sh: unexpected argument '$1' (see --help)" >&2; exit 1 ;;
-    esac
-    if ! grep -qE "^${name}=" "$0"; then
-        echo "codec.sh: unknown option --${name} (see --help)" >&2; exit 1
-    fi
-    printf -v "$name" '%s' "$value"
-done
+# shellcheck source=lib/local.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/local.sh"  # log, die, in_stage, parse_options
+parse_options codec.sh "$@"
 
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 lib=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib
 # shellcheck source=lib/common.sh
-. "${lib}/common.sh"  # helpers and the shared stages
+. "${lib}/common.sh"  # training and the shared stages
 case "${codec}" in p2psyn|secousti) ;; *) die "--codec must be p2psyn or secousti, got ${codec}" ;; esac
 # shellcheck source=lib/p2psyn.sh
 . "${lib}/${codec}.sh"  # the codec's own stage blocks (codec_stageN) and paths

@@ -5,15 +5,11 @@
 #   ./run.sh --corpus_dir /data/LibriTTS --ngpu 4
 # Options go to ../../TEMPLATE/codec1/codec.sh (./run.sh --help lists them).
 set -euo pipefail
-cd "$(dirname "$0")"
 
-../../TEMPLATE/codec1/codec.sh \
-    --corpus libritts \
-    --expect_fs 24000 \
-    --fs 16000 \
-    --train_set train \
-    --valid_set dev \
-    --test_sets test \
-    --train_config ../../../conf/teacher.yaml \
-    --student_config ../../../conf/student.yaml \
-    "$@"
+corpus=libritts
+expect_fs=24000
+fs=16000
+budget=          # conf/teacher.yaml, conf/student.yaml
+
+# shellcheck source=../../TEMPLATE/codec1/corpus.sh
+. "$(dirname "$0")/../../TEMPLATE/codec1/corpus.sh"

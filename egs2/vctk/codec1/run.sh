@@ -6,15 +6,11 @@
 #   ./run.sh --corpus_dir /data/VCTK-Corpus --ngpu 4
 # Options go to ../../TEMPLATE/codec1/codec.sh (./run.sh --help lists them).
 set -euo pipefail
-cd "$(dirname "$0")"
 
-../../TEMPLATE/codec1/codec.sh \
-    --corpus vctk \
-    --expect_fs 48000 \
-    --fs 48000 \
-    --train_set train \
-    --valid_set dev \
-    --test_sets test \
-    --train_config ../../../conf/teacher_48k.yaml \
-    --student_config ../../../conf/student_48k.yaml \
-    "$@"
+corpus=vctk
+expect_fs=48000
+fs=48000
+budget=48k       # conf/teacher_48k.yaml, conf/student_48k.yaml
+
+# shellcheck source=../../TEMPLATE/codec1/corpus.sh
+. "$(dirname "$0")/../../TEMPLATE/codec1/corpus.sh"

@@ -1,12 +1,8 @@
-# Helpers and the stages every codec shares, sourced by codec.sh (its options are set).
-# A codec's own stage blocks are in lib/<codec>.sh.
+# shellcheck shell=bash
+# Training and the stages every codec shares, sourced by codec.sh (its options are set, and
+# lib/local.sh, the recipes' shell library, is sourced). A codec's own stage blocks are in
+# lib/<codec>.sh.
 
-# shellcheck source=lib/local.sh
-. "$(dirname "${BASH_SOURCE[0]}")/local.sh"  # helpers the recipes' local/ scripts share
-
-log() { echo "[$(date '+%H:%M:%S')] $*"; }
-die() { echo "codec.sh: $*" >&2; exit 1; }
-in_stage() { [ "${stage}" -le "$1" ] && [ "${stop_stage}" -ge "$1" ]; }
 done_or_force() { [ "${force}" != true ] && [ -e "$1" ]; }
 # every set once, in order: train, valid, test sets
 all_sets() { printf '%s\n' ${train_set} ${valid_set} ${test_sets} | awk '!seen[$0]++'; }

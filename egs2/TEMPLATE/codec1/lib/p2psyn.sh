@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # P2PSynCodec's stage blocks for codec.sh: teacher (3), student (4), its systems (5-6),
 # the student's tokens (7), the student and teacher packed with their priors (8).
 

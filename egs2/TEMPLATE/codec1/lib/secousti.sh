@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # SecoustiCodec's stage blocks for codec.sh: text units aligned to the audio (2), one
 # model and its ablation without the contrastive term (3; no stage 4), decoding through
 # its streaming path (5), scores beside P2PSynCodec's and the speaker probe (6), its one

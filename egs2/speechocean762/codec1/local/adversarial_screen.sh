@@ -35,10 +35,9 @@ lr=""
 . ../../TEMPLATE/codec1/lib/local.sh
 parse_options adversarial_screen.sh "$@"
 [ -n "${init}" ] || { echo "adversarial_screen.sh: --init PTH (a teacher checkpoint of conf/teacher_long.yaml) is required" >&2; exit 2; }
-[ -f "${init}" ] || [ -f "${expdir}/init.pth" ] || { echo "adversarial_screen.sh: ${init} does not exist" >&2; exit 1; }
-[ -s dump/dev/wav.scp ] || { echo "adversarial_screen.sh: dump/dev/wav.scp is missing: run stages 1-2" >&2; exit 1; }
+[ -f "${init}" ] || [ -f "${expdir}/init.pth" ] || die "${init} does not exist"
+need_dump dump/dev
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
-log() { echo "[$(date '+%H:%M:%S')] $*"; }
 codec() { budget_codec speechocean762 long "$@"; }
 mkdir -p "${expdir}"
 [ -f "${expdir}/init.pth" ] || cp "${init}" "${expdir}/init.pth"

@@ -18,12 +18,11 @@ nj=1
 # shellcheck source=../../../TEMPLATE/codec1/lib/local.sh
 . ../../TEMPLATE/codec1/lib/local.sh
 parse_options baselines.sh "$@"
-log() { echo "[$(date '+%H:%M:%S')] $*"; }
 model_args=(); [ -n "${model}" ] && model_args=(--model "${model}")
 
 for set in ${sets}; do
+    need_dump "dump/${set}"
     scp=dump/${set}/wav.scp
-    [ -s "${scp}" ] || { echo "baselines.sh: ${scp} is missing: run stages 1-2" >&2; exit 1; }
     out=${expdir}/baselines_${set}
     for mode in 700C 450; do
         if [ ! -s "${out}/codec2_${mode}/codec2.json" ]; then

@@ -28,12 +28,10 @@ exclude=
 # shellcheck source=../../../TEMPLATE/codec1/lib/local.sh
 . ../../TEMPLATE/codec1/lib/local.sh
 parse_options campaign_check.sh "$@"
-log() { echo "[$(date '+%H:%M:%S')] $*"; }
 output_dir=${output_dir:-${expdir}/campaign_check_$(date '+%Y%m%d_%H%M')}
 scp=dump/${set}/wav.scp
-[ -s "${scp}" ] || { echo "campaign_check.sh: ${scp} is missing: run stages 1-2" >&2; exit 1; }
-[ -f "${expdir}/teacher/valid.mel_l1_loss.best.pth" ] \
-    || { echo "campaign_check.sh: ${expdir}/teacher has no best checkpoint yet" >&2; exit 1; }
+need_dump "dump/${set}"
+[ -f "${expdir}/teacher/valid.mel_l1_loss.best.pth" ] || die "${expdir}/teacher has no best checkpoint yet"
 [[ "${every}" =~ ^[1-9][0-9]*$ ]] || { echo "campaign_check.sh: --every must be a positive integer" >&2; exit 2; }
 
 # best_epoch TRAIN_LOG CRITERION: the epoch whose checkpoint is <exp>/valid.CRITERION.best.pth
@@ -77,8 +75,7 @@ for entry in teacher:mel_l1_loss teacher_single:mel_l1_loss student:ce_loss stud
 done
 log "decoding $(wc -l < "${output_dir}/data/wav.scp") utterances of ${set} -> ${output_dir}/decode"
 python -m espnet2_p2p.bin.decode --data_dir "${output_dir}/data" --output_dir "${output_dir}/decode" "${systems[@]}"
-[ -d "${output_dir}/decode/${reference}" ] \
-    || { echo "campaign_check.sh: --reference ${reference} was not decoded (its experiment is missing)" >&2; exit 1; }
+[ -d "${output_dir}/decode/${reference}" ] || die "--reference ${reference} was not decoded (its experiment is missing)"
 hyps=(--hyp "${reference}=${output_dir}/decode/${reference}")  # first: the paired differences are to it
 for s in teacher plain_only single_vq student student_ft plain_only_ft single_vq_ft; do
     [ "${s}" != "${reference}" ] && [ -d "${output_dir}/decode/${s}" ] && hyps+=(--hyp "${s}=${output_dir}/decode/${s}")

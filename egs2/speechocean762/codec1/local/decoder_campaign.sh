@@ -30,16 +30,10 @@ dnsmos_every=1
 # shellcheck source=../../../TEMPLATE/codec1/lib/local.sh
 . ../../TEMPLATE/codec1/lib/local.sh
 parse_options decoder_campaign.sh "$@"
-[ -s dump/dev/wav.scp ] || { echo "decoder_campaign.sh: dump/dev/wav.scp is missing: run stages 1-2" >&2; exit 1; }
-[ -f "${zip}" ] || { echo "decoder_campaign.sh: ${zip} does not exist" >&2; exit 1; }
-export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
-log() { echo "[$(date '+%H:%M:%S')] $*"; }
-mkdir -p "${expdir}"
-expdir=$(cd "${expdir}" && pwd)
+# shellcheck source=shipped_decoder.sh
+. local/shipped_decoder.sh  # codec, init_from_zip
 conf=$(cd ../../../conf && pwd)
-codec() { budget_codec speechocean762 long "$@"; }
 q=codec.generator.quantizer
-new_upsampler=(--new codec.generator.decoder.upsample --new codec.generator.decoder.project)
 
 config_of() {  # student_gan -> conf/student_long_gan.yaml, student_tconv_gan -> conf/student_tconv_long_gan.yaml
     local config=${conf}/${1%_gan}_long_gan.yaml
@@ -54,15 +48,11 @@ init_of() {  # init_of SYSTEM: the .pth the system's training starts from
     init=$(exp_of "$1")/init.pth
     mkdir -p "$(dirname "${init}")"
     if [ ! -f "${init}" ]; then
-        local config new=()
+        local config
         config=$(config_of "${system}")
-        # a linear decoder's upsampler starts afresh; everything else is the zip's
-        [ "$(python -m espnet2_p2p.utils.config "${config}" codec_conf.decoder_upsample)" = linear ] && new=("${new_upsampler[@]}")
         case ${system} in
-            student_*) python -m espnet2_p2p.bin.init_model --packed "${zip}" --name student --decoder_of teacher \
-                --config "${config}" --output "${init}" "${new[@]}" ;;
-            plain_only_*) python -m espnet2_p2p.bin.init_model --packed "${zip}" --name teacher \
-                --config "${config}" --output "${init}" "${new[@]}" \
+            student_*) init_from_zip student "${config}" "${init}" --decoder_of teacher ;;
+            plain_only_*) init_from_zip teacher "${config}" "${init}" \
                 --new "${q}.layout" --new "${q}.rvq.layers.1" --new "${q}.rvq.layers.2" --new "${q}.rvq.layers.3" ;;
         esac >&2
     fi
@@ -80,8 +70,7 @@ for epochs in ${rounds}; do
             log "${system}: training to epoch ${epochs}"
             codec --stage 4 --stop_stage 4 --tag "_${system#student_}" --student_config "${config}" \
                 --student_init "${init}" --student_max_epoch "${epochs}" --student_criterion mel_l1_loss
-            [ "$(basename "$(readlink "${exp}/latest.pth")")" = "${epochs}epoch.pth" ] \
-                || { echo "decoder_campaign.sh: ${exp} did not end at epoch ${epochs}" >&2; exit 1; }
+            [ "$(basename "$(readlink "${exp}/latest.pth")")" = "${epochs}epoch.pth" ] || die "${exp} did not end at epoch ${epochs}"
             mkdir -p "${exp}/snapshots"
             ln -f "${exp}/${epochs}epoch.pth" "${snapshot}"  # a hard link: ESPnet removes its own later
         fi

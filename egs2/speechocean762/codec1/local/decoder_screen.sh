@@ -25,13 +25,8 @@ dnsmos_every=1
 # shellcheck source=../../../TEMPLATE/codec1/lib/local.sh
 . ../../TEMPLATE/codec1/lib/local.sh
 parse_options decoder_screen.sh "$@"
-[ -s dump/dev/wav.scp ] || { echo "decoder_screen.sh: dump/dev/wav.scp is missing: run stages 1-2" >&2; exit 1; }
-[ -f "${zip}" ] || { echo "decoder_screen.sh: ${zip} does not exist" >&2; exit 1; }
-export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
-log() { echo "[$(date '+%H:%M:%S')] $*"; }
-codec() { budget_codec speechocean762 long "$@"; }
-mkdir -p "${expdir}"
-expdir=$(cd "${expdir}" && pwd)
+# shellcheck source=shipped_decoder.sh
+. local/shipped_decoder.sh  # codec, init_from_zip
 base=$(cd ../../../conf && pwd)/student_long_gan.yaml
 shipped=${expdir}/shipped
 [ -f "${shipped}/packed_from" ] || python -m espnet2_p2p.bin.init_model --packed "${zip}" --name student --experiment "${shipped}"
@@ -49,10 +44,7 @@ c = load_config(sys.argv[1]); c["codec_conf"].update(decoder_upsample=sys.argv[2
     lambda_feat_match=2.0 * float(sys.argv[3])); yaml.safe_dump(c, sys.stdout, sort_keys=False)' \
         "${base}" "${upsample}" "${adv}" > "${config}"
     init=${expdir}/init_${name}.pth
-    new=()
-    [ "${upsample}" = linear ] && new=(--new codec.generator.decoder.upsample --new codec.generator.decoder.project)
-    [ -f "${init}" ] || python -m espnet2_p2p.bin.init_model --packed "${zip}" --name student --decoder_of teacher \
-        --config "${config}" --output "${init}" "${new[@]}"
+    [ -f "${init}" ] || init_from_zip student "${config}" "${init}" --decoder_of teacher
     log "arm ${name}: ${epochs} epochs (upsample ${upsample}, adversarial ${adv})"
     codec --stage 4 --stop_stage 4 --tag "_${name}" --student_config "${config}" --student_init "${init}" \
         --student_max_epoch "${epochs}" --student_criterion mel_l1_loss

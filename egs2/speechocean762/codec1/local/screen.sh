@@ -20,19 +20,10 @@ teacher_epochs=15     # x 200 steps of 8 x 0.5 s
 student_epochs=5
 stage=3
 stop_stage=6
-while [ $# -gt 0 ]; do
-    case "$1" in
-        --expdir|--arms|--teacher_epochs|--student_epochs|--stage|--stop_stage)
-            [ $# -ge 2 ] || { echo "screen.sh: $1 needs a value" >&2; exit 1; }
-            printf -v "${1#--}" '%s' "$2"; shift 2 ;;
-        -h|--help) sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
-        *) echo "screen.sh: unknown option $1 (see --help)" >&2; exit 1 ;;
-    esac
-done
-export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
-log() { echo "[$(date '+%H:%M:%S')] $*"; }
 # shellcheck source=../../../TEMPLATE/codec1/lib/local.sh
 . ../../TEMPLATE/codec1/lib/local.sh
+parse_options screen.sh "$@"
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 codec() { budget_codec speechocean762 small "$@"; }
 overrides() {  # overrides DROPOUT K
     echo "--codec_conf quantizer_conf.quantizer_dropout=$1 --codec_conf pseudo_codebook_size=$2"
@@ -44,27 +35,26 @@ configs() {  # configs VARIANT: the teacher and student configs of an arm ("" or
         *) echo "screen.sh: an arm's 4th field is causal or nothing, not '$1'" >&2; exit 1 ;;
     esac
 }
+train_arms() {  # train_arms 3|4: every arm's teacher (stage 3) or student (stage 4)
+    local arm name dropout k variant cf epochs
+    for arm in ${arms}; do
+        IFS=: read -r name dropout k variant <<< "${arm}"
+        if [ "$1" = 3 ]; then
+            log "arm ${name}: teacher (dropout ${dropout}, pseudo codebooks ${k}${variant:+, ${variant}})"
+            epochs=(--teacher_max_epoch "${teacher_epochs}")
+        else
+            log "arm ${name}: student"
+            epochs=(--student_max_epoch "${student_epochs}")
+        fi
+        cf=$(configs "${variant}") || exit 1
+        # shellcheck disable=SC2086
+        codec --stage "$1" --stop_stage "$1" --tag "_${name}" "${epochs[@]}" ${cf} \
+            --train_args "$(overrides "${dropout}" "${k}")"
+    done
+}
 mkdir -p "${expdir}"
-for arm in ${arms}; do
-    IFS=: read -r name dropout k variant <<< "${arm}"
-    if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
-        log "arm ${name}: teacher (dropout ${dropout}, pseudo codebooks ${k}${variant:+, ${variant}})"
-        cf=$(configs "${variant}") || exit 1
-        # shellcheck disable=SC2086
-        codec --stage 3 --stop_stage 3 --tag "_${name}" --teacher_max_epoch "${teacher_epochs}" ${cf} \
-            --train_args "$(overrides "${dropout}" "${k}")"
-    fi
-done
-for arm in ${arms}; do
-    IFS=: read -r name dropout k variant <<< "${arm}"
-    if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
-        log "arm ${name}: student"
-        cf=$(configs "${variant}") || exit 1
-        # shellcheck disable=SC2086
-        codec --stage 4 --stop_stage 4 --tag "_${name}" --student_max_epoch "${student_epochs}" ${cf} \
-            --train_args "$(overrides "${dropout}" "${k}")"
-    fi
-done
+if in_stage 3; then train_arms 3; fi
+if in_stage 4; then train_arms 4; fi
 if [ "${stop_stage}" -ge 5 ]; then
     systems=
     m=valid.mel_l1_loss.best.pth; c=valid.ce_loss.best.pth

@@ -40,13 +40,10 @@ probe_args=""
 # shellcheck source=../../../TEMPLATE/codec1/lib/local.sh
 . ../../TEMPLATE/codec1/lib/local.sh
 parse_options speechlm.sh "$@"
-log() { echo "[$(date '+%H:%M:%S')] $*"; }
 if [ -z "${model}" ]; then
     model=$(python -c "from espnet2_p2p import pretrained; print(pretrained.default_model())")
 fi
-for set in train dev test; do
-    [ -s "${dumpdir}/${set}/wav.scp" ] || { echo "speechlm.sh: ${dumpdir}/${set}/wav.scp is missing: run stages 1-2" >&2; exit 1; }
-done
+need_dump "${dumpdir}"/{train,dev,test}
 mkdir -p "${expdir}"
 python -m espnet2_p2p.utils.config "${lm_config}" > "${expdir}/lm_speechlm.yaml"  # its base merged
 for kind in tokens logmel; do
