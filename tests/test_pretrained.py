@@ -191,10 +191,10 @@ def test_restore_writes_a_finished_experiment_the_recipe_skips(tmp_path, packed_
     with pytest.raises(SystemExit):  # neither mode
         init_model.main(["--packed", str(packed_models), "--name", "teacher"])
 
-    lib = Path(__file__).resolve().parents[1] / "egs2" / "TEMPLATE" / "codec1" / "lib" / "common.sh"
+    lib = Path(__file__).resolve().parents[1] / "egs2" / "TEMPLATE" / "codec1" / "lib"
     config = tmp_path / "c.yaml"
     config.write_text("codec: p2psyn\n")
-    script = f'. "{lib}"; dumpdir={tmp_path}/no_dump; train_set=train; run_train {config} "$1" 1 && echo returned'
+    script = f'. "{lib}/local.sh"; . "{lib}/common.sh"; dumpdir={tmp_path}/no_dump; train_set=train; run_train {config} "$1" 1 && echo returned'
     done = subprocess.run(["bash", "-c", script, "-", str(exp)], capture_output=True, text=True)
     assert done.returncode == 0 and "restored from a packed model" in done.stdout and "returned" in done.stdout
     fresh = subprocess.run(["bash", "-c", script, "-", str(tmp_path / "exp" / "other")], capture_output=True, text=True)
