@@ -2,6 +2,8 @@
 #             (the mini_espeak recipe for P2PSynCodec on CPU, about 20 minutes)
 # make demo-full  the same recipe for both codecs (P2PSynCodec and SecoustiCodec, about an hour)
 # make test   set up, then run the test suite (slow tests excluded; make test-slow runs them)
+# make lint   check the code's style (ruff.toml: ruff's formatter and linter); CI runs it
+#             before the tests. make format applies the formatter and the linter's fixes.
 # make test-counts  the number of tests per folder (pytest's collection), also written into
 #             docs/testing.md
 # make wheel  dist/espnet2_p2p-*.whl: the package with the shipped model, the training configs
@@ -18,7 +20,7 @@ STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
-.PHONY: setup apt-deps demo demo-full test test-slow test-counts wheel bench results clean
+.PHONY: setup apt-deps demo demo-full test test-slow lint format test-counts wheel bench results clean
 
 setup: apt-deps $(STAMP)
 
@@ -54,6 +56,14 @@ test: setup
 
 test-slow: setup
 	$(VPY) -m pytest -q -m slow $(PYTEST_ARGS) tests
+
+lint: setup
+	$(VPY) -m ruff check .
+	$(VPY) -m ruff format --check .
+
+format: setup
+	$(VPY) -m ruff check --fix .
+	$(VPY) -m ruff format .
 
 test-counts: setup
 	$(VPY) tools/test_counts.py --write docs/testing.md

@@ -51,9 +51,16 @@ def main(argv=None) -> int:
         config = load_config(args.config)
         if not adversarial:
             config["codec_conf"].update(lambda_adv=0.0, lambda_feat_match=0.0)
-        task = ap.Namespace(codec=config["codec"], codec_conf=config["codec_conf"], model_conf={},
-                            optim=config["optim"], optim_conf=config["optim_conf"], optim2=config["optim2"],
-                            optim2_conf=config["optim2_conf"], sharded_ddp=False)  # fmt: skip
+        task = ap.Namespace(
+            codec=config["codec"],
+            codec_conf=config["codec_conf"],
+            model_conf={},
+            optim=config["optim"],
+            optim_conf=config["optim_conf"],
+            optim2=config["optim2"],
+            optim2_conf=config["optim2_conf"],
+            sharded_ddp=False,
+        )
         torch.manual_seed(0)
         model = GANCodecTask.build_model(task)
         own = model.state_dict()
@@ -77,7 +84,9 @@ def main(argv=None) -> int:
             with torch.no_grad():
                 p = self.discriminator(audio)
             adv, fm = self.generator_adv_loss(p_hat), self.feat_match_loss(p_hat, p)
-            return self.lambda_adv * adv + self.lambda_feat_match * fm, dict(adv_loss=adv.item(), feat_match_loss=fm.item())
+            return self.lambda_adv * adv + self.lambda_feat_match * fm, dict(
+                adv_loss=adv.item(), feat_match_loss=fm.item()
+            )
 
     variants = {"mel-only": model_of(False), "adversarial, before": model_of(True), "adversarial, now": model_of(True)}
     now_terms = gan_codec.GANCodecBase.adversarial_terms

@@ -109,7 +109,7 @@ def main(argv=None) -> int:
         f" {len(clips)} real clips of `{args.clips.relative_to(ROOT.parent) if args.clips.is_relative_to(ROOT.parent) else args.clips}`"
         f" (means). Grid: multiples of the code rate, {rate:g} Hz (`espnet2_p2p.evaluation.metrics.frame_grid`: the share"
         " of the energy within 1.5 Hz of them, about 6% when spread evenly; how far those lines stand above"
-        " their neighbours, dB). \"Per code frame\" rows: the share of the decoder features' power (along"
+        ' their neighbours, dB). "Per code frame" rows: the share of the decoder features\' power (along'
         f" the MDCT frames, means removed) at multiples of 1/{down} cycles per frame, a pattern repeated every"
         " code frame.",
         "",

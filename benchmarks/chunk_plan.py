@@ -112,20 +112,39 @@ def main(argv=None) -> int:
                 base_v, base_s = scores["whole input"]
                 dv, ds = mean_ci95(np.subtract(v, base_v)), mean_ci95(np.subtract(s, base_s))
                 fmt = lambda m: f"{m[0]:.3f} ± {m[1]:.3f}"  # noqa: E731
-                rows.append((name, f"{len(inputs)} x {args.seconds:g} s", label,
-                             "100%" if plan is None else f"{100 * same / total:.1f}%",
-                             "-" if plan is None else f"{np.mean(snrs):.1f}",
-                             fmt(mean_ci95(v)), fmt(mean_ci95(s)),
-                             "-" if plan is None else f"{dv[0]:+.3f} ± {dv[1]:.3f}",
-                             "-" if plan is None else f"{ds[0]:+.3f} ± {ds[1]:.3f}"))  # fmt: skip
+                rows.append(
+                    (
+                        name,
+                        f"{len(inputs)} x {args.seconds:g} s",
+                        label,
+                        "100%" if plan is None else f"{100 * same / total:.1f}%",
+                        "-" if plan is None else f"{np.mean(snrs):.1f}",
+                        fmt(mean_ci95(v)),
+                        fmt(mean_ci95(s)),
+                        "-" if plan is None else f"{dv[0]:+.3f} ± {dv[1]:.3f}",
+                        "-" if plan is None else f"{ds[0]:+.3f} ± {ds[1]:.3f}",
+                    )
+                )
     from benchmarks.provenance import model_line
 
     text = (
         model_line(args.model, " (its student)") + "\n\n# Chunk plans on long real speech\n\n"
         f"Produced by `python -m benchmarks.chunk_plan --plans {args.plans} --seconds {args.seconds:g}"
         f" --pieces {args.pieces}` with {Path(str(args.model)).name} (its student, PyTorch, one thread).\n\n"
-        + markdown_table(["inputs", "length", "plan", "plain tokens equal to whole input", "SNR to whole-input decoding (dB)",
-                          "ViSQOL", "STOI", "ViSQOL vs whole", "STOI vs whole"], rows)  # fmt: skip
+        + markdown_table(
+            [
+                "inputs",
+                "length",
+                "plan",
+                "plain tokens equal to whole input",
+                "SNR to whole-input decoding (dB)",
+                "ViSQOL",
+                "STOI",
+                "ViSQOL vs whole",
+                "STOI vs whole",
+            ],
+            rows,
+        )
     )
     args.output.write_text(text)
     print(text)

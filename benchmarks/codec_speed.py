@@ -59,6 +59,7 @@ from pathlib import Path
 from typing import Callable, Dict, List
 
 import torch
+
 from espnet2_p2p import pretrained
 from espnet2_p2p.utils.config import load_config
 
@@ -71,17 +72,22 @@ REFERENCE = "dac16"  # the codec our speed is compared with
 # ------------------------------------------------------------------ models
 def _task_args(config: dict):
     return argparse.Namespace(
-        codec=config["codec"], codec_conf=config.get("codec_conf", {}), model_conf={},
-        optim=config.get("optim", "adam"), optim_conf=config.get("optim_conf", {}),
-        optim2=config.get("optim2", "adam"), optim2_conf=config.get("optim2_conf", {}),
+        codec=config["codec"],
+        codec_conf=config.get("codec_conf", {}),
+        model_conf={},
+        optim=config.get("optim", "adam"),
+        optim_conf=config.get("optim_conf", {}),
+        optim2=config.get("optim2", "adam"),
+        optim2_conf=config.get("optim2_conf", {}),
         sharded_ddp=False,
-    )  # fmt: skip
+    )
 
 
 def build_p2p(student_config: str, device: str):
     """A student with codebooks initialised by one teacher step (random weights)."""
-    import espnet2_p2p  # noqa: F401
     from espnet2.tasks.gan_codec import GANCodecTask
+
+    import espnet2_p2p  # noqa: F401
 
     student_cfg = load_config(ROOT / "conf" / student_config)
     teacher_cfg = copy.deepcopy(student_cfg)
@@ -168,12 +174,24 @@ _MODELS: Dict[str, object] = {}
 def _dac16() -> Coder:
     from transformers import DacConfig, DacModel
 
-    config = DacConfig(encoder_hidden_size=64, downsampling_ratios=[2, 4, 5, 8], decoder_hidden_size=1536,
-                       n_codebooks=12, codebook_size=1024, codebook_dim=8, sampling_rate=16000)  # fmt: skip
+    config = DacConfig(
+        encoder_hidden_size=64,
+        downsampling_ratios=[2, 4, 5, 8],
+        decoder_hidden_size=1536,
+        n_codebooks=12,
+        codebook_size=1024,
+        codebook_dim=8,
+        sampling_rate=16000,
+    )
     torch.manual_seed(0)
     model = DacModel(config).eval()
-    return Coder("DAC 16 kHz (6 kbps)", 16000, lambda x: model.encode(x).audio_codes,
-                 lambda c, n: model.decode(audio_codes=c).audio_values, [model])  # fmt: skip
+    return Coder(
+        "DAC 16 kHz (6 kbps)",
+        16000,
+        lambda x: model.encode(x).audio_codes,
+        lambda c, n: model.decode(audio_codes=c).audio_values,
+        [model],
+    )
 
 
 def _encodec24() -> Coder:
@@ -189,9 +207,19 @@ def _snac24() -> Coder:
     from snac import SNAC
 
     torch.manual_seed(0)
-    model = SNAC(sampling_rate=24000, encoder_dim=48, encoder_rates=[2, 4, 8, 8], decoder_dim=1024,
-                 decoder_rates=[8, 8, 4, 2], attn_window_size=None, codebook_size=4096, codebook_dim=8,
-                 vq_strides=[4, 2, 1], noise=True, depthwise=True).eval()  # fmt: skip
+    model = SNAC(
+        sampling_rate=24000,
+        encoder_dim=48,
+        encoder_rates=[2, 4, 8, 8],
+        decoder_dim=1024,
+        decoder_rates=[8, 8, 4, 2],
+        attn_window_size=None,
+        codebook_size=4096,
+        codebook_dim=8,
+        vq_strides=[4, 2, 1],
+        noise=True,
+        depthwise=True,
+    ).eval()
     return Coder("SNAC 24 kHz (0.98 kbps)", 24000, model.encode, lambda c, n: model.decode(c), [model])
 
 
@@ -214,7 +242,9 @@ def coder(key: str, device: str, threads: int = 1) -> Coder:
     which = "paper" if key.startswith("p2p_paper") else "small"
     name = f"P2PSynCodec student, {'paper scale' if which == 'paper' else _SHIPPED} (0.5 kbps)"
     if key.endswith("_ort_int8"):
-        return _onnx_p2p(f"{name}, ONNX Runtime int8", _model(which, device), threads, twin=f"{name}, PyTorch", int8=True)
+        return _onnx_p2p(
+            f"{name}, ONNX Runtime int8", _model(which, device), threads, twin=f"{name}, PyTorch", int8=True
+        )
     if key.endswith("_ort"):
         return _onnx_p2p(f"{name}, ONNX Runtime", _model(which, device), threads, twin=f"{name}, PyTorch")
     return _torch_p2p(f"{name}, PyTorch", _model(which, device))
@@ -301,7 +331,11 @@ def part_size(keys: List[str], device: str) -> Dict[str, tuple]:
             continue
         x = audio(10.0, device, c.fs)
         codes = c.encode(x)
-        sizes[c.name] = (c.params(), gflops(lambda: c.encode(x)) / 10, gflops(lambda: c.decode(codes, x.shape[-1])) / 10)
+        sizes[c.name] = (
+            c.params(),
+            gflops(lambda: c.encode(x)) / 10,
+            gflops(lambda: c.decode(codes, x.shape[-1])) / 10,
+        )
         print(f"size {c.name}: {sizes[c.name]}", flush=True)
     return sizes
 
@@ -352,14 +386,29 @@ def part_memory(device: str, keys: List[str], seconds: float, threads: int) -> D
     out = {}
     for key in keys:
         run = subprocess.run(
-            [sys.executable, "-m", "benchmarks.codec_speed", "--only", "_memory", "--codecs", key,
-             "--lengths", str(seconds), "--device", device, "--threads", str(threads)],
-            capture_output=True, text=True, cwd=ROOT,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "benchmarks.codec_speed",
+                "--only",
+                "_memory",
+                "--codecs",
+                key,
+                "--lengths",
+                str(seconds),
+                "--device",
+                device,
+                "--threads",
+                str(threads),
+            ],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+        )
         line = [ln for ln in run.stdout.splitlines() if ln.startswith("MEMORY ")]
         if not line:
             raise RuntimeError(f"memory measurement of {key} failed: {run.stderr[-1000:]}")
-        name, extra, before = line[0][len("MEMORY "):].split("|")
+        name, extra, before = line[0][len("MEMORY ") :].split("|")
         out[name] = (float(extra), float(before))
         print(f"memory {name}: {extra} MB (resident before {before} MB)", flush=True)
     return out
@@ -370,11 +419,13 @@ def tables(names: List[str], sizes, rtf, memory, threads: List[int], lengths: Li
     ref = next((n for n in names if n.startswith("DAC 16 kHz")), None)
     one, longest = min(threads), max(lengths)
     cols = [(n, s) for n in threads for s in lengths]
-    head = ["| codec | params | GFLOPs/s encode | GFLOPs/s decode |"
-            + "".join(f" enc + dec RTF, {n} thr, {s:g} s |" for n, s in cols)
-            + f" decode RTF, {one} thr, {lengths[0]:g} s |"
-            + (f" decode speed vs DAC 16 kHz ({one} thr, {lengths[0]:g} s) |" if ref else "")
-            + (f" extra peak memory, {longest:g} s (MB) |" if memory else "")]
+    head = [
+        "| codec | params | GFLOPs/s encode | GFLOPs/s decode |"
+        + "".join(f" enc + dec RTF, {n} thr, {s:g} s |" for n, s in cols)
+        + f" decode RTF, {one} thr, {lengths[0]:g} s |"
+        + (f" decode speed vs DAC 16 kHz ({one} thr, {lengths[0]:g} s) |" if ref else "")
+        + (f" extra peak memory, {longest:g} s (MB) |" if memory else "")
+    ]
     head.append("|" + "---|" * (head[0].count("|") - 1))
     rows = []
     for name in names:
@@ -390,8 +441,11 @@ def tables(names: List[str], sizes, rtf, memory, threads: List[int], lengths: Li
         if memory:
             cells.append(f"{memory.get(name, (float('nan'),))[0]:.0f}")
         rows.append("| " + " | ".join(cells) + " |")
-    detail = ["| codec | threads | input (s) | encode RTF | decode RTF | enc + dec RTF |"
-              + (" DAC 16 kHz decode time / this decode time |" if ref else ""), "|---|---|---|---|---|---|" + ("---|" if ref else "")]
+    detail = [
+        "| codec | threads | input (s) | encode RTF | decode RTF | enc + dec RTF |"
+        + (" DAC 16 kHz decode time / this decode time |" if ref else ""),
+        "|---|---|---|---|---|---|" + ("---|" if ref else ""),
+    ]
     for name in names:
         for n, s in cols:
             if (name, n, s) not in rtf:
@@ -404,21 +458,32 @@ def tables(names: List[str], sizes, rtf, memory, threads: List[int], lengths: Li
     if ref:
         for name in ours:
             worst = min(rtf[(ref, one, s)][1] / rtf[(name, one, s)][1] for s in lengths if (name, one, s) in rtf)
-            goals.append(f"- Decoding at least 10x faster than DAC 16 kHz on {one} thread ({name}): "
-                         f"{'met' if worst >= 10 else 'not met'} (slowest of the lengths: {worst:.1f}x).")
+            goals.append(
+                f"- Decoding at least 10x faster than DAC 16 kHz on {one} thread ({name}): "
+                f"{'met' if worst >= 10 else 'not met'} (slowest of the lengths: {worst:.1f}x)."
+            )
     for name in [n for n in names if n.startswith("P2PSynCodec student, paper") and "ONNX" in n]:
         worst = max(sum(rtf[(name, one, s)]) for s in lengths)
-        goals.append(f"- Encode + decode RTF at most 0.05 on {one} thread ({name}): "
-                     f"{'met' if worst <= 0.05 else 'not met'} (largest of the lengths: {worst:.4f}).")
+        goals.append(
+            f"- Encode + decode RTF at most 0.05 on {one} thread ({name}): "
+            f"{'met' if worst <= 0.05 else 'not met'} (largest of the lengths: {worst:.4f})."
+        )
     if len(lengths) > 1:
         short = min(lengths)
         for name in ours:
             if all((name, one, s) in rtf for s in lengths):
                 ratio = max(sum(rtf[(name, one, s)]) for s in lengths) / sum(rtf[(name, one, short)])
-                goals.append(f"- Linear in length (issue 31): the RTF of every length within 10% of {short:g} s's on {one}"
-                             f" thread ({name}): {'met' if ratio <= 1.1 else 'not met'} (largest / {short:g} s: {ratio:.2f}).")
-    return (head + rows + ["", "### Encode and decode apart", ""] + detail
-            + (["", "### Goals (issue 20), from the rows above", ""] + goals if goals else []))
+                goals.append(
+                    f"- Linear in length (issue 31): the RTF of every length within 10% of {short:g} s's on {one}"
+                    f" thread ({name}): {'met' if ratio <= 1.1 else 'not met'} (largest / {short:g} s: {ratio:.2f})."
+                )
+    return (
+        head
+        + rows
+        + ["", "### Encode and decode apart", ""]
+        + detail
+        + (["", "### Goals (issue 20), from the rows above", ""] + goals if goals else [])
+    )
 
 
 @torch.no_grad()
@@ -435,12 +500,15 @@ def part_scaling(device: str, runs: int, lengths=(1.0, 10.0, 60.0, 600.0), whole
     backends = [("PyTorch", coder("p2p_paper", device))]
     if device == "cpu":
         backends.append(("ONNX Runtime", coder("p2p_paper_ort", device, threads=threads)))
-    rows = [f"{threads} thread(s). Whole input: PyTorch's `codec.encode` / `codec.decode` on the whole input; the plan:"
-            f" what `p2p-codec` does ({plan}; inputs up to a chunk with its context on both sides are coded whole)."
-            f" Each length: the median of {runs} runs after a warm-up call at it; 600 s: one run, no warm-up"
-            " (the first of its 63 chunks runs cold).", "",
-            "| input (s) | PyTorch, whole input | " + " | ".join(f"{b}, {plan}" for b, _ in backends) + " |",
-            "|---|---|" + "---|" * len(backends)]  # fmt: skip
+    rows = [
+        f"{threads} thread(s). Whole input: PyTorch's `codec.encode` / `codec.decode` on the whole input; the plan:"
+        f" what `p2p-codec` does ({plan}; inputs up to a chunk with its context on both sides are coded whole)."
+        f" Each length: the median of {runs} runs after a warm-up call at it; 600 s: one run, no warm-up"
+        " (the first of its 63 chunks runs cold).",
+        "",
+        "| input (s) | PyTorch, whole input | " + " | ".join(f"{b}, {plan}" for b, _ in backends) + " |",
+        "|---|---|" + "---|" * len(backends),
+    ]
     for seconds in lengths:
         x = audio(seconds, device)
         whole = "-"
@@ -458,10 +526,14 @@ def part_scaling(device: str, runs: int, lengths=(1.0, 10.0, 60.0, 600.0), whole
 
 
 def part_train(device: str, runs: int) -> List[str]:
-    import espnet2_p2p  # noqa: F401
     from espnet2.tasks.gan_codec import GANCodecTask
 
-    rows = ["| model (tiny) | batch | steps/s | samples/s (0.5 s each) | memory per batch item (MB) |", "|---|---|---|---|---|"]
+    import espnet2_p2p  # noqa: F401
+
+    rows = [
+        "| model (tiny) | batch | steps/s | samples/s (0.5 s each) | memory per batch item (MB) |",
+        "|---|---|---|---|---|",
+    ]
     teacher_cfg = load_config(ROOT / "conf" / "teacher_tiny.yaml")
     student_cfg = load_config(ROOT / "conf" / "student_tiny.yaml")
     torch.manual_seed(0)
@@ -538,13 +610,17 @@ def main(argv=None) -> None:
         rtf = part_rtf(keys, args.device, threads, lengths, args.runs) if "rtf" in parts else {}
         memory = part_memory(args.device, keys, max(lengths), min(threads)) if "memory" in parts else {}
         names = list(dict.fromkeys([c for c in sizes] + [k[0] for k in rtf] + list(memory)))
-        out += ["## Speed, size and memory", "",
-                ("Random weights but the shipped student's rows; " if shipped else "Random weights; ")
-                + "RTF = seconds of compute per second of audio (lower is faster);"
-                " GFLOPs per second of audio; decoding includes the pseudo-VQ prediction; RTF: after a warm-up call"
-                f" at each length, the median of {args.runs} runs (one run for the other codecs' inputs over 10 s);"
-                f" extra peak memory: encoding + decoding {max(lengths):g} s in a fresh process, beyond the loaded model"
-                f" ({min(threads)} thread).", ""]  # fmt: skip
+        out += [
+            "## Speed, size and memory",
+            "",
+            ("Random weights but the shipped student's rows; " if shipped else "Random weights; ")
+            + "RTF = seconds of compute per second of audio (lower is faster);"
+            " GFLOPs per second of audio; decoding includes the pseudo-VQ prediction; RTF: after a warm-up call"
+            f" at each length, the median of {args.runs} runs (one run for the other codecs' inputs over 10 s);"
+            f" extra peak memory: encoding + decoding {max(lengths):g} s in a fresh process, beyond the loaded model"
+            f" ({min(threads)} thread).",
+            "",
+        ]
         out += tables(names, sizes, rtf, memory, threads, lengths) + [""]
     if "scaling" in parts:
         torch.set_num_threads(max(threads))
@@ -552,8 +628,11 @@ def main(argv=None) -> None:
     if "train" in parts:
         torch.set_num_threads(max(threads))
         out += ["## Training throughput", ""] + part_train(args.device, args.runs) + [""]
-    out += [f"The run took {(time.time() - started) / 60:.1f} min; load average when it ended: {os.getloadavg()[0]:.1f}"
-            f" on {os.cpu_count()} cores (speed is only comparable between runs on an otherwise idle machine).", ""]
+    out += [
+        f"The run took {(time.time() - started) / 60:.1f} min; load average when it ended: {os.getloadavg()[0]:.1f}"
+        f" on {os.cpu_count()} cores (speed is only comparable between runs on an otherwise idle machine).",
+        "",
+    ]
     text = "\n".join(out)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(text + "\n")

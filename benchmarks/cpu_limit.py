@@ -54,8 +54,13 @@ def op_graph(op: str, inputs, output_shape, attrs=None, initializers=()):
 
     nodes = [helper.make_node(op, [n for n, _, _ in inputs] + [i.name for i in initializers], ["y"], **(attrs or {}))]
     out_type = TensorProto.INT32 if op == "MatMulInteger" else TensorProto.FLOAT
-    graph = helper.make_graph(nodes, op, [helper.make_tensor_value_info(n, t, s) for n, t, s in inputs],
-                              [helper.make_tensor_value_info("y", out_type, output_shape)], list(initializers))  # fmt: skip
+    graph = helper.make_graph(
+        nodes,
+        op,
+        [helper.make_tensor_value_info(n, t, s) for n, t, s in inputs],
+        [helper.make_tensor_value_info("y", out_type, output_shape)],
+        list(initializers),
+    )
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
 
 
@@ -70,13 +75,23 @@ def peaks(frames: int) -> list:
     s = _session(op_graph("MatMul", [("a", TensorProto.FLOAT, [n, n]), ("b", TensorProto.FLOAT, [n, n])], [n, n]))
     out.append(("float32 MatMul 1024^3", 2 * n**3 / 1e9, _best_seconds(lambda: s.run(None, {"a": a, "b": b}))))
     qa, qb = rng.integers(0, 255, (n, n), dtype=np.uint8), rng.integers(-127, 127, (n, n), dtype=np.int8)
-    s8 = _session(op_graph("MatMulInteger", [("a", TensorProto.UINT8, [n, n]), ("b", TensorProto.INT8, [n, n])], [n, n]))
+    s8 = _session(
+        op_graph("MatMulInteger", [("a", TensorProto.UINT8, [n, n]), ("b", TensorProto.INT8, [n, n])], [n, n])
+    )
     out.append(("int8 MatMulInteger 1024^3", 2 * n**3 / 1e9, _best_seconds(lambda: s8.run(None, {"a": qa, "b": qb}))))
-    for label, c_in, c_out, k, group in (("Conv pointwise 96 -> 256", 96, 256, 1, 1), ("Conv depthwise 96, k=7", 96, 96, 7, 96)):
+    for label, c_in, c_out, k, group in (
+        ("Conv pointwise 96 -> 256", 96, 256, 1, 1),
+        ("Conv depthwise 96, k=7", 96, 96, 7, 96),
+    ):
         x = rng.standard_normal((1, c_in, frames), dtype=np.float32)
         w = numpy_helper.from_array(rng.standard_normal((c_out, c_in // group, k), dtype=np.float32), "w")
-        graph = op_graph("Conv", [("x", TensorProto.FLOAT, [1, c_in, frames])], [1, c_out, frames],
-                         dict(group=group, pads=[k // 2, k // 2]), [w])  # fmt: skip
+        graph = op_graph(
+            "Conv",
+            [("x", TensorProto.FLOAT, [1, c_in, frames])],
+            [1, c_out, frames],
+            dict(group=group, pads=[k // 2, k // 2]),
+            [w],
+        )
         sc = _session(graph)
         flops = 2 * c_out * (c_in // group) * k * frames / 1e9
         out.append((f"{label} over {frames} frames", flops, _best_seconds(lambda: sc.run(None, {"x": x}))))
@@ -102,8 +117,14 @@ def graph_times(model, samples: int) -> list:
         onnx = OnnxCodec(Path(tmp), threads=1)
         wav = x.view(-1).numpy()
         plain = onnx.encode(wav)
-        return [("encoder.onnx", enc_flops, _best_seconds(lambda: onnx.encode(wav), 3)),
-                ("decoder.onnx (with the pseudo-VQ prediction)", dec_flops, _best_seconds(lambda: onnx.decode(plain, samples), 3))]  # fmt: skip
+        return [
+            ("encoder.onnx", enc_flops, _best_seconds(lambda: onnx.encode(wav), 3)),
+            (
+                "decoder.onnx (with the pseudo-VQ prediction)",
+                dec_flops,
+                _best_seconds(lambda: onnx.decode(plain, samples), 3),
+            ),
+        ]
 
 
 def main(argv=None) -> int:
@@ -137,19 +158,39 @@ def main(argv=None) -> int:
     graph_rows = []
     for name, model in models:
         for what, g, t in graph_times(model, samples):
-            graph_rows.append((name, what, f"{g / args.seconds:.3f}", f"{t / args.seconds:.4f}", f"{g / t:.1f}",
-                               f"{100 * g / t / peak:.1f}%"))  # fmt: skip
+            graph_rows.append(
+                (
+                    name,
+                    what,
+                    f"{g / args.seconds:.3f}",
+                    f"{t / args.seconds:.4f}",
+                    f"{g / t:.1f}",
+                    f"{100 * g / t / peak:.1f}%",
+                )
+            )
     from benchmarks.provenance import model_line
 
     text = (
-        model_line(args.model, " (its student); the paper-scale rows: random weights" if args.paper else " (its student)")
+        model_line(
+            args.model, " (its student); the paper-scale rows: random weights" if args.paper else " (its student)"
+        )
         + "\n\n# One core's limit and the codec's share of it\n\n"
         f"Produced by `python -m benchmarks.cpu_limit{' --paper' if args.paper else ''}` ({args.seconds:g} s of audio, one"
         f" thread, best of 5 runs after a warm-up). Load average when it ran: {os.getloadavg()[0]:.1f} on"
         f" {os.cpu_count()} cores.\n\n"
-        + markdown_table(["ONNX Runtime kernel", "GFLOP (GOP) a run", "ms a run", "GFLOP/s (GOP/s)"], kernels) + "\n"
-        + markdown_table(["student", "codec graph", "GFLOPs per second of audio", "RTF", "achieved GFLOP/s",
-                          "share of the float32 MatMul peak"], graph_rows)  # fmt: skip
+        + markdown_table(["ONNX Runtime kernel", "GFLOP (GOP) a run", "ms a run", "GFLOP/s (GOP/s)"], kernels)
+        + "\n"
+        + markdown_table(
+            [
+                "student",
+                "codec graph",
+                "GFLOPs per second of audio",
+                "RTF",
+                "achieved GFLOP/s",
+                "share of the float32 MatMul peak",
+            ],
+            graph_rows,
+        )
     )
     args.output.write_text(text)
     print(text)

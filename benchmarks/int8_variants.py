@@ -29,8 +29,11 @@ def _all(graph) -> list:
 def _predictors(graph) -> list:
     from espnet2_p2p.onnx.export import _modules, int8_nodes
 
-    return [n.name for n in graph.graph.node if n.name in set(int8_nodes(graph))
-            and any(".predictors." in path for path, _ in _modules(n))]  # fmt: skip
+    return [
+        n.name
+        for n in graph.graph.node
+        if n.name in set(int8_nodes(graph)) and any(".predictors." in path for path, _ in _modules(n))
+    ]
 
 
 def _linear(graph) -> list:
@@ -103,7 +106,8 @@ def main(argv=None) -> int:
         " variant names, in a copy of one float32 export. Load average when it ran:"
         f" {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (the speed column is only comparable on an idle"
         " machine). Paired: the variant minus float32 on each clip, mean ± 95% CI.\n\n"
-        + markdown_table(HEADER, paired_rows(sets, results, fs, sizes)) + "\n"
+        + markdown_table(HEADER, paired_rows(sets, results, fs, sizes))
+        + "\n"
         + markdown_table(["variant", "int8 products per graph"], counts)
     )
     args.output.write_text(text)

@@ -40,20 +40,31 @@ def measure(config_path: str, seconds: float = 10.0) -> dict:
         latency_ms = float("inf")
     streams = latency_ms < float("inf")
     inside = enc + dec <= BUDGET_GFLOPS and latency_ms <= BUDGET_MS and codec.bitrate() < 1000 and streams
-    return dict(config=config_path, enc=enc, dec=dec, latency_ms=latency_ms, bitrate=codec.bitrate(),
-                streaming=streams, inside=inside)  # fmt: skip
+    return dict(
+        config=config_path,
+        enc=enc,
+        dec=dec,
+        latency_ms=latency_ms,
+        bitrate=codec.bitrate(),
+        streaming=streams,
+        inside=inside,
+    )
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("configs", nargs="*", default=["conf/student_causal_small.yaml", "conf/student_small.yaml"])
     args = parser.parse_args(argv)
-    print("| config | GFLOPs/s encode | GFLOPs/s decode | total | latency (ms) | bit/s | streams exactly | inside the budget |")
+    print(
+        "| config | GFLOPs/s encode | GFLOPs/s decode | total | latency (ms) | bit/s | streams exactly | inside the budget |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for path in args.configs:
         r = measure(path)
-        print(f"| {r['config']} | {r['enc']:.3f} | {r['dec']:.3f} | {r['enc'] + r['dec']:.3f} | {r['latency_ms']:.1f}"
-              f" | {r['bitrate']:g} | {'yes' if r['streaming'] else 'no'} | {'yes' if r['inside'] else 'no'} |")  # fmt: skip
+        print(
+            f"| {r['config']} | {r['enc']:.3f} | {r['dec']:.3f} | {r['enc'] + r['dec']:.3f} | {r['latency_ms']:.1f}"
+            f" | {r['bitrate']:g} | {'yes' if r['streaming'] else 'no'} | {'yes' if r['inside'] else 'no'} |"
+        )
     return 0
 
 

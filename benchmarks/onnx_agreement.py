@@ -63,8 +63,12 @@ def main(argv=None) -> None:
             plain, plain_n = plain + int((ref[:sent] == got[:sent]).sum()), plain_n + ref[:sent].size
             if layout.predicts_streams:
                 pseudo, pseudo_n = pseudo + int((ref[sent:] == got[sent:]).sum()), pseudo_n + ref[sent:].size
-                worst_all = max(worst_all, float(np.abs(decoded(onnx, ref, n, side) - decoded(ours, ref, n, side)).max()))
-            worst = max(worst, float(np.abs(decoded(onnx, ref[:sent], n, side) - decoded(ours, ref[:sent], n, side)).max()))
+                worst_all = max(
+                    worst_all, float(np.abs(decoded(onnx, ref, n, side) - decoded(ours, ref, n, side)).max())
+                )
+            worst = max(
+                worst, float(np.abs(decoded(onnx, ref[:sent], n, side) - decoded(ours, ref[:sent], n, side)).max())
+            )
     from benchmarks.provenance import model_line
 
     rows = [
@@ -81,11 +85,15 @@ def main(argv=None) -> None:
         f"| transmitted tokens equal | {plain} of {plain_n} ({100 * plain / plain_n:.2f}%) |",
     ]
     if pseudo_n:
-        rows.append(f"| pseudo tokens equal (each backend predicting from its own plain tokens) | {pseudo} of {pseudo_n}"
-                    f" ({100 * pseudo / pseudo_n:.2f}%) |")  # fmt: skip
+        rows.append(
+            f"| pseudo tokens equal (each backend predicting from its own plain tokens) | {pseudo} of {pseudo_n}"
+            f" ({100 * pseudo / pseudo_n:.2f}%) |"
+        )
     rows.append(f"| largest abs difference of the audio decoded from the same tokens | {worst:.2e} |")
     if pseudo_n:
-        rows.append(f"| the same, decoding all 1 + N streams (`decoder_all.onnx`, nothing predicted) | {worst_all:.2e} |")
+        rows.append(
+            f"| the same, decoding all 1 + N streams (`decoder_all.onnx`, nothing predicted) | {worst_all:.2e} |"
+        )
     text = "\n".join(rows) + "\n"
     args.output.write_text(text)
     print(text + f"\nwrote {args.output}")

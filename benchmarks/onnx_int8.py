@@ -86,15 +86,33 @@ def paired_rows(sets: dict, results: dict, fs: int, sizes: dict, base: str = "fl
             same = sum(int((a[0] == b[0]).sum()) for a, b in zip(ref["tokens"], r["tokens"]))
             total = sum(a[0].size for a in ref["tokens"])
             paired = label != base
-            rows.append((name, label, f"{sizes[label]:.1f}", f"{r['elapsed'] / seconds:.4f}" if i == 0 else "-",
-                         f"{100 * same / total:.1f}% of {total}", fmt(mean_ci95(r["visqol"])), fmt(mean_ci95(r["stoi"])),
-                         diff(mean_ci95(np.subtract(r["visqol"], ref["visqol"]))) if paired else "-",
-                         diff(mean_ci95(np.subtract(r["stoi"], ref["stoi"]))) if paired else "-"))  # fmt: skip
+            rows.append(
+                (
+                    name,
+                    label,
+                    f"{sizes[label]:.1f}",
+                    f"{r['elapsed'] / seconds:.4f}" if i == 0 else "-",
+                    f"{100 * same / total:.1f}% of {total}",
+                    fmt(mean_ci95(r["visqol"])),
+                    fmt(mean_ci95(r["stoi"])),
+                    diff(mean_ci95(np.subtract(r["visqol"], ref["visqol"]))) if paired else "-",
+                    diff(mean_ci95(np.subtract(r["stoi"], ref["stoi"]))) if paired else "-",
+                )
+            )
     return rows
 
 
-HEADER = ["set", "graphs", "size (MB)", "enc + dec RTF", "plain tokens equal to float32", "ViSQOL", "STOI",
-          "ViSQOL vs float32 (paired)", "STOI vs float32 (paired)"]  # fmt: skip
+HEADER = [
+    "set",
+    "graphs",
+    "size (MB)",
+    "enc + dec RTF",
+    "plain tokens equal to float32",
+    "ViSQOL",
+    "STOI",
+    "ViSQOL vs float32 (paired)",
+    "STOI vs float32 (paired)",
+]
 
 
 def main(argv=None) -> int:

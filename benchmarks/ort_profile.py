@@ -86,10 +86,14 @@ def main(argv=None) -> int:
             wall, per_op = profile(Path(tmp) / f"{graph}.onnx", feed, args.runs)
             # a Scan's time holds its body's kernels, which are profiled (and listed) too
             kernels = sum(v for op, v in per_op.items() if op != "Scan")
-            totals.append((f"{graph}.onnx", f"{1000 * wall:.1f}", f"{wall / args.seconds:.4f}", f"{1000 * kernels:.1f}"))
+            totals.append(
+                (f"{graph}.onnx", f"{1000 * wall:.1f}", f"{wall / args.seconds:.4f}", f"{1000 * kernels:.1f}")
+            )
             for op, sec in per_op.most_common(args.top):
                 rows.append((f"{graph}.onnx", op, f"{1000 * sec:.1f}", f"{100 * sec / kernels:.1f}%"))
-    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    commit = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
     from benchmarks.provenance import RANDOM, model_line
     from espnet2_p2p import pretrained
 
@@ -100,7 +104,8 @@ def main(argv=None) -> int:
         f" at commit {commit or '?'}: the {'paper-scale' if args.model == 'paper' else 'shipped'} student, one thread,"
         f" {args.seconds:g} s of input, mean of {args.runs} runs after a warm-up. Load average when it ran:"
         f" {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores.\n\n"
-        + markdown_table(["graph", "ms a run", "RTF", "kernel ms a run (profiled)"], totals) + "\n"
+        + markdown_table(["graph", "ms a run", "RTF", "kernel ms a run (profiled)"], totals)
+        + "\n"
         + markdown_table(["graph", "operator (after ONNX Runtime's fusions)", "kernel ms a run", "share"], rows)
     )
     args.output.write_text(text)

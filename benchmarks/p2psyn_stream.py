@@ -18,11 +18,11 @@ import platform
 from pathlib import Path
 
 import torch
-from espnet2_p2p.utils.config import load_config
 
 import espnet2_p2p  # noqa: F401
 from benchmarks.secousti_stream import measure
 from espnet2_p2p.codec.p2psyn import P2PSynCodec
+from espnet2_p2p.utils.config import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = {
@@ -60,7 +60,8 @@ def main(argv=None) -> None:
         f" {args.seconds:g} s of noise-like input, random weights, `causal: true`.",
         "",
         "| config | model | params | stated latency (ms) | measured latency max / mean (ms) | RTF offline |"
-        + "".join(f" RTF stream k={k} |" for k in PIECES) + " max abs(stream - offline) |",
+        + "".join(f" RTF stream k={k} |" for k in PIECES)
+        + " max abs(stream - offline) |",
         "|---|---|---|---|---|---|" + "---|" * len(PIECES) + "---|",
     ]
     for size, configs in CONFIGS.items():
@@ -74,7 +75,8 @@ def main(argv=None) -> None:
             lines.append(
                 f"| {size} ({config}) | {role} | {params:.2f} M | {1000 * codec.latency_samples / fs:.1f} |"
                 f" {m['lag_max']:.1f} / {m['lag_mean']:.1f} | {m['rtf']['offline']:.4f} |"
-                + "".join(f" {m['rtf'][k]:.4f} |" for k in PIECES) + f" {m['diff']:.2e} |"
+                + "".join(f" {m['rtf'][k]:.4f} |" for k in PIECES)
+                + f" {m['diff']:.2e} |"
             )
             print(lines[-1], flush=True)
     lines += [

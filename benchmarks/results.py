@@ -30,15 +30,34 @@ STEPS = [
     ("onnx_int8", "benchmarks.onnx_int8", ["--data_dir", "{test_data}"], "benchmarks/RESULTS_onnx_int8.md"),
     ("int8_variants", "benchmarks.int8_variants", ["--data_dir", "{test_data}"], "benchmarks/RESULTS_int8_variants.md"),
     ("onnx", "benchmarks.onnx_agreement", [], "benchmarks/RESULTS_onnx.md"),
-    ("onnx_teacher", "benchmarks.onnx_agreement", ["--model_name", "teacher", "--output", "benchmarks/RESULTS_onnx_teacher.md"],
-     "benchmarks/RESULTS_onnx_teacher.md"),
+    (
+        "onnx_teacher",
+        "benchmarks.onnx_agreement",
+        ["--model_name", "teacher", "--output", "benchmarks/RESULTS_onnx_teacher.md"],
+        "benchmarks/RESULTS_onnx_teacher.md",
+    ),
     ("buzz_stages", "benchmarks.buzz_stages", [], "benchmarks/RESULTS_buzz_stages.md"),
-    ("chunk_plan", "benchmarks.chunk_plan", ["--plans", "30:2,10:0.5,9.6:0.2", "--data_dir", "{test_data}"],
-     "benchmarks/RESULTS_chunk_plan.md"),
+    (
+        "chunk_plan",
+        "benchmarks.chunk_plan",
+        ["--plans", "30:2,10:0.5,9.6:0.2", "--data_dir", "{test_data}"],
+        "benchmarks/RESULTS_chunk_plan.md",
+    ),
     ("cpu_limit", "benchmarks.cpu_limit", ["--paper"], "benchmarks/RESULTS_cpu_limit.md"),
-    ("speed", "benchmarks.codec_speed", ["--only", "size,rtf,memory", "--codecs", "p2p_small,p2p_small_ort,p2p_small_ort_int8",
-                                         "--output", "benchmarks/RESULTS_speed_shipped.md"], "benchmarks/RESULTS_speed_shipped.md"),
-]  # fmt: skip
+    (
+        "speed",
+        "benchmarks.codec_speed",
+        [
+            "--only",
+            "size,rtf,memory",
+            "--codecs",
+            "p2p_small,p2p_small_ort,p2p_small_ort_int8",
+            "--output",
+            "benchmarks/RESULTS_speed_shipped.md",
+        ],
+        "benchmarks/RESULTS_speed_shipped.md",
+    ),
+]
 OUTPUTS = [out for *_, out in STEPS]
 
 

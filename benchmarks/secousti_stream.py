@@ -23,10 +23,10 @@ import time
 from pathlib import Path
 
 import torch
-from espnet2_p2p.utils.config import load_config
 
 import espnet2_p2p  # noqa: F401
 from espnet2_p2p.codec.secousti import SecoustiCodec
+from espnet2_p2p.utils.config import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -114,8 +114,7 @@ def main(argv=None) -> None:
         torch.manual_seed(1)
         x = torch.randn(1, 1, int(args.seconds * fs)) * 0.1
         g = codec.reference(x)
-        m = measure(codec, x, g, (1, 3, 10), args.runs,
-                    lambda: codec.decode(codec.encode(x), g, length=x.shape[-1]))  # fmt: skip
+        m = measure(codec, x, g, (1, 3, 10), args.runs, lambda: codec.decode(codec.encode(x), g, length=x.shape[-1]))
         params = sum(p.numel() for p in codec.generator.parameters()) / 1e6
         lines.append(
             f"| {config} | {params:.2f} M | {codec.hop_length} | {1000 * codec.latency_samples / fs:.1f} |"

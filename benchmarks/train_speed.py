@@ -29,7 +29,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, Optional
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SCP = ROOT / "egs2" / "speechocean762" / "codec1" / "dump" / "train" / "wav.scp"
@@ -68,12 +68,13 @@ def measure_one(config: Path, threads: int, steps: int, warmup: int, wav_scp: Op
     """Build, warm up and time ``steps`` training steps in this process; with ``profile``,
     print torch's profile of that many more steps (operators by their own CPU time)."""
     import torch
+
     from espnet2_p2p.utils.config import load_config
 
     torch.set_num_threads(threads)
-    import espnet2_p2p  # noqa: F401
     from espnet2.tasks.gan_codec import GANCodecTask
 
+    import espnet2_p2p  # noqa: F401
     from benchmarks.codec_speed import _task_args
 
     torch.manual_seed(0)
@@ -81,8 +82,14 @@ def measure_one(config: Path, threads: int, steps: int, warmup: int, wav_scp: Op
     data = _batches(wav_scp)
     conf = cfg["codec_conf"]
     if conf.get("quantizer_mode") == "student":
-        teacher_cfg = dict(cfg, codec_conf={k: v for k, v in conf.items() if k not in (
-            "quantizer_mode", "predictor_conf", "pseudo_codeword", "finetune_decoder", "lambda_ce")})  # fmt: skip
+        teacher_cfg = dict(
+            cfg,
+            codec_conf={
+                k: v
+                for k, v in conf.items()
+                if k not in ("quantizer_mode", "predictor_conf", "pseudo_codeword", "finetune_decoder", "lambda_ce")
+            },
+        )
         teacher = GANCodecTask.build_model(_task_args(teacher_cfg))
         teacher.train()
         teacher(next(data), forward_generator=True)
@@ -139,8 +146,20 @@ def _spawn(package_dir: Path, config: Path, threads: int, args) -> subprocess.Po
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     env["PYTHONPATH"] = os.pathsep.join([str(package_dir), str(ROOT)])
     # run by path: ``-m`` would put the working folder ahead of PYTHONPATH
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--one", str(config), "--threads", str(threads),
-           "--steps", str(args.steps), "--warmup", str(args.warmup), "--wav_scp", str(args.wav_scp)]  # fmt: skip
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--one",
+        str(config),
+        "--threads",
+        str(threads),
+        "--steps",
+        str(args.steps),
+        "--warmup",
+        str(args.warmup),
+        "--wav_scp",
+        str(args.wav_scp),
+    ]
     return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=str(ROOT))
 
 
@@ -158,24 +177,33 @@ def main(argv=None) -> None:
     parser.add_argument("--threads", default="1,2")
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--warmup", type=int, default=5)
-    parser.add_argument("--concurrent", action=argparse.BooleanOptionalAction, default=True,
-                        help="also two 1-thread trainings at once (summed steps/s)")
+    parser.add_argument(
+        "--concurrent",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also two 1-thread trainings at once (summed steps/s)",
+    )
     parser.add_argument("--compare", type=Path, help="an older checkout measured in the same run")
     parser.add_argument("--wav_scp", type=Path, default=DEFAULT_SCP)
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "RESULTS_train_speed.md")
-    parser.add_argument("--profile", type=int, default=0,
-                        help="with --one: print torch's operator profile of this many more steps")
+    parser.add_argument(
+        "--profile", type=int, default=0, help="with --one: print torch's operator profile of this many more steps"
+    )
     parser.add_argument("--one", dest="_one", type=Path, help="measure one config in this process (JSON)")
     args = parser.parse_args(argv)
     if args._one is not None:
-        print(json.dumps(measure_one(args._one, int(args.threads), args.steps, args.warmup, args.wav_scp, args.profile)))
+        print(
+            json.dumps(measure_one(args._one, int(args.threads), args.steps, args.warmup, args.wav_scp, args.profile))
+        )
         return
     if args.steps < 1 or args.warmup < 0:
         parser.error("--steps must be >= 1 and --warmup >= 0")
     threads = [int(t) for t in args.threads.split(",")]
     codes = [("this checkout", ROOT)] + ([("--compare", args.compare.resolve())] if args.compare else [])
-    rows = ["| config | code | threads | processes | steps/s (sum) | forward ms | backward ms | optimizer ms | data |",
-            "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    rows = [
+        "| config | code | threads | processes | steps/s (sum) | forward ms | backward ms | optimizer ms | data |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     speed: Dict = {}
     for config in args.configs.split(","):
         for label, package in codes:
@@ -217,7 +245,9 @@ def main(argv=None) -> None:
         lines += ["", "Speed-up of this checkout over `--compare` (steps/s ratio):", ""]
         for (config, label, t, procs), value in speed.items():
             if label == "this checkout" and (config, "--compare", t, procs) in speed:
-                lines.append(f"- {config}, {t} thread(s) x {procs}: {value / speed[(config, '--compare', t, procs)]:.2f}x")
+                lines.append(
+                    f"- {config}, {t} thread(s) x {procs}: {value / speed[(config, '--compare', t, procs)]:.2f}x"
+                )
     args.output.write_text("\n".join(lines) + "\n")
     print(f"wrote {args.output}")
 

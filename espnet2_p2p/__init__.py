@@ -29,9 +29,7 @@ def register() -> None:
         codec_class = getattr(importlib.import_module(module), cls)
         registered = codec_choices.classes.get(name)
         if registered is not None and registered is not codec_class:
-            raise RuntimeError(
-                f"codec name {name!r} is already taken in ESPnet by {registered!r}"
-            )
+            raise RuntimeError(f"codec name {name!r} is already taken in ESPnet by {registered!r}")
         codec_choices.classes[name] = codec_class
 
 

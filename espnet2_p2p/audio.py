@@ -114,8 +114,9 @@ class AudioSource:
         self.num_samples = -(-self.input_frames * self._new // self._orig)
         self._resampler = None
         if self._orig != self._new:
-            self._resampler = _StreamResampler(self._read_input, self.input_frames, self.input_rate,
-                                               sample_rate, self.num_samples)  # fmt: skip
+            self._resampler = _StreamResampler(
+                self._read_input, self.input_frames, self.input_rate, sample_rate, self.num_samples
+            )
         self._peak = 0.0
         self._clipped = 0
         self._seen = 0

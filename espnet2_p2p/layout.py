@@ -77,10 +77,16 @@ class Layout:
             (int(self.fs) > 0, f"sample rate {self.fs}"),
             (int(self.hop_length) > 0, f"hop {self.hop_length}"),
             (len(sizes) > 0 and min(sizes) >= 2, f"codebook sizes {list(sizes)}"),
-            (1 <= int(self.transmitted_streams) <= len(sizes), f"{self.transmitted_streams} transmitted streams of {len(sizes)}"),
+            (
+                1 <= int(self.transmitted_streams) <= len(sizes),
+                f"{self.transmitted_streams} transmitted streams of {len(sizes)}",
+            ),
             (int(self.side_info_bytes) >= 0, f"{self.side_info_bytes} side-information codes"),
-            (self.side_info_bytes == 0 or 2 <= int(self.side_info_levels) <= 256, f"{self.side_info_levels} side-information levels"),
-        ]  # fmt: skip
+            (
+                self.side_info_bytes == 0 or 2 <= int(self.side_info_levels) <= 256,
+                f"{self.side_info_levels} side-information levels",
+            ),
+        ]
         bad = [what for ok, what in problems if not ok]
         if bad:
             raise ValueError(f"not a codec layout: {', '.join(bad)}")
@@ -176,9 +182,13 @@ class Rates:
     nominal_bps: float = 0.0
 
     def __add__(self, other: "Rates") -> "Rates":
-        return Rates(self.seconds + other.seconds, self.payload_bits + other.payload_bits,
-                     self.coded_bits + other.coded_bits, self.file_bits + other.file_bits,
-                     self.nominal_bps or other.nominal_bps)  # fmt: skip
+        return Rates(
+            self.seconds + other.seconds,
+            self.payload_bits + other.payload_bits,
+            self.coded_bits + other.coded_bits,
+            self.file_bits + other.file_bits,
+            self.nominal_bps or other.nominal_bps,
+        )
 
     def per_second(self, bits: float) -> float:
         """``bits`` per second of the audio's duration."""

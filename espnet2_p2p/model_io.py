@@ -138,7 +138,9 @@ def build_model(config: dict, where: str) -> torch.nn.Module:
         raise ModelLoadError(f"{where}: its config asks for a model larger than {MAX_BUILD_BYTES >> 30} GB") from None
     except Exception as e:
         if "allocate" in str(e):  # torch's allocator: "DefaultCPUAllocator: can't allocate memory"
-            raise ModelLoadError(f"{where}: its config asks for a model larger than {MAX_BUILD_BYTES >> 30} GB") from None
+            raise ModelLoadError(
+                f"{where}: its config asks for a model larger than {MAX_BUILD_BYTES >> 30} GB"
+            ) from None
         raise ModelLoadError(f"{where}: cannot build the model of its config: {e}") from None
 
 
@@ -350,8 +352,7 @@ def pack(output: Path, models) -> dict:
 DECODER = "codec.generator.decoder."
 
 
-def extract(packed: Path, name: str, config: Path, output: Path, new: Sequence[str] = (),
-            decoder_of: str = "") -> Path:  # fmt: skip
+def extract(packed: Path, name: str, config: Path, output: Path, new: Sequence[str] = (), decoder_of: str = "") -> Path:
     """Model ``name`` of ``packed`` as the start of ``config``'s training, written to
     ``output``. Every tensor must fit strictly, except those under the prefixes ``new``
     (e.g. ``codec.generator.decoder``'s upsampler of another design): the packed ones

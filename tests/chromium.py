@@ -51,18 +51,29 @@ class Chromium:
         # the child's ends above 9, so that moving them onto 3 and 4 overwrites neither
         to_browser_r, to_browser_w = (high_fd(fd) for fd in os.pipe())
         from_browser_r, from_browser_w = (high_fd(fd) for fd in os.pipe())
-        args = [binary, "--headless", "--no-sandbox", "--disable-gpu", "--remote-debugging-pipe",
-                "--autoplay-policy=no-user-gesture-required", "--no-first-run", "--hide-scrollbars",
-                "--mute-audio", f"--user-data-dir={self.profile}", f"--window-size={width},{height}",
-                "about:blank"]  # fmt: skip
+        args = [
+            binary,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--remote-debugging-pipe",
+            "--autoplay-policy=no-user-gesture-required",
+            "--no-first-run",
+            "--hide-scrollbars",
+            "--mute-audio",
+            f"--user-data-dir={self.profile}",
+            f"--window-size={width},{height}",
+            "about:blank",
+        ]
 
         def fds():  # in the child: its fd 3 reads our commands, its fd 4 writes to us
             os.dup2(to_browser_r, 3)
             os.dup2(from_browser_w, 4)
 
         self.log = open(Path(self.profile) / "stderr.log", "w")
-        self.proc = subprocess.Popen(args, pass_fds=(3, 4), preexec_fn=fds, stdin=subprocess.DEVNULL,
-                                     stdout=self.log, stderr=self.log)  # fmt: skip
+        self.proc = subprocess.Popen(
+            args, pass_fds=(3, 4), preexec_fn=fds, stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log
+        )
         os.close(to_browser_r)
         os.close(from_browser_w)
         self._w, self._r = to_browser_w, from_browser_r
@@ -99,16 +110,24 @@ class Chromium:
         self.session = self.send("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
         self.send("Page.enable", self.session)
         width, height = self.size  # the viewport itself, whatever the window's frame takes
-        self.send("Emulation.setDeviceMetricsOverride", self.session, width=width, height=height,
-                  deviceScaleFactor=1, mobile=False)  # fmt: skip
+        self.send(
+            "Emulation.setDeviceMetricsOverride",
+            self.session,
+            width=width,
+            height=height,
+            deviceScaleFactor=1,
+            mobile=False,
+        )
         self.send("Page.navigate", self.session, url=url)
-        self.evaluate("new Promise(ok => document.readyState === 'complete' ? ok() :"
-                      " window.addEventListener('load', () => ok()))")  # fmt: skip
+        self.evaluate(
+            "new Promise(ok => document.readyState === 'complete' ? ok() : window.addEventListener('load', () => ok()))"
+        )
 
     def evaluate(self, expression: str):
         """The value of a JavaScript expression in the open page (a promise is awaited)."""
-        result = self.send("Runtime.evaluate", self.session, expression=expression, awaitPromise=True,
-                           returnByValue=True)  # fmt: skip
+        result = self.send(
+            "Runtime.evaluate", self.session, expression=expression, awaitPromise=True, returnByValue=True
+        )
         if "exceptionDetails" in result:
             raise RuntimeError(f"JavaScript failed: {result['exceptionDetails']}")
         return result["result"].get("value")

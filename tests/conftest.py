@@ -130,8 +130,8 @@ def packed_causal_models(tmp_path_factory) -> Path:
 def read_p2p(path, model, name=None):
     """A ``.p2p`` file read with the model (a coder, or what open_coder takes) that wrote
     it: a version-4 file names its model by id, not its layout. ``header, codes = ...``."""
-    from espnet2_p2p.container.bitstream import P2PFile
     from espnet2_p2p.coding.coder import open_coder
+    from espnet2_p2p.container.bitstream import P2PFile
 
     coder = model if hasattr(model, "layout") else open_coder(model, "torch", name)
     return P2PFile.read(path, coder.prior, coder.layout, coder.fingerprint)
@@ -153,7 +153,7 @@ BAD_AUDIO = [
     (["a", "b"], "floating-point samples"),
     ([[0.1], [0.1, 0.2]], "not an array of numbers"),
     (torch.zeros(800, dtype=torch.int16), "floating-point samples"),
-]  # fmt: skip
+]
 
 #: tokens (streams, frames) a decoder of a student of codebooks [1024, 256, 256, 256] must
 #: refuse (1 or 4 streams), and a word of the message
@@ -170,4 +170,4 @@ BAD_TOKENS = [
     (np.zeros((2, 5), np.int64), "2 token streams; this model decodes 1 or 4"),
     (np.full((1, 5), 1024), "stream 0 has token 1024 at frame 0, outside [0, 1024)"),
     (np.array([[1, 2], [3, -1], [0, 0], [0, 0]]), "stream 1 has token -1 at frame 1, outside [0, 256)"),
-]  # fmt: skip
+]

@@ -76,9 +76,10 @@ def test_any_rate_codes_ten_seconds_within_300_mb(rate, cli_model, tmp_path_fact
 
     tmp = tmp_path_factory.mktemp("rate")
     t = np.arange(10 * rate) / rate
-    sf.write(str(tmp / "in.wav"), (0.3 * np.sin(2 * np.pi * 0.37 * rate * t)).astype(np.float32), rate,
-             subtype="FLOAT")  # fmt: skip
+    sf.write(str(tmp / "in.wav"), (0.3 * np.sin(2 * np.pi * 0.37 * rate * t)).astype(np.float32), rate, subtype="FLOAT")
     main(["encode", str(tmp / "in.wav"), str(tmp / "warm.p2p"), "--model", str(cli_model), "-q"])  # model cached
-    rise = peak_increase(lambda: main(["encode", str(tmp / "in.wav"), str(tmp / "x.p2p"), "--model", str(cli_model), "-q"]))
+    rise = peak_increase(
+        lambda: main(["encode", str(tmp / "in.wav"), str(tmp / "x.p2p"), "--model", str(cli_model), "-q"])
+    )
     assert (tmp / "x.p2p").stat().st_size > 11 + 8  # the 11-byte container and a payload
     assert rise < 300, f"{rate} Hz: +{rise:.0f} MB"

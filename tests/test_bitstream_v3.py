@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_bitstream import _loads_bounded, _mutate, mutation
 
 from espnet2_p2p.container import bitstream
 from espnet2_p2p.container.bitstream import P2PHeader, dumps, loads
 from espnet2_p2p.container.entropy import BigramPrior
 from espnet2_p2p.errors import BitstreamError
-from test_bitstream import _loads_bounded, _mutate, mutation
 
 
 def walk(streams, frames, size, seed):
@@ -36,22 +36,26 @@ KINDS = {
 
 def header_for(kind, num_samples):
     k = KINDS[kind]
-    return P2PHeader.for_streams(16000, k["hop_length"], k["sizes"], k["streams"], num_samples,
-                                 b"modelfp!", k["side"])  # fmt: skip
+    return P2PHeader.for_streams(16000, k["hop_length"], k["sizes"], k["streams"], num_samples, b"modelfp!", k["side"])
 
 
 def tokens_for(header, seed=1):
     return np.concatenate([walk(1, header.num_frames, k, seed + s) for s, k in enumerate(header.stream_sizes)])
 
 
-@pytest.fixture(scope="module")
-def priors():
+def fit_priors():
+    """A bigram prior of each kind of stream layout, fitted on random walks."""
     out = {}
     for kind, k in KINDS.items():
         sizes = k["sizes"][: k["streams"]]
         train = [np.concatenate([walk(1, 3000, n, 100 * i + s) for s, n in enumerate(sizes)]) for i in range(4)]
         out[kind] = BigramPrior.fit(train, sizes)
     return out
+
+
+@pytest.fixture(scope="module")
+def priors():
+    return fit_priors()
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
@@ -85,7 +89,9 @@ def test_the_prior_is_checked(priors, tmp_path):
     data = dumps(header, tokens_for(header), priors["student"])
     other = BigramPrior.fit([walk(1, 500, 1024, 77)], 1024)
     fp = priors["student"].fingerprint().hex()
-    with pytest.raises(BitstreamError, match=rf"entropy-coded with prior {fp}, this model's prior is {other.fingerprint().hex()}"):
+    with pytest.raises(
+        BitstreamError, match=rf"entropy-coded with prior {fp}, this model's prior is {other.fingerprint().hex()}"
+    ):
         loads(data, other)
     with pytest.raises(BitstreamError, match="decoding needs the model that has that prior"):
         loads(data)

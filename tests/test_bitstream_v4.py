@@ -11,14 +11,25 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_bitstream import _loads_bounded
+from test_bitstream_v3 import (
+    KINDS,
+    fit_priors,
+    fuzz_seeds,
+    header_for,
+    tokens_for,
+    walk,
+)
 
 from espnet2_p2p.container import bitstream
 from espnet2_p2p.container.bitstream import ModelSpec, dumps, loads
 from espnet2_p2p.container.entropy import BigramPrior
 from espnet2_p2p.errors import BitstreamError
-from test_bitstream import _loads_bounded
-from test_bitstream_v3 import KINDS, fuzz_seeds, header_for, tokens_for, walk
-from test_bitstream_v3 import priors  # noqa: F401  (the module-scoped fixture, registered here by the import)
+
+
+@pytest.fixture(scope="module")
+def priors():
+    return fit_priors()
 
 
 def spec_for(kind, fingerprint=b"modelfp!"):
@@ -125,10 +136,13 @@ def forged(spec, prior, samples: int, payload_bytes: int) -> bytes:
     return fix_crc(body + b"\0\0")
 
 
-@pytest.mark.parametrize("hours, message", [
-    (8, "more than the 1048576 one may hold"),  # refused from the header alone
-    (5, "spent after .* frames .* claims more than it holds"),  # 900,000 frames: decoded until the payload is spent
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "hours, message",
+    [
+        (8, "more than the 1048576 one may hold"),  # refused from the header alone
+        (5, "spent after .* frames .* claims more than it holds"),  # 900,000 frames: decoded until the payload is spent
+    ],
+)
 def test_a_forged_file_cannot_claim_ten_times_its_frames(priors, hours, message):
     """An all-zero payload of a 100 KB file that claims hours: the decoder stops once the
     tokens it decoded cost more than the payload holds, in little time and memory."""
@@ -186,8 +200,13 @@ def test_the_command_line_refuses_a_forged_payload_in_bounded_time_and_memory(tm
     def limit():
         resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
 
-    run = subprocess.run([sys.executable, "-m", "espnet2_p2p.bin.p2p_codec", "decode", str(path), str(out), "-q"],
-                         capture_output=True, text=True, timeout=120, preexec_fn=limit)  # fmt: skip
+    run = subprocess.run(
+        [sys.executable, "-m", "espnet2_p2p.bin.p2p_codec", "decode", str(path), str(out), "-q"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=limit,
+    )
     assert run.returncode == 1
     assert run.stderr.strip().splitlines() == [
         f"p2p-codec: error: {path}: implausible header: an entropy-coded payload of 1 x 24000000 tokens, more"
@@ -228,8 +247,11 @@ def _layout(kind):
 # ---------------------------------------------------------------- fuzzing
 def _seeds():
     """Per kind: a packed and an entropy-coded file, each read with the prior and the model's spec."""
-    return fuzz_seeds(lambda kind, header, prior: [(dumps(header, tokens_for(header), p, compact=True), prior, spec_for(kind))
-                                                   for p in (None, prior)])  # fmt: skip
+    return fuzz_seeds(
+        lambda kind, header, prior: [
+            (dumps(header, tokens_for(header), p, compact=True), prior, spec_for(kind)) for p in (None, prior)
+        ]
+    )
 
 
 v4_mutation = st.one_of(

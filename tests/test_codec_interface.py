@@ -97,10 +97,11 @@ def test_one_frame_formula_and_one_token_range_check():
     range_test = re.compile(r"\.min\(\) < 0 or .*\.max\(\) >=")
     found = [
         f"{path.relative_to(PACKAGE)}:{n}: {line.strip()}"
-        for path in sorted(PACKAGE.rglob("*.py")) if path.name not in ("tokens.py", "mdct.py")
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if path.name not in ("tokens.py", "mdct.py")
         for n, line in enumerate(path.read_text().splitlines(), 1)
         if ceil_div.search(line) or range_test.search(line)
-    ]  # fmt: skip
+    ]
     assert not found, "\n".join(found)
 
 

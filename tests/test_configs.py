@@ -10,11 +10,16 @@ from conftest import CONF, ROOT, load_config
 
 STUDENT_KEYS = {"quantizer_mode", "predictor_conf", "pseudo_codeword", "finetune_decoder", "lambda_ce"}
 PAIRS = [
-    ("teacher_tiny", "student_tiny"), ("teacher_small", "student_small"), ("teacher_small", "student_small_ft"),
-    ("teacher_causal_small", "student_causal_small"), ("teacher_causal_small", "student_causal_small_ft"),
-    ("teacher", "student"), ("teacher_48k", "student_48k"),
-    ("teacher_long", "student_long"), ("teacher_long", "student_long_ft"),
-]  # fmt: skip
+    ("teacher_tiny", "student_tiny"),
+    ("teacher_small", "student_small"),
+    ("teacher_small", "student_small_ft"),
+    ("teacher_causal_small", "student_causal_small"),
+    ("teacher_causal_small", "student_causal_small_ft"),
+    ("teacher", "student"),
+    ("teacher_48k", "student_48k"),
+    ("teacher_long", "student_long"),
+    ("teacher_long", "student_long_ft"),
+]
 SINGLES = [("teacher_small", "single_small"), ("teacher_long", "single_long")]
 
 
@@ -35,7 +40,9 @@ def test_a_student_is_its_teachers_codec(teacher, student):
 def test_a_single_vq_control_is_its_teacher_without_residual_levels(teacher, single):
     t, s = codec_conf(teacher), codec_conf(single)
     assert s["num_pseudo"] == 0
-    differ = sorted(k for k in set(s) | set(t) if k not in ("num_pseudo", "pseudo_codebook_size") and s.get(k) != t.get(k))
+    differ = sorted(
+        k for k in set(s) | set(t) if k not in ("num_pseudo", "pseudo_codebook_size") and s.get(k) != t.get(k)
+    )
     assert not differ, f"{single}.yaml differs from {teacher}.yaml in {differ}"
 
 
@@ -46,7 +53,9 @@ def raw(name: str) -> dict:
     return yaml.safe_load((CONF / f"{name}.yaml").read_text())
 
 
-@pytest.mark.parametrize("name", sorted({s for _, s in PAIRS + SINGLES} | {"teacher_causal_small", "teacher_long", "teacher_48k"}))
+@pytest.mark.parametrize(
+    "name", sorted({s for _, s in PAIRS + SINGLES} | {"teacher_causal_small", "teacher_long", "teacher_48k"})
+)
 def test_a_variant_is_written_as_what_differs_from_its_base(name):
     """No variant restates its teacher's codec block: its file names a base and holds a few
     of the codec's keys at most (the whole block is about 15)."""
@@ -57,14 +66,19 @@ def test_a_variant_is_written_as_what_differs_from_its_base(name):
 
 def test_merging_and_its_refusals(tmp_path):
     from espnet2_p2p.errors import P2PError
-    from espnet2_p2p.utils.config import load_config as merged, resolved_argv
+    from espnet2_p2p.utils.config import load_config as merged
+    from espnet2_p2p.utils.config import resolved_argv
 
     (tmp_path / "a.yaml").write_text("codec: p2psyn\ncodec_conf: {x: 1, y: {p: 1, q: 2}}\nlist: [1, 2]\n")
     (tmp_path / "b.yaml").write_text("base: a.yaml\ncodec_conf: {y: {q: 3}}\nlist: [9]\n")
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "c.yaml").write_text("base: ../b.yaml\nmax_epoch: 2\n")
     assert merged(tmp_path / "sub" / "c.yaml") == {
-        "codec": "p2psyn", "codec_conf": {"x": 1, "y": {"p": 1, "q": 3}}, "list": [9], "max_epoch": 2}  # fmt: skip
+        "codec": "p2psyn",
+        "codec_conf": {"x": 1, "y": {"p": 1, "q": 3}},
+        "list": [9],
+        "max_epoch": 2,
+    }
     (tmp_path / "loop1.yaml").write_text("base: loop2.yaml\n")
     (tmp_path / "loop2.yaml").write_text("base: loop1.yaml\n")
     with pytest.raises(P2PError, match="loop: loop1.yaml -> loop2.yaml -> loop1.yaml"):
@@ -133,25 +147,34 @@ def _config_cli(tmp_path, config: Path, seconds: float = 20):
         resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
 
     start = time.perf_counter()
-    run = subprocess.run([sys.executable, "-m", "espnet2_p2p.utils.config", str(config)], capture_output=True,
-                         text=True, timeout=60, preexec_fn=limit, cwd=tmp_path)  # fmt: skip
+    run = subprocess.run(
+        [sys.executable, "-m", "espnet2_p2p.utils.config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=limit,
+        cwd=tmp_path,
+    )
     assert time.perf_counter() - start < seconds
     return run
 
 
-@pytest.mark.parametrize("base, message", [
-    ("fifo.yaml", "not a regular file (a FIFO)"),
-    ("/dev/zero", "must be a .yaml file named relative to the config's folder"),
-    ("zero.yaml", "not a regular file (a device or socket)"),
-    ("deep.yaml", "nests mappings or lists more than 64 deep"),
-    ("/etc/passwd", "must be a .yaml file named relative"),
-    ("../../../../../../../../../../etc/passwd", "must be a .yaml file named relative"),
-    ("../../..", "must be a .yaml file named relative"),
-    ("sub.yaml", "not a regular file (a folder)"),
-    ("big.yaml", "more than 1048576"),
-    ("binary.yaml", "is not text (UTF-8)"),
-    (7, "base must be a file name, got 7"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "base, message",
+    [
+        ("fifo.yaml", "not a regular file (a FIFO)"),
+        ("/dev/zero", "must be a .yaml file named relative to the config's folder"),
+        ("zero.yaml", "not a regular file (a device or socket)"),
+        ("deep.yaml", "nests mappings or lists more than 64 deep"),
+        ("/etc/passwd", "must be a .yaml file named relative"),
+        ("../../../../../../../../../../etc/passwd", "must be a .yaml file named relative"),
+        ("../../..", "must be a .yaml file named relative"),
+        ("sub.yaml", "not a regular file (a folder)"),
+        ("big.yaml", "more than 1048576"),
+        ("binary.yaml", "is not text (UTF-8)"),
+        (7, "base must be a file name, got 7"),
+    ],
+)
 def test_a_hostile_base_is_one_line_at_once(tmp_path, base, message):
     import os
 
@@ -192,7 +215,25 @@ def test_fuzzed_bases_are_a_config_or_one_line(tmp_path):
 
     rng = random.Random(42)
     (tmp_path / "f.yaml").write_text("base: b.yaml\nx: 1\n")
-    pieces = ["[", "]", "{", "}", "a: ", "- ", "&x ", "*x ", "\n", "  ", "1", "'", '"', ":", ",", "!!python/object ", "\t"]
+    pieces = [
+        "[",
+        "]",
+        "{",
+        "}",
+        "a: ",
+        "- ",
+        "&x ",
+        "*x ",
+        "\n",
+        "  ",
+        "1",
+        "'",
+        '"',
+        ":",
+        ",",
+        "!!python/object ",
+        "\t",
+    ]
     for trial in range(400):
         if trial % 3 == 0:
             data = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 300)))

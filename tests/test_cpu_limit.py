@@ -6,14 +6,17 @@ import pytest
 import torch
 
 from benchmarks.codec_speed import gflops
-from benchmarks.cpu_limit import op_graph, _session
+from benchmarks.cpu_limit import _session, op_graph
 
 
-@pytest.mark.parametrize("layer, x, by_hand", [
-    (torch.nn.Linear(256, 512, bias=False), torch.randn(10, 256), 2 * 10 * 256 * 512),
-    (torch.nn.Conv1d(96, 256, 1, bias=False), torch.randn(1, 96, 800), 2 * 256 * 96 * 800),
-    (torch.nn.Conv1d(96, 96, 7, padding=3, groups=96, bias=False), torch.randn(1, 96, 800), 2 * 96 * 7 * 800),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "layer, x, by_hand",
+    [
+        (torch.nn.Linear(256, 512, bias=False), torch.randn(10, 256), 2 * 10 * 256 * 512),
+        (torch.nn.Conv1d(96, 256, 1, bias=False), torch.randn(1, 96, 800), 2 * 256 * 96 * 800),
+        (torch.nn.Conv1d(96, 96, 7, padding=3, groups=96, bias=False), torch.randn(1, 96, 800), 2 * 96 * 7 * 800),
+    ],
+)
 def test_the_flop_counter_counts_what_a_hand_counts(layer, x, by_hand):
     assert gflops(lambda: layer(x)) * 1e9 == by_hand
 
@@ -28,12 +31,21 @@ def test_the_single_operator_graphs_compute_what_they_name():
     # activations of 7 bits: an x86 CPU without VNNI multiplies u8 x s8 pairs into int16 with
     # saturation (ONNX Runtime's MLAS on AVX2), exact only while two products fit
     qa, qb = rng.integers(0, 128, (8, 16), dtype=np.uint8), rng.integers(-127, 127, (16, 4), dtype=np.int8)
-    s8 = _session(op_graph("MatMulInteger", [("a", TensorProto.UINT8, [8, 16]), ("b", TensorProto.INT8, [16, 4])], [8, 4]))
+    s8 = _session(
+        op_graph("MatMulInteger", [("a", TensorProto.UINT8, [8, 16]), ("b", TensorProto.INT8, [16, 4])], [8, 4])
+    )
     np.testing.assert_array_equal(s8.run(None, {"a": qa, "b": qb})[0], qa.astype(np.int32) @ qb.astype(np.int32))
     x = rng.standard_normal((1, 6, 20), dtype=np.float32)
     w = rng.standard_normal((6, 1, 7), dtype=np.float32)
-    sc = _session(op_graph("Conv", [("x", TensorProto.FLOAT, [1, 6, 20])], [1, 6, 20], dict(group=6, pads=[3, 3]),
-                           [numpy_helper.from_array(w, "w")]))  # fmt: skip
+    sc = _session(
+        op_graph(
+            "Conv",
+            [("x", TensorProto.FLOAT, [1, 6, 20])],
+            [1, 6, 20],
+            dict(group=6, pads=[3, 3]),
+            [numpy_helper.from_array(w, "w")],
+        )
+    )
     ref = torch.nn.functional.conv1d(torch.from_numpy(x), torch.from_numpy(w), padding=3, groups=6).numpy()
     np.testing.assert_allclose(sc.run(None, {"x": x})[0], ref, rtol=1e-4, atol=1e-5)
 
@@ -80,8 +92,8 @@ def test_the_tokenizer_codes_whole_exactly_what_the_plan_codes_whole():
     ``coder.chunked_length``; that must be the plan's own one-window limit."""
     from types import SimpleNamespace
 
-    from espnet2_p2p.coding.coder import chunked_length
     from espnet2_p2p.coding.chunks import DEFAULT_CHUNK_SECONDS, DEFAULT_CONTEXT_SECONDS, plan_seconds
+    from espnet2_p2p.coding.coder import chunked_length
 
     fs, hop = 16000, 320
     layout = SimpleNamespace(streaming=False, fs=fs, hop_length=hop)

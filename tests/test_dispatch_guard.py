@@ -10,12 +10,22 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 # the codecs, the two coders (torch: coder.py over torch_chunks.py; ONNX Runtime: onnx/), the
 # one choice of the coding path (coding/chunks.py), the layout
-ALLOWED = ("espnet2_p2p/codec/", "espnet2_p2p/coding/coder.py", "espnet2_p2p/coding/torch_chunks.py",
-           "espnet2_p2p/coding/chunks.py", "espnet2_p2p/layout.py", "espnet2_p2p/onnx/")  # fmt: skip
+ALLOWED = (
+    "espnet2_p2p/codec/",
+    "espnet2_p2p/coding/coder.py",
+    "espnet2_p2p/coding/torch_chunks.py",
+    "espnet2_p2p/coding/chunks.py",
+    "espnet2_p2p/layout.py",
+    "espnet2_p2p/onnx/",
+)
 PATTERNS = {
     "a branch on streaming": re.compile(r"\.streaming\b"),
-    "a branch on side information": re.compile(r"\b(if|elif|and|or|not)\b[^#\n]*\bside_info_(bytes|levels)\b|\bside_info_bytes\b[^#\n]*\belse\b"),
-    "a class-name comparison": re.compile(r"""(==|!=)\s*["'](P2PSynCodec|SecoustiCodec)["']|__name__\s*(==|!=)\s*["']\w*Codec|\bcodec_name\b"""),
+    "a branch on side information": re.compile(
+        r"\b(if|elif|and|or|not)\b[^#\n]*\bside_info_(bytes|levels)\b|\bside_info_bytes\b[^#\n]*\belse\b"
+    ),
+    "a class-name comparison": re.compile(
+        r"""(==|!=)\s*["'](P2PSynCodec|SecoustiCodec)["']|__name__\s*(==|!=)\s*["']\w*Codec|\bcodec_name\b"""
+    ),
     "an isinstance of a codec class": re.compile(r"isinstance\([^)]*(P2PSynCodec|SecoustiCodec)"),
 }
 
@@ -55,11 +65,17 @@ def test_the_guard_sees_each_kind_of_dispatch():
 
 def test_nothing_outside_bin_imports_bin():
     """bin/ is command lines only (issue 43): the package's modules never import it."""
-    upward = re.compile(r"^\s*(from\s+espnet2_p2p\.bin\b|from\s+espnet2_p2p\s+import\s+bin\b|import\s+espnet2_p2p\.bin\b)")
+    upward = re.compile(
+        r"^\s*(from\s+espnet2_p2p\.bin\b|from\s+espnet2_p2p\s+import\s+bin\b|import\s+espnet2_p2p\.bin\b)"
+    )
     found = []
     for path in sorted((ROOT / "espnet2_p2p").rglob("*.py")):
         rel = path.relative_to(ROOT).as_posix()
         if rel.startswith("espnet2_p2p/bin/"):
             continue
-        found += [f"{rel}:{n}: {line.strip()}" for n, line in enumerate(path.read_text().splitlines(), 1) if upward.match(line)]
+        found += [
+            f"{rel}:{n}: {line.strip()}"
+            for n, line in enumerate(path.read_text().splitlines(), 1)
+            if upward.match(line)
+        ]
     assert not found, "\n".join(found)

@@ -9,12 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from chromium import Chromium, find_chromium
 
+from conftest import REAL_SPEECH
 from espnet2_p2p.bin import score
 from espnet2_p2p.evaluation.listening import PAGE, choose_utterances, markdown_to_html
-
-from chromium import Chromium, find_chromium
-from conftest import REAL_SPEECH
 
 LINK = re.compile(r'(?:src|href)="([^"]*)"')
 
@@ -57,7 +56,7 @@ def make_run(ref_dir: Path, root: Path, n_systems: int = 2):
         for i, path in enumerate(sorted(ref_dir.glob("*.wav"))):
             wav, fs = sf.read(str(path), dtype="float32")
             noise = (0.003 + 0.01 * ((i + k) % 3)) * rng.standard_normal(len(wav)).astype(np.float32)
-            sf.write(str(folder / path.name), (0.9 ** k) * wav + noise, fs)
+            sf.write(str(folder / path.name), (0.9**k) * wav + noise, fs)
         hyps.append((f"sys {k} <{k}>", folder))  # a label that needs escaping
     return hyps
 
@@ -108,8 +107,9 @@ def test_the_page_shows_the_chosen_utterances_with_relative_links(espeak_corpus,
     assert "<audio" not in (moved / PAGE).read_text() and "<table>" in (moved / PAGE).read_text()
     assert not list((moved / "listening").iterdir())
     with pytest.raises(SystemExit, match="--page_utts must be at least 0"):
-        score.main(["--ref", str(ref_dir), "--hyp", str(ref_dir), "--output_dir", str(tmp_path / "x"),
-                    "--page_utts", "-1"])  # fmt: skip
+        score.main(
+            ["--ref", str(ref_dir), "--hyp", str(ref_dir), "--output_dir", str(tmp_path / "x"), "--page_utts", "-1"]
+        )
 
 
 @pytest.mark.skipif(not REAL_SPEECH.is_dir(), reason="../shared/data/real_speech is not present")
@@ -123,8 +123,10 @@ def test_a_20_clip_run_with_six_systems_makes_a_page_under_5_mb(tmp_path):
         sf.write(str(tmp_path / "ref" / f"{p.stem}.wav"), resample(wav, fs, 16000), 16000)
     hyps = make_run(tmp_path / "ref", tmp_path / "hyps", n_systems=6)
     out = tmp_path / "scores"
-    score.main(["--ref", str(tmp_path / "ref"), "--output_dir", str(out), "--metrics", "lsd"]
-               + [f"--hyp={label}={folder}" for label, folder in hyps])  # fmt: skip
+    score.main(
+        ["--ref", str(tmp_path / "ref"), "--output_dir", str(out), "--metrics", "lsd"]
+        + [f"--hyp={label}={folder}" for label, folder in hyps]
+    )
     files = [out / PAGE] + list((out / "listening").iterdir())
     total = sum(f.stat().st_size for f in files)
     assert len(files) == 1 + 2 * 4 * 7  # the default 4 utterances: a clip and a picture each
@@ -156,8 +158,11 @@ JS_PLAY_ALL = """
 JS_IMAGES = "[...document.images].map(i => ({src: i.getAttribute('src'), ok: i.complete, w: i.naturalWidth, h: i.naturalHeight}))"
 
 
-@pytest.mark.skipif(find_chromium() is None, reason="Chromium is not installed: `make apt-deps` installs Debian's"
-                    " chromium package (the test loads the listening page in it)")  # fmt: skip
+@pytest.mark.skipif(
+    find_chromium() is None,
+    reason="Chromium is not installed: `make apt-deps` installs Debian's"
+    " chromium package (the test loads the listening page in it)",
+)
 def test_the_page_plays_every_clip_to_its_end_in_chromium(espeak_corpus, tmp_path):
     from PIL import Image
 

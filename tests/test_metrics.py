@@ -4,9 +4,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from espnet2_p2p.evaluation.metrics import METRICS, frame_grid
-
 from conftest import REAL_SPEECH  # noqa: E402
+from espnet2_p2p.evaluation.metrics import METRICS, frame_grid
 
 FS = 16000
 

@@ -26,13 +26,16 @@ def _exp_dir(tmp_path, packed_models, edit_config=None):
     return folder
 
 
-@pytest.mark.parametrize("edit, message", [
-    (lambda c: c.update(codec=["p2psyn"]), "unknown codec ['p2psyn']"),
-    (lambda c: c.update(codec="dac"), "unknown codec 'dac'"),
-    (lambda c: c["codec_conf"].update(sampling_rate=0), "sample rate 0"),
-    (lambda c: c["codec_conf"].update(codebook_size=2**26), "asks for a model larger than 2 GB"),
-    (lambda c: c["codec_conf"].update(channels=2**20), "asks for a model larger than 2 GB"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda c: c.update(codec=["p2psyn"]), "unknown codec ['p2psyn']"),
+        (lambda c: c.update(codec="dac"), "unknown codec 'dac'"),
+        (lambda c: c["codec_conf"].update(sampling_rate=0), "sample rate 0"),
+        (lambda c: c["codec_conf"].update(codebook_size=2**26), "asks for a model larger than 2 GB"),
+        (lambda c: c["codec_conf"].update(channels=2**20), "asks for a model larger than 2 GB"),
+    ],
+)
 def test_a_config_that_names_no_usable_codec_is_refused(tmp_path, packed_models, edit, message):
     folder = _exp_dir(tmp_path, packed_models, edit)
     start = time.perf_counter()
@@ -91,9 +94,24 @@ def test_under_a_4gb_address_space_a_hostile_config_is_one_line(tmp_path, packed
     folder = _exp_dir(tmp_path, packed_models, lambda c: c["codec_conf"].update(codebook_size=2**26))
     (tmp_path / "a.wav").write_bytes(b"")
     start = time.perf_counter()
-    proc = subprocess.run(["prlimit", f"--as={4 << 30}", sys.executable, "-m", "espnet2_p2p.bin.p2p_codec",
-                           "encode", str(tmp_path / "a.wav"), str(tmp_path / "a.p2p"), "--model", str(folder), "-q"],
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    proc = subprocess.run(
+        [
+            "prlimit",
+            f"--as={4 << 30}",
+            sys.executable,
+            "-m",
+            "espnet2_p2p.bin.p2p_codec",
+            "encode",
+            str(tmp_path / "a.wav"),
+            str(tmp_path / "a.p2p"),
+            "--model",
+            str(folder),
+            "-q",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert time.perf_counter() - start < 30  # the interpreter and torch start within it
     assert proc.returncode == 1, proc.stderr[-800:]
     lines = proc.stderr.strip().splitlines()

@@ -26,6 +26,7 @@ from espnet2_p2p.onnx.export import export
 
 ROOT = Path(__file__).resolve().parents[1]
 from conftest import REAL_SPEECH  # noqa: E402
+
 SECOUSTI = ROOT / "tests" / "fixtures" / "secousti_fixture.zip"
 
 
@@ -78,7 +79,9 @@ def test_the_shipped_student_gives_torchs_tokens_and_audio_on_synthetic_speech(s
         assert got.shape == ref.shape
         agree, frames = agree + int((ref == got).sum()), frames + ref.size
         assert np.abs(onnx.decode(ref, len(audio)) - torch_audio(codec, ref, len(audio))).max() <= 1e-4
-        assert (onnx.encode(audio, streams="all")[1:] == codec.tokens(torch.from_numpy(audio).view(1, 1, -1))[1:, 0].numpy()).mean() >= 0.999
+        assert (
+            onnx.encode(audio, streams="all")[1:] == codec.tokens(torch.from_numpy(audio).view(1, 1, -1))[1:, 0].numpy()
+        ).mean() >= 0.999
     # longer: both cut it by the same plan (two 8.5 s chunks here, 0.2 s context)
     from espnet2_p2p.coding.coder import TorchCoder
 
@@ -121,17 +124,66 @@ def test_every_kind_codes_like_torch_through_the_cli(tmp_path, exported, key):
     sf.write(wav, gliding_speech(3.3, seed=5), 16000)
     names = ["--model_name", name] if name else []
     assert main(["encode", str(wav), str(tmp_path / "t.p2p"), "--model", str(path), "-q", *names]) == 0
-    assert main(["encode", str(wav), str(tmp_path / "o.p2p"), "--model", str(folder), "--backend", "onnxruntime", "-q"]) == 0
+    assert (
+        main(["encode", str(wav), str(tmp_path / "o.p2p"), "--model", str(folder), "--backend", "onnxruntime", "-q"])
+        == 0
+    )
     assert (tmp_path / "t.p2p").read_bytes() == (tmp_path / "o.p2p").read_bytes()
-    assert main(["decode", str(tmp_path / "t.p2p"), str(tmp_path / "t.wav"), "--model", str(path), "-q",
-                 "--subtype", "FLOAT", *names]) == 0  # fmt: skip
-    assert main(["decode", str(tmp_path / "t.p2p"), str(tmp_path / "o.wav"), "--model", str(folder),
-                 "--backend", "onnxruntime", "-q", "--subtype", "FLOAT"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "decode",
+                str(tmp_path / "t.p2p"),
+                str(tmp_path / "t.wav"),
+                "--model",
+                str(path),
+                "-q",
+                "--subtype",
+                "FLOAT",
+                *names,
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "decode",
+                str(tmp_path / "t.p2p"),
+                str(tmp_path / "o.wav"),
+                "--model",
+                str(folder),
+                "--backend",
+                "onnxruntime",
+                "-q",
+                "--subtype",
+                "FLOAT",
+            ]
+        )
+        == 0
+    )
     a, b = sf.read(tmp_path / "t.wav")[0], sf.read(tmp_path / "o.wav")[0]
     assert a.shape == b.shape and np.abs(a - b).max() <= 1e-4
-    assert main(["tokens", str(wav), str(tmp_path / "t.npy"), "--model", str(path), "-q", "--streams", "all", *names]) == 0
-    assert main(["tokens", str(wav), str(tmp_path / "o.npy"), "--model", str(folder), "--backend", "onnxruntime",
-                 "-q", "--streams", "all"]) == 0  # fmt: skip
+    assert (
+        main(["tokens", str(wav), str(tmp_path / "t.npy"), "--model", str(path), "-q", "--streams", "all", *names]) == 0
+    )
+    assert (
+        main(
+            [
+                "tokens",
+                str(wav),
+                str(tmp_path / "o.npy"),
+                "--model",
+                str(folder),
+                "--backend",
+                "onnxruntime",
+                "-q",
+                "--streams",
+                "all",
+            ]
+        )
+        == 0
+    )
     ours, theirs = np.load(tmp_path / "t.npy"), np.load(tmp_path / "o.npy")
     assert ours.shape == theirs.shape and ours.shape[1] == (1 if key == "secousti" else 4)
     assert (ours == theirs).mean() >= 0.999
@@ -144,7 +196,10 @@ def test_long_input_is_chunked_like_the_torch_backend(tmp_path, exported):
     sf.write(wav, gliding_speech(40.0, seed=7), 16000)
     opts = ["-q", "--chunk_seconds", "10", "--context_seconds", "1"]
     assert main(["encode", str(wav), str(tmp_path / "t.p2p"), "--model", str(path), "--model_name", name, *opts]) == 0
-    assert main(["encode", str(wav), str(tmp_path / "o.p2p"), "--model", str(folder), "--backend", "onnxruntime", *opts]) == 0
+    assert (
+        main(["encode", str(wav), str(tmp_path / "o.p2p"), "--model", str(folder), "--backend", "onnxruntime", *opts])
+        == 0
+    )
     assert (tmp_path / "t.p2p").read_bytes() == (tmp_path / "o.p2p").read_bytes()
 
 
@@ -173,10 +228,10 @@ def test_the_exported_files_run_with_onnxruntime_and_numpy_alone(tmp_path, shipp
         from espnet2_p2p.container import bitstream
         from espnet2_p2p.onnx import OnnxCodec
         codec = OnnxCodec({str(folder)!r}, threads=1)
-        header, codes = bitstream.P2PFile.read({str(tmp_path / 'in.p2p')!r}, codec.prior, codec.layout, codec.fingerprint)
+        header, codes = bitstream.P2PFile.read({str(tmp_path / "in.p2p")!r}, codec.prior, codec.layout, codec.fingerprint)
         assert header.entropy_coded and header.fingerprint == codec.fingerprint
-        np.save({str(tmp_path / 'decoded.npy')!r}, codec.decode(codes, header.num_samples))
-        np.save({str(tmp_path / 'codes.npy')!r}, codec.encode(np.load({str(tmp_path / 'audio.npy')!r})))
+        np.save({str(tmp_path / "decoded.npy")!r}, codec.decode(codes, header.num_samples))
+        np.save({str(tmp_path / "codes.npy")!r}, codec.encode(np.load({str(tmp_path / "audio.npy")!r})))
         assert not any(m == "torch" or m.startswith("torch.") for m in sys.modules)
     """)
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT)
@@ -202,17 +257,34 @@ def test_export_refuses_what_is_not_a_model(tmp_path, capsys):
 
 def test_export_refuses_an_output_that_is_a_file(tmp_path, packed_models, capsys):
     (tmp_path / "taken").write_text("a file")
-    assert main(["export", "--model", str(packed_models), "--model_name", "teacher", "--out", str(tmp_path / "taken")]) == 1
+    assert (
+        main(["export", "--model", str(packed_models), "--model_name", "teacher", "--out", str(tmp_path / "taken")])
+        == 1
+    )
     assert "taken" in one_error_line(capsys)
 
 
 def test_the_onnx_backend_refuses_a_folder_that_is_not_an_export(tmp_path, capsys):
     wav = tmp_path / "in.wav"
     sf.write(wav, gliding_speech(0.5), 16000)
-    assert main(["encode", str(wav), str(tmp_path / "o.p2p"), "--model", str(tmp_path), "--backend", "onnxruntime"]) == 1
+    assert (
+        main(["encode", str(wav), str(tmp_path / "o.p2p"), "--model", str(tmp_path), "--backend", "onnxruntime"]) == 1
+    )
     assert "no codec.json" in one_error_line(capsys)
-    assert main(["encode", str(wav), str(tmp_path / "o.p2p"), "--model", str(tmp_path / "none.zip"),
-                 "--backend", "onnxruntime"]) == 1  # fmt: skip
+    assert (
+        main(
+            [
+                "encode",
+                str(wav),
+                str(tmp_path / "o.p2p"),
+                "--model",
+                str(tmp_path / "none.zip"),
+                "--backend",
+                "onnxruntime",
+            ]
+        )
+        == 1
+    )
     assert "p2p-codec export" in one_error_line(capsys)
 
 
@@ -420,16 +492,23 @@ def test_the_blocked_attention_exports_with_a_dynamic_length(tmp_path):
 
     frames = torch.export.Dim("frames", min=2, max=1000)
     with torch.no_grad():
-        program = torch.onnx.export(Layer().eval(), (torch.randn(2, 300, 32),), dynamic_shapes=({0: torch.export.Dim("batch", max=8), 1: frames},),
-                                    dynamo=True, input_names=["x"], output_names=["y"], verbose=False)  # fmt: skip
+        program = torch.onnx.export(
+            Layer().eval(),
+            (torch.randn(2, 300, 32),),
+            dynamic_shapes=({0: torch.export.Dim("batch", max=8), 1: frames},),
+            dynamo=True,
+            input_names=["x"],
+            output_names=["y"],
+            verbose=False,
+        )
     program.save(str(tmp_path / "attention.onnx"))
     assert "Scan" in {node.op_type for node in onnx.load(str(tmp_path / "attention.onnx")).graph.node}
     session = ort.InferenceSession(str(tmp_path / "attention.onnx"), providers=["CPUExecutionProvider"])
-    for time in (2, 256, 257, 700):
-        x = torch.randn(1, time, 32)
+    for frames in (2, 256, 257, 700):
+        x = torch.randn(1, frames, 32)
         with torch.no_grad():
             xs, pos_emb = pos(x)
-            ref = espnet_attn(xs, xs, xs, pos_emb, torch.ones(1, 1, time, dtype=torch.bool)).numpy()
+            ref = espnet_attn(xs, xs, xs, pos_emb, torch.ones(1, 1, frames, dtype=torch.bool)).numpy()
         got = session.run(None, {"x": x.numpy()})[0]
         assert got.shape == ref.shape and np.abs(got - ref).max() <= 1e-4 * np.abs(ref).max()
 
@@ -443,15 +522,18 @@ def _edited_export(tmp_path, source: Path, **changes) -> Path:
     return folder
 
 
-@pytest.mark.parametrize("changes, message", [
-    ({"prior": "/dev/zero"}, "must name a file of the export folder"),
-    ({"prior": "../../../../../etc/hostname"}, "must name a file of the export folder"),
-    ({"prior": 123}, "must name a file of the export folder"),
-    ({"hop_length": 0}, "hop 0"),
-    ({"sample_rate": 0}, "sample rate 0"),
-    ({"sample_rate": -16000}, "sample rate -16000"),
-    ({"stream_sizes": []}, "codebook sizes"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"prior": "/dev/zero"}, "must name a file of the export folder"),
+        ({"prior": "../../../../../etc/hostname"}, "must name a file of the export folder"),
+        ({"prior": 123}, "must name a file of the export folder"),
+        ({"hop_length": 0}, "hop 0"),
+        ({"sample_rate": 0}, "sample rate 0"),
+        ({"sample_rate": -16000}, "sample rate -16000"),
+        ({"stream_sizes": []}, "codebook sizes"),
+    ],
+)
 def test_a_hostile_codec_json_is_refused_with_one_line(tmp_path, exported, changes, message):
     """Issue 29 (3, 5): paths stay inside the export folder, impossible layouts are refused."""
     folder = _edited_export(tmp_path, exported["student"][2], **changes)
@@ -500,7 +582,10 @@ def test_int8_export_is_smaller_and_close_to_float32(tmp_path, shipped):
     _, float32, float_dir = shipped
     assert main(["export", "--out", str(tmp_path / "int8"), "--int8"]) == 0
     meta = json.loads((tmp_path / "int8" / "codec.json").read_text())
-    assert meta["int8"].startswith("dynamic: MatMul, Gemm") and json.loads((float_dir / "codec.json").read_text())["int8"] is None
+    assert (
+        meta["int8"].startswith("dynamic: MatMul, Gemm")
+        and json.loads((float_dir / "codec.json").read_text())["int8"] is None
+    )
     for graph in ("encoder.onnx", "decoder.onnx"):
         assert (tmp_path / "int8" / graph).stat().st_size < 0.9 * (float_dir / graph).stat().st_size
     int8 = OnnxCodec(tmp_path / "int8", threads=1)
@@ -549,32 +634,40 @@ def _cli_in_4gb(*argv, timeout: float = 120):
     def limit():
         resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
 
-    run = subprocess.run([sys.executable, "-m", "espnet2_p2p.bin.p2p_codec", *map(str, argv)], capture_output=True,
-                         text=True, timeout=timeout, preexec_fn=limit)  # fmt: skip
+    run = subprocess.run(
+        [sys.executable, "-m", "espnet2_p2p.bin.p2p_codec", *map(str, argv)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        preexec_fn=limit,
+    )
     return run.returncode, run.stderr.strip().splitlines()
 
 
-@pytest.mark.parametrize("changes, message", [
-    ({"hop_length": 1e9}, "hop 1000000000.0, not a whole number in [1, 1048576]"),
-    ({"hop_length": 2**40}, "hop 1099511627776, not a whole number in [1, 1048576]"),
-    ({"hop_length": True}, "hop True"),
-    ({"sample_rate": float("inf")}, "sample rate 'Infinity', not a whole number"),
-    ({"sample_rate": float("nan")}, "sample rate 'NaN'"),
-    ({"sample_rate": 10**7}, "sample rate 10000000"),
-    ({"stream_sizes": [1024, 2**40]}, "codebook sizes [1024, 1099511627776]"),
-    ({"stream_sizes": [1024, 1.5]}, "codebook sizes [1024, 1.5]"),
-    ({"stream_sizes": [1024] * 100}, "codebook sizes"),
-    ({"stream_sizes": [1024, 512, 256, 256]}, "pseudo codebooks of one size"),
-    ({"transmitted_streams": 0}, "transmitted streams 0"),
-    ({"transmitted_streams": 4}, "student is True, but it transmits 4 of 4 streams"),
-    ({"side_info_bytes": 2**20}, "side-information codes 1048576"),
-    ({"max_frames": 2**40}, "frames of one run 1099511627776"),
-    ({"max_frames": -1}, "frames of one run -1"),
-    ({"fingerprint": "zz"}, "fingerprint 'zz', not 16 hex digits"),
-    ({"causal": "no"}, "causal 'no', not true or false"),
-    ({"hop_length": 640}, "encoder.onnx: its audio has size 320 on axis 2, codec.json says 640"),
-    ({"stream_sizes": [1024, 1024, 1024]}, "decoder.onnx: its pseudo has size 3 on axis 0, codec.json says 2"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"hop_length": 1e9}, "hop 1000000000.0, not a whole number in [1, 1048576]"),
+        ({"hop_length": 2**40}, "hop 1099511627776, not a whole number in [1, 1048576]"),
+        ({"hop_length": True}, "hop True"),
+        ({"sample_rate": float("inf")}, "sample rate 'Infinity', not a whole number"),
+        ({"sample_rate": float("nan")}, "sample rate 'NaN'"),
+        ({"sample_rate": 10**7}, "sample rate 10000000"),
+        ({"stream_sizes": [1024, 2**40]}, "codebook sizes [1024, 1099511627776]"),
+        ({"stream_sizes": [1024, 1.5]}, "codebook sizes [1024, 1.5]"),
+        ({"stream_sizes": [1024] * 100}, "codebook sizes"),
+        ({"stream_sizes": [1024, 512, 256, 256]}, "pseudo codebooks of one size"),
+        ({"transmitted_streams": 0}, "transmitted streams 0"),
+        ({"transmitted_streams": 4}, "student is True, but it transmits 4 of 4 streams"),
+        ({"side_info_bytes": 2**20}, "side-information codes 1048576"),
+        ({"max_frames": 2**40}, "frames of one run 1099511627776"),
+        ({"max_frames": -1}, "frames of one run -1"),
+        ({"fingerprint": "zz"}, "fingerprint 'zz', not 16 hex digits"),
+        ({"causal": "no"}, "causal 'no', not true or false"),
+        ({"hop_length": 640}, "encoder.onnx: its audio has size 320 on axis 2, codec.json says 640"),
+        ({"stream_sizes": [1024, 1024, 1024]}, "decoder.onnx: its pseudo has size 3 on axis 0, codec.json says 2"),
+    ],
+)
 def test_every_number_of_codec_json_is_checked(tmp_path, exported, changes, message):
     folder = _edited_export(tmp_path, exported["student"][2], **changes)
     start = time.perf_counter()
@@ -596,8 +689,9 @@ def test_a_tampered_codec_json_is_one_line_in_bounded_memory(tmp_path, exported,
 
 
 # ----------------------------- graphs that lie (issue 42, item 5): every output checked
-def _lying_graph(path: Path, kind: str, hop: int, streams: int, pseudo: int = 0, audio=0.0, audio_samples=None,
-                 token: int = 0) -> None:  # fmt: skip
+def _lying_graph(
+    path: Path, kind: str, hop: int, streams: int, pseudo: int = 0, audio=0.0, audio_samples=None, token: int = 0
+) -> None:
     """An ONNX graph with the names and shapes of an export's ``encoder.onnx`` ("encoder") or
     ``decoder.onnx`` ("decoder") that outputs constants: tokens ``token``, audio ``audio``
     (``audio_samples`` samples, default frames * hop)."""
@@ -605,21 +699,30 @@ def _lying_graph(path: Path, kind: str, hop: int, streams: int, pseudo: int = 0,
     from onnx import TensorProto, helper
 
     nodes, outputs = [], []
-    const = lambda name, values: nodes.append(helper.make_node(  # noqa: E731
-        "Constant", [], [name], value=helper.make_tensor(name, TensorProto.INT64, [len(values)], values)))
+
+    def const(name, values):
+        tensor = helper.make_tensor(name, TensorProto.INT64, [len(values)], values)
+        nodes.append(helper.make_node("Constant", [], [name], value=tensor))
+
     const("one", [1])
     const("hop", [hop])
     const("i1", [1])
     const("i2", [2])
     src = "audio" if kind == "encoder" else "codes"
-    nodes += [helper.make_node("Shape", [src], ["shape"]), helper.make_node("Gather", ["shape", "i1"], ["batch"], axis=0),
-              helper.make_node("Gather", ["shape", "i2"], ["len"], axis=0)]  # fmt: skip
+    nodes += [
+        helper.make_node("Shape", [src], ["shape"]),
+        helper.make_node("Gather", ["shape", "i1"], ["batch"], axis=0),
+        helper.make_node("Gather", ["shape", "i2"], ["len"], axis=0),
+    ]
     if kind == "encoder":
         nodes.append(helper.make_node("Div", ["len", "hop"], ["frames"]))
         const("s", [streams])
-        nodes += [helper.make_node("Concat", ["s", "batch", "frames"], ["cshape"], axis=0),
-                  helper.make_node("ConstantOfShape", ["cshape"], ["codes"],
-                                   value=helper.make_tensor("v", TensorProto.INT64, [1], [token]))]  # fmt: skip
+        nodes += [
+            helper.make_node("Concat", ["s", "batch", "frames"], ["cshape"], axis=0),
+            helper.make_node(
+                "ConstantOfShape", ["cshape"], ["codes"], value=helper.make_tensor("v", TensorProto.INT64, [1], [token])
+            ),
+        ]
         inputs = [helper.make_tensor_value_info("audio", TensorProto.FLOAT, ["batch", 1, f"{hop}*frames"])]
         outputs = [helper.make_tensor_value_info("codes", TensorProto.INT64, [streams, "batch", "frames"])]
     else:
@@ -628,30 +731,46 @@ def _lying_graph(path: Path, kind: str, hop: int, streams: int, pseudo: int = 0,
             nodes.append(helper.make_node("Mul", ["frames", "hop"], ["samples"]))
         else:
             const("samples", [audio_samples])
-        nodes += [helper.make_node("Concat", ["batch", "one", "samples"], ["ashape"], axis=0),
-                  helper.make_node("ConstantOfShape", ["ashape"], ["audio"],
-                                   value=helper.make_tensor("a", TensorProto.FLOAT, [1], [audio]))]  # fmt: skip
+        nodes += [
+            helper.make_node("Concat", ["batch", "one", "samples"], ["ashape"], axis=0),
+            helper.make_node(
+                "ConstantOfShape", ["ashape"], ["audio"], value=helper.make_tensor("a", TensorProto.FLOAT, [1], [audio])
+            ),
+        ]
         inputs = [helper.make_tensor_value_info("codes", TensorProto.INT64, [streams, "batch", "frames"])]
         outputs = [helper.make_tensor_value_info("audio", TensorProto.FLOAT, ["batch", 1, f"{hop}*frames"])]
         if pseudo:
             const("n", [pseudo])
-            nodes += [helper.make_node("Concat", ["n", "batch", "frames"], ["pshape"], axis=0),
-                      helper.make_node("ConstantOfShape", ["pshape"], ["pseudo"],
-                                       value=helper.make_tensor("p", TensorProto.INT64, [1], [token]))]  # fmt: skip
+            nodes += [
+                helper.make_node("Concat", ["n", "batch", "frames"], ["pshape"], axis=0),
+                helper.make_node(
+                    "ConstantOfShape",
+                    ["pshape"],
+                    ["pseudo"],
+                    value=helper.make_tensor("p", TensorProto.INT64, [1], [token]),
+                ),
+            ]
             outputs.append(helper.make_tensor_value_info("pseudo", TensorProto.INT64, [pseudo, "batch", "frames"]))
     graph = helper.make_graph(nodes, kind, inputs, outputs)
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], ir_version=8), str(path))
 
 
-@pytest.mark.parametrize("lie, command, message", [
-    (dict(kind="decoder", audio=float("nan")), "decode", "gave audio of samples that are NaN or Inf"),
-    (dict(kind="decoder", audio=float("inf")), "decode", "gave audio of samples that are NaN or Inf"),
-    (dict(kind="decoder", audio=1e30), "decode", "gave audio of a sample of 1e+30, not audio"),
-    (dict(kind="decoder", audio_samples=118), "decode", "gave audio of shape (1, 1, 118), expected (1, 1, 16000)"),
-    (dict(kind="decoder", token=99999), "tokens", "gave pseudo of token 99999 in its stream 0, outside [0, 1024)"),
-    (dict(kind="encoder", token=5000), "tokens", "encoder.onnx gave codes of token 5000 in its stream 0, outside [0, 1024)"),
-    (dict(kind="encoder", token=5000), "encode", "encoder.onnx gave codes of token 5000"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "lie, command, message",
+    [
+        (dict(kind="decoder", audio=float("nan")), "decode", "gave audio of samples that are NaN or Inf"),
+        (dict(kind="decoder", audio=float("inf")), "decode", "gave audio of samples that are NaN or Inf"),
+        (dict(kind="decoder", audio=1e30), "decode", "gave audio of a sample of 1e+30, not audio"),
+        (dict(kind="decoder", audio_samples=118), "decode", "gave audio of shape (1, 1, 118), expected (1, 1, 16000)"),
+        (dict(kind="decoder", token=99999), "tokens", "gave pseudo of token 99999 in its stream 0, outside [0, 1024)"),
+        (
+            dict(kind="encoder", token=5000),
+            "tokens",
+            "encoder.onnx gave codes of token 5000 in its stream 0, outside [0, 1024)",
+        ),
+        (dict(kind="encoder", token=5000), "encode", "encoder.onnx gave codes of token 5000"),
+    ],
+)
 def test_a_graph_that_lies_is_refused_with_one_line_and_no_output(tmp_path, exported, capsys, lie, command, message):
     """A replaced decoder.onnx giving NaN, Inf or 1e30 wrote a full-scale DC file (exit 0);
     one giving 118 samples a 7 ms file; pseudo tokens of 99999 and plain codes of 5000 went
@@ -661,7 +780,10 @@ def test_a_graph_that_lies_is_refused_with_one_line_and_no_output(tmp_path, expo
     _lying_graph(folder / f"{kind}.onnx", kind, 320, 1, pseudo=3, **lie)
     wav, p2p = tmp_path / "in.wav", tmp_path / "in.p2p"
     sf.write(wav, gliding_speech(1.0), 16000)
-    assert main(["encode", str(wav), str(p2p), "--model", str(exported["student"][2]), "--backend", "onnxruntime", "-q"]) == 0
+    assert (
+        main(["encode", str(wav), str(p2p), "--model", str(exported["student"][2]), "--backend", "onnxruntime", "-q"])
+        == 0
+    )
     capsys.readouterr()
     source, out = (p2p, tmp_path / "out.wav") if command == "decode" else (wav, tmp_path / f"out.{command[:3]}")
     out = out.with_suffix(".npy") if command == "tokens" else out.with_suffix(".p2p") if command == "encode" else out
@@ -687,7 +809,9 @@ def test_fuzzed_graph_outputs_are_refused_or_sane(tmp_path, exported):
         level = rng.choice([0.0, 0.5, -1.0, 99.0, 101.0, 1e30, float("nan"), float("-inf")])
         samples = rng.choice([None, None, 1, 118, 320 * 25, 320 * 26])
         _lying_graph(folder / "encoder.onnx", "encoder", 320, 1, token=token)
-        _lying_graph(folder / "decoder.onnx", "decoder", 320, 1, pseudo=3, token=token, audio=level, audio_samples=samples)
+        _lying_graph(
+            folder / "decoder.onnx", "decoder", 320, 1, pseudo=3, token=token, audio=level, audio_samples=samples
+        )
         onnx = OnnxCodec(folder, threads=1)
         try:
             codes = onnx.encode(audio, streams="all")
@@ -737,7 +861,10 @@ def test_a_cache_entry_of_another_model_is_made_again(tmp_path, exported, shippe
     from espnet2_p2p.coding.files import packed_spec
 
     spec = packed_spec(pretrained.default_model(), "student")
-    assert P2PFile.read(tmp_path / "b.p2p", onnx.prior, onnx.layout, spec.fingerprint).header.fingerprint == spec.fingerprint
+    assert (
+        P2PFile.read(tmp_path / "b.p2p", onnx.prior, onnx.layout, spec.fingerprint).header.fingerprint
+        == spec.fingerprint
+    )
     assert sorted(p.name for p in (tmp_path / "cache" / "onnx").iterdir()) == [entry.name]  # nothing left aside
 
 
@@ -775,7 +902,7 @@ def test_concurrent_exports_rename_whole_entries_and_keep_one_in_use(tmp_path, e
 
 # --------------------------------- error lines name their file (issue 42, item 10)
 def test_a_coder_error_names_the_file_it_is_about(tmp_path, exported, capsys):
-    """"1 token streams; this model decodes 4" named no file: a format-1 file of a teacher's
+    """ "1 token streams; this model decodes 4" named no file: a format-1 file of a teacher's
     plain stream, decoded by an export of its decoder of all streams."""
     from espnet2_p2p.container import bitstream
 
@@ -783,18 +910,31 @@ def test_a_coder_error_names_the_file_it_is_about(tmp_path, exported, capsys):
     teacher = OnnxCodec(exported["teacher"][2], threads=1)
     header = bitstream.P2PHeader.for_streams(16000, 320, teacher.stream_sizes, 1, 3200, teacher.fingerprint)
     bitstream.write(path, header, np.zeros((1, 10), np.int64), compact=False)
-    assert main(["decode", str(path), str(tmp_path / "o.wav"), "--model", str(exported["teacher"][2]),
-                 "--backend", "onnxruntime", "-q"]) == 1  # fmt: skip
+    assert (
+        main(
+            [
+                "decode",
+                str(path),
+                str(tmp_path / "o.wav"),
+                "--model",
+                str(exported["teacher"][2]),
+                "--backend",
+                "onnxruntime",
+                "-q",
+            ]
+        )
+        == 1
+    )
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert line == f"p2p-codec: error: {path}: tokens: 1 token streams; this model decodes 4"
     assert not (tmp_path / "o.wav").exists()
 
 
 def test_a_prior_error_names_the_file_it_is_about(tmp_path):
-    """"tokens must lie within the codebooks [1024]" named no file."""
+    """ "tokens must lie within the codebooks [1024]" named no file."""
+    from espnet2_p2p.coding.files import FileCoder
     from espnet2_p2p.container.entropy import BigramPrior
     from espnet2_p2p.errors import BitstreamError
-    from espnet2_p2p.coding.files import FileCoder
     from espnet2_p2p.layout import Layout
 
     class Liar:  # a coder whose tokens are outside the codebook its prior codes
@@ -820,9 +960,13 @@ def test_with_q_onnx_runtimes_own_error_lines_stay_quiet(tmp_path, exported):
 
     folder = _edited_export(tmp_path, exported["student"][2])
     const = lambda name, values: helper.make_node(  # noqa: E731
-        "Constant", [], [name], value=helper.make_tensor(name, TensorProto.INT64, [len(values)], values))
+        "Constant", [], [name], value=helper.make_tensor(name, TensorProto.INT64, [len(values)], values)
+    )
     nodes = [
-        const("one", [1]), const("two", [2]), const("zero", [0]), const("hop", [320]),
+        const("one", [1]),
+        const("two", [2]),
+        const("zero", [0]),
+        const("hop", [320]),
         helper.make_node("Shape", ["codes"], ["shape"]),
         helper.make_node("Gather", ["shape", "zero"], ["batch"], axis=0),
         helper.make_node("Gather", ["shape", "two"], ["frames"], axis=0),
@@ -832,17 +976,29 @@ def test_with_q_onnx_runtimes_own_error_lines_stay_quiet(tmp_path, exported):
         helper.make_node("Concat", ["p1", "p1", "p1"], ["pseudo"], axis=0),
         helper.make_node("Mul", ["frames", "hop"], ["samples"]),
         helper.make_node("Concat", ["one", "one", "samples"], ["ashape"], axis=0),
-        helper.make_node("ConstantOfShape", ["ashape"], ["audio"], value=helper.make_tensor("a", TensorProto.FLOAT, [1], [0.0])),
+        helper.make_node(
+            "ConstantOfShape", ["ashape"], ["audio"], value=helper.make_tensor("a", TensorProto.FLOAT, [1], [0.0])
+        ),
     ]
     graph = helper.make_graph(
-        nodes, "failing", [helper.make_tensor_value_info("codes", TensorProto.INT64, [1, "batch", "frames"])],
-        [helper.make_tensor_value_info("audio", TensorProto.FLOAT, ["batch", 1, "320*frames"]),
-         helper.make_tensor_value_info("pseudo", TensorProto.INT64, [3, "batch", "frames"])],
-    )  # fmt: skip
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], ir_version=8), str(folder / "decoder.onnx"))
+        nodes,
+        "failing",
+        [helper.make_tensor_value_info("codes", TensorProto.INT64, [1, "batch", "frames"])],
+        [
+            helper.make_tensor_value_info("audio", TensorProto.FLOAT, ["batch", 1, "320*frames"]),
+            helper.make_tensor_value_info("pseudo", TensorProto.INT64, [3, "batch", "frames"]),
+        ],
+    )
+    onnx.save(
+        helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], ir_version=8),
+        str(folder / "decoder.onnx"),
+    )
     wav, p2p = tmp_path / "in.wav", tmp_path / "in.p2p"
     sf.write(wav, gliding_speech(1.0), 16000)
-    assert main(["encode", str(wav), str(p2p), "--model", str(exported["student"][2]), "--backend", "onnxruntime", "-q"]) == 0
+    assert (
+        main(["encode", str(wav), str(p2p), "--model", str(exported["student"][2]), "--backend", "onnxruntime", "-q"])
+        == 0
+    )
     status, err = _cli_in_4gb("decode", p2p, tmp_path / "o.wav", "--model", folder, "--backend", "onnxruntime", "-q")
     assert status == 1 and len(err) == 1, err
     assert err[0].startswith(f"p2p-codec: error: {p2p}: ONNX Runtime failed in {folder / 'decoder.onnx'}: ")

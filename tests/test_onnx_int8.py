@@ -43,16 +43,24 @@ def test_int8_quantises_the_linear_layers_outside_the_mdct_decoder(tiny_exports)
         assert chosen, name
         assert sorted(quantised(onnx.load(str(tiny_exports / "int8" / f"{name}.onnx")))) == sorted(chosen)
     chosen = set(int8_nodes(float_graphs["decoder"]))
-    assert any(".predictors." in p for n in float_graphs["decoder"].graph.node if n.name in chosen for p, _ in _modules(n))
+    assert any(
+        ".predictors." in p for n in float_graphs["decoder"].graph.node if n.name in chosen for p, _ in _modules(n)
+    )
     # decoder_all.onnx is the MDCT decoder alone: nothing to quantise, the float32 file
-    assert (tiny_exports / "int8" / "decoder_all.onnx").read_bytes() == (tiny_exports / "float32" / "decoder_all.onnx").read_bytes()
+    assert (tiny_exports / "int8" / "decoder_all.onnx").read_bytes() == (
+        tiny_exports / "float32" / "decoder_all.onnx"
+    ).read_bytes()
     meta = json.loads((tiny_exports / "int8" / "codec.json").read_text())
     assert "per channel" in meta["int8"] and "float32: generator.decoder" in meta["int8"]
 
 
 def test_a_graph_without_module_names_is_refused():
     node = helper.make_node("MatMul", ["a", "b"], ["y"], name="mm")
-    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info(n, TensorProto.FLOAT, [2, 2]) for n in "ab"],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 2])])  # fmt: skip
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, [2, 2]) for n in "ab"],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 2])],
+    )
     with pytest.raises(RuntimeError, match="no module names"):
         int8_nodes(helper.make_model(graph))

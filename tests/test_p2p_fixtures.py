@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from espnet2_p2p.container import bitstream
 from espnet2_p2p.bin import p2p_codec
+from espnet2_p2p.container import bitstream
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 ROOT = FIXTURES.parents[1]
@@ -30,8 +30,12 @@ def test_old_file_decodes_to_the_same_audio(name, model, version, tmp_path):
     header, codes = bitstream.read(p2p)
     assert header.num_samples == 24000 and bool(header.side_info) == (version == 2)
     out = tmp_path / "out.wav"
-    assert p2p_codec.main(["decode", str(p2p), str(out), "--model", str(model), "-q",
-                           "--device", "cpu", "--subtype", "FLOAT"]) == 0  # fmt: skip
+    assert (
+        p2p_codec.main(
+            ["decode", str(p2p), str(out), "--model", str(model), "-q", "--device", "cpu", "--subtype", "FLOAT"]
+        )
+        == 0
+    )
     wav = sf.read(str(out), dtype="float32")[0]
     before = np.load(FIXTURES / name.replace(".p2p", ".decoded.npy"))
     assert wav.shape == before.shape

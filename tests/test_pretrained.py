@@ -53,7 +53,8 @@ def test_no_model_named_uses_the_shipped_one(tmp_path, shipped, packed_models, c
     from espnet2_p2p.bin.p2p_codec import build_parser
 
     helps = build_parser().format_help() + "".join(
-        a.format_help() for a in build_parser()._subparsers._group_actions[0].choices.values())
+        a.format_help() for a in build_parser()._subparsers._group_actions[0].choices.values()
+    )
     assert "the shipped model tiny" in " ".join(helps.split())  # however argparse wraps it
 
 
@@ -114,15 +115,35 @@ def test_init_model_refuses_another_layout_naming_both(tmp_path, packed_models):
     from conftest import CONF
 
     out = tmp_path / "init.pth"
-    init_model.main(["--packed", str(packed_models), "--name", "teacher",
-                     "--config", str(CONF / "teacher_tiny.yaml"), "--output", str(out)])  # fmt: skip
+    init_model.main(
+        [
+            "--packed",
+            str(packed_models),
+            "--name",
+            "teacher",
+            "--config",
+            str(CONF / "teacher_tiny.yaml"),
+            "--output",
+            str(out),
+        ]
+    )
     state = torch.load(out, weights_only=True)
     assert any(k.endswith("quantizer.layout") for k in state)
     other = tmp_path / "n1.yaml"
     other.write_text((CONF / "teacher_tiny.yaml").read_text().replace("num_pseudo: 3 ", "num_pseudo: 1 "))
     with pytest.raises(SystemExit, match=r"checkpoint has N=3 pseudo VQs.*this model has N=1 pseudo VQs"):
-        init_model.main(["--packed", str(packed_models), "--name", "teacher",
-                         "--config", str(other), "--output", str(tmp_path / "x.pth")])  # fmt: skip
+        init_model.main(
+            [
+                "--packed",
+                str(packed_models),
+                "--name",
+                "teacher",
+                "--config",
+                str(other),
+                "--output",
+                str(tmp_path / "x.pth"),
+            ]
+        )
     assert not (tmp_path / "x.pth").exists()
 
 

@@ -31,14 +31,18 @@ def problem(first_line: str) -> str:
         return f"names no shipped model but does not say '{NOT_SHIPPED}'"
     for name, sha in found:
         if (name, sha) != (pretrained.DEFAULT, pretrained.MODELS[pretrained.DEFAULT][1]):
-            return (f"claims the shipped model but names {name} ({sha[:16]}...); the shipped model is {pretrained.DEFAULT}:"
-                    f" run `make results` (or say '{NOT_SHIPPED}')")  # fmt: skip
+            return (
+                f"claims the shipped model but names {name} ({sha[:16]}...); the shipped model is {pretrained.DEFAULT}:"
+                f" run `make results` (or say '{NOT_SHIPPED}')"
+            )
     return ""
 
 
 @pytest.mark.parametrize("path", FILES, ids=[str(p.relative_to(ROOT)) for p in FILES])
 def test_each_results_file_names_its_model(path):
-    assert not problem(path.read_text().splitlines()[0]), f"{path.relative_to(ROOT)}: {problem(path.read_text().splitlines()[0])}"
+    assert not problem(path.read_text().splitlines()[0]), (
+        f"{path.relative_to(ROOT)}: {problem(path.read_text().splitlines()[0])}"
+    )
 
 
 def test_a_file_of_a_model_no_longer_shipped_fails():

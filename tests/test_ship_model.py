@@ -33,8 +33,20 @@ def load(dest):
 
 def test_ship_records_the_model_and_its_floor_and_replaces_the_old_one(tmp_path, packed_models, capsys):
     dest = package_copy(tmp_path)
-    ship_model.main(["--packed", str(packed_models), "--name", "campaign_long", "--dest", str(dest),
-                     "--floor", "stoi=0.78", "--floor", "visqol=2.9"])  # fmt: skip
+    ship_model.main(
+        [
+            "--packed",
+            str(packed_models),
+            "--name",
+            "campaign_long",
+            "--dest",
+            str(dest),
+            "--floor",
+            "stoi=0.78",
+            "--floor",
+            "visqol=2.9",
+        ]
+    )
     module = load(dest)
     assert module.DEFAULT == "campaign_long" and list(module.MODELS) == ["campaign_long"]
     file_name, digest, fingerprints = module.MODELS["campaign_long"]

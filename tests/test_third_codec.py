@@ -83,7 +83,12 @@ class TinyCodec(CodecInterface, AbsGANCodec):
 
     # coding
     def meta_info(self) -> Dict[str, Any]:
-        return {"fs": self.fs, "num_streams": 1, "frame_shift": self.hop_length, "code_size_per_stream": self.stream_sizes}
+        return {
+            "fs": self.fs,
+            "num_streams": 1,
+            "frame_shift": self.hop_length,
+            "code_size_per_stream": self.stream_sizes,
+        }
 
     def forward(self, audio, **kwargs):
         raise NotImplementedError("this test codec is not trained")
@@ -108,7 +113,9 @@ class TinyCodec(CodecInterface, AbsGANCodec):
         with torch.no_grad():
             codes = TinyEncoderGraph(self)(example)
         graphs = [
-            Graph(TinyEncoderGraph(self), (example,), ({0: batch, 2: frames * hop},), ["audio"], ["codes"], "encoder.onnx"),
+            Graph(
+                TinyEncoderGraph(self), (example,), ({0: batch, 2: frames * hop},), ["audio"], ["codes"], "encoder.onnx"
+            ),
             Graph(TinyDecoderGraph(self), (codes,), ({1: batch, 2: frames},), ["codes"], ["audio"], "decoder.onnx"),
         ]
         return graphs, dict(student=False, decoder_all=None)
@@ -146,7 +153,9 @@ def test_a_third_codec_codes_through_the_cli_and_onnx(tiny_model, tmp_path, caps
     info = capsys.readouterr().out
     assert "codebooks [16]" in info and "400 bit/s of whole frames" in info  # 4 bits x 100 Hz
 
-    assert main(["export", "--model", str(tiny_model), "--out", str(tmp_path / "onnx"), "--max_seconds", "4", "-q"]) == 0
+    assert (
+        main(["export", "--model", str(tiny_model), "--out", str(tmp_path / "onnx"), "--max_seconds", "4", "-q"]) == 0
+    )
     onnx = ["--model", str(tmp_path / "onnx"), "--backend", "onnxruntime", "-q"]
     assert main(["encode", str(tmp_path / "in.wav"), str(tmp_path / "onnx.p2p"), *onnx]) == 0
     assert (tmp_path / "onnx.p2p").read_bytes() == (tmp_path / "torch.p2p").read_bytes()

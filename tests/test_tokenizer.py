@@ -197,10 +197,15 @@ def test_five_minutes_with_all_streams_in_bounded_memory(packed_models):
     assert rise < 300, f"+{rise:.0f} MB"
 
 
-@pytest.mark.parametrize("wav", [
-    np.zeros(800, np.int16), torch.zeros(800, dtype=torch.int32), torch.zeros(800, dtype=torch.bool),
-    np.zeros(800, np.complex64),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "wav",
+    [
+        np.zeros(800, np.int16),
+        torch.zeros(800, dtype=torch.int32),
+        torch.zeros(800, dtype=torch.bool),
+        np.zeros(800, np.complex64),
+    ],
+)
 def test_samples_that_are_not_real_floats_are_refused(tok, wav):
     """Issue 29 (11): int16 samples were coded as values up to 32767."""
     with pytest.raises(AudioInputError, match="must hold floating-point samples"):

@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 
-from espnet2_p2p import __version__, pretrained
-
 from conftest import gliding_speech
+from espnet2_p2p import __version__, pretrained
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -43,8 +43,13 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--packed", type=Path, required=True)
     parser.add_argument("--name", required=True)
-    parser.add_argument("--floor", type=floor_arg, action="append", required=True,
-                        help="METRIC=VALUE, one per metric of " + ", ".join(FLOOR_METRICS))  # fmt: skip
+    parser.add_argument(
+        "--floor",
+        type=floor_arg,
+        action="append",
+        required=True,
+        help="METRIC=VALUE, one per metric of " + ", ".join(FLOOR_METRICS),
+    )
     parser.add_argument("--dest", type=Path, default=pretrained.HERE, help="the package's pretrained/ folder")
     args = parser.parse_args(argv)
     floor = dict(args.floor)
@@ -67,10 +72,14 @@ def main(argv=None) -> None:
     digest = pretrained.sha256(target)
     fps = {m: v["fingerprint"] for m, v in meta["models"].items()}
     table = f"MODELS: Dict[str, tuple] = {{\n    {args.name!r}: (\n        {target.name!r},\n        {digest!r},\n        {fps!r},\n    ),\n}}\nDEFAULT = {args.name!r}"
-    text, n = re.subn(r"MODELS: Dict\[str, tuple\] = \{.*?\}\nDEFAULT = [^\n]*", lambda m: table, text, count=1, flags=re.S)
+    text, n = re.subn(
+        r"MODELS: Dict\[str, tuple\] = \{.*?\}\nDEFAULT = [^\n]*", lambda m: table, text, count=1, flags=re.S
+    )
     values = ", ".join(f"{m!r}: {floor[m]}" for m in FLOOR_METRICS)
     floors = f"QUALITY_FLOOR: Dict[str, Dict[str, float]] = {{\n    {args.name!r}: {{{values}}},\n}}"
-    text, k = re.subn(r"QUALITY_FLOOR: Dict\[str, Dict\[str, float\]\] = \{.*?\n\}", lambda m: floors, text, count=1, flags=re.S)
+    text, k = re.subn(
+        r"QUALITY_FLOOR: Dict\[str, Dict\[str, float\]\] = \{.*?\n\}", lambda m: floors, text, count=1, flags=re.S
+    )
     if n != 1 or k != 1:
         target.unlink()
         sys.exit(f"ship_model: cannot find the MODELS and QUALITY_FLOOR tables in {init}")

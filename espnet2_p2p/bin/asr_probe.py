@@ -22,9 +22,9 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
-from espnet2_p2p.evaluation import asr_probe
 from espnet2_p2p.data.prepare import read_table
 from espnet2_p2p.errors import one_line_errors
+from espnet2_p2p.evaluation import asr_probe
 
 
 @one_line_errors("asr_probe")
@@ -32,7 +32,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     prep = sub.add_parser("prepare", help="normalised transcripts and the character list")
-    prep.add_argument("--data", action="append", required=True, help="NAME=DATA_DIR (with a text file); the first is training")
+    prep.add_argument(
+        "--data", action="append", required=True, help="NAME=DATA_DIR (with a text file); the first is training"
+    )
     prep.add_argument("--output_dir", type=Path, required=True)
     sc = sub.add_parser("score", help="CER and WER of a trained probe")
     sc.add_argument("--exp", type=Path, required=True, help="the probe's ESPnet experiment dir")

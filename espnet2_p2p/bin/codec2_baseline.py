@@ -50,9 +50,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except P2PError as e:
         print(f"codec2_baseline: error: {e}", file=sys.stderr)
         return 1
-    meta = dict(mode=args.mode, bitrate=BITRATES[args.mode], fs=args.fs, files=len(inputs),
-                tools=[str(t) for t in tools()], command=" ".join(["python -m espnet2_p2p.bin.codec2_baseline"]
-                                                                  + [str(a) for a in (argv or sys.argv[1:])]))  # fmt: skip
+    meta = dict(
+        mode=args.mode,
+        bitrate=BITRATES[args.mode],
+        fs=args.fs,
+        files=len(inputs),
+        tools=[str(t) for t in tools()],
+        command=" ".join(["python -m espnet2_p2p.bin.codec2_baseline"] + [str(a) for a in (argv or sys.argv[1:])]),
+    )
     (args.output_dir / "codec2.json").write_text(json.dumps(meta, indent=2))
     print(f"codec2 {args.mode}: {len(inputs)} files -> {args.output_dir}")
     return 0

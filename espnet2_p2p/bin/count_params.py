@@ -4,17 +4,15 @@
 import argparse
 import sys
 
-import espnet2_p2p  # noqa: F401  (registers the codecs)
 from espnet2.tasks.gan_codec import GANCodecTask
 
+import espnet2_p2p  # noqa: F401  (registers the codecs)
 from espnet2_p2p.utils.config import load_config
 
 
 def count(config_path: str):
     config = load_config(config_path)
-    args = argparse.Namespace(
-        codec=config["codec"], codec_conf=config.get("codec_conf", {}), model_conf={}
-    )
+    args = argparse.Namespace(codec=config["codec"], codec_conf=config.get("codec_conf", {}), model_conf={})
     codec = GANCodecTask.build_model(args).codec
     gen, predictors = codec.generator_parameters, codec.predictor_parameters
     disc = sum(p.numel() for p in codec.discriminator.parameters())

@@ -42,9 +42,7 @@ from espnet2_p2p.evaluation.decoding import decode_one, reusable, system_key, wr
 def parse_system(spec: str):
     parts = spec.split(":")
     if len(parts) not in (3, 4):
-        raise argparse.ArgumentTypeError(
-            f"--system wants LABEL:CONFIG:MODEL_FILE[:OPTIONS], got {spec!r}"
-        )
+        raise argparse.ArgumentTypeError(f"--system wants LABEL:CONFIG:MODEL_FILE[:OPTIONS], got {spec!r}")
     options = {}
     for item in filter(None, (parts[3] if len(parts) == 4 else "").split(",")):
         key, _, value = item.partition("=")
@@ -58,9 +56,7 @@ def parse_system(spec: str):
 
 @one_line_errors("decode")
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data_dir", type=Path, required=True, help="Kaldi dir with wav.scp")
     parser.add_argument("--system", type=parse_system, action="append", required=True)
     parser.add_argument("--output_dir", type=Path, required=True)

@@ -26,9 +26,9 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
 
     from espnet2_p2p.bin import p2p_codec
-    from espnet2_p2p.evaluation.scoring import plot_spectrograms
     from espnet2_p2p.data.espeak import SENTENCES, TEST_SPEAKERS, synthesize
     from espnet2_p2p.evaluation.metrics import stoi
+    from espnet2_p2p.evaluation.scoring import plot_spectrograms
     from espnet2_p2p.layout import Rates
 
     out = args.output_dir
@@ -44,8 +44,13 @@ def main(argv=None) -> None:
     seconds = time.time() - start
     hyp, _ = sf.read(str(dec), dtype="float32")
     n = min(len(hyp), len(wav))
-    plot_spectrograms([("reference (espeak-ng, unseen voice)", wav, 16000),
-                       ("decoded from the .p2p file (shipped model, 0.5 kbps)", hyp, 16000)], png)  # fmt: skip
+    plot_spectrograms(
+        [
+            ("reference (espeak-ng, unseen voice)", wav, 16000),
+            ("decoded from the .p2p file (shipped model, 0.5 kbps)", hyp, 16000),
+        ],
+        png,
+    )
     duration = len(wav) / 16000
     print(f"coded {duration:.2f} s of speech in {seconds:.1f} s (model loading included)")
     rates = Rates(seconds=duration, file_bits=8 * p2p.stat().st_size)

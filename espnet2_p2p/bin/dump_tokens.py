@@ -42,8 +42,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from espnet2_p2p.errors import P2PError
-from espnet2_p2p.speechlm.token_dump import build_joint_vocab, dump, load_cuts
-from espnet2_p2p.speechlm.token_dump import read_back, read_paralinguistic  # noqa: F401  (read a dump back)
+from espnet2_p2p.speechlm.token_dump import build_joint_vocab, dump, load_cuts, read_back, read_paralinguistic  # noqa: F401  (read a dump back)
 from espnet2_p2p.speechlm.tokenizer import P2PTokenizer
 
 
@@ -55,9 +54,12 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument("--model", required=True, help="packed zip, experiment dir or .pth")
     parser.add_argument("--model_name", default=None)
     parser.add_argument("--output_dir", type=Path, required=True)
-    parser.add_argument("--streams", choices=["all", "transmitted", "plain"], default="all",
-                        help="all: plain + N pseudo; transmitted: what a .p2p file carries;"
-                        " plain: stream 0 alone")
+    parser.add_argument(
+        "--streams",
+        choices=["all", "transmitted", "plain"],
+        default="all",
+        help="all: plain + N pseudo; transmitted: what a .p2p file carries; plain: stream 0 alone",
+    )
     parser.add_argument("--order", choices=["frame", "stream"], default="frame")
     parser.add_argument("--batch_size", type=int, default=8)
     parser.add_argument("--device", default="cpu")

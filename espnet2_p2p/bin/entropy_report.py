@@ -45,10 +45,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             f" | {r['file_bps']:.1f} | {100 * r['saving']:.1f}%"
             f" | {r['encode_s']:.2f} / {r['decode_s']:.2f} |"
         )
-        print(f"{system.name}: {r['payload_bps']:.1f} -> {r['coded_bps']:.1f} bit/s over {r['seconds']:.0f} s", file=sys.stderr)
+        print(
+            f"{system.name}: {r['payload_bps']:.1f} -> {r['coded_bps']:.1f} bit/s over {r['seconds']:.0f} s",
+            file=sys.stderr,
+        )
     if not rows:
-        print(f"entropy_report: no system of {args.decode_dir} was written by a model of {args.model} with a prior;"
-              " nothing written", file=sys.stderr)  # fmt: skip
+        print(
+            f"entropy_report: no system of {args.decode_dir} was written by a model of {args.model} with a prior;"
+            " nothing written",
+            file=sys.stderr,
+        )
         return 0
     table = (
         "| system (packed model) | files | seconds | nominal bit/s | coded payload bit/s | whole file bit/s | saving"
@@ -61,7 +67,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         " whole file (payload + the format-4 container, 11-13 bytes).\n"
     )
     if skipped:
-        note += f"Not coded (written by no model of the zip that has a prior for their streams): {', '.join(skipped)}.\n"
+        note += (
+            f"Not coded (written by no model of the zip that has a prior for their streams): {', '.join(skipped)}.\n"
+        )
     (args.decode_dir / "bitrate_entropy.md").write_text(f"{HEADING}\n\n{note}\n{table}")
     bitrate = args.decode_dir / "bitrate.md"
     if bitrate.is_file():

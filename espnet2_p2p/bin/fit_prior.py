@@ -92,9 +92,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     tokens = sum(s.size for s in sequences)
     frames = sum(s.shape[1] for s in sequences)
     ideal = layout.frame_bitrate(sum(prior.bits(s) for s in sequences), frames)
-    print(f"wrote {args.output}: prior {prior.fingerprint().hex()} of {len(sequences)} utterances,"
-          f" {tokens} tokens ({frames / layout.frame_rate / 3600:.2f} h); on them {ideal:.0f} bit/s"
-          f" against {layout.nominal_bitrate:.0f} nominal")  # fmt: skip
+    print(
+        f"wrote {args.output}: prior {prior.fingerprint().hex()} of {len(sequences)} utterances,"
+        f" {tokens} tokens ({frames / layout.frame_rate / 3600:.2f} h); on them {ideal:.0f} bit/s"
+        f" against {layout.nominal_bitrate:.0f} nominal"
+    )
     return 0
 
 

@@ -42,10 +42,15 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser.add_argument("--data_dir", type=Path, required=True, help="holds wav.scp and text")
     parser.add_argument("--out_dir", type=Path, required=True)
     parser.add_argument("--unit", choices=["phoneme", "bpe", "char"], default="phoneme")
-    parser.add_argument("--unit_list", type=Path, required=True,
-                        help="unit inventory: written if missing (training set), read otherwise")  # fmt: skip
-    parser.add_argument("--text_norm", choices=list(TEXT_NORMS), default="none",
-                        help="transcript normalisation before the units")  # fmt: skip
+    parser.add_argument(
+        "--unit_list",
+        type=Path,
+        required=True,
+        help="unit inventory: written if missing (training set), read otherwise",
+    )
+    parser.add_argument(
+        "--text_norm", choices=list(TEXT_NORMS), default="none", help="transcript normalisation before the units"
+    )
     parser.add_argument("--bpe_model", type=Path, help="sentencepiece model (--unit bpe)")
     parser.add_argument("--nbpe", type=int, default=100)
     parser.add_argument("--voice", default="en")
@@ -68,9 +73,13 @@ def main(argv: Optional[List[str]] = None) -> None:
             corpus = args.out_dir / "bpe_train.txt"
             corpus.write_text("\n".join(texts.values()) + "\n", encoding="utf-8")
             spm.SentencePieceTrainer.train(
-                input=str(corpus), model_prefix=str(model.with_suffix("")), vocab_size=args.nbpe,
-                model_type="bpe", character_coverage=1.0, minloglevel=2,
-            )  # fmt: skip
+                input=str(corpus),
+                model_prefix=str(model.with_suffix("")),
+                vocab_size=args.nbpe,
+                model_type="bpe",
+                character_coverage=1.0,
+                minloglevel=2,
+            )
         sp = spm.SentencePieceProcessor(model_file=str(model))
 
         def to_units(text):
@@ -108,8 +117,13 @@ def main(argv: Optional[List[str]] = None) -> None:
         np.save(path, labels)
         lines.append(f"{key} {path}")
     (args.out_dir / "frame_labels.scp").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    info = {"unit": args.unit, "text_norm": args.text_norm, "num_units": len(inventory),
-            "utterances": len(lines), "unknown_units": unknown}  # fmt: skip
+    info = {
+        "unit": args.unit,
+        "text_norm": args.text_norm,
+        "num_units": len(inventory),
+        "utterances": len(lines),
+        "unknown_units": unknown,
+    }
     (args.out_dir / "info.json").write_text(json.dumps(info, indent=2) + "\n")
     logging.info("wrote %s: %s", args.out_dir / "frame_labels.scp", info)
 

@@ -42,15 +42,28 @@ def main(argv=None) -> None:
     parser.add_argument("--name", help="teacher or student")
     parser.add_argument("--config", type=Path, help="the config of the stage to start")
     parser.add_argument("--output", type=Path, help="the .pth for --init_param")
-    parser.add_argument("--new", action="append", default=[], metavar="PREFIX",
-                        help="with --config: tensors under this prefix (e.g. codec.generator.decoder.upsample,"
-                        " when --config's decoder upsamples otherwise) start afresh; the rest must fit")  # fmt: skip
-    parser.add_argument("--decoder_of", default="", metavar="NAME",
-                        help="with --config: the decoder's tensors from model NAME of --packed")
+    parser.add_argument(
+        "--new",
+        action="append",
+        default=[],
+        metavar="PREFIX",
+        help="with --config: tensors under this prefix (e.g. codec.generator.decoder.upsample,"
+        " when --config's decoder upsamples otherwise) start afresh; the rest must fit",
+    )
+    parser.add_argument(
+        "--decoder_of",
+        default="",
+        metavar="NAME",
+        help="with --config: the decoder's tensors from model NAME of --packed",
+    )
     parser.add_argument("--experiment", type=Path, help="instead: write the model as this finished experiment")
     parser.add_argument("--best", default="valid.mel_l1_loss.best.pth", help="with --experiment: the weights' name")
-    parser.add_argument("--restore_into", type=Path, help="instead: every model of --packed as a finished "
-                        "experiment of this dir (teacher/, student/ or student_ft/); existing ones are kept")  # fmt: skip
+    parser.add_argument(
+        "--restore_into",
+        type=Path,
+        help="instead: every model of --packed as a finished "
+        "experiment of this dir (teacher/, student/ or student_ft/); existing ones are kept",
+    )
     args = parser.parse_args(argv)
     if args.restore_into is not None:
         try:

@@ -24,8 +24,13 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 from espnet2_p2p.utils.train_log import (  # noqa: F401  (the log reader this command draws)
-    Point, iters_per_epoch, median_epoch_seconds, positions, read_curve, x_values,
-)  # fmt: skip
+    Point,
+    iters_per_epoch,
+    median_epoch_seconds,
+    positions,
+    read_curve,
+    x_values,
+)
 
 
 def plot(
@@ -44,8 +49,13 @@ def plot(
     placed = positions(curves, steps, after)
     for label, points in curves.items():
         first = (after or {}).get(label)
-        ax.plot(placed[label], [p.value for p in points], marker=".", markersize=3,
-                label=f"{label} (from the end of {first})" if first else label)  # fmt: skip
+        ax.plot(
+            placed[label],
+            [p.value for p in points],
+            marker=".",
+            markersize=3,
+            label=f"{label} (from the end of {first})" if first else label,
+        )
     ax.set_xlabel("optimizer steps" if steps else "training hours (epochs x median epoch time, one thread)")
     ax.set_ylabel(f"validation {stat}")
     ax.grid(alpha=0.3)
@@ -57,13 +67,17 @@ def plot(
 
 
 def table(curves: Dict[str, List[Point]], stat: str) -> str:
-    rows = [f"| training | epochs | median epoch (s) | hours (epochs x median) | wall hours | last validation {stat} | best |",
-            "|---|---|---|---|---|---|---|"]  # fmt: skip
+    rows = [
+        f"| training | epochs | median epoch (s) | hours (epochs x median) | wall hours | last validation {stat} | best |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for label, points in curves.items():
         if points:
             last = points[-1]
-            rows.append(f"| {label} | {last.epoch} | {median_epoch_seconds(points):.1f} | {x_values(points, None)[-1]:.2f} | {last.hours:.2f} |"
-                        f" {last.value:.4f} | {min(p.value for p in points):.4f} |")  # fmt: skip
+            rows.append(
+                f"| {label} | {last.epoch} | {median_epoch_seconds(points):.1f} | {x_values(points, None)[-1]:.2f} | {last.hours:.2f} |"
+                f" {last.value:.4f} | {min(p.value for p in points):.4f} |"
+            )
     return "\n".join(rows) + "\n"
 
 
@@ -72,8 +86,13 @@ def main(argv=None) -> int:
     parser.add_argument("--exp", action="append", required=True, metavar="LABEL=DIR")
     parser.add_argument("--stat", default="mel_l1_loss", help="a validation statistic of the log")
     parser.add_argument("--steps", action="store_true", help="x axis: optimizer steps instead of hours")
-    parser.add_argument("--after", action="append", default=[], metavar="LABEL=OTHER",
-                        help="draw LABEL's curve from where OTHER's ends (a student after its teacher)")
+    parser.add_argument(
+        "--after",
+        action="append",
+        default=[],
+        metavar="LABEL=OTHER",
+        help="draw LABEL's curve from where OTHER's ends (a student after its teacher)",
+    )
     parser.add_argument("--output", type=Path, required=True, help="the PNG to write")
     args = parser.parse_args(argv)
     after = {}
@@ -97,7 +116,10 @@ def main(argv=None) -> int:
             print(f"learning_curve: error: --steps needs num_iters_per_epoch in {exp / 'config.yaml'}", file=sys.stderr)
             return 1
         if not curves[label]:
-            print(f"learning_curve: error: {exp / 'train.log'} has no epoch with a validation {args.stat}", file=sys.stderr)
+            print(
+                f"learning_curve: error: {exp / 'train.log'} has no epoch with a validation {args.stat}",
+                file=sys.stderr,
+            )
             return 1
     unknown = sorted(({*after} | {*after.values()}) - {*curves})
     if unknown:

@@ -35,25 +35,39 @@ from espnet2_p2p.speechlm.lm_tools import sample
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lm_exp", type=Path, required=True)
-    parser.add_argument("--tokens", type=Path, required=True,
-                        help="the test set's token dump (lm_text, token_info.json): the plain stream or all streams")
+    parser.add_argument(
+        "--tokens",
+        type=Path,
+        required=True,
+        help="the test set's token dump (lm_text, token_info.json): the plain stream or all streams",
+    )
     parser.add_argument("--data_dir", type=Path, required=True, help="the test set's data dir (utt2num_samples)")
     parser.add_argument("--output_dir", type=Path, required=True)
     parser.add_argument("--model", default=None, help="the packed model that decodes (default: shipped)")
-    parser.add_argument("--model_name", default="student", choices=("student", "teacher"),
-                        help="which of its codecs decodes (teacher: every stream given)")
+    parser.add_argument(
+        "--model_name",
+        default="student",
+        choices=("student", "teacher"),
+        help="which of its codecs decodes (teacher: every stream given)",
+    )
     parser.add_argument("--num_prompts", type=int, default=50)
     parser.add_argument("--prompt_seconds", type=float, default=1.0)
     parser.add_argument("--continue_seconds", type=float, default=3.0)
     parser.add_argument("--temperature", type=float, default=1.0)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    needed = [args.lm_exp / "config.yaml", args.lm_exp / "valid.loss.best.pth", args.tokens / "lm_text",
-              args.data_dir / "utt2num_samples"]  # fmt: skip
+    needed = [
+        args.lm_exp / "config.yaml",
+        args.lm_exp / "valid.loss.best.pth",
+        args.tokens / "lm_text",
+        args.data_dir / "utt2num_samples",
+    ]
     missing = [str(path) for path in needed if not path.is_file()]
     if missing:
-        raise P2PError(f"{', '.join(missing)}: missing (--lm_exp is a trained LM's folder, --tokens a token dump,"
-                       " --data_dir a data dir)")  # fmt: skip
+        raise P2PError(
+            f"{', '.join(missing)}: missing (--lm_exp is a trained LM's folder, --tokens a token dump,"
+            " --data_dir a data dir)"
+        )
     import soundfile as sf
     import torch
     from espnet2.tasks.lm import LMTask
@@ -66,7 +80,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from espnet2_p2p.utils.stats import mean_ci95
 
     torch.set_num_threads(1)
-    lm, train_args = LMTask.build_model_from_file(args.lm_exp / "config.yaml", args.lm_exp / "valid.loss.best.pth", "cpu")
+    lm, train_args = LMTask.build_model_from_file(
+        args.lm_exp / "config.yaml", args.lm_exp / "valid.loss.best.pth", "cpu"
+    )
     lm.eval()
     token_list = list(train_args.token_list)
     index = {name: i for i, name in enumerate(token_list)}
@@ -86,8 +102,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             tokens[parts[0]] = parts[1:]
     utts = sorted(tokens, key=lambda u: (-samples[u], u))[: args.num_prompts]
     if not utts:
-        print(f"lm_continue: no test utterance holds {total} frames ({args.prompt_seconds:g} s +"
-              f" {args.continue_seconds:g} s)", file=sys.stderr)  # fmt: skip
+        print(
+            f"lm_continue: no test utterance holds {total} frames ({args.prompt_seconds:g} s +"
+            f" {args.continue_seconds:g} s)",
+            file=sys.stderr,
+        )
         return 1
     if len(utts) < args.num_prompts:
         print(f"lm_continue: only {len(utts)} test utterances hold {total} frames", file=sys.stderr)
@@ -121,8 +140,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     lm_mean, lm_ci = mean_ci95(scores["lm"])
     real_mean, real_ci = mean_ci95(scores["real"])
     diff, diff_ci = mean_ci95(np.subtract(scores["lm"], scores["real"]))
-    decoded_by = ("decoded by the student (pseudo streams predicted)" if streams == 1 and args.model_name == "student"
-                  else f"decoded by the {args.model_name} ({streams} stream(s) given)")
+    decoded_by = (
+        "decoded by the student (pseudo streams predicted)"
+        if streams == 1 and args.model_name == "student"
+        else f"decoded by the {args.model_name} ({streams} stream(s) given)"
+    )
     table = (
         f"Produced by `python -m espnet2_p2p.bin.lm_continue --lm_exp {args.lm_exp} --tokens {args.tokens}"
         f" --data_dir {args.data_dir} --output_dir {args.output_dir} --model_name {args.model_name}` ({len(utts)} prompts of"
@@ -134,7 +156,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         f"| paired difference | {diff:+.3f} ± {diff_ci:.3f} |\n"
     )
     (args.output_dir / "continuations.md").write_text(table)
-    summary = dict(prompts=len(utts), streams=streams, decoder=args.model_name, lm=lm_mean, lm_ci=lm_ci, real=real_mean, real_ci=real_ci, diff=diff, diff_ci=diff_ci)
+    summary = dict(
+        prompts=len(utts),
+        streams=streams,
+        decoder=args.model_name,
+        lm=lm_mean,
+        lm_ci=lm_ci,
+        real=real_mean,
+        real_ci=real_ci,
+        diff=diff,
+        diff_ci=diff_ci,
+    )
     (args.output_dir / "continuations.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(table)
     return 0

@@ -102,16 +102,23 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     def model_options(p):
-        p.add_argument("--model", default=os.environ.get("P2P_CODEC_MODEL"),
-                       help="a shipped model's name, packed zip, experiment dir or .pth (default: $P2P_CODEC_MODEL, else"
-                       f" the shipped model{shipped_name()})")
-        p.add_argument("--model_name", default=None,
-                       help="which model of a packed zip (default: student, or its only model)")
+        p.add_argument(
+            "--model",
+            default=os.environ.get("P2P_CODEC_MODEL"),
+            help="a shipped model's name, packed zip, experiment dir or .pth (default: $P2P_CODEC_MODEL, else"
+            f" the shipped model{shipped_name()})",
+        )
+        p.add_argument(
+            "--model_name", default=None, help="which model of a packed zip (default: student, or its only model)"
+        )
         p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ... (torch backend)")
-        p.add_argument("--backend", choices=["torch", "onnxruntime"], default="torch",
-                       help="onnxruntime: --model is a folder written by `p2p-codec export`")
-        p.add_argument("--threads", type=threads, default=0,
-                       help="CPU threads (0: the backend's default)")
+        p.add_argument(
+            "--backend",
+            choices=["torch", "onnxruntime"],
+            default="torch",
+            help="onnxruntime: --model is a folder written by `p2p-codec export`",
+        )
+        p.add_argument("--threads", type=threads, default=0, help="CPU threads (0: the backend's default)")
         p.add_argument("--chunk_seconds", type=seconds(positive=True), default=DEFAULT_CHUNK_SECONDS)
         p.add_argument("--context_seconds", type=seconds(positive=False), default=DEFAULT_CONTEXT_SECONDS)
         p.add_argument("-q", "--quiet", action="store_true", help="no notices, no progress bars")
@@ -127,16 +134,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", type=Path, nargs="+", help=".p2p files or directories")
     model_options(p)  # a version-4 file is read with its model (it names it, not its layout)
     p = sub.add_parser("export", help="model -> ONNX graphs (encoder.onnx, decoder.onnx, codec.json)")
-    p.add_argument("--model", default=os.environ.get("P2P_CODEC_MODEL"),
-                   help="a shipped model's name, packed zip, experiment dir or .pth (default: $P2P_CODEC_MODEL, else the shipped model)")
+    p.add_argument(
+        "--model",
+        default=os.environ.get("P2P_CODEC_MODEL"),
+        help="a shipped model's name, packed zip, experiment dir or .pth (default: $P2P_CODEC_MODEL, else the shipped model)",
+    )
     p.add_argument("--model_name", default=None, help="which model of a packed zip (default: student)")
     p.add_argument("--out", type=Path, required=True, help="folder to write")
-    p.add_argument("--int8", action="store_true",
-                   help="quantise the graphs' matrix products to int8 (ONNX Runtime's dynamic quantisation):"
-                   " faster, smaller; tokens may differ from float32's (docs/onnx.md)")
-    p.add_argument("--max_seconds", type=seconds(positive=True), default=60.0,
-                   help="the longest input one run of the graphs takes (longer ones are chunked, or refused"
-                   " for a causal model and SecoustiCodec)")
+    p.add_argument(
+        "--int8",
+        action="store_true",
+        help="quantise the graphs' matrix products to int8 (ONNX Runtime's dynamic quantisation):"
+        " faster, smaller; tokens may differ from float32's (docs/onnx.md)",
+    )
+    p.add_argument(
+        "--max_seconds",
+        type=seconds(positive=True),
+        default=60.0,
+        help="the longest input one run of the graphs takes (longer ones are chunked, or refused"
+        " for a causal model and SecoustiCodec)",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="nothing printed but errors")
     return parser
 
@@ -165,8 +182,14 @@ class Runner:
             with contextlib.redirect_stdout(io.StringIO() if args.quiet else sys.stderr), warnings.catch_warnings():
                 if args.quiet:
                     warnings.simplefilter("ignore")
-                coder = open_coder(args.model, getattr(args, "backend", "torch"), args.model_name,
-                                   getattr(args, "device", "cpu"), getattr(args, "threads", 0), self.say)  # fmt: skip
+                coder = open_coder(
+                    args.model,
+                    getattr(args, "backend", "torch"),
+                    args.model_name,
+                    getattr(args, "device", "cpu"),
+                    getattr(args, "threads", 0),
+                    self.say,
+                )
             self._files = FileCoder(coder, args.chunk_seconds, args.context_seconds, self.say, not args.quiet)
         return self._files
 
@@ -181,14 +204,15 @@ class Runner:
         found once a run: from a packed zip's ``meta.json`` without loading it, else from
         the loaded coder."""
         if self._spec is None:
-            from espnet2_p2p.container import bitstream
             from espnet2_p2p.coding.files import packed_spec
+            from espnet2_p2p.container import bitstream
 
             self._spec = packed_spec(self.args.model, self.args.model_name)
             if self._spec is None:
                 coder = self.codec
-                self._spec = bitstream.ModelSpec.of(coder.layout, coder.fingerprint,
-                                                    coder.prior.fingerprint() if coder.prior is not None else b"")  # fmt: skip
+                self._spec = bitstream.ModelSpec.of(
+                    coder.layout, coder.fingerprint, coder.prior.fingerprint() if coder.prior is not None else b""
+                )
         return self._spec
 
     def work(self, job) -> Callable[[Path, Path], None]:
@@ -221,17 +245,18 @@ def info_main(args) -> int:
                 print(text)
             files, total = files + 1, total + header.rates()
     if files > 1 or args.quiet:
-        print(f"{files} files, {total.seconds:.1f} s of audio: payload {total.coded_bps:.1f} bit/s,"
-              f" whole files {total.file_bps:.1f} bit/s"
-              f" (+{100 * (total.file_bits / max(total.coded_bits, 1) - 1):.1f}% container and side information)")  # fmt: skip
+        print(
+            f"{files} files, {total.seconds:.1f} s of audio: payload {total.coded_bps:.1f} bit/s,"
+            f" whole files {total.file_bps:.1f} bit/s"
+            f" (+{100 * (total.file_bits / max(total.coded_bits, 1) - 1):.1f}% container and side information)"
+        )
     return status
 
 
 def export(args) -> int:
     try:
-        from espnet2_p2p.onnx.export import export as export_model
-
         from espnet2_p2p import pretrained
+        from espnet2_p2p.onnx.export import export as export_model
 
         args.model = pretrained.chosen_model(args.model)
         meta = export_model(args.model, args.out, args.model_name, args.max_seconds, args.int8)
@@ -246,8 +271,10 @@ def export(args) -> int:
         print(f"p2p-codec: error: exporting {args.model} failed: {first[:300]}", file=sys.stderr)
         return 1
     if not args.quiet:
-        print(f"wrote {args.out}/encoder.onnx, decoder.onnx{', decoder_all.onnx' if meta.get('decoder_all') else ''},"
-              f" codec.json ({meta['codec']}, fingerprint {meta['fingerprint']}{', prior.npz' if meta['prior'] else ''})")  # fmt: skip
+        print(
+            f"wrote {args.out}/encoder.onnx, decoder.onnx{', decoder_all.onnx' if meta.get('decoder_all') else ''},"
+            f" codec.json ({meta['codec']}, fingerprint {meta['fingerprint']}{', prior.npz' if meta['prior'] else ''})"
+        )
     return 0
 
 
@@ -267,9 +294,11 @@ def run_jobs(args, work, inputs, outputs) -> int:
 
     failed = 0
     for (name, path), out in tqdm(
-        list(zip(inputs, outputs)), desc=args.command, unit="file",
+        list(zip(inputs, outputs)),
+        desc=args.command,
+        unit="file",
         disable=args.quiet or len(inputs) == 1,
-    ):  # fmt: skip
+    ):
         try:
             work(path, out)
         except P2PError as e:

@@ -22,9 +22,7 @@ from espnet2_p2p.model_io import pack  # noqa: F401  (the zip writer, beside its
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--output", type=Path, required=True)
     parser.add_argument("--model", action="append", required=True, help="NAME:CONFIG:MODEL_FILE[:PRIOR]")
     args = parser.parse_args(argv)

@@ -89,9 +89,14 @@ def main(argv=None) -> None:
     parser.add_argument("--curve_dir", type=Path, required=True)
     parser.add_argument("--set", default="dev", help="the scored set (scores_e<EPOCH>_<set>)")
     parser.add_argument("--metrics", default="dnsmos,visqol,grid_line_db,grid_share")
-    parser.add_argument("--exp", action="append", default=[], metavar="SYSTEM=DIR",
-                        help="a system's training dir, whose train.log gives its steps per epoch"
-                        " (default: CURVE_DIR/../SYSTEM or ../student_SYSTEM)")  # fmt: skip
+    parser.add_argument(
+        "--exp",
+        action="append",
+        default=[],
+        metavar="SYSTEM=DIR",
+        help="a system's training dir, whose train.log gives its steps per epoch"
+        " (default: CURVE_DIR/../SYSTEM or ../student_SYSTEM)",
+    )
     parser.add_argument("--steps_per_epoch", type=int, help="instead of counting them in train.log")
     parser.add_argument("--output", type=Path, required=True, help="the PNG (the table goes beside it)")
     args = parser.parse_args(argv)
@@ -104,8 +109,14 @@ def main(argv=None) -> None:
             if args.steps_per_epoch:
                 steps[system] = args.steps_per_epoch
                 continue
-            candidates = [dirs[system]] if system in dirs else [
-                args.curve_dir.parent / system, args.curve_dir.parent / f"student_{system.removeprefix('student_')}"]
+            candidates = (
+                [dirs[system]]
+                if system in dirs
+                else [
+                    args.curve_dir.parent / system,
+                    args.curve_dir.parent / f"student_{system.removeprefix('student_')}",
+                ]
+            )
             steps[system] = next((n for n in (steps_per_epoch(d / "train.log") for d in candidates) if n), None)
     except P2PError as e:
         sys.exit(f"quality_curve: {e}")

@@ -31,12 +31,12 @@ from espnet2_p2p.evaluation.results import NAMES, TableError, add_extra, build, 
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--decode_dir", type=Path, required=True, help="holds summary.json")
     parser.add_argument("--scores_dir", type=Path, required=True, help="holds scores.tsv")
-    parser.add_argument("--metrics", default="visqol,pesq_wb,stoi,mel_distance,dnsmos,speaker_sim,grid_share,grid_line_db")
+    parser.add_argument(
+        "--metrics", default="visqol,pesq_wb,stoi,mel_distance,dnsmos,speaker_sim,grid_share,grid_line_db"
+    )
     parser.add_argument("--baselines", default="", help="comma-separated system labels")
     parser.add_argument("--students", default="", help="comma-separated system labels")
     parser.add_argument("--teacher", default=None)
@@ -58,10 +58,15 @@ def main(argv=None) -> None:
             raise TableError(f"--extra_systems {args.extra_systems!r}: expected NAME=KBPS,...") from None
         add_extra(summary, scores, args.extra_scores, extra)
         table = build(
-            summary, scores,
-            split(args.metrics), split(args.baselines), split(args.students), args.teacher,
-            args.title, [p.split("-", 1) for p in split(args.pairs)],
-        )  # fmt: skip
+            summary,
+            scores,
+            split(args.metrics),
+            split(args.baselines),
+            split(args.students),
+            args.teacher,
+            args.title,
+            [p.split("-", 1) for p in split(args.pairs)],
+        )
     except TableError as e:
         sys.exit(f"results_table: {e}")
     args.output.parent.mkdir(parents=True, exist_ok=True)

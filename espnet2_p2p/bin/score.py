@@ -50,8 +50,15 @@ from espnet2_p2p.data.prepare import read_table
 from espnet2_p2p.evaluation.listening import DEFAULT_UTTERANCES, PAGE
 from espnet2_p2p.evaluation.metrics import GRID_RATE, METRICS
 from espnet2_p2p.evaluation.scoring import (  # noqa: F401  (run and its names: this command's library)
-    DEFAULT_METRICS, LOWER_IS_BETTER, ESPnetWER, ScoreError, TorchScriptMOS, list_references, run, score_pair,
-)  # fmt: skip
+    DEFAULT_METRICS,
+    LOWER_IS_BETTER,
+    ESPnetWER,
+    ScoreError,
+    TorchScriptMOS,
+    list_references,
+    run,
+    score_pair,
+)
 
 
 def parse_hyp(spec: str) -> Tuple[str, Path]:
@@ -62,33 +69,54 @@ def parse_hyp(spec: str) -> Tuple[str, Path]:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ref", type=Path, required=True, help="folder of wavs or a wav.scp")
-    parser.add_argument("--hyp", type=parse_hyp, action="append", required=True,
-                        help="[LABEL=]FOLDER of <utt>.wav; repeat for several systems")  # fmt: skip
+    parser.add_argument(
+        "--hyp",
+        type=parse_hyp,
+        action="append",
+        required=True,
+        help="[LABEL=]FOLDER of <utt>.wav; repeat for several systems",
+    )
     parser.add_argument("--output_dir", type=Path, required=True)
-    parser.add_argument("--metrics", default=",".join(DEFAULT_METRICS),
-                        help=f"comma-separated subset of {','.join(METRICS)}")  # fmt: skip
+    parser.add_argument(
+        "--metrics", default=",".join(DEFAULT_METRICS), help=f"comma-separated subset of {','.join(METRICS)}"
+    )
     parser.add_argument("--max_shift_ms", type=float, default=50.0)
-    parser.add_argument("--fs", type=int, default=None,
-                        help="score at this rate (e.g. the codec's 16000 against 48 kHz"
-                        " references); default: each reference's rate")  # fmt: skip
-    parser.add_argument("--grid_rate", type=float, default=GRID_RATE,
-                        help="the frame rate (Hz) whose grid grid_share and grid_line_db measure:"
-                        " the codec's code rate (default: %(default)s)")  # fmt: skip
+    parser.add_argument(
+        "--fs",
+        type=int,
+        default=None,
+        help="score at this rate (e.g. the codec's 16000 against 48 kHz references); default: each reference's rate",
+    )
+    parser.add_argument(
+        "--grid_rate",
+        type=float,
+        default=GRID_RATE,
+        help="the frame rate (Hz) whose grid grid_share and grid_line_db measure:"
+        " the codec's code rate (default: %(default)s)",
+    )
     parser.add_argument("--nj", type=int, default=1, help="processes scoring utterances in parallel")
-    parser.add_argument("--every", action="append", default=[], metavar="METRIC:K",
-                        help="score a slow metric on every K-th utterance only (e.g. dnsmos:10)")
+    parser.add_argument(
+        "--every",
+        action="append",
+        default=[],
+        metavar="METRIC:K",
+        help="score a slow metric on every K-th utterance only (e.g. dnsmos:10)",
+    )
     parser.add_argument("--force", action="store_true", help="score systems scored before again")
-    parser.add_argument("--page_utts", type=int, default=DEFAULT_UTTERANCES,
-                        help=f"utterances on {PAGE}, chosen to span the score range (0: the tables only)")
+    parser.add_argument(
+        "--page_utts",
+        type=int,
+        default=DEFAULT_UTTERANCES,
+        help=f"utterances on {PAGE}, chosen to span the score range (0: the tables only)",
+    )
     parser.add_argument("--utmos_model", type=Path, help="local TorchScript MOS model")
     parser.add_argument("--asr_config", type=Path, help="ESPnet ASR config.yaml (for WER)")
     parser.add_argument("--asr_model", type=Path, help="ESPnet ASR model .pth (for WER)")
-    parser.add_argument("--ref_text", type=Path, help="transcripts '<utt> <text>' (default:"
-                        " the text file beside the reference wav.scp)")  # fmt: skip
+    parser.add_argument(
+        "--ref_text", type=Path, help="transcripts '<utt> <text>' (default: the text file beside the reference wav.scp)"
+    )
     args = parser.parse_args(argv)
     try:
         extra = {}
@@ -113,8 +141,20 @@ def main(argv=None) -> None:
             if not k.isdigit() or int(k) < 1:
                 raise ScoreError(f"--every wants METRIC:K with K >= 1, got {spec!r}")
             every[name] = int(k)
-        run(args.ref, args.hyp, args.output_dir, args.metrics.split(","), args.max_shift_ms, extra,
-            args.fs, args.nj, every, args.force, args.page_utts, args.grid_rate)
+        run(
+            args.ref,
+            args.hyp,
+            args.output_dir,
+            args.metrics.split(","),
+            args.max_shift_ms,
+            extra,
+            args.fs,
+            args.nj,
+            every,
+            args.force,
+            args.page_utts,
+            args.grid_rate,
+        )
     except ScoreError as e:
         sys.exit(f"score: {e}")
     print("\n## ".join((args.output_dir / "RESULTS.md").read_text().split("\n## ")[:2]))

@@ -59,10 +59,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--data_dir", type=Path, required=True, help="the test set's data dir (utt2num_samples)")
     parser.add_argument("--fs", type=int, default=16000)
     parser.add_argument("--choice", action="append", default=[], help="LABEL=LM_EXP,PPL_DIR,TOKEN_DIR")
-    parser.add_argument("--probe", action="append", default=[],
-                        help="LABEL=SCORE_JSON of the row's ASR probe (espnet2_p2p.bin.asr_probe score)")
-    parser.add_argument("--continuations", action="append", default=[],
-                        help="LABEL=JSON of the row's LM continuations (espnet2_p2p.bin.lm_continue)")
+    parser.add_argument(
+        "--probe",
+        action="append",
+        default=[],
+        help="LABEL=SCORE_JSON of the row's ASR probe (espnet2_p2p.bin.asr_probe score)",
+    )
+    parser.add_argument(
+        "--continuations",
+        action="append",
+        default=[],
+        help="LABEL=JSON of the row's LM continuations (espnet2_p2p.bin.lm_continue)",
+    )
     parser.add_argument("--output", type=Path, required=True)
     args = parser.parse_args(argv)
     samples = read_table(args.data_dir / "utt2num_samples")
@@ -79,20 +87,30 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if label in lms:
             parts = [Path(x) for x in lms[label].split(",")]
             if len(parts) != 3:
-                raise SystemExit(f"speechlm_report: --choice {label}={lms[label]}: expected LABEL=LM_EXP,PPL_DIR,TOKEN_DIR")
+                raise SystemExit(
+                    f"speechlm_report: --choice {label}={lms[label]}: expected LABEL=LM_EXP,PPL_DIR,TOKEN_DIR"
+                )
             r, t = measure(parts[1], parts[2], samples, args.fs), training(parts[0])
         if label in probes:
             p = json.loads(Path(probes[label]).read_text())
         if label in continuations:
             c = json.loads(Path(continuations[label]).read_text())
-            notes.append(f"{label}: {c['prompts']} prompts; the real tokens of the same span, decoded the same way,"
-                         f" score {ci(c, 'real')} (paired difference {c['diff']:+.3f} ± {c['diff_ci']:.3f}).")  # fmt: skip
-        lm_cols = (f"{r['tokens_per_s']:.1f} | {r['ce_nats']:.3f} | {r['ce_nats'] / math.log(2):.3f} | {r['bits_per_s']:.1f}"
-                   if r else "- | - | - | -")  # fmt: skip
+            notes.append(
+                f"{label}: {c['prompts']} prompts; the real tokens of the same span, decoded the same way,"
+                f" score {ci(c, 'real')} (paired difference {c['diff']:+.3f} ± {c['diff_ci']:.3f})."
+            )
+        lm_cols = (
+            f"{r['tokens_per_s']:.1f} | {r['ce_nats']:.3f} | {r['ce_nats'] / math.log(2):.3f} | {r['bits_per_s']:.1f}"
+            if r
+            else "- | - | - | -"
+        )
         probe_cols = f"{100 * p['cer']:.1f} | {100 * p['wer']:.1f}" if p else "- | -"
         rows.append(f"| {label} | {lm_cols} | {probe_cols} | {ci(c, 'lm') if c else '-'} |")
-        lm_cost = (f"{t['vocab'] or '?'} | {t['params'] / 1e6:.2f} M | {t['epochs']} | {t['hours']:.2f}"
-                   if t and t["params"] else "- | - | - | -")  # fmt: skip
+        lm_cost = (
+            f"{t['vocab'] or '?'} | {t['params'] / 1e6:.2f} M | {t['epochs']} | {t['hours']:.2f}"
+            if t and t["params"]
+            else "- | - | - | -"
+        )
         probe_cost = f"{p['params'] / 1e6:.2f} M | {p['epochs']} | {p['hours']:.2f}" if p else "- | - | -"
         costs.append(f"| {label} | {lm_cost} | {probe_cost} |")
     table = (

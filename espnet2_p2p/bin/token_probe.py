@@ -62,7 +62,12 @@ def main(argv: Optional[List[str]] = None) -> None:
             f" {probe['utterance_accuracy']:.3f} | {probe['utterance_majority']:.3f} |"
         )
     text = "\n".join(
-        [f"# Token usage and speaker probe on `{args.data_dir}`", "", f"{len(wavs)} utterances, {usage['frames']} frames.", ""]
+        [
+            f"# Token usage and speaker probe on `{args.data_dir}`",
+            "",
+            f"{len(wavs)} utterances, {usage['frames']} frames.",
+            "",
+        ]
         + rows
     )
     args.output.parent.mkdir(parents=True, exist_ok=True)

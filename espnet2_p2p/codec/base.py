@@ -27,8 +27,6 @@ def as_codec(model):
     return model.codec if isinstance(model, ESPnetGANCodecModel) else model
 
 
-
-
 class CodecInterface(ABC):
     """Mixin of both codecs; a codec that lacks an abstract member cannot be built."""
 
@@ -44,10 +42,14 @@ class CodecInterface(ABC):
     def layout(self) -> Layout:
         """The codec's :class:`~espnet2_p2p.layout.Layout` (shared with the ONNX runtime)."""
         return Layout(
-            fs=self.fs, hop_length=self.hop_length, stream_sizes=tuple(self.stream_sizes),
-            transmitted_streams=self.transmitted_streams, side_info_bytes=self.side_info_bytes,
-            side_info_levels=self.side_info_levels, streaming=self.streaming,
-        )  # fmt: skip
+            fs=self.fs,
+            hop_length=self.hop_length,
+            stream_sizes=tuple(self.stream_sizes),
+            transmitted_streams=self.transmitted_streams,
+            side_info_bytes=self.side_info_bytes,
+            side_info_levels=self.side_info_levels,
+            streaming=self.streaming,
+        )
 
     @property
     def frame_rate(self) -> float:

@@ -14,5 +14,7 @@
 from espnet2_p2p.utils.lazy import lazy_exports
 
 __all__ = ["Coder", "TorchCoder", "open_coder", "FileCoder", "list_inputs"]
-__getattr__ = lazy_exports(__name__, {"Coder": "coder", "TorchCoder": "coder", "open_coder": "coder",
-                                      "FileCoder": "files", "list_inputs": "files"})  # fmt: skip
+__getattr__ = lazy_exports(
+    __name__,
+    {"Coder": "coder", "TorchCoder": "coder", "open_coder": "coder", "FileCoder": "files", "list_inputs": "files"},
+)

@@ -59,8 +59,10 @@ def plan_seconds(
 
 def frames_of_plan(chunk_seconds: float, context_seconds: float, sample_rate: int, hop_length: int) -> Tuple[int, int]:
     """(chunk frames, context frames) of a plan given in seconds, as :func:`plan_seconds` cuts."""
-    return (max(1, frames_of_seconds(chunk_seconds, sample_rate, hop_length)),
-            frames_of_seconds(context_seconds, sample_rate, hop_length))  # fmt: skip
+    return (
+        max(1, frames_of_seconds(chunk_seconds, sample_rate, hop_length)),
+        frames_of_seconds(context_seconds, sample_rate, hop_length),
+    )
 
 
 def stitch_tokens(
@@ -109,8 +111,9 @@ class CodingPlan(NamedTuple):
     chunks: List[Chunk]
 
 
-def coding_plan(layout, num_frames: int, chunk_seconds: Optional[float], context_seconds: float,
-                streams_exactly: bool = True) -> CodingPlan:  # fmt: skip
+def coding_plan(
+    layout, num_frames: int, chunk_seconds: Optional[float], context_seconds: float, streams_exactly: bool = True
+) -> CodingPlan:
     """The one choice of how an input of ``num_frames`` frames of ``layout`` is coded:
 
     - ``chunk_seconds`` None: whole, in one piece (what whole-input coding gives);
@@ -128,7 +131,9 @@ def coding_plan(layout, num_frames: int, chunk_seconds: Optional[float], context
             return CodingPlan(False, whole)
         step = max(1, frames_of_seconds(chunk_seconds, layout.fs, layout.hop_length))
         return CodingPlan(True, [(s, min(num_frames, s + step)) * 2 for s in range(0, num_frames, step)])
-    return CodingPlan(False, list(plan_seconds(num_frames, chunk_seconds, context_seconds, layout.fs, layout.hop_length)))
+    return CodingPlan(
+        False, list(plan_seconds(num_frames, chunk_seconds, context_seconds, layout.fs, layout.hop_length))
+    )
 
 
 def chunked_length(layout, chunk_seconds: Optional[float], context_seconds: float) -> Optional[float]:

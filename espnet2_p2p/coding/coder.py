@@ -33,12 +33,15 @@ from typing import Callable, Optional, Protocol, Tuple
 
 import numpy as np
 
+from espnet2_p2p.coding.chunks import (  # noqa: F401  (chunked_length: where the choice is made, named here too)
+    DEFAULT_CHUNK_SECONDS,
+    DEFAULT_CONTEXT_SECONDS,
+    chunked_length,
+    coding_plan,
+)
 from espnet2_p2p.errors import P2PError, TokenError
 from espnet2_p2p.layout import Layout, check_streams
 from espnet2_p2p.utils.checks import check_audio_array, checked_reader, whole_number
-from espnet2_p2p.coding.chunks import (  # noqa: F401  (chunked_length: where the choice is made, named here too)
-    DEFAULT_CHUNK_SECONDS, DEFAULT_CONTEXT_SECONDS, chunked_length, coding_plan,
-)  # fmt: skip
 
 Reader = Callable[[int, int], np.ndarray]
 Writer = Callable[[np.ndarray], None]
@@ -52,13 +55,26 @@ class Coder(Protocol):
     fingerprint: bytes
     prior: object
 
-    def encode_file(self, read: Reader, num_samples: int, streams: str = "transmitted",
-                    chunk_seconds: float = DEFAULT_CHUNK_SECONDS, context_seconds: float = DEFAULT_CONTEXT_SECONDS,
-                    progress: Progress = None) -> Tuple[np.ndarray, bytes]: ...  # fmt: skip
+    def encode_file(
+        self,
+        read: Reader,
+        num_samples: int,
+        streams: str = "transmitted",
+        chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
+        context_seconds: float = DEFAULT_CONTEXT_SECONDS,
+        progress: Progress = None,
+    ) -> Tuple[np.ndarray, bytes]: ...
 
-    def decode_file(self, codes: np.ndarray, num_samples: int, write: Writer,
-                    chunk_seconds: float = DEFAULT_CHUNK_SECONDS, context_seconds: float = DEFAULT_CONTEXT_SECONDS,
-                    progress: Progress = None, side_info=None) -> None: ...  # fmt: skip
+    def decode_file(
+        self,
+        codes: np.ndarray,
+        num_samples: int,
+        write: Writer,
+        chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
+        context_seconds: float = DEFAULT_CONTEXT_SECONDS,
+        progress: Progress = None,
+        side_info=None,
+    ) -> None: ...
 
 
 class TorchCoder:
@@ -86,9 +102,15 @@ class TorchCoder:
             self._fingerprint = fingerprint(self.codec)
         return self._fingerprint
 
-    def encode_file(self, read: Reader, num_samples: int, streams: str = "transmitted",
-                    chunk_seconds: float = DEFAULT_CHUNK_SECONDS, context_seconds: float = DEFAULT_CONTEXT_SECONDS,
-                    progress: Progress = None) -> Tuple[np.ndarray, bytes]:  # fmt: skip
+    def encode_file(
+        self,
+        read: Reader,
+        num_samples: int,
+        streams: str = "transmitted",
+        chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
+        context_seconds: float = DEFAULT_CONTEXT_SECONDS,
+        progress: Progress = None,
+    ) -> Tuple[np.ndarray, bytes]:
         """Tokens (streams, frames) and side information of ``read``'s ``num_samples``
         (:func:`~espnet2_p2p.coding.chunks.coding_plan` chooses how; ``chunk_seconds`` None:
         whole)."""
@@ -99,13 +121,21 @@ class TorchCoder:
         plan = coding_plan(self.layout, self.layout.frames_for(num_samples), chunk_seconds, context_seconds)
         side = torch_chunks.side_info(self.codec, read, num_samples)
         if plan.stream:
-            return torch_chunks.stream_encode(self.codec, read, num_samples, progress=progress, streams=streams,
-                                              chunks=plan.chunks), side  # fmt: skip
+            return torch_chunks.stream_encode(
+                self.codec, read, num_samples, progress=progress, streams=streams, chunks=plan.chunks
+            ), side
         return torch_chunks.encode(self.codec, read, num_samples, streams, progress=progress, chunks=plan.chunks), side
 
-    def decode_file(self, codes: np.ndarray, num_samples: int, write: Writer,
-                    chunk_seconds: float = DEFAULT_CHUNK_SECONDS, context_seconds: float = DEFAULT_CONTEXT_SECONDS,
-                    progress: Progress = None, side_info=None) -> None:  # fmt: skip
+    def decode_file(
+        self,
+        codes: np.ndarray,
+        num_samples: int,
+        write: Writer,
+        chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
+        context_seconds: float = DEFAULT_CONTEXT_SECONDS,
+        progress: Progress = None,
+        side_info=None,
+    ) -> None:
         """Decode tokens (streams, frames); ``write`` gets the samples in order. ``side_info``:
         a file's bytes or integer codes (a codec with side information: None decodes with
         its neutral vector)."""
@@ -114,7 +144,9 @@ class TorchCoder:
         codes = self.layout.check_codes(codes, plain=True)  # a teacher decodes its plain stream alone
         num_samples = whole_number(num_samples, "num_samples", TokenError)
         if codes.shape[-1] != self.layout.frames_for(num_samples):
-            raise TokenError(f"{codes.shape[-1]} frames do not fit {num_samples} samples (hop {self.layout.hop_length})")
+            raise TokenError(
+                f"{codes.shape[-1]} frames do not fit {num_samples} samples (hop {self.layout.hop_length})"
+            )
         plan = coding_plan(self.layout, codes.shape[-1], chunk_seconds, context_seconds)
         run = torch_chunks.stream_decode if plan.stream else torch_chunks.decode
         run(self.codec, codes, num_samples, write, progress=progress, side_info=side_info, chunks=plan.chunks)
@@ -180,8 +212,14 @@ def torch_device(device: str):
     return dev
 
 
-def open_coder(model=None, backend: str = "torch", name: Optional[str] = None, device: str = "cpu",
-               threads: int = 0, notify: Callable[[str], None] = lambda message: None) -> Coder:  # fmt: skip
+def open_coder(
+    model=None,
+    backend: str = "torch",
+    name: Optional[str] = None,
+    device: str = "cpu",
+    threads: int = 0,
+    notify: Callable[[str], None] = lambda message: None,
+) -> Coder:
     """A coder of ``model`` on ``backend`` ("torch" or "onnxruntime").
 
     ``model``: for torch a packed zip, an experiment dir or a ``.pth``
@@ -264,7 +302,9 @@ def cached_export(model, name: Optional[str], notify: Callable[[str], None], thr
 
     path = Path(model)
     if not path.is_file():
-        raise P2PError(f"--backend onnxruntime: {model} is neither a folder written by `p2p-codec export` nor a model file")
+        raise P2PError(
+            f"--backend onnxruntime: {model} is neither a folder written by `p2p-codec export` nor a model file"
+        )
     # the key covers everything the export is made of: the file, and beside a .pth file
     # its config.yaml and prior.npz
     digest = hashlib.sha256()
@@ -290,9 +330,11 @@ def cached_export(model, name: Optional[str], notify: Callable[[str], None], thr
             return None
         got_prior = codec.prior.fingerprint() if codec.prior is not None else b""
         if (codec.fingerprint, got_prior) != (want, want_prior):
-            notify(f"the cached export {target} is of model {codec.fingerprint.hex()}"
-                   f"{f' (prior {got_prior.hex()})' if got_prior else ''}, not of {path.name}'s {want.hex()}"
-                   f"{f' (prior {want_prior.hex()})' if want_prior else ''}; making it again")  # fmt: skip
+            notify(
+                f"the cached export {target} is of model {codec.fingerprint.hex()}"
+                f"{f' (prior {got_prior.hex()})' if got_prior else ''}, not of {path.name}'s {want.hex()}"
+                f"{f' (prior {want_prior.hex()})' if want_prior else ''}; making it again"
+            )
             return None
         return codec
 
@@ -325,7 +367,9 @@ def cached_export(model, name: Optional[str], notify: Callable[[str], None], thr
     except P2PError:
         raise
     except OSError as e:
-        raise P2PError(f"cannot write the ONNX cache {target.parent}: {e.strerror or e} (set $P2P_CODEC_CACHE)") from None
+        raise P2PError(
+            f"cannot write the ONNX cache {target.parent}: {e.strerror or e} (set $P2P_CODEC_CACHE)"
+        ) from None
     except Exception as e:  # the exporter's own errors
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise P2PError(f"exporting {path} to ONNX failed: {first[:300]}") from None

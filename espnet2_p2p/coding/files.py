@@ -15,11 +15,11 @@ from typing import Callable, Dict, List, NamedTuple, Optional, Tuple
 
 import numpy as np
 
-from espnet2_p2p.container.bitstream import ModelSpec, P2PFile, P2PHeader
-from espnet2_p2p.errors import P2PError, naming
-from espnet2_p2p.container.entropy import MAX_CODED_TOKENS
-from espnet2_p2p.layout import check_streams
 from espnet2_p2p.coding.chunks import DEFAULT_CHUNK_SECONDS, DEFAULT_CONTEXT_SECONDS
+from espnet2_p2p.container.bitstream import ModelSpec, P2PFile, P2PHeader
+from espnet2_p2p.container.entropy import MAX_CODED_TOKENS
+from espnet2_p2p.errors import P2PError, naming
+from espnet2_p2p.layout import check_streams
 from espnet2_p2p.utils.files import temp_path
 
 
@@ -29,12 +29,10 @@ def packed_spec(model=None, name: Optional[str] = None) -> Optional[ModelSpec]:
     ``meta.json`` records no layout (zips packed before format 4). ``model`` None: as
     :func:`~espnet2_p2p.coding.coder.open_coder` (``$P2P_CODEC_MODEL``, else the shipped model)."""
     import json
-    import os
     import zipfile
 
-    from espnet2_p2p.layout import Layout
-
     from espnet2_p2p import pretrained
+    from espnet2_p2p.layout import Layout
 
     model = pretrained.chosen_model(model)
     try:
@@ -45,7 +43,9 @@ def packed_spec(model=None, name: Optional[str] = None) -> Optional[ModelSpec]:
             if bool(entry.get("prior_fingerprint")) != (f"{name}/prior.npz" in zf.namelist()):
                 return None  # meta.json does not describe the zip's prior: read the model
         layout = Layout(**{**entry["layout"], "stream_sizes": tuple(entry["layout"]["stream_sizes"])})
-        return ModelSpec.of(layout, bytes.fromhex(entry["fingerprint"]), bytes.fromhex(entry.get("prior_fingerprint") or ""))
+        return ModelSpec.of(
+            layout, bytes.fromhex(entry["fingerprint"]), bytes.fromhex(entry.get("prior_fingerprint") or "")
+        )
     except (OSError, zipfile.BadZipFile, KeyError, TypeError, ValueError, StopIteration):
         return None  # not a packed zip with a recorded layout: the model itself is read
 
@@ -60,9 +60,14 @@ class FileCoder:
         progress (bool): A progress bar (in frames) for inputs of more than two chunks.
     """
 
-    def __init__(self, coder, chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
-                 context_seconds: float = DEFAULT_CONTEXT_SECONDS,
-                 notify: Callable[[str], None] = lambda message: None, progress: bool = True):  # fmt: skip
+    def __init__(
+        self,
+        coder,
+        chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
+        context_seconds: float = DEFAULT_CONTEXT_SECONDS,
+        notify: Callable[[str], None] = lambda message: None,
+        progress: bool = True,
+    ):
         self.coder, self.notify, self.show_progress = coder, notify, progress
         self.chunk_seconds, self.context_seconds = chunk_seconds, context_seconds
 
@@ -87,9 +92,13 @@ class FileCoder:
             bar, update = self._progress(self.layout.frames_for(src.num_samples), path.name)
             with bar:
                 codes, side = self.coder.encode_file(
-                    src.read, src.num_samples, "all" if streams == "all" else "transmitted",
-                    self.chunk_seconds, self.context_seconds, update,
-                )  # fmt: skip
+                    src.read,
+                    src.num_samples,
+                    "all" if streams == "all" else "transmitted",
+                    self.chunk_seconds,
+                    self.context_seconds,
+                    update,
+                )
             for notice in src.final_notices():
                 self.notify(f"{path}: {notice}")
         return (codes[:1] if streams == "plain" else codes), side, src.num_samples
@@ -104,8 +113,10 @@ class FileCoder:
         p2p = P2PFile.of(self.layout, codes, num_samples, self.coder.fingerprint, side)
         prior = self.coder.prior if entropy else None
         if prior is not None and codes.size > MAX_CODED_TOKENS:
-            self.notify(f"{path}: {codes.size} tokens, more than an entropy-coded file holds ({MAX_CODED_TOKENS}):"
-                        " written at fixed width")  # fmt: skip
+            self.notify(
+                f"{path}: {codes.size} tokens, more than an entropy-coded file holds ({MAX_CODED_TOKENS}):"
+                " written at fixed width"
+            )
             prior = None
         out.parent.mkdir(parents=True, exist_ok=True)
         p2p.write(out, prior)
@@ -147,12 +158,19 @@ class FileCoder:
                 bar, update = self._progress(header.num_frames, path.name)
                 with bar:
                     self.coder.decode_file(
-                        p2p.codes, header.num_samples, write, self.chunk_seconds, self.context_seconds, update,
+                        p2p.codes,
+                        header.num_samples,
+                        write,
+                        self.chunk_seconds,
+                        self.context_seconds,
+                        update,
                         side_info=header.side_info,
-                    )  # fmt: skip
+                    )
             tmp.replace(out)
         except sf.SoundFileError as e:  # libsndfile's own errors: a full disk, a file size limit
-            raise OSError(errno.EIO, f"cannot write it: {(str(e).strip().splitlines() or ['?'])[-1]}", str(out)) from None
+            raise OSError(
+                errno.EIO, f"cannot write it: {(str(e).strip().splitlines() or ['?'])[-1]}", str(out)
+            ) from None
         finally:
             tmp.unlink(missing_ok=True)
         if peak[0] > 1.0 and subtype != "FLOAT":
@@ -208,13 +226,17 @@ def check_subtype(subtype: str, outputs: List[Path]) -> None:
 
     for out in outputs:
         if out.suffix.lower() not in (".wav", ".flac"):
-            raise P2PError(f"{out}: decode writes .wav or .flac files, not {out.suffix or 'a name without an extension'}")
+            raise P2PError(
+                f"{out}: decode writes .wav or .flac files, not {out.suffix or 'a name without an extension'}"
+            )
     if subtype not in sf.available_subtypes():
         raise P2PError(f"--subtype {subtype}: unknown; e.g. PCM_16, PCM_24, FLOAT")
     for fmt in sorted({"FLAC" if out.suffix.lower() == ".flac" else "WAV" for out in outputs}):
         if not sf.check_format(fmt, subtype):
-            raise P2PError(f"--subtype {subtype} cannot be written as {fmt}; {fmt} takes"
-                           f" {', '.join(sorted(sf.available_subtypes(fmt)))}")  # fmt: skip
+            raise P2PError(
+                f"--subtype {subtype} cannot be written as {fmt}; {fmt} takes"
+                f" {', '.join(sorted(sf.available_subtypes(fmt)))}"
+            )
 
 
 def describe(path: Path, spec: Optional[ModelSpec] = None) -> Tuple[str, P2PHeader]:
@@ -238,10 +260,14 @@ def describe(path: Path, spec: Optional[ModelSpec] = None) -> Tuple[str, P2PHead
         f" {rates.payload_bps:.1f} bit/s of the audio's duration",
     ]
     if header.entropy_coded:
-        lines.append(f"coded (prior {header.prior_fingerprint.hex()}): {rates.coded_bits} bits ="
-                     f" {rates.coded_bps:.1f} bit/s of the audio's duration, {100 * rates.saving:.1f}% below nominal")  # fmt: skip
+        lines.append(
+            f"coded (prior {header.prior_fingerprint.hex()}): {rates.coded_bits} bits ="
+            f" {rates.coded_bps:.1f} bit/s of the audio's duration, {100 * rates.saving:.1f}% below nominal"
+        )
     padding = 0 if header.entropy_coded else rates.coded_bits - rates.payload_bits
-    lines.append(f"container overhead: {header.overhead_bytes} bytes" + (f" + {padding} padding bits" if padding else ""))
+    lines.append(
+        f"container overhead: {header.overhead_bytes} bytes" + (f" + {padding} padding bits" if padding else "")
+    )
     lines.append(f"whole file: {rates.per_second(8 * size):.1f} bit/s of the audio's duration")
     if header.side_info:
         lines.append(f"side information: {len(header.side_info)} bytes, sent once (e.g. a paralinguistic vector)")
@@ -267,23 +293,46 @@ class Job(NamedTuple):
 
 JOBS: Dict[str, Job] = {
     "encode": Job(
-        "audio -> .p2p", "audio file, directory or wav.scp", ".p2p file or directory", AUDIO_EXTS, ".p2p",
-        ((("--no-entropy",), dict(dest="no_entropy", action="store_true",
-                                  help="fixed-width tokens even when the model has a prior")),),
+        "audio -> .p2p",
+        "audio file, directory or wav.scp",
+        ".p2p file or directory",
+        AUDIO_EXTS,
+        ".p2p",
+        (
+            (
+                ("--no-entropy",),
+                dict(dest="no_entropy", action="store_true", help="fixed-width tokens even when the model has a prior"),
+            ),
+        ),
         lambda files, path, out, args: files.encode(path, out, entropy=not args.no_entropy),
     ),
     "decode": Job(
-        ".p2p -> audio", ".p2p file or directory", "audio file (.wav/.flac) or directory", (".p2p",), ".wav",
+        ".p2p -> audio",
+        ".p2p file or directory",
+        "audio file (.wav/.flac) or directory",
+        (".p2p",),
+        ".wav",
         ((("--subtype",), dict(default="PCM_16", help="libsndfile subtype: PCM_16, PCM_24, FLOAT")),),
         lambda files, path, out, args: files.decode(path, out, args.subtype),
         lambda args, outputs: check_subtype(args.subtype, outputs),
     ),
     "tokens": Job(
-        "audio -> tokens (.npy, frames x streams)", "audio file, directory or wav.scp", ".npy file or directory",
-        AUDIO_EXTS, ".npy",
-        ((("--streams",), dict(choices=["transmitted", "all", "plain"], default="transmitted",
-                               help="transmitted: what a .p2p file carries (a student: the plain stream); all:"
-                               " plain + the N pseudo streams; plain: stream 0 alone (the former default)")),),
+        "audio -> tokens (.npy, frames x streams)",
+        "audio file, directory or wav.scp",
+        ".npy file or directory",
+        AUDIO_EXTS,
+        ".npy",
+        (
+            (
+                ("--streams",),
+                dict(
+                    choices=["transmitted", "all", "plain"],
+                    default="transmitted",
+                    help="transmitted: what a .p2p file carries (a student: the plain stream); all:"
+                    " plain + the N pseudo streams; plain: stream 0 alone (the former default)",
+                ),
+            ),
+        ),
         lambda files, path, out, args: files.tokens(path, out, args.streams),
     ),
-}  # fmt: skip
+}

@@ -24,9 +24,9 @@ import torch
 
 from espnet2_p2p.codec.base import check_streams
 from espnet2_p2p.coding.chunks import (  # noqa: F401  (plan and the defaults: part of this module's API)
-    Chunk,
     DEFAULT_CHUNK_SECONDS,
     DEFAULT_CONTEXT_SECONDS,
+    Chunk,
     frames_of_seconds,
     plan,
     plan_seconds,
@@ -142,9 +142,15 @@ def _pieces(codec, num_frames: int, chunk_seconds, chunks):
 
 
 @torch.no_grad()
-def stream_encode(codec, read, num_samples: int, chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
-                  progress: Optional[Callable[[int], None]] = None, streams: str = "transmitted",
-                  chunks: Optional[List[Chunk]] = None) -> np.ndarray:  # fmt: skip
+def stream_encode(
+    codec,
+    read,
+    num_samples: int,
+    chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
+    progress: Optional[Callable[[int], None]] = None,
+    streams: str = "transmitted",
+    chunks: Optional[List[Chunk]] = None,
+) -> np.ndarray:
     """A streaming codec's tokens (streams, frames) of a long input read in pieces
     (``chunks``, default: of ``chunk_seconds``); equal to whole-input coding (the codec is
     causal). With ``streams="all"`` a causal student adds the pseudo streams its predictors
@@ -171,9 +177,16 @@ def stream_encode(codec, read, num_samples: int, chunk_seconds: float = DEFAULT_
 
 
 @torch.no_grad()
-def stream_decode(codec, codes: np.ndarray, num_samples: int, write: Callable[[np.ndarray], None],
-                  chunk_seconds: float = DEFAULT_CHUNK_SECONDS, progress: Optional[Callable[[int], None]] = None,
-                  side_info=None, chunks: Optional[List[Chunk]] = None) -> None:  # fmt: skip
+def stream_decode(
+    codec,
+    codes: np.ndarray,
+    num_samples: int,
+    write: Callable[[np.ndarray], None],
+    chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
+    progress: Optional[Callable[[int], None]] = None,
+    side_info=None,
+    chunks: Optional[List[Chunk]] = None,
+) -> None:
     """Decode (streams, frames) tokens of a streaming codec piece by piece; ``write`` gets
     consecutive pieces of exactly ``num_samples`` samples in all. ``side_info``: a file's
     side information (bytes or integer codes; None: the codec's neutral one)."""

@@ -5,5 +5,6 @@ prior (:mod:`~espnet2_p2p.container.entropy`: :class:`BigramPrior`). No torch.""
 from espnet2_p2p.utils.lazy import lazy_exports
 
 __all__ = ["P2PFile", "P2PHeader", "ModelSpec", "BigramPrior"]
-__getattr__ = lazy_exports(__name__, {"P2PFile": "bitstream", "P2PHeader": "bitstream", "ModelSpec": "bitstream",
-                                      "BigramPrior": "entropy"})  # fmt: skip
+__getattr__ = lazy_exports(
+    __name__, {"P2PFile": "bitstream", "P2PHeader": "bitstream", "ModelSpec": "bitstream", "BigramPrior": "entropy"}
+)

@@ -84,10 +84,10 @@ from typing import Sequence, Tuple, Union
 import numpy as np
 
 from espnet2_p2p.container.entropy import MAX_CODED_TOKENS
-from espnet2_p2p.utils.files import temp_path
-from espnet2_p2p.utils.tokens import first_bad_token, frames_for
 from espnet2_p2p.errors import BitstreamError
 from espnet2_p2p.layout import Layout, Rates, token_bits
+from espnet2_p2p.utils.files import temp_path
+from espnet2_p2p.utils.tokens import first_bad_token, frames_for
 
 PathLike = Union[str, os.PathLike]
 
@@ -186,11 +186,22 @@ class ModelSpec:
     fingerprint: bytes
     prior_fingerprint: bytes = b""  # the model's prior, when only its fingerprint is at hand
 
-    def __init__(self, sample_rate: int = None, hop_length: int = None, stream_sizes: Sequence[int] = None,
-                 side_info_bytes: int = None, fingerprint: bytes = b"", prior_fingerprint: bytes = b"",
-                 layout: Layout = None):  # fmt: skip
-        given = dict(fs=sample_rate, hop_length=hop_length, side_info_bytes=side_info_bytes,
-                     stream_sizes=None if stream_sizes is None else tuple(int(k) for k in stream_sizes))  # fmt: skip
+    def __init__(
+        self,
+        sample_rate: int = None,
+        hop_length: int = None,
+        stream_sizes: Sequence[int] = None,
+        side_info_bytes: int = None,
+        fingerprint: bytes = b"",
+        prior_fingerprint: bytes = b"",
+        layout: Layout = None,
+    ):
+        given = dict(
+            fs=sample_rate,
+            hop_length=hop_length,
+            side_info_bytes=side_info_bytes,
+            stream_sizes=None if stream_sizes is None else tuple(int(k) for k in stream_sizes),
+        )
         given = {k: v for k, v in given.items() if v is not None}
         if layout is None:
             sides = int(given.get("side_info_bytes", 0))
@@ -220,8 +231,9 @@ class ModelSpec:
         return model_id(self.fingerprint, prior.fingerprint() if prior is not None else self.prior_fingerprint)
 
 
-def _plausible_layout(sample_rate, hop_length, codebook_size, pseudo_codebook_size, num_pseudo, num_streams,
-                      side_info_bytes) -> None:  # fmt: skip
+def _plausible_layout(
+    sample_rate, hop_length, codebook_size, pseudo_codebook_size, num_pseudo, num_streams, side_info_bytes
+) -> None:
     """Raise :class:`BitstreamError` unless a header's layout fields are plausible."""
     checks = [
         (1 <= sample_rate <= MAX_SAMPLE_RATE, f"sample rate {sample_rate} Hz"),
@@ -257,11 +269,22 @@ class P2PHeader:
     coded_bytes: int = 0  # versions 3 and 4: bytes of the entropy-coded payload
     compact: bool = False  # version 4
 
-    def __init__(self, sample_rate: int = None, num_samples: int = 0, hop_length: int = None,
-                 codebook_size: int = None, pseudo_codebook_size: int = None, num_pseudo: int = None,
-                 num_streams: int = None, fingerprint: bytes = b"", side_info: bytes = b"",
-                 prior_fingerprint: bytes = b"", coded_bytes: int = 0, compact: bool = False,
-                 layout: Layout = None):  # fmt: skip
+    def __init__(
+        self,
+        sample_rate: int = None,
+        num_samples: int = 0,
+        hop_length: int = None,
+        codebook_size: int = None,
+        pseudo_codebook_size: int = None,
+        num_pseudo: int = None,
+        num_streams: int = None,
+        fingerprint: bytes = b"",
+        side_info: bytes = b"",
+        prior_fingerprint: bytes = b"",
+        coded_bytes: int = 0,
+        compact: bool = False,
+        layout: Layout = None,
+    ):
         side_info = bytes(side_info)
         if layout is not None:  # a layout, with any field given beside it changed
             sizes = check_stream_sizes(layout.stream_sizes)
@@ -271,16 +294,28 @@ class P2PHeader:
             pseudo_codebook_size = sizes[-1] if pseudo_codebook_size is None else pseudo_codebook_size
             num_pseudo = len(sizes) - 1 if num_pseudo is None else num_pseudo
             num_streams = layout.transmitted_streams if num_streams is None else num_streams
-        fields = [int(v) for v in (sample_rate, hop_length, codebook_size, pseudo_codebook_size, num_pseudo, num_streams)]
+        fields = [
+            int(v) for v in (sample_rate, hop_length, codebook_size, pseudo_codebook_size, num_pseudo, num_streams)
+        ]
         _plausible_layout(*fields, len(side_info))
         sample_rate, hop_length, codebook_size, pseudo_codebook_size, num_pseudo, num_streams = fields
-        layout = Layout(fs=sample_rate, hop_length=hop_length,
-                        stream_sizes=(codebook_size,) + (pseudo_codebook_size,) * num_pseudo,
-                        transmitted_streams=num_streams, side_info_bytes=len(side_info),
-                        side_info_levels=_side_levels(len(side_info)))  # fmt: skip
-        for name, value in (("layout", layout), ("num_samples", int(num_samples)), ("fingerprint", bytes(fingerprint)),
-                            ("side_info", side_info), ("prior_fingerprint", bytes(prior_fingerprint)),
-                            ("coded_bytes", int(coded_bytes)), ("compact", bool(compact))):  # fmt: skip
+        layout = Layout(
+            fs=sample_rate,
+            hop_length=hop_length,
+            stream_sizes=(codebook_size,) + (pseudo_codebook_size,) * num_pseudo,
+            transmitted_streams=num_streams,
+            side_info_bytes=len(side_info),
+            side_info_levels=_side_levels(len(side_info)),
+        )
+        for name, value in (
+            ("layout", layout),
+            ("num_samples", int(num_samples)),
+            ("fingerprint", bytes(fingerprint)),
+            ("side_info", side_info),
+            ("prior_fingerprint", bytes(prior_fingerprint)),
+            ("coded_bytes", int(coded_bytes)),
+            ("compact", bool(compact)),
+        ):
             object.__setattr__(self, name, value)
 
     # the fields of a version 1-3 header, read from the layout
@@ -294,8 +329,9 @@ class P2PHeader:
     num_pseudo = property(lambda self: len(self.layout.stream_sizes) - 1)
     num_frames = property(lambda self: self.layout.frames_for(self.num_samples))
     duration = property(lambda self: self.num_samples / self.sample_rate, doc="Seconds of decoded audio.")
-    stream_sizes = property(lambda self: self.layout.stream_sizes[: self.num_streams],
-                            doc="Codebook sizes of the streams the file carries.")  # fmt: skip
+    stream_sizes = property(
+        lambda self: self.layout.stream_sizes[: self.num_streams], doc="Codebook sizes of the streams the file carries."
+    )
 
     @property
     def payload_bits(self) -> int:
@@ -371,14 +407,25 @@ class P2PHeader:
 
     def rates(self) -> Rates:
         """The file's :class:`~espnet2_p2p.layout.Rates`."""
-        return Rates(seconds=self.duration, payload_bits=self.payload_bits, coded_bits=8 * self.stored_payload_bytes,
-                     file_bits=8 * self.file_size, nominal_bps=self.payload_bitrate)  # fmt: skip
+        return Rates(
+            seconds=self.duration,
+            payload_bits=self.payload_bits,
+            coded_bits=8 * self.stored_payload_bytes,
+            file_bits=8 * self.file_size,
+            nominal_bps=self.payload_bitrate,
+        )
 
     @classmethod
     def for_streams(
-        cls, sample_rate: int, hop_length: int, stream_sizes: Sequence[int], num_streams: int,
-        num_samples: int, fingerprint: bytes, side_info: bytes = b"",
-    ) -> "P2PHeader":  # fmt: skip
+        cls,
+        sample_rate: int,
+        hop_length: int,
+        stream_sizes: Sequence[int],
+        num_streams: int,
+        num_samples: int,
+        fingerprint: bytes,
+        side_info: bytes = b"",
+    ) -> "P2PHeader":
         """The header of a file transmitting the first ``num_streams`` of a codec's streams
         of codebook sizes ``stream_sizes`` (plain first; the residual/pseudo ones share one
         size), for ``num_samples`` samples, with optional side information."""
@@ -387,14 +434,27 @@ class P2PHeader:
             raise BitstreamError(
                 f"{num_streams} streams: a .p2p file carries stream 0 alone or all {len(sizes)} streams of this model"
             )
-        return cls(sample_rate=int(sample_rate), num_samples=int(num_samples), hop_length=int(hop_length),
-                   codebook_size=sizes[0], pseudo_codebook_size=sizes[-1], num_pseudo=len(sizes) - 1,
-                   num_streams=int(num_streams), fingerprint=fingerprint, side_info=bytes(side_info))  # fmt: skip
+        return cls(
+            sample_rate=int(sample_rate),
+            num_samples=int(num_samples),
+            hop_length=int(hop_length),
+            codebook_size=sizes[0],
+            pseudo_codebook_size=sizes[-1],
+            num_pseudo=len(sizes) - 1,
+            num_streams=int(num_streams),
+            fingerprint=fingerprint,
+            side_info=bytes(side_info),
+        )
 
     def check_compatible(
-        self, sample_rate: int, hop_length: int, stream_sizes: Sequence[int],
-        side_info_bytes: int, fingerprint: bytes, path: PathLike = "<bytes>",
-    ) -> None:  # fmt: skip
+        self,
+        sample_rate: int,
+        hop_length: int,
+        stream_sizes: Sequence[int],
+        side_info_bytes: int,
+        fingerprint: bytes,
+        path: PathLike = "<bytes>",
+    ) -> None:
         """Refuse (:class:`BitstreamError`, naming ``path``) to decode this file with a model
         of another layout or other weights than the one that wrote it."""
         expected = {
@@ -492,9 +552,7 @@ def unpack_tokens(payload: bytes, sizes, num_frames: int) -> np.ndarray:
             start += n
     for s in range(len(sizes)):
         if num_frames and codes[s].max() >= sizes[s]:
-            raise BitstreamError(
-                f"stream {s} holds token {codes[s].max()}, the codebook has {sizes[s]} entries"
-            )
+            raise BitstreamError(f"stream {s} holds token {codes[s].max()}, the codebook has {sizes[s]} entries")
     return codes
 
 
@@ -512,7 +570,9 @@ def check_prior(header: P2PHeader, prior) -> None:
             f" {prior.fingerprint().hex()}; decode with the model that encoded it"
         )
     if list(prior.sizes) != list(header.stream_sizes):
-        raise BitstreamError(f"the prior codes streams of sizes {prior.sizes}, the file has {list(header.stream_sizes)}")
+        raise BitstreamError(
+            f"the prior codes streams of sizes {prior.sizes}, the file has {list(header.stream_sizes)}"
+        )
 
 
 def dumps(header: P2PHeader, codes: np.ndarray, prior=None, compact: bool = False) -> bytes:
@@ -571,9 +631,7 @@ def parse_header(data: bytes, total_size: int) -> P2PHeader:
     if len(data) < 4 or data[:4] != MAGIC:
         raise BitstreamError(f"not a .p2p file: magic bytes {bytes(data[:4])!r}, expected {MAGIC_V4!r} or {MAGIC!r}")
     if total_size < OVERHEAD_BYTES or len(data) < HEADER_SIZE:
-        raise BitstreamError(
-            f"truncated: {total_size} bytes, a .p2p file has at least {OVERHEAD_BYTES}"
-        )
+        raise BitstreamError(f"truncated: {total_size} bytes, a .p2p file has at least {OVERHEAD_BYTES}")
     (
         _,
         version,
@@ -599,7 +657,9 @@ def parse_header(data: bytes, total_size: int) -> P2PHeader:
     if header_size != want_size:
         raise BitstreamError(f"header size {header_size}, version {version} has {want_size}")
     if len(data) < want_size or total_size < want_size + CRC_SIZE:
-        raise BitstreamError(f"truncated: {total_size} bytes, a version {version} file has at least {want_size + CRC_SIZE}")
+        raise BitstreamError(
+            f"truncated: {total_size} bytes, a version {version} file has at least {want_size + CRC_SIZE}"
+        )
     if reserved1:
         raise BitstreamError("reserved header fields are not zero")
     if version != VERSION_ENTROPY and (version == VERSION) != (side_size == 0):
@@ -626,8 +686,7 @@ def parse_header(data: bytes, total_size: int) -> P2PHeader:
     header.validate()
     if num_frames != header.num_frames:
         raise BitstreamError(
-            f"header says {num_frames} frames; {num_samples} samples at a hop of"
-            f" {hop_length} make {header.num_frames}"
+            f"header says {num_frames} frames; {num_samples} samples at a hop of {hop_length} make {header.num_frames}"
         )
     if not entropy and payload_size != header.payload_bytes:
         raise BitstreamError(
@@ -652,13 +711,16 @@ def parse_compact(data: bytes, total_size: int, spec: ModelSpec = None, prior=No
         raise BitstreamError(f"truncated: {total_size} bytes end inside the header")
     written_id = bytes(data[pos : pos + ID_SIZE])
     if spec is None:
-        raise BitstreamError(f"a version 4 file names its model by id {written_id.hex()};"
-                             " reading it needs that model (--model)")  # fmt: skip
+        raise BitstreamError(
+            f"a version 4 file names its model by id {written_id.hex()}; reading it needs that model (--model)"
+        )
     entropy, all_streams = bool(word & _FLAG_ENTROPY), bool(word & _FLAG_ALL_STREAMS)
     prior_fingerprint = prior.fingerprint() if prior is not None else spec.prior_fingerprint
     if entropy and not prior_fingerprint:
-        raise BitstreamError(f"entropy-coded by model {written_id.hex()}; this model ({spec.id().hex()}) has no prior:"
-                             " decode with the model that encoded it, which has")  # fmt: skip
+        raise BitstreamError(
+            f"entropy-coded by model {written_id.hex()}; this model ({spec.id().hex()}) has no prior:"
+            " decode with the model that encoded it, which has"
+        )
     want_id = model_id(spec.fingerprint, prior_fingerprint if entropy else b"")
     if written_id != want_id:
         raise BitstreamError(
@@ -673,10 +735,15 @@ def parse_compact(data: bytes, total_size: int, spec: ModelSpec = None, prior=No
         raise BitstreamError(f"truncated: {total_size} bytes, the side information alone needs {spec.side_info_bytes}")
     placeholder = bytes(spec.side_info_bytes)  # until the bytes are read
     header = P2PHeader(
-        layout=spec.layout, num_samples=word >> 2, num_streams=len(sizes) if all_streams else 1,
-        fingerprint=spec.fingerprint, side_info=placeholder, prior_fingerprint=prior_fingerprint if entropy else b"",
-        coded_bytes=stored if entropy else 0, compact=True,
-    )  # fmt: skip
+        layout=spec.layout,
+        num_samples=word >> 2,
+        num_streams=len(sizes) if all_streams else 1,
+        fingerprint=spec.fingerprint,
+        side_info=placeholder,
+        prior_fingerprint=prior_fingerprint if entropy else b"",
+        coded_bytes=stored if entropy else 0,
+        compact=True,
+    )
     header.validate()
     if total_size != header.file_size:
         state = "truncated" if total_size < header.file_size else "trailing bytes"
@@ -793,8 +860,9 @@ class P2PFile:
     def of(cls, layout, codes: np.ndarray, num_samples: int, fingerprint: bytes, side_info: bytes = b"") -> "P2PFile":
         """The file of a codec's tokens: ``layout`` is its :class:`~espnet2_p2p.layout.Layout`,
         ``codes`` its transmitted streams (or fewer: a teacher's first levels)."""
-        header = P2PHeader.for_streams(layout.fs, layout.hop_length, layout.stream_sizes, codes.shape[0],
-                                       num_samples, fingerprint, side_info)  # fmt: skip
+        header = P2PHeader.for_streams(
+            layout.fs, layout.hop_length, layout.stream_sizes, codes.shape[0], num_samples, fingerprint, side_info
+        )
         return cls(header, np.asarray(codes))
 
     @classmethod
@@ -805,8 +873,9 @@ class P2PFile:
         spec = ModelSpec.of(layout, fingerprint) if layout is not None else None
         if spec is not None:
             if Path(path).is_file() and not is_compact(path):
-                read_header(path).check_compatible(layout.fs, layout.hop_length, layout.stream_sizes,
-                                                   layout.side_info_bytes, fingerprint, path)  # fmt: skip
+                read_header(path).check_compatible(
+                    layout.fs, layout.hop_length, layout.stream_sizes, layout.side_info_bytes, fingerprint, path
+                )
         return cls(*read(path, prior, spec))
 
     def write(self, path: PathLike, prior=None, compact: bool = True) -> int:

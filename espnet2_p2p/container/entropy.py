@@ -303,26 +303,36 @@ class BigramPrior:
             with zipfile.ZipFile(io.BytesIO(data)) as zf:
                 unpacked = sum(info.file_size for info in zf.infolist())
                 if len(zf.infolist()) > MAX_PRIOR_MEMBERS or unpacked > MAX_PRIOR_UNPACKED:
-                    raise ValueError(f"not a stored bigram prior: it would unpack to {unpacked} bytes in"
-                                     f" {len(zf.infolist())} arrays (at most {MAX_PRIOR_UNPACKED} in {MAX_PRIOR_MEMBERS})")  # fmt: skip
+                    raise ValueError(
+                        f"not a stored bigram prior: it would unpack to {unpacked} bytes in"
+                        f" {len(zf.infolist())} arrays (at most {MAX_PRIOR_UNPACKED} in {MAX_PRIOR_MEMBERS})"
+                    )
                 for info in zf.infolist():  # numpy allocates what an array's header says
                     with zf.open(info) as member:
                         version = np.lib.format.read_magic(member)
-                        read_header = {(1, 0): np.lib.format.read_array_header_1_0,
-                                       (2, 0): np.lib.format.read_array_header_2_0}.get(version)  # fmt: skip
+                        read_header = {
+                            (1, 0): np.lib.format.read_array_header_1_0,
+                            (2, 0): np.lib.format.read_array_header_2_0,
+                        }.get(version)
                         if read_header is None:
                             raise ValueError(f"{info.filename}: .npy version {version}")
                         shape, _, dtype = read_header(member)
                     if dtype.hasobject or int(np.prod(shape, dtype=np.float64)) * dtype.itemsize > info.file_size:
-                        raise ValueError(f"not a stored bigram prior: {info.filename} claims {shape} of {dtype}"
-                                         f" in {info.file_size} bytes")  # fmt: skip
+                        raise ValueError(
+                            f"not a stored bigram prior: {info.filename} claims {shape} of {dtype}"
+                            f" in {info.file_size} bytes"
+                        )
         except (zipfile.BadZipFile, EOFError, OSError) as e:
             raise ValueError(f"not a stored bigram prior: {e}") from None
         try:
             with np.load(io.BytesIO(data), allow_pickle=False) as npz:
                 sizes = npz["sizes"]
-                return cls([_Stream(int(k), npz[f"contexts{i}"], npz[f"tokens{i}"], npz[f"counts{i}"])
-                            for i, k in enumerate(sizes)])  # fmt: skip
+                return cls(
+                    [
+                        _Stream(int(k), npz[f"contexts{i}"], npz[f"tokens{i}"], npz[f"counts{i}"])
+                        for i, k in enumerate(sizes)
+                    ]
+                )
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
             raise ValueError(f"not a stored bigram prior: {e}") from None
 

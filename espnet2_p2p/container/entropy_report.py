@@ -15,8 +15,8 @@ HEADING = "## Entropy-coded (format 4)"
 
 def _models(zip_path: Path):
     """[(name, ModelSpec, prior)] of a packed zip's models that have a prior."""
-    from espnet2_p2p.container.bitstream import ModelSpec
     from espnet2_p2p.coding.coder import open_coder
+    from espnet2_p2p.container.bitstream import ModelSpec
     from espnet2_p2p.model_io import packed_meta
 
     out = []
@@ -57,5 +57,13 @@ def measure(files, spec, prior) -> dict:
         if not np.array_equal(back, codes):
             raise SystemExit(f"entropy_report: {path}: the coded tokens do not decode to themselves")
         total += back_header.rates()
-    return dict(files=len(files), seconds=total.seconds, payload_bps=total.payload_bps, coded_bps=total.coded_bps,
-                file_bps=total.file_bps, saving=total.saving, encode_s=encode_s, decode_s=decode_s)  # fmt: skip
+    return dict(
+        files=len(files),
+        seconds=total.seconds,
+        payload_bps=total.payload_bps,
+        coded_bps=total.coded_bps,
+        file_bps=total.file_bps,
+        saving=total.saving,
+        encode_s=encode_s,
+        decode_s=decode_s,
+    )

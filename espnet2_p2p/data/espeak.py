@@ -65,9 +65,17 @@ class Speaker:
 
     def command(self, text: str, wav_path: str) -> List[str]:
         return [
-            "espeak-ng", "-v", self.voice, "-p", str(self.pitch), "-s", str(self.speed),
-            "-w", wav_path, text,
-        ]  # fmt: skip
+            "espeak-ng",
+            "-v",
+            self.voice,
+            "-p",
+            str(self.pitch),
+            "-s",
+            str(self.speed),
+            "-w",
+            wav_path,
+            text,
+        ]
 
 
 # Voices of the training speakers and of speakers held out for testing.
@@ -91,10 +99,7 @@ def require_espeak() -> str:
     """Path of espeak-ng, or a clear error naming the package to install."""
     path = shutil.which("espeak-ng")
     if path is None:
-        raise RuntimeError(
-            "espeak-ng is not installed; install Debian's 'espeak-ng' package"
-            " (make setup does it)"
-        )
+        raise RuntimeError("espeak-ng is not installed; install Debian's 'espeak-ng' package (make setup does it)")
     return path
 
 
@@ -173,9 +178,13 @@ def main(argv=None) -> None:
     ]
     for name, speakers, n, seed in splits:
         utts = make_split(
-            args.out_dir / name, speakers, n, fs=args.fs, seed=seed,
+            args.out_dir / name,
+            speakers,
+            n,
+            fs=args.fs,
+            seed=seed,
             progress=lambda jobs, name=name: tqdm(jobs, desc=f"espeak-ng {name}"),
-        )  # fmt: skip
+        )
         hours = sum(u["num_samples"] for u in utts.values()) / args.fs / 3600
         print(f"{name}: {len(utts)} utterances, {hours * 60:.1f} min -> {args.out_dir / name}")
 

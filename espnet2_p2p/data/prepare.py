@@ -51,9 +51,7 @@ def _recording(path: Path, rec_id: str, expect_fs: Optional[int]) -> Recording:
     except Exception as e:  # lhotse/soundfile raise several types
         raise DataPrepError(f"cannot read audio file {path}: {e}") from None
     if expect_fs is not None and rec.sampling_rate != expect_fs:
-        raise DataPrepError(
-            f"{path} is sampled at {rec.sampling_rate} Hz, this corpus should be {expect_fs} Hz"
-        )
+        raise DataPrepError(f"{path} is sampled at {rec.sampling_rate} Hz, this corpus should be {expect_fs} Hz")
     return rec
 
 
@@ -70,8 +68,7 @@ def from_kaldi_dir(data_dir: Path, expect_fs: Optional[int] = None) -> CutSet:
     if not scp.is_file():
         raise DataPrepError(f"{scp} does not exist")
     texts, speakers = (
-        read_table(data_dir / name) if (data_dir / name).is_file() else {}
-        for name in ("text", "utt2spk")
+        read_table(data_dir / name) if (data_dir / name).is_file() else {} for name in ("text", "utt2spk")
     )
     recordings, supervisions = [], []
     for utt, path in tqdm(read_table(scp).items(), desc=f"reading {data_dir}"):
@@ -79,9 +76,13 @@ def from_kaldi_dir(data_dir: Path, expect_fs: Optional[int] = None) -> CutSet:
         recordings.append(rec)
         supervisions.append(
             SupervisionSegment(
-                id=utt, recording_id=utt, start=0.0, duration=rec.duration,
-                text=texts.get(utt), speaker=speakers.get(utt),
-            )  # fmt: skip
+                id=utt,
+                recording_id=utt,
+                start=0.0,
+                duration=rec.duration,
+                text=texts.get(utt),
+                speaker=speakers.get(utt),
+            )
         )
     return CutSet.from_manifests(
         recordings=RecordingSet.from_recordings(recordings),
@@ -104,8 +105,7 @@ def _check_rates(cuts: CutSet, expect_fs: Optional[int]) -> CutSet:
             if cut.sampling_rate != expect_fs:
                 source = cut.recording.sources[0].source
                 raise DataPrepError(
-                    f"{source} is sampled at {cut.sampling_rate} Hz, this corpus should be"
-                    f" {expect_fs} Hz"
+                    f"{source} is sampled at {cut.sampling_rate} Hz, this corpus should be {expect_fs} Hz"
                 )
     return cuts
 
@@ -130,18 +130,14 @@ def prepare_libritts(corpus_dir: Path, expect_fs: Optional[int], **_) -> Dict[st
     parts = [p for ps in LIBRITTS_SPLITS.values() for p in ps if (corpus_dir / p).is_dir()]
     if not parts:
         raise DataPrepError(
-            f"{corpus_dir} holds none of the LibriTTS parts"
-            f" {sorted(p for ps in LIBRITTS_SPLITS.values() for p in ps)}"
+            f"{corpus_dir} holds none of the LibriTTS parts {sorted(p for ps in LIBRITTS_SPLITS.values() for p in ps)}"
         )
     manifests = lhotse_libritts(corpus_dir, dataset_parts=parts)
     out = {}
     for split, split_parts in LIBRITTS_SPLITS.items():
         sets = [manifests[p] for p in split_parts if p in manifests]
         if sets:
-            cuts = [
-                CutSet.from_manifests(recordings=m["recordings"], supervisions=m["supervisions"])
-                for m in sets
-            ]
+            cuts = [CutSet.from_manifests(recordings=m["recordings"], supervisions=m["supervisions"]) for m in sets]
             out[split] = _check_rates(combine(cuts).to_eager(), expect_fs)
     return out
 
@@ -150,9 +146,7 @@ def _speaker_of(cut) -> str:
     return cut.supervisions[0].speaker
 
 
-def prepare_vctk(
-    corpus_dir: Path, expect_fs: Optional[int], num_test_speakers: int = 2, **_
-) -> Dict[str, CutSet]:
+def prepare_vctk(corpus_dir: Path, expect_fs: Optional[int], num_test_speakers: int = 2, **_) -> Dict[str, CutSet]:
     """VCTK through Lhotse's preparer; the last speakers in sorted order are held out."""
     from lhotse.recipes import prepare_vctk as lhotse_vctk
 
@@ -198,9 +192,7 @@ def import_kaldi_dir(data_dir: Path, root: Path, expect_fs: Optional[int]) -> Cu
         except Exception as e:  # soundfile raises several types for bad files
             raise DataPrepError(f"cannot read audio file {path}: {e}") from None
         if expect_fs is not None and info.samplerate != expect_fs:
-            raise DataPrepError(
-                f"{path} is sampled at {info.samplerate} Hz, this corpus should be {expect_fs} Hz"
-            )
+            raise DataPrepError(f"{path} is sampled at {info.samplerate} Hz, this corpus should be {expect_fs} Hz")
         if info.frames == 0:
             raise DataPrepError(f"audio file {path} is empty")
         rates.add(info.samplerate)
@@ -219,9 +211,12 @@ def import_kaldi_dir(data_dir: Path, root: Path, expect_fs: Optional[int]) -> Cu
 
 
 def speechocean762_split(
-    train_list: CutSet, test_list: CutSet, test_every: int = 5, dev_every: int = 5,
+    train_list: CutSet,
+    test_list: CutSet,
+    test_every: int = 5,
+    dev_every: int = 5,
     dev_per_speaker: int = 2,
-) -> Dict[str, CutSet]:  # fmt: skip
+) -> Dict[str, CutSet]:
     """The fixed speaker-disjoint split of the speechocean762 recipe.
 
     test: every ``test_every``-th speaker of the corpus' test list in sorted id order
@@ -363,9 +358,7 @@ def write_kaldi_dir(data_dir: Path, rows) -> None:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     m = sub.add_parser("manifests", help="corpus -> Lhotse manifests per split")
     m.add_argument("--corpus", required=True, choices=sorted(CORPORA))
@@ -396,9 +389,12 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
                 if not cuts_file.is_file():
                     raise DataPrepError(f"{cuts_file} does not exist (run the manifest stage first)")
                 n = format_data_dir(
-                    CutSet.from_file(cuts_file), out, args.fs,
-                    args.min_duration, args.max_duration,
-                )  # fmt: skip
+                    CutSet.from_file(cuts_file),
+                    out,
+                    args.fs,
+                    args.min_duration,
+                    args.max_duration,
+                )
                 print(f"{out}: {n} utterances at {args.fs} Hz")
     except P2PError as e:  # DataPrepError, and a data dir's table that does not read
         sys.exit(f"data prep: {e}")

@@ -156,10 +156,16 @@ def score(exp_dir: Path, task: str, inputs: Dict[str, str], text: Path, out_dir:
     cer, wer = error_rates(refs, hyps)
     log = exp_dir / "train.log"
     curve = read_curve(log, "loss") if log.is_file() else []
-    result = dict(task=task, utts=len(refs), cer=cer, wer=wer, params=encoder_parameters(model),
-                  epochs=len(curve), hours=curve[-1].hours if curve else 0.0)  # fmt: skip
+    result = dict(
+        task=task,
+        utts=len(refs),
+        cer=cer,
+        wer=wer,
+        params=encoder_parameters(model),
+        epochs=len(curve),
+        hours=curve[-1].hours if curve else 0.0,
+    )
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "hyp").write_text("".join(f"{u} {hyps[u]}\n" for u in sorted(hyps)))
     (out_dir / "score.json").write_text(json.dumps(result, indent=2) + "\n")
     return result
-

@@ -12,12 +12,11 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 import torch
 
-from espnet2_p2p.container.bitstream import P2PFile
 from espnet2_p2p.coding.coder import TorchCoder
+from espnet2_p2p.container.bitstream import P2PFile
 from espnet2_p2p.layout import Rates
 from espnet2_p2p.model_io import load_files
 from espnet2_p2p.utils.files import file_digest
-
 
 
 @torch.no_grad()
@@ -33,14 +32,14 @@ def decode_system(coder: TorchCoder, wav: np.ndarray, n_streams: Optional[int], 
     student = layout.predicts_streams
     # A student's transmitted stream is the first of all its streams: code once, keep both.
     # chunk_seconds None: one piece, what whole-input coding gives (coding_plan)
-    codes, side = coder.encode_file(lambda a, b: wav[a:b], len(wav), "all" if student else "transmitted",
-                                    chunk_seconds=None)  # fmt: skip
+    codes, side = coder.encode_file(
+        lambda a, b: wav[a:b], len(wav), "all" if student else "transmitted", chunk_seconds=None
+    )
     sent = codes[: layout.transmitted_streams][:n_streams]
     P2PFile.of(layout, sent, len(wav), coder.fingerprint, side).write(p2p_path)
     p2p = P2PFile.read(p2p_path, layout=layout, fingerprint=coder.fingerprint)
     pieces: List[np.ndarray] = []
-    coder.decode_file(p2p.codes, p2p.header.num_samples, pieces.append, chunk_seconds=None,
-                      side_info=p2p.side_info)  # fmt: skip
+    coder.decode_file(p2p.codes, p2p.header.num_samples, pieces.append, chunk_seconds=None, side_info=p2p.side_info)
     tokens = None
     if student:
         tokens = (torch.from_numpy(codes[1:]), torch.from_numpy(coder.teacher_tokens(wav)[1:]))
@@ -53,8 +52,7 @@ def token_accuracy(pairs) -> List[Tuple[float, float]]:
     predicted = torch.cat([p for p, _ in pairs], dim=1)
     target = torch.cat([t for _, t in pairs], dim=1)
     return [
-        ((p == t).float().mean().item(), torch.bincount(t).max().item() / t.numel())
-        for p, t in zip(predicted, target)
+        ((p == t).float().mean().item(), torch.bincount(t).max().item() / t.numel()) for p, t in zip(predicted, target)
     ]
 
 
@@ -102,8 +100,10 @@ def decode_one(label: str, config: Path, model_file: Path, options: dict, utts, 
     n_streams = options.get("streams")
     if n_streams is not None and n_streams not in (1, coder.layout.transmitted_streams):
         # a .p2p file (and the decoder) takes the plain stream alone or every transmitted one
-        raise SystemExit(f"decode: {label}: streams={n_streams}: a system sends stream 0 alone (streams=1) or all"
-                         f" {coder.layout.transmitted_streams} streams it transmits")  # fmt: skip
+        raise SystemExit(
+            f"decode: {label}: streams={n_streams}: a system sends stream 0 alone (streams=1) or all"
+            f" {coder.layout.transmitted_streams} streams it transmits"
+        )
     import soundfile as sf
     from tqdm import tqdm
 
@@ -123,11 +123,13 @@ def decode_one(label: str, config: Path, model_file: Path, options: dict, utts, 
             pairs.append(tokens)
     sizes = list(header.stream_sizes)
     return dict(
-        nominal_bps=total.nominal_bps, payload_bps=total.payload_bps,
-        file_bps=total.file_bps, mean_file_bytes=total.file_bits / 8 / len(utts),
+        nominal_bps=total.nominal_bps,
+        payload_bps=total.payload_bps,
+        file_bps=total.file_bps,
+        mean_file_bytes=total.file_bits / 8 / len(utts),
         codebook_use=codebook_use([np.concatenate([t[i] for t in sent]) for i in range(len(sizes))], sizes),
         pseudo_top1=token_accuracy(pairs) if pairs else None,
-    )  # fmt: skip
+    )
 
 
 def write_tables(summary: Dict[str, dict], output_dir: Path) -> None:
@@ -140,23 +142,24 @@ def write_tables(summary: Dict[str, dict], output_dir: Path) -> None:
             f"| {label} | {r['nominal_bps']:g} | {r['payload_bps']:.1f} | {r['file_bps']:.1f} | {r['mean_file_bytes']:.1f} |\n"
             for label, r in summary.items()
         )
-    )  # fmt: skip
+    )
     (output_dir / "codebook_use.md").write_text(
         "| system | stream | codes used | share | token entropy (bits) |\n|---|---|---|---|---|\n"
         + "".join(
             f"| {label} | {i} | {u['used']} / {u['size']} | {100 * u['share']:.1f}% | {u['entropy_bits']:.2f} |\n"
-            for label, r in summary.items() for i, u in enumerate(r["codebook_use"])
+            for label, r in summary.items()
+            for i, u in enumerate(r["codebook_use"])
         )
-    )  # fmt: skip
+    )
     (output_dir / "summary.json").write_text(json.dumps(summary, indent=1))
     accuracy = [
         f"| {label} | " + "<br>".join(f"{n}: {a:.3f} ({m:.3f})" for n, (a, m) in enumerate(r["pseudo_top1"], 1)) + " |"
-        for label, r in summary.items() if r["pseudo_top1"]
-    ]  # fmt: skip
+        for label, r in summary.items()
+        if r["pseudo_top1"]
+    ]
     if accuracy:
         (output_dir / "token_accuracy.md").write_text(
-            "| system | pseudo-token top-1 per level (majority baseline) |\n|---|---|\n"
-            + "\n".join(accuracy) + "\n"
+            "| system | pseudo-token top-1 per level (majority baseline) |\n|---|---|\n" + "\n".join(accuracy) + "\n"
         )
     else:  # no student among these systems: no table left from an earlier run
         (output_dir / "token_accuracy.md").unlink(missing_ok=True)

@@ -17,8 +17,10 @@ def phonemes(text: str, voice: str = "en") -> List[str]:
     """espeak-ng phoneme symbols of a transcript (stress and pause marks removed)."""
     out = subprocess.run(
         ["espeak-ng", "-q", "-x", "--sep= ", "-v", voice, text],
-        check=True, capture_output=True, text=True,
-    ).stdout  # fmt: skip
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     units = []
     for tok in out.split():
         tok = tok.replace("'", "").replace(",", "").replace("_:", "").replace("_", "")

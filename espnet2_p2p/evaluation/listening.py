@@ -136,8 +136,9 @@ def draw_spectrogram(wav: np.ndarray, fs: int, path: Path, top_db: float) -> Non
 
     fig, ax = plt.subplots(figsize=(4.2, 1.35), dpi=80)
     with np.errstate(divide="ignore"):  # digital silence: log10(0), drawn at the bottom of the scale
-        ax.specgram(wav + 1e-9, NFFT=512, Fs=fs, noverlap=384, cmap="magma", vmin=top_db - DYNAMIC_RANGE_DB,
-                    vmax=top_db)  # fmt: skip
+        ax.specgram(
+            wav + 1e-9, NFFT=512, Fs=fs, noverlap=384, cmap="magma", vmin=top_db - DYNAMIC_RANGE_DB, vmax=top_db
+        )
     ax.set_yticks([0, fs / 4, fs / 2], [0, f"{fs / 4000:g}", f"{fs / 2000:g} kHz"])
     ax.tick_params(labelsize=7, length=2, pad=1)
     fig.subplots_adjust(left=0.1, right=0.99, top=0.97, bottom=0.17)
@@ -166,9 +167,17 @@ def _cells(scores: Optional[Dict[str, float]], metrics: Sequence[str]) -> str:
     return "".join(out)
 
 
-def write_page(output_dir: Path, results_md: str, results, metrics: Sequence[str],
-               refs: Dict[str, Path], hyp_dirs: Dict[str, Optional[Path]], n_utts: int = DEFAULT_UTTERANCES,
-               fs: Optional[int] = None, lower_is_better=frozenset()) -> Path:  # fmt: skip
+def write_page(
+    output_dir: Path,
+    results_md: str,
+    results,
+    metrics: Sequence[str],
+    refs: Dict[str, Path],
+    hyp_dirs: Dict[str, Optional[Path]],
+    n_utts: int = DEFAULT_UTTERANCES,
+    fs: Optional[int] = None,
+    lower_is_better=frozenset(),
+) -> Path:
     """Write ``output_dir/listening.html`` and its ``listening/`` folder; returns the page.
 
     ``results``: system -> utterance -> metric -> value (the scorer's); ``hyp_dirs``:
@@ -191,10 +200,12 @@ def write_page(output_dir: Path, results_md: str, results, metrics: Sequence[str
     body = [markdown_to_html(summary_markdown(results_md, labels))]
     if chosen:
         body.append(f"<h2>Listening: {len(chosen)} of {n_all} utterances</h2>")
-        body.append(f"<p class=note>Chosen to span {html.escape(by)} (the mean over the systems), worst first;"
-                    " each file as the scorer read it (downmixed, resampled to the scoring rate, not"
-                    " delay-compensated). One colour scale per utterance: its reference's peak and"
-                    f" {DYNAMIC_RANGE_DB:g} dB below.</p>")  # fmt: skip
+        body.append(
+            f"<p class=note>Chosen to span {html.escape(by)} (the mean over the systems), worst first;"
+            " each file as the scorer read it (downmixed, resampled to the scoring rate, not"
+            " delay-compensated). One colour scale per utterance: its reference's peak and"
+            f" {DYNAMIC_RANGE_DB:g} dB below.</p>"
+        )
     for k, utt in enumerate(chosen):
         ref, rate = read_audio(refs[utt])
         if fs:
@@ -217,8 +228,10 @@ def write_page(output_dir: Path, results_md: str, results, metrics: Sequence[str
             else:
                 sf.write(str(assets / f"{name}.flac"), np.clip(wav, -1.0, 1.0), rate, format="FLAC", subtype="PCM_16")
                 draw_spectrogram(wav, rate, assets / f"{name}.png", top)
-                media = (f'<td><audio controls preload="metadata" src="{ASSETS}/{name}.flac"></audio></td>'
-                         f'<td><img src="{ASSETS}/{name}.png" alt="spectrogram of {html.escape(label)}"></td>')  # fmt: skip
+                media = (
+                    f'<td><audio controls preload="metadata" src="{ASSETS}/{name}.flac"></audio></td>'
+                    f'<td><img src="{ASSETS}/{name}.png" alt="spectrogram of {html.escape(label)}"></td>'
+                )
             body.append(f"<tr><td>{html.escape(label)}</td>{media}{_cells(scores, metrics)}</tr>")
         body.append("</table>")
     title = f"Listening page: {output_dir.resolve().name}"

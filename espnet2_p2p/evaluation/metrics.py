@@ -222,8 +222,7 @@ GRID_RATE = 50.0
 (16000 / 320 samples a frame)."""
 
 
-def frame_grid(wav, fs: int, rate: float = GRID_RATE, width: float = 1.5, fmin: float = 25.0,
-               fmax: float = 8000.0):  # fmt: skip
+def frame_grid(wav, fs: int, rate: float = GRID_RATE, width: float = 1.5, fmin: float = 25.0, fmax: float = 8000.0):
     """How much of a waveform is periodic at ``rate`` Hz (a codec's code-frame rate): the
     buzz of a decoder that stamps one pattern per code frame.
 
@@ -250,8 +249,9 @@ def frame_grid(wav, fs: int, rate: float = GRID_RATE, width: float = 1.5, fmin: 
     if not (0 < 2 * width < rate):
         raise ValueError(f"the line width {width} Hz must be positive and below half the grid rate {rate} Hz")
     segment = min(len(wav), 2 * fs)
-    freqs, power = welch(wav, fs, window="hann", nperseg=segment, noverlap=segment // 2,
-                         nfft=max(segment, 4 * fs), detrend=False)  # fmt: skip
+    freqs, power = welch(
+        wav, fs, window="hann", nperseg=segment, noverlap=segment // 2, nfft=max(segment, 4 * fs), detrend=False
+    )
     top = min(fmax, fs / 2)
     line = np.round(freqs / rate)
     on = np.abs(freqs - line * rate) <= width

@@ -73,17 +73,27 @@ def add_extra(summary: dict, scores, extra_dirs: Sequence[Path], systems: Dict[s
                 found[name] = per_utt
     for name, kbps in systems.items():
         if name not in found:
-            raise TableError(f"extra system {name!r} is in none of {', '.join(map(str, extra_dirs)) or 'no --extra_scores'}")
+            raise TableError(
+                f"extra system {name!r} is in none of {', '.join(map(str, extra_dirs)) or 'no --extra_scores'}"
+            )
         if set(found[name]) != utts:
-            raise TableError(f"extra system {name!r} was scored on {len(found[name])} utterances, not the"
-                             f" {len(utts)} of this table")  # fmt: skip
+            raise TableError(
+                f"extra system {name!r} was scored on {len(found[name])} utterances, not the {len(utts)} of this table"
+            )
         scores[name] = found[name]
         summary[name] = {"nominal_bps": 1000 * kbps}
 
 
-def build(summary: dict, scores, metrics: List[str], baselines: List[str],
-          students: List[str], teacher: Optional[str], title: str = "",
-          pairs: Sequence[Sequence[str]] = ()) -> str:  # fmt: skip
+def build(
+    summary: dict,
+    scores,
+    metrics: List[str],
+    baselines: List[str],
+    students: List[str],
+    teacher: Optional[str],
+    title: str = "",
+    pairs: Sequence[Sequence[str]] = (),
+) -> str:
     for name in baselines + students + ([teacher] if teacher else []) + [x for p in pairs for x in p]:
         if name not in scores:
             raise TableError(f"system {name!r} has no scores (scored: {', '.join(scores)})")
@@ -91,10 +101,14 @@ def build(summary: dict, scores, metrics: List[str], baselines: List[str],
     arrow = {m: "↓" if m in LOWER_IS_BETTER else "↑" for m in metrics}
     head = " | ".join(f"{NAMES.get(m, m)} {arrow[m]}" for m in metrics)
     n_utts = min(len(s) for s in scores.values())
-    lines = [f"## {title}" if title else "", "",
-             f"Means ± 95% CI over {n_utts} utterances{fewer(scores, metrics)}.", "",
-             f"| system | kbit/s | {head} | pseudo top-1 (majority) |",
-             "|---" * (len(metrics) + 3) + "|"]  # fmt: skip
+    lines = [
+        f"## {title}" if title else "",
+        "",
+        f"Means ± 95% CI over {n_utts} utterances{fewer(scores, metrics)}.",
+        "",
+        f"| system | kbit/s | {head} | pseudo top-1 (majority) |",
+        "|---" * (len(metrics) + 3) + "|",
+    ]
     for system, per_utt in scores.items():
         info = summary.get(system, {})
         rate = f"{info['nominal_bps'] / 1000:g}" if "nominal_bps" in info else "?"
@@ -108,33 +122,52 @@ def build(summary: dict, scores, metrics: List[str], baselines: List[str],
     differences = [(s, b) for s in students for b in baselines] + [tuple(p) for p in pairs]
     if differences:
         lower = ", ".join(NAMES.get(m, m) for m in metrics if m in LOWER_IS_BETTER) or "none"
-        lines += ["", "Paired differences (mean ± 95% CI over the same utterances; positive is"
-                  f" better for every column but {lower}):", "",
-                  f"| system - baseline | {head} |", "|---" * (len(metrics) + 1) + "|"]  # fmt: skip
+        lines += [
+            "",
+            "Paired differences (mean ± 95% CI over the same utterances; positive is"
+            f" better for every column but {lower}):",
+            "",
+            f"| system - baseline | {head} |",
+            "|---" * (len(metrics) + 1) + "|",
+        ]
         for s, b in differences:
             cells = ["{:+.3f} ± {:.3f}".format(*paired(scores, s, b, m)) for m in metrics]
             lines.append(f"| {s} - {b} | " + " | ".join(cells) + " |")
     plain = "plain_only" if "plain_only" in scores else None
     if teacher and plain and students:
-        lines += ["", f"Share of the {plain}-to-{teacher} gap that each student recovers"
-                  f" ((student - {plain}) / ({teacher} - {plain}) of the means):", "",
-                  f"| student | {head} |", "|---" * (len(metrics) + 1) + "|"]  # fmt: skip
+        lines += [
+            "",
+            f"Share of the {plain}-to-{teacher} gap that each student recovers"
+            f" ((student - {plain}) / ({teacher} - {plain}) of the means):",
+            "",
+            f"| student | {head} |",
+            "|---" * (len(metrics) + 1) + "|",
+        ]
         for s in students:
             cells = []
             for m in metrics:
-                gap = ci95([v[m] for v in scores[teacher].values()])[0] - ci95(
-                    [v[m] for v in scores[plain].values()])[0]  # fmt: skip
-                got = ci95([v[m] for v in scores[s].values()])[0] - ci95(
-                    [v[m] for v in scores[plain].values()])[0]  # fmt: skip
+                gap = (
+                    ci95([v[m] for v in scores[teacher].values()])[0] - ci95([v[m] for v in scores[plain].values()])[0]
+                )
+                got = ci95([v[m] for v in scores[s].values()])[0] - ci95([v[m] for v in scores[plain].values()])[0]
                 cells.append(f"{100 * got / gap:+.0f}%" if abs(gap) > 1e-9 else "–")
             lines.append(f"| {s} | " + " | ".join(cells) + " |")
-    use = [(name, i, u) for name, info in summary.items() if name in scores
-           for i, u in enumerate(info.get("codebook_use", []))]  # fmt: skip
+    use = [
+        (name, i, u)
+        for name, info in summary.items()
+        if name in scores
+        for i, u in enumerate(info.get("codebook_use", []))
+    ]
     if use:
-        lines += ["", "Codebook use of the transmitted streams on these utterances:", "",
-                  "| system | stream | codes used | share | token entropy (bits) |",
-                  "|---|---|---|---|---|"]  # fmt: skip
+        lines += [
+            "",
+            "Codebook use of the transmitted streams on these utterances:",
+            "",
+            "| system | stream | codes used | share | token entropy (bits) |",
+            "|---|---|---|---|---|",
+        ]
         for name, i, u in use:
-            lines.append(f"| {name} | {i} | {u['used']} / {u['size']} | {100 * u['share']:.1f}%"
-                         f" | {u['entropy_bits']:.2f} |")  # fmt: skip
+            lines.append(
+                f"| {name} | {i} | {u['used']} / {u['size']} | {100 * u['share']:.1f}% | {u['entropy_bits']:.2f} |"
+            )
     return "\n".join(lines).lstrip("\n") + "\n"

@@ -55,9 +55,7 @@ class ESPnetWER:
                 raise ScoreError(f"ASR model file {path} does not exist")
         from espnet2.bin.asr_inference import Speech2Text
 
-        self.speech2text = Speech2Text(
-            asr_train_config=str(asr_config), asr_model_file=str(asr_model), beam_size=1
-        )
+        self.speech2text = Speech2Text(asr_train_config=str(asr_config), asr_model_file=str(asr_model), beam_size=1)
         self.fs = getattr(self.speech2text.asr_train_args, "frontend_conf", {}).get("fs", 16000)
         self.texts = texts
 
@@ -72,6 +70,7 @@ class ESPnetWER:
         result = self.speech2text(resample(hyp, fs, int(self.fs)))
         words = normalise_words(result[0][0] if result else "")
         return editdistance.eval(ref, words) / len(ref)
+
 
 DEFAULT_METRICS = ["visqol", "pesq_wb", "stoi", "estoi", "lsd", "mel_distance", "dnsmos", "speaker_sim", *GRID_METRICS]
 
@@ -116,9 +115,16 @@ def list_references(ref: Path) -> Dict[str, Path]:
 WORST = {"pesq_wb": 1.0, "stoi": 0.0, "estoi": 0.0, "visqol": 1.0}
 
 
-def score_pair(ref_path: Path, hyp_path: Path, metrics: List[str], max_shift_ms: float,
-               extra_scorers=None, utt: str = "", fs: Optional[int] = None,
-               grid_rate: float = GRID_RATE):  # fmt: skip
+def score_pair(
+    ref_path: Path,
+    hyp_path: Path,
+    metrics: List[str],
+    max_shift_ms: float,
+    extra_scorers=None,
+    utt: str = "",
+    fs: Optional[int] = None,
+    grid_rate: float = GRID_RATE,
+):
     """Scores of one hypothesis; both signals at ``fs`` (default: the reference's rate);
     the grid metrics look at ``grid_rate`` Hz (:func:`espnet2_p2p.evaluation.metrics.frame_grid`).
 
@@ -139,14 +145,18 @@ def score_pair(ref_path: Path, hyp_path: Path, metrics: List[str], max_shift_ms:
     shift = int(max_shift_ms * fs / 1000)
     extra = 0
     if len(ref) - len(hyp) > shift:
-        notes.append(f"{utt}: hypothesis {len(hyp) / fs:.2f} s, reference {len(ref) / fs:.2f} s;"
-                     " the missing part is scored as silence")  # fmt: skip
+        notes.append(
+            f"{utt}: hypothesis {len(hyp) / fs:.2f} s, reference {len(ref) / fs:.2f} s;"
+            " the missing part is scored as silence"
+        )
         hyp = np.pad(hyp, (0, len(ref) - len(hyp)))
     elif len(hyp) - len(ref) > shift:
         extra = len(hyp) - len(ref) - shift
-        notes.append(f"{utt}: hypothesis {len(hyp) / fs:.2f} s, reference {len(ref) / fs:.2f} s; the"
-                     f" {extra / fs:.2f} s past the reference's end count at the worst value of"
-                     f" {', '.join(sorted(WORST))}")  # fmt: skip
+        notes.append(
+            f"{utt}: hypothesis {len(hyp) / fs:.2f} s, reference {len(ref) / fs:.2f} s; the"
+            f" {extra / fs:.2f} s past the reference's end count at the worst value of"
+            f" {', '.join(sorted(WORST))}"
+        )
         hyp = hyp[: len(ref) + shift]
     ref, hyp, lag = align(ref, hyp, shift)
     if len(ref) < fs // 4:
@@ -178,8 +188,7 @@ def plot_spectrograms(examples, path: Path) -> None:
     fig, axes = plt.subplots(len(examples), 1, figsize=(10, 2.2 * len(examples)), squeeze=False)
     for ax, (title, wav, fs) in zip(axes[:, 0], examples):
         silent = np.abs(wav).max() < 1e-4  # the automatic top of the scale would be below vmin
-        ax.specgram(wav + 1e-9, NFFT=512, Fs=fs, noverlap=384, cmap="magma", vmin=-120,
-                    vmax=-20 if silent else None)  # fmt: skip
+        ax.specgram(wav + 1e-9, NFFT=512, Fs=fs, noverlap=384, cmap="magma", vmin=-120, vmax=-20 if silent else None)
         ax.set_title(title, fontsize=9)
         ax.set_ylabel("Hz")
     axes[-1, 0].set_xlabel("s")
@@ -216,8 +225,13 @@ def format_results(results, metrics: List[str]) -> str:
     labels = list(results)
     if len(labels) > 1:
         base = results[labels[0]]
-        lines += ["", f"## Paired difference to {labels[0]} (mean ± 95% CI over the same utterances)",
-                  "", header.replace(" | utterances |", " |"), "|---" * (len(metrics) + 1) + "|"]  # fmt: skip
+        lines += [
+            "",
+            f"## Paired difference to {labels[0]} (mean ± 95% CI over the same utterances)",
+            "",
+            header.replace(" | utterances |", " |"),
+            "|---" * (len(metrics) + 1) + "|",
+        ]
         for label in labels[1:]:
             cells = []
             for m in metrics:
@@ -225,8 +239,13 @@ def format_results(results, metrics: List[str]) -> str:
                 cells.append(f"{mean:+.3f} ± {half:.3f}")
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
     for label, per_utt in results.items():
-        lines += ["", f"## {label}", "", "| utterance | " + " | ".join(metrics) + " |",
-                  "|---" * (len(metrics) + 1) + "|"]  # fmt: skip
+        lines += [
+            "",
+            f"## {label}",
+            "",
+            "| utterance | " + " | ".join(metrics) + " |",
+            "|---" * (len(metrics) + 1) + "|",
+        ]
         for utt, s in per_utt.items():
             lines.append(f"| {utt} | " + " | ".join(f"{s[m]:.3f}" for m in metrics) + " |")
     return "\n".join(lines) + "\n"
@@ -258,11 +277,20 @@ def previous_scores(output_dir: Path, metrics: List[str]):
     return cache, rows
 
 
-def run(ref: Path, hyps: List[Tuple[str, Path]], output_dir: Path, metrics: List[str],
-        max_shift_ms: float = 50.0, extra=None, fs: Optional[int] = None,
-        nj: int = 1, every: Optional[Dict[str, int]] = None,
-        force: bool = False, page_utts: int = DEFAULT_UTTERANCES,
-        grid_rate: float = GRID_RATE) -> Dict[str, Dict[str, Dict[str, float]]]:  # fmt: skip
+def run(
+    ref: Path,
+    hyps: List[Tuple[str, Path]],
+    output_dir: Path,
+    metrics: List[str],
+    max_shift_ms: float = 50.0,
+    extra=None,
+    fs: Optional[int] = None,
+    nj: int = 1,
+    every: Optional[Dict[str, int]] = None,
+    force: bool = False,
+    page_utts: int = DEFAULT_UTTERANCES,
+    grid_rate: float = GRID_RATE,
+) -> Dict[str, Dict[str, Dict[str, float]]]:
     """Score every system; write scores.tsv, RESULTS.md, spectrograms.png and the
     listening page (listening.html, with ``page_utts`` utterances).
 
@@ -300,8 +328,7 @@ def run(ref: Path, hyps: List[Tuple[str, Path]], output_dir: Path, metrics: List
         missing = [u for u in refs if not (hyp_dir / f"{u}.wav").is_file()]
         if missing:
             raise ScoreError(
-                f"{hyp_dir} lacks {len(missing)} of the {len(refs)} reference utterances,"
-                f" e.g. {missing[0]}.wav"
+                f"{hyp_dir} lacks {len(missing)} of the {len(refs)} reference utterances, e.g. {missing[0]}.wav"
             )
         key = score_key(label, hyp_dir, refs, settings)
         new_cache[label] = {"key": key, "notes": [], "dir": str(hyp_dir.resolve())}  # for the listening page
@@ -318,10 +345,17 @@ def run(ref: Path, hyps: List[Tuple[str, Path]], output_dir: Path, metrics: List
             continue
         base = metrics[: len(metrics) - len(extra)]
         jobs = [
-            (ref_path, hyp_dir / f"{utt}.wav", [m for m in base if i % every.get(m, 1) == 0], max_shift_ms, utt, fs,
-             grid_rate)
+            (
+                ref_path,
+                hyp_dir / f"{utt}.wav",
+                [m for m in base if i % every.get(m, 1) == 0],
+                max_shift_ms,
+                utt,
+                fs,
+                grid_rate,
+            )
             for i, (utt, ref_path) in enumerate(refs.items())
-        ]  # fmt: skip
+        ]
         if nj > 1 and not extra:
             import multiprocessing
 

@@ -155,21 +155,27 @@ class CausalStack(torch.nn.Module):
         return x, new
 
 
-
 class CausalLSTM(torch.nn.LSTM):
     """Unidirectional LSTM on (B, C, T) whose state is its ``(h, c)``."""
 
     def __init__(self, channels: int, num_layers: int, dropout: float = 0.0):
-        super().__init__(channels, channels, num_layers=num_layers, batch_first=True,
-                         dropout=dropout if num_layers > 1 else 0.0)  # fmt: skip
+        super().__init__(
+            channels, channels, num_layers=num_layers, batch_first=True, dropout=dropout if num_layers > 1 else 0.0
+        )
 
     def forward(self, x: torch.Tensor, state=None):
         y, state = super().forward(x.transpose(1, 2), state)
         return y.transpose(1, 2), state
 
 
-def causal_conv_stack(in_channels: int, channels: int, ffn_channels: int, num_blocks: int, kernel_size: int,
-                      out_channels: Optional[int] = None) -> CausalStack:  # fmt: skip
+def causal_conv_stack(
+    in_channels: int,
+    channels: int,
+    ffn_channels: int,
+    num_blocks: int,
+    kernel_size: int,
+    out_channels: Optional[int] = None,
+) -> CausalStack:
     """The causal conv stack both streaming codecs use at the MDCT frame rate.
 
     With ``in_channels`` (an analysis side): conv to ``channels``, norm, ``num_blocks``
@@ -179,8 +185,13 @@ def causal_conv_stack(in_channels: int, channels: int, ffn_channels: int, num_bl
     """
     blocks = [CausalConvBlock(channels, ffn_channels, kernel_size) for _ in range(num_blocks)]
     if out_channels is None:
-        return CausalStack([CausalConv1d(in_channels, channels, kernel_size), StatelessNorm(channels)]
-                           + blocks + [StatelessNorm(channels)])  # fmt: skip
-    return CausalStack([StatelessNorm(channels)] + blocks
-                       + [StatelessNorm(channels), CausalConv1d(channels, out_channels, kernel_size)])  # fmt: skip
-
+        return CausalStack(
+            [CausalConv1d(in_channels, channels, kernel_size), StatelessNorm(channels)]
+            + blocks
+            + [StatelessNorm(channels)]
+        )
+    return CausalStack(
+        [StatelessNorm(channels)]
+        + blocks
+        + [StatelessNorm(channels), CausalConv1d(channels, out_channels, kernel_size)]
+    )

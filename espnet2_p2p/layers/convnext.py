@@ -117,9 +117,7 @@ def depthwise_conv_channels_last(x: torch.Tensor, conv: torch.nn.Conv1d) -> torc
     The (B, T, C) memory is a channels-last (B, C, 1, T) image, which oneDNN convolves
     without reordering; the result comes back as (B, T, C) without a copy."""
     image = x.transpose(1, 2).unsqueeze(2)
-    y = F.conv2d(
-        image, conv.weight.unsqueeze(2), conv.bias, padding=(0, conv.padding[0]), groups=conv.groups
-    )
+    y = F.conv2d(image, conv.weight.unsqueeze(2), conv.bias, padding=(0, conv.padding[0]), groups=conv.groups)
     return y.squeeze(2).transpose(1, 2)
 
 
@@ -136,9 +134,7 @@ class ConvNeXtV2Block(torch.nn.Module):
         super().__init__()
         if kernel_size % 2 != 1:
             raise ValueError(f"kernel_size must be odd, got {kernel_size}")
-        self.dwconv = torch.nn.Conv1d(
-            channels, channels, kernel_size, padding=kernel_size // 2, groups=channels
-        )
+        self.dwconv = torch.nn.Conv1d(channels, channels, kernel_size, padding=kernel_size // 2, groups=channels)
         self.norm = torch.nn.LayerNorm(channels, eps=1e-6)
         self.pwconv1 = torch.nn.Linear(channels, ffn_channels)
         self.act = torch.nn.GELU()

@@ -28,9 +28,7 @@ def _sine_window(frame_length: int) -> torch.Tensor:
 
 def _kbd_window(frame_length: int, alpha: float = 4.0) -> torch.Tensor:
     half = frame_length // 2
-    kaiser = torch.kaiser_window(
-        half + 1, periodic=False, beta=math.pi * alpha, dtype=torch.float64
-    )
+    kaiser = torch.kaiser_window(half + 1, periodic=False, beta=math.pi * alpha, dtype=torch.float64)
     cumulative = torch.cumsum(kaiser, 0)
     rising = torch.sqrt(cumulative[:half] / cumulative[half])
     return torch.cat([rising, rising.flip(0)])
@@ -114,18 +112,13 @@ class MDCT(torch.nn.Module):
         """
         hop = self.hop_length
         if coeffs.dim() < 2 or coeffs.shape[-2] != hop:
-            raise ValueError(
-                f"IMDCT expects coefficients (..., {hop}, frames), got {tuple(coeffs.shape)}"
-            )
+            raise ValueError(f"IMDCT expects coefficients (..., {hop}, frames), got {tuple(coeffs.shape)}")
         lead, frames = coeffs.shape[:-2], coeffs.shape[-1]
         max_length = (frames - 1) * hop
         if length is None:
             length = max_length
         if length > max_length:
-            raise ValueError(
-                f"{frames} MDCT frames reconstruct at most {max_length} samples,"
-                f" {length} were asked for"
-            )
+            raise ValueError(f"{frames} MDCT frames reconstruct at most {max_length} samples, {length} were asked for")
         c = coeffs.reshape(-1, hop, frames)
         basis = self.basis.to(dtype=c.dtype, device=c.device)
         wav = F.conv_transpose1d(c, basis, stride=hop)  # (B', 1, (frames + 1) * H)
@@ -167,7 +160,4 @@ class MDCT(torch.nn.Module):
         return self.mdct(wav)
 
     def extra_repr(self) -> str:
-        return (
-            f"frame_length={self.frame_length}, hop_length={self.hop_length},"
-            f" window={self.window!r}"
-        )
+        return f"frame_length={self.frame_length}, hop_length={self.hop_length}, window={self.window!r}"

@@ -128,10 +128,17 @@ def _export(module, args, dynamic_shapes, input_names, output_names, path: Path)
         with torch.no_grad(), contextlib.redirect_stdout(quiet), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             program = torch.onnx.export(
-                module, args, dynamic_shapes=dynamic_shapes, dynamo=True, opset_version=OPSET,
-                custom_translation_table=TRANSLATIONS, input_names=input_names,
-                output_names=output_names, verbose=False, optimize=True,
-            )  # fmt: skip
+                module,
+                args,
+                dynamic_shapes=dynamic_shapes,
+                dynamo=True,
+                opset_version=OPSET,
+                custom_translation_table=TRANSLATIONS,
+                input_names=input_names,
+                output_names=output_names,
+                verbose=False,
+                optimize=True,
+            )
     finally:
         onnx_log.setLevel(level)
         logging.debug("%s", quiet.getvalue())
@@ -159,8 +166,9 @@ def export(model_path, out_dir, name: Optional[str] = None, max_seconds: float =
     from espnet2_p2p.model_io import load_codec, load_prior
 
     model = load_codec(model_path, name)
-    return export_codec(model, out_dir, max_seconds, prior=load_prior(model_path, name), source=str(model_path),
-                        int8=int8)  # fmt: skip
+    return export_codec(
+        model, out_dir, max_seconds, prior=load_prior(model_path, name), source=str(model_path), int8=int8
+    )
 
 
 #: what ``int8`` quantises: the products of ``torch.nn.Linear`` layers (int8 weights, one
@@ -201,7 +209,9 @@ def int8_nodes(graph, float32=INT8_FLOAT32) -> list:
             continue
         names.append(node.name)
     if not traced:
-        raise RuntimeError("the graph carries no module names (the exporter's namespace metadata): cannot choose its int8 layers")
+        raise RuntimeError(
+            "the graph carries no module names (the exporter's namespace metadata): cannot choose its int8 layers"
+        )
     return names
 
 
@@ -222,8 +232,14 @@ def quantize_int8(path: Path, nodes: Optional[list] = None, per_channel: bool = 
     level = root.level
     root.setLevel(logging.ERROR)  # the quantiser's advice to pre-process, once per graph
     try:
-        quantize_dynamic(str(path), str(tmp), weight_type=QuantType.QInt8, op_types_to_quantize=INT8_OPS,
-                         per_channel=per_channel, nodes_to_quantize=nodes)  # fmt: skip
+        quantize_dynamic(
+            str(path),
+            str(tmp),
+            weight_type=QuantType.QInt8,
+            op_types_to_quantize=INT8_OPS,
+            per_channel=per_channel,
+            nodes_to_quantize=nodes,
+        )
         tmp.replace(path)
     finally:
         root.setLevel(level)
@@ -261,13 +277,24 @@ def export_codec(model, out_dir, max_seconds: float = 60.0, prior=None, source: 
     example = 0.05 * torch.randn(2, 1, min(50, max_frames - 1) * hop, generator=noise)
     logging.info("exporting %s (%s) to %s", source, kind, out_dir)
     meta = {
-        "format": FORMAT, "version": VERSION, "codec": kind, "sample_rate": codec.fs, "hop_length": hop,
-        "stream_sizes": list(codec.stream_sizes), "transmitted_streams": codec.transmitted_streams,
-        "fingerprint": fingerprint(codec).hex(), "max_frames": max_frames,
-        "causal": bool(codec.streaming), "side_info_bytes": codec.side_info_bytes,
-        "side_info_levels": codec.side_info_levels, "opset": OPSET, "torch": torch.__version__,
-        "source": source, "prior": None, "int8": None,
-    }  # fmt: skip
+        "format": FORMAT,
+        "version": VERSION,
+        "codec": kind,
+        "sample_rate": codec.fs,
+        "hop_length": hop,
+        "stream_sizes": list(codec.stream_sizes),
+        "transmitted_streams": codec.transmitted_streams,
+        "fingerprint": fingerprint(codec).hex(),
+        "max_frames": max_frames,
+        "causal": bool(codec.streaming),
+        "side_info_bytes": codec.side_info_bytes,
+        "side_info_levels": codec.side_info_levels,
+        "opset": OPSET,
+        "torch": torch.__version__,
+        "source": source,
+        "prior": None,
+        "int8": None,
+    }
     with _exportable(codec, max_frames) as ex:
         try:
             graphs, extra = onnx_graphs(ex, example, batch, frames)
@@ -279,8 +306,10 @@ def export_codec(model, out_dir, max_seconds: float = 60.0, prior=None, source: 
                 quantize_int8(out_dir / graph.file)
         meta.update(extra)
     if int8:
-        meta["int8"] = (f"dynamic: {', '.join(INT8_OPS)} of Linear layers, QInt8 weights per channel; float32:"
-                        f" {', '.join(INT8_FLOAT32)} (onnxruntime.quantization.quantize_dynamic)")
+        meta["int8"] = (
+            f"dynamic: {', '.join(INT8_OPS)} of Linear layers, QInt8 weights per channel; float32:"
+            f" {', '.join(INT8_FLOAT32)} (onnxruntime.quantization.quantize_dynamic)"
+        )
     if prior is not None:
         (out_dir / "prior.npz").write_bytes(prior.to_bytes())
         meta["prior"] = "prior.npz"

@@ -23,8 +23,14 @@ from typing import Callable, Optional, Tuple
 
 import numpy as np
 
+from espnet2_p2p.coding.chunks import (
+    DEFAULT_CHUNK_SECONDS,
+    DEFAULT_CONTEXT_SECONDS,
+    coding_plan,
+    stitch_audio,
+    stitch_tokens,
+)
 from espnet2_p2p.errors import AudioInputError, ModelLoadError, P2PError, TokenError
-from espnet2_p2p.coding.chunks import DEFAULT_CHUNK_SECONDS, DEFAULT_CONTEXT_SECONDS, coding_plan, stitch_audio, stitch_tokens
 from espnet2_p2p.layout import Layout
 from espnet2_p2p.utils.checks import check_audio_array, checked_reader, whole_number
 from espnet2_p2p.utils.files import read_regular_file
@@ -63,7 +69,9 @@ def _entry(meta: dict, meta_path: Path, key: str, label: str, low: int, high: in
         raise ModelLoadError(f"{meta_path} lacks or garbles an entry: no {key!r}")
     value = meta[key]
     if type(value) is not int or not low <= value <= high:
-        raise ModelLoadError(f"{meta_path} lacks or garbles an entry: {label} {value!r}, not a whole number in [{low}, {high}]")
+        raise ModelLoadError(
+            f"{meta_path} lacks or garbles an entry: {label} {value!r}, not a whole number in [{low}, {high}]"
+        )
     return value
 
 
@@ -93,7 +101,9 @@ class OnnxCodec:
                 " `p2p-codec export --model MODEL --out DIR`"
             )
         if meta_path.stat().st_size > MAX_META_BYTES:
-            raise ModelLoadError(f"{meta_path} holds {meta_path.stat().st_size} bytes, more than an export's codec.json")
+            raise ModelLoadError(
+                f"{meta_path} holds {meta_path.stat().st_size} bytes, more than an export's codec.json"
+            )
         try:
             meta = json.loads(meta_path.read_text(), parse_constant=lambda name: name)  # Infinity, NaN: garbled
         except (UnicodeDecodeError, json.JSONDecodeError) as e:
@@ -130,8 +140,11 @@ class OnnxCodec:
         from espnet2_p2p.container import bitstream
 
         sizes = meta.get("stream_sizes")
-        if not (isinstance(sizes, list) and 1 <= len(sizes) <= 1 + bitstream.MAX_PSEUDO
-                and all(type(k) is int and 2 <= k <= bitstream.MAX_CODEBOOK_SIZE for k in sizes)):  # fmt: skip
+        if not (
+            isinstance(sizes, list)
+            and 1 <= len(sizes) <= 1 + bitstream.MAX_PSEUDO
+            and all(type(k) is int and 2 <= k <= bitstream.MAX_CODEBOOK_SIZE for k in sizes)
+        ):
             raise ModelLoadError(
                 f"{meta_path} lacks or garbles an entry: codebook sizes {sizes!r}, not 1 to"
                 f" {1 + bitstream.MAX_PSEUDO} whole numbers in [2, {bitstream.MAX_CODEBOOK_SIZE}]"
@@ -142,24 +155,39 @@ class OnnxCodec:
         try:
             bitstream.check_stream_sizes(sizes)
             self.layout = Layout(
-                fs=fs, hop_length=hop, stream_sizes=tuple(sizes),
-                transmitted_streams=_entry(meta, meta_path, "transmitted_streams", "transmitted streams", 1, len(sizes)),
+                fs=fs,
+                hop_length=hop,
+                stream_sizes=tuple(sizes),
+                transmitted_streams=_entry(
+                    meta, meta_path, "transmitted_streams", "transmitted streams", 1, len(sizes)
+                ),
                 side_info_bytes=side_bytes,
                 side_info_levels=_entry(meta, meta_path, "side_info_levels", "side-information levels", 0, 256),
                 streaming=_flag(meta, meta_path, "causal"),
-            )  # fmt: skip
+            )
         except ValueError as e:  # an impossible layout (Layout's and the container's own checks)
             raise ModelLoadError(f"{meta_path}: {e}") from None
         self.is_student = _flag(meta, meta_path, "student")
         if self.is_student != self.layout.predicts_streams:
-            raise ModelLoadError(f"{meta_path}: student is {self.is_student}, but it transmits"
-                                 f" {self.layout.transmitted_streams} of {len(sizes)} streams")  # fmt: skip
+            raise ModelLoadError(
+                f"{meta_path}: student is {self.is_student}, but it transmits"
+                f" {self.layout.transmitted_streams} of {len(sizes)} streams"
+            )
         self.max_frames = _entry(meta, meta_path, "max_frames", "frames of one run", 4, MAX_RUN_FRAMES)
-        self.reference_samples = (_entry(meta, meta_path, "reference_samples", "reference samples", 1,
-                                         self.max_frames * hop) if "reference_samples" in meta else 0)  # fmt: skip
+        self.reference_samples = (
+            _entry(meta, meta_path, "reference_samples", "reference samples", 1, self.max_frames * hop)
+            if "reference_samples" in meta
+            else 0
+        )
         fingerprint = meta.get("fingerprint")
-        if not (isinstance(fingerprint, str) and len(fingerprint) == 16 and all(c in "0123456789abcdef" for c in fingerprint)):
-            raise ModelLoadError(f"{meta_path} lacks or garbles an entry: fingerprint {fingerprint!r}, not 16 hex digits")
+        if not (
+            isinstance(fingerprint, str)
+            and len(fingerprint) == 16
+            and all(c in "0123456789abcdef" for c in fingerprint)
+        ):
+            raise ModelLoadError(
+                f"{meta_path} lacks or garbles an entry: fingerprint {fingerprint!r}, not 16 hex digits"
+            )
         self.fingerprint = bytes.fromhex(fingerprint)
 
     def _graph_io(self, graph: str) -> Tuple[dict, dict]:
@@ -170,10 +198,16 @@ class OnnxCodec:
         audio = {1: 1, 2: "hop"}
         if graph == "encoder.onnx":
             inputs = {"audio": audio, **({"reference": {1: 1}} if self.side_info_bytes else {})}
-            return inputs, {"codes": {0: self.transmitted_streams}, **({"side": {1: self.side_info_bytes}} if self.side_info_bytes else {})}
+            return inputs, {
+                "codes": {0: self.transmitted_streams},
+                **({"side": {1: self.side_info_bytes}} if self.side_info_bytes else {}),
+            }
         inputs = {"codes": codes_in, **({"side": {1: self.side_info_bytes}} if self.side_info_bytes else {})}
         pseudo = graph == "decoder.onnx" and self.predicts_streams
-        return inputs, {"audio": audio, **({"pseudo": {0: len(self.stream_sizes) - self.transmitted_streams}} if pseudo else {})}
+        return inputs, {
+            "audio": audio,
+            **({"pseudo": {0: len(self.stream_sizes) - self.transmitted_streams}} if pseudo else {}),
+        }
 
     def _check_graph(self, graph: str, session) -> None:
         """Refuse a graph whose inputs and outputs are not what codec.json describes: their
@@ -181,27 +215,37 @@ class OnnxCodec:
         import re
 
         path = self.folder / graph
-        for kind, got, want in zip(("inputs", "outputs"), (session.get_inputs(), session.get_outputs()), self._graph_io(graph)):
+        for kind, got, want in zip(
+            ("inputs", "outputs"), (session.get_inputs(), session.get_outputs()), self._graph_io(graph)
+        ):
             if [x.name for x in got] != list(want):
-                raise ModelLoadError(f"{path}: its {kind} are {[x.name for x in got]}, codec.json describes"
-                                     f" {list(want)}: not this export's graph")  # fmt: skip
+                raise ModelLoadError(
+                    f"{path}: its {kind} are {[x.name for x in got]}, codec.json describes"
+                    f" {list(want)}: not this export's graph"
+                )
             for x in got:
                 rank = 2 if x.name == "side" else 3
                 if len(x.shape) != rank:
-                    raise ModelLoadError(f"{path}: its {x.name} has {len(x.shape)} axes, not {rank}: not this export's graph")
+                    raise ModelLoadError(
+                        f"{path}: its {x.name} has {len(x.shape)} axes, not {rank}: not this export's graph"
+                    )
                 for axis, size in want[x.name].items():
                     dim = x.shape[axis]
                     if size == "hop":
                         match = re.fullmatch(r"\s*(\d+)\s*\*.*", dim) if isinstance(dim, str) else None
                         dim, size = (int(match.group(1)) if match else dim), self.hop_length
                     if isinstance(dim, int) and dim != size:
-                        raise ModelLoadError(f"{path}: its {x.name} has size {dim} on axis {axis}, codec.json says"
-                                             f" {size}: not this export's graph")  # fmt: skip
+                        raise ModelLoadError(
+                            f"{path}: its {x.name} has size {dim} on axis {axis}, codec.json says"
+                            f" {size}: not this export's graph"
+                        )
 
     def _member(self, name, entry: str) -> Path:
         """A file that codec.json names: a plain file name inside the export folder."""
         if not isinstance(name, str) or not name or Path(name).name != name or name in (".", ".."):
-            raise ModelLoadError(f"{self.folder / 'codec.json'}: {entry} must name a file of the export folder, got {name!r}")
+            raise ModelLoadError(
+                f"{self.folder / 'codec.json'}: {entry} must name a file of the export folder, got {name!r}"
+            )
         return self.folder / name
 
     @staticmethod
@@ -209,7 +253,9 @@ class OnnxCodec:
         try:
             import onnxruntime as ort
         except ImportError:
-            raise ModelLoadError("the ONNX Runtime backend needs the onnxruntime package (pip install onnxruntime)") from None
+            raise ModelLoadError(
+                "the ONNX Runtime backend needs the onnxruntime package (pip install onnxruntime)"
+            ) from None
 
         if not path.is_file():
             raise ModelLoadError(f"{path} is missing (an incomplete export)")
@@ -309,7 +355,9 @@ class OnnxCodec:
                 problem = f"shape {getattr(value, 'shape', type(value).__name__)}, expected {shape}"
             elif codebooks is None:
                 if value.dtype.kind != "f" or not np.isfinite(value).all():
-                    problem = "samples that are NaN or Inf" if value.dtype.kind == "f" else f"samples of type {value.dtype}"
+                    problem = (
+                        "samples that are NaN or Inf" if value.dtype.kind == "f" else f"samples of type {value.dtype}"
+                    )
                 elif value.size and float(np.abs(value).max()) > MAX_AUDIO_LEVEL:
                     problem = f"a sample of {float(np.abs(value).max()):.3g}, not audio"
             elif value.dtype.kind not in "iu":
@@ -319,8 +367,10 @@ class OnnxCodec:
                 if bad is not None:
                     problem = f"token {bad.value} in its stream {bad.stream}, outside [0, {codebooks[bad.stream]})"
             if problem:
-                raise ModelLoadError(f"{self.folder / graph} gave {name} of {problem}: the export is damaged or"
-                                     " replaced; export it again")  # fmt: skip
+                raise ModelLoadError(
+                    f"{self.folder / graph} gave {name} of {problem}: the export is damaged or"
+                    " replaced; export it again"
+                )
         return out
 
     def _check_length(self, frames: int) -> None:
@@ -452,4 +502,11 @@ class OnnxCodec:
         if num_frames != self.frames_for(num_samples):
             raise TokenError(f"{num_frames} frames do not fit {num_samples} samples (hop {hop})")
         chunks = self._chunks(num_frames, chunk_seconds, context_seconds)
-        stitch_audio(chunks, hop, num_samples, lambda cstart, cend: self._run_decoder(codes[:, cstart:cend], side_info)[0], write, progress)  # fmt: skip
+        stitch_audio(
+            chunks,
+            hop,
+            num_samples,
+            lambda cstart, cend: self._run_decoder(codes[:, cstart:cend], side_info)[0],
+            write,
+            progress,
+        )

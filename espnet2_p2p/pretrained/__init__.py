@@ -16,18 +16,18 @@ HERE = Path(__file__).resolve().parent
 
 # name -> (file in this folder, SHA-256 of that file, {model in the zip: .p2p fingerprint})
 MODELS: Dict[str, tuple] = {
-    'speechocean762_long_ft': (
-        'speechocean762_long_ft.zip',
-        '3b9dd401bd6626b5899f4cbebb3fd099e405754b4aafe393406fbf10dedfbb68',
-        {'student': '76eb6e5642bfd5ea', 'teacher': '3c636e6d6d7c680a'},
+    "speechocean762_long_ft": (
+        "speechocean762_long_ft.zip",
+        "3b9dd401bd6626b5899f4cbebb3fd099e405754b4aafe393406fbf10dedfbb68",
+        {"student": "76eb6e5642bfd5ea", "teacher": "3c636e6d6d7c680a"},
     ),
 }
-DEFAULT = 'speechocean762_long_ft'
+DEFAULT = "speechocean762_long_ft"
 
 # name -> the card's floor on the 20 real LibriTTS/VCTK clips: mean STOI and ViSQOL of the
 # shipped student measured there, minus the card's margin (tests/test_pretrained.py)
 QUALITY_FLOOR: Dict[str, Dict[str, float]] = {
-    'speechocean762_long_ft': {'stoi': 0.773, 'visqol': 3.1},
+    "speechocean762_long_ft": {"stoi": 0.773, "visqol": 3.1},
 }
 
 

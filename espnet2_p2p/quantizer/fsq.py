@@ -100,9 +100,7 @@ class FSQ(torch.nn.Module):
             raise ValueError(f"FSQ codes must be integers, got {codes.dtype}")
         bad = first_bad_token(codes.reshape(1, -1).cpu(), [self.codebook_size])
         if bad:
-            raise ValueError(
-                f"FSQ codes must be in [0, {self.codebook_size}), got values in [{bad.low}, {bad.high}]"
-            )
+            raise ValueError(f"FSQ codes must be in [0, {self.codebook_size}), got values in [{bad.low}, {bad.high}]")
 
     def forward(self, z: torch.Tensor):
         """(B, d, T) -> (quantized (B, d, T), codes (B, T))."""

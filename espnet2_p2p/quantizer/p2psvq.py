@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from espnet2_p2p.quantizer.predictor import CausalPseudoVQPredictor, PseudoVQPredictor
-from espnet2_p2p.quantizer.residual_vq import ResidualVQ, check_latent
+from espnet2_p2p.quantizer.residual_vq import ResidualVQ
 
 MODES = ("teacher", "student")
 CODEWORD_MODES = ("expected", "argmax")
@@ -217,9 +217,7 @@ class P2PSVQ(torch.nn.Module):
         """Latent (B, D, T) -> the teacher's plain and residual tokens (1 + N, B, T)."""
         return self.rvq.encode(z)
 
-    def predict(
-        self, plain_tokens: torch.Tensor
-    ) -> Tuple[torch.Tensor, torch.Tensor, List[torch.Tensor]]:
+    def predict(self, plain_tokens: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, List[torch.Tensor]]:
         """Predict the pseudo VQs in cascade from the plain tokens.
 
         Args:

@@ -11,8 +11,8 @@ from espnet2_p2p.layers.causal import CausalConvBlock, CausalLSTM, CausalStack, 
 from espnet2_p2p.utils.quiet import no_flash_attention_notice
 
 with no_flash_attention_notice():
-    from espnet2.asr.encoder.conformer_encoder import ConformerEncoder
     from espnet.nets.pytorch_backend.transformer.attention import RelPositionMultiHeadedAttention
+    from espnet2.asr.encoder.conformer_encoder import ConformerEncoder
 
 
 class FusedRelPositionAttention(RelPositionMultiHeadedAttention):

@@ -72,16 +72,9 @@ class ResidualVQ(torch.nn.Module):
         super().__init__()
         if num_quantizers < 1:
             raise ValueError(f"num_quantizers must be >= 1, got {num_quantizers}")
-        sizes = (
-            [codebook_size] * num_quantizers
-            if isinstance(codebook_size, int)
-            else [int(k) for k in codebook_size]
-        )
+        sizes = [codebook_size] * num_quantizers if isinstance(codebook_size, int) else [int(k) for k in codebook_size]
         if len(sizes) != num_quantizers or min(sizes) < 2:
-            raise ValueError(
-                f"codebook_size must be one size >= 2 or {num_quantizers} of them,"
-                f" got {codebook_size}"
-            )
+            raise ValueError(f"codebook_size must be one size >= 2 or {num_quantizers} of them, got {codebook_size}")
         if not 0.0 <= quantizer_dropout <= 1.0:
             raise ValueError(f"quantizer_dropout must be in [0, 1], got {quantizer_dropout}")
         self.dim = dim
@@ -177,10 +170,7 @@ class ResidualVQ(torch.nn.Module):
         if codes.dim() != 3:
             raise ValueError(f"codes must be (n_q, B, T), got shape {tuple(codes.shape)}")
         if not 1 <= codes.shape[0] <= self.num_quantizers:
-            raise ValueError(
-                f"codes have {codes.shape[0]} streams; this quantizer has"
-                f" {self.num_quantizers} levels"
-            )
+            raise ValueError(f"codes have {codes.shape[0]} streams; this quantizer has {self.num_quantizers} levels")
         if codes.dtype.is_floating_point or codes.dtype == torch.bool:
             raise ValueError(f"codes must be integers, got {codes.dtype}")
         bad = first_bad_token(codes.cpu(), self.codebook_sizes[: codes.shape[0]])

@@ -50,13 +50,19 @@ def measure(ppl_dir: Path, token_dir: Path, samples: Dict[str, str], fs: int) ->
             tokens[parts[0]] = len(parts) - 1
     missing = sorted(set(nll) - set(tokens) | set(nll) - set(samples))
     if missing:
-        raise SystemExit(f"speechlm_report: {len(missing)} utterances of {ppl_dir} have no tokens or duration"
-                         f" (e.g. {missing[0]})")  # fmt: skip
+        raise SystemExit(
+            f"speechlm_report: {len(missing)} utterances of {ppl_dir} have no tokens or duration (e.g. {missing[0]})"
+        )
     seconds = sum(int(samples[u]) for u in nll) / fs
     total_nll = sum(v for v, _ in nll.values())
     total_tokens = sum(n for _, n in nll.values())
-    return dict(utts=len(nll), seconds=seconds, tokens_per_s=sum(tokens.values()) / seconds,
-                ce_nats=total_nll / total_tokens, bits_per_s=total_nll / math.log(2) / seconds)  # fmt: skip
+    return dict(
+        utts=len(nll),
+        seconds=seconds,
+        tokens_per_s=sum(tokens.values()) / seconds,
+        ce_nats=total_nll / total_tokens,
+        bits_per_s=total_nll / math.log(2) / seconds,
+    )
 
 
 def sample(lm, prompt, steps: int, allowed: Sequence[np.ndarray], temperature: float, generator) -> list:

@@ -70,9 +70,11 @@ def dump(
     frames_lines, lm_lines = [], []
     ark, scp = output_dir / "tokens.ark", output_dir / "tokens.scp"
     para_spec = "ark,scp:{0}/paralinguistic.ark,{0}/paralinguistic.scp".format(output_dir)
-    with kaldiio.WriteHelper(f"ark,scp:{ark},{scp}") as writer, NumpyFilesWriter(
-        output_dir / "arrays"
-    ) as storage, (kaldiio.WriteHelper(para_spec) if tokenizer.has_paralinguistic else nullcontext()) as para:
+    with (
+        kaldiio.WriteHelper(f"ark,scp:{ark},{scp}") as writer,
+        NumpyFilesWriter(output_dir / "arrays") as storage,
+        kaldiio.WriteHelper(para_spec) if tokenizer.has_paralinguistic else nullcontext() as para,
+    ):
         for i in tqdm(range(0, len(cut_list), batch_size), desc=f"tokens {output_dir.name}", unit="batch"):
             batch = cut_list[i : i + batch_size]
             audios = [np.asarray(c.load_audio(), dtype=np.float32).mean(axis=0) for c in batch]
@@ -91,9 +93,11 @@ def dump(
                 frames_lines.append(f"{cut.id} {t.shape[0]}")
                 lm_lines.append(cut.id + " " + " ".join(names[j] for j in tokenizer.flatten(t, "frame").tolist()))
                 array = storage.store_array(
-                    cut.id, t.numpy().astype(np.int16 if tokenizer.vocab_size < 2**15 else np.int32),
-                    frame_shift=tokenizer.hop_length / fs, temporal_dim=0,
-                )  # fmt: skip
+                    cut.id,
+                    t.numpy().astype(np.int16 if tokenizer.vocab_size < 2**15 else np.int32),
+                    frame_shift=tokenizer.hop_length / fs,
+                    temporal_dim=0,
+                )
                 cut = cut.with_custom("codec_tokens", array)
                 if para is not None:
                     codes = tokenizer.paralinguistic(audios[b]).numpy().astype(np.int32)
@@ -196,11 +200,22 @@ def bpe_lm_text(src_dir: Path, out_dir: Path, nbpe: int = 2000, model: Optional[
         corpus = out_dir / "bpe_train.txt"
         corpus.write_text("\n".join(s for _, s in strings) + "\n")
         spm.SentencePieceTrainer.train(
-            input=str(corpus), model_prefix=str(out_dir / "bpe"), vocab_size=nbpe, model_type="bpe",
-            character_coverage=1.0, max_sentence_length=1 << 16, max_sentencepiece_length=16,
-            split_by_whitespace=False, add_dummy_prefix=False, bos_id=-1, eos_id=-1, unk_id=0,
-            num_threads=1, minloglevel=2, hard_vocab_limit=False,  # a small corpus may hold fewer pieces
-        )  # fmt: skip
+            input=str(corpus),
+            model_prefix=str(out_dir / "bpe"),
+            vocab_size=nbpe,
+            model_type="bpe",
+            character_coverage=1.0,
+            max_sentence_length=1 << 16,
+            max_sentencepiece_length=16,
+            split_by_whitespace=False,
+            add_dummy_prefix=False,
+            bos_id=-1,
+            eos_id=-1,
+            unk_id=0,
+            num_threads=1,
+            minloglevel=2,
+            hard_vocab_limit=False,  # a small corpus may hold fewer pieces
+        )
         corpus.unlink()
         model = out_dir / "bpe.model"
     sp = spm.SentencePieceProcessor(model_file=str(model))

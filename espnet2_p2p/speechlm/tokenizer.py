@@ -43,12 +43,19 @@ from typing import List, Optional, Sequence, Union
 import numpy as np
 import torch
 
-from espnet2_p2p.coding import torch_chunks as chunked  # noqa: F401  (its defaults)
 from espnet2_p2p.codec.base import as_codec, check_streams
+from espnet2_p2p.coding import torch_chunks as chunked  # noqa: F401  (its defaults)
 from espnet2_p2p.coding.chunks import in_pieces
 from espnet2_p2p.coding.coder import TorchCoder
 from espnet2_p2p.errors import AudioInputError, TokenError
-from espnet2_p2p.utils.checks import check_audio_batch, check_counts, check_sample_type, check_token_array, integer_array, whole_number
+from espnet2_p2p.utils.checks import (
+    check_audio_batch,
+    check_counts,
+    check_sample_type,
+    check_token_array,
+    integer_array,
+    whole_number,
+)
 from espnet2_p2p.utils.tokens import first_bad_token, frames_for
 
 ORDERS = ("frame", "stream")
@@ -72,8 +79,13 @@ class P2PTokenizer:
         context_seconds (float): Context on each side of a P2PSynCodec chunk.
     """
 
-    def __init__(self, model, streams: str = "all", chunk_seconds: Optional[float] = chunked.DEFAULT_CHUNK_SECONDS,
-                 context_seconds: float = chunked.DEFAULT_CONTEXT_SECONDS):  # fmt: skip
+    def __init__(
+        self,
+        model,
+        streams: str = "all",
+        chunk_seconds: Optional[float] = chunked.DEFAULT_CHUNK_SECONDS,
+        context_seconds: float = chunked.DEFAULT_CONTEXT_SECONDS,
+    ):
         check_streams(streams, plain=True)
         if chunk_seconds is not None and not (chunk_seconds > 0 and math.isfinite(chunk_seconds)):
             raise ValueError(f"chunk_seconds must be a positive number of seconds or None, got {chunk_seconds}")
@@ -95,16 +107,16 @@ class P2PTokenizer:
         self.vocab_size = int(sum(self.sizes))
 
     @classmethod
-    def from_pretrained(cls, path=None, name: Optional[str] = None, device: str = "cpu", streams: str = "all",
-                        **chunking):  # fmt: skip
+    def from_pretrained(
+        cls, path=None, name: Optional[str] = None, device: str = "cpu", streams: str = "all", **chunking
+    ):
         """Load a packed zip, an experiment dir, a .pth (see :mod:`espnet2_p2p.model_io`) or
         the model shipped in the package under that name; with no path,
         ``$P2P_CODEC_MODEL`` or else the default shipped model
         (:mod:`espnet2_p2p.pretrained`, checked against its SHA-256). ``chunking``:
         ``chunk_seconds`` and ``context_seconds`` of the constructor."""
-        from espnet2_p2p.model_io import load_codec
-
         from espnet2_p2p import pretrained
+        from espnet2_p2p.model_io import load_codec
 
         path = pretrained.chosen_model(path)
 
@@ -182,14 +194,16 @@ class P2PTokenizer:
         return in_pieces(self.coder.layout, num_samples, self.chunk_seconds, self.context_seconds)
 
     def _encode_chunked(self, wav: np.ndarray) -> torch.Tensor:
-        codes, _ = self.coder.encode_file(lambda a, b: wav[a:b], len(wav), self._coder_streams,
-                                          self.chunk_seconds, self.context_seconds)  # fmt: skip
+        codes, _ = self.coder.encode_file(
+            lambda a, b: wav[a:b], len(wav), self._coder_streams, self.chunk_seconds, self.context_seconds
+        )
         return torch.from_numpy(np.ascontiguousarray(codes[: self.num_streams].T))
 
     def _decode_chunked(self, tokens: torch.Tensor, length: int, side_info) -> torch.Tensor:
         pieces = []
-        self.coder.decode_file(tokens.t().numpy(), length, pieces.append, self.chunk_seconds,
-                               self.context_seconds, side_info=side_info)  # fmt: skip
+        self.coder.decode_file(
+            tokens.t().numpy(), length, pieces.append, self.chunk_seconds, self.context_seconds, side_info=side_info
+        )
         return torch.from_numpy(np.concatenate(pieces))
 
     @property

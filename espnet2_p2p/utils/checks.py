@@ -86,8 +86,9 @@ def whole_number(value, name: str, error=AudioInputError, low: int = 1) -> int:
     return int(value)
 
 
-def checked_reader(read: Callable[[int, int], np.ndarray], num_samples, name: str = "audio",
-                   sample_rate: Optional[int] = None) -> Callable[[int, int], np.ndarray]:  # fmt: skip
+def checked_reader(
+    read: Callable[[int, int], np.ndarray], num_samples, name: str = "audio", sample_rate: Optional[int] = None
+) -> Callable[[int, int], np.ndarray]:
     """``read`` of the coders' contract (samples [start, end) of an input of ``num_samples``)
     with every piece checked by :func:`check_audio_array` and its length by the range asked
     for; ``num_samples`` must be a whole number >= 1."""
@@ -125,10 +126,7 @@ def check_audio_batch(x, name: str = "audio") -> None:
     if bool(bad.any()):
         n_nan = int(torch.isnan(x).sum())
         n_inf = int(bad.sum()) - n_nan
-        raise AudioInputError(
-            f"{name} contains non-finite samples: {n_nan} NaN and {n_inf} Inf"
-            f" of {x.numel()}"
-        )
+        raise AudioInputError(f"{name} contains non-finite samples: {n_nan} NaN and {n_inf} Inf of {x.numel()}")
 
 
 def check_counts(values, batch: int, max_value: int, name: str):
@@ -140,7 +138,9 @@ def check_counts(values, batch: int, max_value: int, name: str):
         return None
     arr = _as_numpy(values, name, AudioInputError).reshape(-1)
     if arr.dtype.kind not in "iu":
-        raise AudioInputError(f"{name} must hold {batch} whole numbers in [1, {max_value}], got {arr.dtype} {arr.tolist()[:8]}")
+        raise AudioInputError(
+            f"{name} must hold {batch} whole numbers in [1, {max_value}], got {arr.dtype} {arr.tolist()[:8]}"
+        )
     if arr.size != batch or arr.min(initial=1) < 1 or arr.max(initial=1) > max_value:
         raise AudioInputError(f"{name} must hold {batch} values in [1, {max_value}], got {arr.tolist()[:8]}")
     counts = torch.as_tensor(arr.astype(np.int64))
@@ -161,8 +161,9 @@ def integer_array(values, name: str = "tokens", error=TokenError) -> np.ndarray:
     return arr.astype(np.int64, copy=False)
 
 
-def check_token_array(codes, sizes: Sequence[int], name: str = "tokens",
-                      streams: Optional[Sequence[int]] = None) -> np.ndarray:  # fmt: skip
+def check_token_array(
+    codes, sizes: Sequence[int], name: str = "tokens", streams: Optional[Sequence[int]] = None
+) -> np.ndarray:
     """Tokens (streams, frames) as int64, else :class:`TokenError` naming ``name``: not
     integers (:func:`integer_array`), not two axes, no frames, a number of streams not in
     ``streams`` (default: one per size), or a token of stream s outside ``[0, sizes[s])``."""
@@ -175,7 +176,6 @@ def check_token_array(codes, sizes: Sequence[int], name: str = "tokens",
     bad = first_bad_token(arr, list(sizes)[: arr.shape[0]])
     if bad is not None:
         raise TokenError(
-            f"{name}: stream {bad.stream} has token {bad.value} at frame {bad.index},"
-            f" outside [0, {sizes[bad.stream]})"
+            f"{name}: stream {bad.stream} has token {bad.value} at frame {bad.index}, outside [0, {sizes[bad.stream]})"
         )
     return arr

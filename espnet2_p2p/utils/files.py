@@ -37,7 +37,13 @@ def read_regular_file(path: Path, limit: int) -> bytes:
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            kind = "a folder" if stat.S_ISDIR(info.st_mode) else "a FIFO" if stat.S_ISFIFO(info.st_mode) else "a device or socket"
+            kind = (
+                "a folder"
+                if stat.S_ISDIR(info.st_mode)
+                else "a FIFO"
+                if stat.S_ISFIFO(info.st_mode)
+                else "a device or socket"
+            )
             raise OSError(errno.EINVAL, f"not a regular file ({kind})", str(path))
         if info.st_size > limit:
             raise OSError(errno.EFBIG, f"holds {info.st_size} bytes, more than {limit}", str(path))

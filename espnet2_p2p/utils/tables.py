@@ -48,8 +48,10 @@ def _check_line(kind: str, where: str, key: str, value: str) -> None:
         except ValueError:
             start = end = math.nan
         if not (math.isfinite(start) and math.isfinite(end) and 0 <= start and (end == -1 or start < end)):
-            raise TableError(f"{where}: expected '<utt> <recording> <start> <end>' with 0 <= start < end"
-                             f" (or end -1), got {f'{key} {value}'.strip()!r}")  # fmt: skip
+            raise TableError(
+                f"{where}: expected '<utt> <recording> <start> <end>' with 0 <= start < end"
+                f" (or end -1), got {f'{key} {value}'.strip()!r}"
+            )
 
 
 def read_kaldi_table(path, kind: Optional[str] = None) -> Dict[str, str]:

@@ -84,8 +84,9 @@ def positions(
 ) -> Dict[str, List[float]]:
     """Each curve's x values; a curve named in ``after`` starts where the other one ends."""
     own = {label: x_values(points, (steps or {}).get(label)) for label, points in curves.items()}
-    return {label: [(own[after[label]][-1] if label in (after or {}) else 0.0) + x for x in xs]
-            for label, xs in own.items()}  # fmt: skip
+    return {
+        label: [(own[after[label]][-1] if label in (after or {}) else 0.0) + x for x in xs] for label, xs in own.items()
+    }
 
 
 BATCHES = re.compile(r"(\d+)epoch:train:\d+-(\d+)batch")

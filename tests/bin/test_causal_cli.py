@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from test_audio import peak_increase
 
 from conftest import gliding_speech as speech
 from conftest import read_p2p
 from espnet2_p2p.bin.p2p_codec import main
 from espnet2_p2p.model_io import load_codec
 from espnet2_p2p.speechlm.tokenizer import P2PTokenizer
-from test_audio import peak_increase
 
 
 def run(*argv):
@@ -41,7 +41,7 @@ def test_long_file_is_coded_exactly_in_chunks(tmp_path, packed_causal_models):
     with torch.no_grad():
         expected = codec.tokens(torch.from_numpy(x).view(1, 1, -1))[:, 0].T
     assert torch.equal(tokenizer.encode(torch.from_numpy(x)), expected)
-    back = tokenizer.decode(tokenizer.encode(torch.from_numpy(x)[:16000 * 40]), length=16000 * 40)
+    back = tokenizer.decode(tokenizer.encode(torch.from_numpy(x)[: 16000 * 40]), length=16000 * 40)
     assert back.shape[-1] == 16000 * 40
 
 
@@ -53,8 +53,16 @@ def test_ten_minutes_equal_whole_input_tokens_with_memory_independent_of_length(
     load_codec(packed_causal_models)  # imports and first-call costs before measuring
     peaks = {}
     for seconds in (120, 600):
-        peaks[seconds] = peak_increase(lambda: run("encode", tmp_path / f"{seconds}.wav", tmp_path / f"{seconds}.p2p",
-                                                   "--model", packed_causal_models, "-q"))  # fmt: skip
+        peaks[seconds] = peak_increase(
+            lambda: run(
+                "encode",
+                tmp_path / f"{seconds}.wav",
+                tmp_path / f"{seconds}.p2p",
+                "--model",
+                packed_causal_models,
+                "-q",
+            )
+        )
     assert peaks[600] < peaks[120] + 40, peaks  # MB: five times the audio, about the same memory
     codec = load_codec(packed_causal_models).codec
     x, _ = sf.read(tmp_path / "600.wav", dtype="float32")

@@ -20,8 +20,10 @@ def test_codes_a_folder_into_wavs_of_the_same_length(tmp_path, mode, rate):
     x = speech(2.0)
     sf.write(tmp_path / "in" / "a.wav", x, 16000)
     sf.write(tmp_path / "in" / "b.wav", np.stack([x, x], axis=1)[:24000], 16000)  # stereo, 1.5 s
-    assert codec2_baseline.main(["--input", str(tmp_path / "in"), "--output_dir", str(tmp_path / "out"),
-                                 "--mode", mode]) == 0  # fmt: skip
+    assert (
+        codec2_baseline.main(["--input", str(tmp_path / "in"), "--output_dir", str(tmp_path / "out"), "--mode", mode])
+        == 0
+    )
     for name, seconds in (("a", 2.0), ("b", 1.5)):
         y, fs = sf.read(tmp_path / "out" / f"{name}.wav")
         assert fs == 16000 and abs(len(y) / fs - seconds) < 0.05  # codec2's frames: 40 ms
@@ -37,4 +39,6 @@ def test_missing_tools_are_one_line(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(baselines.shutil, "which", lambda name: None)
     assert codec2_baseline.main(["--input", str(tmp_path / "a.wav"), "--output_dir", str(tmp_path / "out")]) == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["codec2_baseline: error: codec2's c2enc/c2dec are not installed (Debian/Ubuntu: apt-get install codec2)"]
+    assert err == [
+        "codec2_baseline: error: codec2's c2enc/c2dec are not installed (Debian/Ubuntu: apt-get install codec2)"
+    ]

@@ -23,14 +23,23 @@ def spec(models, label, name, options=""):
 
 def test_added_system_is_decoded_alone_and_a_changed_model_again(espeak_corpus, models, tmp_path, monkeypatch):
     data, out = espeak_corpus / "test", tmp_path / "decode"
-    decode.main(["--data_dir", str(data), "--output_dir", str(out),
-                 "--system", spec(models, "plain", "teacher", ":streams=1")])  # fmt: skip
+    decode.main(
+        ["--data_dir", str(data), "--output_dir", str(out), "--system", spec(models, "plain", "teacher", ":streams=1")]
+    )
     before = json.loads((out / "summary.json").read_text())["plain"]
     decoded = []
     real = decode.decode_one
     monkeypatch.setattr(decode, "decode_one", lambda label, *a: decoded.append(label) or real(label, *a))
-    both = ["--data_dir", str(data), "--output_dir", str(out),
-            "--system", spec(models, "plain", "teacher", ":streams=1"), "--system", spec(models, "student", "student")]
+    both = [
+        "--data_dir",
+        str(data),
+        "--output_dir",
+        str(out),
+        "--system",
+        spec(models, "plain", "teacher", ":streams=1"),
+        "--system",
+        spec(models, "student", "student"),
+    ]
     decode.main(both)
     assert decoded == ["student"]
     summary = json.loads((out / "summary.json").read_text())
@@ -74,12 +83,32 @@ def test_missing_model_and_twice_given_label_are_one_line(espeak_corpus, models,
     decoded = []
     monkeypatch.setattr(decode, "decode_one", lambda label, *a: decoded.append(label))
     with pytest.raises(SystemExit, match="nothing.pth does not exist"):
-        decode.main(["--data_dir", str(data), "--output_dir", str(out), "--system", spec(models, "ok", "teacher"),
-                     "--system", f"x:{models / 'teacher' / 'config.yaml'}:{models / 'nothing.pth'}"])  # fmt: skip
+        decode.main(
+            [
+                "--data_dir",
+                str(data),
+                "--output_dir",
+                str(out),
+                "--system",
+                spec(models, "ok", "teacher"),
+                "--system",
+                f"x:{models / 'teacher' / 'config.yaml'}:{models / 'nothing.pth'}",
+            ]
+        )
     assert decoded == []  # found before the first system was decoded
     with pytest.raises(SystemExit, match="given twice"):
-        decode.main(["--data_dir", str(data), "--output_dir", str(out),
-                     "--system", spec(models, "a", "teacher"), "--system", spec(models, "a", "student")])  # fmt: skip
+        decode.main(
+            [
+                "--data_dir",
+                str(data),
+                "--output_dir",
+                str(out),
+                "--system",
+                spec(models, "a", "teacher"),
+                "--system",
+                spec(models, "a", "student"),
+            ]
+        )
 
 
 @pytest.mark.parametrize("streams", ["2", "3", "5", "x"])
@@ -87,8 +116,14 @@ def test_streams_other_than_plain_or_all_are_refused_before_decoding(espeak_corp
     """Issue 42 (9): streams=2 of a teacher of 1 + 3 streams was accepted, then failed writing
     its first file ("implausible header: 2 streams"): a .p2p file holds 1 or 1 + N."""
     out = tmp_path / "decode"
-    argv = ["--data_dir", str(espeak_corpus / "test"), "--output_dir", str(out),
-            "--system", spec(models, "plain", "teacher", f":streams={streams}")]  # fmt: skip
+    argv = [
+        "--data_dir",
+        str(espeak_corpus / "test"),
+        "--output_dir",
+        str(out),
+        "--system",
+        spec(models, "plain", "teacher", f":streams={streams}"),
+    ]
     with pytest.raises(SystemExit) as exit_:
         decode.main(argv)
     message = str(exit_.value.code) if streams != "x" else capsys.readouterr().err.strip().splitlines()[-1]

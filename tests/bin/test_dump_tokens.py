@@ -24,11 +24,22 @@ from espnet2_p2p.speechlm.tokenizer import P2PTokenizer, TokenError
 @pytest.fixture(scope="module")
 def dumped(tmp_path_factory, packed_models, espeak_corpus):
     out = tmp_path_factory.mktemp("tokens")
-    dump_tokens.main([
-        "--model", str(packed_models), "--data_dir", str(espeak_corpus / "train"),
-        "--output_dir", str(out / "train"), "--batch_size", "3",
-        "--joint_vocab_dir", str(out / "joint_vocab"), "--nbpe", "40",
-    ])  # fmt: skip
+    dump_tokens.main(
+        [
+            "--model",
+            str(packed_models),
+            "--data_dir",
+            str(espeak_corpus / "train"),
+            "--output_dir",
+            str(out / "train"),
+            "--batch_size",
+            "3",
+            "--joint_vocab_dir",
+            str(out / "joint_vocab"),
+            "--nbpe",
+            "40",
+        ]
+    )
     return out
 
 
@@ -119,8 +130,9 @@ def test_secousti_dump_holds_one_stream_and_paralinguistic_codes(tmp_path, espea
     (exp / "config.yaml").write_text(yaml.safe_dump(config))
     torch.save(model.state_dict(), exp / "model.pth")
     out = tmp_path / "tokens" / "train"
-    dump_tokens.main(["--model", str(exp), "--data_dir", str(espeak_corpus / "train"),
-                      "--output_dir", str(out), "--batch_size", "3"])  # fmt: skip
+    dump_tokens.main(
+        ["--model", str(exp), "--data_dir", str(espeak_corpus / "train"), "--output_dir", str(out), "--batch_size", "3"]
+    )
     tok = P2PTokenizer.from_pretrained(exp)
     kaldi = dump_tokens.read_back(out, tok)
     para = dump_tokens.read_paralinguistic(out)

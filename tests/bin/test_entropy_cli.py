@@ -11,8 +11,8 @@ import soundfile as sf
 
 from conftest import gliding_speech as speech
 from conftest import read_p2p
-from espnet2_p2p.bin.p2p_codec import main
 from espnet2_p2p.bin.fit_prior import main as fit_prior_main
+from espnet2_p2p.bin.p2p_codec import main
 from espnet2_p2p.coding.coder import open_coder
 from espnet2_p2p.container.entropy import BigramPrior
 
@@ -46,8 +46,21 @@ def with_priors(tmp_path_factory, packed_models, corpus):
             members = {n: zf.read(n) for n in zf.namelist()}
         for name in names:
             prior = root / f"{name}.npz"
-            assert fit_prior_main(["--model", str(zip_path), "--model_name", name, "--wav_scp", str(corpus / "wav.scp"),
-                                   "--output", str(prior)]) == 0  # fmt: skip
+            assert (
+                fit_prior_main(
+                    [
+                        "--model",
+                        str(zip_path),
+                        "--model_name",
+                        name,
+                        "--wav_scp",
+                        str(corpus / "wav.scp"),
+                        "--output",
+                        str(prior),
+                    ]
+                )
+                == 0
+            )
             members[f"{name}/prior.npz"] = prior.read_bytes()
         target = root / zip_path.name
         with zipfile.ZipFile(target, "w") as zf:
@@ -71,8 +84,21 @@ def test_format_3_decodes_to_the_audio_of_format_2(tmp_path, with_priors, name, 
     assert h3.side_info == h2.side_info and h3.num_streams == h2.num_streams
     # the file without a prior decodes with the plain model too; the two decodings are equal
     assert run("decode", tmp_path / "v3.p2p", tmp_path / "v3.wav", *common, "--subtype", "FLOAT") == 0
-    assert run("decode", tmp_path / "v2.p2p", tmp_path / "v2.wav", "--model", plain_zip, "--model_name", name,
-               "-q", "--subtype", "FLOAT") == 0  # fmt: skip
+    assert (
+        run(
+            "decode",
+            tmp_path / "v2.p2p",
+            tmp_path / "v2.wav",
+            "--model",
+            plain_zip,
+            "--model_name",
+            name,
+            "-q",
+            "--subtype",
+            "FLOAT",
+        )
+        == 0
+    )
     a, b = sf.read(tmp_path / "v3.wav")[0], sf.read(tmp_path / "v2.wav")[0]
     assert a.shape == b.shape and np.array_equal(a, b)
     capsys.readouterr()
@@ -105,8 +131,19 @@ def test_a_file_coded_with_one_prior_is_refused_by_another(tmp_path, with_priors
 
 
 def test_fit_prior_refuses_what_it_cannot_use(tmp_path, packed_models, corpus, capsys):
-    assert fit_prior_main(["--model", str(packed_models), "--wav_scp", str(tmp_path / "none.scp"),
-                           "--output", str(tmp_path / "p.npz")]) == 1  # fmt: skip
+    assert (
+        fit_prior_main(
+            [
+                "--model",
+                str(packed_models),
+                "--wav_scp",
+                str(tmp_path / "none.scp"),
+                "--output",
+                str(tmp_path / "p.npz"),
+            ]
+        )
+        == 1
+    )
     assert "does not exist" in capsys.readouterr().err
     assert not (tmp_path / "p.npz").exists()
 

@@ -51,8 +51,9 @@ def test_labels_for_a_data_dir(tmp_path):
     (data / "wav.scp").write_text("\n".join(lines) + "\n")
     (data / "text").write_text("\n".join(texts) + "\n")
     units = tmp_path / "units.txt"
-    frame_labels.main(["--data_dir", str(data), "--out_dir", str(tmp_path / "fl"), "--unit", "char",
-                       "--unit_list", str(units)])  # fmt: skip
+    frame_labels.main(
+        ["--data_dir", str(data), "--out_dir", str(tmp_path / "fl"), "--unit", "char", "--unit_list", str(units)]
+    )
     inventory = units.read_text().split()
     assert inventory[0] == "<sil>" and set("thecatsadogrnf") <= set(inventory)
     scp = dict(line.split() for line in (tmp_path / "fl" / "frame_labels.scp").read_text().splitlines())

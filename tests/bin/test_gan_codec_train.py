@@ -12,8 +12,8 @@ from espnet2.tasks.gan_codec import GANCodecTask, codec_choices
 
 from conftest import CONF, read_p2p
 from espnet2_p2p.bin import decode
-from espnet2_p2p.coding.coder import open_coder
 from espnet2_p2p.codec.p2psyn import P2PSynCodec
+from espnet2_p2p.coding.coder import open_coder
 
 
 def test_registration():
@@ -27,20 +27,33 @@ def test_registration():
 def train(config, corpus, exp, *extra, epochs=2):
     """Run ESPnet's trainer (through our entry point) for a few tiny epochs."""
     cmd = [
-        sys.executable, "-m", "espnet2_p2p.bin.gan_codec_train",
-        "--config", str(CONF / config),
-        "--train_data_path_and_name_and_type", f"{corpus / 'train' / 'wav.scp'},audio,sound",
-        "--valid_data_path_and_name_and_type", f"{corpus / 'test' / 'wav.scp'},audio,sound",
-        "--output_dir", str(exp),
-        "--ngpu", "0",
-        "--max_epoch", str(epochs),
-        "--num_iters_per_epoch", "3",
-        "--batch_size", "2",
-        "--chunk_length", "3200",
-        "--use_tensorboard", "false",
-        "--use_matplotlib", "false",
+        sys.executable,
+        "-m",
+        "espnet2_p2p.bin.gan_codec_train",
+        "--config",
+        str(CONF / config),
+        "--train_data_path_and_name_and_type",
+        f"{corpus / 'train' / 'wav.scp'},audio,sound",
+        "--valid_data_path_and_name_and_type",
+        f"{corpus / 'test' / 'wav.scp'},audio,sound",
+        "--output_dir",
+        str(exp),
+        "--ngpu",
+        "0",
+        "--max_epoch",
+        str(epochs),
+        "--num_iters_per_epoch",
+        "3",
+        "--batch_size",
+        "2",
+        "--chunk_length",
+        "3200",
+        "--use_tensorboard",
+        "false",
+        "--use_matplotlib",
+        "false",
         *extra,
-    ]  # fmt: skip
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc
@@ -55,9 +68,7 @@ def test_teacher_then_student_through_espnet(espeak_corpus, tmp_path):
     state = torch.load(exp / "2epoch.pth", map_location="cpu", weights_only=True)
     assert any(k.startswith("codec.generator.quantizer.") for k in state)
 
-    model, train_args = GANCodecTask.build_model_from_file(
-        exp / "config.yaml", exp / "2epoch.pth", "cpu"
-    )
+    model, train_args = GANCodecTask.build_model_from_file(exp / "config.yaml", exp / "2epoch.pth", "cpu")
     assert train_args.codec == "p2psyn" and isinstance(model.codec, P2PSynCodec)
     path = (espeak_corpus / "test" / "wav.scp").read_text().split()[1]
     audio, fs = sf.read(path, dtype="float32")
@@ -74,12 +85,9 @@ def test_teacher_then_student_through_espnet(espeak_corpus, tmp_path):
     # Stage 2 from the teacher with ESPnet's --init_param: shared weights arrive intact
     # and stay frozen; the student transmits the plain stream only.
     student_exp = tmp_path / "student"
-    proc = train("student_tiny.yaml", espeak_corpus, student_exp,
-                 "--init_param", str(exp / "2epoch.pth"), epochs=1)  # fmt: skip
+    proc = train("student_tiny.yaml", espeak_corpus, student_exp, "--init_param", str(exp / "2epoch.pth"), epochs=1)
     assert "acc_level3" in proc.stderr
-    student, _ = GANCodecTask.build_model_from_file(
-        student_exp / "config.yaml", student_exp / "1epoch.pth", "cpu"
-    )
+    student, _ = GANCodecTask.build_model_from_file(student_exp / "config.yaml", student_exp / "1epoch.pth", "cpu")
     student_state = student.state_dict()
     for key, value in state.items():
         assert torch.equal(student_state[key], value), key
@@ -90,11 +98,18 @@ def test_teacher_then_student_through_espnet(espeak_corpus, tmp_path):
 
     # The recipe's decoding stage writes .p2p files, the wavs decoded from them, the
     # measured bitrate and token accuracy.
-    decode.main([
-        "--data_dir", str(espeak_corpus / "test"), "--output_dir", str(tmp_path / "decode"),
-        "--system", f"plain:{exp / 'config.yaml'}:{exp / '2epoch.pth'}:streams=1",
-        "--system", f"student:{student_exp / 'config.yaml'}:{student_exp / '1epoch.pth'}",
-    ])  # fmt: skip
+    decode.main(
+        [
+            "--data_dir",
+            str(espeak_corpus / "test"),
+            "--output_dir",
+            str(tmp_path / "decode"),
+            "--system",
+            f"plain:{exp / 'config.yaml'}:{exp / '2epoch.pth'}:streams=1",
+            "--system",
+            f"student:{student_exp / 'config.yaml'}:{student_exp / '1epoch.pth'}",
+        ]
+    )
     utts = [line.split()[0] for line in (espeak_corpus / "test" / "wav.scp").read_text().splitlines()]
     coders = {"plain": open_coder(exp / "2epoch.pth"), "student": open_coder(student_exp / "1epoch.pth")}
     for system in ("plain", "student"):

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from espnet2_p2p.container import bitstream
 from espnet2_p2p.bin.p2p_codec import main
+from espnet2_p2p.container import bitstream
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_p2p_codec import speech  # noqa: E402
@@ -78,13 +78,16 @@ def test_two_inputs_for_one_output_name_are_refused(tmp_path, packed_models, cap
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("lines, message", [
-    (["u1 {a}", "u1 {a}"], "the id 'u1' appears twice"),
-    (["../../x {a}"], "the id '../../x' would write outside the output folder"),
-    (["/abs/x {a}"], "the id '/abs/x' would write outside the output folder"),
-    (["lonely"], "expected '<id> <path>'"),
-    (["u1 sox {a} -t wav - |"], "u1 is a command ('... |'); only file paths are read"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "lines, message",
+    [
+        (["u1 {a}", "u1 {a}"], "the id 'u1' appears twice"),
+        (["../../x {a}"], "the id '../../x' would write outside the output folder"),
+        (["/abs/x {a}"], "the id '/abs/x' would write outside the output folder"),
+        (["lonely"], "expected '<id> <path>'"),
+        (["u1 sox {a} -t wav - |"], "u1 is a command ('... |'); only file paths are read"),
+    ],
+)
 def test_bad_wav_scp_ids_are_refused(tmp_path, packed_models, capsys, lines, message):
     sf.write(tmp_path / "a.wav", speech(0.5), 16000)
     scp = tmp_path / "wav.scp"
@@ -116,24 +119,30 @@ def test_an_unwritable_output_is_one_line_and_the_rest_is_coded(tmp_path, packed
         assert "Permission denied" in last_error(capsys)
 
 
-@pytest.mark.parametrize("option, value, message", [
-    ("--chunk_seconds", "nan", "must be a finite number of seconds > 0, got nan"),
-    ("--chunk_seconds", "inf", "must be a finite number of seconds > 0, got inf"),
-    ("--chunk_seconds", "0", "must be a finite number of seconds > 0, got 0"),
-    ("--chunk_seconds", "-1", "must be a finite number of seconds > 0, got -1"),
-    ("--context_seconds", "-2", "must be a finite number of seconds >= 0, got -2"),
-    ("--chunk_seconds", "soon", "not a number: 'soon'"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "option, value, message",
+    [
+        ("--chunk_seconds", "nan", "must be a finite number of seconds > 0, got nan"),
+        ("--chunk_seconds", "inf", "must be a finite number of seconds > 0, got inf"),
+        ("--chunk_seconds", "0", "must be a finite number of seconds > 0, got 0"),
+        ("--chunk_seconds", "-1", "must be a finite number of seconds > 0, got -1"),
+        ("--context_seconds", "-2", "must be a finite number of seconds >= 0, got -2"),
+        ("--chunk_seconds", "soon", "not a number: 'soon'"),
+    ],
+)
 def test_bad_durations_are_argument_errors(tmp_path, capsys, option, value, message):
     with pytest.raises(SystemExit) as exc:
         run("encode", tmp_path / "a.wav", tmp_path / "a.p2p", option, value)
     assert exc.value.code == 2 and message in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("subtype, output, message", [
-    ("PCM_99", "x.wav", "--subtype PCM_99: unknown"),
-    ("FLOAT", "x.flac", "--subtype FLOAT cannot be written as FLAC"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "subtype, output, message",
+    [
+        ("PCM_99", "x.wav", "--subtype PCM_99: unknown"),
+        ("FLOAT", "x.flac", "--subtype FLOAT cannot be written as FLAC"),
+    ],
+)
 def test_bad_subtypes_are_one_line(tmp_path, packed_models, capsys, subtype, output, message):
     sf.write(tmp_path / "a.wav", speech(0.5), 16000)
     run("encode", tmp_path / "a.wav", tmp_path / "a.p2p", "--model", packed_models)
@@ -142,10 +151,13 @@ def test_bad_subtypes_are_one_line(tmp_path, packed_models, capsys, subtype, out
     assert message in last_error(capsys) and not (tmp_path / output).exists()
 
 
-@pytest.mark.parametrize("device, message", [
-    ("cuda", "no CUDA GPU is available here"),
-    ("tpu9", "not a device"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "device, message",
+    [
+        ("cuda", "no CUDA GPU is available here"),
+        ("tpu9", "not a device"),
+    ],
+)
 def test_unusable_devices_are_one_line(tmp_path, packed_models, capsys, device, message):
     import torch
 
@@ -164,13 +176,15 @@ def test_help_info_and_argument_errors_answer_without_torch(tmp_path, packed_mod
 
     sf.write(tmp_path / "a.wav", speech(0.5), 16000)
     assert run("encode", tmp_path / "a.wav", tmp_path / "a.p2p", "--model", packed_models) == 0
-    probe = "\n".join([
-        "import sys",
-        "from espnet2_p2p.bin.p2p_codec import main",
-        "try:\n    code = main(sys.argv[1:])\nexcept SystemExit as e:\n    code = e.code",
-        "assert 'torch' not in sys.modules and 'espnet2' not in sys.modules, 'heavy import'",
-        "sys.exit(code)",
-    ])  # fmt: skip
+    probe = "\n".join(
+        [
+            "import sys",
+            "from espnet2_p2p.bin.p2p_codec import main",
+            "try:\n    code = main(sys.argv[1:])\nexcept SystemExit as e:\n    code = e.code",
+            "assert 'torch' not in sys.modules and 'espnet2' not in sys.modules, 'heavy import'",
+            "sys.exit(code)",
+        ]
+    )
     start = time.time()
     subprocess.run([sys.executable, "-c", "import torch"], check=True)
     torch_import = time.time() - start
@@ -184,8 +198,9 @@ def test_help_info_and_argument_errors_answer_without_torch(tmp_path, packed_mod
         assert "heavy import" not in proc.stderr
         # a third of importing torch (they take about a tenth here)
         assert seconds < torch_import / 3, f"{argv}: {seconds:.2f} s, import torch {torch_import:.2f} s"
-    import espnet2_p2p  # noqa: F401
     from espnet2.tasks.gan_codec import GANCodecTask
+
+    import espnet2_p2p  # noqa: F401
 
     assert {"p2psyn", "secousti"} <= set(GANCodecTask.class_choices_list[0].classes)
 
@@ -209,7 +224,9 @@ def test_a_zip_bomb_model_is_refused_unread(tmp_path, packed_models, monkeypatch
                 member.write(block)
     assert bomb.stat().st_size < 2_000_000
     tracemalloc.start()
-    with pytest.raises(ModelLoadError, match=r"student/model.pth holds 314572800 bytes, more than a model of its config can"):
+    with pytest.raises(
+        ModelLoadError, match=r"student/model.pth holds 314572800 bytes, more than a model of its config can"
+    ):
         load_codec(bomb)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
@@ -253,8 +270,17 @@ def test_quiet_prints_nothing(tmp_path, packed_models):
     import subprocess
 
     sf.write(tmp_path / "a.wav", speech(0.5), 16000)
-    cmd = [sys.executable, "-m", "espnet2_p2p.bin.p2p_codec", "encode", str(tmp_path / "a.wav"),
-           str(tmp_path / "a.p2p"), "--model", str(packed_models), "-q"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "espnet2_p2p.bin.p2p_codec",
+        "encode",
+        str(tmp_path / "a.wav"),
+        str(tmp_path / "a.p2p"),
+        "--model",
+        str(packed_models),
+        "-q",
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     assert proc.returncode == 0 and proc.stdout == "" and proc.stderr == "", (proc.stdout, proc.stderr)
 
@@ -271,13 +297,26 @@ def test_a_signal_while_decoding_leaves_nothing_and_says_one_line(tmp_path, pack
     out = tmp_path / "out"
     out.mkdir()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "espnet2_p2p.bin.p2p_codec", "decode", str(tmp_path / "long.p2p"),
-         str(out / "long.wav"), "--model", str(packed_models), "-q", "--chunk_seconds", "5"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "espnet2_p2p.bin.p2p_codec",
+            "decode",
+            str(tmp_path / "long.p2p"),
+            str(out / "long.wav"),
+            "--model",
+            str(packed_models),
+            "-q",
+            "--chunk_seconds",
+            "5",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         # a job started in the background by a script inherits SIGINT ignored, and Python then
         # honours that (no KeyboardInterrupt): give the CLI the disposition a terminal gives it
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )  # fmt: skip
+    )
     deadline = time.time() + 120
     while not list(out.glob(".*.tmp*")) and proc.poll() is None and time.time() < deadline:
         time.sleep(0.01)
@@ -305,9 +344,23 @@ def test_a_full_disk_is_one_line_per_file_and_the_run_goes_on(tmp_path, packed_m
     def small_files():
         resource.setrlimit(resource.RLIMIT_FSIZE, (100 * 1024, 100 * 1024))
 
-    proc = subprocess.run([sys.executable, "-m", "espnet2_p2p.bin.p2p_codec", "decode", str(src), str(out), "--model",
-                           str(packed_models), "-q"], capture_output=True, text=True, timeout=300,
-                          preexec_fn=small_files)  # fmt: skip
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "espnet2_p2p.bin.p2p_codec",
+            "decode",
+            str(src),
+            str(out),
+            "--model",
+            str(packed_models),
+            "-q",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=small_files,
+    )
     err = proc.stderr.strip().splitlines()
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert err[-1] == "p2p-codec: 1 of 3 inputs failed" and len(err) == 2, err
@@ -322,8 +375,15 @@ def test_a_closed_stdout_ends_info_quietly(tmp_path, packed_models):
     sf.write(tmp_path / "a.wav", speech(0.5), 16000)
     assert run("encode", tmp_path / "a.wav", tmp_path / "a.p2p", "--model", packed_models, "-q") == 0
     # enough files that the output outgrows the pipe: the reader closes it mid-way
-    cmd = [sys.executable, "-m", "espnet2_p2p.bin.p2p_codec", "info", *[str(tmp_path / "a.p2p")] * 2000,
-           "--model", str(packed_models)]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "espnet2_p2p.bin.p2p_codec",
+        "info",
+        *[str(tmp_path / "a.p2p")] * 2000,
+        "--model",
+        str(packed_models),
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     head = [proc.stdout.readline() for _ in range(3)]
     proc.stdout.close()

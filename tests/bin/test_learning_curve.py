@@ -2,17 +2,23 @@
 
 from espnet2_p2p.bin import learning_curve
 
-LINE = ("[vm] 2026-12-03 07:34:23,731 (trainer:394) INFO: {e}epoch results: [train] iter_time=6.9e-04,"
-        " mel_l1_loss=9.0, train_time=0.125, time={t} seconds, total_count=200, [valid] mel_l1_loss={v},"
-        " loss=1.0, time=6.35 seconds, total_count=170")  # fmt: skip
+LINE = (
+    "[vm] 2026-12-03 07:34:23,731 (trainer:394) INFO: {e}epoch results: [train] iter_time=6.9e-04,"
+    " mel_l1_loss=9.0, train_time=0.125, time={t} seconds, total_count=200, [valid] mel_l1_loss={v},"
+    " loss=1.0, time=6.35 seconds, total_count=170"
+)
 
 
 def test_hours_accumulate_and_a_resumed_epoch_counts_once(tmp_path):
     exp = tmp_path / "teacher"
     exp.mkdir()
-    lines = [LINE.format(e=1, t=1800, v=2.0), LINE.format(e=2, t=1800, v=1.5),
-             "some other line", LINE.format(e=2, t=3600, v=1.4),  # epoch 2 again after a resume
-             LINE.format(e=3, t=1800, v=1.2)]  # fmt: skip
+    lines = [
+        LINE.format(e=1, t=1800, v=2.0),
+        LINE.format(e=2, t=1800, v=1.5),
+        "some other line",
+        LINE.format(e=2, t=3600, v=1.4),  # epoch 2 again after a resume
+        LINE.format(e=3, t=1800, v=1.2),
+    ]
     (exp / "train.log").write_text("\n".join(lines) + "\n")
     (exp / "config.yaml").write_text("num_iters_per_epoch: 200\n")
     points = learning_curve.read_curve(exp / "train.log")
@@ -46,8 +52,10 @@ def test_durations_in_minutes_and_hours_are_read_whole(tmp_path):
     """ESPnet writes "1 minute and 50.11 seconds" or "2 hours, 3 minutes and 4.5 seconds"."""
     exp = tmp_path / "t"
     exp.mkdir()
-    lines = [LINE.format(e=1, t=1, v=2.0).replace("time=1 seconds", "time=1 minute and 48 seconds"),
-             LINE.format(e=2, t=1, v=1.0).replace("time=1 seconds", "time=2 hours, 3 minutes and 0 seconds")]  # fmt: skip
+    lines = [
+        LINE.format(e=1, t=1, v=2.0).replace("time=1 seconds", "time=1 minute and 48 seconds"),
+        LINE.format(e=2, t=1, v=1.0).replace("time=1 seconds", "time=2 hours, 3 minutes and 0 seconds"),
+    ]
     (exp / "train.log").write_text("\n".join(lines) + "\n")
     points = learning_curve.read_curve(exp / "train.log")
     assert [round(p.hours, 3) for p in points] == [0.03, 2.08]

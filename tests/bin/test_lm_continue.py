@@ -45,10 +45,23 @@ def test_a_missing_lm_or_dump_is_one_line(tmp_path):
 
     (tmp_path / "lm").mkdir()
     run = subprocess.run(
-        [sys.executable, "-m", "espnet2_p2p.bin.lm_continue", "--lm_exp", str(tmp_path / "lm"), "--tokens",
-         str(tmp_path / "tokens"), "--data_dir", str(tmp_path / "data"), "--output_dir", str(tmp_path / "out")],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "espnet2_p2p.bin.lm_continue",
+            "--lm_exp",
+            str(tmp_path / "lm"),
+            "--tokens",
+            str(tmp_path / "tokens"),
+            "--data_dir",
+            str(tmp_path / "data"),
+            "--output_dir",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 1
     (line,) = run.stderr.strip().splitlines()
     assert line.startswith(f"lm_continue: error: {tmp_path / 'lm' / 'config.yaml'}, ") and "missing" in line

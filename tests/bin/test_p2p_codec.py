@@ -88,7 +88,9 @@ def test_info_reads_the_model_once_for_many_files(tmp_path, packed_models, capsy
 
 def test_teacher_writes_all_streams(tmp_path, packed_models):
     sf.write(tmp_path / "in.wav", speech(1.0), 16000)
-    assert run("encode", tmp_path / "in.wav", tmp_path / "t.p2p", "--model", packed_models, "--model_name", "teacher") == 0
+    assert (
+        run("encode", tmp_path / "in.wav", tmp_path / "t.p2p", "--model", packed_models, "--model_name", "teacher") == 0
+    )
     header, codes = read_p2p(tmp_path / "t.p2p", packed_models, "teacher")
     assert header.num_streams == 4 and header.payload_bitrate == 2000.0
     # the student cannot decode what the teacher wrote (another model)
@@ -110,8 +112,20 @@ def test_tokens_plain_and_all(tmp_path, packed_models):
     # a teacher: transmitted (the default) = the 1 + N streams its files carry; plain = stream 0
     for streams, width in (("transmitted", 4), ("plain", 1)):
         out = tmp_path / f"teacher_{streams}.npy"
-        assert run("tokens", tmp_path / "in.wav", out, "--model", packed_models, "--model_name", "teacher",
-                   "--streams", streams) == 0  # fmt: skip
+        assert (
+            run(
+                "tokens",
+                tmp_path / "in.wav",
+                out,
+                "--model",
+                packed_models,
+                "--model_name",
+                "teacher",
+                "--streams",
+                streams,
+            )
+            == 0
+        )
         assert np.load(out).shape == (75, width)
 
 
@@ -125,8 +139,10 @@ def test_directory_and_wav_scp_with_a_bad_file(tmp_path, packed_models, capsys):
     err = capsys.readouterr().err
     assert "c.wav" in err and "1 of 3 inputs failed" in err
     assert sorted(p.relative_to(tmp_path / "enc").as_posix() for p in (tmp_path / "enc").rglob("*")) == [
-        "a.p2p", "sub", "sub/b.p2p"
-    ]  # fmt: skip
+        "a.p2p",
+        "sub",
+        "sub/b.p2p",
+    ]
     assert run("decode", tmp_path / "enc", tmp_path / "dec", "--model", packed_models) == 0
     assert sf.info(str(tmp_path / "dec" / "sub" / "b.wav")).frames == 8000
     scp = tmp_path / "wav.scp"
@@ -165,10 +181,14 @@ def test_silent_and_clipped_inputs_work_with_a_notice(tmp_path, packed_models, c
     "make, message",
     [
         (lambda p: sf.write(p, np.zeros(0, np.float32), 16000), r"holds no samples"),
-        (lambda p: sf.write(p, np.array([0.1, np.nan, 0.2], np.float32), 16000, subtype="FLOAT"),
-         r"non-finite sample \(NaN or Inf\) at 0\.000 s \(sample 1\)"),
-        (lambda p: sf.write(p, np.array([0.1] * 100 + [np.inf], np.float32), 16000, subtype="FLOAT"),
-         r"non-finite sample .* \(sample 100\)"),
+        (
+            lambda p: sf.write(p, np.array([0.1, np.nan, 0.2], np.float32), 16000, subtype="FLOAT"),
+            r"non-finite sample \(NaN or Inf\) at 0\.000 s \(sample 1\)",
+        ),
+        (
+            lambda p: sf.write(p, np.array([0.1] * 100 + [np.inf], np.float32), 16000, subtype="FLOAT"),
+            r"non-finite sample .* \(sample 100\)",
+        ),
         (lambda p: p.write_bytes(b""), r"cannot read"),
     ],
 )
@@ -253,9 +273,7 @@ sys.exit(status)
 
 def _peak_rss_mb(*argv) -> float:
     env = dict(os.environ, OMP_NUM_THREADS="2")
-    out = subprocess.run(
-        [sys.executable, "-c", PEAK_SCRIPT, *map(str, argv)], capture_output=True, text=True, env=env
-    )
+    out = subprocess.run([sys.executable, "-c", PEAK_SCRIPT, *map(str, argv)], capture_output=True, text=True, env=env)
     assert out.returncode == 0, out.stderr[-2000:]
     line = [ln for ln in out.stdout.splitlines() if ln.startswith("MAXRSS_KB")][0]
     return int(line.split()[1]) / 1024
@@ -288,13 +306,16 @@ def test_a_plain_encode_prints_only_its_own_notice(tmp_path, request):
     env = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"}  # Python's default filters
     cli = [sys.executable, "-m", "espnet2_p2p.bin.p2p_codec"]
     model = [] if pretrained.DEFAULT else ["--model", str(request.getfixturevalue("packed_models"))]
-    proc = subprocess.run([*cli, "encode", tmp_path / "in.wav", tmp_path / "a.p2p", *model], capture_output=True,
-                          text=True, env=env)  # fmt: skip
+    proc = subprocess.run(
+        [*cli, "encode", tmp_path / "in.wav", tmp_path / "a.p2p", *model], capture_output=True, text=True, env=env
+    )
     assert proc.returncode == 0 and proc.stdout == "", proc.stderr
     notices = proc.stderr.splitlines()
     assert len(notices) <= 1 and all(line.startswith("model: the shipped ") for line in notices), proc.stderr
-    for argv in (["encode", tmp_path / "in.wav", tmp_path / "b.p2p", *model, "-q"],
-                 ["decode", tmp_path / "a.p2p", tmp_path / "a.wav", *model, "-q"]):  # fmt: skip
+    for argv in (
+        ["encode", tmp_path / "in.wav", tmp_path / "b.p2p", *model, "-q"],
+        ["decode", tmp_path / "a.p2p", tmp_path / "a.wav", *model, "-q"],
+    ):
         proc = subprocess.run([*cli, *argv], capture_output=True, text=True, env=env)
         assert proc.returncode == 0 and (proc.stdout, proc.stderr) == ("", ""), (argv[0], proc.stdout, proc.stderr)
 

@@ -16,9 +16,19 @@ def write_scores(folder, rows):
 
 def test_points_steps_table_and_plot(tmp_path):
     curve = tmp_path / "curve"
-    write_scores(curve / "scores_e5_dev", [("student_gan_e5", "u1", (2.0, 3.0, 10.0)), ("student_gan_e5", "u2", (2.2, 3.2, 12.0)),
-                                           ("plain_only_gan_e5", "u1", (1.8, 2.5, 11.0)), ("plain_only_gan_e5", "u2", (1.8, 2.7, 13.0))])  # fmt: skip
-    write_scores(curve / "scores_e15_dev", [("student_gan_e15", "u1", (2.6, 3.1, 2.0)), ("student_gan_e15", "u2", (2.8, 3.3, 0.0))])
+    write_scores(
+        curve / "scores_e5_dev",
+        [
+            ("student_gan_e5", "u1", (2.0, 3.0, 10.0)),
+            ("student_gan_e5", "u2", (2.2, 3.2, 12.0)),
+            ("plain_only_gan_e5", "u1", (1.8, 2.5, 11.0)),
+            ("plain_only_gan_e5", "u2", (1.8, 2.7, 13.0)),
+        ],
+    )
+    write_scores(
+        curve / "scores_e15_dev",
+        [("student_gan_e15", "u1", (2.6, 3.1, 2.0)), ("student_gan_e15", "u2", (2.8, 3.3, 0.0))],
+    )
     write_scores(curve / "scores_e15_test", [("student_gan_e15", "u1", (9.0, 9.0, 9.0))])  # another set: not read
     log = tmp_path / "student_gan" / "train.log"
     log.parent.mkdir()

@@ -11,7 +11,10 @@ def write_inputs(tmp_path, scores):
     (tmp_path / "dec").mkdir()
     (tmp_path / "sc").mkdir()
     summary = {
-        "base": {"nominal_bps": 500.0, "codebook_use": [{"size": 1024, "used": 512, "share": 0.5, "entropy_bits": 8.5}]},
+        "base": {
+            "nominal_bps": 500.0,
+            "codebook_use": [{"size": 1024, "used": 512, "share": 0.5, "entropy_bits": 8.5}],
+        },
         "student": {"nominal_bps": 500.0, "pseudo_top1": [[0.25, 0.125]], "codebook_use": []},
         "teacher": {"nominal_bps": 2000.0, "codebook_use": []},
     }
@@ -23,16 +26,34 @@ def write_inputs(tmp_path, scores):
 
 
 def test_paired_differences_and_gap_share(tmp_path):
-    write_inputs(tmp_path, {
-        "base": [(0.5, 2.0), (0.6, 2.0), (0.7, 2.0)],
-        "plain_only": [(0.5, 2.0), (0.6, 2.0), (0.7, 2.0)],
-        "student": [(0.6, 1.5), (0.7, 1.5), (0.8, 1.5)],
-        "teacher": [(0.7, 1.0), (0.8, 1.0), (0.9, 1.0)],
-    })  # fmt: skip
+    write_inputs(
+        tmp_path,
+        {
+            "base": [(0.5, 2.0), (0.6, 2.0), (0.7, 2.0)],
+            "plain_only": [(0.5, 2.0), (0.6, 2.0), (0.7, 2.0)],
+            "student": [(0.6, 1.5), (0.7, 1.5), (0.8, 1.5)],
+            "teacher": [(0.7, 1.0), (0.8, 1.0), (0.9, 1.0)],
+        },
+    )
     out = tmp_path / "table.md"
-    results_table.main(["--decode_dir", str(tmp_path / "dec"), "--scores_dir", str(tmp_path / "sc"),
-                        "--metrics", "stoi,mel_distance", "--baselines", "base", "--students", "student",
-                        "--teacher", "teacher", "--output", str(out)])  # fmt: skip
+    results_table.main(
+        [
+            "--decode_dir",
+            str(tmp_path / "dec"),
+            "--scores_dir",
+            str(tmp_path / "sc"),
+            "--metrics",
+            "stoi,mel_distance",
+            "--baselines",
+            "base",
+            "--students",
+            "student",
+            "--teacher",
+            "teacher",
+            "--output",
+            str(out),
+        ]
+    )
     text = out.read_text()
     assert "| student | 0.5 | 0.700 ± 0.113 | 1.500 ± 0.000 | 0.250 (0.125) |" in text
     assert "| teacher | 2 |" in text
@@ -43,19 +64,42 @@ def test_paired_differences_and_gap_share(tmp_path):
 
 def test_missing_inputs_stop_with_one_line(tmp_path):
     with pytest.raises(SystemExit, match="summary.json does not exist"):
-        results_table.main(["--decode_dir", str(tmp_path), "--scores_dir", str(tmp_path),
-                            "--output", str(tmp_path / "t.md")])  # fmt: skip
+        results_table.main(
+            ["--decode_dir", str(tmp_path), "--scores_dir", str(tmp_path), "--output", str(tmp_path / "t.md")]
+        )
     write_inputs(tmp_path, {"base": [(0.5, 2.0), (0.6, 2.0)]})
     with pytest.raises(SystemExit, match="system 'student' has no scores"):
-        results_table.main(["--decode_dir", str(tmp_path / "dec"), "--scores_dir", str(tmp_path / "sc"),
-                            "--students", "student", "--baselines", "base", "--output", str(tmp_path / "t.md")])  # fmt: skip
+        results_table.main(
+            [
+                "--decode_dir",
+                str(tmp_path / "dec"),
+                "--scores_dir",
+                str(tmp_path / "sc"),
+                "--students",
+                "student",
+                "--baselines",
+                "base",
+                "--output",
+                str(tmp_path / "t.md"),
+            ]
+        )
 
 
 def test_a_sparse_metric_is_averaged_over_its_scored_utterances(tmp_path):
     write_inputs(tmp_path, {"base": [(0.5, 2.0), (0.7, float("nan")), (0.6, 4.0)]})
     out = tmp_path / "t.md"
-    results_table.main(["--decode_dir", str(tmp_path / "dec"), "--scores_dir", str(tmp_path / "sc"),
-                        "--metrics", "stoi,mel_distance", "--output", str(out)])  # fmt: skip
+    results_table.main(
+        [
+            "--decode_dir",
+            str(tmp_path / "dec"),
+            "--scores_dir",
+            str(tmp_path / "sc"),
+            "--metrics",
+            "stoi,mel_distance",
+            "--output",
+            str(out),
+        ]
+    )
     text = out.read_text()
     assert "over 3 utterances; mel distance over 2." in text
     assert "| base | 0.5 | 0.600 ± 0.113 | 3.000 ± 1.960 |" in text
@@ -67,10 +111,23 @@ def test_systems_scored_elsewhere_join_the_table_on_the_same_utterances(tmp_path
     (tmp_path / "dsp" / "scores.tsv").write_text(
         "system\tutterance\tstoi\tmel_distance\n"
         "p2p\tu0\t0.1\t9\np2p\tu1\t0.1\t9\n"  # another system of that run: not taken
-        "codec2_700C\tu0\t0.6\t3.0\ncodec2_700C\tu1\t0.6\t3.0\n")  # fmt: skip
+        "codec2_700C\tu0\t0.6\t3.0\ncodec2_700C\tu1\t0.6\t3.0\n"
+    )
     out = tmp_path / "t.md"
-    args = ["--decode_dir", str(tmp_path / "dec"), "--scores_dir", str(tmp_path / "sc"), "--metrics", "stoi,mel_distance",
-            "--students", "student", "--extra_scores", str(tmp_path / "dsp"), "--output", str(out)]  # fmt: skip
+    args = [
+        "--decode_dir",
+        str(tmp_path / "dec"),
+        "--scores_dir",
+        str(tmp_path / "sc"),
+        "--metrics",
+        "stoi,mel_distance",
+        "--students",
+        "student",
+        "--extra_scores",
+        str(tmp_path / "dsp"),
+        "--output",
+        str(out),
+    ]
     results_table.main(args + ["--extra_systems", "codec2_700C=0.7", "--baselines", "codec2_700C"])
     text = out.read_text()
     assert "| codec2_700C | 0.7 | 0.600 ± 0.000 | 3.000 ± 0.000 | – |" in text and "| p2p |" not in text
@@ -92,8 +149,18 @@ def test_speaker_similarity_is_a_default_column_when_scored(tmp_path):
     rows += [f"{s}\tu{i}\t0.8\t{0.9 - 0.2 * (s == 'b') + 0.01 * i}" for s in "ab" for i in range(3)]
     (tmp_path / "sc" / "scores.tsv").write_text("\n".join(rows) + "\n")
     out = tmp_path / "table.md"
-    results_table.main(["--decode_dir", str(tmp_path / "dec"), "--scores_dir", str(tmp_path / "sc"),
-                        "--pairs", "b-a", "--output", str(out)])  # fmt: skip
+    results_table.main(
+        [
+            "--decode_dir",
+            str(tmp_path / "dec"),
+            "--scores_dir",
+            str(tmp_path / "sc"),
+            "--pairs",
+            "b-a",
+            "--output",
+            str(out),
+        ]
+    )
     text = out.read_text()
     assert "| system | kbit/s | STOI ↑ | speaker sim. ↑ |" in text
     assert "| a | 0.5 | 0.800 ± 0.000 | 0.910 ± 0.011 |" in text

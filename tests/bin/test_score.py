@@ -1,7 +1,5 @@
 """The scorer: metrics, alignment, the two-folder CLI and its errors."""
 
-from pathlib import Path
-
 import jiwer
 import numpy as np
 import pytest
@@ -9,13 +7,12 @@ import soundfile as sf
 import torch
 import torchaudio
 
+from conftest import REAL_SPEECH  # noqa: E402
 from espnet2_p2p.bin import score
-from espnet2_p2p.evaluation import scoring
-from espnet2_p2p.evaluation import metrics
+from espnet2_p2p.evaluation import metrics, scoring
 from espnet2_p2p.evaluation.metrics import METRICS, align
 from espnet2_p2p.evaluation.scoring import normalise_words
 
-from conftest import REAL_SPEECH  # noqa: E402
 FAST_METRICS = ["pesq_wb", "stoi", "estoi", "lsd", "mel_distance"]
 
 
@@ -81,8 +78,18 @@ def test_two_folders_resampled_aligned_and_reported(espeak_corpus, tmp_path):
     assert png.startswith(b"\x89PNG") and len(png) > 10_000
 
     # The same from a wav.scp, through the command line.
-    score.main(["--ref", str(espeak_corpus / "test" / "wav.scp"), "--hyp", f"x={hyp_dir}",
-                "--output_dir", str(tmp_path / "cli"), "--metrics", "stoi,lsd"])  # fmt: skip
+    score.main(
+        [
+            "--ref",
+            str(espeak_corpus / "test" / "wav.scp"),
+            "--hyp",
+            f"x={hyp_dir}",
+            "--output_dir",
+            str(tmp_path / "cli"),
+            "--metrics",
+            "stoi,lsd",
+        ]
+    )
     assert "| x |" in (tmp_path / "cli" / "RESULTS.md").read_text()
 
 
@@ -124,8 +131,9 @@ def test_a_reference_list_with_a_repeated_id_or_a_command_is_refused(espeak_corp
 def test_max_shift_must_be_a_finite_number_of_milliseconds(espeak_corpus, tmp_path, shift):
     ref_dir = espeak_corpus / "test" / "wav"
     with pytest.raises(SystemExit, match="--max_shift_ms must be a finite number >= 0"):
-        score.main(["--ref", str(ref_dir), "--hyp", str(ref_dir), "--output_dir", str(tmp_path / "o"),
-                    "--max_shift_ms", shift])  # fmt: skip
+        score.main(
+            ["--ref", str(ref_dir), "--hyp", str(ref_dir), "--output_dir", str(tmp_path / "o"), "--max_shift_ms", shift]
+        )
 
 
 def test_visqol_scores_identity_at_the_top_and_degradation_lower(espeak_corpus):
@@ -162,8 +170,18 @@ def test_fs_scores_a_16k_codec_at_16k_against_a_48k_reference(espeak_corpus, tmp
     assert at16["lsd"] < 0.05 < 0.5 < at48["lsd"]
     assert at16["stoi"] > 0.999
     with pytest.raises(SystemExit, match="--fs must be a sampling rate"):
-        score.main(["--ref", str(tmp_path / "ref"), "--hyp", str(tmp_path / "hyp"),
-                    "--output_dir", str(tmp_path / "o"), "--fs", "0"])  # fmt: skip
+        score.main(
+            [
+                "--ref",
+                str(tmp_path / "ref"),
+                "--hyp",
+                str(tmp_path / "hyp"),
+                "--output_dir",
+                str(tmp_path / "o"),
+                "--fs",
+                "0",
+            ]
+        )
 
 
 @pytest.mark.skipif(not REAL_SPEECH.is_dir(), reason="../shared/data/real_speech is not present")
@@ -179,8 +197,10 @@ def test_speaker_similarity_is_high_for_one_voice_and_low_for_two(tmp_path):
     a silent hypothesis has no embedding: NaN and a note, not a traceback."""
     from espnet2_p2p.data.espeak import Speaker, synthesize
 
-    text, other = "The quick brown fox jumps over the lazy dog near the river bank.", \
-        "She sells sea shells by the sea shore every summer morning."  # fmt: skip
+    text, other = (
+        "The quick brown fox jumps over the lazy dog near the river bank.",
+        "She sells sea shells by the sea shore every summer morning.",
+    )
     us, rp = Speaker("us", "en-us"), Speaker("rp", "en-gb-x-rp+f3")
     a, b, c = synthesize(us, text), synthesize(us, other), synthesize(rp, text)
     sim = METRICS["speaker_sim"]
@@ -191,7 +211,8 @@ def test_speaker_similarity_is_high_for_one_voice_and_low_for_two(tmp_path):
     noisy = sim(a, degrade(a, 16000, noise=0.003), 16000)  # a codec's noise keeps the voice
     assert noisy > two_voices + 0.1
     assert sim(metrics.resample(a, 16000, 48000), metrics.resample(c, 16000, 48000), 48000) == pytest.approx(
-        two_voices, abs=0.02)  # fmt: skip
+        two_voices, abs=0.02
+    )
 
     for name, wav in (("ref", a), ("rp", c), ("silent", np.zeros_like(a))):
         (tmp_path / name).mkdir()
@@ -222,9 +243,22 @@ def tiny_espnet_asr(tmp_path):
     tmp_path.mkdir(parents=True, exist_ok=True)
     (tmp_path / "tokens.txt").write_text("\n".join(tokens) + "\n")
     small = ["output_size=16", "attention_heads=2", "linear_units=16", "num_blocks=1"]
-    argv = ["--token_list", str(tmp_path / "tokens.txt"), "--token_type", "char",
-            "--encoder", "transformer", "--decoder", "transformer", "--normalize", "none",
-            "--frontend_conf", "n_fft=512", "--frontend_conf", "hop_length=160"]  # fmt: skip
+    argv = [
+        "--token_list",
+        str(tmp_path / "tokens.txt"),
+        "--token_type",
+        "char",
+        "--encoder",
+        "transformer",
+        "--decoder",
+        "transformer",
+        "--normalize",
+        "none",
+        "--frontend_conf",
+        "n_fft=512",
+        "--frontend_conf",
+        "hop_length=160",
+    ]
     for item in small:
         argv += ["--encoder_conf", item]
     for item in small[1:]:
@@ -266,9 +300,24 @@ def test_optional_scorers_use_local_model_files_only(espeak_corpus, tmp_path, mo
     torch.jit.script(ConstantMOS()).save(str(mos))
     ref = espeak_corpus / "test" / "wav.scp"  # its text file holds the transcripts
     out = tmp_path / "scores"
-    score.main(["--ref", str(ref), "--hyp", f"same={espeak_corpus / 'test' / 'wav'}",
-                "--output_dir", str(out), "--metrics", "stoi", "--utmos_model", str(mos),
-                "--asr_config", str(asr_config), "--asr_model", str(asr_model)])  # fmt: skip
+    score.main(
+        [
+            "--ref",
+            str(ref),
+            "--hyp",
+            f"same={espeak_corpus / 'test' / 'wav'}",
+            "--output_dir",
+            str(out),
+            "--metrics",
+            "stoi",
+            "--utmos_model",
+            str(mos),
+            "--asr_config",
+            str(asr_config),
+            "--asr_model",
+            str(asr_model),
+        ]
+    )
     header, *rows = (out / "scores.tsv").read_text().splitlines()
     assert header.split("\t")[2:] == ["stoi", "utmos", "wer"]
     texts = dict(line.split(" ", 1) for line in (espeak_corpus / "test" / "text").read_text().splitlines())
@@ -281,21 +330,44 @@ def test_optional_scorers_use_local_model_files_only(espeak_corpus, tmp_path, mo
         assert utmos == 3.25 and wer == pytest.approx(expected, abs=1e-6)
     assert "wer ↓" in (out / "RESULTS.md").read_text()
     with pytest.raises(SystemExit, match="MOS model .*nothing.pt does not exist"):
-        score.main(["--ref", str(ref), "--hyp", str(espeak_corpus / "test" / "wav"),
-                    "--output_dir", str(out), "--utmos_model", str(tmp_path / "nothing.pt")])  # fmt: skip
+        score.main(
+            [
+                "--ref",
+                str(ref),
+                "--hyp",
+                str(espeak_corpus / "test" / "wav"),
+                "--output_dir",
+                str(out),
+                "--utmos_model",
+                str(tmp_path / "nothing.pt"),
+            ]
+        )
     with pytest.raises(SystemExit, match="needs both --asr_config and --asr_model"):
-        score.main(["--ref", str(ref), "--hyp", str(espeak_corpus / "test" / "wav"),
-                    "--output_dir", str(out), "--asr_config", str(asr_config)])  # fmt: skip
+        score.main(
+            [
+                "--ref",
+                str(ref),
+                "--hyp",
+                str(espeak_corpus / "test" / "wav"),
+                "--output_dir",
+                str(out),
+                "--asr_config",
+                str(asr_config),
+            ]
+        )
 
 
-@pytest.mark.parametrize("transcript, wer", [
-    ("the cat sat on the mat", 0.0),  # the reference, normalised: no error
-    ("the cat sat on a mat", 1 / 6),  # one substitution of 6 words
-    ("the cat sat on mat", 1 / 6),  # one deletion
-    ("the black cat sat on the mat", 1 / 6),  # one insertion
-    ("a dog sat", 5 / 6),  # 2 substitutions (a, dog) and 3 deletions
-    ("", 1.0),  # nothing heard: every word deleted
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "transcript, wer",
+    [
+        ("the cat sat on the mat", 0.0),  # the reference, normalised: no error
+        ("the cat sat on a mat", 1 / 6),  # one substitution of 6 words
+        ("the cat sat on mat", 1 / 6),  # one deletion
+        ("the black cat sat on the mat", 1 / 6),  # one insertion
+        ("a dog sat", 5 / 6),  # 2 substitutions (a, dog) and 3 deletions
+        ("", 1.0),  # nothing heard: every word deleted
+    ],
+)
 def test_wer_counts_the_word_errors_of_a_known_transcript(tmp_path, monkeypatch, transcript, wer):
     """ESPnetWER on a known pair: an ASR stand-in that transcribes as told, against the
     reference "The cat sat on the mat." (case and punctuation normalised away)."""
@@ -314,7 +386,8 @@ def test_wer_counts_the_word_errors_of_a_known_transcript(tmp_path, monkeypatch,
     scorer = score.ESPnetWER(tmp_path / "config.yaml", tmp_path / "model.pth", {"u": "The cat sat on the mat."})
     assert scorer(np.zeros(16000, dtype=np.float32), 16000, "u") == pytest.approx(wer, abs=1e-12)
     assert scorer(np.zeros(16000, dtype=np.float32), 16000, "u") == pytest.approx(
-        jiwer.wer("the cat sat on the mat", transcript), abs=1e-12)  # fmt: skip
+        jiwer.wer("the cat sat on the mat", transcript), abs=1e-12
+    )
 
 
 def test_truncated_and_silent_hypotheses_are_scored_as_what_they_are(espeak_corpus, tmp_path):
@@ -347,8 +420,12 @@ def test_a_hypothesis_longer_than_its_reference_is_penalised_and_noted(espeak_co
     sf.write(str(tmp_path / "ref" / "u.wav"), wav, fs)
     sf.write(str(tmp_path / "same" / "u.wav"), wav, fs)
     sf.write(str(tmp_path / "long" / "u.wav"), np.concatenate([wav, other]), fs)
-    results = score.run(tmp_path / "ref", [("long", tmp_path / "long"), ("same", tmp_path / "same")],
-                        tmp_path / "o", ["pesq_wb", "stoi"])  # fmt: skip
+    results = score.run(
+        tmp_path / "ref",
+        [("long", tmp_path / "long"), ("same", tmp_path / "same")],
+        tmp_path / "o",
+        ["pesq_wb", "stoi"],
+    )
     share = len(wav) / (len(wav) + 3 * fs - int(0.05 * fs))  # the part the reference covers
     assert results["same"]["u"]["stoi"] > 0.999
     assert results["long"]["u"]["stoi"] == pytest.approx(results["same"]["u"]["stoi"] * share, abs=0.02)
@@ -364,8 +441,9 @@ def test_every_scores_a_slow_metric_on_every_kth_utterance(espeak_corpus, tmp_pa
     assert len(scored) == -(-n // 2) and all(np.isfinite(s["lsd"]) for s in results["same"].values())
     assert f"stoi: scored on every 2th utterance ({-(-n // 2)} of {n})" in (tmp_path / "o" / "RESULTS.md").read_text()
     with pytest.raises(SystemExit, match="--every wants METRIC:K"):
-        score.main(["--ref", str(ref_dir), "--hyp", str(ref_dir), "--output_dir", str(tmp_path / "x"),
-                    "--every", "dnsmos:0"])  # fmt: skip
+        score.main(
+            ["--ref", str(ref_dir), "--hyp", str(ref_dir), "--output_dir", str(tmp_path / "x"), "--every", "dnsmos:0"]
+        )
 
 
 def test_a_system_scored_before_is_kept_and_a_changed_one_rescored(espeak_corpus, tmp_path, monkeypatch):
@@ -430,15 +508,17 @@ def test_an_odd_rate_hypothesis_is_resampled_in_bounded_memory(tmp_path):
     (tmp_path / "hyp").mkdir()
     sf.write(tmp_path / "ref" / "u.wav", 0.3 * np.sin(2 * np.pi * 220 * t), 16000)
     sf.write(tmp_path / "hyp" / "u.wav", 0.3 * np.sin(2 * np.pi * 220 * np.arange(160010) / 16001), 16001)
-    probe = "\n".join([
-        "import resource",
-        "from pathlib import Path",
-        "from espnet2_p2p.bin import score",
-        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss",
-        f"score.run(Path({str(tmp_path / 'ref')!r}), [('h', Path({str(tmp_path / 'hyp')!r}))],"
-        f" Path({str(tmp_path / 'out')!r}), ['stoi'], fs=16000)",
-        "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)",
-    ])  # fmt: skip
+    probe = "\n".join(
+        [
+            "import resource",
+            "from pathlib import Path",
+            "from espnet2_p2p.bin import score",
+            "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss",
+            f"score.run(Path({str(tmp_path / 'ref')!r}), [('h', Path({str(tmp_path / 'hyp')!r}))],"
+            f" Path({str(tmp_path / 'out')!r}), ['stoi'], fs=16000)",
+            "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)",
+        ]
+    )
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-500:]
     assert int(proc.stdout.strip().splitlines()[-1]) < 500, proc.stdout  # MB over what the imports took

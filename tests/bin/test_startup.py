@@ -12,17 +12,19 @@ import time
 import pytest
 import soundfile as sf
 
-from espnet2_p2p import pretrained
 from conftest import gliding_speech
+from espnet2_p2p import pretrained
 
-PROBE = "\n".join([
-    "import sys",
-    "from espnet2_p2p.bin.p2p_codec import main",
-    "code = main(sys.argv[1:])",
-    "heavy = sorted(m for m in sys.modules if m.startswith(('espnet2.tasks', 'espnet2.train.trainer', 'espnet2.train.preprocessor', 'g2p_en', 'nltk')))",
-    "assert not heavy, f'heavy import: {heavy[:5]}'",
-    "sys.exit(code)",
-])  # fmt: skip
+PROBE = "\n".join(
+    [
+        "import sys",
+        "from espnet2_p2p.bin.p2p_codec import main",
+        "code = main(sys.argv[1:])",
+        "heavy = sorted(m for m in sys.modules if m.startswith(('espnet2.tasks', 'espnet2.train.trainer', 'espnet2.train.preprocessor', 'g2p_en', 'nltk')))",
+        "assert not heavy, f'heavy import: {heavy[:5]}'",
+        "sys.exit(code)",
+    ]
+)
 
 
 def _fastest(cmd, runs=2) -> float:

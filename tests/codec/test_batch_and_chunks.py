@@ -18,7 +18,9 @@ def with_upsample(config: dict, upsample: str) -> dict:
 
 @pytest.fixture(scope="module", params=["transposed", "linear"])
 def codecs(request):
-    teacher = trained_like(GANCodecTask.build_model(task_args(with_upsample(load_config("teacher_tiny.yaml"), request.param))))
+    teacher = trained_like(
+        GANCodecTask.build_model(task_args(with_upsample(load_config("teacher_tiny.yaml"), request.param)))
+    )
     student = GANCodecTask.build_model(task_args(with_upsample(load_config("student_tiny.yaml"), request.param)))
     student.load_state_dict(teacher.state_dict(), strict=False)
     return {"teacher": teacher.codec, "student": student.eval().codec}

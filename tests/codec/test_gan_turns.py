@@ -5,8 +5,8 @@ import copy
 import pytest
 import torch
 
-from espnet2_p2p.codec.shared.gan_codec import TurnCache, as_audio_batch
 from espnet2_p2p.codec.p2psyn import P2PSynCodec
+from espnet2_p2p.codec.shared.gan_codec import TurnCache, as_audio_batch
 
 
 def counting():
@@ -79,7 +79,11 @@ def _reference_turn_grads(codec, x):
     with torch.no_grad():
         p = codec.discriminator(x)
     loss, _ = codec.generator_loss(x, out)
-    loss = loss + codec.lambda_adv * codec.generator_adv_loss(p_hat) + codec.lambda_feat_match * codec.feat_match_loss(p_hat, p)
+    loss = (
+        loss
+        + codec.lambda_adv * codec.generator_adv_loss(p_hat)
+        + codec.lambda_feat_match * codec.feat_match_loss(p_hat, p)
+    )
     gen = dict(codec.generator.named_parameters())
     g_grads = torch.autograd.grad(loss, [p for p in gen.values() if p.requires_grad], allow_unused=True)
     real, fake = codec.discriminator_adv_loss(codec.discriminator(out["audio_hat"].detach()), codec.discriminator(x))

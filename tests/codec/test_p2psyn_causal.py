@@ -28,9 +28,19 @@ def pair():
         opt.zero_grad()
         out["loss"].backward()
         opt.step()
-    student = build("student_tiny.yaml", predictor_conf=dict(
-        channels=32, conformer_blocks=2, attention_heads=2, linear_units=64, cnn_module_kernel=5,
-        lstm_layers=1, dropout=0.0, context=6))  # fmt: skip
+    student = build(
+        "student_tiny.yaml",
+        predictor_conf=dict(
+            channels=32,
+            conformer_blocks=2,
+            attention_heads=2,
+            linear_units=64,
+            cnn_module_kernel=5,
+            lstm_layers=1,
+            dropout=0.0,
+            context=6,
+        ),
+    )
     missing, _ = student.load_state_dict(teacher.state_dict(), strict=False)
     assert all("predictors" in k for k in missing)
     opt = torch.optim.Adam([p for p in student.parameters() if p.requires_grad], lr=1e-3)
@@ -130,7 +140,11 @@ def test_streaming_benchmark_measures_what_it_states(tmp_path):
     from benchmarks.p2psyn_stream import main
 
     main(["--seconds", "0.3", "--runs", "1", "--output", str(tmp_path / "r.md")])
-    rows = [line for line in (tmp_path / "r.md").read_text().splitlines() if line.startswith("| tiny") or line.startswith("| small")]
+    rows = [
+        line
+        for line in (tmp_path / "r.md").read_text().splitlines()
+        if line.startswith("| tiny") or line.startswith("| small")
+    ]
     assert len(rows) == 4
     for row in rows:
         cells = [c.strip() for c in row.strip("|").split("|")]

@@ -34,8 +34,11 @@ def test_student_meta_info_and_streams(teacher_file):
     load_pretrained_model(str(teacher_file), model, ignore_init_mismatch=False)
     codec = model.codec.eval()
     assert codec.meta_info() == {
-        "fs": 16000, "num_streams": 1, "frame_shift": 320, "code_size_per_stream": [1024],
-    }  # fmt: skip
+        "fs": 16000,
+        "num_streams": 1,
+        "frame_shift": 320,
+        "code_size_per_stream": [1024],
+    }
     assert codec.bitrate() == pytest.approx(500.0)
     x = 0.1 * torch.randn(2, 1, 16000)
     codes = codec.encode(x)
@@ -92,7 +95,8 @@ def test_knowledge_transfer_and_frozen_parameters(teacher_file):
     x = 0.1 * torch.randn(4, 8000)
     for turn, optim in ((True, optim_g), (False, optim_d)):
         out = model(x, forward_generator=turn)
-        stats = out["stats"] if turn else stats
+        if turn:
+            stats = out["stats"]
         assert torch.isfinite(out["loss"]).all()
         optim.zero_grad()
         out["loss"].backward()

@@ -12,11 +12,22 @@ from espnet2_p2p.codec.secousti import SecoustiCodec
 from espnet2_p2p.tasks.gan_codec import P2PGANCodecModel, P2PGANCodecTask
 
 SMALL = dict(
-    channels=16, ffn_channels=32, conv_blocks=2, model_dim=32, encoder_layers=2, decoder_layers=2,
-    attention_heads=2, transformer_ffn_dim=64, context_frames=7, paralinguistic_dim=8,
-    paralinguistic_channels=16, num_text_units=12, lambda_adv=0.0, lambda_feat_match=0.0,
+    channels=16,
+    ffn_channels=32,
+    conv_blocks=2,
+    model_dim=32,
+    encoder_layers=2,
+    decoder_layers=2,
+    attention_heads=2,
+    transformer_ffn_dim=64,
+    context_frames=7,
+    paralinguistic_dim=8,
+    paralinguistic_channels=16,
+    num_text_units=12,
+    lambda_adv=0.0,
+    lambda_feat_match=0.0,
     mel_loss_params=dict(n_ffts=[256], n_mels=[40]),
-)  # fmt: skip
+)
 
 
 @pytest.fixture(scope="module")
@@ -198,8 +209,12 @@ def test_gan_turns_share_one_generator_pass():
     """ESPnet's GAN trainer calls the generator turn, then the discriminator turn on the
     same batch: the generator runs once for both; the next generator turn runs it again."""
     torch.manual_seed(0)
-    conf = dict(SMALL, lambda_adv=1.0, lambda_feat_match=2.0,
-                discriminator_params=dict(periods=[2, 3], mdct_frame_lengths=[128]))  # fmt: skip
+    conf = dict(
+        SMALL,
+        lambda_adv=1.0,
+        lambda_feat_match=2.0,
+        discriminator_params=dict(periods=[2, 3], mdct_frame_lengths=[128]),
+    )
     codec = SecoustiCodec(**conf).train()
     passes = []
     codec.generator.analyse = lambda *a, _f=codec.generator.analyse, **k: passes.append(1) or _f(*a, **k)

@@ -45,21 +45,20 @@ def make_vctk(root: Path, num_speakers: int = 5, utts_per_speaker: int = 2, fs: 
         (corpus / "txt" / spk).mkdir(parents=True)
         for i in range(utts_per_speaker):
             text = SENTENCES[(n * 3 + i) % len(SENTENCES)]
-            sf.write(str(corpus / "wav48" / spk / f"{spk}_{i + 1:03d}.wav"),
-                     synthesize(VOICES[n], text, fs), fs)  # fmt: skip
+            sf.write(str(corpus / "wav48" / spk / f"{spk}_{i + 1:03d}.wav"), synthesize(VOICES[n], text, fs), fs)
             (corpus / "txt" / spk / f"{spk}_{i + 1:03d}.txt").write_text(text + "\n")
     (corpus / "speaker-info.txt").write_text("\n".join(info) + "\n")
     return corpus
 
 
-def make_speechocean762(root: Path, test_speakers: int = 10, train_speakers: int = 5,
-                        utts_per_speaker: int = 3, fs: int = 16000) -> Path:  # fmt: skip
+def make_speechocean762(
+    root: Path, test_speakers: int = 10, train_speakers: int = 5, utts_per_speaker: int = 3, fs: int = 16000
+) -> Path:
     """root/speechocean762/{WAVE/SPEAKERxxxx/*.WAV, train/, test/} as OpenSLR 101 lays it out:
     Kaldi dirs whose wav.scp paths are relative to the corpus root, tab- and space-separated
     as the real files are, and one WAV that no list names."""
     corpus = root / "speechocean762"
-    lists = {"test": range(1, 1 + test_speakers),
-             "train": range(1 + test_speakers, 1 + test_speakers + train_speakers)}  # fmt: skip
+    lists = {"test": range(1, 1 + test_speakers), "train": range(1 + test_speakers, 1 + test_speakers + train_speakers)}
     for part, numbers in lists.items():
         (corpus / part).mkdir(parents=True)
         scp, text, utt2spk, gender = [], [], [], []

@@ -20,8 +20,19 @@ def read_table(path):
 
 def test_espeak_corpus_to_manifests_and_data_dirs(espeak_corpus, tmp_path):
     manifests = tmp_path / "manifests"
-    prepare.main(["manifests", "--corpus", "espeak", "--corpus_dir", str(espeak_corpus),
-                  "--output_dir", str(manifests), "--expect_fs", "16000"])  # fmt: skip
+    prepare.main(
+        [
+            "manifests",
+            "--corpus",
+            "espeak",
+            "--corpus_dir",
+            str(espeak_corpus),
+            "--output_dir",
+            str(manifests),
+            "--expect_fs",
+            "16000",
+        ]
+    )
     for split in ("train", "test"):
         for kind in ("recordings", "supervisions", "cuts"):
             assert (manifests / f"{split}_{kind}.jsonl.gz").is_file()
@@ -30,8 +41,21 @@ def test_espeak_corpus_to_manifests_and_data_dirs(espeak_corpus, tmp_path):
 
     out = tmp_path / "dump" / "train"
     limit = sorted(c.duration for c in cuts)[len(cuts) // 2]
-    prepare.main(["format", "--manifest_dir", str(manifests), "--sets", "train",
-                  "--dumpdir", str(out.parent), "--fs", "8000", "--max_duration", str(limit)])  # fmt: skip
+    prepare.main(
+        [
+            "format",
+            "--manifest_dir",
+            str(manifests),
+            "--sets",
+            "train",
+            "--dumpdir",
+            str(out.parent),
+            "--fs",
+            "8000",
+            "--max_duration",
+            str(limit),
+        ]
+    )
     wavs = read_table(out / "wav.scp")
     kept = [c for c in cuts if c.duration <= limit]
     assert 0 < len(wavs) == len(kept) < len(cuts)  # the duration filter dropped some
@@ -53,22 +77,41 @@ def test_bad_data_stops_with_one_line_and_no_partial_dir(espeak_corpus, tmp_path
         scp.write_text(scp.read_text().replace(str(espeak_corpus), str(corpus)))
     victim = sorted((corpus / "test" / "wav").glob("*.wav"))[0]
     with pytest.raises(SystemExit, match="corpus directory .*nowhere does not exist"):
-        prepare.main(["manifests", "--corpus", "espeak", "--corpus_dir", str(tmp_path / "nowhere"),
-                      "--output_dir", str(tmp_path / "m")])  # fmt: skip
+        prepare.main(
+            [
+                "manifests",
+                "--corpus",
+                "espeak",
+                "--corpus_dir",
+                str(tmp_path / "nowhere"),
+                "--output_dir",
+                str(tmp_path / "m"),
+            ]
+        )
     with pytest.raises(SystemExit, match=r"\.wav is sampled at 16000 Hz, this corpus should be 48000"):
-        prepare.main(["manifests", "--corpus", "espeak", "--corpus_dir", str(corpus),
-                      "--output_dir", str(tmp_path / "m"), "--expect_fs", "48000"])  # fmt: skip
-    prepare.main(["manifests", "--corpus", "espeak", "--corpus_dir", str(corpus),
-                  "--output_dir", str(tmp_path / "m")])  # fmt: skip
+        prepare.main(
+            [
+                "manifests",
+                "--corpus",
+                "espeak",
+                "--corpus_dir",
+                str(corpus),
+                "--output_dir",
+                str(tmp_path / "m"),
+                "--expect_fs",
+                "48000",
+            ]
+        )
+    prepare.main(["manifests", "--corpus", "espeak", "--corpus_dir", str(corpus), "--output_dir", str(tmp_path / "m")])
     victim.write_bytes(b"RIFF....WAVEfmt garbage")
     out = tmp_path / "dump" / "test"
     with pytest.raises(SystemExit, match=f"cannot read audio of .*{victim.name}"):
-        prepare.main(["format", "--manifest_dir", str(tmp_path / "m"), "--sets", "test",
-                      "--dumpdir", str(out.parent)])  # fmt: skip
+        prepare.main(["format", "--manifest_dir", str(tmp_path / "m"), "--sets", "test", "--dumpdir", str(out.parent)])
     assert not out.exists() and not out.with_name("test.tmp").exists()
     with pytest.raises(SystemExit, match=f"cannot read audio file .*{victim.name}"):
-        prepare.main(["manifests", "--corpus", "espeak", "--corpus_dir", str(corpus),
-                      "--output_dir", str(tmp_path / "m2")])  # fmt: skip
+        prepare.main(
+            ["manifests", "--corpus", "espeak", "--corpus_dir", str(corpus), "--output_dir", str(tmp_path / "m2")]
+        )
 
 
 def test_libritts_layout(tmp_path):
@@ -98,10 +141,20 @@ def test_speechocean762_refuses_a_wrong_rate_naming_the_file(tmp_path):
     sf.write(str(victim), wav[::2], fs // 2)
     out = tmp_path / "m"
     with pytest.raises(SystemExit, match=rf"{victim.name} is sampled at 8000 Hz, this corpus should be 16000"):
-        prepare.main(["manifests", "--corpus", "speechocean762", "--corpus_dir", str(corpus),
-                      "--output_dir", str(out), "--expect_fs", "16000"])  # fmt: skip
+        prepare.main(
+            [
+                "manifests",
+                "--corpus",
+                "speechocean762",
+                "--corpus_dir",
+                str(corpus),
+                "--output_dir",
+                str(out),
+                "--expect_fs",
+                "16000",
+            ]
+        )
     assert not out.exists()
     with pytest.raises(SystemExit, match="is not a speechocean762 copy: .*train/wav.scp is missing"):
         shutil.rmtree(corpus / "train")
-        prepare.main(["manifests", "--corpus", "speechocean762", "--corpus_dir", str(corpus),
-                      "--output_dir", str(out)])  # fmt: skip
+        prepare.main(["manifests", "--corpus", "speechocean762", "--corpus_dir", str(corpus), "--output_dir", str(out)])

@@ -84,8 +84,15 @@ def test_an_exported_block_runs_as_onnx_runtimes_fused_kernels_and_gives_the_sam
     x = torch.randn(1, 16, 90)
     with torch.no_grad(), contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        program = torch.onnx.export(block, (x,), dynamo=True, opset_version=18, optimize=True, verbose=False,
-                                    dynamic_shapes=({2: torch.export.Dim("time", min=8, max=1000)},))  # fmt: skip
+        program = torch.onnx.export(
+            block,
+            (x,),
+            dynamo=True,
+            opset_version=18,
+            optimize=True,
+            verbose=False,
+            dynamic_shapes=({2: torch.export.Dim("time", min=8, max=1000)},),
+        )
     program.save(str(tmp_path / "block.onnx"))
     options = ort.SessionOptions()
     options.optimized_model_filepath = str(tmp_path / "optimized.onnx")

@@ -50,7 +50,9 @@ def test_its_backward_passes_gradcheck_with_and_without_a_mask():
     mask = torch.ones(2, 6, 1, dtype=torch.float64)
     mask[1, 4:] = 0.0
     for m in (None, mask):
-        assert torch.autograd.gradcheck(lambda x, g, b: GRNFunction.apply(x, m, g, b, grn.eps), (x, grn.gamma, grn.beta))
+        assert torch.autograd.gradcheck(
+            lambda x, g, b: GRNFunction.apply(x, m, g, b, grn.eps), (x, grn.gamma, grn.beta)
+        )
 
 
 def test_its_outputs_and_gradients_equal_autograd_of_the_formula():

@@ -4,9 +4,14 @@ import torch
 from espnet2_p2p.quantizer import P2PSVQ
 
 SMALL_PREDICTOR = dict(
-    channels=32, conformer_blocks=1, attention_heads=4, linear_units=64,
-    cnn_module_kernel=3, lstm_layers=1, dropout=0.0,
-)  # fmt: skip
+    channels=32,
+    conformer_blocks=1,
+    attention_heads=4,
+    linear_units=64,
+    cnn_module_kernel=3,
+    lstm_layers=1,
+    dropout=0.0,
+)
 
 
 def ready(q: P2PSVQ, codebooks) -> P2PSVQ:
@@ -34,8 +39,9 @@ def synthetic_latents(codebooks, batch, frames, generator):
 
 @pytest.mark.parametrize("num_pseudo", [1, 3, 5, 7])
 def test_n_is_a_parameter(num_pseudo):
-    q = P2PSVQ(8, codebook_size=32, num_pseudo=num_pseudo, pseudo_codebook_size=16,
-               mode="student", predictor=SMALL_PREDICTOR)  # fmt: skip
+    q = P2PSVQ(
+        8, codebook_size=32, num_pseudo=num_pseudo, pseudo_codebook_size=16, mode="student", predictor=SMALL_PREDICTOR
+    )
     g = torch.Generator().manual_seed(0)
     ready(q, structured_codebooks(8, q.codebook_sizes, g)).eval()
     z = torch.randn(2, 8, 7)
@@ -52,8 +58,7 @@ def test_decode_needs_only_plain_tokens_zero_bits():
     # Move the latent towards its plain codeword: the plain token stays (Voronoi
     # cells are convex), the residual changes, and the decoded latent does not.
     g = torch.Generator().manual_seed(1)
-    q = P2PSVQ(8, codebook_size=32, num_pseudo=3, pseudo_codebook_size=16,
-               mode="student", predictor=SMALL_PREDICTOR)  # fmt: skip
+    q = P2PSVQ(8, codebook_size=32, num_pseudo=3, pseudo_codebook_size=16, mode="student", predictor=SMALL_PREDICTOR)
     ready(q, structured_codebooks(8, q.codebook_sizes, g)).eval()
     z = torch.randn(2, 8, 20, generator=g)
     plain = q.encode(z)
@@ -69,8 +74,7 @@ def test_decode_needs_only_plain_tokens_zero_bits():
 def test_predictors_learn_a_learnable_problem():
     g = torch.Generator().manual_seed(2)
     torch.manual_seed(2)
-    q = P2PSVQ(8, codebook_size=16, num_pseudo=2, pseudo_codebook_size=8,
-               mode="student", predictor=SMALL_PREDICTOR)  # fmt: skip
+    q = P2PSVQ(8, codebook_size=16, num_pseudo=2, pseudo_codebook_size=8, mode="student", predictor=SMALL_PREDICTOR)
     codebooks = structured_codebooks(8, q.codebook_sizes, g)
     ready(q, codebooks)
     optim = torch.optim.Adam(q.predictors.parameters(), lr=3e-3)
@@ -94,8 +98,7 @@ def test_predictors_learn_a_learnable_problem():
 
 def test_expected_and_argmax_codewords():
     g = torch.Generator().manual_seed(3)
-    q = P2PSVQ(8, codebook_size=16, num_pseudo=1, pseudo_codebook_size=8,
-               mode="student", predictor=SMALL_PREDICTOR)  # fmt: skip
+    q = P2PSVQ(8, codebook_size=16, num_pseudo=1, pseudo_codebook_size=8, mode="student", predictor=SMALL_PREDICTOR)
     ready(q, structured_codebooks(8, q.codebook_sizes, g))
     logits = torch.randn(2, 8, 5)
     q.pseudo_codeword = "argmax"
@@ -125,8 +128,9 @@ def test_student_needs_teacher_codebooks_and_modes_are_checked():
 
 def test_mismatched_layout_is_named():
     teacher = P2PSVQ(8, codebook_size=16, num_pseudo=5, pseudo_codebook_size=8)
-    student = P2PSVQ(8, codebook_size=16, num_pseudo=3, pseudo_codebook_size=8,
-                     mode="student", predictor=SMALL_PREDICTOR)  # fmt: skip
+    student = P2PSVQ(
+        8, codebook_size=16, num_pseudo=3, pseudo_codebook_size=8, mode="student", predictor=SMALL_PREDICTOR
+    )
     with pytest.raises(ValueError, match=r"checkpoint has N=5 .*this model has N=3"):
         student.load_state_dict(teacher.state_dict(), strict=False)
     other_size = P2PSVQ(8, codebook_size=32, num_pseudo=3, pseudo_codebook_size=8)

@@ -53,8 +53,7 @@ def test_padded_batches_take_espnets_path():
 
 
 def test_predictor_uses_it_and_keeps_espnets_checkpoint_layout():
-    pred = PseudoVQPredictor(8, 16, channels=32, conformer_blocks=2, attention_heads=4,
-                             linear_units=64, lstm_layers=1)  # fmt: skip
+    pred = PseudoVQPredictor(8, 16, channels=32, conformer_blocks=2, attention_heads=4, linear_units=64, lstm_layers=1)
     attns = [m for m in pred.modules() if isinstance(m, RelPositionMultiHeadedAttention)]
     assert len(attns) == 2 and all(type(m) is FusedRelPositionAttention for m in attns)
     keys = set(pred.state_dict())
@@ -64,10 +63,8 @@ def test_predictor_uses_it_and_keeps_espnets_checkpoint_layout():
 
 def test_predicted_tokens_match_espnets_attention():
     torch.manual_seed(3)
-    predictor = dict(channels=64, conformer_blocks=2, attention_heads=4, linear_units=128,
-                     lstm_layers=1, dropout=0.0)  # fmt: skip
-    q = P2PSVQ(16, codebook_size=64, num_pseudo=3, pseudo_codebook_size=32,
-               mode="student", predictor=predictor).eval()  # fmt: skip
+    predictor = dict(channels=64, conformer_blocks=2, attention_heads=4, linear_units=128, lstm_layers=1, dropout=0.0)
+    q = P2PSVQ(16, codebook_size=64, num_pseudo=3, pseudo_codebook_size=32, mode="student", predictor=predictor).eval()
     plain = torch.randint(0, 64, (2, 700))
     fused_latent, fused_tokens = q.decode(plain)
     for m in q.modules():

@@ -19,8 +19,7 @@ CODEC_SH = ROOT / "egs2" / "TEMPLATE" / "codec1" / "codec.sh"
 sys.path.insert(0, str(ROOT / "tests" / "data"))
 from fake_corpora import make_libritts, make_speechocean762, make_vctk  # noqa: E402
 
-TINY_TRAIN = ("--num_iters_per_epoch 2 --batch_size 2 --chunk_length 3200 "
-              "--use_tensorboard false --use_matplotlib false")  # fmt: skip
+TINY_TRAIN = "--num_iters_per_epoch 2 --batch_size 2 --chunk_length 3200 --use_tensorboard false --use_matplotlib false"
 
 
 def env():
@@ -30,8 +29,9 @@ def env():
 
 
 def sh(args, cwd, check=True, **kw):
-    proc = subprocess.run(["bash", *map(str, args)], cwd=cwd, env=env(), capture_output=True,
-                          text=True, timeout=900, **kw)  # fmt: skip
+    proc = subprocess.run(
+        ["bash", *map(str, args)], cwd=cwd, env=env(), capture_output=True, text=True, timeout=900, **kw
+    )
     if check:
         assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     return proc
@@ -59,8 +59,11 @@ def test_help_and_bad_options(tmp_path):
     assert proc.returncode != 0 and "valid.ce_loss.best.pth is missing: run stage 4" in proc.stderr
     proc = sh([CODEC_SH, "--stage", "7", "--stop_stage", "7", "--skip_token_dump", "true"], tmp_path)
     assert "token dump skipped" in proc.stdout
-    proc = sh([CODEC_SH, "--stage", "1", "--stop_stage", "1", "--corpus", "folder",
-               "--corpus_dir", tmp_path / "missing"], tmp_path, check=False)  # fmt: skip
+    proc = sh(
+        [CODEC_SH, "--stage", "1", "--stop_stage", "1", "--corpus", "folder", "--corpus_dir", tmp_path / "missing"],
+        tmp_path,
+        check=False,
+    )
     assert proc.returncode != 0
     assert "corpus directory" in proc.stderr and "missing does not exist" in proc.stderr
     assert not (tmp_path / "data" / "manifests" / ".done").exists()
@@ -72,8 +75,7 @@ def test_corpus_recipes_run_through_data_prep(tmp_path, name, fs):
 
     corpus = make_libritts(tmp_path / "src") if name == "libritts" else make_vctk(tmp_path / "src")
     recipe = recipe_copy(tmp_path, name)
-    sh([recipe / "run.sh", "--corpus_dir", corpus, "--stop_stage", "2",
-        "--min_duration", "0.1"], recipe)  # fmt: skip
+    sh([recipe / "run.sh", "--corpus_dir", corpus, "--stop_stage", "2", "--min_duration", "0.1"], recipe)
     for split in ("train", "dev", "test"):
         scp = recipe / "dump" / split / "wav.scp"
         first = scp.read_text().split("\n")[0].split()[1]
@@ -87,19 +89,36 @@ def read_col(path, col=1):
     return {line.split()[0]: line.split()[col] for line in Path(path).read_text().splitlines() if line.strip()}
 
 
-def test_speechocean762_recipe_splits_speakers_apart(tmp_path):
-    """run.sh through stage 2 on a fake corpus of the OpenSLR 101 layout: test speakers are
-    every 5th of the corpus' test list, and no test speaker is in train or dev."""
+def speechocean762_with_real_clips(tmp_path):
+    """A fake corpus of the OpenSLR 101 layout, a copy of the recipe, and a folder of two of
+    the corpus' utterances that stands for the real clips."""
     corpus = make_speechocean762(tmp_path / "src")
     recipe = recipe_copy(tmp_path, "speechocean762")
     real = tmp_path / "real"
     real.mkdir()
-    import shutil
-
-    for wav in sorted((corpus / "WAVE" / "SPEAKER0002").glob("*.WAV"))[:2]:  # stands for real clips
+    for wav in sorted((corpus / "WAVE" / "SPEAKER0002").glob("*.WAV"))[:2]:
         shutil.copy(wav, real / (wav.stem + ".wav"))
-    proc = sh([recipe / "run.sh", "--corpus_dir", corpus, "--stop_stage", "2",
-               "--real_speech_dir", real, "--min_duration", "0.1"], recipe)  # fmt: skip
+    return corpus, recipe, real
+
+
+def test_speechocean762_recipe_splits_speakers_apart(tmp_path):
+    """run.sh through stage 2 on a fake corpus of the OpenSLR 101 layout: test speakers are
+    every 5th of the corpus' test list, and no test speaker is in train or dev."""
+    corpus, recipe, real = speechocean762_with_real_clips(tmp_path)
+    proc = sh(
+        [
+            recipe / "run.sh",
+            "--corpus_dir",
+            corpus,
+            "--stop_stage",
+            "2",
+            "--real_speech_dir",
+            real,
+            "--min_duration",
+            "0.1",
+        ],
+        recipe,
+    )
     speakers = {s: set(read_col(recipe / "dump" / s / "utt2spk").values()) for s in ("train", "dev", "test")}
     assert speakers["test"] == {"0005", "0010"}  # the 5th and 10th of the test list's 10
     assert not speakers["test"] & (speakers["train"] | speakers["dev"])
@@ -122,16 +141,23 @@ def test_speechocean762_recipe_trains_and_codes_secousti(tmp_path):
 
     import soundfile as sf
 
-    corpus = make_speechocean762(tmp_path / "src")
-    recipe = recipe_copy(tmp_path, "speechocean762")
-    real = tmp_path / "real"
-    real.mkdir()
-    for wav in sorted((corpus / "WAVE" / "SPEAKER0002").glob("*.WAV"))[:2]:  # stands for real clips
-        shutil.copy(wav, real / (wav.stem + ".wav"))
+    corpus, recipe, real = speechocean762_with_real_clips(tmp_path)
     exp = tmp_path / "exp"
     tiny = "--num_iters_per_epoch 4 --batch_size 2 --use_tensorboard false --use_matplotlib false"
-    common = ["--codec", "secousti", "--corpus_dir", corpus, "--real_speech_dir", real, "--expdir", exp,
-              "--train_args", tiny, "--min_duration", "0.1"]  # fmt: skip
+    common = [
+        "--codec",
+        "secousti",
+        "--corpus_dir",
+        corpus,
+        "--real_speech_dir",
+        real,
+        "--expdir",
+        exp,
+        "--train_args",
+        tiny,
+        "--min_duration",
+        "0.1",
+    ]
     proc = sh([recipe / "run.sh", *common, "--teacher_max_epoch", "1"], recipe)
     assert "SecoustiCodec, one training on one thread" in proc.stdout and "no student stage" in proc.stdout
     info = json.loads((recipe / "dump" / "train" / "frame_labels" / "info.json").read_text())
@@ -146,8 +172,12 @@ def test_speechocean762_recipe_trains_and_codes_secousti(tmp_path):
         assert [p.stem for p in p2p] == sorted(wavs), set_name
     first = p2p[0]
     out = tmp_path / "decoded.wav"
-    run = subprocess.run([sys.executable, "-m", "espnet2_p2p.bin.p2p_codec", "decode", first, out,
-                          "--model", exp / "secousti", "-q"], capture_output=True, text=True, env=env())  # fmt: skip
+    run = subprocess.run(
+        [sys.executable, "-m", "espnet2_p2p.bin.p2p_codec", "decode", first, out, "--model", exp / "secousti", "-q"],
+        capture_output=True,
+        text=True,
+        env=env(),
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     assert sf.info(str(out)).frames == sf.info(wavs[first.stem]).frames
     results = (recipe / "RESULTS_secousti.md").read_text()
@@ -179,15 +209,40 @@ def test_speechocean762_bad_corpus_stops_with_one_line(tmp_path):
 
 def prepared_recipe(tmp_path, espeak_corpus):
     recipe = recipe_copy(tmp_path, "unit")
-    sh([CODEC_SH, "--stop_stage", "2", "--corpus", "espeak", "--corpus_dir", espeak_corpus,
-        "--valid_set", "test", "--min_duration", "0.1"], recipe)  # fmt: skip
+    sh(
+        [
+            CODEC_SH,
+            "--stop_stage",
+            "2",
+            "--corpus",
+            "espeak",
+            "--corpus_dir",
+            espeak_corpus,
+            "--valid_set",
+            "test",
+            "--min_duration",
+            "0.1",
+        ],
+        recipe,
+    )
     return recipe
 
 
 def teacher_stage(recipe, *extra):
-    return [CODEC_SH, "--stage", "3", "--stop_stage", "3", "--valid_set", "test",
-            "--train_config", ROOT / "conf" / "teacher_tiny.yaml", "--train_args", TINY_TRAIN,
-            *extra]  # fmt: skip
+    return [
+        CODEC_SH,
+        "--stage",
+        "3",
+        "--stop_stage",
+        "3",
+        "--valid_set",
+        "test",
+        "--train_config",
+        ROOT / "conf" / "teacher_tiny.yaml",
+        "--train_args",
+        TINY_TRAIN,
+        *extra,
+    ]
 
 
 def test_cpu_distributed_training_with_two_processes(tmp_path, espeak_corpus):
@@ -241,12 +296,17 @@ def test_multi_node_training_through_the_slurm_launcher(tmp_path, espeak_corpus)
         (bin_dir / name).write_text(text)
         (bin_dir / name).chmod(0o755)
     e = env()
-    e.update(PATH=f"{bin_dir}:{e['PATH']}", FAKE_NODES="2", SLURM_JOB_NODELIST="fake[1-2]",
-             SLURM_JOB_ID="4242", MASTER_PORT=str(free_port()))  # fmt: skip
-    args = teacher_stage(recipe, "--num_nodes", "2", "--cpu_procs", "1", "--launcher", "slurm",
-                         "--teacher_max_epoch", "1")  # fmt: skip
-    proc = subprocess.run(["bash", *map(str, args)], cwd=recipe, env=e, capture_output=True,
-                          text=True, timeout=900)  # fmt: skip
+    e.update(
+        PATH=f"{bin_dir}:{e['PATH']}",
+        FAKE_NODES="2",
+        SLURM_JOB_NODELIST="fake[1-2]",
+        SLURM_JOB_ID="4242",
+        MASTER_PORT=str(free_port()),
+    )
+    args = teacher_stage(
+        recipe, "--num_nodes", "2", "--cpu_procs", "1", "--launcher", "slurm", "--teacher_max_epoch", "1"
+    )
+    proc = subprocess.run(["bash", *map(str, args)], cwd=recipe, env=e, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     assert "2 node(s) x 1 process(es)" in proc.stdout
     log = (recipe / "exp" / "teacher" / "train.log").read_text()
@@ -255,8 +315,7 @@ def test_multi_node_training_through_the_slurm_launcher(tmp_path, espeak_corpus)
     # Without an allocation the stage says so.
     e.pop("SLURM_JOB_NODELIST")
     (recipe / "exp" / "teacher").rename(recipe / "exp" / "teacher_done")
-    proc = subprocess.run(["bash", *map(str, args)], cwd=recipe, env=e, capture_output=True,
-                          text=True, timeout=900)  # fmt: skip
+    proc = subprocess.run(["bash", *map(str, args)], cwd=recipe, env=e, capture_output=True, text=True, timeout=900)
     assert proc.returncode != 0 and "run inside a Slurm allocation" in proc.stderr
 
 
@@ -264,8 +323,9 @@ def test_killed_training_resumes_from_the_last_checkpoint(tmp_path, espeak_corpu
     recipe = prepared_recipe(tmp_path, espeak_corpus)
     exp = recipe / "exp" / "teacher"
     cmd = ["bash", *map(str, teacher_stage(recipe, "--teacher_max_epoch", "4"))]
-    proc = subprocess.Popen(cmd, cwd=recipe, env=env(), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    proc = subprocess.Popen(
+        cmd, cwd=recipe, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     deadline = time.time() + 300
     while not (exp / "1epoch.pth").exists() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.5)
@@ -294,10 +354,30 @@ def test_token_dump_stage_feeds_espnet_lm(tmp_path, espeak_corpus, packed_models
     with zipfile.ZipFile(packed_models) as zf:
         (student / "config.yaml").write_bytes(zf.read("student/config.yaml"))
         (student / "valid.ce_loss.best.pth").write_bytes(zf.read("student/model.pth"))
-    proc = sh([CODEC_SH, "--stage", "7", "--stop_stage", "7", "--train_set", "train",
-               "--valid_set", "test", "--test_sets", "test", "--nbpe", "30",
-               "--lm_train", "true", "--lm_config", ROOT / "conf" / "lm_tiny.yaml",
-               "--lm_args", "--max_epoch 4 --batch_size 2"], recipe)  # fmt: skip
+    proc = sh(
+        [
+            CODEC_SH,
+            "--stage",
+            "7",
+            "--stop_stage",
+            "7",
+            "--train_set",
+            "train",
+            "--valid_set",
+            "test",
+            "--test_sets",
+            "test",
+            "--nbpe",
+            "30",
+            "--lm_train",
+            "true",
+            "--lm_config",
+            ROOT / "conf" / "lm_tiny.yaml",
+            "--lm_args",
+            "--max_epoch 4 --batch_size 2",
+        ],
+        recipe,
+    )
     tokens = recipe / "dump" / "tokens"
     for split in ("train", "test"):
         assert (tokens / split / ".done").exists() and (tokens / split / "tokens.scp").exists()
@@ -308,10 +388,8 @@ def test_token_dump_stage_feeds_espnet_lm(tmp_path, espeak_corpus, packed_models
     assert last < first, report
     assert "Validation perplexity" in proc.stdout
     # A finished dump is not redone.
-    proc = sh([CODEC_SH, "--stage", "7", "--stop_stage", "7", "--valid_set", "test",
-               "--test_sets", "test"], recipe)  # fmt: skip
+    proc = sh([CODEC_SH, "--stage", "7", "--stop_stage", "7", "--valid_set", "test", "--test_sets", "test"], recipe)
     assert proc.stdout.count("is complete, skipping") == 2, proc.stdout
-
 
 
 def test_secousti_through_every_stage(tmp_path, espeak_corpus, packed_models):
@@ -324,10 +402,32 @@ def test_secousti_through_every_stage(tmp_path, espeak_corpus, packed_models):
     from conftest import read_p2p
 
     recipe = recipe_copy(tmp_path, "unit")
-    proc = sh([CODEC_SH, "--codec", "secousti", "--secousti_ablation", "true", "--corpus", "espeak",
-               "--corpus_dir", espeak_corpus, "--valid_set", "test", "--test_sets", "test",
-               "--min_duration", "0.1", "--train_config", ROOT / "conf" / "secousti_tiny.yaml",
-               "--teacher_max_epoch", "1", "--train_args", TINY_TRAIN], recipe)  # fmt: skip
+    proc = sh(
+        [
+            CODEC_SH,
+            "--codec",
+            "secousti",
+            "--secousti_ablation",
+            "true",
+            "--corpus",
+            "espeak",
+            "--corpus_dir",
+            espeak_corpus,
+            "--valid_set",
+            "test",
+            "--test_sets",
+            "test",
+            "--min_duration",
+            "0.1",
+            "--train_config",
+            ROOT / "conf" / "secousti_tiny.yaml",
+            "--teacher_max_epoch",
+            "1",
+            "--train_args",
+            TINY_TRAIN,
+        ],
+        recipe,
+    )
     assert "no student stage" in proc.stdout
     labels = recipe / "dump" / "train" / "frame_labels"
     assert (labels / "frame_labels.scp").exists() and "<sil>" in (labels / "units.txt").read_text()
@@ -357,18 +457,21 @@ def test_secousti_through_every_stage(tmp_path, espeak_corpus, packed_models):
     wav = espeak_corpus / "test"
     first = sorted(wav.rglob("*.wav"))[0]
     out = tmp_path / "x.p2p"
-    run = subprocess.run([*cli, "encode", first, out, "--model", packed, "-q", "--chunk_seconds", "0.5"],
-                         capture_output=True, text=True)  # fmt: skip
+    run = subprocess.run(
+        [*cli, "encode", first, out, "--model", packed, "-q", "--chunk_seconds", "0.5"], capture_output=True, text=True
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     with zipfile.ZipFile(packed) as zf:  # stage 8 fitted the prior on the train set's token dump
         assert "secousti/prior.npz" in zf.namelist()
     assert read_p2p(out, packed).header.entropy_coded
-    run = subprocess.run([*cli, "decode", out, tmp_path / "x.wav", "--model", packed, "-q"],
-                         capture_output=True, text=True)  # fmt: skip
+    run = subprocess.run(
+        [*cli, "decode", out, tmp_path / "x.wav", "--model", packed, "-q"], capture_output=True, text=True
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     assert sf.info(str(tmp_path / "x.wav")).frames == sf.info(str(first)).frames
-    run = subprocess.run([*cli, "decode", out, tmp_path / "y.wav", "--model", packed_models, "-q"],
-                         capture_output=True, text=True)  # fmt: skip
+    run = subprocess.run(
+        [*cli, "decode", out, tmp_path / "y.wav", "--model", packed_models, "-q"], capture_output=True, text=True
+    )
     assert run.returncode == 1 and "decode with the model that encoded it" in run.stderr
     assert not (tmp_path / "y.wav").exists()
 
@@ -398,9 +501,30 @@ def test_fine_tuning_the_shipped_model_with_init_model(tmp_path, espeak_corpus):
             config["codec_conf"] = yaml.safe_load(zf.read(f"{name}/config.yaml"))["codec_conf"]
             (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump(config))
     recipe = prepared_recipe(tmp_path, espeak_corpus)
-    sh([CODEC_SH, "--stage", "3", "--stop_stage", "4", "--valid_set", "test", "--init_model", packed,
-        "--train_config", tmp_path / "teacher.yaml", "--student_config", tmp_path / "student.yaml",
-        "--teacher_max_epoch", "1", "--student_max_epoch", "1", "--train_args", TINY_TRAIN], recipe)  # fmt: skip
+    sh(
+        [
+            CODEC_SH,
+            "--stage",
+            "3",
+            "--stop_stage",
+            "4",
+            "--valid_set",
+            "test",
+            "--init_model",
+            packed,
+            "--train_config",
+            tmp_path / "teacher.yaml",
+            "--student_config",
+            tmp_path / "student.yaml",
+            "--teacher_max_epoch",
+            "1",
+            "--student_max_epoch",
+            "1",
+            "--train_args",
+            TINY_TRAIN,
+        ],
+        recipe,
+    )
     # the teacher started from the shipped weights: its first checkpoint is near them, not random
     with zipfile.ZipFile(packed) as zf:
         import io
@@ -415,25 +539,66 @@ def test_fine_tuning_the_shipped_model_with_init_model(tmp_path, espeak_corpus):
     from espnet2_p2p.bin.p2p_codec import main
 
     assert main(["encode", str(wav), str(tmp_path / "x.p2p"), "--model", str(student / "valid.ce_loss.best.pth")]) == 0
-    assert main(["decode", str(tmp_path / "x.p2p"), str(tmp_path / "x.wav"), "--model", str(student / "valid.ce_loss.best.pth")]) == 0
+    assert (
+        main(
+            [
+                "decode",
+                str(tmp_path / "x.p2p"),
+                str(tmp_path / "x.wav"),
+                "--model",
+                str(student / "valid.ce_loss.best.pth"),
+            ]
+        )
+        == 0
+    )
     assert len(sf.read(str(tmp_path / "x.wav"))[0]) == sf.info(str(wav)).frames
     # a config of another layout is refused before training, naming both layouts
     other = tmp_path / "n1.yaml"
     other.write_text((tmp_path / "teacher.yaml").read_text().replace("num_pseudo: 3", "num_pseudo: 1"))
-    proc = sh([CODEC_SH, "--stage", "3", "--stop_stage", "3", "--valid_set", "test", "--init_model", packed,
-               "--train_config", other, "--tag", "_n1", "--train_args", TINY_TRAIN], recipe, check=False)  # fmt: skip
+    proc = sh(
+        [
+            CODEC_SH,
+            "--stage",
+            "3",
+            "--stop_stage",
+            "3",
+            "--valid_set",
+            "test",
+            "--init_model",
+            packed,
+            "--train_config",
+            other,
+            "--tag",
+            "_n1",
+            "--train_args",
+            TINY_TRAIN,
+        ],
+        recipe,
+        check=False,
+    )
     assert proc.returncode != 0 and "N=3 pseudo VQs" in proc.stderr and "N=1 pseudo VQs" in proc.stderr
 
 
-@pytest.mark.parametrize("script, known", [("speechlm.sh", "--model"), ("baselines.sh", "--model"),
-                                           ("campaign_check.sh", "--set"), ("adversarial_screen.sh", "--init")])  # fmt: skip
+@pytest.mark.parametrize(
+    "script, known",
+    [
+        ("speechlm.sh", "--model"),
+        ("baselines.sh", "--model"),
+        ("campaign_check.sh", "--set"),
+        ("adversarial_screen.sh", "--init"),
+    ],
+)
 def test_local_scripts_refuse_unknown_options_in_one_line(tmp_path, script, known):
     """lib/local.sh's parse_options: a known option sets its variable, anything else stops."""
     recipe = recipe_copy(tmp_path, "unit")
     (recipe / "local").mkdir()
     shutil.copy(ROOT / "egs2" / "speechocean762" / "codec1" / "local" / script, recipe / "local")
-    for args, said in ((["--no_such", "1"], "unknown option --no_such"), (["--expdir"], "--expdir needs a value"),
-                       (["--PATH", "/x"], "unknown option --PATH"), (["expdir", "x"], "unknown option expdir")):  # fmt: skip
+    for args, said in (
+        (["--no_such", "1"], "unknown option --no_such"),
+        (["--expdir"], "--expdir needs a value"),
+        (["--PATH", "/x"], "unknown option --PATH"),
+        (["expdir", "x"], "unknown option expdir"),
+    ):
         proc = sh([recipe / "local" / script, *args], recipe, check=False)
         assert proc.returncode == 2 and proc.stderr.strip() == f"{script}: {said}"
     # a known option is taken: the script goes on to its first check (no dump here)
@@ -452,14 +617,42 @@ def run_speechlm(tmp_path, espeak_corpus, packed_models, *options, corpus="espea
     else:
         source = make_speechocean762(tmp_path / "src")
         recipe = recipe_copy(tmp_path, "speechocean762")
-        sh([recipe / "run.sh", "--corpus_dir", source, "--stop_stage", "2", "--real_speech_dir", tmp_path / "none",
-            "--min_duration", "0.1"], recipe)  # fmt: skip
+        sh(
+            [
+                recipe / "run.sh",
+                "--corpus_dir",
+                source,
+                "--stop_stage",
+                "2",
+                "--real_speech_dir",
+                tmp_path / "none",
+                "--min_duration",
+                "0.1",
+            ],
+            recipe,
+        )
     (recipe / "local").mkdir(exist_ok=True)  # the speechocean762 recipe has its local/ already
     shutil.copy(ROOT / "egs2" / "speechocean762" / "codec1" / "local" / "speechlm.sh", recipe / "local")
     exp = tmp_path / "exp"
-    sh([recipe / "local" / "speechlm.sh", "--model", packed_models, "--expdir", exp, "--lm_config",
-        ROOT / "conf" / "lm_tiny.yaml", "--lm_args", "--max_epoch 1", "--continue_prompts", "0",
-        "--probe_args", "--max_epoch 1 --batch_size 4", *options], recipe)  # fmt: skip
+    sh(
+        [
+            recipe / "local" / "speechlm.sh",
+            "--model",
+            packed_models,
+            "--expdir",
+            exp,
+            "--lm_config",
+            ROOT / "conf" / "lm_tiny.yaml",
+            "--lm_args",
+            "--max_epoch 1",
+            "--continue_prompts",
+            "0",
+            "--probe_args",
+            "--max_epoch 1 --batch_size 4",
+            *options,
+        ],
+        recipe,
+    )
     return recipe, exp
 
 
@@ -469,14 +662,25 @@ def test_speechlm_measures_the_plain_stream(tmp_path, espeak_corpus, packed_mode
     choice and the log-mel probe: the slow test below, on the espeak corpus)."""
     import json
 
-    recipe, exp = run_speechlm(tmp_path, espeak_corpus, packed_models, "--choices", "plain", "--probe_choices", "plain",
-                               corpus="speechocean762")  # fmt: skip
+    recipe, exp = run_speechlm(
+        tmp_path,
+        espeak_corpus,
+        packed_models,
+        "--choices",
+        "plain",
+        "--probe_choices",
+        "plain",
+        corpus="speechocean762",
+    )
     # the probe's targets: the corpus' transcripts normalised (A-Z, the apostrophe, spaces)
     refs = (exp / "asr_text" / "test" / "text").read_text().splitlines()
     assert len(refs) == len((recipe / "dump" / "test" / "wav.scp").read_text().splitlines()) > 0
     assert all(re.fullmatch(r"\S+ [A-Z' ]+", line) for line in refs)
-    lines = [line for line in (recipe / "RESULTS_speechlm.md").read_text().splitlines()
-             if line.startswith("| plain stream (student, transmitted) |")]  # fmt: skip
+    lines = [
+        line
+        for line in (recipe / "RESULTS_speechlm.md").read_text().splitlines()
+        if line.startswith("| plain stream (student, transmitted) |")
+    ]
     assert len(lines) == 2  # results and costs
     cells = [c.strip() for c in lines[0].split("|")[2:-1]]
     score = json.loads((exp / "probe_plain" / "test" / "score.json").read_text())
@@ -498,8 +702,12 @@ def test_speechlm_measures_every_token_choice(tmp_path, espeak_corpus, packed_mo
     for line in table.splitlines():
         if line.startswith("| ") and "token choice" not in line:
             rows.setdefault(line.split("|")[1].strip(), []).append([c.strip() for c in line.split("|")[2:-1]])
-    labels = ["plain stream (student, transmitted)", "BPE units of the plain stream (300 pieces)",
-              "teacher's 1 + N streams, flattened", "log-mel features (50 frames/s), no codec"]  # fmt: skip
+    labels = [
+        "plain stream (student, transmitted)",
+        "BPE units of the plain stream (300 pieces)",
+        "teacher's 1 + N streams, flattened",
+        "log-mel features (50 frames/s), no codec",
+    ]
     assert list(rows) == labels and all(len(r) == 2 for r in rows.values())  # results and costs
     (plain, plain_cost), (bpe, _), (teacher, teacher_cost), (logmel, logmel_cost) = (rows[k] for k in labels)
     assert 49.0 < float(plain[0]) < 51.0 and 196.0 < float(teacher[0]) < 204.0  # ceil(T / 320) frames
@@ -507,28 +715,54 @@ def test_speechlm_measures_every_token_choice(tmp_path, espeak_corpus, packed_mo
     for row in (plain, teacher, bpe):
         ce_nats, ce_bits, bits_per_s = float(row[1]), float(row[2]), float(row[3])
         assert ce_nats > 0 and abs(ce_bits - ce_nats / math.log(2)) < 2e-3
+        # bits/s = CE (bits) x (tokens + one end-of-sentence per utterance) / seconds
+        assert bits_per_s > ce_bits * float(row[0])
     assert logmel[:4] == ["-"] * 4 and logmel_cost[:4] == ["-"] * 4  # no LM on log-mel
     assert plain_cost[2] == "1" and plain_cost[1].endswith(" M")  # one epoch, a parameter count
-    # bits/s = CE (bits) x (tokens + one end-of-sentence per utterance) / seconds
-    assert float(plain[3]) > float(plain[2]) * float(plain[0])
     # item 2: every probe's CER and WER are its greedy transcripts' against the normalised text
     refs = dict(line.split(" ", 1) for line in (exp / "asr_text" / "test" / "text").read_text().splitlines())
     for name, row in zip(("plain", "bpe", "teacher", "logmel"), (plain, bpe, teacher, logmel)):
         score = json.loads((exp / f"probe_{name}" / "test" / "score.json").read_text())
-        hyps = dict((line.split(" ", 1) + [""])[:2] for line in (exp / f"probe_{name}" / "test" / "hyp").read_text().splitlines())
+        hyps = dict(
+            (line.split(" ", 1) + [""])[:2]
+            for line in (exp / f"probe_{name}" / "test" / "hyp").read_text().splitlines()
+        )
         assert sorted(hyps) == sorted(refs) and score["epochs"] == 1
         cer = jiwer.cer([refs[u] for u in sorted(refs)], [hyps[u] for u in sorted(refs)])
         assert abs(score["cer"] - cer) < 1e-9 and float(row[4]) == round(100 * cer, 1)
     # one encoder: the probes differ only in their input layers (the teacher's 4 x 1024 embeddings)
-    probe_params = {k: float(c[4].split()[0]) for k, c in (("plain", plain_cost), ("teacher", teacher_cost), ("logmel", logmel_cost))}
+    probe_params = {
+        k: float(c[4].split()[0])
+        for k, c in (("plain", plain_cost), ("teacher", teacher_cost), ("logmel", logmel_cost))
+    }
     assert 0.3 < probe_params["logmel"] < probe_params["plain"] < probe_params["teacher"]
     # item 3: the plain-stream LM continues test prompts; the student decodes both
     from espnet2_p2p.bin.lm_continue import main as lm_continue
 
     out = tmp_path / "continuations"
-    assert lm_continue(["--lm_exp", str(tmp_path / "exp" / "lm_plain"), "--tokens", str(tmp_path / "exp" / "tokens_plain" / "test"),
-                        "--data_dir", str(recipe / "dump" / "test"), "--output_dir", str(out), "--model", str(packed_models),
-                        "--num_prompts", "2", "--prompt_seconds", "0.4", "--continue_seconds", "1.2"]) == 0  # fmt: skip
+    assert (
+        lm_continue(
+            [
+                "--lm_exp",
+                str(tmp_path / "exp" / "lm_plain"),
+                "--tokens",
+                str(tmp_path / "exp" / "tokens_plain" / "test"),
+                "--data_dir",
+                str(recipe / "dump" / "test"),
+                "--output_dir",
+                str(out),
+                "--model",
+                str(packed_models),
+                "--num_prompts",
+                "2",
+                "--prompt_seconds",
+                "0.4",
+                "--continue_seconds",
+                "1.2",
+            ]
+        )
+        == 0
+    )
     import soundfile as sf
 
     for kind in ("lm", "real"):
@@ -539,19 +773,68 @@ def test_speechlm_measures_every_token_choice(tmp_path, espeak_corpus, packed_mo
     from espnet2_p2p.bin.speechlm_report import main as speechlm_report
 
     summary = json.loads((out / "continuations.json").read_text())
-    assert speechlm_report(["--data_dir", str(recipe / "dump" / "test"), "--output", str(tmp_path / "t.md"),
-                            "--continuations", f"{labels[0]}={out / 'continuations.json'}"]) == 0  # fmt: skip
-    assert f"| {labels[0]} | - | - | - | - | - | - | {summary['lm']:.3f} ± {summary['lm_ci']:.3f} |" in (tmp_path / "t.md").read_text()
+    assert (
+        speechlm_report(
+            [
+                "--data_dir",
+                str(recipe / "dump" / "test"),
+                "--output",
+                str(tmp_path / "t.md"),
+                "--continuations",
+                f"{labels[0]}={out / 'continuations.json'}",
+            ]
+        )
+        == 0
+    )
+    assert (
+        f"| {labels[0]} | - | - | - | - | - | - | {summary['lm']:.3f} ± {summary['lm_ci']:.3f} |"
+        in (tmp_path / "t.md").read_text()
+    )
     assert (out / "spectrograms.png").stat().st_size > 10_000
-    assert lm_continue(["--lm_exp", str(tmp_path / "exp" / "lm_plain"), "--tokens", str(tmp_path / "exp" / "tokens_plain" / "test"),
-                        "--data_dir", str(recipe / "dump" / "test"), "--output_dir", str(out),
-                        "--continue_seconds", "60"]) == 1  # no utterance that long: one line  # fmt: skip
+    assert (
+        lm_continue(
+            [
+                "--lm_exp",
+                str(tmp_path / "exp" / "lm_plain"),
+                "--tokens",
+                str(tmp_path / "exp" / "tokens_plain" / "test"),
+                "--data_dir",
+                str(recipe / "dump" / "test"),
+                "--output_dir",
+                str(out),
+                "--continue_seconds",
+                "60",
+            ]
+        )
+        == 1
+    )  # no utterance that long: one line
     # the teacher's LM continues its 4 flattened streams; the teacher decodes them all
     out = tmp_path / "continuations_teacher"
-    assert lm_continue(["--lm_exp", str(exp / "lm_teacher"), "--tokens", str(exp / "tokens_teacher" / "test"),
-                        "--data_dir", str(recipe / "dump" / "test"), "--output_dir", str(out), "--model", str(packed_models),
-                        "--model_name", "teacher", "--num_prompts", "2", "--prompt_seconds", "0.4",
-                        "--continue_seconds", "1.2"]) == 0  # fmt: skip
+    assert (
+        lm_continue(
+            [
+                "--lm_exp",
+                str(exp / "lm_teacher"),
+                "--tokens",
+                str(exp / "tokens_teacher" / "test"),
+                "--data_dir",
+                str(recipe / "dump" / "test"),
+                "--output_dir",
+                str(out),
+                "--model",
+                str(packed_models),
+                "--model_name",
+                "teacher",
+                "--num_prompts",
+                "2",
+                "--prompt_seconds",
+                "0.4",
+                "--continue_seconds",
+                "1.2",
+            ]
+        )
+        == 0
+    )
     assert all(sf.info(str(w)).frames == 60 * 320 for w in (out / "lm").glob("*.wav"))
     summary = json.loads((out / "continuations.json").read_text())
     assert summary["streams"] == 4 and summary["decoder"] == "teacher" and summary["prompts"] == 2
@@ -580,8 +863,20 @@ def test_campaign_check_scores_the_best_checkpoints_so_far(tmp_path, espeak_corp
                 log.append(f"[vm] 2026-12-03 (trainer:462) INFO: The best model has been updated: valid.{crit}")
         (exp / name / "train.log").write_text("\n".join(log) + "\n")
     out = tmp_path / "check"
-    proc = sh([recipe / "local" / "campaign_check.sh", "--expdir", exp, "--output_dir", out, "--every", "1",
-               "--reference", "student_ft"], recipe)  # fmt: skip
+    proc = sh(
+        [
+            recipe / "local" / "campaign_check.sh",
+            "--expdir",
+            exp,
+            "--output_dir",
+            out,
+            "--every",
+            "1",
+            "--reference",
+            "student_ft",
+        ],
+        recipe,
+    )
     epochs = (out / "checkpoints" / "epochs.md").read_text()
     assert f"| teacher | valid.mel_l1_loss.best.pth | restored from {packed_models.resolve()} teacher |" in epochs
     assert "| student | valid.ce_loss.best.pth | 3 |" in epochs
@@ -597,8 +892,23 @@ def test_campaign_check_scores_the_best_checkpoints_so_far(tmp_path, espeak_corp
     assert "visqol" in proc.stdout and "paired difference to student_ft" in proc.stdout.lower()
     assert "speaker_sim ↑" in results and "<audio" in (out / "score" / "listening.html").read_text()
     # a reference that was not decoded (here: left out with --exclude): one line
-    proc = sh([recipe / "local" / "campaign_check.sh", "--expdir", exp, "--output_dir", tmp_path / "c2",
-               "--every", "1", "--reference", "student_ft", "--exclude", "student_ft"], recipe, check=False)  # fmt: skip
+    proc = sh(
+        [
+            recipe / "local" / "campaign_check.sh",
+            "--expdir",
+            exp,
+            "--output_dir",
+            tmp_path / "c2",
+            "--every",
+            "1",
+            "--reference",
+            "student_ft",
+            "--exclude",
+            "student_ft",
+        ],
+        recipe,
+        check=False,
+    )
     assert proc.returncode == 1 and proc.stderr.strip().endswith("was not decoded (its experiment is missing)")
     assert "student_ft" not in (tmp_path / "c2" / "checkpoints" / "epochs.md").read_text()
     # without a teacher checkpoint there is nothing to check: one line

@@ -42,7 +42,11 @@ def test_corpus_recipes_differ_in_their_settings(tmp_path):
     (libritts,) = corpus_calls(tmp_path / "l", "libritts", "--corpus_dir", "/data/LibriTTS")
     (vctk,) = corpus_calls(tmp_path / "v", "vctk", "--corpus_dir", "/data/VCTK")
     common = "--train_set train --valid_set dev --test_sets test --codec p2psyn"
-    assert libritts == ("--corpus libritts --expect_fs 24000 --fs 16000 " + common + " --train_config "
-                        "../../../conf/teacher.yaml --student_config ../../../conf/student.yaml --corpus_dir /data/LibriTTS")  # fmt: skip
-    assert vctk == ("--corpus vctk --expect_fs 48000 --fs 48000 " + common + " --train_config "
-                    "../../../conf/teacher_48k.yaml --student_config ../../../conf/student_48k.yaml --corpus_dir /data/VCTK")  # fmt: skip
+    assert libritts == (
+        "--corpus libritts --expect_fs 24000 --fs 16000 " + common + " --train_config "
+        "../../../conf/teacher.yaml --student_config ../../../conf/student.yaml --corpus_dir /data/LibriTTS"
+    )
+    assert vctk == (
+        "--corpus vctk --expect_fs 48000 --fs 48000 " + common + " --train_config "
+        "../../../conf/teacher_48k.yaml --student_config ../../../conf/student_48k.yaml --corpus_dir /data/VCTK"
+    )

@@ -51,16 +51,41 @@ def run_queues(tmp_path, teacher_seconds, teacher_fails=False, jobs=2, stages=(3
     shutil.copy(ROOT / "egs2" / "TEMPLATE" / "codec1" / "lib" / "local.sh", template / "lib" / "local.sh")
     (tmp_path / "conf").symlink_to(ROOT / "conf")
     calls = tmp_path / "calls.txt"
-    env = dict(os.environ, CALLS=str(calls), TEACHER_SECONDS=str(teacher_seconds),
-               TEACHER_FAILS="1" if teacher_fails else "0", P2P_QUEUE_POLL_SECONDS="0.2",
-               PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")  # fmt: skip
+    env = dict(
+        os.environ,
+        CALLS=str(calls),
+        TEACHER_SECONDS=str(teacher_seconds),
+        TEACHER_FAILS="1" if teacher_fails else "0",
+        P2P_QUEUE_POLL_SECONDS="0.2",
+        PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+    )
     begin = time.monotonic()
     proc = subprocess.run(
-        ["bash", "run.sh", "--stage", str(stages[0]), "--stop_stage", str(stages[1]), "--jobs", str(jobs),
-         "--budget", "long", "--ablation", "false", "--causal", "false", "--expdir", str(tmp_path / "exp"),
-         *extra],
-        cwd=recipe, env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        [
+            "bash",
+            "run.sh",
+            "--stage",
+            str(stages[0]),
+            "--stop_stage",
+            str(stages[1]),
+            "--jobs",
+            str(jobs),
+            "--budget",
+            "long",
+            "--ablation",
+            "false",
+            "--causal",
+            "false",
+            "--expdir",
+            str(tmp_path / "exp"),
+            *extra,
+        ],
+        cwd=recipe,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     elapsed = time.monotonic() - begin
     events = {}
     for line in calls.read_text().splitlines() if calls.exists() else []:

@@ -87,8 +87,12 @@ def test_the_tokenizer_refuses_fractional_lengths_and_ids(packed_models):
     with pytest.raises(AudioInputError, match=r"lengths must hold 2 whole numbers"):
         tok.encode(batch, [1.5, 1])  # a TypeError before
     ids = tok.flatten(tok.encode(0.1 * torch.randn(640)))
-    for bad, message in [(ids.float() + 0.5, "must be integers, got float32"), ([2**70] * 8, "must be integers"),
-                         (["a"] * 8, "must be integers"), (ids.bool(), "must be integers, got bool")]:  # fmt: skip
+    for bad, message in [
+        (ids.float() + 0.5, "must be integers, got float32"),
+        ([2**70] * 8, "must be integers"),
+        (["a"] * 8, "must be integers"),
+        (ids.bool(), "must be integers, got bool"),
+    ]:
         with pytest.raises(TokenError, match=message):
             tok.unflatten(bad, name="utt1")
     with pytest.raises(TokenError, match="the length must be a whole number"):
@@ -122,10 +126,13 @@ def test_fuzzed_api_inputs_are_coded_or_refused_with_the_documented_errors(coder
         for call, errors in [
             (lambda: coder.encode_file(lambda s, e: audio, 640), AudioInputError),
             (lambda: tok.encode(torch.from_numpy(audio) if audio.dtype.kind in "fiub" else audio), AudioInputError),
-            (lambda: coder.decode_file(codes, max(1, codes.shape[-1] if codes.ndim else 1) * 320, lambda x: None), TokenError),
+            (
+                lambda: coder.decode_file(codes, max(1, codes.shape[-1] if codes.ndim else 1) * 320, lambda x: None),
+                TokenError,
+            ),
             (lambda: tok.decode(codes), TokenError),
             (lambda: tok.unflatten(ids), TokenError),
-        ]:  # fmt: skip
+        ]:
             try:
                 call()
             except errors as e:

@@ -20,20 +20,28 @@ def test_tables_read_in_order_with_tabs_and_empty_values(tmp_path):
     (tmp_path / "segments").write_text("s1 rec1 0.0 1.5\ns2 rec1 1.5 -1\n")
     assert list(read_kaldi_table(tmp_path / "segments")) == ["s1", "s2"]
     assert [table_kind(Path(n)) for n in ("wav.scp", "ref.scp", "text", "segments", "utt2spk")] == [
-        "wav.scp", "wav.scp", "text", "segments", "table"]  # fmt: skip
+        "wav.scp",
+        "wav.scp",
+        "text",
+        "segments",
+        "table",
+    ]
 
 
-@pytest.mark.parametrize("name, lines, message", [
-    ("wav.scp", ["u1 a.wav", "u2 b.wav", "u1 c.wav"], "wav.scp:3: the id 'u1' appears twice (also on line 1)"),
-    ("text", ["u1 hello", "u1 world"], "text:2: the id 'u1' appears twice (also on line 1)"),
-    ("segments", ["s1 r 0 1", "s1 r 1 2"], "segments:2: the id 's1' appears twice"),
-    ("utt2spk", ["u1 a", "u1 b"], "utt2spk:2: the id 'u1' appears twice"),
-    ("wav.scp", ["u1"], "wav.scp:1: expected '<id> <path>', got 'u1' without a path"),
-    ("wav.scp", ["u1 sox a.wav -t wav - |"], "wav.scp:1: u1 is a command"),
-    ("segments", ["s1 r 2 1"], "segments:1: expected '<utt> <recording> <start> <end>'"),
-    ("segments", ["s1 r zero 1"], "segments:1: expected"),
-    ("segments", ["s1 r 0 nan"], "segments:1: expected"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "name, lines, message",
+    [
+        ("wav.scp", ["u1 a.wav", "u2 b.wav", "u1 c.wav"], "wav.scp:3: the id 'u1' appears twice (also on line 1)"),
+        ("text", ["u1 hello", "u1 world"], "text:2: the id 'u1' appears twice (also on line 1)"),
+        ("segments", ["s1 r 0 1", "s1 r 1 2"], "segments:2: the id 's1' appears twice"),
+        ("utt2spk", ["u1 a", "u1 b"], "utt2spk:2: the id 'u1' appears twice"),
+        ("wav.scp", ["u1"], "wav.scp:1: expected '<id> <path>', got 'u1' without a path"),
+        ("wav.scp", ["u1 sox a.wav -t wav - |"], "wav.scp:1: u1 is a command"),
+        ("segments", ["s1 r 2 1"], "segments:1: expected '<utt> <recording> <start> <end>'"),
+        ("segments", ["s1 r zero 1"], "segments:1: expected"),
+        ("segments", ["s1 r 0 nan"], "segments:1: expected"),
+    ],
+)
 def test_a_repeated_id_or_a_bad_line_is_one_line_naming_the_file(tmp_path, name, lines, message):
     (tmp_path / name).write_text("\n".join(lines) + "\n")
     with pytest.raises(TableError) as err:
@@ -66,9 +74,21 @@ def test_dump_tokens_refuses_a_repeated_id_and_writes_nothing(tmp_path):
     data, out = _data_dir(tmp_path), tmp_path / "tokens"
     model = ROOT / "espnet2_p2p" / "pretrained" / "speechocean762_long_ft.zip"
     run = subprocess.run(
-        [sys.executable, "-m", "espnet2_p2p.bin.dump_tokens", "--model", str(model), "--data_dir", str(data),
-         "--output_dir", str(out)], capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "espnet2_p2p.bin.dump_tokens",
+            "--model",
+            str(model),
+            "--data_dir",
+            str(data),
+            "--output_dir",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 1
     assert run.stderr.strip().splitlines() == [
         f"dump_tokens: {data / 'wav.scp'}:2: the id 'u1' appears twice (also on line 1): its lines would"
@@ -87,13 +107,27 @@ def test_every_tool_reading_a_data_dir_refuses_a_repeated_id(tmp_path, capsys, t
 
         (tmp_path / "c.yaml").write_text("codec: p2psyn\n")
         (tmp_path / "m.pth").write_bytes(b"")
-        argv = ["--data_dir", str(data), "--output_dir", str(tmp_path / "o"),
-                "--system", f"s:{tmp_path / 'c.yaml'}:{tmp_path / 'm.pth'}"]  # fmt: skip
+        argv = [
+            "--data_dir",
+            str(data),
+            "--output_dir",
+            str(tmp_path / "o"),
+            "--system",
+            f"s:{tmp_path / 'c.yaml'}:{tmp_path / 'm.pth'}",
+        ]
     elif tool == "frame_labels":
         from espnet2_p2p.bin.frame_labels import main
 
-        argv = ["--data_dir", str(data), "--out_dir", str(tmp_path / "o"), "--unit", "char",
-                "--unit_list", str(tmp_path / "units")]  # fmt: skip
+        argv = [
+            "--data_dir",
+            str(data),
+            "--out_dir",
+            str(tmp_path / "o"),
+            "--unit",
+            "char",
+            "--unit_list",
+            str(tmp_path / "units"),
+        ]
     elif tool == "token_probe":
         from espnet2_p2p.bin.token_probe import main
 

@@ -59,8 +59,19 @@ class CausalMDCTDecoder(torch.nn.Module):
 class CausalP2PSynGenerator(GeneratorBase):
     """Streaming MDCT, causal encoder, quantizer, causal decoder; offline and in pieces."""
 
-    def __init__(self, mdct_frame_length, mdct_hop_length, mdct_window, channels, ffn_channels,
-                 num_blocks, kernel_size, downsample, latent_dim, quantizer):  # fmt: skip
+    def __init__(
+        self,
+        mdct_frame_length,
+        mdct_hop_length,
+        mdct_window,
+        channels,
+        ffn_channels,
+        num_blocks,
+        kernel_size,
+        downsample,
+        latent_dim,
+        quantizer,
+    ):
         super().__init__()
         if mdct_frame_length != 2 * mdct_hop_length:
             raise ValueError(
@@ -70,8 +81,14 @@ class CausalP2PSynGenerator(GeneratorBase):
         self.mdct = MDCT(mdct_frame_length, mdct_hop_length, mdct_window)
         self.H, self.D = mdct_hop_length, downsample
         self.hop_length = mdct_hop_length * downsample
-        arch = dict(channels=channels, ffn_channels=ffn_channels, num_blocks=num_blocks,
-                    kernel_size=kernel_size, downsample=downsample, latent_dim=latent_dim)  # fmt: skip
+        arch = dict(
+            channels=channels,
+            ffn_channels=ffn_channels,
+            num_blocks=num_blocks,
+            kernel_size=kernel_size,
+            downsample=downsample,
+            latent_dim=latent_dim,
+        )
         self.encoder = CausalMDCTEncoder(in_channels=mdct_hop_length, **arch)
         self.quantizer = quantizer
         self.decoder = CausalMDCTDecoder(out_channels=mdct_hop_length, **arch)
@@ -110,8 +127,7 @@ class CausalP2PSynGenerator(GeneratorBase):
         coeffs, z, _ = self.encode_frames(padded)
         return coeffs, z
 
-    def synthesise(self, quantized: torch.Tensor, length: Optional[int] = None,
-                   frames: Optional[torch.Tensor] = None):  # fmt: skip
+    def synthesise(self, quantized: torch.Tensor, length: Optional[int] = None, frames: Optional[torch.Tensor] = None):
         """Quantized latent (B, D_latent, m) -> (audio (B, 1, length), MDCT (B, H, m * D)).
         With ``frames`` (B,), item b's audio equals what its first ``frames[b]`` code
         frames give alone (the MDCT frames after them are dropped; zero past them)."""
@@ -119,7 +135,9 @@ class CausalP2PSynGenerator(GeneratorBase):
             length = quantized.shape[-1] * self.hop_length
         coeffs, _ = self.decoder(quantized)
         if frames is not None:
-            valid = torch.arange(coeffs.shape[-1], device=coeffs.device) < frames.to(coeffs.device).view(-1, 1, 1) * self.D
+            valid = (
+                torch.arange(coeffs.shape[-1], device=coeffs.device) < frames.to(coeffs.device).view(-1, 1, 1) * self.D
+            )
             coeffs = coeffs * valid
         samples, overlap = self.mdct.synthesis_step(coeffs)
         audio = torch.cat([samples, overlap], dim=-1)[:, self.H : self.H + length].unsqueeze(1)

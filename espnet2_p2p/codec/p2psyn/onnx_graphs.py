@@ -53,7 +53,10 @@ def graphs(codec, example: torch.Tensor, batch, frames) -> Tuple[List[Graph], Di
     if codec.is_student:  # all 1 + N streams given: nothing to predict
         with torch.no_grad():
             codes_all = torch.cat([codes, P2PDecoder(codec)(codes)[1]])
-        found.append(Graph(P2PDecoderAll(codec), (codes_all,), ({1: batch, 2: frames},), ["codes"], ["audio"],
-                           "decoder_all.onnx"))  # fmt: skip
+        found.append(
+            Graph(
+                P2PDecoderAll(codec), (codes_all,), ({1: batch, 2: frames},), ["codes"], ["audio"], "decoder_all.onnx"
+            )
+        )
         meta.update(decoder_all="decoder_all.onnx")
     return found, meta

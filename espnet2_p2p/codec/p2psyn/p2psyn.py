@@ -27,9 +27,9 @@ from typing import Any, Dict, List, Optional, Tuple
 import torch
 from typeguard import typechecked
 
-from espnet2_p2p.codec.shared.gan_codec import GANCodecBase, as_audio_batch
 from espnet2_p2p.codec.p2psyn.causal import CausalP2PSynGenerator
 from espnet2_p2p.codec.p2psyn.framing import GeneratorBase
+from espnet2_p2p.codec.shared.gan_codec import GANCodecBase, as_audio_batch
 from espnet2_p2p.codec.shared.loss import compressed_mdct_mse
 from espnet2_p2p.codec.shared.streaming import StreamDecoder, StreamEncoder
 from espnet2_p2p.layers.convnext import ChannelLayerNorm, ConvNeXtV2Block, run_blocks
@@ -56,18 +56,14 @@ class MDCTEncoder(torch.nn.Module):
         latent_dim: int,
     ):
         super().__init__()
-        self.input_conv = torch.nn.Conv1d(
-            in_channels, channels, kernel_size, padding=kernel_size // 2
-        )
+        self.input_conv = torch.nn.Conv1d(in_channels, channels, kernel_size, padding=kernel_size // 2)
         self.input_norm = ChannelLayerNorm(channels, eps=1e-6)
         self.blocks = torch.nn.Sequential(
             *[ConvNeXtV2Block(channels, ffn_channels, kernel_size) for _ in range(num_blocks)]
         )
         self.output_norm = ChannelLayerNorm(channels, eps=1e-6)
         # kernel = stride + 1: every MDCT frame is seen, and 8m + 1 frames give m outputs.
-        self.downsample = torch.nn.Conv1d(
-            channels, latent_dim, downsample + 1, stride=downsample
-        )
+        self.downsample = torch.nn.Conv1d(channels, latent_dim, downsample + 1, stride=downsample)
 
     def forward(self, coeffs: torch.Tensor, mask: Optional[torch.Tensor] = None) -> torch.Tensor:
         """coeffs (B, H, 8m + 1); mask: optional (B, 1, 8m + 1), 1 on valid MDCT frames."""
@@ -133,9 +129,7 @@ class MDCTDecoder(torch.nn.Module):
             raise ValueError(f"decoder_upsample must be one of {UPSAMPLERS}, got {upsample!r}")
         self.upsample_mode = upsample
         if upsample == "transposed":
-            self.upsample = torch.nn.ConvTranspose1d(
-                latent_dim, channels, downsample + 1, stride=downsample
-            )
+            self.upsample = torch.nn.ConvTranspose1d(latent_dim, channels, downsample + 1, stride=downsample)
         else:
             self.project = torch.nn.Conv1d(latent_dim, channels, 3, padding=1)
             self.interpolate = LinearUpsample(downsample)
@@ -144,9 +138,7 @@ class MDCTDecoder(torch.nn.Module):
             *[ConvNeXtV2Block(channels, ffn_channels, kernel_size) for _ in range(num_blocks)]
         )
         self.output_norm = ChannelLayerNorm(channels, eps=1e-6)
-        self.output_conv = torch.nn.Conv1d(
-            channels, out_channels, kernel_size, padding=kernel_size // 2
-        )
+        self.output_conv = torch.nn.Conv1d(channels, out_channels, kernel_size, padding=kernel_size // 2)
 
     def forward(self, z: torch.Tensor, masks=None) -> torch.Tensor:
         """z (B, D, m); masks: optional (code-frame mask (B, 1, m), MDCT-frame mask
@@ -371,8 +363,15 @@ class P2PSynCodec(GANCodecBase):
             quantizer=quantizer,
             **extra,
         )
-        self.setup_gan(sampling_rate, discriminator_params, mel_loss_params, adv_loss_type,
-                       lambda_adv, lambda_feat_match, cache_generator_outputs)  # fmt: skip
+        self.setup_gan(
+            sampling_rate,
+            discriminator_params,
+            mel_loss_params,
+            adv_loss_type,
+            lambda_adv,
+            lambda_feat_match,
+            cache_generator_outputs,
+        )
         self.mdct_loss_power = mdct_loss_power
         self.lambda_mel_l1 = lambda_mel_l1
         self.lambda_mel_l2 = lambda_mel_l2
@@ -484,7 +483,9 @@ class P2PSynCodec(GANCodecBase):
         synthesise = not self.is_student or self.finetune_decoder or not self.training
         return self.generator(audio, synthesise=synthesise)
 
-    def generator_loss(self, audio: torch.Tensor, out: Dict[str, Any], **inputs) -> Tuple[torch.Tensor, Dict[str, float]]:
+    def generator_loss(
+        self, audio: torch.Tensor, out: Dict[str, Any], **inputs
+    ) -> Tuple[torch.Tensor, Dict[str, float]]:
         """Teacher: commitment + reconstruction. Student: cross-entropy of the pseudo VQs
         (+ reconstruction when its decoder is fine-tuned); reconstruction stats whenever
         it synthesised."""
@@ -503,12 +504,7 @@ class P2PSynCodec(GANCodecBase):
             mdct_loss = compressed_mdct_mse(out["coeffs_hat"], out["coeffs"], self.mdct_loss_power)
             stats.update(mel_l1_loss=mel_l1.item(), mel_l2_loss=mel_l2.item(), mdct_loss=mdct_loss.item())
             if not self.is_student or self.finetune_decoder:
-                loss = (
-                    loss
-                    + self.lambda_mel_l1 * mel_l1
-                    + self.lambda_mel_l2 * mel_l2
-                    + self.lambda_mdct * mdct_loss
-                )
+                loss = loss + self.lambda_mel_l1 * mel_l1 + self.lambda_mel_l2 * mel_l2 + self.lambda_mdct * mdct_loss
         return loss, stats
 
     # ----------------------------------------------------------- inference
@@ -554,9 +550,7 @@ class P2PSynCodec(GANCodecBase):
         codes = self.encode(x, lengths)
         if not self.is_student:
             return codes
-        pseudo = torch.zeros(
-            (self.num_pseudo,) + codes.shape[1:], dtype=codes.dtype, device=codes.device
-        )
+        pseudo = torch.zeros((self.num_pseudo,) + codes.shape[1:], dtype=codes.dtype, device=codes.device)
         for b, n in enumerate(self._item_frames(codes, lengths)):
             _, pseudo[:, b : b + 1, :n] = self.generator.quantizer.decode(codes[0, b : b + 1, :n])
         return torch.cat([codes, pseudo], dim=0)
@@ -595,9 +589,7 @@ class P2PSynCodec(GANCodecBase):
             if frames is None:
                 quantized, _ = quantizer.decode(codes[0])
             else:  # the predictors see each item's own frames only
-                quantized = torch.zeros(
-                    codes.shape[1], quantizer.dim, codes.shape[-1], device=codes.device
-                )
+                quantized = torch.zeros(codes.shape[1], quantizer.dim, codes.shape[-1], device=codes.device)
                 for b, n in enumerate(frames.tolist()):
                     quantized[b : b + 1, :, :n], _ = quantizer.decode(codes[0, b : b + 1, :n])
         else:

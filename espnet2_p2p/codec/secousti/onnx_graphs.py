@@ -34,9 +34,21 @@ def graphs(codec, example: torch.Tensor, batch, frames) -> Tuple[List[Graph], Di
     with torch.no_grad():
         tokens, side = SecoustiEncoder(codec)(example, ref)
     found = [
-        Graph(SecoustiEncoder(codec), (example, ref), ({0: batch, 2: frames * hop}, {0: batch, 2: reference}),
-              ["audio", "reference"], ["codes", "side"], "encoder.onnx"),
-        Graph(SecoustiDecoder(codec), (tokens, side), ({1: batch, 2: frames}, {0: batch}), ["codes", "side"],
-              ["audio"], "decoder.onnx"),
-    ]  # fmt: skip
+        Graph(
+            SecoustiEncoder(codec),
+            (example, ref),
+            ({0: batch, 2: frames * hop}, {0: batch, 2: reference}),
+            ["audio", "reference"],
+            ["codes", "side"],
+            "encoder.onnx",
+        ),
+        Graph(
+            SecoustiDecoder(codec),
+            (tokens, side),
+            ({1: batch, 2: frames}, {0: batch}),
+            ["codes", "side"],
+            ["audio"],
+            "decoder.onnx",
+        ),
+    ]
     return found, dict(student=False, reference_samples=ref_samples)

@@ -129,8 +129,10 @@ class SecoustiGenerator(torch.nn.Module):
         self.enc_conv = causal_conv_stack(H, channels, ffn_channels, conv_blocks, kernel_size)
         self.patch = torch.nn.Linear(channels * D, model_dim)
         self.enc_tf = CausalStack(
-            [CausalTransformerLayer(model_dim, attention_heads, transformer_ffn_dim, context_frames, dropout)
-             for _ in range(encoder_layers)]  # fmt: skip
+            [
+                CausalTransformerLayer(model_dim, attention_heads, transformer_ffn_dim, context_frames, dropout)
+                for _ in range(encoder_layers)
+            ]
         )
         self.enc_norm = ChannelNorm(model_dim)
         self.bottleneck = VAEFSQ(model_dim, fsq_levels)
@@ -138,8 +140,10 @@ class SecoustiGenerator(torch.nn.Module):
         self.dec_in = torch.nn.Conv1d(len(fsq_levels), model_dim, 1)
         self.dec_global = torch.nn.Linear(paralinguistic_dim, 2 * model_dim)
         self.dec_tf = CausalStack(
-            [CausalTransformerLayer(model_dim, attention_heads, transformer_ffn_dim, context_frames, dropout)
-             for _ in range(decoder_layers)]  # fmt: skip
+            [
+                CausalTransformerLayer(model_dim, attention_heads, transformer_ffn_dim, context_frames, dropout)
+                for _ in range(decoder_layers)
+            ]
         )
         self.unpatch = torch.nn.Linear(model_dim, channels * D)
         self.dec_conv = causal_conv_stack(None, channels, ffn_channels, conv_blocks, kernel_size, out_channels=H)
@@ -267,14 +271,24 @@ class SecoustiCodec(GANCodecBase):
         self.fs = sampling_rate
         self.reference_seconds = reference_seconds
         self.generator = SecoustiGenerator(
-            mdct_hop_length=mdct_hop_length, downsample=downsample, channels=channels,
-            ffn_channels=ffn_channels, conv_blocks=conv_blocks, kernel_size=kernel_size,
-            model_dim=model_dim, encoder_layers=encoder_layers, decoder_layers=decoder_layers,
-            attention_heads=attention_heads, transformer_ffn_dim=transformer_ffn_dim,
-            context_frames=context_frames, dropout=dropout, fsq_levels=list(fsq_levels),
-            paralinguistic_dim=paralinguistic_dim, paralinguistic_bits=paralinguistic_bits,
+            mdct_hop_length=mdct_hop_length,
+            downsample=downsample,
+            channels=channels,
+            ffn_channels=ffn_channels,
+            conv_blocks=conv_blocks,
+            kernel_size=kernel_size,
+            model_dim=model_dim,
+            encoder_layers=encoder_layers,
+            decoder_layers=decoder_layers,
+            attention_heads=attention_heads,
+            transformer_ffn_dim=transformer_ffn_dim,
+            context_frames=context_frames,
+            dropout=dropout,
+            fsq_levels=list(fsq_levels),
+            paralinguistic_dim=paralinguistic_dim,
+            paralinguistic_bits=paralinguistic_bits,
             paralinguistic_channels=paralinguistic_channels,
-        )  # fmt: skip
+        )
         self.num_text_units = num_text_units
         if num_text_units > 0:
             self.contrastive_proj = torch.nn.Linear(len(fsq_levels), contrastive_dim)
@@ -282,7 +296,9 @@ class SecoustiCodec(GANCodecBase):
         self.contrastive_temperature = contrastive_temperature
         self.kl_warmup_steps = kl_warmup_steps
         self.register_buffer("steps", torch.zeros((), dtype=torch.long))
-        self.setup_gan(sampling_rate, discriminator_params, mel_loss_params, adv_loss_type, lambda_adv, lambda_feat_match)
+        self.setup_gan(
+            sampling_rate, discriminator_params, mel_loss_params, adv_loss_type, lambda_adv, lambda_feat_match
+        )
         self.mdct_loss_power = mdct_loss_power
         self.lambda_mel_l1, self.lambda_mel_l2, self.lambda_mdct = lambda_mel_l1, lambda_mel_l2, lambda_mdct
         self.lambda_kl, self.lambda_contrastive = lambda_kl, lambda_contrastive
@@ -421,9 +437,12 @@ class SecoustiCodec(GANCodecBase):
             + self.lambda_kl * kl_weight * bott.vae.kl
         )
         stats = dict(
-            mel_l1_loss=mel_l1.item(), mel_l2_loss=mel_l2.item(), mdct_loss=mdct_loss.item(),
-            kl_loss=bott.vae.kl.item(), kl_weight=kl_weight,
-        )  # fmt: skip
+            mel_l1_loss=mel_l1.item(),
+            mel_l2_loss=mel_l2.item(),
+            mdct_loss=mdct_loss.item(),
+            kl_loss=bott.vae.kl.item(),
+            kl_weight=kl_weight,
+        )
         if frame_labels is not None and self.num_text_units > 0:
             labels = self.frame_label_targets(frame_labels, bott.codes.shape[-1])
             closs, cacc = self.contrastive_loss(bott.vae.mean, labels)
@@ -490,8 +509,9 @@ class SecoustiCodec(GANCodecBase):
         return bott.codes.unsqueeze(0)
 
     @torch.no_grad()
-    def decode(self, codes: torch.Tensor, paralinguistic: Optional[torch.Tensor] = None,
-               length: Optional[int] = None, **kwargs) -> torch.Tensor:  # fmt: skip
+    def decode(
+        self, codes: torch.Tensor, paralinguistic: Optional[torch.Tensor] = None, length: Optional[int] = None, **kwargs
+    ) -> torch.Tensor:
         """Tokens (1, B, m) (+ paralinguistic vector (B, P)) -> audio (B, 1, length).
 
         Without ``paralinguistic`` the all-zero vector (the middle of its range) is used.

@@ -42,11 +42,7 @@ class MDCTDiscriminator(torch.nn.Module):
         pad = (kf // 2, kt // 2)
         layers = [weight_norm(torch.nn.Conv2d(1, channels, (kf, kt), padding=pad))]
         for _ in range(num_layers):
-            layers.append(
-                weight_norm(
-                    torch.nn.Conv2d(channels, channels, (kf, kt), stride=(2, 1), padding=pad)
-                )
-            )
+            layers.append(weight_norm(torch.nn.Conv2d(channels, channels, (kf, kt), stride=(2, 1), padding=pad)))
         layers.append(weight_norm(torch.nn.Conv2d(channels, channels, 3, padding=1)))
         self.layers = torch.nn.ModuleList(layers)
         self.post = weight_norm(torch.nn.Conv2d(channels, 1, 3, padding=1))
@@ -119,9 +115,7 @@ class P2PSynDiscriminator(torch.nn.Module):
         )
         params.update(period_discriminator_params or {})
         with old_weight_norm():  # torch's FutureWarning: see espnet2_p2p.utils.quiet
-            self.mpd = HiFiGANMultiPeriodDiscriminator(
-                periods=list(periods), discriminator_params=params
-            )
+            self.mpd = HiFiGANMultiPeriodDiscriminator(periods=list(periods), discriminator_params=params)
         self.mrd = MultiResolutionMDCTDiscriminator(
             mdct_frame_lengths, channels=mdct_channels, num_layers=mdct_num_layers
         )

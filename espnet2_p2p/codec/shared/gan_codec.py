@@ -61,12 +61,7 @@ class TurnCache:
         if turn not in TURNS:
             raise ValueError(f"turn must be one of {TURNS}, got {turn!r}")
         entry, self._entry = self._entry, None
-        if (
-            entry is not None
-            and entry[2] != turn
-            and entry[0].shape == audio.shape
-            and torch.equal(entry[0], audio)
-        ):
+        if entry is not None and entry[2] != turn and entry[0].shape == audio.shape and torch.equal(entry[0], audio):
             return entry[1]
         out = compute()
         if store and self.enabled:
@@ -130,7 +125,9 @@ class GANCodecBase(CodecInterface, AbsGANCodec):
         reads, with ``audio_hat`` (B, 1, T) when it synthesised audio."""
 
     @abstractmethod
-    def generator_loss(self, audio: torch.Tensor, out: Dict[str, Any], **inputs) -> Tuple[torch.Tensor, Dict[str, float]]:
+    def generator_loss(
+        self, audio: torch.Tensor, out: Dict[str, Any], **inputs
+    ) -> Tuple[torch.Tensor, Dict[str, float]]:
         """The codec's own loss terms of a generator turn and their stats; ``inputs`` are
         the batch's further inputs (SecoustiCodec: ``frame_labels``)."""
 

@@ -61,9 +61,7 @@ class MultiResolutionLogMelLoss(torch.nn.Module):
         return l1 / n, l2 / n
 
 
-def compressed_mdct_mse(
-    c_hat: torch.Tensor, c: torch.Tensor, power: float = 0.5, eps: float = 1e-5
-) -> torch.Tensor:
+def compressed_mdct_mse(c_hat: torch.Tensor, c: torch.Tensor, power: float = 0.5, eps: float = 1e-5) -> torch.Tensor:
     """MSE between power-compressed MDCT coefficients, sign kept.
 
     ``power=1`` is plain MSE; lower powers weigh quiet bands up.
