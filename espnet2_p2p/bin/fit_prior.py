@@ -18,36 +18,10 @@ prior (:class:`espnet2_p2p.container.entropy.BigramPrior`) is written as ``.npz`
 import argparse
 import sys
 from pathlib import Path
-from typing import List, Optional, Sequence
-
-import numpy as np
+from typing import Optional, Sequence
 
 from espnet2_p2p.errors import P2PError
 from espnet2_p2p.speechlm.token_dump import dump_of, tokens_from_dump
-
-
-def _runner(args):
-    """A :class:`~espnet2_p2p.coding.files.FileCoder` of the model (torch backend, quiet)."""
-    from espnet2_p2p.coding.coder import open_coder
-    from espnet2_p2p.coding.files import FileCoder
-
-    return FileCoder(open_coder(args.model, "torch", args.model_name, args.device), progress=False)
-
-
-def tokens_from_audio(runner, wav_scp: Path, max_seconds: Optional[float]) -> List[np.ndarray]:
-    from tqdm import tqdm
-
-    from espnet2_p2p.coding.files import AUDIO_EXTS, list_inputs
-
-    inputs = list_inputs(wav_scp, AUDIO_EXTS)
-    out, seconds = [], 0.0
-    for _, path in tqdm(inputs, desc="tokens", unit="file"):
-        codes, _, num_samples = runner.tokens_of(path)
-        out.append(codes)
-        seconds += num_samples / runner.layout.fs
-        if max_seconds is not None and seconds >= max_seconds:
-            break
-    return out
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -64,7 +38,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from espnet2_p2p.utils.files import temp_path
 
     try:
-        runner = _runner(args)
+        from espnet2_p2p.coding.coder import open_coder
+        from espnet2_p2p.coding.files import FileCoder
+
+        runner = FileCoder(open_coder(args.model, "torch", args.model_name, args.device), progress=False)
         layout = runner.layout
         info = dump_of(args.tokens_dir, runner.coder.fingerprint.hex())
         if info is not None:
@@ -72,7 +49,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             sequences = tokens_from_dump(layout, info, args.tokens_dir)
         elif args.wav_scp is not None:
             print(f"fit_prior: coding {args.wav_scp}", file=sys.stderr)
-            sequences = tokens_from_audio(runner, args.wav_scp, args.max_seconds)
+            sequences = runner.tokens_of_list(args.wav_scp, args.max_seconds)
         else:
             raise P2PError(f"{args.tokens_dir} is not a token dump of this model; give --wav_scp")
         if not sequences:

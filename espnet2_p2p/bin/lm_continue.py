@@ -28,7 +28,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from espnet2_p2p.errors import P2PError, one_line_errors
-from espnet2_p2p.speechlm.lm_tools import sample
+from espnet2_p2p.speechlm.lm_tools import continuations
 
 
 @one_line_errors("lm_continue")
@@ -68,74 +68,33 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             f"{', '.join(missing)}: missing (--lm_exp is a trained LM's folder, --tokens a token dump,"
             " --data_dir a data dir)"
         )
-    import soundfile as sf
-    import torch
-    from espnet2.tasks.lm import LMTask
-    from tqdm import tqdm
-
     from espnet2_p2p.coding.coder import open_coder
-    from espnet2_p2p.data.prepare import read_table
-    from espnet2_p2p.evaluation.metrics import dnsmos
     from espnet2_p2p.evaluation.scoring import plot_spectrograms
     from espnet2_p2p.utils.stats import mean_ci95
 
-    torch.set_num_threads(1)
-    lm, train_args = LMTask.build_model_from_file(
-        args.lm_exp / "config.yaml", args.lm_exp / "valid.loss.best.pth", "cpu"
-    )
-    lm.eval()
-    token_list = list(train_args.token_list)
-    index = {name: i for i, name in enumerate(token_list)}
-    info = args.tokens / "token_info.json"
-    streams = int(json.loads(info.read_text()).get("streams", 1)) if info.exists() else 1
-    allowed = [np.array([name.startswith(f"<codec_layer{k}_code") for name in token_list]) for k in range(streams)]
     coder = open_coder(args.model, "torch", args.model_name)
-    layout = coder.layout
-    prompt_frames = int(round(args.prompt_seconds * layout.frame_rate))
-    steps = int(round(args.continue_seconds * layout.frame_rate))
-    total = prompt_frames + steps
-    samples = {u: int(n) for u, n in read_table(args.data_dir / "utt2num_samples").items()}
-    tokens = {}
-    for line in (args.tokens / "lm_text").read_text().splitlines():
-        parts = line.split()
-        if len(parts) - 1 >= total * streams and samples.get(parts[0], 0) >= total * layout.hop_length:
-            tokens[parts[0]] = parts[1:]
-    utts = sorted(tokens, key=lambda u: (-samples[u], u))[: args.num_prompts]
-    if not utts:
+    run = continuations(
+        args.lm_exp,
+        args.tokens,
+        args.data_dir,
+        args.output_dir,
+        coder,
+        args.num_prompts,
+        args.prompt_seconds,
+        args.continue_seconds,
+        args.temperature,
+        args.seed,
+    )
+    if not run["utts"]:
         print(
-            f"lm_continue: no test utterance holds {total} frames ({args.prompt_seconds:g} s +"
+            f"lm_continue: no test utterance holds {run['frames']} frames ({args.prompt_seconds:g} s +"
             f" {args.continue_seconds:g} s)",
             file=sys.stderr,
         )
         return 1
+    utts, scores, examples, streams = run["utts"], run["scores"], run["examples"], run["streams"]
     if len(utts) < args.num_prompts:
-        print(f"lm_continue: only {len(utts)} test utterances hold {total} frames", file=sys.stderr)
-    generator = torch.Generator().manual_seed(args.seed)
-    hop = layout.hop_length
-    start, end = prompt_frames * hop, total * hop
-    for kind in ("lm", "real"):
-        (args.output_dir / kind).mkdir(parents=True, exist_ok=True)
-    scores = {"lm": [], "real": []}
-    examples = []
-
-    def decode(ids) -> np.ndarray:
-        flat = [int(token_list[i].rsplit("_code", 1)[1].rstrip(">")) for i in ids]
-        codes = np.array(flat, dtype=np.int64).reshape(total, streams).T  # (streams, frames)
-        pieces = []
-        with torch.no_grad():
-            coder.decode_file(codes, total * hop, pieces.append)
-        return np.concatenate(pieces)[start:end]
-
-    for utt in tqdm(utts, desc="continuations"):
-        real_ids = [index[t] for t in tokens[utt][: total * streams]]
-        prompt = real_ids[: prompt_frames * streams]
-        drawn = sample(lm, prompt, steps * streams, allowed, args.temperature, generator)
-        for kind, ids in (("lm", prompt + drawn), ("real", real_ids)):
-            wav = decode(ids)
-            sf.write(str(args.output_dir / kind / f"{utt}.wav"), wav, layout.fs, subtype="FLOAT")
-            scores[kind].append(dnsmos(wav, layout.fs))
-            if len(examples) < 6:
-                examples.append((f"{utt}: {'LM continuation' if kind == 'lm' else 'real tokens'}", wav, layout.fs))
+        print(f"lm_continue: only {len(utts)} test utterances hold {run['frames']} frames", file=sys.stderr)
     plot_spectrograms(examples, args.output_dir / "spectrograms.png")
     lm_mean, lm_ci = mean_ci95(scores["lm"])
     real_mean, real_ci = mean_ci95(scores["real"])

@@ -14,39 +14,14 @@ mean ± 95% CI).
 """
 
 import argparse
-import re
 import sys
 from pathlib import Path
 from typing import Dict, List, Optional
 
 from espnet2_p2p.errors import P2PError
 from espnet2_p2p.evaluation.metrics import LOWER_IS_BETTER
-from espnet2_p2p.evaluation.results import NAMES, read_scores
-from espnet2_p2p.utils.stats import mean_ci95
+from espnet2_p2p.evaluation.results import NAMES, read_curve_points
 from espnet2_p2p.utils.train_log import steps_per_epoch
-
-SCORES_DIR = re.compile(r"scores_e(\d+)_(\w+)$")
-LABEL = re.compile(r"(.+)_e(\d+)$")
-
-
-def read_points(curve_dir: Path, metrics: List[str], split: str = "dev") -> Dict[str, Dict[int, Dict[str, tuple]]]:
-    """system -> epoch -> metric -> (mean, half CI) of every scored snapshot."""
-    points: Dict[str, Dict[int, Dict[str, tuple]]] = {}
-    for folder in sorted(curve_dir.glob(f"scores_e*_{split}")):
-        match = SCORES_DIR.search(folder.name)
-        if not match or not (folder / "scores.tsv").is_file():
-            continue
-        for label, per_utt in read_scores(folder / "scores.tsv").items():
-            name = LABEL.match(label)
-            if not name:
-                continue
-            system, epoch = name.group(1), int(name.group(2))
-            points.setdefault(system, {})[epoch] = {
-                m: mean_ci95([s[m] for s in per_utt.values()]) for m in metrics if m in next(iter(per_utt.values()))
-            }
-    if not points:
-        raise P2PError(f"no scores_e<EPOCH>_{split}/scores.tsv of systems <name>_e<EPOCH> in {curve_dir}")
-    return points
 
 
 def table(points, metrics: List[str], steps: Dict[str, Optional[int]]) -> str:
@@ -102,7 +77,7 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     metrics = [m for m in args.metrics.split(",") if m]
     try:
-        points = read_points(args.curve_dir, metrics, args.set)
+        points = read_curve_points(args.curve_dir, metrics, args.set)
         dirs = {s: Path(d) for s, _, d in (e.partition("=") for e in args.exp)}
         steps = {}
         for system in points:

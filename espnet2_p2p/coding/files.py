@@ -103,6 +103,21 @@ class FileCoder:
                 self.notify(f"{path}: {notice}")
         return (codes[:1] if streams == "plain" else codes), side, src.num_samples
 
+    def tokens_of_list(self, path: Path, max_seconds: Optional[float] = None) -> List[np.ndarray]:
+        """The transmitted tokens (streams, frames) of every audio file of ``path`` (a wav.scp,
+        a folder or one file: :func:`list_inputs`), in order, with a progress bar; the files
+        up to the one that makes ``max_seconds`` of audio."""
+        from tqdm import tqdm
+
+        out, seconds = [], 0.0
+        for _, audio in tqdm(list_inputs(path, AUDIO_EXTS), desc="tokens", unit="file"):
+            codes, _, num_samples = self.tokens_of(audio)
+            out.append(codes)
+            seconds += num_samples / self.layout.fs
+            if max_seconds is not None and seconds >= max_seconds:
+                break
+        return out
+
     def encode(self, path: Path, out: Path, entropy: bool = True) -> None:
         """Audio file -> ``.p2p`` (entropy-coded when the model has a prior and ``entropy``)."""
         with naming(path):

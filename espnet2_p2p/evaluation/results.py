@@ -4,6 +4,7 @@ and the Markdown of systems x metrics with paired differences and codebook use
 (:func:`build`)."""
 
 import csv
+import re
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
@@ -41,6 +42,34 @@ def read_scores(path: Path) -> Dict[str, Dict[str, Dict[str, float]]]:
             system, utt = row.pop("system"), row.pop("utterance")
             out.setdefault(system, {})[utt] = {k: float(v) for k, v in row.items()}
     return out
+
+
+SCORES_DIR = re.compile(r"scores_e(\d+)_(\w+)$")
+LABEL = re.compile(r"(.+)_e(\d+)$")
+
+
+def read_curve_points(
+    curve_dir: Path, metrics: List[str], split: str = "dev"
+) -> Dict[str, Dict[int, Dict[str, tuple]]]:
+    """The learning curve of a campaign scored at snapshots: system -> epoch -> metric ->
+    (mean, half CI) of every ``curve_dir/scores_e<EPOCH>_<split>/scores.tsv`` of systems
+    labelled ``<system>_e<EPOCH>``."""
+    points: Dict[str, Dict[int, Dict[str, tuple]]] = {}
+    for folder in sorted(curve_dir.glob(f"scores_e*_{split}")):
+        match = SCORES_DIR.search(folder.name)
+        if not match or not (folder / "scores.tsv").is_file():
+            continue
+        for label, per_utt in read_scores(folder / "scores.tsv").items():
+            name = LABEL.match(label)
+            if not name:
+                continue
+            system, epoch = name.group(1), int(name.group(2))
+            points.setdefault(system, {})[epoch] = {
+                m: ci95([s[m] for s in per_utt.values()]) for m in metrics if m in next(iter(per_utt.values()))
+            }
+    if not points:
+        raise P2PError(f"no scores_e<EPOCH>_{split}/scores.tsv of systems <name>_e<EPOCH> in {curve_dir}")
+    return points
 
 
 def paired(scores, a: str, b: str, metric: str):

@@ -2,8 +2,10 @@
 table): the test set's negative log-likelihood of ``lm_calc_perplexity``
 (:func:`test_nll`), tokens and bits per second of audio (:func:`measure`) and what the
 training cost (:func:`training`: epochs and hours from its ``train.log``, parameters,
-vocabulary)."""
+vocabulary); sampling continuations of test prompts from the LM and decoding them
+(:func:`sample`, :func:`continuations`: ``python -m espnet2_p2p.bin.lm_continue``)."""
 
+import json
 import math
 from pathlib import Path
 from typing import Dict, Sequence
@@ -85,3 +87,80 @@ def sample(lm, prompt, steps: int, allowed: Sequence[np.ndarray], temperature: f
         y.append(token)
         out.append(token)
     return out
+
+
+def continuations(
+    lm_exp: Path,
+    tokens_dir: Path,
+    data_dir: Path,
+    output_dir: Path,
+    coder,
+    num_prompts: int,
+    prompt_seconds: float,
+    continue_seconds: float,
+    temperature: float,
+    seed: int,
+) -> dict:
+    """Continue the ``num_prompts`` longest test utterances of a token dump (``tokens_dir``:
+    ``lm_text``, ``token_info.json``) long enough for prompt + continuation: the LM of
+    ``lm_exp`` (its best checkpoint) samples ``continue_seconds`` after the first
+    ``prompt_seconds`` of each, each token among its stream's codes; ``coder`` decodes
+    prompt + continuation and the utterance's real tokens over the same span, and keeps the
+    continuation's part (``output_dir/lm/``, ``output_dir/real/``). Returns ``utts``, per
+    kind the DNSMOS ``scores`` and a few ``examples`` (label, audio, rate), ``streams`` and
+    ``frames`` (prompt + continuation); ``utts`` is empty when no utterance is long enough."""
+    import soundfile as sf
+    import torch
+    from espnet2.tasks.lm import LMTask
+    from tqdm import tqdm
+
+    from espnet2_p2p.evaluation.metrics import dnsmos
+
+    torch.set_num_threads(1)
+    lm, train_args = LMTask.build_model_from_file(lm_exp / "config.yaml", lm_exp / "valid.loss.best.pth", "cpu")
+    lm.eval()
+    token_list = list(train_args.token_list)
+    index = {name: i for i, name in enumerate(token_list)}
+    info = tokens_dir / "token_info.json"
+    streams = int(json.loads(info.read_text()).get("streams", 1)) if info.exists() else 1
+    allowed = [np.array([name.startswith(f"<codec_layer{k}_code") for name in token_list]) for k in range(streams)]
+    layout = coder.layout
+    prompt_frames = int(round(prompt_seconds * layout.frame_rate))
+    steps = int(round(continue_seconds * layout.frame_rate))
+    total = prompt_frames + steps
+    samples = {u: int(n) for u, n in read_table(data_dir / "utt2num_samples").items()}
+    tokens = {}
+    for line in (tokens_dir / "lm_text").read_text().splitlines():
+        parts = line.split()
+        if len(parts) - 1 >= total * streams and samples.get(parts[0], 0) >= total * layout.hop_length:
+            tokens[parts[0]] = parts[1:]
+    utts = sorted(tokens, key=lambda u: (-samples[u], u))[:num_prompts]
+    if not utts:
+        return dict(utts=[], frames=total)
+    generator = torch.Generator().manual_seed(seed)
+    hop = layout.hop_length
+    start, end = prompt_frames * hop, total * hop
+    for kind in ("lm", "real"):
+        (output_dir / kind).mkdir(parents=True, exist_ok=True)
+    scores = {"lm": [], "real": []}
+    examples = []
+
+    def decode(ids) -> np.ndarray:
+        flat = [int(token_list[i].rsplit("_code", 1)[1].rstrip(">")) for i in ids]
+        codes = np.array(flat, dtype=np.int64).reshape(total, streams).T  # (streams, frames)
+        pieces = []
+        with torch.no_grad():
+            coder.decode_file(codes, total * hop, pieces.append)
+        return np.concatenate(pieces)[start:end]
+
+    for utt in tqdm(utts, desc="continuations"):
+        real_ids = [index[t] for t in tokens[utt][: total * streams]]
+        prompt = real_ids[: prompt_frames * streams]
+        drawn = sample(lm, prompt, steps * streams, allowed, temperature, generator)
+        for kind, ids in (("lm", prompt + drawn), ("real", real_ids)):
+            wav = decode(ids)
+            sf.write(str(output_dir / kind / f"{utt}.wav"), wav, layout.fs, subtype="FLOAT")
+            scores[kind].append(dnsmos(wav, layout.fs))
+            if len(examples) < 6:
+                examples.append((f"{utt}: {'LM continuation' if kind == 'lm' else 'real tokens'}", wav, layout.fs))
+    return dict(utts=utts, scores=scores, examples=examples, streams=streams, frames=total)

@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from espnet2_p2p.bin.lm_continue import sample
+from espnet2_p2p.speechlm.lm_tools import sample
 
 
 class _UniformLM:
