@@ -573,15 +573,17 @@ def test_thread_counts_are_bounded(tmp_path, exported, capsys):
         assert exit_code.value.code == 2 and "--threads" in capsys.readouterr().err
 
 
-def test_int8_export_is_smaller_and_close_to_float32(tmp_path, shipped):
+def test_int8_export_is_smaller_and_close_to_float32(tmp_path, shipped, capsys):
     """p2p-codec export --int8 (issue 31): the matrix products quantised by ONNX Runtime;
     on speech the plain tokens mostly equal float32's and decoding the same tokens stays
     close (the shipped student on the 20 real clips: benchmarks/RESULTS_onnx_int8.md)."""
     import json
 
     _, float32, float_dir = shipped
+    capsys.readouterr()
     assert main(["export", "--out", str(tmp_path / "int8"), "--int8"]) == 0
     meta = json.loads((tmp_path / "int8" / "codec.json").read_text())
+    assert f"int8: {meta['int8']}; its cost in quality: docs/onnx.md" in capsys.readouterr().out  # said, not hidden
     assert (
         meta["int8"].startswith("dynamic: MatMul, Gemm")
         and json.loads((float_dir / "codec.json").read_text())["int8"] is None

@@ -144,8 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--int8",
         action="store_true",
-        help="quantise the graphs' matrix products to int8 (ONNX Runtime's dynamic quantisation):"
-        " faster, smaller; tokens may differ from float32's (docs/onnx.md)",
+        help="quantise the graphs' Linear layers (their MatMul and Gemm) to int8, weights per output channel,"
+        " the MDCT decoder kept float32 (ONNX Runtime's dynamic quantisation): smaller, tokens may differ from"
+        " float32's; what it costs in quality: docs/onnx.md",
     )
     p.add_argument(
         "--max_seconds",
@@ -275,6 +276,8 @@ def export(args) -> int:
             f"wrote {args.out}/encoder.onnx, decoder.onnx{', decoder_all.onnx' if meta.get('decoder_all') else ''},"
             f" codec.json ({meta['codec']}, fingerprint {meta['fingerprint']}{', prior.npz' if meta['prior'] else ''})"
         )
+        if meta.get("int8"):
+            print(f"int8: {meta['int8']}; its cost in quality: docs/onnx.md")
     return 0
 
 
