@@ -79,3 +79,10 @@ def test_nothing_outside_bin_imports_bin():
             if upward.match(line)
         ]
     assert not found, "\n".join(found)
+
+
+def test_bin_is_a_thin_layer():
+    """bin/ holds argument parsing and tables (issue 43): at most 15% of the package's lines."""
+    lines = {p: len(p.read_text().splitlines()) for p in (ROOT / "espnet2_p2p").rglob("*.py")}
+    in_bin = sum(n for p, n in lines.items() if p.relative_to(ROOT).as_posix().startswith("espnet2_p2p/bin/"))
+    assert in_bin <= 0.15 * sum(lines.values()), f"bin/ holds {in_bin} of {sum(lines.values())} lines"
