@@ -1,6 +1,7 @@
 """Shared fixtures: a tiny espeak-ng corpus and the tiny teacher config."""
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,11 @@ CONF = ROOT / "conf"
 # The 20 real LibriTTS/VCTK clips of the development machines (beside the project); the
 # tests that use them skip with their reason when the folder is absent.
 REAL_SPEECH = Path(__file__).resolve().parents[2] / "shared" / "data" / "real_speech"
+
+
+def p2p_codec_command(*args) -> list:
+    """The command line that runs ``p2p-codec ARGS`` in a new interpreter."""
+    return [sys.executable, "-m", "espnet2_p2p.bin.p2p_codec", *map(str, args)]
 
 
 def load_config(name: str) -> dict:

@@ -89,7 +89,8 @@ def test_under_a_4gb_address_space_a_hostile_config_is_one_line(tmp_path, packed
     """The acceptance of issue 29: under ``prlimit --as`` 4 GB (torch alone maps about 2 GB)
     a config asking for gigabytes is refused with one line in under 10 s."""
     import subprocess
-    import sys
+
+    from conftest import p2p_codec_command
 
     folder = _exp_dir(tmp_path, packed_models, lambda c: c["codec_conf"].update(codebook_size=2**26))
     (tmp_path / "a.wav").write_bytes(b"")
@@ -98,15 +99,7 @@ def test_under_a_4gb_address_space_a_hostile_config_is_one_line(tmp_path, packed
         [
             "prlimit",
             f"--as={4 << 30}",
-            sys.executable,
-            "-m",
-            "espnet2_p2p.bin.p2p_codec",
-            "encode",
-            str(tmp_path / "a.wav"),
-            str(tmp_path / "a.p2p"),
-            "--model",
-            str(folder),
-            "-q",
+            *p2p_codec_command("encode", tmp_path / "a.wav", tmp_path / "a.p2p", "--model", folder, "-q"),
         ],
         capture_output=True,
         text=True,

@@ -114,36 +114,19 @@ def test_a_damaged_shipped_file_is_refused_before_anything_is_read(tmp_path, shi
 def test_init_model_refuses_another_layout_naming_both(tmp_path, packed_models):
     from conftest import CONF
 
+    def init(config, output):  # the packed teacher as CONFIG's model
+        return init_model.main(
+            ["--packed", str(packed_models), "--name", "teacher", "--config", str(config), "--output", str(output)]
+        )
+
     out = tmp_path / "init.pth"
-    init_model.main(
-        [
-            "--packed",
-            str(packed_models),
-            "--name",
-            "teacher",
-            "--config",
-            str(CONF / "teacher_tiny.yaml"),
-            "--output",
-            str(out),
-        ]
-    )
+    init(CONF / "teacher_tiny.yaml", out)
     state = torch.load(out, weights_only=True)
     assert any(k.endswith("quantizer.layout") for k in state)
     other = tmp_path / "n1.yaml"
     other.write_text((CONF / "teacher_tiny.yaml").read_text().replace("num_pseudo: 3 ", "num_pseudo: 1 "))
     with pytest.raises(SystemExit, match=r"checkpoint has N=3 pseudo VQs.*this model has N=1 pseudo VQs"):
-        init_model.main(
-            [
-                "--packed",
-                str(packed_models),
-                "--name",
-                "teacher",
-                "--config",
-                str(other),
-                "--output",
-                str(tmp_path / "x.pth"),
-            ]
-        )
+        init(other, tmp_path / "x.pth")
     assert not (tmp_path / "x.pth").exists()
 
 

@@ -82,33 +82,13 @@ def test_missing_model_and_twice_given_label_are_one_line(espeak_corpus, models,
     data, out = espeak_corpus / "test", tmp_path / "decode"
     decoded = []
     monkeypatch.setattr(decode, "decode_one", lambda label, *a: decoded.append(label))
+    dirs = ["--data_dir", str(data), "--output_dir", str(out)]
+    missing = f"x:{models / 'teacher' / 'config.yaml'}:{models / 'nothing.pth'}"
     with pytest.raises(SystemExit, match="nothing.pth does not exist"):
-        decode.main(
-            [
-                "--data_dir",
-                str(data),
-                "--output_dir",
-                str(out),
-                "--system",
-                spec(models, "ok", "teacher"),
-                "--system",
-                f"x:{models / 'teacher' / 'config.yaml'}:{models / 'nothing.pth'}",
-            ]
-        )
+        decode.main([*dirs, "--system", spec(models, "ok", "teacher"), "--system", missing])
     assert decoded == []  # found before the first system was decoded
     with pytest.raises(SystemExit, match="given twice"):
-        decode.main(
-            [
-                "--data_dir",
-                str(data),
-                "--output_dir",
-                str(out),
-                "--system",
-                spec(models, "a", "teacher"),
-                "--system",
-                spec(models, "a", "student"),
-            ]
-        )
+        decode.main([*dirs, "--system", spec(models, "a", "teacher"), "--system", spec(models, "a", "student")])
 
 
 @pytest.mark.parametrize("streams", ["2", "3", "5", "x"])

@@ -16,6 +16,8 @@ from espnet2_p2p.container import bitstream
 sys.path.insert(0, str(Path(__file__).parent))
 from test_p2p_codec import speech  # noqa: E402
 
+from conftest import p2p_codec_command  # noqa: E402
+
 
 def run(*argv):
     return main([str(a) for a in argv])
@@ -270,17 +272,7 @@ def test_quiet_prints_nothing(tmp_path, packed_models):
     import subprocess
 
     sf.write(tmp_path / "a.wav", speech(0.5), 16000)
-    cmd = [
-        sys.executable,
-        "-m",
-        "espnet2_p2p.bin.p2p_codec",
-        "encode",
-        str(tmp_path / "a.wav"),
-        str(tmp_path / "a.p2p"),
-        "--model",
-        str(packed_models),
-        "-q",
-    ]
+    cmd = p2p_codec_command("encode", tmp_path / "a.wav", tmp_path / "a.p2p", "--model", packed_models, "-q")
     proc = subprocess.run(cmd, capture_output=True, text=True)
     assert proc.returncode == 0 and proc.stdout == "" and proc.stderr == "", (proc.stdout, proc.stderr)
 
@@ -297,19 +289,9 @@ def test_a_signal_while_decoding_leaves_nothing_and_says_one_line(tmp_path, pack
     out = tmp_path / "out"
     out.mkdir()
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "espnet2_p2p.bin.p2p_codec",
-            "decode",
-            str(tmp_path / "long.p2p"),
-            str(out / "long.wav"),
-            "--model",
-            str(packed_models),
-            "-q",
-            "--chunk_seconds",
-            "5",
-        ],
+        p2p_codec_command(
+            "decode", tmp_path / "long.p2p", out / "long.wav", "--model", packed_models, "-q", "--chunk_seconds", 5
+        ),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -345,17 +327,7 @@ def test_a_full_disk_is_one_line_per_file_and_the_run_goes_on(tmp_path, packed_m
         resource.setrlimit(resource.RLIMIT_FSIZE, (100 * 1024, 100 * 1024))
 
     proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "espnet2_p2p.bin.p2p_codec",
-            "decode",
-            str(src),
-            str(out),
-            "--model",
-            str(packed_models),
-            "-q",
-        ],
+        p2p_codec_command("decode", src, out, "--model", packed_models, "-q"),
         capture_output=True,
         text=True,
         timeout=300,
@@ -375,15 +347,7 @@ def test_a_closed_stdout_ends_info_quietly(tmp_path, packed_models):
     sf.write(tmp_path / "a.wav", speech(0.5), 16000)
     assert run("encode", tmp_path / "a.wav", tmp_path / "a.p2p", "--model", packed_models, "-q") == 0
     # enough files that the output outgrows the pipe: the reader closes it mid-way
-    cmd = [
-        sys.executable,
-        "-m",
-        "espnet2_p2p.bin.p2p_codec",
-        "info",
-        *[str(tmp_path / "a.p2p")] * 2000,
-        "--model",
-        str(packed_models),
-    ]
+    cmd = p2p_codec_command("info", *[tmp_path / "a.p2p"] * 2000, "--model", packed_models)
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     head = [proc.stdout.readline() for _ in range(3)]
     proc.stdout.close()

@@ -329,32 +329,11 @@ def test_optional_scorers_use_local_model_files_only(espeak_corpus, tmp_path, mo
         expected = jiwer.wer(" ".join(normalise_words(texts[utt])), " ".join(normalise_words(heard[utt])))
         assert utmos == 3.25 and wer == pytest.approx(expected, abs=1e-6)
     assert "wer ↓" in (out / "RESULTS.md").read_text()
+    pair = ["--ref", str(ref), "--hyp", str(espeak_corpus / "test" / "wav"), "--output_dir", str(out)]
     with pytest.raises(SystemExit, match="MOS model .*nothing.pt does not exist"):
-        score.main(
-            [
-                "--ref",
-                str(ref),
-                "--hyp",
-                str(espeak_corpus / "test" / "wav"),
-                "--output_dir",
-                str(out),
-                "--utmos_model",
-                str(tmp_path / "nothing.pt"),
-            ]
-        )
+        score.main([*pair, "--utmos_model", str(tmp_path / "nothing.pt")])
     with pytest.raises(SystemExit, match="needs both --asr_config and --asr_model"):
-        score.main(
-            [
-                "--ref",
-                str(ref),
-                "--hyp",
-                str(espeak_corpus / "test" / "wav"),
-                "--output_dir",
-                str(out),
-                "--asr_config",
-                str(asr_config),
-            ]
-        )
+        score.main([*pair, "--asr_config", str(asr_config)])
 
 
 @pytest.mark.parametrize(

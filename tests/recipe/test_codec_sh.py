@@ -228,15 +228,13 @@ def prepared_recipe(tmp_path, espeak_corpus):
     return recipe
 
 
+STAGE3 = ["--stage", "3", "--stop_stage", "3", "--valid_set", "test"]  # the training stage, validated on test
+
+
 def teacher_stage(recipe, *extra):
     return [
         CODEC_SH,
-        "--stage",
-        "3",
-        "--stop_stage",
-        "3",
-        "--valid_set",
-        "test",
+        *STAGE3,
         "--train_config",
         ROOT / "conf" / "teacher_tiny.yaml",
         "--train_args",
@@ -558,12 +556,7 @@ def test_fine_tuning_the_shipped_model_with_init_model(tmp_path, espeak_corpus):
     proc = sh(
         [
             CODEC_SH,
-            "--stage",
-            "3",
-            "--stop_stage",
-            "3",
-            "--valid_set",
-            "test",
+            *STAGE3,
             "--init_model",
             packed,
             "--train_config",
@@ -739,30 +732,14 @@ def test_speechlm_measures_every_token_choice(tmp_path, espeak_corpus, packed_mo
     # item 3: the plain-stream LM continues test prompts; the student decodes both
     from espnet2_p2p.bin.lm_continue import main as lm_continue
 
+    def continue_lm(tokens, out, *more, model=True):  # the LM of a token choice continues its test dump
+        lm, dump = ["--lm_exp", str(exp / f"lm_{tokens}")], ["--tokens", str(exp / f"tokens_{tokens}" / "test")]
+        common = ["--data_dir", str(recipe / "dump" / "test"), "--output_dir", str(out)]
+        return lm_continue([*lm, *dump, *common, *(["--model", str(packed_models)] if model else []), *more])
+
+    short = ["--num_prompts", "2", "--prompt_seconds", "0.4", "--continue_seconds", "1.2"]
     out = tmp_path / "continuations"
-    assert (
-        lm_continue(
-            [
-                "--lm_exp",
-                str(tmp_path / "exp" / "lm_plain"),
-                "--tokens",
-                str(tmp_path / "exp" / "tokens_plain" / "test"),
-                "--data_dir",
-                str(recipe / "dump" / "test"),
-                "--output_dir",
-                str(out),
-                "--model",
-                str(packed_models),
-                "--num_prompts",
-                "2",
-                "--prompt_seconds",
-                "0.4",
-                "--continue_seconds",
-                "1.2",
-            ]
-        )
-        == 0
-    )
+    assert continue_lm("plain", out, *short) == 0
     import soundfile as sf
 
     for kind in ("lm", "real"):
@@ -791,50 +768,10 @@ def test_speechlm_measures_every_token_choice(tmp_path, espeak_corpus, packed_mo
         in (tmp_path / "t.md").read_text()
     )
     assert (out / "spectrograms.png").stat().st_size > 10_000
-    assert (
-        lm_continue(
-            [
-                "--lm_exp",
-                str(tmp_path / "exp" / "lm_plain"),
-                "--tokens",
-                str(tmp_path / "exp" / "tokens_plain" / "test"),
-                "--data_dir",
-                str(recipe / "dump" / "test"),
-                "--output_dir",
-                str(out),
-                "--continue_seconds",
-                "60",
-            ]
-        )
-        == 1
-    )  # no utterance that long: one line
+    assert continue_lm("plain", out, "--continue_seconds", "60", model=False) == 1  # no utterance that long: one line
     # the teacher's LM continues its 4 flattened streams; the teacher decodes them all
     out = tmp_path / "continuations_teacher"
-    assert (
-        lm_continue(
-            [
-                "--lm_exp",
-                str(exp / "lm_teacher"),
-                "--tokens",
-                str(exp / "tokens_teacher" / "test"),
-                "--data_dir",
-                str(recipe / "dump" / "test"),
-                "--output_dir",
-                str(out),
-                "--model",
-                str(packed_models),
-                "--model_name",
-                "teacher",
-                "--num_prompts",
-                "2",
-                "--prompt_seconds",
-                "0.4",
-                "--continue_seconds",
-                "1.2",
-            ]
-        )
-        == 0
-    )
+    assert continue_lm("teacher", out, "--model_name", "teacher", *short) == 0
     assert all(sf.info(str(w)).frames == 60 * 320 for w in (out / "lm").glob("*.wav"))
     summary = json.loads((out / "continuations.json").read_text())
     assert summary["streams"] == 4 and summary["decoder"] == "teacher" and summary["prompts"] == 2
