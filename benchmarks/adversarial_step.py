@@ -105,6 +105,7 @@ def main(argv=None) -> int:
     gan_codec.GANCodecBase.adversarial_terms = now_terms
     base = statistics.median(times["mel-only"])
     from benchmarks.provenance import RANDOM
+    from benchmarks.tables import publish
 
     lines = [
         RANDOM,
@@ -123,9 +124,7 @@ def main(argv=None) -> int:
         t = statistics.median(times[name])
         lines.append(f"| {name} | {t:.3f} | {t / base:.2f} |")
     text = "\n".join(lines) + "\n"
-    args.output.write_text(text)
-    print(text)
-    return 0
+    return publish(args.output, text)
 
 
 if __name__ == "__main__":

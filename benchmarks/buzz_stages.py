@@ -44,6 +44,7 @@ def main(argv=None) -> int:
     import soundfile as sf
     import torch
 
+    from benchmarks.tables import publish
     from espnet2_p2p.evaluation.metrics import frame_grid, resample
     from espnet2_p2p.model_io import load_codec
     from espnet2_p2p.pretrained import DEFAULT, default_model
@@ -121,9 +122,7 @@ def main(argv=None) -> int:
         db = "" if np.isnan(v[:, 1]).all() else f"{np.nanmean(v[:, 1]):+.1f}"
         lines.append(f"| {stage} | {100 * v[:, 0].mean():.1f}% | {db} |")
     text = "\n".join(lines) + "\n"
-    args.output.write_text(text)
-    print(text)
-    return 0
+    return publish(args.output, text)
 
 
 if __name__ == "__main__":

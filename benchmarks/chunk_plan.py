@@ -60,7 +60,7 @@ def main(argv=None) -> int:
     import torch
     from tqdm import tqdm
 
-    from benchmarks.tables import markdown_table
+    from benchmarks.tables import markdown_table, publish
     from espnet2_p2p.coding.coder import open_coder
     from espnet2_p2p.data.prepare import read_table
     from espnet2_p2p.evaluation.metrics import METRICS, resample
@@ -132,23 +132,12 @@ def main(argv=None) -> int:
         f"Produced by `python -m benchmarks.chunk_plan --plans {args.plans} --seconds {args.seconds:g}"
         f" --pieces {args.pieces}` with {Path(str(args.model)).name} (its student, PyTorch, one thread).\n\n"
         + markdown_table(
-            [
-                "inputs",
-                "length",
-                "plan",
-                "plain tokens equal to whole input",
-                "SNR to whole-input decoding (dB)",
-                "ViSQOL",
-                "STOI",
-                "ViSQOL vs whole",
-                "STOI vs whole",
-            ],
+            "inputs | length | plan | plain tokens equal to whole input | SNR to whole-input decoding (dB) | ViSQOL"
+            " | STOI | ViSQOL vs whole | STOI vs whole",
             rows,
         )
     )
-    args.output.write_text(text)
-    print(text)
-    return 0
+    return publish(args.output, text)
 
 
 if __name__ == "__main__":

@@ -136,7 +136,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     import torch
 
-    from benchmarks.tables import markdown_table
+    from benchmarks.tables import markdown_table, publish
     from espnet2_p2p.model_io import load_codec
 
     torch.set_num_threads(1)
@@ -181,20 +181,11 @@ def main(argv=None) -> int:
         + markdown_table(["ONNX Runtime kernel", "GFLOP (GOP) a run", "ms a run", "GFLOP/s (GOP/s)"], kernels)
         + "\n"
         + markdown_table(
-            [
-                "student",
-                "codec graph",
-                "GFLOPs per second of audio",
-                "RTF",
-                "achieved GFLOP/s",
-                "share of the float32 MatMul peak",
-            ],
+            "student | codec graph | GFLOPs per second of audio | RTF | achieved GFLOP/s | share of the float32 MatMul peak",
             graph_rows,
         )
     )
-    args.output.write_text(text)
-    print(text)
-    return 0
+    return publish(args.output, text)
 
 
 if __name__ == "__main__":

@@ -12,13 +12,11 @@ export's choice was made (issue 44, item 5); ``benchmarks.onnx_int8`` measures t
 itself.
 """
 
-import argparse
 import os
 import shutil
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
 INTEGER_OPS = ("MatMulInteger", "DynamicQuantizeMatMul")
 
 
@@ -53,14 +51,9 @@ VARIANTS = [
 
 
 def main(argv=None) -> int:
-    from benchmarks.onnx_int8 import CLIPS, HEADER, TEST, code_all, paired_rows, speech_sets
+    from benchmarks.onnx_int8 import HEADER, code_all, paired_rows, parse_options, speech_sets
 
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default=None)
-    parser.add_argument("--data_dir", type=Path, default=TEST, help="a folder with wav.scp (left out when absent)")
-    parser.add_argument("--every", type=int, default=5, help="every N-th utterance of --data_dir")
-    parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "RESULTS_int8_variants.md")
-    args = parser.parse_args(argv)
+    args, named, clips = parse_options(argv, __doc__, "int8_variants")
     import onnx
 
     from benchmarks.provenance import model_line
@@ -68,14 +61,6 @@ def main(argv=None) -> int:
     from espnet2_p2p.onnx import OnnxCodec
     from espnet2_p2p.onnx.export import export, quantize_int8
 
-    named = args.model
-    if args.model is None:
-        from espnet2_p2p import pretrained
-
-        args.model = pretrained.default_model()
-    clips = sorted(CLIPS.rglob("*.wav"))
-    if not clips:
-        raise SystemExit(f"int8_variants: no clips in {CLIPS}")
     counts = []
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp) / "float32"

@@ -115,18 +115,16 @@ HEADER = [
 ]
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def parse_options(argv, doc: str, name: str):
+    """The options of the int8 benchmarks (this one and ``int8_variants``): (args with
+    ``--model`` resolved to the shipped model when not given, the model as named or None,
+    the real clips)."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=None)
     parser.add_argument("--data_dir", type=Path, default=TEST, help="a folder with wav.scp (left out when absent)")
     parser.add_argument("--every", type=int, default=5, help="every N-th utterance of --data_dir")
-    parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "RESULTS_onnx_int8.md")
+    parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / f"RESULTS_{name}.md")
     args = parser.parse_args(argv)
-    from benchmarks.provenance import model_line
-    from benchmarks.tables import markdown_table
-    from espnet2_p2p.onnx import OnnxCodec
-    from espnet2_p2p.onnx.export import export
-
     named = args.model
     if args.model is None:
         from espnet2_p2p import pretrained
@@ -134,7 +132,17 @@ def main(argv=None) -> int:
         args.model = pretrained.default_model()
     clips = sorted(CLIPS.rglob("*.wav"))
     if not clips:
-        raise SystemExit(f"onnx_int8: no clips in {CLIPS}")
+        raise SystemExit(f"{name}: no clips in {CLIPS}")
+    return args, named, clips
+
+
+def main(argv=None) -> int:
+    args, named, clips = parse_options(argv, __doc__, "onnx_int8")
+    from benchmarks.provenance import model_line
+    from benchmarks.tables import markdown_table
+    from espnet2_p2p.onnx import OnnxCodec
+    from espnet2_p2p.onnx.export import export
+
     with tempfile.TemporaryDirectory() as tmp:
         codecs = {}
         for label, int8 in (("float32", False), ("int8", True)):

@@ -19,6 +19,9 @@ CONF = ROOT / "conf"
 # tests that use them skip with their reason when the folder is absent.
 REAL_SPEECH = Path(__file__).resolve().parents[2] / "shared" / "data" / "real_speech"
 
+# Sizes smaller than the tiny configs, for unit tests that build models many times.
+SMALL = yaml.safe_load((Path(__file__).parent / "small_sizes.yaml").read_text())
+
 
 def p2p_codec_command(*args) -> list:
     """The command line that runs ``p2p-codec ARGS`` in a new interpreter."""

@@ -223,19 +223,10 @@ def test_fuzz_mutated_files_long(seed, ops):
 
 
 def test_side_information_round_trips_and_is_checked():
-    from espnet2_p2p.container.bitstream import P2PHeader, dumps, loads
+    from espnet2_p2p.container.bitstream import dumps, loads
 
-    header = P2PHeader(
-        sample_rate=16000,
-        num_samples=1000,
-        hop_length=192,
-        codebook_size=6561,
-        pseudo_codebook_size=6561,
-        num_pseudo=0,
-        num_streams=1,
-        fingerprint=b"12345678",
-        side_info=bytes(range(32)),
-    )
+    secousti = dict(hop_length=192, codebook_size=6561, pseudo=6561, num_pseudo=0)
+    header = make_header(1000, fingerprint=b"12345678", side_info=bytes(range(32)), **secousti)
     codes = np.arange(header.num_frames).reshape(1, -1) * 997 % 6561
     data = dumps(header, codes)
     assert data[4] == 2 and len(data) == header.file_size == 56 + 32 + header.payload_bytes

@@ -28,12 +28,11 @@ from pathlib import Path
 from typing import List, Optional
 
 import numpy as np
-import soundfile as sf
 from tqdm import tqdm
 
 from espnet2_p2p.data.prepare import read_table
 from espnet2_p2p.errors import one_line_errors
-from espnet2_p2p.evaluation.frame_labels import SIL, TEXT_NORMS, align, phonemes, speech_span  # noqa: F401
+from espnet2_p2p.evaluation.frame_labels import TEXT_NORMS, labels_of_file, unit_inventory, unit_tokenizer
 
 
 @one_line_errors("frame_labels")
@@ -65,56 +64,15 @@ def main(argv: Optional[List[str]] = None) -> None:
         raise SystemExit(f"{args.data_dir}/text has no transcript for {len(missing)} utterances, e.g. {missing[:3]}")
     args.out_dir.mkdir(parents=True, exist_ok=True)
 
-    if args.unit == "bpe":
-        import sentencepiece as spm
-
-        model = args.bpe_model or args.out_dir / "bpe.model"
-        if not model.exists():
-            corpus = args.out_dir / "bpe_train.txt"
-            corpus.write_text("\n".join(texts.values()) + "\n", encoding="utf-8")
-            spm.SentencePieceTrainer.train(
-                input=str(corpus),
-                model_prefix=str(model.with_suffix("")),
-                vocab_size=args.nbpe,
-                model_type="bpe",
-                character_coverage=1.0,
-                minloglevel=2,
-            )
-        sp = spm.SentencePieceProcessor(model_file=str(model))
-
-        def to_units(text):
-            return sp.encode(text, out_type=str)
-    elif args.unit == "phoneme":
-
-        def to_units(text):
-            return phonemes(text, args.voice)
-    else:
-
-        def to_units(text):
-            return [c for c in text.lower() if c.isalpha()]
-
+    to_units = unit_tokenizer(args.unit, texts, args.out_dir, args.bpe_model, args.nbpe, args.voice)
     symbols = {key: to_units(texts[key]) for key in tqdm(sorted(wavs), desc=f"{args.unit}s")}
-    if args.unit_list.exists():
-        inventory = args.unit_list.read_text(encoding="utf-8").split()
-    else:
-        inventory = [SIL] + sorted({u for units in symbols.values() for u in units})
-        args.unit_list.parent.mkdir(parents=True, exist_ok=True)
-        args.unit_list.write_text("\n".join(inventory) + "\n", encoding="utf-8")
+    inventory = unit_inventory(args.unit_list, symbols)
     index = {u: i for i, u in enumerate(inventory)}
-    unknown = 0
+    unknown = sum(u not in index for units in symbols.values() for u in units)
     lines = []
     for key in tqdm(sorted(wavs), desc="aligning"):
-        wav, fs = sf.read(wavs[key], dtype="float32", always_2d=True)
-        wav = wav.mean(1)
-        ids = []
-        for u in symbols[key]:
-            if u in index:
-                ids.append(index[u])
-            else:
-                unknown += 1
-        labels = align(ids, len(wav), speech_span(wav, fs, args.threshold_db))
         path = (args.out_dir / f"{key}.npy").resolve()
-        np.save(path, labels)
+        np.save(path, labels_of_file(wavs[key], [index[u] for u in symbols[key] if u in index], args.threshold_db))
         lines.append(f"{key} {path}")
     (args.out_dir / "frame_labels.scp").write_text("\n".join(lines) + "\n", encoding="utf-8")
     info = {

@@ -29,7 +29,7 @@ names. Nothing outside ``codec/`` and this module asks which codec it holds.
 import os
 import sys
 from pathlib import Path
-from typing import Callable, Optional, Protocol, Tuple
+from typing import Callable, Optional, Tuple
 
 import numpy as np
 
@@ -48,8 +48,11 @@ Writer = Callable[[np.ndarray], None]
 Progress = Optional[Callable[[int], None]]
 
 
-class Coder(Protocol):
-    """What both backends offer (see the module docstring)."""
+class Coder:
+    """What both backends offer (see the module docstring). The checks and the chunk plan
+    are made here, once; a backend says how it plans (``_plan``: the
+    :class:`~espnet2_p2p.coding.chunks.CodingPlan` of ``num_frames``) and codes a planned
+    input (``_encode_planned``, ``_decode_planned``), and checks tokens (``_check_codes``)."""
 
     layout: Layout
     fingerprint: bytes
@@ -63,7 +66,13 @@ class Coder(Protocol):
         chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
         context_seconds: float = DEFAULT_CONTEXT_SECONDS,
         progress: Progress = None,
-    ) -> Tuple[np.ndarray, bytes]: ...
+    ) -> Tuple[np.ndarray, bytes]:
+        """Tokens (streams, frames) and side information (b"" when the codec has none) of
+        ``read``'s ``num_samples`` (``chunk_seconds`` None: whole)."""
+        check_streams(streams)
+        read = checked_reader(read, num_samples, sample_rate=self.layout.fs)
+        plan = self._plan(self.layout.frames_for(num_samples), chunk_seconds, context_seconds)
+        return self._encode_planned(read, num_samples, streams, plan, progress)
 
     def decode_file(
         self,
@@ -74,10 +83,21 @@ class Coder(Protocol):
         context_seconds: float = DEFAULT_CONTEXT_SECONDS,
         progress: Progress = None,
         side_info=None,
-    ) -> None: ...
+    ) -> None:
+        """Decode tokens (streams, frames); ``write`` gets the samples in order. ``side_info``:
+        a file's bytes or integer codes (a codec with side information: None decodes with
+        its neutral vector)."""
+        codes = self._check_codes(codes)
+        num_samples = whole_number(num_samples, "num_samples", TokenError)
+        if codes.shape[-1] != self.layout.frames_for(num_samples):
+            raise TokenError(
+                f"{codes.shape[-1]} frames do not fit {num_samples} samples (hop {self.layout.hop_length})"
+            )
+        plan = self._plan(codes.shape[-1], chunk_seconds, context_seconds)
+        self._decode_planned(codes, num_samples, write, plan, progress, side_info)
 
 
-class TorchCoder:
+class TorchCoder(Coder):
     """A PyTorch codec of this package as a :class:`Coder`.
 
     Args:
@@ -102,54 +122,29 @@ class TorchCoder:
             self._fingerprint = fingerprint(self.codec)
         return self._fingerprint
 
-    def encode_file(
-        self,
-        read: Reader,
-        num_samples: int,
-        streams: str = "transmitted",
-        chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
-        context_seconds: float = DEFAULT_CONTEXT_SECONDS,
-        progress: Progress = None,
-    ) -> Tuple[np.ndarray, bytes]:
-        """Tokens (streams, frames) and side information of ``read``'s ``num_samples``
-        (:func:`~espnet2_p2p.coding.chunks.coding_plan` chooses how; ``chunk_seconds`` None:
-        whole)."""
+    def _plan(self, num_frames: int, chunk_seconds, context_seconds):
+        return coding_plan(self.layout, num_frames, chunk_seconds, context_seconds)
+
+    def _check_codes(self, codes):
+        return self.layout.check_codes(codes, plain=True)  # a teacher decodes its plain stream alone
+
+    def _encode_planned(self, read, num_samples, streams, plan, progress):
         from espnet2_p2p.coding import torch_chunks
 
-        check_streams(streams)
-        read = checked_reader(read, num_samples, sample_rate=self.layout.fs)
-        plan = coding_plan(self.layout, self.layout.frames_for(num_samples), chunk_seconds, context_seconds)
         side = torch_chunks.side_info(self.codec, read, num_samples)
         if plan.stream:
-            return torch_chunks.stream_encode(
-                self.codec, read, num_samples, progress=progress, streams=streams, chunks=plan.chunks
-            ), side
+            return torch_chunks.stream_encode(self.codec, read, num_samples, plan.chunks, streams, progress), side
         return torch_chunks.encode(self.codec, read, num_samples, streams, progress=progress, chunks=plan.chunks), side
 
-    def decode_file(
-        self,
-        codes: np.ndarray,
-        num_samples: int,
-        write: Writer,
-        chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
-        context_seconds: float = DEFAULT_CONTEXT_SECONDS,
-        progress: Progress = None,
-        side_info=None,
-    ) -> None:
-        """Decode tokens (streams, frames); ``write`` gets the samples in order. ``side_info``:
-        a file's bytes or integer codes (a codec with side information: None decodes with
-        its neutral vector)."""
+    def _decode_planned(self, codes, num_samples, write, plan, progress, side_info):
         from espnet2_p2p.coding import torch_chunks
 
-        codes = self.layout.check_codes(codes, plain=True)  # a teacher decodes its plain stream alone
-        num_samples = whole_number(num_samples, "num_samples", TokenError)
-        if codes.shape[-1] != self.layout.frames_for(num_samples):
-            raise TokenError(
-                f"{codes.shape[-1]} frames do not fit {num_samples} samples (hop {self.layout.hop_length})"
+        if plan.stream:
+            torch_chunks.stream_decode(self.codec, codes, num_samples, write, plan.chunks, progress, side_info)
+        else:
+            torch_chunks.decode(
+                self.codec, codes, num_samples, write, progress=progress, side_info=side_info, chunks=plan.chunks
             )
-        plan = coding_plan(self.layout, codes.shape[-1], chunk_seconds, context_seconds)
-        run = torch_chunks.stream_decode if plan.stream else torch_chunks.decode
-        run(self.codec, codes, num_samples, write, progress=progress, side_info=side_info, chunks=plan.chunks)
 
     # ------------------------------------------------- in-memory batches
     def encode_batch(self, x, lengths=None, streams: str = "transmitted"):

@@ -17,7 +17,7 @@ measures and bounds the difference (token agreement, waveform SNR) and the READM
 gives the measured numbers for the demo model.
 """
 
-from typing import Callable, List, Optional
+from typing import List, Optional
 
 import numpy as np
 import torch
@@ -27,16 +27,19 @@ from espnet2_p2p.coding.chunks import (  # noqa: F401  (plan and the defaults: p
     DEFAULT_CHUNK_SECONDS,
     DEFAULT_CONTEXT_SECONDS,
     Chunk,
-    frames_of_seconds,
     plan,
     plan_seconds,
     stitch_audio,
     stitch_tokens,
 )
+from espnet2_p2p.coding.coder import Reader, Writer
 
 
-def _frames(codec, seconds: float) -> int:
-    return frames_of_seconds(seconds, codec.fs, codec.hop_length)
+def _chunks(codec, num_frames: int, chunk_seconds, context_seconds, chunks):
+    """``chunks`` when the coder planned them, else the plan of these seconds."""
+    if chunks is not None:
+        return chunks
+    return plan_seconds(num_frames, chunk_seconds, context_seconds, codec.fs, codec.hop_length)
 
 
 def _device(codec) -> torch.device:
@@ -47,22 +50,15 @@ def _tensor(audio, device) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32)).to(device).view(1, 1, -1)
 
 
-def _chunks(codec, num_frames: int, chunk_seconds, context_seconds, chunks):
-    """``chunks`` when the coder planned them, else the plan of these seconds."""
-    if chunks is not None:
-        return chunks
-    return plan_seconds(num_frames, chunk_seconds, context_seconds, codec.fs, codec.hop_length)
-
-
 @torch.no_grad()
 def encode(
     codec,
-    read: Callable[[int, int], np.ndarray],
+    read: Reader,
     num_samples: int,
     streams: str = "transmitted",
     chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
     context_seconds: float = DEFAULT_CONTEXT_SECONDS,
-    progress: Optional[Callable[[int], None]] = None,
+    progress=None,
     chunks: Optional[List[Chunk]] = None,
 ) -> np.ndarray:
     """Tokens of a long input, chunk by chunk.
@@ -73,9 +69,9 @@ def encode(
         num_samples (int): Length of the input.
         streams (str): "transmitted" (what ``codec.encode`` gives: the plain stream of a
             student, all levels of a teacher) or "all" (``codec.tokens``: 1 + N).
+        chunk_seconds, context_seconds: The chunks, when ``chunks`` is not given.
         progress: Called with the frames done after each chunk.
-        chunks: The plan (:func:`~espnet2_p2p.coding.chunks.coding_plan`); default: the
-            chunks of ``chunk_seconds`` and ``context_seconds``.
+        chunks: The plan's chunks (:func:`~espnet2_p2p.coding.chunks.coding_plan`).
 
     Returns:
         np.ndarray: Tokens (streams, ceil(num_samples / hop)), int64.
@@ -98,15 +94,16 @@ def decode(
     codec,
     codes: np.ndarray,
     num_samples: int,
-    write: Callable[[np.ndarray], None],
+    write: Writer,
     chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
     context_seconds: float = DEFAULT_CONTEXT_SECONDS,
-    progress: Optional[Callable[[int], None]] = None,
+    progress=None,
     side_info=None,
     chunks: Optional[List[Chunk]] = None,
 ) -> None:
-    """Decode tokens (streams, frames) chunk by chunk; ``write`` gets the samples in order;
-    ``side_info``: a file's side information (:meth:`CodecInterface.decode_tokens`)."""
+    """Decode tokens (streams, frames) chunk by chunk (the plan's ``chunks``, or those of
+    ``chunk_seconds`` and ``context_seconds``); ``write`` gets the samples in order; ``side_info``: a file's side information
+    (:meth:`CodecInterface.decode_tokens`)."""
     hop = codec.hop_length
     num_frames = codes.shape[-1]
     if num_frames != codec.frames_for(num_samples):
@@ -134,32 +131,16 @@ def side_info(codec, read, num_samples: int) -> bytes:
 
 
 # ---------------------------------- streaming codecs (SecoustiCodec, causal P2PSynCodec)
-def _pieces(codec, num_frames: int, chunk_seconds, chunks):
-    if chunks is not None:
-        return chunks
-    step = max(1, _frames(codec, chunk_seconds))
-    return [(s, min(num_frames, s + step)) * 2 for s in range(0, num_frames, step)]
-
-
 @torch.no_grad()
-def stream_encode(
-    codec,
-    read,
-    num_samples: int,
-    chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
-    progress: Optional[Callable[[int], None]] = None,
-    streams: str = "transmitted",
-    chunks: Optional[List[Chunk]] = None,
-) -> np.ndarray:
-    """A streaming codec's tokens (streams, frames) of a long input read in pieces
-    (``chunks``, default: of ``chunk_seconds``); equal to whole-input coding (the codec is
+def stream_encode(codec, read: Reader, num_samples: int, chunks: List[Chunk], streams="transmitted", progress=None):
+    """A streaming codec's tokens (streams, frames) of a long input read in pieces (the
+    plan's ``chunks``); equal to whole-input coding (the codec is
     causal). With ``streams="all"`` a causal student adds the pseudo streams its predictors
     give."""
     device, hop = _device(codec), codec.hop_length
-    pieces = _pieces(codec, codec.frames_for(num_samples), chunk_seconds, chunks)
     enc = codec.encode_stream()
     parts = []
-    for start, end, _, _ in pieces:
+    for start, end, _, _ in chunks:
         parts.append(enc(_tensor(read(start * hop, min(num_samples, end * hop)), device)[:, 0]).cpu())
         if progress is not None:
             progress(sum(p.shape[-1] for p in parts))
@@ -168,7 +149,7 @@ def stream_encode(
     check_streams(streams)
     if streams == "all" and codec.predicts_streams:
         state, pseudo = None, []
-        for start, end, _, _ in pieces:
+        for start, end, _, _ in chunks:
             piece = torch.from_numpy(codes[:, start:end]).to(device).unsqueeze(1)
             tokens, state = codec.predict_stream(piece, state)
             pseudo.append(tokens[:, 0].cpu().numpy())
@@ -178,23 +159,17 @@ def stream_encode(
 
 @torch.no_grad()
 def stream_decode(
-    codec,
-    codes: np.ndarray,
-    num_samples: int,
-    write: Callable[[np.ndarray], None],
-    chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
-    progress: Optional[Callable[[int], None]] = None,
-    side_info=None,
-    chunks: Optional[List[Chunk]] = None,
-) -> None:
-    """Decode (streams, frames) tokens of a streaming codec piece by piece; ``write`` gets
+    codec, codes: np.ndarray, num_samples: int, write: Writer, chunks: List[Chunk], progress=None, side_info=None
+):
+    """Decode (streams, frames) tokens of a streaming codec piece by piece (the plan's
+    ``chunks``); ``write`` gets
     consecutive pieces of exactly ``num_samples`` samples in all. ``side_info``: a file's
     side information (bytes or integer codes; None: the codec's neutral one)."""
     device = _device(codec)
     g = codec.side_info_codes(side_info) if side_info is not None else None
     dec = codec.decode_stream(g, batch=1)
     written = 0
-    for start, end, _, _ in _pieces(codec, codes.shape[-1], chunk_seconds, chunks):
+    for start, end, _, _ in chunks:
         piece = torch.from_numpy(np.ascontiguousarray(codes[:, start:end])).to(device).unsqueeze(1)
         audio = dec(piece)[0, 0].cpu().numpy()
         audio = audio[: max(0, num_samples - written)]

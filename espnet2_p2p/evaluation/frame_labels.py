@@ -3,6 +3,7 @@ over the speech region an energy detector finds (:func:`speech_span`, :func:`ali
 ``python -m espnet2_p2p.bin.frame_labels`` writes them for a data dir."""
 
 import subprocess
+from pathlib import Path
 from typing import List
 
 import numpy as np
@@ -52,3 +53,50 @@ def align(units: List[int], num_samples: int, span) -> np.ndarray:
         for u, a, b in zip(units, edges[:-1], edges[1:]):
             labels[a:b] = u
     return labels
+
+
+def unit_tokenizer(unit: str, texts: dict, out_dir: Path, bpe_model=None, nbpe: int = 100, voice: str = "en"):
+    """text -> its units: ``phoneme`` (espeak-ng's ``voice``), ``bpe`` (a sentencepiece
+    model: ``bpe_model``, or one trained on ``texts``' values into ``out_dir/bpe.model``)
+    or ``char`` (the letters, lowercased)."""
+    if unit == "phoneme":
+        return lambda text: phonemes(text, voice)
+    if unit == "char":
+        return lambda text: [c for c in text.lower() if c.isalpha()]
+    import sentencepiece as spm
+
+    model = Path(bpe_model or Path(out_dir) / "bpe.model")
+    if not model.exists():
+        corpus = Path(out_dir) / "bpe_train.txt"
+        corpus.write_text("\n".join(texts.values()) + "\n", encoding="utf-8")
+        spm.SentencePieceTrainer.train(
+            input=str(corpus),
+            model_prefix=str(model.with_suffix("")),
+            vocab_size=nbpe,
+            model_type="bpe",
+            character_coverage=1.0,
+            minloglevel=2,
+        )
+    sp = spm.SentencePieceProcessor(model_file=str(model))
+    return lambda text: sp.encode(text, out_type=str)
+
+
+def unit_inventory(unit_list: Path, symbols: dict) -> List[str]:
+    """The units, ``<sil>`` first: read from ``unit_list`` when it exists (dev, test), else
+    those of ``symbols`` ({utterance: units}, the training set), written there."""
+    if unit_list.exists():
+        return unit_list.read_text(encoding="utf-8").split()
+    inventory = [SIL] + sorted({u for units in symbols.values() for u in units})
+    unit_list.parent.mkdir(parents=True, exist_ok=True)
+    unit_list.write_text("\n".join(inventory) + "\n", encoding="utf-8")
+    return inventory
+
+
+def labels_of_file(wav_path, units: List[int], threshold_db: float = 35.0) -> np.ndarray:
+    """Per-sample labels of an audio file (channels averaged): ``units`` spread over its
+    speech span (:func:`align`)."""
+    import soundfile as sf
+
+    wav, fs = sf.read(wav_path, dtype="float32", always_2d=True)
+    wav = wav.mean(1)
+    return align(units, len(wav), speech_span(wav, fs, threshold_db))

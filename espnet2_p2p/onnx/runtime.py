@@ -19,20 +19,15 @@ two: the same fingerprint, the same tokens, audio equal to float rounding.
 import json
 import os
 from pathlib import Path
-from typing import Callable, Optional, Tuple
+from typing import Optional, Tuple
 
 import numpy as np
 
-from espnet2_p2p.coding.chunks import (
-    DEFAULT_CHUNK_SECONDS,
-    DEFAULT_CONTEXT_SECONDS,
-    coding_plan,
-    stitch_audio,
-    stitch_tokens,
-)
+from espnet2_p2p.coding.chunks import coding_plan, stitch_audio, stitch_tokens
+from espnet2_p2p.coding.coder import Coder
 from espnet2_p2p.errors import AudioInputError, ModelLoadError, P2PError, TokenError
 from espnet2_p2p.layout import Layout
-from espnet2_p2p.utils.checks import check_audio_array, checked_reader, whole_number
+from espnet2_p2p.utils.checks import check_audio_array
 from espnet2_p2p.utils.files import read_regular_file
 from espnet2_p2p.utils.tokens import first_bad_token
 
@@ -81,7 +76,7 @@ def _flag(meta: dict, meta_path: Path, key: str) -> bool:
     return meta[key]
 
 
-class OnnxCodec:
+class OnnxCodec(Coder):
     """An exported codec (``codec.json``, ``encoder.onnx``, ``decoder.onnx``, a student's
     ``decoder_all.onnx``, optional ``prior.npz``) on ONNX Runtime.
 
@@ -441,39 +436,28 @@ class OnnxCodec:
         audio = self._check_audio(audio)
         return self._run_encoder(audio[: max(1, self.reference_samples)])[1]
 
-    def _chunks(self, num_frames: int, chunk_seconds: float, context_seconds: float):
+    def _plan(self, num_frames: int, chunk_seconds, context_seconds):
         """The plan of :func:`~espnet2_p2p.coding.chunks.coding_plan` (the same tokens as the
         torch backend); a causal model: one run of its offline graphs (the run refuses it
         when longer than the graphs take). A chunk longer than the graphs take is refused
         before any is run."""
-        chunks = coding_plan(self.layout, num_frames, chunk_seconds, context_seconds, streams_exactly=False).chunks
+        plan = coding_plan(self.layout, num_frames, chunk_seconds, context_seconds, streams_exactly=False)
         if self.streaming:  # one run: _check_length names its limit
-            return chunks
-        longest = max(cend - cstart for _, _, cstart, cend in chunks)
+            return plan
+        longest = max(cend - cstart for _, _, cstart, cend in plan.chunks)
         if longest > self.max_frames:
             raise AudioInputError(
                 f"a chunk of {longest / self.frame_rate:.1f} s (chunk + 2 x context) is longer than the"
                 f" exported graphs take ({self.max_frames / self.frame_rate:.0f} s): use a smaller --chunk_seconds"
                 " or export again with a larger --max_seconds"
             )
-        return chunks
+        return plan
 
-    # -------------------------------------------------------- long inputs
-    def encode_file(
-        self,
-        read: Callable[[int, int], np.ndarray],
-        num_samples: int,
-        streams: str = "transmitted",
-        chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
-        context_seconds: float = DEFAULT_CONTEXT_SECONDS,
-        progress: Optional[Callable[[int], None]] = None,
-    ) -> Tuple[np.ndarray, bytes]:
-        """Tokens (streams, frames) and side information of ``read(start, end)`` samples."""
-        if streams not in ("transmitted", "all"):
-            raise ValueError(f"streams must be 'transmitted' or 'all', got {streams!r}")
-        read = checked_reader(read, num_samples, sample_rate=self.fs)
-        hop, num_frames = self.hop_length, self.frames_for(num_samples)
-        side = b""
+    def _check_codes(self, codes):
+        return self.check_codes(codes)
+
+    def _encode_planned(self, read, num_samples, streams, plan, progress):
+        hop, side = self.hop_length, b""
 
         def code(cstart: int, cend: int) -> np.ndarray:
             nonlocal side
@@ -482,31 +466,10 @@ class OnnxCodec:
                 codes = np.concatenate([codes, self._run_decoder(codes)[1]])
             return codes
 
-        chunks = self._chunks(num_frames, chunk_seconds, context_seconds)
-        return stitch_tokens(chunks, num_frames, code, progress), side
+        return stitch_tokens(plan.chunks, self.frames_for(num_samples), code, progress), side
 
-    def decode_file(
-        self,
-        codes: np.ndarray,
-        num_samples: int,
-        write: Callable[[np.ndarray], None],
-        chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
-        context_seconds: float = DEFAULT_CONTEXT_SECONDS,
-        progress: Optional[Callable[[int], None]] = None,
-        side_info=None,
-    ) -> None:
-        """Decode tokens (streams, frames); ``write`` gets the samples in order."""
-        codes = self.check_codes(codes)
-        num_samples = whole_number(num_samples, "num_samples", TokenError)
-        hop, num_frames = self.hop_length, codes.shape[-1]
-        if num_frames != self.frames_for(num_samples):
-            raise TokenError(f"{num_frames} frames do not fit {num_samples} samples (hop {hop})")
-        chunks = self._chunks(num_frames, chunk_seconds, context_seconds)
-        stitch_audio(
-            chunks,
-            hop,
-            num_samples,
-            lambda cstart, cend: self._run_decoder(codes[:, cstart:cend], side_info)[0],
-            write,
-            progress,
-        )
+    def _decode_planned(self, codes, num_samples, write, plan, progress, side_info):
+        def decode_chunk(cstart: int, cend: int) -> np.ndarray:
+            return self._run_decoder(codes[:, cstart:cend], side_info)[0]
+
+        stitch_audio(plan.chunks, self.hop_length, num_samples, decode_chunk, write, progress)

@@ -5,15 +5,16 @@ import soundfile as sf
 import torch
 
 from espnet2_p2p.bin import frame_labels, token_probe
+from espnet2_p2p.evaluation import frame_labels as labels_lib
 
 
 def test_uniform_alignment_inside_the_speech_region():
     fs = 16000
     wav = np.zeros(fs, dtype=np.float32)
     wav[4000:12000] = 0.5 * np.sin(np.arange(8000) * 0.3)
-    span = frame_labels.speech_span(wav, fs)
+    span = labels_lib.speech_span(wav, fs)
     assert abs(span[0] - 4000) <= 320 and abs(span[1] - 12000) <= 320
-    labels = frame_labels.align([5, 6, 7, 8], len(wav), span)
+    labels = labels_lib.align([5, 6, 7, 8], len(wav), span)
     assert labels.dtype == np.int16 and labels.shape == (fs,)
     assert (labels[: span[0]] == 0).all() and (labels[span[1] :] == 0).all()
     inside = labels[span[0] : span[1]]
@@ -23,7 +24,7 @@ def test_uniform_alignment_inside_the_speech_region():
 
 
 def test_phonemes_from_espeak():
-    units = frame_labels.phonemes("the cat sat")
+    units = labels_lib.phonemes("the cat sat")
     assert 5 <= len(units) <= 12 and all(u and "'" not in u for u in units)
 
 
@@ -31,9 +32,9 @@ def test_lowercasing_keeps_espeak_from_spelling_all_caps_words():
     """speechocean762's transcripts are upper case: espeak-ng reads a short all-caps word as
     an abbreviation (IT as the letters I, T), so the recipe lowercases them first."""
     caps = "WE CALL IT BEAR"
-    lower = frame_labels.TEXT_NORMS["lower"](caps)
-    assert lower == "we call it bear" and frame_labels.TEXT_NORMS["none"](caps) == caps
-    spelled, read = frame_labels.phonemes(caps), frame_labels.phonemes(lower)
+    lower = labels_lib.TEXT_NORMS["lower"](caps)
+    assert lower == "we call it bear" and labels_lib.TEXT_NORMS["none"](caps) == caps
+    spelled, read = labels_lib.phonemes(caps), labels_lib.phonemes(lower)
     assert "aI" in spelled and "aI" not in read  # "IT": the names of I and T, against the word "it"
     assert len(spelled) > len(read)
 

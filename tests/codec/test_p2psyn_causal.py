@@ -4,7 +4,7 @@ import pytest
 import torch
 from espnet2.tasks.gan_codec import GANCodecTask
 
-from conftest import load_config, task_args
+from conftest import SMALL, load_config, task_args
 
 HOP = 320
 
@@ -30,16 +30,7 @@ def pair():
         opt.step()
     student = build(
         "student_tiny.yaml",
-        predictor_conf=dict(
-            channels=32,
-            conformer_blocks=2,
-            attention_heads=2,
-            linear_units=64,
-            cnn_module_kernel=5,
-            lstm_layers=1,
-            dropout=0.0,
-            context=6,
-        ),
+        predictor_conf=dict(SMALL["predictor"], conformer_blocks=2, attention_heads=2, cnn_module_kernel=5, context=6),
     )
     missing, _ = student.load_state_dict(teacher.state_dict(), strict=False)
     assert all("predictors" in k for k in missing)

@@ -7,27 +7,12 @@ import pytest
 import torch
 from espnet2.tasks.gan_codec import codec_choices
 
+from conftest import SMALL as SMALL_SIZES
 from conftest import load_config, task_args
 from espnet2_p2p.codec.secousti import SecoustiCodec
 from espnet2_p2p.tasks.gan_codec import P2PGANCodecModel, P2PGANCodecTask
 
-SMALL = dict(
-    channels=16,
-    ffn_channels=32,
-    conv_blocks=2,
-    model_dim=32,
-    encoder_layers=2,
-    decoder_layers=2,
-    attention_heads=2,
-    transformer_ffn_dim=64,
-    context_frames=7,
-    paralinguistic_dim=8,
-    paralinguistic_channels=16,
-    num_text_units=12,
-    lambda_adv=0.0,
-    lambda_feat_match=0.0,
-    mel_loss_params=dict(n_ffts=[256], n_mels=[40]),
-)
+SMALL = SMALL_SIZES["secousti"]
 
 
 @pytest.fixture(scope="module")

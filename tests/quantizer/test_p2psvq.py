@@ -1,17 +1,10 @@
 import pytest
 import torch
 
+from conftest import SMALL
 from espnet2_p2p.quantizer import P2PSVQ
 
-SMALL_PREDICTOR = dict(
-    channels=32,
-    conformer_blocks=1,
-    attention_heads=4,
-    linear_units=64,
-    cnn_module_kernel=3,
-    lstm_layers=1,
-    dropout=0.0,
-)
+SMALL_PREDICTOR = SMALL["predictor"]
 
 
 def ready(q: P2PSVQ, codebooks) -> P2PSVQ:

@@ -209,23 +209,13 @@ def test_speechocean762_bad_corpus_stops_with_one_line(tmp_path):
 
 def prepared_recipe(tmp_path, espeak_corpus):
     recipe = recipe_copy(tmp_path, "unit")
-    sh(
-        [
-            CODEC_SH,
-            "--stop_stage",
-            "2",
-            "--corpus",
-            "espeak",
-            "--corpus_dir",
-            espeak_corpus,
-            "--valid_set",
-            "test",
-            "--min_duration",
-            "0.1",
-        ],
-        recipe,
-    )
+    sh([CODEC_SH, "--stop_stage", "2", *espeak_options(espeak_corpus)], recipe)
     return recipe
+
+
+def espeak_options(corpus) -> list:
+    """codec.sh's options for the espeak-ng corpus, validated on its test set."""
+    return ["--corpus", "espeak", "--corpus_dir", corpus, "--valid_set", "test", "--min_duration", "0.1"]
 
 
 STAGE3 = ["--stage", "3", "--stop_stage", "3", "--valid_set", "test"]  # the training stage, validated on test
@@ -407,16 +397,9 @@ def test_secousti_through_every_stage(tmp_path, espeak_corpus, packed_models):
             "secousti",
             "--secousti_ablation",
             "true",
-            "--corpus",
-            "espeak",
-            "--corpus_dir",
-            espeak_corpus,
-            "--valid_set",
-            "test",
+            *espeak_options(espeak_corpus),
             "--test_sets",
             "test",
-            "--min_duration",
-            "0.1",
             "--train_config",
             ROOT / "conf" / "secousti_tiny.yaml",
             "--teacher_max_epoch",

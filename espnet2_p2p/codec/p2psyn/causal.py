@@ -59,39 +59,15 @@ class CausalMDCTDecoder(torch.nn.Module):
 class CausalP2PSynGenerator(GeneratorBase):
     """Streaming MDCT, causal encoder, quantizer, causal decoder; offline and in pieces."""
 
-    def __init__(
-        self,
-        mdct_frame_length,
-        mdct_hop_length,
-        mdct_window,
-        channels,
-        ffn_channels,
-        num_blocks,
-        kernel_size,
-        downsample,
-        latent_dim,
-        quantizer,
-    ):
+    def __init__(self, mdct: MDCT, quantizer: torch.nn.Module, arch: dict):
+        """``arch``: the sizes, as for :class:`~espnet2_p2p.codec.p2psyn.p2psyn.P2PSynGenerator`."""
         super().__init__()
-        if mdct_frame_length != 2 * mdct_hop_length:
-            raise ValueError(
-                f"a causal P2PSynCodec needs mdct_frame_length = 2 x mdct_hop_length, got"
-                f" {mdct_frame_length} and {mdct_hop_length}"
-            )
-        self.mdct = MDCT(mdct_frame_length, mdct_hop_length, mdct_window)
-        self.H, self.D = mdct_hop_length, downsample
-        self.hop_length = mdct_hop_length * downsample
-        arch = dict(
-            channels=channels,
-            ffn_channels=ffn_channels,
-            num_blocks=num_blocks,
-            kernel_size=kernel_size,
-            downsample=downsample,
-            latent_dim=latent_dim,
-        )
-        self.encoder = CausalMDCTEncoder(in_channels=mdct_hop_length, **arch)
+        self.mdct = mdct
+        self.H, self.D = mdct.hop_length, arch["downsample"]
+        self.hop_length = self.H * self.D
+        self.encoder = CausalMDCTEncoder(in_channels=self.H, **arch)
         self.quantizer = quantizer
-        self.decoder = CausalMDCTDecoder(out_channels=mdct_hop_length, **arch)
+        self.decoder = CausalMDCTDecoder(out_channels=self.H, **arch)
 
     @property
     def latency_samples(self) -> int:

@@ -157,33 +157,16 @@ class P2PSynGenerator(GeneratorBase):
     """MDCT analysis, encoder, quantizer, decoder and IMDCT synthesis."""
 
     def __init__(
-        self,
-        mdct_frame_length: int,
-        mdct_hop_length: int,
-        mdct_window: str,
-        channels: int,
-        ffn_channels: int,
-        num_blocks: int,
-        kernel_size: int,
-        downsample: int,
-        latent_dim: int,
-        quantizer: torch.nn.Module,
-        decoder_upsample: str = "transposed",
+        self, mdct: MDCT, quantizer: torch.nn.Module, arch: Dict[str, int], decoder_upsample: str = "transposed"
     ):
+        """``arch``: the encoder's and decoder's sizes (``channels``, ``ffn_channels``,
+        ``num_blocks``, ``kernel_size``, ``downsample``, ``latent_dim``)."""
         super().__init__()
-        self.mdct = MDCT(mdct_frame_length, mdct_hop_length, mdct_window)
-        self.hop_length = mdct_hop_length * downsample
-        arch = dict(
-            channels=channels,
-            ffn_channels=ffn_channels,
-            num_blocks=num_blocks,
-            kernel_size=kernel_size,
-            downsample=downsample,
-            latent_dim=latent_dim,
-        )
-        self.encoder = MDCTEncoder(in_channels=mdct_hop_length, **arch)
+        self.mdct = mdct
+        self.hop_length = mdct.hop_length * arch["downsample"]
+        self.encoder = MDCTEncoder(in_channels=mdct.hop_length, **arch)
         self.quantizer = quantizer
-        self.decoder = MDCTDecoder(out_channels=mdct_hop_length, upsample=decoder_upsample, **arch)
+        self.decoder = MDCTDecoder(out_channels=mdct.hop_length, upsample=decoder_upsample, **arch)
 
     def frame_masks(self, frames: torch.Tensor, max_frames: int):
         """Masks for a batch whose item b has ``frames[b]`` code frames: code-frame mask
@@ -349,20 +332,18 @@ class P2PSynCodec(GANCodecBase):
         self.causal = causal
         if causal and decoder_upsample != "transposed":
             raise ValueError("the causal P2PSynCodec has its own decoder: decoder_upsample must be 'transposed'")
-        extra = {} if causal else {"decoder_upsample": decoder_upsample}
-        self.generator = (CausalP2PSynGenerator if causal else P2PSynGenerator)(
-            mdct_frame_length=mdct_frame_length,
-            mdct_hop_length=mdct_hop_length,
-            mdct_window=mdct_window,
-            channels=channels,
-            ffn_channels=ffn_channels,
-            num_blocks=num_blocks,
-            kernel_size=kernel_size,
-            downsample=downsample,
-            latent_dim=latent_dim,
-            quantizer=quantizer,
-            **extra,
-        )
+        if causal and mdct_frame_length != 2 * mdct_hop_length:
+            raise ValueError(
+                f"a causal P2PSynCodec needs mdct_frame_length = 2 x mdct_hop_length, got"
+                f" {mdct_frame_length} and {mdct_hop_length}"
+            )
+        mdct = MDCT(mdct_frame_length, mdct_hop_length, mdct_window)
+        arch = dict(channels=channels, ffn_channels=ffn_channels, num_blocks=num_blocks, kernel_size=kernel_size)
+        arch.update(downsample=downsample, latent_dim=latent_dim)
+        if causal:
+            self.generator = CausalP2PSynGenerator(mdct, quantizer, arch)
+        else:
+            self.generator = P2PSynGenerator(mdct, quantizer, arch, decoder_upsample)
         self.setup_gan(
             sampling_rate,
             discriminator_params,
