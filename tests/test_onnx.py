@@ -573,6 +573,7 @@ def test_thread_counts_are_bounded(tmp_path, exported, capsys):
         assert exit_code.value.code == 2 and "--threads" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # over 30 s on 2 cores: make test-slow
 def test_int8_export_is_smaller_and_close_to_float32(tmp_path, shipped, capsys):
     """p2p-codec export --int8 (issue 31): the matrix products quantised by ONNX Runtime;
     on speech the plain tokens mostly equal float32's and decoding the same tokens stays

@@ -36,6 +36,8 @@ def collect(tests_dir: Path):
     """(test id, marked slow) of every test pytest collects in TESTS_DIR; pytest's own
     listing is printed only when the collection fails."""
     plugin = Collected()
+    if str(ROOT) not in sys.path:  # as `python -m pytest` from the checkout: tests import benchmarks/
+        sys.path.insert(0, str(ROOT))
     listing = io.StringIO()
     with contextlib.redirect_stdout(listing):
         status = pytest.main(["--collect-only", "-q", "-p", "no:cacheprovider", str(tests_dir)], plugins=[plugin])

@@ -233,6 +233,7 @@ def teacher_stage(recipe, *extra):
     ]
 
 
+@pytest.mark.slow  # over 30 s on 2 cores: make test-slow
 def test_cpu_distributed_training_with_two_processes(tmp_path, espeak_corpus):
     recipe = prepared_recipe(tmp_path, espeak_corpus)
     sh(teacher_stage(recipe, "--cpu_procs", "2", "--teacher_max_epoch", "1"), recipe)
@@ -380,6 +381,7 @@ def test_token_dump_stage_feeds_espnet_lm(tmp_path, espeak_corpus, packed_models
     assert proc.stdout.count("is complete, skipping") == 2, proc.stdout
 
 
+@pytest.mark.slow  # over 30 s on 2 cores: make test-slow
 def test_secousti_through_every_stage(tmp_path, espeak_corpus, packed_models):
     """--codec secousti: phoneme labels, training with and without the contrastive term,
     decoding through .p2p files with side information, scoring + probe, token dump with
@@ -457,6 +459,7 @@ def test_secousti_through_every_stage(tmp_path, espeak_corpus, packed_models):
     assert not (tmp_path / "y.wav").exists()
 
 
+@pytest.mark.slow  # over 30 s on 2 cores: make test-slow
 def test_fine_tuning_the_shipped_model_with_init_model(tmp_path, espeak_corpus):
     """codec.sh --init_model starts the teacher and student stages from the shipped model's
     weights; a few steps on espeak speech, then p2p-codec decodes with the result."""
@@ -632,6 +635,7 @@ def run_speechlm(tmp_path, espeak_corpus, packed_models, *options, corpus="espea
     return recipe, exp
 
 
+@pytest.mark.slow  # over 30 s on 2 cores: make test-slow
 def test_speechlm_measures_the_plain_stream(tmp_path, espeak_corpus, packed_models):
     """The quick path of local/speechlm.sh on a fake speechocean762 (its upper-case
     transcripts, its split): one token choice, its LM and its probe, and the table (every
@@ -761,6 +765,7 @@ def test_speechlm_measures_every_token_choice(tmp_path, espeak_corpus, packed_mo
     assert "decoded by the teacher (4 stream(s) given)" in (out / "continuations.md").read_text()
 
 
+@pytest.mark.slow  # over 30 s on 2 cores: make test-slow
 def test_campaign_check_scores_the_best_checkpoints_so_far(tmp_path, espeak_corpus, packed_models):
     """local/campaign_check.sh (issue 27): the trainings' best checkpoints, copied with the
     epoch their train.log names (a restored experiment: where from), decode a subset of test
