@@ -353,7 +353,7 @@ def test_the_runtime_refuses_bad_input(tmp_path, exported):
         OnnxCodec(older).decode(np.zeros((4, 5), dtype=np.int64))
 
 
-@pytest.mark.parametrize("which", ["student", "causal_student"])
+@pytest.mark.parametrize("which", [pytest.param("student", marks=pytest.mark.slow), "causal_student"])
 def test_export_leaves_the_torch_model_as_it_was(tmp_path, packed_models, packed_causal_models, which):
     """Export swaps layers for traceable ones and switches value checks off, then puts
     everything back: the same object codes as before, refuses bad tokens again, keeps its

@@ -36,6 +36,7 @@ import numpy as np
 from espnet2_p2p.coding.chunks import (  # noqa: F401  (chunked_length: where the choice is made, named here too)
     DEFAULT_CHUNK_SECONDS,
     DEFAULT_CONTEXT_SECONDS,
+    CodingPlan,
     chunked_length,
     coding_plan,
 )
@@ -95,6 +96,19 @@ class Coder:
             )
         plan = self._plan(codes.shape[-1], chunk_seconds, context_seconds)
         self._decode_planned(codes, num_samples, write, plan, progress, side_info)
+
+    # The hooks a backend supplies (TorchCoder, onnx_runtime.OnnxCodec).
+    def _plan(self, num_frames: int, chunk_seconds, context_seconds) -> CodingPlan:
+        raise NotImplementedError(f"{type(self).__name__} does not say how it plans (_plan)")
+
+    def _check_codes(self, codes) -> np.ndarray:
+        raise NotImplementedError(f"{type(self).__name__} does not check tokens (_check_codes)")
+
+    def _encode_planned(self, read, num_samples, streams, plan, progress):
+        raise NotImplementedError(f"{type(self).__name__} does not encode (_encode_planned)")
+
+    def _decode_planned(self, codes, num_samples, write, plan, progress, side_info) -> None:
+        raise NotImplementedError(f"{type(self).__name__} does not decode (_decode_planned)")
 
 
 class TorchCoder(Coder):
