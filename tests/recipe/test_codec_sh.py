@@ -186,10 +186,15 @@ def test_speechocean762_recipe_trains_and_codes_secousti(tmp_path):
         assert re.search(r"^\| secousti \| 0\.27\d* \|", section, re.M), results
     assert "| secousti | 6561 |" in results  # the token probe's row
     assert (exp / "secousti_packed.zip").exists() and (recipe / "dump" / "tokens_secousti" / "test" / ".done").exists()
-    # Continuing (a campaign's next session): the training resumes from its checkpoint.
-    sh([recipe / "run.sh", *common, "--stage", "3", "--stop_stage", "3", "--teacher_max_epoch", "2"], recipe)
+    # Continuing (a campaign's next session): the training resumes from its checkpoint, here
+    # validating on one utterance of dev and its labels (--valid_utts, as the campaign does).
+    more = ["--stage", "3", "--stop_stage", "3", "--teacher_max_epoch", "2", "--valid_utts", "1"]
+    sh([recipe / "run.sh", *common, *more], recipe)
     log = (exp / "secousti" / "train.log").read_text()
     assert log.count("1epoch results") == 1 and log.count("2epoch results") == 1
+    config = (exp / "secousti" / "config.yaml").read_text()
+    assert "dump/dev_1/wav.scp" in config and "dump/dev_1/frame_labels/frame_labels.scp" in config
+    assert len(read_col(recipe / "dump" / "dev_1" / "wav.scp")) == 1
 
 
 def test_speechocean762_bad_corpus_stops_with_one_line(tmp_path):
@@ -839,3 +844,39 @@ def test_campaign_check_scores_the_best_checkpoints_so_far(tmp_path, espeak_corp
     # without a teacher checkpoint there is nothing to check: one line
     proc = sh([recipe / "local" / "campaign_check.sh", "--expdir", tmp_path / "none"], recipe, check=False)
     assert proc.returncode == 1 and proc.stderr.strip().endswith("has no best checkpoint yet")
+
+
+def test_valid_utts_validates_on_an_even_subset_with_its_labels(tmp_path):
+    """codec.sh --valid_utts N: the trainings validate on N utterances spread through the
+    valid set (wav.scp and its frame labels, the same ids), written once; a bad N stops."""
+    lib = ROOT / "egs2" / "TEMPLATE" / "codec1" / "lib"
+    dev = tmp_path / "dump" / "dev"
+    (dev / "frame_labels").mkdir(parents=True)
+    ids = [f"utt{i:03d}" for i in range(90)]
+    (dev / "wav.scp").write_text("".join(f"{u} /w/{u}.wav\n" for u in ids))
+    (dev / "frame_labels" / "frame_labels.scp").write_text("".join(f"{u} /l/{u}.npy\n" for u in reversed(ids)))
+
+    def valid_dir(n):
+        script = (
+            f'. "{lib}/local.sh"; . "{lib}/common.sh"; dumpdir=dump; valid_set=dev; valid_utts={n}; train_valid_dir'
+        )
+        return subprocess.run(["bash", "-c", script], cwd=tmp_path, capture_output=True, text=True)
+
+    proc = valid_dir("")
+    assert proc.returncode == 0 and proc.stdout.strip() == "dump/dev"
+    proc = valid_dir(30)
+    assert proc.returncode == 0 and proc.stdout.strip() == "dump/dev_30", proc.stderr
+    assert "validating on 30 of the 90 utterances" in proc.stderr
+    kept = [line.split()[0] for line in (dev.parent / "dev_30" / "wav.scp").read_text().splitlines()]
+    assert kept == ids[::3]
+    labels = (dev.parent / "dev_30" / "frame_labels" / "frame_labels.scp").read_text().split()[::2]
+    assert sorted(labels) == kept
+    again = valid_dir(30)
+    assert again.stdout.strip() == "dump/dev_30" and "validating on" not in again.stderr  # written once
+    for bad, said in (
+        ("0", "must be a positive number"),
+        ("abc", "must be a positive number"),
+        ("91", "has 90 utterances"),
+    ):
+        proc = valid_dir(bad)
+        assert proc.returncode != 0 and said in proc.stderr and proc.stdout == ""

@@ -42,6 +42,8 @@ min_duration=0.5        # seconds; shorter utterances are dropped in stage 2
 max_duration=30         # seconds; longer utterances are dropped in stage 2
 train_set=train
 valid_set=dev
+valid_utts=             # validate the trainings on N utterances of valid_set spread through it (empty: all;
+                        #   validation runs every epoch and only picks the best checkpoint)
 test_sets="test"
 train_config=           # teacher config (stage 3)
 student_config=         # student config (stage 4)

@@ -7,6 +7,33 @@ done_or_force() { [ "${force}" != true ] && [ -e "$1" ]; }
 # every set once, in order: train, valid, test sets
 all_sets() { printf '%s\n' ${train_set} ${valid_set} ${test_sets} | awk '!seen[$0]++'; }
 
+# The data dir the trainings validate on: dump/<valid_set>, or with --valid_utts N the N of
+# its utterances spread evenly through it (dump/<valid_set>_N, written once: wav.scp and,
+# when the set has them, its frame labels). Validation costs a pass over the set every
+# epoch and only chooses the best checkpoint; scoring (stages 5-6) uses the whole sets.
+train_valid_dir() {
+    local full=${dumpdir}/${valid_set}
+    [ -z "${valid_utts}" ] && { echo "${full}"; return; }
+    [[ "${valid_utts}" =~ ^[1-9][0-9]*$ ]] || die "--valid_utts must be a positive number of utterances, not '${valid_utts}'"
+    local sub=${dumpdir}/${valid_set}_${valid_utts} total
+    local labels=frame_labels/frame_labels.scp
+    if [ ! -s "${sub}/wav.scp" ] || [ "${full}/wav.scp" -nt "${sub}/wav.scp" ] \
+        || { [ -s "${full}/${labels}" ] && [ ! "${sub}/${labels}" -nt "${full}/${labels}" ]; }; then
+        total=$(wc -l < "${full}/wav.scp")
+        [ "${valid_utts}" -le "${total}" ] || die "--valid_utts ${valid_utts}: ${full} has ${total} utterances"
+        mkdir -p "${sub}"
+        awk -v n="${valid_utts}" -v t="${total}" 'BEGIN { last = -1 } { k = int((NR - 1) * n / t) } k != last { print; last = k }' \
+            "${full}/wav.scp" > "${sub}/wav.scp.tmp"
+        if [ -s "${full}/${labels}" ]; then
+            mkdir -p "${sub}/frame_labels"
+            awk 'NR == FNR { keep[$1] = 1; next } $1 in keep' "${sub}/wav.scp.tmp" "${full}/${labels}" > "${sub}/${labels}"
+        fi
+        mv "${sub}/wav.scp.tmp" "${sub}/wav.scp"
+        log "validating on ${valid_utts} of the ${total} utterances of ${full}: ${sub}" >&2
+    fi
+    echo "${sub}"
+}
+
 # run_train CONFIG OUTPUT_DIR MAX_EPOCH [trainer options...]
 # (an OUTPUT_DIR with a packed_from file holds a model restored from a packed zip: skipped)
 run_train() {
@@ -19,10 +46,12 @@ run_train() {
     fi
     [ -s "${dumpdir}/${train_set}/wav.scp" ] || die "${dumpdir}/${train_set}/wav.scp is missing: run stages 1-2"
     mkdir -p "${out}"
+    local valid
+    valid=$(train_valid_dir)
     local args=(
         --config "${config}"
         --train_data_path_and_name_and_type "${dumpdir}/${train_set}/wav.scp,audio,sound"
-        --valid_data_path_and_name_and_type "${dumpdir}/${valid_set}/wav.scp,audio,sound"
+        --valid_data_path_and_name_and_type "${valid}/wav.scp,audio,sound"
         --output_dir "${out}"
         --num_workers "${nj}"
         --resume true

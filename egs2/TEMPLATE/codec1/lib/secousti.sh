@@ -31,9 +31,11 @@ codec_stage2() {
 }
 
 codec_stage3() {
+    local valid
+    valid=$(train_valid_dir)
     local labels=(
         --train_data_path_and_name_and_type "${dumpdir}/${train_set}/frame_labels/frame_labels.scp,frame_labels,npy"
-        --valid_data_path_and_name_and_type "${dumpdir}/${valid_set}/frame_labels/frame_labels.scp,frame_labels,npy"
+        --valid_data_path_and_name_and_type "${valid}/frame_labels/frame_labels.scp,frame_labels,npy"
     )
     [ -s "${dumpdir}/${train_set}/frame_labels/frame_labels.scp" ] || die "frame labels are missing: run stage 2 with --codec secousti"
     local units limit

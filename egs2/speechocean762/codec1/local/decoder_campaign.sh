@@ -12,6 +12,7 @@
 #
 #   local/decoder_campaign.sh [--expdir ~/exp/speechocean762] [--rounds "5 15 30 55 110 220"]
 #                             [--zip ZIP] [--systems "student_gan plain_only_gan"] [--dnsmos_every 1]
+#                             [--valid_utts 30]
 #
 # A system NAME_gan trains conf/NAME_long_gan.yaml (student_* from the packed student,
 # plain_only_* from the teacher's plain VQ; both with the teacher's decoder): e.g.
@@ -27,6 +28,8 @@ rounds="5 15 30 55 110 220"
 zip=../../../espnet2_p2p/pretrained/speechocean762_long_ft.zip
 systems="student_gan plain_only_gan"
 dnsmos_every=1
+valid_utts=30   # the trainings validate on 30 of dev's 90 utterances (a whole pass took a third
+                # of each epoch; validation only picks "best", and the curve scores all of dev)
 # shellcheck source=../../../TEMPLATE/codec1/lib/local.sh
 . ../../TEMPLATE/codec1/lib/local.sh
 parse_options decoder_campaign.sh "$@"
@@ -69,7 +72,8 @@ for epochs in ${rounds}; do
             init=$(init_of "${system}")
             log "${system}: training to epoch ${epochs}"
             codec --stage 4 --stop_stage 4 --tag "_${system#student_}" --student_config "${config}" \
-                --student_init "${init}" --student_max_epoch "${epochs}" --student_criterion mel_l1_loss
+                --student_init "${init}" --student_max_epoch "${epochs}" --student_criterion mel_l1_loss \
+                --valid_utts "${valid_utts}"
             [ "$(basename "$(readlink "${exp}/latest.pth")")" = "${epochs}epoch.pth" ] || die "${exp} did not end at epoch ${epochs}"
             mkdir -p "${exp}/snapshots"
             ln -f "${exp}/${epochs}epoch.pth" "${snapshot}"  # a hard link: ESPnet removes its own later
