@@ -880,3 +880,48 @@ def test_valid_utts_validates_on_an_even_subset_with_its_labels(tmp_path):
     ):
         proc = valid_dir(bad)
         assert proc.returncode != 0 and said in proc.stderr and proc.stdout == ""
+
+
+@pytest.mark.slow  # trains and decodes models of the shipped model's size: make test-slow
+def test_decoder_campaign_resumes_and_takes_a_system_added_later(tmp_path):
+    """local/decoder_campaign.sh (issue 40) from the shipped zip on a fake corpus: each round
+    trains every system to its epoch, keeps that snapshot, scores the systems on dev and
+    draws the curve; the same command continues without training or scoring anything again,
+    and a system added later (the fair control) is trained through the rounds it missed and
+    scored in each, beside what was scored before."""
+    corpus, recipe, real = speechocean762_with_real_clips(tmp_path)
+    prep = ["--stop_stage", "2", "--real_speech_dir", real, "--min_duration", "0.1"]
+    sh([recipe / "run.sh", "--corpus_dir", corpus, *prep], recipe)
+    exp = tmp_path / "exp"
+    campaign = [
+        recipe / "local" / "decoder_campaign.sh",
+        "--expdir",
+        exp,
+        "--zip",
+        ROOT / "espnet2_p2p" / "pretrained" / "speechocean762_long_ft.zip",
+        "--rounds",
+        "1 2",
+        "--valid_utts",
+        "1",
+        "--train_args",
+        TINY_TRAIN + " --log_interval 1",  # the batches logged: the curve counts its steps
+    ]
+    proc = sh([*campaign, "--systems", "student_gan"], recipe)
+    assert proc.stdout.count("student_gan: training to epoch") == 2
+    for epoch in (1, 2):
+        assert (exp / "student_gan" / "snapshots" / f"{epoch}epoch.pth").is_file()
+        assert (exp / "curve" / f"scores_e{epoch}_dev" / ".curve").read_text() == "student_gan\n"
+    assert "dump/dev_1/wav.scp" in (exp / "student_gan" / "config.yaml").read_text()
+    curve = (exp / "curve" / "quality_curve.md").read_text()
+    assert re.search(r"^\| student_gan \| 2 \| [1-9]", curve, re.M), curve
+    again = sh([*campaign, "--systems", "student_gan"], recipe)
+    assert "training to epoch" not in again.stdout and "scoring on dev" not in again.stdout
+    proc = sh([*campaign, "--systems", "student_gan plain_only_gan"], recipe)
+    assert proc.stdout.count("plain_only_gan: training to epoch") == 2 and "student_gan: training" not in proc.stdout
+    for epoch in (1, 2):
+        assert (exp / "curve" / f"scores_e{epoch}_dev" / ".curve").read_text() == "plain_only_gan\nstudent_gan\n"
+        assert (exp / "student_plain_only_gan" / "snapshots" / f"{epoch}epoch.pth").is_file()
+    curve = (exp / "curve" / "quality_curve.md").read_text()
+    for system in ("student_gan", "plain_only_gan"):
+        steps = [int(n) for n in re.findall(rf"^\| {system} \| [12] \| (\d+) \|", curve, re.M)]
+        assert len(steps) == 2 and steps[1] == 2 * steps[0] > 0, curve

@@ -12,14 +12,15 @@
 #
 #   local/decoder_campaign.sh [--expdir ~/exp/speechocean762] [--rounds "5 15 30 55 110 220"]
 #                             [--zip ZIP] [--systems "student_gan plain_only_gan"] [--dnsmos_every 1]
-#                             [--valid_utts 30]
+#                             [--valid_utts 30] [--train_args "ESPnet trainer options"]
 #
 # A system NAME_gan trains conf/NAME_long_gan.yaml (student_* from the packed student,
 # plain_only_* from the teacher's plain VQ; both with the teacher's decoder): e.g.
 # --systems "student_gan student_tconv_gan" compares the two upsampling designs first.
 #
 # Resumable: the same command continues (each training from its checkpoint.pth; a round
-# already scored is not scored again). Run stages 1-2 of run.sh first.
+# already scored is not scored again, but a system added to --systems later is trained
+# through the rounds it missed and scored in each). Run stages 1-2 of run.sh first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,6 +29,7 @@ rounds="5 15 30 55 110 220"
 zip=../../../espnet2_p2p/pretrained/speechocean762_long_ft.zip
 systems="student_gan plain_only_gan"
 dnsmos_every=1
+train_args=     # more options for ESPnet's trainer (every training of the campaign)
 valid_utts=30   # the trainings validate on 30 of dev's 90 utterances (a whole pass took a third
                 # of each epoch; validation only picks "best", and the curve scores all of dev)
 # shellcheck source=../../../TEMPLATE/codec1/lib/local.sh
@@ -73,18 +75,23 @@ for epochs in ${rounds}; do
             log "${system}: training to epoch ${epochs}"
             codec --stage 4 --stop_stage 4 --tag "_${system#student_}" --student_config "${config}" \
                 --student_init "${init}" --student_max_epoch "${epochs}" --student_criterion mel_l1_loss \
-                --valid_utts "${valid_utts}"
+                --valid_utts "${valid_utts}" --train_args "${train_args}"
             [ "$(basename "$(readlink "${exp}/latest.pth")")" = "${epochs}epoch.pth" ] || die "${exp} did not end at epoch ${epochs}"
             mkdir -p "${exp}/snapshots"
             ln -f "${exp}/${epochs}epoch.pth" "${snapshot}"  # a hard link: ESPnet removes its own later
         fi
         curve+=("${system}_e${epochs}:${exp}/config.yaml:${snapshot}")
     done
-    if [ ! -f "${expdir}/curve/scores_e${epochs}_dev/.curve" ]; then
-        log "round ${epochs}: decoding and scoring on dev"
+    # a round is scored once per system: its .curve lists the systems scored (a system added
+    # later is decoded and scored there; the others are kept by stages 5-6's caches)
+    marker=${expdir}/curve/scores_e${epochs}_dev/.curve
+    missing=$(for system in ${systems}; do grep -qxF "${system}" "${marker}" 2> /dev/null || echo "${system}"; done)
+    if [ -n "${missing}" ]; then
+        log "round ${epochs}: decoding and scoring on dev:" ${missing}
         budget_codec speechocean762 long --expdir "${expdir}/curve" --stage 5 --stop_stage 6 --tag "_e${epochs}" \
             --test_sets dev --systems "${curve[*]}" --score_fs 16000 --score_args "--every dnsmos:${dnsmos_every}"
-        touch "${expdir}/curve/scores_e${epochs}_dev/.curve"
+        { printf '%s\n' ${systems}; cat "${marker}" 2> /dev/null || true; } | sort -u > "${marker}.new"
+        mv "${marker}.new" "${marker}"
     fi
     python -m espnet2_p2p.bin.quality_curve --curve_dir "${expdir}/curve" --output "${expdir}/curve/quality_curve.png"
 done
