@@ -925,3 +925,41 @@ def test_decoder_campaign_resumes_and_takes_a_system_added_later(tmp_path):
     for system in ("student_gan", "plain_only_gan"):
         steps = [int(n) for n in re.findall(rf"^\| {system} \| [12] \| (\d+) \|", curve, re.M)]
         assert len(steps) == 2 and steps[1] == 2 * steps[0] > 0, curve
+
+
+@pytest.mark.slow  # codes and scores a set with two models and codec2: make test-slow
+def test_baselines_code_several_models_as_users_do_beside_codec2(tmp_path, packed_models):
+    """local/baselines.sh --models (issue 41): every model through p2p-codec encode/decode
+    with its payload and whole-file bit rates, codec2 700C and 450, one table whose paired
+    differences are to the first model; a second run codes nothing again; a bad spec stops."""
+    corpus, recipe, real = speechocean762_with_real_clips(tmp_path)
+    prep = ["--stop_stage", "2", "--real_speech_dir", real, "--min_duration", "0.1"]
+    sh([recipe / "run.sh", "--corpus_dir", corpus, *prep], recipe)
+    secousti = ROOT / "tests" / "fixtures" / "secousti_fixture.zip"
+    models = f"secousti={secousti} tiny={packed_models}"
+    run = [recipe / "local" / "baselines.sh", "--models", models, "--expdir", tmp_path / "exp", "--sets", "real_speech"]
+    proc = sh([*run, "--results", "RESULTS_two.md"], recipe)
+    assert proc.stdout.count("p2p-codec encode + decode") == 2
+    results = (recipe / "RESULTS_two.md").read_text()
+    for label in ("secousti", "tiny"):
+        assert re.search(
+            rf"^{label} files: 2 files, .* payload [\d.]+ bit/s, whole files [\d.]+ bit/s", results, re.M
+        ), results
+    summary = results.split("## Summary", 1)[1].split("## Paired", 1)[0]
+    assert [row.split("|")[1].strip() for row in summary.splitlines() if row.startswith("| ")][1:] == [
+        "secousti",
+        "tiny",
+        "codec2_700C",
+        "codec2_450",
+    ]
+    assert "## Paired difference to secousti" in results
+    again = sh([*run, "--results", "RESULTS_two.md"], recipe)
+    assert "p2p-codec encode" not in again.stdout and "codec2 700C" not in again.stdout
+    for bad, said in (
+        (["--models", "no_equals"], "'no_equals' is not LABEL=MODEL"),
+        (["--models", "a=x a=y"], "the label a is taken"),
+        (["--models", "a=x", "--model", "y"], "--model or --models, not both"),
+    ):
+        proc = sh([recipe / "local" / "baselines.sh", *bad], recipe, check=False)
+        assert proc.returncode == 1 and proc.stderr.startswith("baselines.sh: ")
+        assert said in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
