@@ -146,19 +146,32 @@ def test_demo_codes_an_utterance_and_draws_the_spectrograms(tmp_path, shipped, c
 from conftest import REAL_SPEECH  # noqa: E402
 
 
+@pytest.mark.parametrize("name", sorted(pretrained.MODELS))
+def test_every_shipped_model_is_intact_and_has_a_card_and_a_floor(name):
+    """Each model in the package: its file's SHA-256 is the recorded one, the model card
+    describes it and its quality floor is set; its .p2p fingerprints are its files'."""
+    from espnet2_p2p.model_io import packed_meta
+
+    path = pretrained.model_path(name)  # raises on a missing or changed file
+    assert name in (pretrained.HERE / "MODEL_CARD.md").read_text()
+    assert set(pretrained.QUALITY_FLOOR[name]) >= {"stoi", "visqol"}
+    fps = {m: v["fingerprint"] for m, v in packed_meta(path)["models"].items()}
+    assert {m: fp for m, fp in fps.items() if m in pretrained.MODELS[name][2]} == pretrained.MODELS[name][2]
+
+
 @pytest.mark.skipif(not REAL_SPEECH.is_dir(), reason="../shared/data/real_speech is not present")
-def test_the_shipped_model_keeps_its_quality_floor_on_real_speech(tmp_path):
-    """The shipped student codes the 20 real clips (16 and 48 kHz) through .p2p files at
-    the quality its model card states, within the card's margin."""
+@pytest.mark.parametrize("name", sorted(pretrained.QUALITY_FLOOR))
+def test_each_shipped_model_keeps_its_quality_floor_on_real_speech(tmp_path, name):
+    """Each shipped model, chosen by name, codes the 20 real clips (16 and 48 kHz) through
+    .p2p files at the quality its model card states, within the card's margin."""
     from espnet2_p2p.evaluation.metrics import METRICS, resample
 
-    if pretrained.DEFAULT is None:
-        pytest.skip("this checkout ships no model")
-    floor = pretrained.QUALITY_FLOOR[pretrained.DEFAULT]
+    floor = pretrained.QUALITY_FLOOR[name]
     clips = sorted(REAL_SPEECH.rglob("*.wav"))
     assert len(clips) == 20
-    assert main(["encode", str(REAL_SPEECH), str(tmp_path / "p2p"), "--quiet"]) == 0
-    assert main(["decode", str(tmp_path / "p2p"), str(tmp_path / "dec"), "--quiet", "--subtype", "FLOAT"]) == 0
+    model = ["--model", name, "--quiet"]
+    assert main(["encode", str(REAL_SPEECH), str(tmp_path / "p2p"), *model]) == 0
+    assert main(["decode", str(tmp_path / "p2p"), str(tmp_path / "dec"), *model, "--subtype", "FLOAT"]) == 0
     scores = {"stoi": [], "visqol": []}
     for clip in clips:
         ref, fs = sf.read(str(clip), dtype="float32")

@@ -7,8 +7,8 @@ import pytest
 import torch
 from espnet2.tasks.gan_codec import codec_choices
 
+from conftest import REAL_SPEECH, load_config, task_args
 from conftest import SMALL as SMALL_SIZES
-from conftest import load_config, task_args
 from espnet2_p2p.codec.secousti import SecoustiCodec
 from espnet2_p2p.tasks.gan_codec import P2PGANCodecModel, P2PGANCodecTask
 
@@ -247,3 +247,41 @@ def test_tokenizer_gives_one_stream_and_the_paralinguistic_codes(codec):
         tok.decode(torch.full((3, 1), 6561))
     with pytest.raises(ValueError, match="wav contains non-finite samples: 1 NaN"):
         tok.paralinguistic(torch.tensor([0.1, float("nan"), 0.2]))
+
+
+def secousti_models():
+    """The committed SecoustiCodec fixture and every shipped SecoustiCodec model."""
+    from pathlib import Path
+
+    from espnet2_p2p import pretrained
+
+    fixture = Path(__file__).resolve().parents[1] / "fixtures" / "secousti_fixture.zip"
+    shipped = [n for n, (_, _, models) in pretrained.MODELS.items() if "secousti" in models]
+    return [pytest.param(fixture, id="fixture")] + [pytest.param(n, id=n) for n in shipped]
+
+
+@pytest.mark.skipif(not REAL_SPEECH.is_dir(), reason="../shared/data/real_speech is not present")
+@pytest.mark.parametrize("model", secousti_models())
+def test_real_speech_streams_chunk_by_chunk_as_it_codes_whole(model):
+    """On real voices (two LibriTTS clips and a VCTK one, resampled to 16 kHz), encoding
+    in pieces gives the whole file's tokens and decoding in pieces its audio."""
+    import soundfile as sf
+
+    from espnet2_p2p import pretrained
+    from espnet2_p2p.evaluation.metrics import resample
+    from espnet2_p2p.model_io import load_codec
+
+    codec = load_codec(pretrained.chosen_model(str(model))).codec
+    clips = (
+        sorted((REAL_SPEECH / "libritts_16k").glob("*.wav"))[:2] + sorted((REAL_SPEECH / "vctk_48k").glob("*.wav"))[:1]
+    )
+    for clip, k in zip(clips, (1, 7, 25)):
+        audio, fs = sf.read(str(clip), dtype="float32")
+        x = torch.from_numpy(resample(audio, fs, 16000)).view(1, 1, -1)
+        codes = codec.encode(x)
+        g = codec.reference(x)
+        whole = codec.decode(codes, g, length=x.shape[-1])
+        s_codes, s_audio = stream(codec, x, g, k)
+        assert torch.equal(s_codes, codes), clip.name
+        assert s_audio.shape == whole.shape and (s_audio - whole).abs().max() < 1e-4, clip.name
+        assert whole.abs().max() > 1e-2  # speech came out
