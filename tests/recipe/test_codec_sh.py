@@ -643,18 +643,22 @@ def run_speechlm(tmp_path, espeak_corpus, packed_models, *options, corpus="espea
 @pytest.mark.slow  # over 30 s on 2 cores: make test-slow
 def test_speechlm_measures_the_plain_stream(tmp_path, espeak_corpus, packed_models):
     """The quick path of local/speechlm.sh on a fake speechocean762 (its upper-case
-    transcripts, its split): one token choice, its LM and its probe, and the table (every
-    choice and the log-mel probe: the slow test below, on the espeak corpus)."""
+    transcripts, its split): the plain stream and SecoustiCodec's (issue 41), their LMs and
+    probes, and the table (every choice and the log-mel probe: the slow test below, on the
+    espeak corpus)."""
     import json
 
+    secousti = ROOT / "tests" / "fixtures" / "secousti_fixture.zip"
     recipe, exp = run_speechlm(
         tmp_path,
         espeak_corpus,
         packed_models,
         "--choices",
-        "plain",
+        "plain secousti",
         "--probe_choices",
-        "plain",
+        "plain secousti",
+        "--secousti_model",
+        secousti,
         corpus="speechocean762",
     )
     # the probe's targets: the corpus' transcripts normalised (A-Z, the apostrophe, spaces)
@@ -670,6 +674,20 @@ def test_speechlm_measures_the_plain_stream(tmp_path, espeak_corpus, packed_mode
     cells = [c.strip() for c in lines[0].split("|")[2:-1]]
     score = json.loads((exp / "probe_plain" / "test" / "score.json").read_text())
     assert 49.0 < float(cells[0]) < 51.0 and float(cells[4]) == round(100 * score["cer"], 1)
+    # SecoustiCodec's row: its own frame rate, LM and probe
+    from espnet2_p2p.model_io import load_codec
+
+    layout = load_codec(secousti).codec.layout
+    results = (recipe / "RESULTS_speechlm.md").read_text()
+    row = [line for line in results.splitlines() if line.startswith("| SecoustiCodec's stream (transmitted) |")]
+    assert len(row) == 2 and "secousti_fixture.zip (SecoustiCodec)" in results
+    cells = [c.strip() for c in row[0].split("|")[2:-1]]
+    score = json.loads((exp / "probe_secousti" / "test" / "score.json").read_text())
+    rate = layout.fs / layout.hop_length
+    assert 0.95 * rate < float(cells[0]) < 1.02 * rate and float(cells[4]) == round(100 * score["cer"], 1)
+    # the choice without its model stops with one line
+    proc = sh([recipe / "local" / "speechlm.sh", "--expdir", exp, "--choices", "secousti"], recipe, check=False)
+    assert proc.returncode == 1 and proc.stderr.strip() == "speechlm.sh: the choice secousti needs --secousti_model"
 
 
 @pytest.mark.slow

@@ -4,7 +4,7 @@
 #   local/speechlm.sh [--model ZIP] [--expdir DIR] [--choices "plain bpe teacher"] [--nbpe 2000]
 #                     [--dumpdir dump] [--lm_config ../../../conf/lm_speechlm.yaml] [--lm_args "..."]
 #                     [--continue_prompts 50] [--probe_choices "plain bpe teacher logmel"]
-#                     [--probe_args "..."]
+#                     [--probe_args "..."] [--secousti_model ZIP]
 #
 # With a packed model (default: the shipped one), on speechocean762 (train: LM training,
 # dev: validation, test: the 25 unseen speakers, reported):
@@ -12,6 +12,8 @@
 #   bpe      sentencepiece BPE units of that stream (--nbpe pieces, trained on train)
 #   teacher  the teacher's 1 + N streams flattened frame by frame (200 tokens/s), the
 #            layout of a single-stream speech LM (not summed embeddings with N heads)
+#   secousti SecoustiCodec's one stream (--secousti_model, a packed zip or a shipped model's
+#            name), as a .p2p file carries it (issue 41: its tokens are aligned with text)
 # Each choice: a token dump (espnet2_p2p.bin.dump_tokens), ESPnet's LM task with one
 # config for all (conf/lm_speechlm.yaml: same architecture, epochs and batch), and
 # espnet2.bin.lm_calc_perplexity on test. RESULTS_speechlm.md here gets the table
@@ -37,6 +39,7 @@ lm_args=""
 continue_prompts=50
 probe_choices="plain bpe teacher logmel"
 probe_args=""
+secousti_model=""
 # shellcheck source=../../../TEMPLATE/codec1/lib/local.sh
 . ../../TEMPLATE/codec1/lib/local.sh
 parse_options speechlm.sh "$@"
@@ -50,12 +53,12 @@ for kind in tokens logmel; do
     python -m espnet2_p2p.utils.config "$(dirname "${lm_config}")/asr_probe_${kind}.yaml" > "${expdir}/asr_probe_${kind}.yaml"
 done
 
-dump() {  # dump NAME MODEL_NAME STREAMS
-    local set
+dump() {  # dump NAME MODEL_NAME STREAMS [MODEL]
+    local set from=${4:-${model}}
     for set in train dev test; do
         if [ -e "${expdir}/tokens_$1/${set}/.done" ]; then continue; fi
         log "tokens ($1): ${set}"
-        python -m espnet2_p2p.bin.dump_tokens --model "${model}" --model_name "$2" --streams "$3" \
+        python -m espnet2_p2p.bin.dump_tokens --model "${from}" --model_name "$2" --streams "$3" \
             --data_dir "${dumpdir}/${set}" --output_dir "${expdir}/tokens_$1/${set}" > /dev/null
     done
 }
@@ -67,6 +70,10 @@ for choice in ${choices}; do
     case "${choice}" in
         plain) dump plain student transmitted; label="plain stream (student, transmitted)" ;;
         teacher) dump teacher teacher all; label="teacher's 1 + N streams, flattened" ;;
+        secousti)
+            [ -n "${secousti_model}" ] || die "the choice secousti needs --secousti_model"
+            dump secousti secousti transmitted "$(python -c 'import sys; from espnet2_p2p import pretrained; print(pretrained.chosen_model(sys.argv[1]))' "${secousti_model}")"
+            label="SecoustiCodec's stream (transmitted)" ;;
         bpe)
             dump plain student transmitted
             if [ ! -e "${expdir}/tokens_bpe/test/lm_text" ]; then
@@ -168,7 +175,7 @@ done
     echo "# Token LMs and ASR probes on speechocean762 (issue 30)"
     echo
     echo "Produced by \`local/speechlm.sh --choices \"${choices}\" --probe_choices \"${probe_choices}\"\` with"
-    echo "$(basename "${model}"). LMs: ESPnet's LM task, one config for every choice"
+    echo "$(basename "${model}")${secousti_model:+ and ${secousti_model##*/} (SecoustiCodec)}. LMs: ESPnet's LM task, one config for every choice"
     echo "(${lm_config#../../../}), trained on train, validated on dev, measured on test (25 unseen"
     echo "speakers) by espnet2.bin.lm_calc_perplexity. Probes: CTC over each input with one encoder"
     echo "(conf/asr_probe.yaml), greedy decoding, CER and WER by jiwer on test; transcripts upper-cased,"
