@@ -1,4 +1,4 @@
-"""tools/ship_model.py: a packed model becomes the package's one shipped model, with its
+"""tools/ship_model.py: a packed model becomes a shipped model (one per codec), with its
 SHA-256, fingerprints and quality floor recorded, and the model it replaces removed."""
 
 import importlib.util
@@ -77,3 +77,37 @@ def test_ship_refuses_without_changing_anything(tmp_path, packed_models, monkeyp
     assert "more than 0.001 MB" in str(err.value) and "\n" not in str(err.value)
     assert (dest / "__init__.py").read_text() == before
     assert sorted(p.name for p in dest.glob("*.zip")) == ["old_model.zip"]
+
+
+def test_a_second_codec_is_shipped_beside_the_first(tmp_path, packed_models, monkeypatch, capsys):
+    """Issue 41: a SecoustiCodec zip ships beside the P2PSynCodec one (each codec keeps one
+    model, the default stays unless asked), and a new P2PSynCodec replaces only its own."""
+    dest = package_copy(tmp_path)
+    secousti = ROOT / "tests" / "fixtures" / "secousti_fixture.zip"
+
+    def ship(packed, name, *more):
+        floors = ["--floor", "stoi=0.5", "--floor", "visqol=2.0"]
+        ship_model.main(["--packed", str(packed), "--name", name, "--dest", str(dest), *floors, *more])
+        return load(dest)
+
+    ship(packed_models, "p2p_a")
+    module = ship(secousti, "sec_a")
+    assert module.DEFAULT == "p2p_a" and list(module.MODELS) == ["p2p_a", "sec_a"]
+    assert set(module.MODELS["sec_a"][2]) == {"secousti"} and set(module.QUALITY_FLOOR) == {"p2p_a", "sec_a"}
+    assert sorted(p.name for p in dest.glob("*.zip")) == ["p2p_a.zip", "sec_a.zip"]
+    module = ship(packed_models, "p2p_b")  # replaces the default P2PSynCodec and becomes the default
+    assert module.DEFAULT == "p2p_b" and list(module.MODELS) == ["p2p_b", "sec_a"]
+    assert sorted(p.name for p in dest.glob("*.zip")) == ["p2p_b.zip", "sec_a.zip"]
+    module = ship(secousti, "sec_b", "--default", "yes")
+    assert module.DEFAULT == "sec_b" and list(module.MODELS) == ["sec_b", "p2p_b"]
+    assert module.QUALITY_FLOOR == {"sec_b": {"stoi": 0.5, "visqol": 2.0}, "p2p_b": {"stoi": 0.5, "visqol": 2.0}}
+    module.HERE = dest
+    assert module.model_path("p2p_b") == dest / "p2p_b.zip" and module.default_model() == dest / "sec_b.zip"
+    # over the limit of both together: refused, nothing changed
+    before = (dest / "__init__.py").read_text()
+    monkeypatch.setattr(ship_model, "TOTAL_LIMIT_MB", 0.5)
+    with pytest.raises(SystemExit) as err:
+        ship(packed_models, "p2p_c")
+    assert "with sec_b the shipped models would take" in str(err.value) and "more than 0.5 MB" in str(err.value)
+    assert (dest / "__init__.py").read_text() == before
+    assert sorted(p.name for p in dest.glob("*.zip")) == ["p2p_b.zip", "sec_b.zip"]

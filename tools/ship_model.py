@@ -1,19 +1,25 @@
 #!/usr/bin/env python3
-"""Put a packed model (recipe stage 8) into the package as its shipped default.
+"""Put a packed model (recipe stage 8) into the package as a shipped model.
 
     .venv/bin/python tools/ship_model.py --packed egs2/speechocean762/codec1/exp/p2psyn_packed.zip \\
         --name speechocean762_small --floor stoi=0.700 --floor visqol=2.18
+    .venv/bin/python tools/ship_model.py --packed ~/exp/speechocean762/secousti_packed.zip \\
+        --name secousti_speechocean762 --floor stoi=0.60 --floor visqol=2.4   # a second codec
 
 Copies the zip to ``espnet2_p2p/pretrained/<name>.zip`` and records its SHA-256 and the
 ``.p2p`` fingerprints of its models in ``espnet2_p2p/pretrained/__init__.py`` (the
-``MODELS`` table and ``DEFAULT``), with its quality floor on the real clips
-(``QUALITY_FLOOR``: the card's measured means minus a margin, which
-``tests/test_pretrained.py`` holds it to). The new model replaces the shipped one: the
-zips the table no longer names are deleted, so the repository keeps one model. The model
-card beside it is written by hand from the recipe's RESULTS.md.
+``MODELS`` table), with its quality floor on the real clips (``QUALITY_FLOOR``: the card's
+measured means minus a margin, which ``tests/test_pretrained.py`` holds it to). The new
+model replaces the shipped model of the same codec (the same models in its zip: a
+P2PSynCodec's student and teacher, a SecoustiCodec) or of the same name, and the zips the
+table no longer names are deleted, so the package keeps one model per codec. It becomes
+``DEFAULT`` (the model used when none is named) when it replaces the default or there is
+none, or with ``--default yes``. The model card beside it is written by hand from the
+recipe's RESULTS.md.
 """
 
 import argparse
+import importlib.util
 import re
 import shutil
 import sys
@@ -25,7 +31,8 @@ sys.path.insert(0, str(ROOT))
 from espnet2_p2p import pretrained  # noqa: E402
 from espnet2_p2p.model_io import load_codec, packed_meta  # noqa: E402
 
-LIMIT_MB = 25.0  # issue 27: the shipped model stays within 25 MB
+LIMIT_MB = 25.0  # issue 27: a shipped model stays within 25 MB
+TOTAL_LIMIT_MB = 40.0  # issue 41: the shipped models together within 40 MB
 FLOOR_METRICS = ("stoi", "visqol")
 
 
@@ -51,6 +58,12 @@ def main(argv=None) -> None:
         help="METRIC=VALUE, one per metric of " + ", ".join(FLOOR_METRICS),
     )
     parser.add_argument("--dest", type=Path, default=pretrained.HERE, help="the package's pretrained/ folder")
+    parser.add_argument(
+        "--default",
+        choices=["auto", "yes"],
+        default="auto",
+        help="make it the default model (auto: when it replaces the default or there is none)",
+    )
     args = parser.parse_args(argv)
     floor = dict(args.floor)
     if sorted(floor) != sorted(FLOOR_METRICS):
@@ -66,29 +79,64 @@ def main(argv=None) -> None:
     for model in meta["models"]:
         load_codec(args.packed, model)  # loads strictly, weights only
     init = args.dest / "__init__.py"
-    text = init.read_text()
+    shipped = shipped_tables(init)
+    fps = {m: v["fingerprint"] for m, v in meta["models"].items()}
+    replaced = [n for n, (_, _, models) in shipped.MODELS.items() if n == args.name or set(models) == set(fps)]
+    kept = {n: v for n, v in shipped.MODELS.items() if n not in replaced}
+    total = size + sum((args.dest / file_name).stat().st_size / 1e6 for file_name, _, _ in kept.values())
+    if total > TOTAL_LIMIT_MB:
+        sys.exit(
+            f"ship_model: with {', '.join(kept)} the shipped models would take {total:.1f} MB, more than {TOTAL_LIMIT_MB:g} MB"
+        )
+    default = shipped.DEFAULT
+    if args.default == "yes" or default is None or default in replaced:
+        default = args.name
     target = args.dest / f"{args.name}.zip"
     shutil.copy(args.packed, target)
-    digest = pretrained.sha256(target)
-    fps = {m: v["fingerprint"] for m, v in meta["models"].items()}
-    table = f"MODELS: Dict[str, tuple] = {{\n    {args.name!r}: (\n        {target.name!r},\n        {digest!r},\n        {fps!r},\n    ),\n}}\nDEFAULT = {args.name!r}"
-    text, n = re.subn(
-        r"MODELS: Dict\[str, tuple\] = \{.*?\}\nDEFAULT = [^\n]*", lambda m: table, text, count=1, flags=re.S
+    models = {**kept, args.name: (target.name, pretrained.sha256(target), fps)}
+    floors = {n: f for n, f in shipped.QUALITY_FLOOR.items() if n in kept}
+    floors[args.name] = floor
+    order = sorted(models, key=lambda n: (n != default, n))  # the default first
+    entries = "".join(
+        f"    {n!r}: (\n        {models[n][0]!r},\n        {models[n][1]!r},\n        {models[n][2]!r},\n    ),\n"
+        for n in order
     )
-    values = ", ".join(f"{m!r}: {floor[m]}" for m in FLOOR_METRICS)
-    floors = f"QUALITY_FLOOR: Dict[str, Dict[str, float]] = {{\n    {args.name!r}: {{{values}}},\n}}"
+    table = f"MODELS: Dict[str, tuple] = {{\n{entries}}}\nDEFAULT = {default!r}"
+    text, n = re.subn(
+        r"MODELS: Dict\[str, tuple\] = \{.*?\n\}\nDEFAULT = [^\n]*",
+        lambda m: table,
+        init.read_text(),
+        count=1,
+        flags=re.S,
+    )
+    values = "".join(f"    {n!r}: {{{', '.join(f'{m!r}: {floors[n][m]}' for m in FLOOR_METRICS)}}},\n" for n in order)
     text, k = re.subn(
-        r"QUALITY_FLOOR: Dict\[str, Dict\[str, float\]\] = \{.*?\n\}", lambda m: floors, text, count=1, flags=re.S
+        r"QUALITY_FLOOR: Dict\[str, Dict\[str, float\]\] = \{.*?\n\}",
+        lambda m: f"QUALITY_FLOOR: Dict[str, Dict[str, float]] = {{\n{values}}}",
+        text,
+        count=1,
+        flags=re.S,
     )
     if n != 1 or k != 1:
-        target.unlink()
+        if args.name not in shipped.MODELS:
+            target.unlink()
         sys.exit(f"ship_model: cannot find the MODELS and QUALITY_FLOOR tables in {init}")
     init.write_text(text)
     for old in args.dest.glob("*.zip"):
-        if old != target:
+        if old.name not in {file_name for file_name, _, _ in models.values()}:
             old.unlink()
             print(f"removed the model it replaces: {old}")
-    print(f"shipped {target} ({size:.1f} MB, SHA-256 {digest}); models {fps}; floor {floor}")
+    print(
+        f"shipped {target} ({size:.1f} MB, SHA-256 {models[args.name][1]}); models {fps}; floor {floor}; default {default}"
+    )
+
+
+def shipped_tables(init: Path):
+    """The MODELS, QUALITY_FLOOR and DEFAULT that ``init`` (a pretrained/__init__.py) holds now."""
+    spec = importlib.util.spec_from_file_location("shipped_now", init)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 if __name__ == "__main__":
