@@ -2,6 +2,7 @@
 SHA-256, fingerprints and quality floor recorded, and the model it replaces removed."""
 
 import importlib.util
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -79,6 +80,7 @@ def test_ship_refuses_without_changing_anything(tmp_path, packed_models, monkeyp
     assert sorted(p.name for p in dest.glob("*.zip")) == ["old_model.zip"]
 
 
+@pytest.mark.slow  # six packed models loaded strictly: make test-slow
 def test_a_second_codec_is_shipped_beside_the_first(tmp_path, packed_models, monkeypatch, capsys):
     """Issue 41: a SecoustiCodec zip ships beside the P2PSynCodec one (each codec keeps one
     model, the default stays unless asked), and a new P2PSynCodec replaces only its own."""
@@ -98,16 +100,50 @@ def test_a_second_codec_is_shipped_beside_the_first(tmp_path, packed_models, mon
     module = ship(packed_models, "p2p_b")  # replaces the default P2PSynCodec and becomes the default
     assert module.DEFAULT == "p2p_b" and list(module.MODELS) == ["p2p_b", "sec_a"]
     assert sorted(p.name for p in dest.glob("*.zip")) == ["p2p_b.zip", "sec_a.zip"]
-    module = ship(secousti, "sec_b", "--default", "yes")
-    assert module.DEFAULT == "sec_b" and list(module.MODELS) == ["sec_b", "p2p_b"]
-    assert module.QUALITY_FLOOR == {"sec_b": {"stoi": 0.5, "visqol": 2.0}, "p2p_b": {"stoi": 0.5, "visqol": 2.0}}
+    module = ship(secousti, "sec_b")  # replaces the other SecoustiCodec
+    assert module.DEFAULT == "p2p_b" and list(module.MODELS) == ["p2p_b", "sec_b"]
+    assert module.QUALITY_FLOOR == {"p2p_b": {"stoi": 0.5, "visqol": 2.0}, "sec_b": {"stoi": 0.5, "visqol": 2.0}}
     module.HERE = dest
-    assert module.model_path("p2p_b") == dest / "p2p_b.zip" and module.default_model() == dest / "sec_b.zip"
-    # over the limit of both together: refused, nothing changed
+    assert module.model_path("sec_b") == dest / "sec_b.zip" and module.default_model() == dest / "p2p_b.zip"
     before = (dest / "__init__.py").read_text()
+    # the default stays a P2PSynCodec (the tokenizer and speech-LM tools take its student)
+    with pytest.raises(SystemExit) as err:
+        ship(secousti, "sec_c", "--default", "yes")
+    assert "the default model must be a P2PSynCodec (p2psyn)" in str(err.value) and "holds secousti" in str(err.value)
+    assert (dest / "__init__.py").read_text() == before
+    # over the limit of both together: refused, nothing changed
     monkeypatch.setattr(ship_model, "TOTAL_LIMIT_MB", 0.5)
     with pytest.raises(SystemExit) as err:
         ship(packed_models, "p2p_c")
     assert "with sec_b the shipped models would take" in str(err.value) and "more than 0.5 MB" in str(err.value)
     assert (dest / "__init__.py").read_text() == before
     assert sorted(p.name for p in dest.glob("*.zip")) == ["p2p_b.zip", "sec_b.zip"]
+
+
+def test_shipping_into_a_package_without_models(tmp_path, packed_models):
+    """From the "ships no model" tables (empty, DEFAULT None) the shipped model becomes the
+    default; shipping the shipped file itself again changes nothing but the floor."""
+    dest = package_copy(tmp_path)
+    init = dest / "__init__.py"
+    text = re.sub(
+        r"MODELS: Dict\[str, tuple\] = \{.*?\n\}\nDEFAULT = [^\n]*",
+        "MODELS: Dict[str, tuple] = {}\nDEFAULT = None",
+        init.read_text(),
+        flags=re.S,
+    )
+    text = re.sub(
+        r"QUALITY_FLOOR: Dict\[str, Dict\[str, float\]\] = \{.*?\n\}",
+        "QUALITY_FLOOR: Dict[str, Dict[str, float]] = {}",
+        text,
+        flags=re.S,
+    )
+    init.write_text(text)
+    assert load(dest).MODELS == {} and load(dest).DEFAULT is None
+    args = ["--name", "only", "--dest", str(dest), "--floor", "stoi=0.5"]
+    ship_model.main(["--packed", str(packed_models), *args, "--floor", "visqol=2.0"])
+    module = load(dest)
+    assert module.DEFAULT == "only" and list(module.MODELS) == ["only"]
+    ship_model.main(["--packed", str(dest / "only.zip"), *args, "--floor", "visqol=2.5"])
+    module = load(dest)
+    assert module.QUALITY_FLOOR == {"only": {"stoi": 0.5, "visqol": 2.5}}
+    assert (dest / "only.zip").read_bytes() == packed_models.read_bytes() and not list(dest.glob("*.partial"))

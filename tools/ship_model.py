@@ -20,6 +20,7 @@ recipe's RESULTS.md.
 
 import argparse
 import importlib.util
+import os
 import re
 import shutil
 import sys
@@ -28,8 +29,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import yaml  # noqa: E402
+
 from espnet2_p2p import pretrained  # noqa: E402
-from espnet2_p2p.model_io import load_codec, packed_meta  # noqa: E402
+from espnet2_p2p.model_io import load_codec, packed_meta, resolve  # noqa: E402
 
 LIMIT_MB = 25.0  # issue 27: a shipped model stays within 25 MB
 TOTAL_LIMIT_MB = 40.0  # issue 41: the shipped models together within 40 MB
@@ -78,10 +81,17 @@ def main(argv=None) -> None:
     meta = packed_meta(args.packed)
     for model in meta["models"]:
         load_codec(args.packed, model)  # loads strictly, weights only
+    kind = codec_kind(args.packed, meta["models"])
     init = args.dest / "__init__.py"
     shipped = shipped_tables(init)
     fps = {m: v["fingerprint"] for m, v in meta["models"].items()}
-    replaced = [n for n, (_, _, models) in shipped.MODELS.items() if n == args.name or set(models) == set(fps)]
+    # it replaces the shipped model of its name and the one of its codec (and an entry whose
+    # file is gone)
+    replaced = [
+        n
+        for n, (file_name, _, models) in shipped.MODELS.items()
+        if n == args.name or codec_kind(args.dest / file_name, models) in (kind, "")
+    ]
     kept = {n: v for n, v in shipped.MODELS.items() if n not in replaced}
     total = size + sum((args.dest / file_name).stat().st_size / 1e6 for file_name, _, _ in kept.values())
     if total > TOTAL_LIMIT_MB:
@@ -90,10 +100,11 @@ def main(argv=None) -> None:
         )
     default = shipped.DEFAULT
     if args.default == "yes" or default is None or default in replaced:
+        if kind != "p2psyn":  # the speech-LM tools and tokenizer take the default's student
+            sys.exit(f"ship_model: the default model must be a P2PSynCodec (p2psyn); {args.packed} holds {kind}")
         default = args.name
     target = args.dest / f"{args.name}.zip"
-    shutil.copy(args.packed, target)
-    models = {**kept, args.name: (target.name, pretrained.sha256(target), fps)}
+    models = {**kept, args.name: (target.name, pretrained.sha256(args.packed), fps)}
     floors = {n: f for n, f in shipped.QUALITY_FLOOR.items() if n in kept}
     floors[args.name] = floor
     order = sorted(models, key=lambda n: (n != default, n))  # the default first
@@ -101,26 +112,27 @@ def main(argv=None) -> None:
         f"    {n!r}: (\n        {models[n][0]!r},\n        {models[n][1]!r},\n        {models[n][2]!r},\n    ),\n"
         for n in order
     )
-    table = f"MODELS: Dict[str, tuple] = {{\n{entries}}}\nDEFAULT = {default!r}"
     text, n = re.subn(
-        r"MODELS: Dict\[str, tuple\] = \{.*?\n\}\nDEFAULT = [^\n]*",
-        lambda m: table,
+        r"MODELS: Dict\[str, tuple\] = \{(?:\}|.*?\n\})\nDEFAULT = [^\n]*",
+        lambda m: f"MODELS: Dict[str, tuple] = {{\n{entries}}}\nDEFAULT = {default!r}",
         init.read_text(),
         count=1,
         flags=re.S,
     )
     values = "".join(f"    {n!r}: {{{', '.join(f'{m!r}: {floors[n][m]}' for m in FLOOR_METRICS)}}},\n" for n in order)
     text, k = re.subn(
-        r"QUALITY_FLOOR: Dict\[str, Dict\[str, float\]\] = \{.*?\n\}",
+        r"QUALITY_FLOOR: Dict\[str, Dict\[str, float\]\] = \{(?:\}|.*?\n\})",
         lambda m: f"QUALITY_FLOOR: Dict[str, Dict[str, float]] = {{\n{values}}}",
         text,
         count=1,
         flags=re.S,
     )
-    if n != 1 or k != 1:
-        if args.name not in shipped.MODELS:
-            target.unlink()
+    if n != 1 or k != 1:  # checked before anything is written
         sys.exit(f"ship_model: cannot find the MODELS and QUALITY_FLOOR tables in {init}")
+    if args.packed.resolve() != target.resolve():
+        partial = target.with_name(target.name + ".partial")
+        shutil.copy(args.packed, partial)
+        os.replace(partial, target)
     init.write_text(text)
     for old in args.dest.glob("*.zip"):
         if old.name not in {file_name for file_name, _, _ in models.values()}:
@@ -129,6 +141,15 @@ def main(argv=None) -> None:
     print(
         f"shipped {target} ({size:.1f} MB, SHA-256 {models[args.name][1]}); models {fps}; floor {floor}; default {default}"
     )
+
+
+def codec_kind(path: Path, models) -> str:
+    """The codec (its config's ``codec`` choice, e.g. p2psyn or secousti; '+'-joined when
+    the models differ) of the models in the packed zip ``path``; '' when the file is not
+    there. Read from the configs, nothing built."""
+    if not Path(path).is_file():
+        return ""
+    return "+".join(sorted({str(yaml.safe_load(resolve(path, model)[1]).get("codec")) for model in models}))
 
 
 def shipped_tables(init: Path):

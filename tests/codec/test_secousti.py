@@ -275,6 +275,7 @@ def test_real_speech_streams_chunk_by_chunk_as_it_codes_whole(model):
     clips = (
         sorted((REAL_SPEECH / "libritts_16k").glob("*.wav"))[:2] + sorted((REAL_SPEECH / "vctk_48k").glob("*.wav"))[:1]
     )
+    assert len(clips) == 3
     for clip, k in zip(clips, (1, 7, 25)):
         audio, fs = sf.read(str(clip), dtype="float32")
         x = torch.from_numpy(resample(audio, fs, 16000)).view(1, 1, -1)

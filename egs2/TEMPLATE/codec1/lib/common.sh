@@ -15,20 +15,22 @@ train_valid_dir() {
     local full=${dumpdir}/${valid_set}
     [ -z "${valid_utts}" ] && { echo "${full}"; return; }
     [[ "${valid_utts}" =~ ^[1-9][0-9]*$ ]] || die "--valid_utts must be a positive number of utterances, not '${valid_utts}'"
+    need_dump "${full}"
     local sub=${dumpdir}/${valid_set}_${valid_utts} total
     local labels=frame_labels/frame_labels.scp
     if [ ! -s "${sub}/wav.scp" ] || [ "${full}/wav.scp" -nt "${sub}/wav.scp" ] \
         || { [ -s "${full}/${labels}" ] && [ ! "${sub}/${labels}" -nt "${full}/${labels}" ]; }; then
         total=$(wc -l < "${full}/wav.scp")
         [ "${valid_utts}" -le "${total}" ] || die "--valid_utts ${valid_utts}: ${full} has ${total} utterances"
-        mkdir -p "${sub}"
+        mkdir -p "${sub}/frame_labels" || die "cannot write ${sub}"
+        # written beside and moved into place (a training starting beside this one reads whole files)
         awk -v n="${valid_utts}" -v t="${total}" 'BEGIN { last = -1 } { k = int((NR - 1) * n / t) } k != last { print; last = k }' \
-            "${full}/wav.scp" > "${sub}/wav.scp.tmp"
+            "${full}/wav.scp" > "${sub}/wav.scp.$$" || die "cannot write ${sub}/wav.scp"
         if [ -s "${full}/${labels}" ]; then
-            mkdir -p "${sub}/frame_labels"
-            awk 'NR == FNR { keep[$1] = 1; next } $1 in keep' "${sub}/wav.scp.tmp" "${full}/${labels}" > "${sub}/${labels}"
+            awk 'NR == FNR { keep[$1] = 1; next } $1 in keep' "${sub}/wav.scp.$$" "${full}/${labels}" > "${sub}/${labels}.$$" \
+                && mv "${sub}/${labels}.$$" "${sub}/${labels}" || die "cannot write ${sub}/${labels}"
         fi
-        mv "${sub}/wav.scp.tmp" "${sub}/wav.scp"
+        mv "${sub}/wav.scp.$$" "${sub}/wav.scp" || die "cannot write ${sub}/wav.scp"
         log "validating on ${valid_utts} of the ${total} utterances of ${full}: ${sub}" >&2
     fi
     echo "${sub}"

@@ -10,10 +10,11 @@
 # --model: one model, labelled p2p (default: the shipped model). --models: several, each
 # LABEL=MODEL (a packed zip, an experiment dir or a shipped model's name; LABEL= alone: the
 # shipped model); the first is the one the paired differences are taken to, e.g.
-#   --models "secousti=~/exp/speechocean762/secousti_packed.zip p2p=" --results RESULTS_secousti_baselines.md
+#   --models "secousti=$HOME/exp/speechocean762/secousti_packed.zip p2p=" --results RESULTS_secousti_baselines.md
 # Needs stages 1-2 (dump/<set>/wav.scp). Writes DIR/baselines_<set>/<system>/*.wav, scores
-# them with espnet2_p2p.bin.score into DIR/scores_baselines_<set> (RESULTS.md there), and
-# the tables into --results here. A model or codec2 mode coded before is not coded again.
+# them with espnet2_p2p.bin.score into DIR/scores_<results>_<set> (RESULTS_baselines.md:
+# scores_baselines_<set>; RESULTS.md there), and the tables into --results here. A codec2
+# mode coded before is not coded again, nor a label whose model file is the same (SHA-256).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,13 +34,16 @@ else
 fi
 labels=()
 declare -A model_of
-for spec in ${models}; do
+read -ra specs <<< "${models}"
+for spec in "${specs[@]}"; do
     label=${spec%%=*}
     [[ "${spec}" == *=* && "${label}" =~ ^[A-Za-z0-9_]+$ ]] || die "--models: '${spec}' is not LABEL=MODEL"
     [[ "${label}" == codec2_* || -n "${model_of[${label}]+x}" ]] && die "--models: the label ${label} is taken"
     labels+=("${label}")
     model_of[${label}]=${spec#*=}
 done
+tag=$(basename "${results}" .md)  # RESULTS_baselines.md -> scores_baselines_<set>
+tag=${tag#RESULTS_}
 
 for set in ${sets}; do
     need_dump "dump/${set}"
@@ -55,14 +59,17 @@ for set in ${sets}; do
     for label in "${labels[@]}"; do
         m=${model_of[${label}]}
         args=(-q); [ -n "${m}" ] && args+=(--model "${m}")
-        # coded again when another model is named for the label
-        if [ ! -e "${out}/${label}/.done" ] || [ "$(cat "${out}/${label}/.done")" != "${m}" ]; then
+        # what the label was coded with: the model's file and its SHA-256 (coded again when it changed)
+        made_with=$(python -c 'import sys; from pathlib import Path; from espnet2_p2p import pretrained
+path = Path(pretrained.chosen_model(sys.argv[1] or None))
+print(path.resolve(), pretrained.sha256(path) if path.is_file() else "(a folder)" if path.is_dir() else "(missing)")' "${m}") || die "--models ${label}=${m}: no such model"
+        if [ ! -e "${out}/${label}/.done" ] || [ "$(cat "${out}/${label}/.done")" != "${made_with}" ]; then
             log "p2p-codec encode + decode (${label}: ${m:-the shipped model}): ${set}"
             rm -rf "${out:?}/${label}" "${out}/${label}_files"
             p2p-codec encode "${scp}" "${out}/${label}_files" "${args[@]}"
             p2p-codec decode "${out}/${label}_files" "${out}/${label}" "${args[@]}" --subtype FLOAT
             p2p-codec info "${out}/${label}_files" "${args[@]}" > "${out}/${label}/bitrate.txt"
-            echo "${m}" > "${out}/${label}/.done"
+            echo "${made_with}" > "${out}/${label}/.done"
         fi
         hyps+=(--hyp "${label}=${out}/${label}")
     done
@@ -71,7 +78,7 @@ for set in ${sets}; do
     log "scoring: ${set}"
     python -m espnet2_p2p.bin.score --ref "${scp}" --fs 16000 --nj "${nj}" "${every[@]}" \
         "${hyps[@]}" --hyp "codec2_700C=${out}/codec2_700C" --hyp "codec2_450=${out}/codec2_450" \
-        --output_dir "${expdir}/scores_baselines_${set}" > /dev/null
+        --output_dir "${expdir}/scores_${tag}_${set}" > /dev/null
 done
 {
     echo "# DSP baselines beside the packed models (issues 27 and 41)"
@@ -92,7 +99,7 @@ done
             echo
         done
         # the summary and the paired differences: the first two sections of the scorer's RESULTS.md
-        awk '/^## /{n++} n<=2' "${expdir}/scores_baselines_${set}/RESULTS.md"
+        awk '/^## /{n++} n<=2' "${expdir}/scores_${tag}_${set}/RESULTS.md"
     done
 } > "${results}"
 log "tables: $(pwd)/${results}"

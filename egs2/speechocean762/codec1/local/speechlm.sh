@@ -54,7 +54,7 @@ for kind in tokens logmel; do
 done
 
 dump() {  # dump NAME MODEL_NAME STREAMS [MODEL]
-    local set from=${4:-${model}}
+    local set from=${4-${model}}
     for set in train dev test; do
         if [ -e "${expdir}/tokens_$1/${set}/.done" ]; then continue; fi
         log "tokens ($1): ${set}"
@@ -72,7 +72,8 @@ for choice in ${choices}; do
         teacher) dump teacher teacher all; label="teacher's 1 + N streams, flattened" ;;
         secousti)
             [ -n "${secousti_model}" ] || die "the choice secousti needs --secousti_model"
-            dump secousti secousti transmitted "$(python -c 'import sys; from espnet2_p2p import pretrained; print(pretrained.chosen_model(sys.argv[1]))' "${secousti_model}")"
+            secousti_file=$(python -c 'import sys; from espnet2_p2p import pretrained; print(pretrained.chosen_model(sys.argv[1]))' "${secousti_model}")
+            dump secousti secousti transmitted "${secousti_file}"
             label="SecoustiCodec's stream (transmitted)" ;;
         bpe)
             dump plain student transmitted
@@ -175,7 +176,9 @@ done
     echo "# Token LMs and ASR probes on speechocean762 (issue 30)"
     echo
     echo "Produced by \`local/speechlm.sh --choices \"${choices}\" --probe_choices \"${probe_choices}\"\` with"
-    echo "$(basename "${model}")${secousti_model:+ and ${secousti_model##*/} (SecoustiCodec)}. LMs: ESPnet's LM task, one config for every choice"
+    with=$(basename "${model}")
+    [[ " ${choices} " == *" secousti "* ]] && with+=" and ${secousti_model##*/} (SecoustiCodec)"
+    echo "${with}. LMs: ESPnet's LM task, one config for every choice"
     echo "(${lm_config#../../../}), trained on train, validated on dev, measured on test (25 unseen"
     echo "speakers) by espnet2.bin.lm_calc_perplexity. Probes: CTC over each input with one encoder"
     echo "(conf/asr_probe.yaml), greedy decoding, CER and WER by jiwer on test; transcripts upper-cased,"
