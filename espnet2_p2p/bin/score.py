@@ -91,10 +91,12 @@ def main(argv=None) -> None:
     )
     parser.add_argument(
         "--grid_rate",
-        type=float,
-        default=GRID_RATE,
-        help="the frame rate (Hz) whose grid grid_share and grid_line_db measure:"
-        " the codec's code rate (default: %(default)s)",
+        action="append",
+        default=[],
+        metavar="[LABEL=]RATE",
+        help="the frame rate (Hz) whose grid grid_share and grid_line_db measure: the codec's"
+        f" code rate (default: {GRID_RATE}); LABEL=RATE for one system (repeat: each codec at"
+        " its own rate)",
     )
     parser.add_argument("--nj", type=int, default=1, help="processes scoring utterances in parallel")
     parser.add_argument(
@@ -153,12 +155,24 @@ def main(argv=None) -> None:
             every,
             args.force,
             args.page_utts,
-            args.grid_rate,
+            grid_rates(args.grid_rate),
         )
     except ScoreError as e:
         sys.exit(f"score: {e}")
     print("\n## ".join((args.output_dir / "RESULTS.md").read_text().split("\n## ")[:2]))
     print(f"wrote {args.output_dir}/RESULTS.md, scores.tsv, spectrograms.png, {PAGE}")
+
+
+def grid_rates(specs) -> dict:
+    """--grid_rate's values as scoring.run takes them: label -> rate, "" for the others."""
+    rates = {}
+    for spec in specs:
+        label, _, value = spec.rpartition("=")
+        try:
+            rates[label] = float(value)
+        except ValueError:
+            raise ScoreError(f"--grid_rate wants [LABEL=]RATE in Hz, got {spec!r}") from None
+    return rates
 
 
 if __name__ == "__main__":

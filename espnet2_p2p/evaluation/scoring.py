@@ -289,7 +289,7 @@ def run(
     every: Optional[Dict[str, int]] = None,
     force: bool = False,
     page_utts: int = DEFAULT_UTTERANCES,
-    grid_rate: float = GRID_RATE,
+    grid_rate=GRID_RATE,
 ) -> Dict[str, Dict[str, Dict[str, float]]]:
     """Score every system; write scores.tsv, RESULTS.md, spectrograms.png and the
     listening page (listening.html, with ``page_utts`` utterances).
@@ -301,11 +301,18 @@ def run(
     others get NaN, left out of means; RESULTS.md says on how many); ``force`` scores
     systems whose scores in output_dir are up to date again (so does any ``extra``);
     ``grid_rate`` is the frame rate (Hz) whose grid ``grid_share`` and ``grid_line_db``
-    measure (default 50, P2PSynCodec's code rate).
+    measure (default 50, P2PSynCodec's code rate): one rate for every system, or a dict of
+    system label -> rate whose key "" (if present) is the rate of the others (each codec
+    measured at its own code rate).
     """
     every = every or {}
-    if not (isinstance(grid_rate, (int, float)) and 4 <= grid_rate <= 1000):
-        raise ScoreError(f"--grid_rate must be a frame rate from 4 to 1000 Hz, got {grid_rate}")
+    rates = dict(grid_rate) if isinstance(grid_rate, dict) else {"": grid_rate}
+    rates.setdefault("", GRID_RATE)
+    for label, rate in rates.items():
+        if not (isinstance(rate, (int, float)) and 4 <= rate <= 1000):
+            raise ScoreError(
+                f"--grid_rate must be a frame rate from 4 to 1000 Hz, got {rate}" + (f" for {label}" if label else "")
+            )
     if fs is not None and not (isinstance(fs, int) and 8000 <= fs <= 384000):
         raise ScoreError(f"--fs must be a sampling rate from 8000 to 384000 Hz, got {fs}")
     unknown = [m for m in metrics if m not in METRICS]
@@ -319,9 +326,10 @@ def run(
     labels = [label for label, _ in hyps]
     if len(set(labels)) != len(labels):
         raise ScoreError(f"a system label is given twice: {labels}")
+    unknown = sorted(set(rates) - set(labels) - {""})
+    if unknown:
+        raise ScoreError(f"--grid_rate names systems that are not scored: {', '.join(unknown)}")
     settings = [metrics, sorted(every.items()), fs, max_shift_ms]
-    if any(m in GRID_METRICS for m in metrics):
-        settings.append(grid_rate)
     cache, before = ({}, {}) if force or extra else previous_scores(output_dir, metrics)
     new_cache = {}
     for label, hyp_dir in hyps:
@@ -330,7 +338,8 @@ def run(
             raise ScoreError(
                 f"{hyp_dir} lacks {len(missing)} of the {len(refs)} reference utterances, e.g. {missing[0]}.wav"
             )
-        key = score_key(label, hyp_dir, refs, settings)
+        rate = rates.get(label, rates[""])
+        key = score_key(label, hyp_dir, refs, settings + ([rate] if any(m in GRID_METRICS for m in metrics) else []))
         new_cache[label] = {"key": key, "notes": [], "dir": str(hyp_dir.resolve())}  # for the listening page
         old = before.get(label, {})
         if cache.get(label, {}).get("key") == key and set(old) == set(refs):
@@ -352,7 +361,7 @@ def run(
                 max_shift_ms,
                 utt,
                 fs,
-                grid_rate,
+                rate,
             )
             for i, (utt, ref_path) in enumerate(refs.items())
         ]
@@ -390,6 +399,13 @@ def run(
                 f.write(f"{label}\t{utt}\t" + "\t".join(f"{s[m]:.6f}" for m in metrics) + "\n")
     (output_dir / "score_cache.json").write_text(json.dumps(new_cache, indent=1))
     text = format_results(results, metrics)
+    if any(m in GRID_METRICS for m in metrics):
+        own = ", ".join(f"{label} {rates[label]:g} Hz" for label in results if label in rates)
+        text += (
+            f"\nThe buzz (grid_share, grid_line_db) on the grid of {rates['']:g} Hz"
+            + (f" ({own})" if own else "")
+            + ".\n"
+        )
     for m, k in every.items():
         if k > 1:
             text += f"\n{m}: scored on every {k}th utterance ({-(-len(refs) // k)} of {len(refs)}); the others are left out of its means.\n"

@@ -501,3 +501,42 @@ def test_an_odd_rate_hypothesis_is_resampled_in_bounded_memory(tmp_path):
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-500:]
     assert int(proc.stdout.strip().splitlines()[-1]) < 500, proc.stdout  # MB over what the imports took
+
+
+def test_each_system_is_measured_on_its_own_code_rate_grid(tmp_path, capsys):
+    """--grid_rate LABEL=RATE: a codec buzzing at 20 Hz (SecoustiCodec's ~21 Hz kind) shows
+    its lines when measured at 20 Hz, beside one measured at the default 50 Hz; a changed
+    rate rescores that system; an unknown label or a bad value stops with one line."""
+    fs, rng = 16000, np.random.default_rng(0)
+    ref_dir, buzz20, buzz50 = tmp_path / "ref", tmp_path / "buzz20", tmp_path / "buzz50"
+    for d in (ref_dir, buzz20, buzz50):
+        d.mkdir()
+    n = 4 * fs
+    noise = (0.05 * rng.standard_normal(n)).astype(np.float32)
+    sf.write(str(ref_dir / "u.wav"), noise, fs)
+    for d, rate in ((buzz20, 20), (buzz50, 50)):
+        pulses = np.zeros(n, np.float32)
+        pulses[:: fs // rate] = 1.0
+        sf.write(str(d / "u.wav"), 3.0 * pulses + noise, fs, subtype="FLOAT")
+    out = tmp_path / "scores"
+    args = ["--ref", str(ref_dir), "--hyp", f"buzz20={buzz20}", "--hyp", f"buzz50={buzz50}", "--output_dir", str(out)]
+    args += ["--metrics", "grid_share,grid_line_db", "--page_utts", "0"]
+    score.main([*args, "--grid_rate", "buzz20=20"])
+    rows = {line.split("\t")[0]: line.split("\t")[2:] for line in (out / "scores.tsv").read_text().splitlines()[1:]}
+    share20, lines20 = map(float, rows["buzz20"])
+    share50, lines50 = map(float, rows["buzz50"])
+    assert share20 > 0.5 and lines20 > 10 and share50 > 0.5 and lines50 > 10  # each at its own rate
+    assert "on the grid of 50 Hz (buzz20 20 Hz)." in (out / "RESULTS.md").read_text()
+    capsys.readouterr()
+    score.main([*args])  # buzz20 now at 50 Hz: rescored, its 20 Hz lines fall off the grid
+    assert "buzz50: scored before from the same files, kept" in capsys.readouterr().out
+    rows = {line.split("\t")[0]: line.split("\t")[2:] for line in (out / "scores.tsv").read_text().splitlines()[1:]}
+    assert float(rows["buzz20"][0]) < share20 and float(rows["buzz20"][1]) < lines20
+    for bad, said in (
+        (["--grid_rate", "nobody=20"], "names systems that are not scored: nobody"),
+        (["--grid_rate", "buzz20=fast"], "wants [LABEL=]RATE in Hz"),
+        (["--grid_rate", "2"], "from 4 to 1000 Hz, got 2.0"),
+    ):
+        with pytest.raises(SystemExit) as err:
+            score.main([*args, *bad])
+        assert said in str(err.value) and "\n" not in str(err.value)

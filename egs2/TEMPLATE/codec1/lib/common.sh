@@ -140,8 +140,11 @@ stage_score() {
         hyps=()
         for s in "${systems[@]}"; do hyps+=(--hyp "${s}=${dec}/${s}"); done
         extra_hyps "${set}"
+        # a codec's own options to the scorer (lib/secousti.sh: its code rate's grid)
+        local own=()
+        if declare -F codec_score_args > /dev/null; then read -ra own <<< "$(codec_score_args | tr '\n' ' ')"; fi
         python -m espnet2_p2p.bin.score --ref "${dumpdir}/${set}/wav.scp" --output_dir "${out}" "${hyps[@]}" \
-            ${score_fs:+--fs "${score_fs}"} --nj "${score_nj}" ${score_args} ${redo}
+            ${score_fs:+--fs "${score_fs}"} --nj "${score_nj}" "${own[@]}" ${score_args} ${redo}
     done
 }
 

@@ -53,6 +53,17 @@ codec_stage3() {
 
 codec_stage4() { log "stage 4: SecoustiCodec has no student stage, skipping"; }
 
+# stage 6 measures its buzz on its own code-rate grid (fs / (MDCT hop x downsample), about
+# 21 Hz), P2PSynCodec's rows on theirs (50 Hz, the scorer's default)
+codec_score_args() {
+    local hop down s
+    hop=$(python -m espnet2_p2p.utils.config "${train_config}" codec_conf.mdct_hop_length)
+    down=$(python -m espnet2_p2p.utils.config "${train_config}" codec_conf.downsample)
+    for s in "${systems[@]}"; do
+        echo "--grid_rate ${s}=$(python -c "print(${fs} / (${hop} * ${down}))")"
+    done
+}
+
 # the table also holds P2PSynCodec's rows when they were decoded in the same expdir (the
 # systems of its last decoding run: summary.json)
 extra_hyps() {
