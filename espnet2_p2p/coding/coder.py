@@ -28,6 +28,7 @@ names. Nothing outside ``codec/`` and this module asks which codec it holds.
 
 import os
 import sys
+from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Callable, Optional, Tuple
 
@@ -49,7 +50,7 @@ Writer = Callable[[np.ndarray], None]
 Progress = Optional[Callable[[int], None]]
 
 
-class Coder:
+class Coder(ABC):
     """What both backends offer (see the module docstring). The checks and the chunk plan
     are made here, once; a backend says how it plans (``_plan``: the
     :class:`~espnet2_p2p.coding.chunks.CodingPlan` of ``num_frames``) and codes a planned
@@ -97,18 +98,23 @@ class Coder:
         plan = self._plan(codes.shape[-1], chunk_seconds, context_seconds)
         self._decode_planned(codes, num_samples, write, plan, progress, side_info)
 
-    # The hooks a backend supplies (TorchCoder, onnx_runtime.OnnxCodec).
+    # The hooks a backend supplies (TorchCoder, onnx.runtime.OnnxCodec); a class that leaves
+    # one out cannot be instantiated (TypeError naming it).
+    @abstractmethod
     def _plan(self, num_frames: int, chunk_seconds, context_seconds) -> CodingPlan:
-        raise NotImplementedError(f"{type(self).__name__} does not say how it plans (_plan)")
+        """The chunk plan of ``num_frames`` code frames."""
 
+    @abstractmethod
     def _check_codes(self, codes) -> np.ndarray:
-        raise NotImplementedError(f"{type(self).__name__} does not check tokens (_check_codes)")
+        """``codes`` as an integer array (streams, frames), checked against the layout."""
 
+    @abstractmethod
     def _encode_planned(self, read, num_samples, streams, plan, progress):
-        raise NotImplementedError(f"{type(self).__name__} does not encode (_encode_planned)")
+        """Tokens and side information of a checked reader, coded by ``plan``."""
 
+    @abstractmethod
     def _decode_planned(self, codes, num_samples, write, plan, progress, side_info) -> None:
-        raise NotImplementedError(f"{type(self).__name__} does not decode (_decode_planned)")
+        """Decode checked tokens by ``plan``, writing the samples in order."""
 
 
 class TorchCoder(Coder):
