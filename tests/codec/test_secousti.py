@@ -10,15 +10,15 @@ from espnet2.tasks.gan_codec import codec_choices
 from conftest import REAL_SPEECH, load_config, task_args
 from conftest import SMALL as SMALL_SIZES
 from espnet2_p2p.codec.secousti import SecoustiCodec
+from espnet2_p2p.codec.secousti.secousti import CausalLinearUpsample
 from espnet2_p2p.tasks.gan_codec import P2PGANCodecModel, P2PGANCodecTask
 
 SMALL = SMALL_SIZES["secousti"]
 
 
-@pytest.fixture(scope="module")
-def codec():
+def trained_a_little(**changes):
     torch.manual_seed(0)
-    c = SecoustiCodec(**SMALL)
+    c = SecoustiCodec(**{**SMALL, **changes})
     # a few steps so that weights are not at their initial symmetric values
     opt = torch.optim.Adam(c.generator.parameters(), lr=1e-3)
     x = torch.randn(2, 1, 192 * 20) * 0.3
@@ -28,6 +28,16 @@ def codec():
         out["loss"].backward()
         opt.step()
     return c.eval()
+
+
+@pytest.fixture(scope="module")
+def codec():
+    return trained_a_little()
+
+
+@pytest.fixture(scope="module")
+def linear_codec():
+    return trained_a_little(decoder_upsample="linear")
 
 
 def stream(codec, x, g, k):
@@ -41,8 +51,10 @@ def stream(codec, x, g, k):
     return codes, torch.cat(audio, dim=-1)[..., : x.shape[-1]]
 
 
+@pytest.mark.parametrize("upsample", ["patch", "linear"])
 @pytest.mark.parametrize("k", [1, 3, 10])
-def test_streaming_equals_offline(codec, k):
+def test_streaming_equals_offline(codec, linear_codec, upsample, k):
+    codec = codec if upsample == "patch" else linear_codec
     x = torch.randn(2, 1, 192 * 23 + 77) * 0.3  # 24 frames, the last one partial
     codes = codec.encode(x)
     g = codec.reference(x)
@@ -52,6 +64,49 @@ def test_streaming_equals_offline(codec, k):
     assert s_audio.shape == offline.shape
     assert (s_audio - offline).abs().max() < 1e-4
     assert offline.abs().max() > 1e-3  # not trivially equal
+
+
+def test_causal_linear_upsampling():
+    """Each code frame's MDCT frames run from the previous code frame to its own (so a
+    steady input stays steady), need nothing later, and pieces give the whole."""
+    up = CausalLinearUpsample(4)
+    u = torch.randn(2, 3, 6)
+    whole, last = up(u)
+    assert whole.shape == (2, 3, 24) and torch.equal(last, u[..., -1:])
+    assert torch.allclose(whole[..., 3::4], u)  # the last MDCT frame of each code frame is it
+    assert torch.allclose(
+        whole[..., 4:8], u[..., :1] + torch.tensor([0.25, 0.5, 0.75, 1.0]) * (u[..., 1:2] - u[..., :1])
+    )
+    assert torch.allclose(whole[..., :4], u[..., :1].expand(2, 3, 4))  # a stream starts steady
+    first, state = up(u[..., :2])
+    empty, same = up(u[..., :0], state)
+    assert empty.shape == (2, 3, 0) and same is state
+    second, _ = up(u[..., 2:], state)
+    assert torch.equal(torch.cat([first, second], -1), whole)
+    steady, _ = up(torch.ones(1, 2, 5))
+    assert torch.equal(steady, torch.ones(1, 2, 20))
+
+
+def test_linear_decoder_stamps_no_pattern_on_code_frames(codec, linear_codec):
+    """Steady FSQ values: the linear decoder's MDCT frames settle to a steady value within
+    a few code frames, where the patch decoder repeats a pattern every code frame."""
+
+    def coefficients(c):
+        gen = c.generator
+        values = torch.full((1, gen.dec_in.in_channels, 12), 0.5)
+        with torch.no_grad():
+            return gen.decode_frames(values, torch.zeros(1, c.paralinguistic_dim))[0][0]
+
+    D = codec.generator.D
+    linear, patch = coefficients(linear_codec)[:, 6 * D :], coefficients(codec)[:, 6 * D :]
+    assert (linear - linear[:, -1:]).abs().max() < 1e-4 * linear.abs().max()
+    assert (patch - patch[:, -1:]).abs().max() > 0.1 * patch.abs().max()
+    assert torch.allclose(patch[:, :D], patch[:, D : 2 * D], atol=1e-5)  # a pattern repeated
+
+
+def test_unknown_decoder_upsampling_is_refused():
+    with pytest.raises(ValueError, match="decoder_upsample must be one of"):
+        SecoustiCodec(**{**SMALL, "decoder_upsample": "cubic"})
 
 
 def test_encoding_is_causal(codec):

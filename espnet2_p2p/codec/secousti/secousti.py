@@ -98,6 +98,38 @@ class EncodedFrames(NamedTuple):
     coeffs: torch.Tensor  # their MDCT frames (B, H, k * D)
 
 
+SECOUSTI_UPSAMPLERS = ("patch", "linear")
+
+
+class CausalLinearUpsample(torch.nn.Module):
+    """Causal linear interpolation of code frames (B, C, k) to MDCT frames (B, C, k * factor).
+
+    MDCT frame ``i`` of code frame ``j`` (``i`` = 0 .. factor - 1) is
+    ``u[j - 1] + (i + 1) / factor * (u[j] - u[j - 1])``: it reaches ``u[j]`` on the frame's
+    last MDCT frame and needs no later code frame, so streaming stays exact and adds no
+    latency. ``u[-1]`` is the state (the last code frame of the previous piece), or at the
+    start of a stream ``u[0]`` itself. Nothing is learned, so a steady input gives a steady
+    output; the interpolation is a triangle filter whose response is zero at every
+    multiple of the code rate, where a per-position patch (``decoder_upsample: patch``)
+    stamps one learned pattern per code frame (issue 41's buzz at 20.83 Hz).
+    """
+
+    def __init__(self, factor: int):
+        super().__init__()
+        self.factor = factor
+        weights = torch.arange(1, factor + 1, dtype=torch.float32) / factor
+        self.register_buffer("weights", weights, persistent=False)
+
+    def forward(self, u: torch.Tensor, last: Optional[torch.Tensor] = None):
+        """u (B, C, k); last: (B, C, 1) or None -> ((B, C, k * factor), new last (B, C, 1))."""
+        b, c, k = u.shape
+        if k == 0:
+            return u.new_zeros(b, c, 0), last
+        previous = torch.cat([u[..., :1] if last is None else last, u[..., :-1]], dim=-1)
+        step = (u - previous).unsqueeze(-1) * self.weights.to(u.dtype)
+        return (previous.unsqueeze(-1) + step).reshape(b, c, k * self.factor), u[..., -1:]
+
+
 class SecoustiGenerator(torch.nn.Module):
     """Encoder, VAE + FSQ, paralinguistic encoder, decoder; offline and streaming."""
 
@@ -120,8 +152,11 @@ class SecoustiGenerator(torch.nn.Module):
         paralinguistic_dim: int,
         paralinguistic_bits: int,
         paralinguistic_channels: int,
+        decoder_upsample: str = "patch",
     ):
         super().__init__()
+        if decoder_upsample not in SECOUSTI_UPSAMPLERS:
+            raise ValueError(f"decoder_upsample must be one of {SECOUSTI_UPSAMPLERS}, got {decoder_upsample!r}")
         H, D = mdct_hop_length, downsample
         self.mdct = MDCT(2 * H, H)
         self.H, self.D, self.hop_length = H, D, H * D
@@ -145,7 +180,12 @@ class SecoustiGenerator(torch.nn.Module):
                 for _ in range(decoder_layers)
             ]
         )
-        self.unpatch = torch.nn.Linear(model_dim, channels * D)
+        self.upsample_mode = decoder_upsample
+        if decoder_upsample == "patch":
+            self.unpatch = torch.nn.Linear(model_dim, channels * D)
+        else:
+            self.unpatch = torch.nn.Linear(model_dim, channels)
+            self.interpolate = CausalLinearUpsample(D)
         self.dec_conv = causal_conv_stack(None, channels, ffn_channels, conv_blocks, kernel_size, out_channels=H)
 
     # ------------------------------------------------------------- framing
@@ -192,11 +232,15 @@ class SecoustiGenerator(torch.nn.Module):
         h = self.dec_in(values) * (1 + scale) + shift
         h, tf_state = self.dec_tf(h, state.get("tf"))
         b, _, k = h.shape
-        h = self.unpatch(h.transpose(1, 2)).view(b, k, self.channels, self.D)
-        h = h.permute(0, 2, 1, 3).reshape(b, self.channels, k * self.D)
-        coeffs, conv_state = self.dec_conv(h, state.get("conv"))
-        samples, overlap = self.mdct.synthesis_step(coeffs, state.get("overlap"))
-        return coeffs, samples, {"tf": tf_state, "conv": conv_state, "overlap": overlap}
+        new = {"tf": tf_state}
+        if self.upsample_mode == "patch":
+            h = self.unpatch(h.transpose(1, 2)).view(b, k, self.channels, self.D)
+            h = h.permute(0, 2, 1, 3).reshape(b, self.channels, k * self.D)
+        else:
+            h, new["unpatch"] = self.interpolate(self.unpatch(h.transpose(1, 2)).transpose(1, 2), state.get("unpatch"))
+        coeffs, new["conv"] = self.dec_conv(h, state.get("conv"))
+        samples, new["overlap"] = self.mdct.synthesis_step(coeffs, state.get("overlap"))
+        return coeffs, samples, new
 
     def synthesise(self, values: torch.Tensor, g: torch.Tensor, length: int):
         """Offline decoding: (audio (B, 1, length), MDCT coefficients)."""
@@ -217,6 +261,11 @@ class SecoustiCodec(GANCodecBase):
         model_dim, encoder_layers, decoder_layers, attention_heads,
         transformer_ffn_dim, context_frames, dropout: The causal transformers at the
             code frame rate (the paper: 512, 8 layers, 8 heads, 250 frames).
+        decoder_upsample (str): How the decoder turns code frames into MDCT frames:
+            "patch" (a linear layer gives each code frame its ``downsample`` MDCT frames,
+            the layout of the models trained before issue 41's buzz measurement) or
+            "linear" (a linear layer per code frame, then causal linear interpolation:
+            :class:`CausalLinearUpsample`).
         fsq_levels (List[int]): FSQ levels ([3] * 8 = 6561 codes).
         paralinguistic_dim, paralinguistic_bits, paralinguistic_channels: The global
             vector (sent once per stream: dim x bits bits).
@@ -246,6 +295,7 @@ class SecoustiCodec(GANCodecBase):
         transformer_ffn_dim: int = 2048,
         context_frames: int = 250,
         dropout: float = 0.0,
+        decoder_upsample: str = "patch",
         fsq_levels: List[int] = [3, 3, 3, 3, 3, 3, 3, 3],
         paralinguistic_dim: int = 64,
         paralinguistic_bits: int = 8,
@@ -288,6 +338,7 @@ class SecoustiCodec(GANCodecBase):
             paralinguistic_dim=paralinguistic_dim,
             paralinguistic_bits=paralinguistic_bits,
             paralinguistic_channels=paralinguistic_channels,
+            decoder_upsample=decoder_upsample,
         )
         self.num_text_units = num_text_units
         if num_text_units > 0:
