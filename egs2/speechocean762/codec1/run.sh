@@ -91,10 +91,12 @@ if in_stage 2; then
     codec --stage 2 --stop_stage 2 --test_sets "${test_sets}"
 fi
 
-# shellcheck source=local/queues.sh
-. local/queues.sh  # queue_a, queue_b, train_queues; ft_epochs
+if [ "${codec}" = p2psyn ]; then
+    # shellcheck source=local/queues.sh
+    . local/queues.sh  # queue_a, queue_b, train_queues; ft_epochs (reads conf/student_BUDGET_ft.yaml)
+fi
 if [ "${codec}" = secousti ] && { in_stage 3 || in_stage 4; }; then
-    log "stages 3-4: SecoustiCodec, one training on one thread (log: ${expdir}/secousti/train.log)"
+    log "stages 3-4: SecoustiCodec, one training on one thread (log: ${expdir}/secousti<--tag>/train.log)"
     ( export OMP_NUM_THREADS=1; codec --stage 3 --stop_stage 4 ) || exit 1
 elif in_stage 3 || in_stage 4; then
     train_queues
