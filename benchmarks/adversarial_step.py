@@ -10,9 +10,14 @@ when the config is a student's) are timed in turns, ``--rounds`` times each, med
 
 - mel-only: ``lambda_adv`` and ``lambda_feat_match`` 0 (no discriminator);
 - adversarial as computed before issue 40: every discriminator pass afresh, the
-  discriminator's weights differentiated in the generator turn too;
-- adversarial as now: no weight-gradients of the discriminator in the generator turn, its
-  real pass shared by both turns (the same updates: tests/codec/test_gan_turns.py).
+  discriminator's weights differentiated in the generator turn too, ESPnet's 2-D period
+  discriminators;
+- adversarial, passes shared: no weight-gradients of the discriminator in the generator
+  turn, its passes on the real and the decoded audio kept for the discriminator turn
+  (the same updates: tests/codec/test_gan_turns.py), still ESPnet's 2-D convolutions;
+- adversarial as now: the same, with the period discriminators computed as 1-D
+  convolutions (``PeriodDiscriminator1d``; the same maps and gradients, tested there too)
+  and the MDCT discriminators' maps channels-last.
 
 The machine's load average is printed with the table: the ratios are the figures to read.
 """
@@ -88,7 +93,20 @@ def main(argv=None) -> int:
                 adv_loss=adv.item(), feat_match_loss=fm.item()
             )
 
-    variants = {"mel-only": model_of(False), "adversarial, before": model_of(True), "adversarial, now": model_of(True)}
+    from espnet2.gan_tts.hifigan.hifigan import HiFiGANPeriodDiscriminator
+
+    variants = {
+        "mel-only": model_of(False),
+        "adversarial, before": model_of(True),
+        "adversarial, passes shared": model_of(True),
+        "adversarial, now": model_of(True),
+    }
+    for name in ("adversarial, before", "adversarial, passes shared"):
+        disc = variants[name][0].codec.discriminator
+        for d in disc.mpd.discriminators:
+            d.__class__ = HiFiGANPeriodDiscriminator  # ESPnet's forward: 2-D convolutions
+        for d in disc.mrd.discriminators:
+            d.channels_last = False
     now_terms = gan_codec.GANCodecBase.adversarial_terms
     batch = 0.1 * torch.randn(8, 8000, generator=torch.Generator().manual_seed(1))
     times = {name: [] for name in variants}
@@ -96,7 +114,7 @@ def main(argv=None) -> int:
         for name, (model, optimizers) in variants.items():
             before = name.endswith("before")
             gan_codec.GANCodecBase.adversarial_terms = Plain.adversarial_terms if before else now_terms
-            model.codec._real_outputs.enabled = not before
+            model.codec._real_outputs.enabled = model.codec._fake_outputs.enabled = not before
             step(model, optimizers, batch)  # warm
             start = time.perf_counter()
             for _ in range(args.steps):
@@ -104,6 +122,23 @@ def main(argv=None) -> int:
             times[name].append((time.perf_counter() - start) / args.steps)
     gan_codec.GANCodecBase.adversarial_terms = now_terms
     base = statistics.median(times["mel-only"])
+
+    # where a discriminator pass goes: each sub-discriminator's forward, and its backward
+    # (to its weights and its input), on the batch, in the "now" model
+    disc = variants["adversarial, now"][0].codec.discriminator
+    parts = [(f"period {d.period}", d) for d in disc.mpd.discriminators]
+    parts += [(f"MDCT {d.mdct.frame_length}", d) for d in disc.mrd.discriminators]
+    audio = batch.unsqueeze(1).requires_grad_(True)
+    split = {name: ([], []) for name, _ in parts}
+    for _ in range(args.rounds):
+        for name, d in parts:
+            start = time.perf_counter()
+            maps = d(audio)
+            middle = time.perf_counter()
+            sum(m.square().mean() for m in maps).backward()
+            split[name][0].append(middle - start)
+            split[name][1].append(time.perf_counter() - middle)
+    disc.zero_grad(set_to_none=True)
     from benchmarks.provenance import RANDOM
     from benchmarks.tables import publish
 
@@ -123,6 +158,23 @@ def main(argv=None) -> int:
     for name in variants:
         t = statistics.median(times[name])
         lines.append(f"| {name} | {t:.3f} | {t / base:.2f} |")
+    lines += [
+        "",
+        "One pass of each discriminator (as now) over the batch, medians in ms; the backward",
+        "reaches the weights and the input. A step runs each forward twice (decoded and real",
+        "audio), one backward to the input (the generator turn) and two to the weights (the",
+        "discriminator turn, decoded and real).",
+        "",
+        "| discriminator | forward | backward |",
+        "|---|---|---|",
+    ]
+    total = [0.0, 0.0]
+    for name, (fwd, bwd) in split.items():
+        f, b = statistics.median(fwd), statistics.median(bwd)
+        total[0] += f
+        total[1] += b
+        lines.append(f"| {name} | {1000 * f:.1f} | {1000 * b:.1f} |")
+    lines.append(f"| all | {1000 * total[0]:.1f} | {1000 * total[1]:.1f} |")
     text = "\n".join(lines) + "\n"
     return publish(args.output, text)
 

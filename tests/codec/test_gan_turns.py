@@ -93,9 +93,9 @@ def _reference_turn_grads(codec, x):
 
 
 def test_adversarial_turns_update_as_the_plain_computation_does(tiny_config):
-    """The generator turn leaves the discriminator without gradients and hands its real
-    pass to the discriminator turn; the gradients of both turns are those of the plain
-    computation."""
+    """The generator turn leaves the discriminator without gradients and hands both its
+    passes (decoded and real audio) to the discriminator turn, which runs none of its own;
+    the gradients of both turns are those of the plain computation."""
     conf = copy.deepcopy(tiny_config["codec_conf"])
     conf.update(lambda_adv=1.0, lambda_feat_match=2.0)
     conf["quantizer_conf"] = dict(conf.get("quantizer_conf") or {}, quantizer_dropout=0.0)
@@ -108,7 +108,12 @@ def test_adversarial_turns_update_as_the_plain_computation_does(tiny_config):
     codec._turns.clear()
     calls = []
     codec.discriminator.register_forward_hook(lambda *a: calls.append(1))
-    codec(x, forward_generator=True)["loss"].backward()
+    gen_turn = codec(x, forward_generator=True)
+    expected = codec.generator_loss(x, codec.generator_pass(x))[0].item()  # the same codebooks, no dropout
+    stats = {k: v.item() for k, v in gen_turn["stats"].items()}
+    adversarial = codec.lambda_adv * stats["adv_loss"] + codec.lambda_feat_match * stats["feat_match_loss"]
+    assert abs(adversarial) > 1e-3 and stats["loss"] == pytest.approx(expected + adversarial, rel=1e-5)
+    gen_turn["loss"].backward()
     assert all(p.grad is None for p in codec.discriminator.parameters())
     got_g = [p.grad for p in codec.generator.parameters() if p.requires_grad]
     for a, b in zip(got_g, ref_g):
@@ -118,5 +123,52 @@ def test_adversarial_turns_update_as_the_plain_computation_does(tiny_config):
     for p, b in zip(codec.discriminator.parameters(), ref_d):
         assert torch.allclose(p.grad, b, atol=1e-6)
     assert all(p.grad is None for p in codec.generator.parameters())
-    assert len(calls) == 3  # fake and real in the generator turn, fake only in the other
+    assert len(calls) == 2  # fake and real in the generator turn, none in the other
     assert all(p.requires_grad for p in codec.discriminator.parameters())
+
+
+@pytest.mark.parametrize("length", [1600, 1601])  # 1601 is prime: every period pads (reflect)
+def test_period_discriminators_compute_what_espnets_do(length):
+    """The 1-D computation of the period discriminators gives ESPnet's feature maps (same
+    layout) and gradients, from ESPnet's own parameters."""
+    from espnet2.gan_tts.hifigan.hifigan import HiFiGANPeriodDiscriminator
+
+    from espnet2_p2p.codec.shared.discriminator import P2PSynDiscriminator, PeriodDiscriminator1d
+
+    torch.manual_seed(0)
+    disc = P2PSynDiscriminator(
+        period_discriminator_params=dict(channels=8, max_downsample_channels=32), mdct_frame_lengths=[128]
+    )
+    for d in disc.mpd.discriminators:
+        assert type(d) is PeriodDiscriminator1d and isinstance(d, HiFiGANPeriodDiscriminator)
+        x = torch.randn(3, 1, length, requires_grad=True)
+        ours, theirs = d(x), HiFiGANPeriodDiscriminator.forward(d, x)
+        assert [o.shape for o in ours] == [t.shape for t in theirs]
+        for o, t in zip(ours, theirs):
+            assert torch.allclose(o, t, atol=1e-6)
+        params = [x] + list(d.parameters())
+        g_ours = torch.autograd.grad(sum((o**2).sum() for o in ours), params)
+        g_theirs = torch.autograd.grad(sum((t**2).sum() for t in theirs), params)
+        for a, b in zip(g_ours, g_theirs):
+            assert torch.allclose(a, b, rtol=1e-4, atol=1e-5 * b.abs().max().item())
+    names = {k for k in disc.state_dict() if k.startswith("mpd.")}
+    assert "mpd.discriminators.0.convs.0.0.weight_g" in names and "mpd.discriminators.4.output_conv.weight_v" in names
+
+
+def test_mdct_discriminators_give_the_same_maps_channels_last():
+    from espnet2_p2p.codec.shared.discriminator import MDCTDiscriminator
+
+    torch.manual_seed(0)
+    d = MDCTDiscriminator(128, channels=8, num_layers=3)
+    x = torch.randn(2, 1, 3000, requires_grad=True)
+    fast = d(x)
+    assert fast[1].is_contiguous(memory_format=torch.channels_last)
+    g_fast = torch.autograd.grad(sum((m**2).sum() for m in fast), [x] + list(d.parameters()))
+    d.channels_last = False
+    plain = d(x)
+    assert plain[1].is_contiguous()
+    g_plain = torch.autograd.grad(sum((m**2).sum() for m in plain), [x] + list(d.parameters()))
+    for a, b in zip(fast, plain):
+        assert torch.allclose(a, b, atol=1e-5)
+    for a, b in zip(g_fast, g_plain):
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-5 * b.abs().max().item())

@@ -11,7 +11,6 @@ of its generator) and :meth:`GANCodecBase.generator_loss` (its own loss terms).
 """
 
 from abc import abstractmethod
-from contextlib import contextmanager
 from typing import Any, Callable, Dict, Optional, Tuple
 
 import torch
@@ -69,20 +68,6 @@ class TurnCache:
         return out
 
 
-@contextmanager
-def frozen(module: torch.nn.Module):
-    """Within the block, ``module``'s parameters need no gradient (inputs still get one);
-    each parameter's own setting comes back after it."""
-    params = [p for p in module.parameters() if p.requires_grad]
-    for p in params:
-        p.requires_grad_(False)
-    try:
-        yield module
-    finally:
-        for p in params:
-            p.requires_grad_(True)
-
-
 class GANCodecBase(CodecInterface, AbsGANCodec):
     """A codec trained by ESPnet's GAN trainer with this package's discriminator and losses.
 
@@ -112,6 +97,7 @@ class GANCodecBase(CodecInterface, AbsGANCodec):
         self.lambda_feat_match = lambda_feat_match
         self._turns = TurnCache(enabled=cache_generator_outputs)
         self._real_outputs = TurnCache(enabled=cache_generator_outputs)
+        self._fake_outputs = TurnCache(enabled=cache_generator_outputs)
 
     @property
     def uses_discriminator(self) -> bool:
@@ -156,19 +142,36 @@ class GANCodecBase(CodecInterface, AbsGANCodec):
     def adversarial_terms(self, audio_hat: torch.Tensor, audio: torch.Tensor) -> Tuple[torch.Tensor, Dict[str, float]]:
         """Generator turn: weighted adversarial + feature-matching loss, and their stats.
 
-        Two savings that leave every update as it was (issue 40: the adversarial step
-        cost 2.8-5.4 times a mel-only one on a CPU): the discriminator's weights get no
-        gradient here (ESPnet's trainer clears them after this turn unused), and its pass
-        on the real audio is kept, with its graph, for the discriminator turn of the same
-        batch, whose weights are still the same when the generator turn comes first.
+        Three savings that leave every update as it was (issue 40: the adversarial step
+        cost 2.8-5.4 times a mel-only one on a CPU; ``benchmarks/adversarial_step.py``):
+
+        - the discriminator's weights get no gradient here (ESPnet's trainer clears them
+          after this turn unused): the loss's gradient reaches the generator through one
+          input-only backward through the discriminator (``torch.autograd.grad``);
+        - its pass on the decoded audio is kept, with its graph, for the discriminator
+          turn of the same batch, which would run the same pass again (the weights are
+          still the same when the generator turn comes first, and the pass starts from
+          the decoded audio detached, as that turn's does);
+        - likewise its pass on the real audio.
         """
-        with frozen(self.discriminator):
+        if not torch.is_grad_enabled():  # validation: the values only
             p_hat = self.discriminator(audio_hat)
+            p = self.discriminator(audio)
+            adv_loss, fm_loss = self.generator_adv_loss(p_hat), self.feat_match_loss(p_hat, p)
+            loss = self.lambda_adv * adv_loss + self.lambda_feat_match * fm_loss
+            return loss, dict(adv_loss=adv_loss.item(), feat_match_loss=fm_loss.item())
+        fake = audio_hat.detach().requires_grad_(True)
+        p_hat = self.discriminator(fake)
         p = self._real_outputs.get(audio, "generator", lambda: self.discriminator(audio), self.training)
         adv_loss = self.generator_adv_loss(p_hat)
-        fm_loss = self.feat_match_loss(p_hat, p)
+        fm_loss = self.feat_match_loss(p_hat, p)  # ESPnet's loss detaches the real features
         loss = self.lambda_adv * adv_loss + self.lambda_feat_match * fm_loss
-        return loss, dict(adv_loss=adv_loss.item(), feat_match_loss=fm_loss.item())
+        if self.training and self._fake_outputs.enabled:
+            self._fake_outputs.get(audio, "generator", lambda: {"p_hat": p_hat}, True)
+        (grad,) = torch.autograd.grad(loss, fake, retain_graph=self.training and self._fake_outputs.enabled)
+        # the loss's value, and its gradient with respect to the decoded audio
+        through = (audio_hat * grad).sum()
+        return through + (loss - through).detach(), dict(adv_loss=adv_loss.item(), feat_match_loss=fm_loss.item())
 
     def _forward_generator(self, audio: torch.Tensor, inputs: Dict[str, Any]) -> Dict[str, Any]:
         out = self.generator_outputs(audio, "generator")
@@ -187,6 +190,7 @@ class GANCodecBase(CodecInterface, AbsGANCodec):
             # discriminator answers with a zero loss that touches no parameter.
             self._turns.clear()
             self._real_outputs.clear()
+            self._fake_outputs.clear()
             loss = torch.zeros((), device=audio.device, requires_grad=self.training)
             stats = dict(discriminator_loss=0.0)
         else:
@@ -194,7 +198,10 @@ class GANCodecBase(CodecInterface, AbsGANCodec):
             # the real pass of the generator turn, if it came first on this batch (then
             # the weights are unchanged); its features there were used detached
             real = self._real_outputs.get(audio, "discriminator", lambda: self.discriminator(audio), False)
-            real_loss, fake_loss = self.discriminator_adv_loss(self.discriminator(audio_hat.detach()), real)
+            fake = self._fake_outputs.get(
+                audio, "discriminator", lambda: {"p_hat": self.discriminator(audio_hat.detach())}, False
+            )["p_hat"]
+            real_loss, fake_loss = self.discriminator_adv_loss(fake, real)
             loss = real_loss + fake_loss
             stats = dict(discriminator_loss=loss.item(), real_loss=real_loss.item(), fake_loss=fake_loss.item())
         loss, stats, weight = force_gatherable((loss, stats, audio.shape[0]), loss.device)
