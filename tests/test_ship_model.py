@@ -46,6 +46,10 @@ def test_ship_records_the_model_and_its_floor_and_replaces_the_old_one(tmp_path,
             "stoi=0.78",
             "--floor",
             "visqol=2.9",
+            "--floor",
+            "dnsmos=2.6",
+            "--floor",
+            "grid_share=0.08",
         ]
     )
     module = load(dest)
@@ -54,7 +58,7 @@ def test_ship_records_the_model_and_its_floor_and_replaces_the_old_one(tmp_path,
     assert (dest / file_name).read_bytes() == packed_models.read_bytes()
     assert digest == pretrained.sha256(packed_models)
     assert fingerprints == {m: v["fingerprint"] for m, v in packed_meta(packed_models)["models"].items()}
-    assert module.QUALITY_FLOOR == {"campaign_long": {"stoi": 0.78, "visqol": 2.9}}
+    assert module.QUALITY_FLOOR == {"campaign_long": {"stoi": 0.78, "visqol": 2.9, "dnsmos": 2.6, "grid_share": 0.08}}
     assert not (dest / "old_model.zip").exists() and sorted(p.name for p in dest.glob("*.zip")) == ["campaign_long.zip"]
     assert "removed the model it replaces" in capsys.readouterr().out
     # the rest of the module is untouched: it still checks files before reading them
@@ -69,9 +73,12 @@ def test_ship_refuses_without_changing_anything(tmp_path, packed_models, monkeyp
     with pytest.raises(SystemExit) as err:  # a floor for each metric is required
         ship_model.main([*args, "--floor", "stoi=0.78"])
     assert err.value.code == 2 and "give each of stoi, visqol once" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as err:  # one value per metric
+        ship_model.main([*args, "--floor", "stoi=0.78", "--floor", "visqol=2.9", "--floor", "visqol=3.0"])
+    assert err.value.code == 2 and "at most once" in capsys.readouterr().err
     with pytest.raises(SystemExit) as err:
         ship_model.main([*args, "--floor", "pesq=1.0", "--floor", "visqol=2.9"])
-    assert err.value.code == 2 and "the metric is one of stoi, visqol" in capsys.readouterr().err
+    assert err.value.code == 2 and "the metric is one of stoi, visqol, dnsmos, grid_share" in capsys.readouterr().err
     monkeypatch.setattr(ship_model, "LIMIT_MB", 0.001)
     with pytest.raises(SystemExit) as err:
         ship_model.main([*args, "--floor", "stoi=0.78", "--floor", "visqol=2.9"])

@@ -9,7 +9,8 @@
 Copies the zip to ``espnet2_p2p/pretrained/<name>.zip`` and records its SHA-256 and the
 ``.p2p`` fingerprints of its models in ``espnet2_p2p/pretrained/__init__.py`` (the
 ``MODELS`` table), with its quality floor on the real clips (``QUALITY_FLOOR``: the card's
-measured means minus a margin, which ``tests/test_pretrained.py`` holds it to). The new
+measured means minus a margin, which ``tests/test_pretrained.py`` holds it to; STOI and
+ViSQOL always, DNSMOS and ceilings on the buzz at the model's code rate when given). The new
 model replaces the shipped model of the same codec (the same models in its zip: a
 P2PSynCodec's student and teacher, a SecoustiCodec) or of the same name, and the zips the
 table no longer names are deleted, so the package keeps one model per codec. It becomes
@@ -36,13 +37,16 @@ from espnet2_p2p.model_io import load_codec, packed_meta, resolve  # noqa: E402
 
 LIMIT_MB = 25.0  # issue 27: a shipped model stays within 25 MB
 TOTAL_LIMIT_MB = 40.0  # issue 41: the shipped models together within 40 MB
-FLOOR_METRICS = ("stoi", "visqol")
+FLOOR_METRICS = ("stoi", "visqol")  # every model has these floors
+# and may have these (issue 40): a DNSMOS floor, and ceilings on the buzz at its code rate
+OPTIONAL_FLOOR_METRICS = ("dnsmos", "grid_share", "grid_line_db")
 
 
 def floor_arg(text: str) -> tuple:
     metric, _, value = text.partition("=")
-    if metric not in FLOOR_METRICS:
-        raise argparse.ArgumentTypeError(f"--floor {text}: the metric is one of {', '.join(FLOOR_METRICS)}")
+    if metric not in FLOOR_METRICS + OPTIONAL_FLOOR_METRICS:
+        known = ", ".join(FLOOR_METRICS + OPTIONAL_FLOOR_METRICS)
+        raise argparse.ArgumentTypeError(f"--floor {text}: the metric is one of {known}")
     try:
         return metric, float(value)
     except ValueError:
@@ -58,7 +62,11 @@ def main(argv=None) -> None:
         type=floor_arg,
         action="append",
         required=True,
-        help="METRIC=VALUE, one per metric of " + ", ".join(FLOOR_METRICS),
+        help="METRIC=VALUE, one per metric of "
+        + ", ".join(FLOOR_METRICS)
+        + "; also, if wanted, of "
+        + ", ".join(OPTIONAL_FLOOR_METRICS)
+        + " (the grid_* ones are ceilings: lower is better)",
     )
     parser.add_argument("--dest", type=Path, default=pretrained.HERE, help="the package's pretrained/ folder")
     parser.add_argument(
@@ -69,8 +77,8 @@ def main(argv=None) -> None:
     )
     args = parser.parse_args(argv)
     floor = dict(args.floor)
-    if sorted(floor) != sorted(FLOOR_METRICS):
-        parser.error(f"--floor: give each of {', '.join(FLOOR_METRICS)} once")
+    if len(floor) != len(args.floor) or not set(FLOOR_METRICS) <= set(floor):
+        parser.error(f"--floor: give each of {', '.join(FLOOR_METRICS)} once (and any other metric at most once)")
     if not re.fullmatch(r"[a-z0-9_]+", args.name):
         parser.error(f"--name {args.name}: lower-case letters, digits and _ only")
     if not args.packed.is_file():
@@ -119,7 +127,10 @@ def main(argv=None) -> None:
         count=1,
         flags=re.S,
     )
-    values = "".join(f"    {n!r}: {{{', '.join(f'{m!r}: {floors[n][m]}' for m in FLOOR_METRICS)}}},\n" for n in order)
+    metrics = FLOOR_METRICS + OPTIONAL_FLOOR_METRICS
+    values = "".join(
+        f"    {n!r}: {{{', '.join(f'{m!r}: {floors[n][m]}' for m in metrics if m in floors[n])}}},\n" for n in order
+    )
     text, k = re.subn(
         r"QUALITY_FLOOR: Dict\[str, Dict\[str, float\]\] = \{(?:\}|.*?\n\})",
         lambda m: f"QUALITY_FLOOR: Dict[str, Dict[str, float]] = {{\n{values}}}",
