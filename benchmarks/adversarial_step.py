@@ -84,7 +84,7 @@ def main(argv=None) -> int:
     class Plain:
         """The computation before issue 40, patched in for the 'before' variant."""
 
-        def adversarial_terms(self, audio_hat, audio):
+        def adversarial_terms(self, audio_hat, audio, keep=False):
             p_hat = self.discriminator(audio_hat)
             with torch.no_grad():
                 p = self.discriminator(audio)

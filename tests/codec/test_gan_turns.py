@@ -92,10 +92,7 @@ def _reference_turn_grads(codec, x):
     return g_grads, d_grads
 
 
-def test_adversarial_turns_update_as_the_plain_computation_does(tiny_config):
-    """The generator turn leaves the discriminator without gradients and hands both its
-    passes (decoded and real audio) to the discriminator turn, which runs none of its own;
-    the gradients of both turns are those of the plain computation."""
+def _adversarial_codec(tiny_config):
     conf = copy.deepcopy(tiny_config["codec_conf"])
     conf.update(lambda_adv=1.0, lambda_feat_match=2.0)
     conf["quantizer_conf"] = dict(conf.get("quantizer_conf") or {}, quantizer_dropout=0.0)
@@ -104,8 +101,21 @@ def test_adversarial_turns_update_as_the_plain_computation_does(tiny_config):
     x = 0.3 * torch.randn(2, 1, 3200)
     codec.generator_pass(x)  # k-means initialisation; then no codebook update, so that
     codec.generator.quantizer.eval()  # both computations see the same codebooks
-    ref_g, ref_d = _reference_turn_grads(codec, x)
     codec._turns.clear()
+    return codec, x
+
+
+def _check_grads(params, ref):
+    for p, b in zip(params, ref):
+        assert (p.grad is None and b is None) or torch.allclose(p.grad, b, atol=1e-6)
+
+
+def test_adversarial_turns_update_as_the_plain_computation_does(tiny_config):
+    """The generator turn leaves the discriminator without gradients and hands both its
+    passes (decoded and real audio) to the discriminator turn, which runs none of its own;
+    the gradients of both turns are those of the plain computation."""
+    codec, x = _adversarial_codec(tiny_config)
+    ref_g, ref_d = _reference_turn_grads(codec, x)
     calls = []
     codec.discriminator.register_forward_hook(lambda *a: calls.append(1))
     gen_turn = codec(x, forward_generator=True)
@@ -115,16 +125,44 @@ def test_adversarial_turns_update_as_the_plain_computation_does(tiny_config):
     assert abs(adversarial) > 1e-3 and stats["loss"] == pytest.approx(expected + adversarial, rel=1e-5)
     gen_turn["loss"].backward()
     assert all(p.grad is None for p in codec.discriminator.parameters())
-    got_g = [p.grad for p in codec.generator.parameters() if p.requires_grad]
-    for a, b in zip(got_g, ref_g):
-        assert (a is None and b is None) or torch.allclose(a, b, atol=1e-6)
+    _check_grads([p for p in codec.generator.parameters() if p.requires_grad], ref_g)
     codec.generator.zero_grad(set_to_none=True)
     codec(x, forward_generator=False)["loss"].backward()
-    for p, b in zip(codec.discriminator.parameters(), ref_d):
-        assert torch.allclose(p.grad, b, atol=1e-6)
+    _check_grads(codec.discriminator.parameters(), ref_d)
     assert all(p.grad is None for p in codec.generator.parameters())
     assert len(calls) == 2  # fake and real in the generator turn, none in the other
     assert all(p.requires_grad for p in codec.discriminator.parameters())
+
+
+def test_discriminator_turn_first_keeps_nothing_past_the_batch(tiny_config):
+    """ESPnet's generator_first: false: the discriminator turn runs its own passes, the
+    generator turn after it keeps no discriminator pass (nothing would use it), and both
+    turns' gradients are the plain computation's."""
+    codec, x = _adversarial_codec(tiny_config)
+    ref_g, ref_d = _reference_turn_grads(codec, x)
+    codec(x, forward_generator=False)["loss"].backward()
+    _check_grads(codec.discriminator.parameters(), ref_d)
+    assert all(p.grad is None for p in codec.generator.parameters())
+    codec.discriminator.zero_grad(set_to_none=True)
+    codec(x, forward_generator=True)["loss"].backward()
+    _check_grads([p for p in codec.generator.parameters() if p.requires_grad], ref_g)
+    assert all(p.grad is None for p in codec.discriminator.parameters())
+    assert codec._fake_outputs._entry is None and codec._real_outputs._entry is None
+
+
+def test_a_kept_fake_pass_serves_only_its_own_decoded_audio(tiny_config):
+    """The same batch again after the generator has changed (overfitting one batch): the
+    discriminator turn runs a pass on the new decoded audio, not the kept one."""
+    codec, x = _adversarial_codec(tiny_config)
+    codec(x, forward_generator=True)  # keeps its passes for a discriminator turn...
+    with torch.no_grad():
+        for p in codec.generator.parameters():
+            p.add_(0.01)  # ...that, in this test, sees another generator
+    codec._turns.clear()
+    calls = []
+    codec.discriminator.register_forward_hook(lambda *a: calls.append(1))
+    codec(x, forward_generator=False)["loss"].backward()
+    assert len(calls) == 1  # the decoded audio afresh; the real pass (same weights) kept
 
 
 @pytest.mark.parametrize("length", [1600, 1601])  # 1601 is prime: every period pads (reflect)

@@ -11,6 +11,7 @@ of its generator) and :meth:`GANCodecBase.generator_loss` (its own loss terms).
 """
 
 from abc import abstractmethod
+from contextlib import contextmanager
 from typing import Any, Callable, Dict, Optional, Tuple
 
 import torch
@@ -54,18 +55,38 @@ class TurnCache:
     def clear(self) -> None:
         self._entry = None
 
+    def holds(self, audio: torch.Tensor, turn: str) -> bool:
+        """Whether :meth:`get` of ``turn`` on ``audio`` would take the other turn's entry."""
+        entry = self._entry
+        return entry is not None and entry[2] != turn and entry[0].shape == audio.shape and torch.equal(entry[0], audio)
+
     def get(self, audio: torch.Tensor, turn: str, compute: Callable[[], Dict[str, Any]], store: bool) -> Dict[str, Any]:
         """``compute()``'s outputs for ``audio``, or the other turn's cached ones;
         the result is kept for the other turn when ``store`` (training) is set."""
         if turn not in TURNS:
             raise ValueError(f"turn must be one of {TURNS}, got {turn!r}")
+        hit = self.holds(audio, turn)
         entry, self._entry = self._entry, None
-        if entry is not None and entry[2] != turn and entry[0].shape == audio.shape and torch.equal(entry[0], audio):
+        if hit:
             return entry[1]
         out = compute()
         if store and self.enabled:
             self._entry = (audio, out, turn)
         return out
+
+
+@contextmanager
+def frozen(module: torch.nn.Module):
+    """Within the block, ``module``'s parameters need no gradient (inputs still get one);
+    each parameter's own setting comes back after it."""
+    params = [p for p in module.parameters() if p.requires_grad]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield module
+    finally:
+        for p in params:
+            p.requires_grad_(True)
 
 
 class GANCodecBase(CodecInterface, AbsGANCodec):
@@ -139,45 +160,55 @@ class GANCodecBase(CodecInterface, AbsGANCodec):
         """:meth:`generator_pass` of ``audio``, shared by the two turns of a batch."""
         return self._turns.get(audio, turn, lambda: self.generator_pass(audio), self.training)
 
-    def adversarial_terms(self, audio_hat: torch.Tensor, audio: torch.Tensor) -> Tuple[torch.Tensor, Dict[str, float]]:
+    def adversarial_terms(
+        self, audio_hat: torch.Tensor, audio: torch.Tensor, keep: bool = False
+    ) -> Tuple[torch.Tensor, Dict[str, float]]:
         """Generator turn: weighted adversarial + feature-matching loss, and their stats.
 
-        Three savings that leave every update as it was (issue 40: the adversarial step
-        cost 2.8-5.4 times a mel-only one on a CPU; ``benchmarks/adversarial_step.py``):
+        Savings that leave every update as it was (issue 40: the adversarial step cost
+        2.8-5.4 times a mel-only one on a CPU; ``benchmarks/adversarial_step.py``):
 
         - the discriminator's weights get no gradient here (ESPnet's trainer clears them
           after this turn unused): the loss's gradient reaches the generator through one
-          input-only backward through the discriminator (``torch.autograd.grad``);
-        - its pass on the decoded audio is kept, with its graph, for the discriminator
-          turn of the same batch, which would run the same pass again (the weights are
-          still the same when the generator turn comes first, and the pass starts from
-          the decoded audio detached, as that turn's does);
-        - likewise its pass on the real audio.
+          backward to the discriminator's input (``torch.autograd.grad``);
+        - with ``keep`` (the discriminator turn of this batch is still to come, so its
+          weights will be the same), the discriminator's passes on the decoded audio
+          (detached, as that turn's is) and on the real audio are kept, with their graphs,
+          for that turn, which then runs no pass of its own.
+
+        Under autocast (AMP) the generator's gradient is left to the trainer's scaled
+        backward, the discriminator's weights frozen meanwhile, and nothing is kept for
+        the decoded audio: an unscaled backward in half precision could underflow.
         """
-        if not torch.is_grad_enabled():  # validation: the values only
-            p_hat = self.discriminator(audio_hat)
-            p = self.discriminator(audio)
+        if not torch.is_grad_enabled() or torch.is_autocast_enabled(audio_hat.device.type):
+            with frozen(self.discriminator):
+                p_hat = self.discriminator(audio_hat)
+            p = self._real_outputs.get(audio, "generator", lambda: self.discriminator(audio), keep)
             adv_loss, fm_loss = self.generator_adv_loss(p_hat), self.feat_match_loss(p_hat, p)
             loss = self.lambda_adv * adv_loss + self.lambda_feat_match * fm_loss
             return loss, dict(adv_loss=adv_loss.item(), feat_match_loss=fm_loss.item())
         fake = audio_hat.detach().requires_grad_(True)
         p_hat = self.discriminator(fake)
-        p = self._real_outputs.get(audio, "generator", lambda: self.discriminator(audio), self.training)
+        p = self._real_outputs.get(audio, "generator", lambda: self.discriminator(audio), keep)
         adv_loss = self.generator_adv_loss(p_hat)
         fm_loss = self.feat_match_loss(p_hat, p)  # ESPnet's loss detaches the real features
         loss = self.lambda_adv * adv_loss + self.lambda_feat_match * fm_loss
-        if self.training and self._fake_outputs.enabled:
-            self._fake_outputs.get(audio, "generator", lambda: {"p_hat": p_hat}, True)
-        (grad,) = torch.autograd.grad(loss, fake, retain_graph=self.training and self._fake_outputs.enabled)
+        keep = keep and self._fake_outputs.enabled
+        if keep:  # keyed by the decoded audio: only that turn's own audio_hat takes it
+            self._fake_outputs.get(audio_hat.detach(), "generator", lambda: {"p_hat": p_hat}, True)
+        (grad,) = torch.autograd.grad(loss, fake, retain_graph=keep)
         # the loss's value, and its gradient with respect to the decoded audio
         through = (audio_hat * grad).sum()
         return through + (loss - through).detach(), dict(adv_loss=adv_loss.item(), feat_match_loss=fm_loss.item())
 
     def _forward_generator(self, audio: torch.Tensor, inputs: Dict[str, Any]) -> Dict[str, Any]:
+        # the discriminator turn of this batch came first when it left its outputs here
+        discriminator_done = self._turns.holds(audio, "generator")
         out = self.generator_outputs(audio, "generator")
         loss, stats = self.generator_loss(audio, out, **inputs)
         if self.uses_discriminator and "audio_hat" in out:
-            adv, adv_stats = self.adversarial_terms(out["audio_hat"], audio)
+            keep = self.training and not discriminator_done
+            adv, adv_stats = self.adversarial_terms(out["audio_hat"], audio, keep=keep)
             loss = loss + adv
             stats.update(adv_stats)
         stats.update(loss=loss.item())
@@ -199,7 +230,7 @@ class GANCodecBase(CodecInterface, AbsGANCodec):
             # the weights are unchanged); its features there were used detached
             real = self._real_outputs.get(audio, "discriminator", lambda: self.discriminator(audio), False)
             fake = self._fake_outputs.get(
-                audio, "discriminator", lambda: {"p_hat": self.discriminator(audio_hat.detach())}, False
+                audio_hat.detach(), "discriminator", lambda: {"p_hat": self.discriminator(audio_hat.detach())}, False
             )["p_hat"]
             real_loss, fake_loss = self.discriminator_adv_loss(fake, real)
             loss = real_loss + fake_loss
