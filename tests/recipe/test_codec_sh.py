@@ -943,6 +943,15 @@ def test_decoder_campaign_resumes_and_takes_a_system_added_later(tmp_path):
     for system in ("student_gan", "plain_only_gan"):
         steps = [int(n) for n in re.findall(rf"^\| {system} \| [12] \| (\d+) \|", curve, re.M)]
         assert len(steps) == 2 and steps[1] == 2 * steps[0] > 0, curve
+    # --jobs 2: a round's trainings side by side, then scored together
+    campaign[campaign.index("1 2")] = "1 2 3"
+    proc = sh([*campaign, "--systems", "student_gan plain_only_gan", "--jobs", "2"], recipe)
+    assert proc.stdout.count(": training to epoch 3") == 2
+    assert (exp / "curve" / "scores_e3_dev" / ".curve").read_text() == "plain_only_gan\nstudent_gan\n"
+    for system in ("gan", "plain_only_gan"):
+        assert (exp / f"student_{system}" / "snapshots" / "3epoch.pth").is_file()
+    bad = sh([*campaign, "--jobs", "0"], recipe, check=False)
+    assert bad.returncode != 0 and "--jobs must be a positive integer" in bad.stderr
 
 
 @pytest.mark.slow  # codes and scores a set with two models and codec2: make test-slow

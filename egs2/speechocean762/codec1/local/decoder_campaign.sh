@@ -12,7 +12,7 @@
 #
 #   local/decoder_campaign.sh [--expdir ~/exp/speechocean762] [--rounds "5 15 30 55 110 220"]
 #                             [--zip ZIP] [--systems "student_gan plain_only_gan"] [--dnsmos_every 1]
-#                             [--valid_utts 30] [--train_args "ESPnet trainer options"]
+#                             [--valid_utts 30] [--train_args "ESPnet trainer options"] [--jobs 1]
 #
 # A system NAME_gan trains conf/NAME_long_gan.yaml (student_* from the packed student,
 # plain_only_* from the teacher's plain VQ; both with the teacher's decoder): e.g.
@@ -30,6 +30,7 @@ zip=../../../espnet2_p2p/pretrained/speechocean762_long_ft.zip
 systems="student_gan plain_only_gan"
 dnsmos_every=1
 train_args=     # more options for ESPnet's trainer (every training of the campaign)
+jobs=1          # trainings of a round at a time (one thread each): 2 gives each system a core
 valid_utts=30   # the trainings validate on 30 of dev's 90 utterances (a whole pass took a third
                 # of each epoch; validation only picks "best", and the curve scores all of dev)
 # shellcheck source=../../../TEMPLATE/codec1/lib/local.sh
@@ -64,24 +65,40 @@ init_of() {  # init_of SYSTEM: the .pth the system's training starts from
     echo "${init}"
 }
 
+train_to() {  # train_to SYSTEM EPOCHS: its training to that epoch, the epoch kept as a snapshot
+    local system=$1 epochs=$2 config exp init
+    config=$(config_of "${system}")
+    exp=$(exp_of "${system}")
+    init=$(init_of "${system}")
+    log "${system}: training to epoch ${epochs}"
+    codec --stage 4 --stop_stage 4 --tag "_${system#student_}" --student_config "${config}" \
+        --student_init "${init}" --student_max_epoch "${epochs}" --student_criterion mel_l1_loss \
+        --valid_utts "${valid_utts}" --train_args "${train_args}"
+    [ "$(basename "$(readlink "${exp}/latest.pth")")" = "${epochs}epoch.pth" ] || die "${exp} did not end at epoch ${epochs}"
+    mkdir -p "${exp}/snapshots"
+    ln -f "${exp}/${epochs}epoch.pth" "${exp}/snapshots/${epochs}epoch.pth"  # a hard link: ESPnet removes its own later
+}
+
+[[ "${jobs}" =~ ^[1-9][0-9]*$ ]] || die "--jobs must be a positive integer, not '${jobs}'"
 for epochs in ${rounds}; do
     curve=()
+    pids=()
     for system in ${systems}; do
-        config=$(config_of "${system}")
+        config_of "${system}" > /dev/null  # an unknown system stops the campaign here
         exp=$(exp_of "${system}")
         snapshot=${exp}/snapshots/${epochs}epoch.pth
         if [ ! -f "${snapshot}" ]; then
-            init=$(init_of "${system}")
-            log "${system}: training to epoch ${epochs}"
-            codec --stage 4 --stop_stage 4 --tag "_${system#student_}" --student_config "${config}" \
-                --student_init "${init}" --student_max_epoch "${epochs}" --student_criterion mel_l1_loss \
-                --valid_utts "${valid_utts}" --train_args "${train_args}"
-            [ "$(basename "$(readlink "${exp}/latest.pth")")" = "${epochs}epoch.pth" ] || die "${exp} did not end at epoch ${epochs}"
-            mkdir -p "${exp}/snapshots"
-            ln -f "${exp}/${epochs}epoch.pth" "${snapshot}"  # a hard link: ESPnet removes its own later
+            if [ "${jobs}" -eq 1 ]; then
+                train_to "${system}" "${epochs}"
+            else  # --jobs N: up to N trainings of the round at a time, one thread each
+                [ "${#pids[@]}" -lt "${jobs}" ] || { wait "${pids[0]}" || die "a training of round ${epochs} failed"; pids=("${pids[@]:1}"); }
+                train_to "${system}" "${epochs}" &
+                pids+=($!)
+            fi
         fi
         curve+=("${system}_e${epochs}:${exp}/config.yaml:${snapshot}")
     done
+    for pid in "${pids[@]}"; do wait "${pid}" || die "a training of round ${epochs} failed"; done
     # a round is scored once per system: its .curve lists the systems scored (a system added
     # later is decoded and scored there; the others are kept by stages 5-6's caches)
     marker=${expdir}/curve/scores_e${epochs}_dev/.curve
