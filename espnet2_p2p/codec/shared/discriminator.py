@@ -44,14 +44,18 @@ class PeriodDiscriminator1d(HiFiGANPeriodDiscriminator):
             x = F.pad(x, (0, n_pad), "reflect")
             t += n_pad
         h = x.view(b, c, t // p, p).permute(0, 3, 1, 2).reshape(b * p, c, t // p)
+
+        def conv1d(conv, h):  # a (k, 1) Conv2d's weights as a 1-D convolution
+            return F.conv1d(h, _current_weight(conv)[..., 0], conv.bias, conv.stride[0], conv.padding[0])
+
+        def folded(h):  # (B * P, C, T') -> ESPnet's (B, C, T', P), a view
+            return h.view(b, p, h.shape[1], h.shape[2]).permute(0, 2, 3, 1)
+
         outs = []
-        for layer in self.convs:
-            conv, act = layer[0], layer[1]
-            h = act(F.conv1d(h, _current_weight(conv)[..., 0], conv.bias, conv.stride[0], conv.padding[0]))
-            outs.append(h.view(b, p, h.shape[1], h.shape[2]).permute(0, 2, 3, 1))
-        conv = self.output_conv
-        h = F.conv1d(h, _current_weight(conv)[..., 0], conv.bias, conv.stride[0], conv.padding[0])
-        outs.append(h.view(b, p, h.shape[1], h.shape[2]).permute(0, 2, 3, 1).flatten(1, -1))
+        for conv, act in self.convs:
+            h = act(conv1d(conv, h))
+            outs.append(folded(h))
+        outs.append(folded(conv1d(self.output_conv, h)).flatten(1, -1))
         return outs
 
 

@@ -180,26 +180,27 @@ class GANCodecBase(CodecInterface, AbsGANCodec):
         backward, the discriminator's weights frozen meanwhile, and nothing is kept for
         the decoded audio: an unscaled backward in half precision could underflow.
         """
-        if not torch.is_grad_enabled() or torch.is_autocast_enabled(audio_hat.device.type):
+        plain = not torch.is_grad_enabled() or torch.is_autocast_enabled(audio_hat.device.type)
+        if plain:  # validation, or AMP: the trainer's backward takes the gradient
             with frozen(self.discriminator):
                 p_hat = self.discriminator(audio_hat)
-            p = self._real_outputs.get(audio, "generator", lambda: self.discriminator(audio), keep)
-            adv_loss, fm_loss = self.generator_adv_loss(p_hat), self.feat_match_loss(p_hat, p)
-            loss = self.lambda_adv * adv_loss + self.lambda_feat_match * fm_loss
-            return loss, dict(adv_loss=adv_loss.item(), feat_match_loss=fm_loss.item())
-        fake = audio_hat.detach().requires_grad_(True)
-        p_hat = self.discriminator(fake)
+        else:
+            fake = audio_hat.detach().requires_grad_(True)
+            p_hat = self.discriminator(fake)
         p = self._real_outputs.get(audio, "generator", lambda: self.discriminator(audio), keep)
         adv_loss = self.generator_adv_loss(p_hat)
         fm_loss = self.feat_match_loss(p_hat, p)  # ESPnet's loss detaches the real features
         loss = self.lambda_adv * adv_loss + self.lambda_feat_match * fm_loss
+        stats = dict(adv_loss=adv_loss.item(), feat_match_loss=fm_loss.item())
+        if plain:
+            return loss, stats
         keep = keep and self._fake_outputs.enabled
         if keep:  # keyed by the decoded audio: only that turn's own audio_hat takes it
             self._fake_outputs.get(audio_hat.detach(), "generator", lambda: {"p_hat": p_hat}, True)
         (grad,) = torch.autograd.grad(loss, fake, retain_graph=keep)
         # the loss's value, and its gradient with respect to the decoded audio
         through = (audio_hat * grad).sum()
-        return through + (loss - through).detach(), dict(adv_loss=adv_loss.item(), feat_match_loss=fm_loss.item())
+        return through + (loss - through).detach(), stats
 
     def _forward_generator(self, audio: torch.Tensor, inputs: Dict[str, Any]) -> Dict[str, Any]:
         # the discriminator turn of this batch came first when it left its outputs here
