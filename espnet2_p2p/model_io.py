@@ -412,9 +412,12 @@ def restore(packed: Path, name: str, experiment: Path, best: str) -> Path:
 def experiment_of(packed: Path, name: str) -> Tuple[str, str]:
     """(experiment dir name, best-checkpoint name) of model ``name`` of ``packed`` in the
     recipes' layout: ``teacher``, ``student`` or, when its decoder was fine-tuned,
-    ``student_ft`` (codec.sh's ``--tag _ft``)."""
+    ``student_ft`` (codec.sh's ``--tag _ft``); a SecoustiCodec is ``secousti``."""
     where, config_text, _ = resolve(packed, name)
-    conf = _read_config(config_text, where).get("codec_conf") or {}
+    config = _read_config(config_text, where)
+    if config["codec"] == "secousti":
+        return "secousti", "valid.mel_l1_loss.best.pth"
+    conf = config.get("codec_conf") or {}
     if conf.get("quantizer_mode") != "student":
         return "teacher", "valid.mel_l1_loss.best.pth"
     if conf.get("finetune_decoder"):

@@ -254,3 +254,19 @@ def test_restore_into_lays_out_the_recipes_experiments(tmp_path, packed_models):
     assert init_model.experiment_of(ft, "student") == ("student_ft", "valid.mel_l1_loss.best.pth")
     init_model.main(["--packed", str(ft), "--restore_into", str(tmp_path / "exp_ft")])
     assert sorted(p.name for p in (tmp_path / "exp_ft").iterdir()) == ["student_ft", "teacher"]
+
+
+def test_restore_into_lays_out_a_secousti_model_as_its_experiment(tmp_path):
+    """A packed SecoustiCodec (run.sh --codec secousti --restore) comes back as secousti/,
+    the experiment stages 5-8 decode and pack, with the weights it was packed with."""
+    from espnet2_p2p.model_io import load_codec
+
+    packed = Path(__file__).parent / "fixtures" / "secousti_fixture.zip"
+    assert init_model.experiment_of(packed, "secousti") == ("secousti", "valid.mel_l1_loss.best.pth")
+    exp = tmp_path / "exp"
+    init_model.main(["--packed", str(packed), "--restore_into", str(exp)])
+    written = sorted(p.name for p in (exp / "secousti").iterdir())
+    assert written == ["config.yaml", "packed_from", "valid.mel_l1_loss.best.pth"]
+    restored, original = load_codec(exp / "secousti"), load_codec(packed, name="secousti")
+    for a, b in zip(restored.state_dict().values(), original.state_dict().values()):
+        assert torch.equal(a, b)

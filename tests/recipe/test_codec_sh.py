@@ -144,20 +144,9 @@ def test_speechocean762_recipe_trains_and_codes_secousti(tmp_path):
     corpus, recipe, real = speechocean762_with_real_clips(tmp_path)
     exp = tmp_path / "exp"
     tiny = "--num_iters_per_epoch 4 --batch_size 2 --use_tensorboard false --use_matplotlib false"
-    common = [
-        "--codec",
-        "secousti",
-        "--corpus_dir",
-        corpus,
-        "--real_speech_dir",
-        real,
-        "--expdir",
-        exp,
-        "--train_args",
-        tiny,
-        "--min_duration",
-        "0.1",
-    ]
+    base = ["--codec", "secousti", "--corpus_dir", corpus, "--real_speech_dir", real, "--train_args", tiny]
+    base += ["--min_duration", "0.1"]
+    common = [*base, "--expdir", exp]
     proc = sh([recipe / "run.sh", *common, "--teacher_max_epoch", "1"], recipe)
     assert "SecoustiCodec, one training on one thread" in proc.stdout and "no student stage" in proc.stdout
     info = json.loads((recipe / "dump" / "train" / "frame_labels" / "info.json").read_text())
@@ -195,6 +184,14 @@ def test_speechocean762_recipe_trains_and_codes_secousti(tmp_path):
     config = (exp / "secousti" / "config.yaml").read_text()
     assert "dump/dev_1/wav.scp" in config and "dump/dev_1/frame_labels/frame_labels.scp" in config
     assert len(read_col(recipe / "dump" / "dev_1" / "wav.scp")) == 1
+    # On a machine with the packed model and no experiment (run.sh --restore): it comes back
+    # as the finished secousti/, stage 3 skips it and stage 5 decodes with it.
+    again = tmp_path / "exp_restored"
+    restore = ["--expdir", again, "--restore", exp / "secousti_packed.zip", "--stage", "3", "--stop_stage", "5"]
+    restored = sh([recipe / "run.sh", *base, *restore], recipe)
+    assert "restored from a packed model" in restored.stdout and not (again / "secousti" / "train.log").exists()
+    p2p = sorted((again / "decode_secousti_test" / "secousti" / "bitstreams").glob("*.p2p"))
+    assert [p.stem for p in p2p] == sorted(read_col(recipe / "dump" / "test" / "wav.scp"))
 
 
 def test_speechocean762_bad_corpus_stops_with_one_line(tmp_path):

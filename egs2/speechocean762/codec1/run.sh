@@ -48,7 +48,8 @@ budget=small              # the configs: conf/{teacher,student,single}_BUDGET.ya
 ship=student_ft           # the student stages 7-8 dump and pack: student_ft, or student (no decoder fine-tuning)
 restore=                  # a packed zip (a shipped model): its teacher and student become EXPDIR/teacher and
                           #   EXPDIR/student (EXPDIR/student_ft when its decoder was fine-tuned), finished,
-                          #   so stages 3-4 train only what the zip does not hold
+                          #   so stages 3-4 train only what the zip does not hold; --codec secousti: its
+                          #   SecoustiCodec becomes EXPDIR/secousti, and stages 5-8 decode, score and pack it
 # shellcheck source=../../TEMPLATE/codec1/lib/local.sh
 . ../../TEMPLATE/codec1/lib/local.sh  # log, in_stage, parse_options, budget_codec
 usage() { usage_header; echo; exec ../../TEMPLATE/codec1/codec.sh --help; }
@@ -96,6 +97,9 @@ if [ "${codec}" = p2psyn ]; then
     . local/queues.sh  # queue_a, queue_b, train_queues; ft_epochs (reads conf/student_BUDGET_ft.yaml)
 fi
 if [ "${codec}" = secousti ] && { in_stage 3 || in_stage 4; }; then
+    if [ -n "${restore}" ]; then  # secousti/, finished: stage 3 skips it (run_train reads packed_from)
+        python -m espnet2_p2p.bin.init_model --packed "${restore}" --restore_into "${expdir}"
+    fi
     log "stages 3-4: SecoustiCodec, one training on one thread (log: ${expdir}/secousti<--tag>/train.log)"
     ( export OMP_NUM_THREADS=1; codec --stage 3 --stop_stage 4 ) || exit 1
 elif in_stage 3 || in_stage 4; then
