@@ -21,6 +21,11 @@ MODELS: Dict[str, tuple] = {
         "3b9dd401bd6626b5899f4cbebb3fd099e405754b4aafe393406fbf10dedfbb68",
         {"student": "76eb6e5642bfd5ea", "teacher": "3c636e6d6d7c680a"},
     ),
+    "secousti_speechocean762": (
+        "secousti_speechocean762.zip",
+        "0ca006cf35de1613e88b5ca22a907eb5a81cd3dcf6dd9a4c0f22bfc7400c58af",
+        {"secousti": "0a63e383945fb441"},
+    ),
 }
 DEFAULT = "speechocean762_long_ft"
 
@@ -28,6 +33,7 @@ DEFAULT = "speechocean762_long_ft"
 # shipped student measured there, minus the card's margin (tests/test_pretrained.py)
 QUALITY_FLOOR: Dict[str, Dict[str, float]] = {
     "speechocean762_long_ft": {"stoi": 0.773, "visqol": 3.1},
+    "secousti_speechocean762": {"stoi": 0.645, "visqol": 2.31},
 }
 
 
