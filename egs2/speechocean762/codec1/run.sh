@@ -96,10 +96,12 @@ if [ "${codec}" = p2psyn ]; then
     # shellcheck source=local/queues.sh
     . local/queues.sh  # queue_a, queue_b, train_queues; ft_epochs (reads conf/student_BUDGET_ft.yaml)
 fi
+if [ -n "${restore}" ] && { in_stage 3 || in_stage 4; }; then
+    # teacher/, and student/ or student_ft/ (a fine-tuned decoder), or secousti/: finished, so
+    # the stages skip them (run_train reads packed_from)
+    python -m espnet2_p2p.bin.init_model --packed "${restore}" --restore_into "${expdir}"
+fi
 if [ "${codec}" = secousti ] && { in_stage 3 || in_stage 4; }; then
-    if [ -n "${restore}" ]; then  # secousti/, finished: stage 3 skips it (run_train reads packed_from)
-        python -m espnet2_p2p.bin.init_model --packed "${restore}" --restore_into "${expdir}"
-    fi
     log "stages 3-4: SecoustiCodec, one training on one thread (log: ${expdir}/secousti<--tag>/train.log)"
     ( export OMP_NUM_THREADS=1; codec --stage 3 --stop_stage 4 ) || exit 1
 elif in_stage 3 || in_stage 4; then

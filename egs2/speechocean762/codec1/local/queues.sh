@@ -65,9 +65,6 @@ queue_b() {
 train_queues() {
     log "stages 3-4: trainings in ${jobs} queue(s), one thread each (logs: ${expdir}/*/train.log)"
     mkdir -p "${expdir}"
-    if [ -n "${restore}" ]; then  # teacher/, and student/ or student_ft/ (a fine-tuned decoder)
-        python -m espnet2_p2p.bin.init_model --packed "${restore}" --restore_into "${expdir}"
-    fi
     rm -f "${trained}"   # written again once this run's teacher training returns
     if [ "${jobs}" -ge 2 ]; then
         ( export OMP_NUM_THREADS=1; queue_a > "${expdir}/queue_a.log" 2>&1 ) & pid_a=$!
