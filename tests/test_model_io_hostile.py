@@ -41,7 +41,9 @@ def test_a_config_that_names_no_usable_codec_is_refused(tmp_path, packed_models,
     start = time.perf_counter()
     with pytest.raises(ModelLoadError, match=message.replace("[", r"\[").replace("]", r"\]")):
         load_codec(folder)
-    assert time.perf_counter() - start < 10  # refused before gigabytes are built
+    # refused once the build passes 2 GB of address space, not after building the terabytes
+    # asked for: 4.8 s alone on 2 cores for channels=2**20 (its first 2 GB get random weights)
+    assert time.perf_counter() - start < 30
 
 
 def test_a_prior_that_unpacks_to_gigabytes_is_refused_unread(tmp_path, packed_models):
