@@ -51,11 +51,13 @@ demo-full: setup
 	$(VPY) -m espnet2_p2p.bin.demo --output_dir egs2/mini_espeak/codec1/exp/shipped_model_demo
 	cd egs2/mini_espeak/codec1 && PATH=$(CURDIR)/$(VENV)/bin:$$PATH ./run.sh
 
+# the test files share out over the cores (pytest-xdist; a file's tests run in one process,
+# so its module fixtures are built once)
 test: setup
-	$(VPY) -m pytest -q -m "not slow" --durations=25 $(PYTEST_ARGS) tests
+	$(VPY) -m pytest -q -m "not slow" -n auto --dist loadfile --durations=25 $(PYTEST_ARGS) tests
 
 test-slow: setup
-	$(VPY) -m pytest -q -m slow $(PYTEST_ARGS) tests
+	$(VPY) -m pytest -q -m slow -n auto --dist loadfile $(PYTEST_ARGS) tests
 
 lint: setup
 	$(VPY) -m ruff check .

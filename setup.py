@@ -40,7 +40,7 @@ install_requires = [
 
 extras_require = {
     # ruff: the formatter and linter of `make lint` (ruff.toml)
-    "test": ["pytest", "pesq==0.0.4", "pystoi==0.4.1", "hypothesis", "ruff==0.17.6"],
+    "test": ["pytest", "pytest-xdist==3.8.0", "pesq==0.0.4", "pystoi==0.4.1", "hypothesis", "ruff==0.17.6"],
     # benchmarks/codec_speed.py: the published DAC 16 kHz (transformers' port), EnCodec 24 kHz
     # and SNAC 24 kHz, built with random weights from their classes (nothing is downloaded)
     "bench": ["transformers==5.23.0", "encodec==0.1.1", "snac==1.2.1"],

@@ -302,16 +302,30 @@ def export_codec(model, out_dir, max_seconds: float = 60.0, prior=None, source: 
             raise ModelLoadError(f"{source or kind}: {e}") from None
         for graph in graphs:
             _export(graph.module, graph.args, graph.shapes, graph.inputs, graph.outputs, out_dir / graph.file)
-            if int8:
-                quantize_int8(out_dir / graph.file)
         meta.update(extra)
-    if int8:
-        meta["int8"] = (
-            f"dynamic: {', '.join(INT8_OPS)} of Linear layers, QInt8 weights per channel; float32:"
-            f" {', '.join(INT8_FLOAT32)} (onnxruntime.quantization.quantize_dynamic)"
-        )
     if prior is not None:
         (out_dir / "prior.npz").write_bytes(prior.to_bytes())
         meta["prior"] = "prior.npz"
     (out_dir / "codec.json").write_text(json.dumps(meta, indent=1) + "\n")
+    return quantize_export(out_dir) if int8 else meta
+
+
+def quantize_export(folder) -> dict:
+    """Quantise a float32 export in place (``p2p-codec export --int8`` is the float32 export,
+    then this): every graph by :func:`quantize_int8`, the note in ``codec.json``, which is
+    removed first and written last (a failure midway leaves a folder that does not load).
+    Returns the new ``codec.json``."""
+    folder = Path(folder)
+    meta = json.loads((folder / "codec.json").read_text())
+    if meta.get("int8"):
+        raise ValueError(f"{folder} is an int8 export already")
+    graphs = ["encoder.onnx", "decoder.onnx"] + ([meta["decoder_all"]] if meta.get("decoder_all") else [])
+    (folder / "codec.json").unlink()
+    for graph in graphs:
+        quantize_int8(folder / graph)
+    meta["int8"] = (
+        f"dynamic: {', '.join(INT8_OPS)} of Linear layers, QInt8 weights per channel; float32:"
+        f" {', '.join(INT8_FLOAT32)} (onnxruntime.quantization.quantize_dynamic)"
+    )
+    (folder / "codec.json").write_text(json.dumps(meta, indent=1) + "\n")
     return meta
