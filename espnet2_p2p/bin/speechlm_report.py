@@ -105,7 +105,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             else "- | - | - | -"
         )
         probe_cols = f"{100 * p['cer']:.1f} | {100 * p['wer']:.1f}" if p else "- | -"
-        rows.append(f"| {label} | {lm_cols} | {probe_cols} | {ci(c, 'lm') if c else '-'} |")
+        dnsmos_col = f" {ci(c, 'lm') if c else '-'} |" if continuations else ""
+        rows.append(f"| {label} | {lm_cols} | {probe_cols} |{dnsmos_col}")
         lm_cost = (
             f"{t['vocab'] or '?'} | {t['params'] / 1e6:.2f} M | {t['epochs']} | {t['hours']:.2f}"
             if t and t["params"]
@@ -113,9 +114,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         )
         probe_cost = f"{p['params'] / 1e6:.2f} M | {p['epochs']} | {p['hours']:.2f}" if p else "- | - | -"
         costs.append(f"| {label} | {lm_cost} | {probe_cost} |")
+    dnsmos_head = (" DNSMOS of LM continuations |", "---|") if continuations else ("", "")  # none decoded: no column
     table = (
         "| token choice | tokens/s | CE/token (nats) | CE/token (bits) | bits/s of speech | probe CER % | probe WER %"
-        " | DNSMOS of LM continuations |\n|---|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n\n"
+        f" |{dnsmos_head[0]}\n|---|---|---|---|---|---|---|{dnsmos_head[1]}\n" + "\n".join(rows) + "\n\n"
         "| token choice | vocabulary | LM parameters | LM epochs | LM hours | probe parameters | probe epochs"
         " | probe hours |\n|---|---|---|---|---|---|---|---|\n" + "\n".join(costs) + "\n"
     )

@@ -678,6 +678,8 @@ def test_speechlm_measures_the_plain_stream(tmp_path, espeak_corpus, packed_mode
     results = (recipe / "RESULTS_speechlm.md").read_text()
     row = [line for line in results.splitlines() if line.startswith("| SecoustiCodec's stream (transmitted) |")]
     assert len(row) == 2 and "secousti_fixture.zip (SecoustiCodec)" in results
+    # --continue_prompts 0: said once, and no column of DNSMOS that nothing measured
+    assert "No LM continuations were decoded" in results and "DNSMOS of LM continuations" not in results
     cells = [c.strip() for c in row[0].split("|")[2:-1]]
     score = json.loads((exp / "probe_secousti" / "test" / "score.json").read_text())
     rate = layout.fs / layout.hop_length

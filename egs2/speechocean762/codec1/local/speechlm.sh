@@ -182,9 +182,13 @@ done
     echo "(${lm_config#../../../}), trained on train, validated on dev, measured on test (25 unseen"
     echo "speakers) by espnet2.bin.lm_calc_perplexity. Probes: CTC over each input with one encoder"
     echo "(conf/asr_probe.yaml), greedy decoding, CER and WER by jiwer on test; transcripts upper-cased,"
-    echo "everything but A-Z and the apostrophe made a space (espnet2_p2p/evaluation/asr_probe.py). DNSMOS: the"
-    echo "LMs' continuations of ${continue_prompts} test prompts (1 s, 3 s continued), decoded by the"
-    echo "student (plain stream; pseudo streams predicted) or the teacher (its 1 + N streams) (espnet2_p2p.bin.lm_continue)."
+    echo "everything but A-Z and the apostrophe made a space (espnet2_p2p/evaluation/asr_probe.py)."
+    if [ "${continue_prompts}" -gt 0 ]; then
+        echo "DNSMOS: the LMs' continuations of ${continue_prompts} test prompts (1 s, 3 s continued), decoded by the"
+        echo "student (plain stream; pseudo streams predicted) or the teacher (its 1 + N streams) (espnet2_p2p.bin.lm_continue)."
+    else
+        echo "No LM continuations were decoded (--continue_prompts 0): no DNSMOS column."
+    fi
     echo
     python -m espnet2_p2p.bin.speechlm_report --data_dir "${dumpdir}/test" "${reports[@]}" --output "${expdir}/speechlm_table.md" > /dev/null
     cat "${expdir}/speechlm_table.md"
