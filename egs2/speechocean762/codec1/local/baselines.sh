@@ -90,6 +90,8 @@ done
     echo "codec2_700C and codec2_450: Debian's codec2 (c2enc/c2dec, 8 kHz, resampled back to 16 kHz)."
     echo "Scored at 16 kHz by espnet2_p2p.bin.score (aligned within 50 ms); paired differences to"
     echo "${labels[0]}. DNSMOS on every 10th utterance of test (50 of 500), on all the real clips."
+    echo "grid_share and grid_line_db on the scorer's 50 Hz grid (P2PSynCodec's code rate); a codec of"
+    echo "another rate (SecoustiCodec: 20.83 Hz) is measured on its own grid by its recipe stage 6."
     for set in ${sets}; do
         echo
         echo "## ${set}"
