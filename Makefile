@@ -53,11 +53,13 @@ demo-full: setup
 
 # the test files share out over the cores (pytest-xdist; a file's tests run in one process,
 # so its module fixtures are built once)
+XDIST = -n auto --dist loadfile
+
 test: setup
-	$(VPY) -m pytest -q -m "not slow" -n auto --dist loadfile --durations=25 $(PYTEST_ARGS) tests
+	$(VPY) -m pytest -q -m "not slow" $(XDIST) --durations=25 $(PYTEST_ARGS) tests
 
 test-slow: setup
-	$(VPY) -m pytest -q -m slow -n auto --dist loadfile $(PYTEST_ARGS) tests
+	$(VPY) -m pytest -q -m slow $(XDIST) $(PYTEST_ARGS) tests
 
 lint: setup
 	$(VPY) -m ruff check .

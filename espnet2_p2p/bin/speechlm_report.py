@@ -114,10 +114,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         )
         probe_cost = f"{p['params'] / 1e6:.2f} M | {p['epochs']} | {p['hours']:.2f}" if p else "- | - | -"
         costs.append(f"| {label} | {lm_cost} | {probe_cost} |")
-    dnsmos_head = (" DNSMOS of LM continuations |", "---|") if continuations else ("", "")  # none decoded: no column
+    # no continuations decoded: no DNSMOS column
+    dnsmos_head, dnsmos_rule = (" DNSMOS of LM continuations |", "---|") if continuations else ("", "")
     table = (
         "| token choice | tokens/s | CE/token (nats) | CE/token (bits) | bits/s of speech | probe CER % | probe WER %"
-        f" |{dnsmos_head[0]}\n|---|---|---|---|---|---|---|{dnsmos_head[1]}\n" + "\n".join(rows) + "\n\n"
+        f" |{dnsmos_head}\n|---|---|---|---|---|---|---|{dnsmos_rule}\n" + "\n".join(rows) + "\n\n"
         "| token choice | vocabulary | LM parameters | LM epochs | LM hours | probe parameters | probe epochs"
         " | probe hours |\n|---|---|---|---|---|---|---|---|\n" + "\n".join(costs) + "\n"
     )
